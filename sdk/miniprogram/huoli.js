@@ -1,0 +1,990 @@
+/*!
+ * huoli (活力) WeChat mini-program SDK
+ * Single file, no dependencies, no build step. Copy it into the mini-program and `require` it.
+ * License: Apache-2.0
+ */
+'use strict';
+
+var VERSION = '0.1.0';
+
+var MAX_BATCH = 500; // server limit per POST /v1/events
+var DEFAULTS = {
+  batchSize: 50,
+  flushInterval: 5000,
+  maxQueue: 5000,
+  storageKey: 'huoli_queue',
+  sessionTimeout: 30000,
+  requestTimeout: 15000
+};
+var RETRY_BASE_MS = 1000;
+var RETRY_MAX_MS = 60000;
+var PRE_INIT_MAX = 500; // events tracked before init() are buffered in memory (not persisted)
+
+var ANON_KEY = 'huoli_anon_id';
+var AUTH_KEY = 'huoli_auth';
+var CHANNEL_KEY = 'huoli_channel';
+
+var SHARE_KEYS = { hl_sharer: true, hl_share_id: true, hl_campaign: true };
+
+// ---------------------------------------------------------------------------------------------
+// Small pure helpers
+// ---------------------------------------------------------------------------------------------
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function toInt(v, dflt, min, max) {
+  var n = Number(v);
+  if (v === undefined || v === null || v === '' || !isFinite(n)) n = dflt;
+  n = Math.floor(n);
+  if (min !== undefined && n < min) n = min;
+  if (max !== undefined && n > max) n = max;
+  return n;
+}
+
+function toScene(v) {
+  if (v === undefined || v === null || v === '') return null;
+  var n = Number(v);
+  return isFinite(n) ? Math.round(n) : null;
+}
+
+function cloneJson(v) {
+  try {
+    var out = JSON.parse(JSON.stringify(v));
+    return isObject(out) ? out : {};
+  } catch (e) {
+    return Object.assign({}, v);
+  }
+}
+
+function safeDecode(s) {
+  s = String(s);
+  try {
+    return decodeURIComponent(s);
+  } catch (e) {
+    return s;
+  }
+}
+
+function queryValue(query, key) {
+  if (!isObject(query)) return null;
+  var v = query[key];
+  if (v === undefined || v === null || v === '') return null;
+  return safeDecode(v);
+}
+
+// Query object -> "a=1&b=2". Values may arrive raw or already URL-encoded (WeChat does not decode
+// page query values), so normalise by decoding first and encoding once.
+function queryToString(query) {
+  if (!isObject(query)) return '';
+  var parts = [];
+  Object.keys(query).forEach(function (k) {
+    var v = query[k];
+    if (v === undefined || v === null) return;
+    parts.push(encodeURIComponent(safeDecode(k)) + '=' + encodeURIComponent(safeDecode(v)));
+  });
+  return parts.join('&');
+}
+
+// Append huoli share params to a query string, keeping the other params byte-for-byte and
+// replacing any hl_sharer/hl_share_id/hl_campaign already present (a re-share of a shared page).
+function appendToQuery(qs, params) {
+  var kept = String(qs || '')
+    .replace(/^\?/, '')
+    .split('&')
+    .filter(function (seg) {
+      if (!seg) return false;
+      var key = safeDecode(seg.split('=')[0]);
+      return !SHARE_KEYS[key];
+    });
+  params.forEach(function (p) {
+    kept.push(encodeURIComponent(p[0]) + '=' + encodeURIComponent(String(p[1])));
+  });
+  return kept.join('&');
+}
+
+function appendToPath(path, params) {
+  path = String(path);
+  var hash = '';
+  var h = path.indexOf('#');
+  if (h >= 0) {
+    hash = path.slice(h);
+    path = path.slice(0, h);
+  }
+  var q = path.indexOf('?');
+  var base = q >= 0 ? path.slice(0, q) : path;
+  var qs = q >= 0 ? path.slice(q + 1) : '';
+  return base + '?' + appendToQuery(qs, params) + hash;
+}
+
+function makeUuid(cryptoObj, random) {
+  var b = new Uint8Array(16);
+  var filled = false;
+  if (cryptoObj && typeof cryptoObj.getRandomValues === 'function') {
+    try {
+      cryptoObj.getRandomValues(b);
+      filled = true;
+    } catch (e) {
+      filled = false;
+    }
+  }
+  if (!filled) {
+    for (var i = 0; i < 16; i++) b[i] = Math.floor(random() * 256) & 0xff;
+  }
+  b[6] = (b[6] & 0x0f) | 0x40; // version 4
+  b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+  var hex = '';
+  for (var j = 0; j < 16; j++) {
+    hex += (b[j] + 0x100).toString(16).slice(1);
+    if (j === 3 || j === 5 || j === 7 || j === 9) hex += '-';
+  }
+  return hex;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factory
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Create an independent SDK instance.
+ * deps (all optional): { wx, crypto, setTimeout, clearTimeout, random, now, console }
+ * The default export is `createHuoli()` bound lazily to the global `wx`.
+ */
+function createHuoli(deps) {
+  deps = deps || {};
+
+  var con = deps.console || (typeof console !== 'undefined' ? console : null);
+  var random = deps.random || Math.random;
+  var setT = deps.setTimeout || function (fn, ms) { return setTimeout(fn, ms); };
+  var clearT = deps.clearTimeout || function (id) { return clearTimeout(id); };
+
+  function getWx() {
+    if (deps.wx) return deps.wx;
+    return typeof wx !== 'undefined' ? wx : null; // eslint-disable-line no-undef
+  }
+  function getCrypto() {
+    if (deps.crypto !== undefined) return deps.crypto;
+    if (typeof crypto !== 'undefined') return crypto; // eslint-disable-line no-undef
+    return null;
+  }
+  function uuid() {
+    return makeUuid(getCrypto(), random);
+  }
+
+  // ---- config & clock ----
+  var cfg = null;
+  var ready = false;
+  var nowFn = deps.now || function () { return Date.now(); };
+  function now() {
+    var t = Number(nowFn());
+    return Math.round(isFinite(t) ? t : Date.now());
+  }
+
+  // ---- logging ----
+  function log() {
+    if (!cfg || !cfg.debug || !con) return;
+    var args = ['[huoli]'].concat(Array.prototype.slice.call(arguments));
+    (con.log || function () {}).apply(con, args);
+  }
+  function warn() {
+    if (!con) return;
+    var args = ['[huoli]'].concat(Array.prototype.slice.call(arguments));
+    (con.warn || con.log || function () {}).apply(con, args);
+  }
+  function safe(fn, self, args) {
+    try {
+      return fn.apply(self, args || []);
+    } catch (e) {
+      if (cfg && cfg.debug) warn('internal error (swallowed):', e && e.stack ? e.stack : e);
+      return undefined;
+    }
+  }
+
+  // ---- storage (never throws) ----
+  function sGet(key) {
+    var w = getWx();
+    if (!w) return null;
+    try {
+      var v = w.getStorageSync(key);
+      return v === '' || v === undefined ? null : v;
+    } catch (e) {
+      return null;
+    }
+  }
+  function sSet(key, val) {
+    var w = getWx();
+    if (!w) return false;
+    try {
+      w.setStorageSync(key, val);
+      return true;
+    } catch (e) {
+      log('setStorageSync failed for', key, e && e.message);
+      return false;
+    }
+  }
+  function sRemove(key) {
+    var w = getWx();
+    if (!w) return;
+    try {
+      w.removeStorageSync(key);
+    } catch (e) {
+      /* ignore */
+    }
+  }
+
+  // ---- identity ----
+  var identityLoaded = false;
+  var anonId = null;
+  var token = null;
+  var userId = null;
+  var tokenExpiresAt = null; // epoch ms or null
+  var channel = null; // from launch/show query (hl_channel | channel), persisted
+
+  function loadIdentity() {
+    if (identityLoaded) return;
+    if (getWx()) identityLoaded = true;
+    var a = sGet(ANON_KEY);
+    if (typeof a === 'string' && a) {
+      anonId = a;
+    } else if (!anonId) {
+      anonId = uuid();
+      sSet(ANON_KEY, anonId);
+    } else {
+      sSet(ANON_KEY, anonId);
+    }
+    var auth = sGet(AUTH_KEY);
+    if (isObject(auth) && typeof auth.token === 'string' && auth.token && !token) {
+      token = auth.token;
+      userId = auth.user_id != null ? String(auth.user_id) : null;
+      tokenExpiresAt = typeof auth.expires_at === 'number' ? auth.expires_at : null;
+    }
+    var ch = sGet(CHANNEL_KEY);
+    if (typeof ch === 'string' && ch && !channel) channel = ch;
+  }
+
+  function getAnonymousId() {
+    loadIdentity();
+    return anonId;
+  }
+
+  function setAuth(tok, uid, expiresAt) {
+    token = tok;
+    if (uid !== undefined && uid !== null) userId = String(uid);
+    var exp = null;
+    if (typeof expiresAt === 'number' && isFinite(expiresAt)) exp = expiresAt;
+    else if (typeof expiresAt === 'string' && expiresAt) {
+      var parsed = Date.parse(expiresAt);
+      if (isFinite(parsed)) exp = parsed;
+    }
+    tokenExpiresAt = exp;
+    sSet(AUTH_KEY, { token: token, user_id: userId, expires_at: tokenExpiresAt });
+  }
+
+  function clearAuth() {
+    token = null;
+    userId = null;
+    tokenExpiresAt = null;
+    sRemove(AUTH_KEY);
+  }
+
+  function currentToken() {
+    loadIdentity();
+    if (!token) return null;
+    if (tokenExpiresAt !== null && now() >= tokenExpiresAt) {
+      log('token expired locally; cleared');
+      clearAuth();
+      return null;
+    }
+    return token;
+  }
+
+  function setChannel(ch) {
+    if (!ch) return;
+    channel = String(ch);
+    sSet(CHANNEL_KEY, channel);
+  }
+
+  // ---- session & context ----
+  var sessionId = uuid();
+  var seenShareIds = {}; // share_open dedup, per session
+  var scene = null; // latest show's scene
+  var currentRoute = null; // route of the page currently shown
+  var lastViewedRoute = null; // for referrer_page
+  var currentView = null; // page state of the open page view
+  var app = { lastShowAt: null, lastHideAt: null };
+
+  function newSession() {
+    sessionId = uuid();
+    seenShareIds = {};
+    log('new session', sessionId);
+  }
+
+  // ---- queue & transport ----
+  var queue = [];
+  var preInit = [];
+  var inFlight = false;
+  var draining = false;
+  var waiters = [];
+  var retryTimer = null;
+  var flushTimer = null;
+  var attempts = 0;
+
+  function buildEvent(name, props, page) {
+    return {
+      event_id: uuid(),
+      name: name,
+      ts: now(),
+      anonymous_id: getAnonymousId(),
+      session_id: sessionId,
+      page: page !== undefined ? page : currentRoute,
+      scene: scene,
+      channel: channel || (cfg && cfg.channel) || null,
+      properties: isObject(props) ? cloneJson(props) : {}
+    };
+  }
+
+  function persist() {
+    if (!ready) return;
+    if (sSet(cfg.storageKey, queue)) return;
+    // Most likely the per-key storage quota (1 MB in WeChat): keep the newest events that fit.
+    for (var n = queue.length >> 1; n > 0; n = n >> 1) {
+      if (sSet(cfg.storageKey, queue.slice(queue.length - n))) {
+        warn('storage quota: only the newest ' + n + ' of ' + queue.length + ' queued events persisted');
+        return;
+      }
+    }
+  }
+
+  function trimQueue() {
+    var over = queue.length - cfg.maxQueue;
+    if (over > 0) {
+      queue.splice(0, over);
+      log('queue full: dropped ' + over + ' oldest event(s)');
+    }
+  }
+
+  function enqueue(ev) {
+    if (!ready) {
+      preInit.push(ev);
+      if (preInit.length > PRE_INIT_MAX) preInit.shift();
+      return;
+    }
+    queue.push(ev);
+    trimQueue();
+    persist(); // persisted before any send
+    log('track', ev.name, ev);
+    pump();
+    scheduleFlushTimer();
+  }
+
+  function track(name, properties, page) {
+    if (typeof name !== 'string' || !name) {
+      warn('track(name, properties): name must be a non-empty string');
+      return false;
+    }
+    enqueue(buildEvent(name, properties, page));
+    return true;
+  }
+
+  function scheduleFlushTimer() {
+    if (!ready || flushTimer || cfg.flushInterval <= 0 || !queue.length) return;
+    flushTimer = setT(function () {
+      flushTimer = null;
+      safe(requestDrain, null, [false]);
+    }, cfg.flushInterval);
+  }
+
+  function settleWaiters(ok) {
+    draining = false;
+    var ws = waiters;
+    waiters = [];
+    var result = { ok: ok, pending: queue.length };
+    ws.forEach(function (resolve) {
+      resolve(result);
+    });
+  }
+
+  // force: bypass a pending backoff (explicit flush() and app_hide)
+  function requestDrain(force) {
+    if (!ready) return;
+    draining = true;
+    if (force && retryTimer) {
+      clearT(retryTimer);
+      retryTimer = null;
+    }
+    if (flushTimer) {
+      clearT(flushTimer);
+      flushTimer = null;
+    }
+    pump();
+  }
+
+  function pump() {
+    if (!ready || inFlight) return;
+    if (!queue.length) {
+      settleWaiters(true);
+      return;
+    }
+    if (retryTimer) return; // backing off; the retry timer will resume
+    if (draining || queue.length >= cfg.batchSize) {
+      send();
+      return;
+    }
+    scheduleFlushTimer();
+  }
+
+  function backoffDelay(n) {
+    var d = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, n - 1));
+    if (cfg.retryJitter) d = d / 2 + random() * (d / 2);
+    return Math.round(d);
+  }
+
+  function scheduleRetry(res) {
+    attempts++;
+    var delay = backoffDelay(attempts);
+    var ra = res && res.header && (res.header['Retry-After'] || res.header['retry-after']);
+    if (ra !== undefined && isFinite(Number(ra))) {
+      delay = Math.min(RETRY_MAX_MS, Math.max(delay, Number(ra) * 1000));
+    }
+    log('send failed; retry #' + attempts + ' in ' + delay + ' ms');
+    retryTimer = setT(function () {
+      retryTimer = null;
+      safe(requestDrain, null, [false]);
+    }, delay);
+    settleWaiters(false);
+  }
+
+  function removeFromQueue(batch) {
+    var ids = {};
+    batch.forEach(function (e) {
+      ids[e.event_id] = true;
+    });
+    queue = queue.filter(function (e) {
+      return !ids[e.event_id];
+    });
+    persist();
+  }
+
+  function parseBody(data) {
+    if (typeof data === 'string') {
+      try {
+        return JSON.parse(data);
+      } catch (e) {
+        return null;
+      }
+    }
+    return data;
+  }
+
+  function handleResult(batch, usedToken, res, err) {
+    if (err || !res) {
+      scheduleRetry(null);
+      return;
+    }
+    var status = Number(res.statusCode);
+    if (status >= 200 && status < 300) {
+      var body = parseBody(res.data);
+      if (isObject(body) && Array.isArray(body.rejected) && body.rejected.length) {
+        log('server rejected ' + body.rejected.length + ' event(s) (dropped):', body.rejected);
+      }
+      attempts = 0;
+      removeFromQueue(batch);
+      pump();
+      return;
+    }
+    if (status === 401 && usedToken) {
+      log('401: session token rejected; clearing it and retrying anonymously');
+      if (token === usedToken) clearAuth();
+      pump();
+      return;
+    }
+    if (status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
+      log('HTTP ' + status + ': dropping batch of ' + batch.length, parseBody(res.data));
+      attempts = 0;
+      removeFromQueue(batch);
+      pump();
+      return;
+    }
+    scheduleRetry(res); // 401 without token, 408, 429, 5xx, anything else
+  }
+
+  function send() {
+    var w = getWx();
+    var batch = queue.slice(0, cfg.batchSize);
+    var usedToken = currentToken();
+    var header = { 'Content-Type': 'application/json', 'X-Huoli-App-Id': cfg.appId };
+    if (usedToken) header.Authorization = 'Bearer ' + usedToken;
+    inFlight = true;
+    var done = false;
+    function finish(res, err) {
+      if (done) return;
+      done = true;
+      inFlight = false;
+      safe(handleResult, null, [batch, usedToken, res, err]);
+    }
+    log('sending ' + batch.length + ' event(s)');
+    try {
+      w.request({
+        url: cfg.endpoint + '/v1/events',
+        method: 'POST',
+        header: header,
+        data: { sent_at: now(), events: batch },
+        dataType: 'json',
+        timeout: cfg.requestTimeout,
+        success: function (res) {
+          finish(res, null);
+        },
+        fail: function (e) {
+          finish(null, e || { errMsg: 'request:fail' });
+        }
+      });
+    } catch (e) {
+      finish(null, e);
+    }
+  }
+
+  // ---- public: init / flush / identity ----
+  function init(config) {
+    try {
+      if (ready) {
+        warn('init() called more than once; ignored');
+        return false;
+      }
+      if (!config || !config.appId || !config.endpoint) {
+        if (con && con.error) con.error('[huoli] init(config): appId and endpoint are required');
+        return false;
+      }
+      if (!getWx()) {
+        if (con && con.error) con.error('[huoli] init(): no `wx` object available');
+        return false;
+      }
+      cfg = {
+        appId: String(config.appId),
+        endpoint: String(config.endpoint).replace(/\/+$/, ''),
+        batchSize: toInt(config.batchSize, DEFAULTS.batchSize, 1, MAX_BATCH),
+        flushInterval: toInt(config.flushInterval, DEFAULTS.flushInterval, 0),
+        maxQueue: toInt(config.maxQueue, DEFAULTS.maxQueue, 1),
+        storageKey: config.storageKey ? String(config.storageKey) : DEFAULTS.storageKey,
+        sessionTimeout: toInt(config.sessionTimeout, DEFAULTS.sessionTimeout, 0),
+        requestTimeout: toInt(config.requestTimeout, DEFAULTS.requestTimeout, 1),
+        debug: !!config.debug,
+        channel: config.channel ? String(config.channel) : null,
+        campaign: config.campaign ? String(config.campaign) : null,
+        retryJitter: config.retryJitter !== false
+      };
+      if (typeof config.now === 'function') nowFn = config.now;
+      loadIdentity();
+
+      var stored = sGet(cfg.storageKey);
+      var restored = Array.isArray(stored)
+        ? stored.filter(function (e) {
+            return isObject(e) && typeof e.event_id === 'string' && typeof e.name === 'string';
+          })
+        : [];
+      preInit.forEach(function (e) {
+        if (!e.channel && cfg.channel) e.channel = cfg.channel;
+      });
+      queue = restored.concat(preInit);
+      preInit = [];
+      ready = true;
+      trimQueue();
+      persist();
+      log('init', cfg, 'restored ' + restored.length + ' queued event(s)');
+      if (queue.length) requestDrain(false);
+      return true;
+    } catch (e) {
+      warn('init failed:', e);
+      return false;
+    }
+  }
+
+  function flush() {
+    return new Promise(function (resolve) {
+      try {
+        if (!ready) {
+          resolve({ ok: false, pending: preInit.length });
+          return;
+        }
+        waiters.push(resolve);
+        requestDrain(true);
+      } catch (e) {
+        resolve({ ok: false, pending: queue.length });
+      }
+    });
+  }
+
+  function identify(tok, uid, expiresAt) {
+    try {
+      loadIdentity();
+      if (!tok) {
+        clearAuth();
+        return;
+      }
+      setAuth(String(tok), uid, expiresAt);
+    } catch (e) {
+      warn('identify failed:', e);
+    }
+  }
+
+  function login() {
+    return new Promise(function (resolve, reject) {
+      try {
+        if (!ready) throw new Error('huoli: init() must be called before login()');
+        var w = getWx();
+        var fail = function (msg, extra) {
+          var err = new Error('huoli login failed: ' + msg);
+          if (extra) Object.assign(err, extra);
+          reject(err);
+        };
+        w.login({
+          success: function (res) {
+            try {
+              if (!res || !res.code) return fail('wx.login returned no code');
+              w.request({
+                url: cfg.endpoint + '/v1/auth/wechat',
+                method: 'POST',
+                header: { 'Content-Type': 'application/json', 'X-Huoli-App-Id': cfg.appId },
+                data: { code: res.code, anonymous_id: getAnonymousId() },
+                dataType: 'json',
+                timeout: cfg.requestTimeout,
+                success: function (r) {
+                  var body = parseBody(r && r.data);
+                  if (r && r.statusCode === 200 && isObject(body) && typeof body.token === 'string' && body.token) {
+                    setAuth(body.token, body.user_id, body.expires_at);
+                    log('logged in as', userId);
+                    resolve({ userId: userId, expiresAt: body.expires_at || null });
+                  } else {
+                    fail('HTTP ' + (r && r.statusCode), { statusCode: r && r.statusCode, body: body });
+                  }
+                },
+                fail: function (e) {
+                  fail((e && e.errMsg) || 'request failed');
+                }
+              });
+            } catch (e) {
+              fail(e && e.message ? e.message : String(e));
+            }
+          },
+          fail: function (e) {
+            fail('wx.login: ' + ((e && e.errMsg) || 'failed'));
+          }
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  function reset() {
+    try {
+      clearAuth();
+      anonId = uuid();
+      identityLoaded = !!getWx();
+      sSet(ANON_KEY, anonId);
+      newSession();
+    } catch (e) {
+      warn('reset failed:', e);
+    }
+  }
+
+  // ---- auto-tracking: App ----
+  function launchOptions() {
+    var w = getWx();
+    try {
+      return (w && typeof w.getLaunchOptionsSync === 'function' && w.getLaunchOptionsSync()) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function readEntry(options) {
+    var q = isObject(options.query) ? options.query : {};
+    var s = toScene(options.scene);
+    if (s !== null) scene = s;
+    var ch = queryValue(q, 'hl_channel') || queryValue(q, 'channel');
+    if (ch) setChannel(ch);
+    return q;
+  }
+
+  function checkShareOpen(query) {
+    var sid = queryValue(query, 'hl_share_id');
+    if (!sid || seenShareIds[sid]) return;
+    seenShareIds[sid] = true;
+    track('share_open', {
+      share_id: sid,
+      sharer_id: queryValue(query, 'hl_sharer'),
+      campaign: queryValue(query, 'hl_campaign')
+    });
+  }
+
+  function onAppLaunch(options) {
+    options = isObject(options) ? options : launchOptions();
+    var q = readEntry(options);
+    track('app_launch', { path: options.path || null, query: q });
+    checkShareOpen(q);
+  }
+
+  function onAppShow(options) {
+    options = isObject(options) ? options : {};
+    var t = now();
+    var timeout = cfg ? cfg.sessionTimeout : DEFAULTS.sessionTimeout;
+    if (app.lastHideAt !== null && t - app.lastHideAt >= timeout) newSession();
+    app.lastHideAt = null;
+    app.lastShowAt = t;
+    var q = readEntry(options);
+    track('app_show', { path: options.path || null });
+    checkShareOpen(q);
+  }
+
+  function onAppHide() {
+    var t = now();
+    if (currentView) closeView(currentView, t); // make sure the page_leave goes out with this flush
+    var dur = app.lastShowAt !== null ? Math.max(0, t - app.lastShowAt) : 0;
+    track('app_hide', { duration_ms: Math.round(dur) });
+    app.lastHideAt = t;
+    app.lastShowAt = null;
+  }
+
+  // ---- auto-tracking: Page ----
+  var pageStates = typeof WeakMap === 'function' ? new WeakMap() : null;
+
+  function routeOf(pg) {
+    return (pg && (pg.route || pg.__route__)) || null;
+  }
+  function pageState(pg) {
+    var s = pageStates ? pageStates.get(pg) : pg && pg.__huoliState;
+    if (!s) {
+      s = { route: routeOf(pg), query: {}, loadAt: null, showAt: null, open: false, perfDone: false };
+      if (pageStates) pageStates.set(pg, s);
+      else Object.defineProperty(pg, '__huoliState', { value: s });
+    }
+    var r = routeOf(pg);
+    if (r) s.route = r;
+    return s;
+  }
+
+  function onPageLoad(pg, query) {
+    var s = pageState(pg);
+    s.loadAt = now();
+    s.query = isObject(query) ? cloneJson(query) : {};
+  }
+
+  function onPageShow(pg) {
+    var s = pageState(pg);
+    var t = now();
+    if (s.open) closeView(s, t);
+    if (!s.query || !Object.keys(s.query).length) {
+      if (isObject(pg.options)) s.query = cloneJson(pg.options);
+    }
+    var referrer = lastViewedRoute;
+    currentRoute = s.route;
+    lastViewedRoute = s.route;
+    s.open = true;
+    s.showAt = t;
+    currentView = s;
+    track('page_view', { query: s.query || {}, referrer_page: referrer }, s.route);
+  }
+
+  function closeView(s, t) {
+    if (!s.open) return;
+    s.open = false;
+    if (currentView === s) currentView = null;
+    track('page_leave', { duration_ms: Math.max(0, Math.round(t - s.showAt)) }, s.route);
+  }
+
+  function onPageLeave(pg) {
+    closeView(pageState(pg), now());
+  }
+
+  function onPageReady(pg) {
+    var s = pageState(pg);
+    if (s.perfDone || s.loadAt === null) return;
+    s.perfDone = true;
+    track('perf', { load_ms: Math.max(0, Math.round(now() - s.loadAt)) }, s.route);
+  }
+
+  function shareContext(pg) {
+    var s = pageStates ? pageStates.get(pg) : pg && pg.__huoliState;
+    var route = routeOf(pg) || (s && s.route) || currentRoute;
+    var query = (s && s.query) || (isObject(pg && pg.options) ? pg.options : {});
+    return { route: route, query: query };
+  }
+
+  function augmentShare(pg, ret, timeline) {
+    var ctx = shareContext(pg);
+    var out = isObject(ret) ? Object.assign({}, ret) : {};
+    var shareId = uuid();
+    loadIdentity();
+    var sharer = userId || getAnonymousId();
+    var campaign = (out.campaign ? String(out.campaign) : null) || (cfg && cfg.campaign) || null;
+    var params = [
+      ['hl_sharer', sharer],
+      ['hl_share_id', shareId]
+    ];
+    if (campaign) params.push(['hl_campaign', campaign]);
+    var props = { share_id: shareId, sharer_id: sharer, campaign: campaign, target_path: null };
+
+    if (timeline) {
+      var baseQuery;
+      if (typeof out.query === 'string') baseQuery = out.query;
+      else if (isObject(out.query)) baseQuery = queryToString(out.query);
+      else baseQuery = queryToString(ctx.query);
+      out.query = appendToQuery(baseQuery, params);
+      props.target_path = (ctx.route ? '/' + ctx.route : '') + '?' + out.query;
+      props.to = 'timeline';
+    } else {
+      var basePath;
+      if (typeof out.path === 'string' && out.path) basePath = out.path;
+      else if (ctx.route) {
+        var qs = queryToString(ctx.query);
+        basePath = '/' + ctx.route + (qs ? '?' + qs : '');
+      } else return ret; // nothing sensible to rewrite
+      out.path = appendToPath(basePath, params);
+      props.target_path = out.path;
+      if (out.promise && typeof out.promise.then === 'function') {
+        // WeChat >= 2.12: the card may be replaced by what `promise` resolves to within 3 s.
+        out.promise = out.promise.then(function (r) {
+          try {
+            if (isObject(r)) {
+              r = Object.assign({}, r);
+              r.path = appendToPath(typeof r.path === 'string' && r.path ? r.path : basePath, params);
+            }
+          } catch (e) {
+            /* keep r */
+          }
+          return r;
+        });
+      }
+    }
+    track('share', props, ctx.route);
+    return out;
+  }
+
+  // ---- wrappers ----
+  function wrapHook(orig, before, after) {
+    return function huoliHook() {
+      var self = this;
+      var args = arguments;
+      if (before) safe(before, self, [self, args]);
+      try {
+        return typeof orig === 'function' ? orig.apply(self, args) : undefined;
+      } finally {
+        if (after) safe(after, self, [self, args]);
+      }
+    };
+  }
+
+  function wrapShareHook(orig, timeline) {
+    return function huoliShareHook() {
+      var ret = orig.apply(this, arguments);
+      try {
+        return augmentShare(this, ret, timeline);
+      } catch (e) {
+        if (cfg && cfg.debug) warn('share tracking failed (swallowed):', e);
+        return ret;
+      }
+    };
+  }
+
+  function markWrapped(o) {
+    try {
+      Object.defineProperty(o, '__huoliWrapped', { value: true, enumerable: false });
+    } catch (e) {
+      /* ignore */
+    }
+    return o;
+  }
+
+  function wrapApp(options) {
+    try {
+      if (options && options.__huoliWrapped) return options;
+      var o = Object.assign({}, options || {});
+      o.onLaunch = wrapHook(o.onLaunch, function (self, args) {
+        onAppLaunch(args[0]);
+      });
+      o.onShow = wrapHook(o.onShow, function (self, args) {
+        onAppShow(args[0]);
+      });
+      o.onHide = wrapHook(
+        o.onHide,
+        function () {
+          onAppHide();
+        },
+        function () {
+          requestDrain(true); // flush immediately, after the host's own onHide tracked its events
+        }
+      );
+      return markWrapped(o);
+    } catch (e) {
+      warn('wrapApp failed; App left unwrapped:', e);
+      return options;
+    }
+  }
+
+  function wrapPage(options) {
+    try {
+      if (options && options.__huoliWrapped) return options;
+      var o = Object.assign({}, options || {});
+      o.onLoad = wrapHook(o.onLoad, function (self, args) {
+        onPageLoad(self, args[0]);
+      });
+      o.onShow = wrapHook(o.onShow, function (self) {
+        onPageShow(self);
+      });
+      o.onReady = wrapHook(o.onReady, function (self) {
+        onPageReady(self);
+      });
+      o.onHide = wrapHook(o.onHide, null, function (self) {
+        onPageLeave(self);
+      });
+      o.onUnload = wrapHook(o.onUnload, null, function (self) {
+        onPageLeave(self);
+      });
+      // Only wrap share hooks the page defines: defining them is what enables the share menu.
+      if (typeof o.onShareAppMessage === 'function') o.onShareAppMessage = wrapShareHook(o.onShareAppMessage, false);
+      if (typeof o.onShareTimeline === 'function') o.onShareTimeline = wrapShareHook(o.onShareTimeline, true);
+      return markWrapped(o);
+    } catch (e) {
+      warn('wrapPage failed; Page left unwrapped:', e);
+      return options;
+    }
+  }
+
+  return {
+    VERSION: VERSION,
+    init: init,
+    wrapApp: wrapApp,
+    wrapPage: wrapPage,
+    track: function (name, properties) {
+      try {
+        return track(name, properties);
+      } catch (e) {
+        warn('track failed:', e);
+        return false;
+      }
+    },
+    identify: identify,
+    login: login,
+    flush: flush,
+    reset: reset,
+    getAnonymousId: function () {
+      try {
+        return getAnonymousId();
+      } catch (e) {
+        return anonId;
+      }
+    },
+    getSessionId: function () {
+      return sessionId;
+    },
+    getUserId: function () {
+      return userId;
+    }
+  };
+}
+
+var defaultInstance = createHuoli();
+defaultInstance.createHuoli = createHuoli;
+
+module.exports = defaultInstance;

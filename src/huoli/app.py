@@ -1,0 +1,111 @@
+"""FastAPI factory: mounts each domain's routes and the error handlers, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from huoli import __version__
+from huoli.apps.routes import router as apps_router
+from huoli.errors import HuoliError
+from huoli.events import service as events_service
+from huoli.events.routes import router as events_router
+from huoli.runtime import Runtime, build_runtime
+from huoli.settings import Settings
+from huoli.users.routes import router as users_router
+
+log = logging.getLogger(__name__)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        out.append({"field": ".".join(loc), "message": str(err.get("msg", "invalid"))})
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HuoliError)
+    async def _huoli(_: Request, exc: HuoliError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        body = {"code": "validation_failed", "message": "invalid request", "details": _field_errors(exc)}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"code": code, "message": str(exc.detail), "details": None}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"code": "internal_error", "message": "internal error", "details": None}, status_code=500)
+
+
+async def _relay_loop(runtime: Runtime, stop: threading.Event) -> None:
+    """Moves server-side events from the outbox to the event store while the server runs."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(events_service.relay_outbox, factory=runtime.sessions, writer=runtime.writer)
+        except Exception:  # keep relaying: the outbox keeps the events until a later pass succeeds
+            log.exception("outbox relay failed")
+        await asyncio.sleep(runtime.settings.outbox_relay_interval_s)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the API. Pass a runtime to share it (tests); otherwise one is built from settings at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or build_runtime(settings or Settings())
+        app.state.runtime = rt
+        stop = threading.Event()
+        relay = asyncio.create_task(_relay_loop(rt, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            relay.cancel()
+            await asyncio.gather(relay, return_exceptions=True)
+            await asyncio.to_thread(events_service.relay_outbox, factory=rt.sessions, writer=rt.writer)
+            if owned:
+                rt.close()
+
+    app = FastAPI(
+        title="huoli 活力",
+        version=__version__,
+        summary="Growth engine for WeChat mini-programs: events, analytics, engagement, experiments.",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz(request: Request) -> dict[str, Any]:
+        """Liveness and readiness: both stores answer."""
+        rt: Runtime = request.app.state.runtime
+        with rt.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        rt.store.query("SELECT 1")
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(events_router)
+    app.include_router(users_router)
+    app.include_router(apps_router)
+    return app

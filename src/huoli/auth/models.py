@@ -1,0 +1,22 @@
+"""Replay protection for signed server-to-server calls."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from huoli.db import Base, UTCDateTime, utcnow
+from huoli.tenancy import AppScoped
+
+
+class ServerNonce(AppScoped, Base):
+    """A nonce seen inside the signature window; the unique constraint is what rejects a replay."""
+
+    __tablename__ = "server_nonces"
+    __table_args__ = (UniqueConstraint("app_id", "nonce", name="uq_server_nonces_app_nonce"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

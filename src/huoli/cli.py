@@ -1,0 +1,316 @@
+"""The `huoli` command: mounts each domain's commands. Errors print a message and exit non-zero."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from huoli.apps import service as apps
+from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
+from huoli.db import unit_of_work
+from huoli.errors import HuoliError
+from huoli.runtime import Runtime, build_runtime
+from huoli.settings import Settings
+
+app = typer.Typer(
+    name="huoli",
+    help="huoli 活力 — growth engine for WeChat mini-programs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+apps_cli = typer.Typer(help="Mini-programs served by this deployment.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Operator API keys (roles: owner, operator, analyst).", no_args_is_help=True)
+demo_cli = typer.Typer(help="Deterministic demo data.", no_args_is_help=True)
+events_cli = typer.Typer(help="The event log.", no_args_is_help=True)
+app.add_typer(apps_cli, name="apps")
+app.add_typer(keys_cli, name="keys")
+app.add_typer(demo_cli, name="demo")
+app.add_typer(events_cli, name="events")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, details: Any = None) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    if isinstance(details, list):
+        for d in details:
+            if isinstance(d, dict) and "field" in d:
+                err.print(escape(f"  - {d['field'] or '(input)'}: {d.get('message', '')}"))
+            else:
+                err.print(escape(f"  - {d}"))
+    elif details:
+        err.print(escape(f"  {details}"))
+    return typer.Exit(code=1)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise fail(
+            "invalid settings (HUOLI_* environment or huoli.toml)",
+            [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
+        ) from None
+
+
+@contextmanager
+def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
+    settings = load_settings()
+    try:
+        rt = build_runtime(settings, run_migrations=migrate)
+    except Exception as exc:  # storage can't open: say which and why, no traceback
+        msg = str(exc).splitlines()[0]
+        if "lock" in msg.lower():
+            msg += " — is `huoli serve` running on this data directory? Stop it first, or send events over HTTP."
+        raise fail(f"cannot open huoli storage: {msg}") from None
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except HuoliError as exc:
+        raise fail(exc.message, exc.details) from None
+    except ValidationError as exc:
+        raise fail(
+            "invalid input", [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        ) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from settings: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings: 8000).")] = None,
+) -> None:
+    """Serve the API (OpenAPI at /docs) on the embedded stores or the configured ones."""
+    import uvicorn
+
+    from huoli.app import create_app
+
+    settings = load_settings()
+    with runtime() as rt:
+        api = create_app(settings, runtime=rt)
+        out.print(f"huoli serving on http://{host or settings.host}:{port or settings.port}  (docs: /docs)")
+        uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="warning")
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    downgrade: Annotated[bool, typer.Option(help="Downgrade to the revision instead.")] = False,
+) -> None:
+    """Apply (or roll back) operational-database migrations."""
+    from huoli import migrate as migrations
+    from huoli.db import make_engine
+
+    settings = load_settings()
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        (migrations.downgrade if downgrade else migrations.upgrade)(engine, revision)
+        out.print(f"database at revision {migrations.current(engine)}")
+    except Exception as exc:
+        raise fail(f"migration failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
+
+
+@apps_cli.command("create")
+def apps_create(
+    app_id: Annotated[str, typer.Argument(help="Slug, e.g. my-shop.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    timezone: Annotated[str, typer.Option(help="IANA timezone of the app's local days.")] = "Asia/Shanghai",
+    wx_appid: Annotated[str | None, typer.Option(help="WeChat mini-program AppID (wx…).")] = None,
+    wx_secret: Annotated[str | None, typer.Option(help="WeChat AppSecret.")] = None,
+) -> None:
+    """Register a mini-program; prints its server-to-server signing secret once."""
+    with runtime() as rt, unit_of_work(rt.sessions) as db:
+        body = guarded(
+            lambda: AppCreate(id=app_id, name=name, timezone=timezone, wx_appid=wx_appid, wx_secret=wx_secret)
+        )
+        created = guarded(lambda: apps.create(db=db, app_in=body))
+        out.print(f"created app [bold]{created.id}[/]")
+        out.print(f"server signing secret (for your backend's HMAC calls): {created.server_secret}")
+
+
+@apps_cli.command("list")
+def apps_list() -> None:
+    """List apps."""
+    with runtime() as rt, unit_of_work(rt.sessions) as db:
+        table = Table("id", "name", "timezone", "wx_appid", "created")
+        for a in apps.list_all(db=db):
+            table.add_row(a.id, a.name, a.timezone, a.wx_appid or "-", a.created_at.isoformat(timespec="seconds"))
+        out.print(table)
+
+
+@keys_cli.command("create")
+def keys_create(
+    app_id: Annotated[str, typer.Option("--app", help="App the key belongs to.")],
+    role: Annotated[Role, typer.Option(help="owner, operator or analyst.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "cli",
+) -> None:
+    """Issue an operator API key; the key is printed once (only its hash is stored)."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        row, key = guarded(lambda: apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=name, role=role)))
+        out.print(f"key {row.id} ({row.role}) for app {app_id}:")
+        out.print(key, soft_wrap=True, highlight=False)
+
+
+@keys_cli.command("list")
+def keys_list(app_id: Annotated[str, typer.Option("--app", help="App.")]) -> None:
+    """List an app's keys (never the secrets)."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        guarded(lambda: apps.get(db=db, app_id=app_id))
+        table = Table("id", "name", "role", "created", "revoked")
+        for k in apps.list_keys(db=db):
+            revoked = k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "-"
+            table.add_row(k.id, k.name, k.role, k.created_at.isoformat(timespec="seconds"), revoked)
+        out.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (the part after hlk_ and before the dot).")],
+    app_id: Annotated[str, typer.Option("--app", help="App.")],
+) -> None:
+    """Revoke a key immediately."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        row = guarded(lambda: apps.revoke_key(db=db, key_id=key_id))
+        out.print(f"revoked {row.id}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV, CSV.gz, Parquet or JSONL file.")],
+    mapping: Annotated[str, typer.Option(help="Recipe (online_retail, taobao_userbehavior, huoli_parquet) or TOML.")],
+    app_id: Annotated[str, typer.Option("--app", help="App the events belong to.")],
+    chunk_rows: Annotated[int, typer.Option(min=1000, help="Rows per store transaction.")] = 1_000_000,
+) -> None:
+    """Load a file into the event log through a mapping (see docs/events.md#import); re-runs add nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from huoli.events.importer import import_file, load_mapping
+
+    spec = guarded(lambda: load_mapping(mapping))
+    with runtime() as rt:
+        with unit_of_work(rt.sessions) as db:
+            guarded(lambda: apps.get(db=db, app_id=app_id))
+        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err, transient=not sys.stderr.isatty()) as progress:
+            task = progress.add_task(f"importing {file.name}", total=None)
+
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            result = guarded(
+                lambda: import_file(
+                    store=rt.store, path=file, mapping=spec, app_id=app_id, now=rt.clock(),
+                    chunk_rows=chunk_rows, on_progress=tick,
+                )
+            )
+    rate = result.rows / result.seconds if result.seconds else 0.0
+    out.print(
+        f"{result.rows:,} rows → {result.accepted:,} new events, {result.duplicates:,} already present, "
+        f"{result.rejected:,} rejected, in {result.seconds:.1f} s ({rate:,.0f} rows/s)"
+    )
+    if result.rejected:
+        raise typer.Exit(code=2)
+
+
+@events_cli.command("count")
+def events_count(
+    app_id: Annotated[str, typer.Option("--app", help="App.")],
+    name: Annotated[str | None, typer.Option(help="Only this event name.")] = None,
+) -> None:
+    """Count stored events."""
+    with runtime() as rt:
+        out.print(rt.store.count(app_id=app_id, name=name))
+
+
+@events_cli.command("relay")
+def events_relay() -> None:
+    """Move committed server-side events from the outbox into the event store (the server does this itself)."""
+    from huoli.events.service import relay_outbox
+
+    with runtime() as rt:
+        out.print(f"relayed {relay_outbox(factory=rt.sessions, writer=rt.writer)} events")
+
+
+@demo_cli.command("generate")
+def demo_generate(
+    users: Annotated[int, typer.Option(min=1, help="Users acquired over the window.")] = 20_000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Local days in the window.")] = 30,
+    seed: Annotated[int, typer.Option(min=0, help="Same seed, same data.")] = 42,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write Parquet here instead of loading it.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: CPU count).")] = None,
+) -> None:
+    """Generate a deterministic, realistic event history (Parquet; loaded into the demo app unless --out)."""
+    from huoli.demo import service as demo
+    from huoli.demo.generator import DemoSpec, write_parquet_parallel
+
+    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed))
+    if out_dir is not None:
+        result = write_parquet_parallel(spec, out_dir, workers=workers)
+        rate = result.events / result.seconds if result.seconds else 0.0
+        out.print(f"{result.events:,} events in {len(result.files)} files under {out_dir} ({rate:,.0f} events/s)")
+        return
+    with runtime() as rt:
+        state = demo.ensure_demo(rt, users=users, days=days, seed=seed)
+        out.print(f"demo app {state.app_id!r}: {state.events:,} events; keys in {state.keys_file}")
+
+
+@demo_cli.command("run")
+def demo_run(
+    users: Annotated[int, typer.Option(min=1, help="Users in the demo history (first run only).")] = 20_000,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Days of history (first run only).")] = 30,
+    seed: Annotated[int, typer.Option(min=0, help="Generator seed (first run only).")] = 42,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Set up the demo app (once), load its history (once), then serve on http://127.0.0.1:8000."""
+    from huoli.demo import service as demo
+
+    settings = load_settings()
+    with runtime() as rt:
+        state = guarded(lambda: demo.ensure_demo(rt, users=users, days=days, seed=seed))
+        verb = "generated and loaded" if state.generated else "reused"
+        out.print(f"demo app [bold]{state.app_id}[/]: {state.events:,} events ({verb})")
+        out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
+        if not serve_api:
+            return
+        import uvicorn
+
+        from huoli.app import create_app
+
+        h, p = host or settings.host, port or settings.port
+        out.print(f"serving http://{h}:{p}  — OpenAPI docs at http://{h}:{p}/docs ; Ctrl-C to stop")
+        out.print(
+            f"try: curl -H 'Authorization: Bearer {state.keys['analyst']}' http://{h}:{p}/admin/events/summary"
+            "?start=2026-10-17T00:00:00%2B08:00",
+            soft_wrap=True,
+            highlight=False,
+        )
+        uvicorn.run(create_app(settings, runtime=rt), host=h, port=p, log_level="warning")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

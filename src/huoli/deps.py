@@ -1,0 +1,124 @@
+"""FastAPI dependencies: the runtime, the unit of work, and the three kinds of callers.
+
+Routes declare which caller they serve; this module is the only place that reads credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from huoli.apps import service as apps
+from huoli.apps.models import App
+from huoli.apps.schemas import Role
+from huoli.auth.service import MiniProgramUser, verify_session_token, verify_signed_request
+from huoli.db import unit_of_work
+from huoli.errors import Unauthorized
+from huoli.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@dataclass(frozen=True)
+class Operator:
+    app_id: str
+    key_id: str
+    role: Role
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <credential>'", code="bad_authorization")
+    return value.strip()
+
+
+def operator(
+    runtime: RuntimeDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_huoli_key: Annotated[str | None, Header()] = None,
+) -> Operator:
+    key = _bearer(authorization) or x_huoli_key
+    if not key:
+        raise Unauthorized("admin API key required (Authorization: Bearer hlk_…)", code="missing_api_key")
+    with unit_of_work(runtime.sessions) as db:
+        row = apps.authenticate_key(db=db, key=key)
+        return Operator(app_id=row.app_id, key_id=row.id, role=Role(row.role))
+
+
+OperatorDep = Annotated[Operator, Depends(operator)]
+
+
+def role_at_least(needed: Role) -> object:
+    def check(op: OperatorDep) -> Operator:
+        apps.require_role(op.role.value, needed)
+        return op
+
+    return Depends(check)
+
+
+def app_db(runtime: RuntimeDep, op: OperatorDep) -> Iterator[Session]:
+    """The request's unit of work, scoped to the operator's app: no query of it can reach another app."""
+    with unit_of_work(runtime.sessions, app_id=op.app_id) as db:
+        yield db
+
+
+AppDbDep = Annotated[Session, Depends(app_db)]
+
+
+def mini_program_app(runtime: RuntimeDep, x_huoli_app_id: Annotated[str | None, Header()] = None) -> App:
+    if not x_huoli_app_id:
+        raise Unauthorized("X-Huoli-App-Id header required", code="missing_app_id")
+    return runtime.app_cache.get(x_huoli_app_id)
+
+
+MiniProgramAppDep = Annotated[App, Depends(mini_program_app)]
+
+
+def mini_program_user(
+    runtime: RuntimeDep, app: MiniProgramAppDep, authorization: Annotated[str | None, Header()] = None
+) -> MiniProgramUser | None:
+    """None for anonymous callers; a token for another app is refused, not silently ignored."""
+    token = _bearer(authorization)
+    if token is None:
+        return None
+    user = verify_session_token(secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock())
+    if user.app_id != app.id:
+        raise Unauthorized("session token belongs to another app", code="invalid_token")
+    return user
+
+
+async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> App:
+    """Verify a merchant-backend call; the nonce is recorded in its own short transaction."""
+    body = await request.body()
+    h = request.headers
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        verify_signed_request(
+            db=db,
+            secret=app.server_secret,
+            app_id=app.id,
+            method=request.method,
+            path=request.url.path,
+            timestamp=h.get("x-huoli-timestamp"),
+            nonce=h.get("x-huoli-nonce"),
+            signature=h.get("x-huoli-signature"),
+            body=body,
+            now=runtime.clock(),
+            skew=runtime.settings.signature_skew,
+        )
+    return app
+
+
+SignedAppDep = Annotated[App, Depends(signed_server_app)]

@@ -1,0 +1,63 @@
+"""The standard event catalog (docs/events.md is generated from the same facts).
+
+Each entry: what the event means, which properties it must carry with their types, and whether only the
+server may send it (anything that depends on money follows a signed server call, never the client).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    description: str
+    required: dict[str, type] = field(default_factory=dict)
+    optional: dict[str, type] = field(default_factory=dict)
+    server_only: bool = False
+    needs_page: bool = False
+
+
+CATALOG: dict[str, EventSpec] = {
+    "app_launch": EventSpec("Cold start of the mini-program (打开, counts toward 打开次数).", optional={"path": str}),
+    "app_show": EventSpec("The mini-program came to the foreground (warm start or after launch).", optional={"path": str}),
+    "app_hide": EventSpec("The mini-program went to the background.", required={"duration_ms": int}),
+    "page_view": EventSpec("A page was shown (访问次数).", optional={"referrer_page": str}, needs_page=True),
+    "page_leave": EventSpec("A page view ended; duration_ms is its dwell time.", required={"duration_ms": int}, needs_page=True),
+    "share": EventSpec(
+        "The user opened the share sheet and a share card path was produced (unverifiable since base lib 2.3.0).",
+        required={"share_id": str},
+        optional={"sharer_id": str, "campaign": str, "target_path": str, "to": str},
+    ),
+    "share_open": EventSpec(
+        "The app was opened from a shared card (回流); sharer_id is who shared it.",
+        required={"share_id": str, "sharer_id": str},
+        optional={"campaign": str},
+    ),
+    "favorite": EventSpec("The user added the mini-program or an item to favorites.", optional={"item_id": str}),
+    "comment": EventSpec("The user posted a comment or review.", optional={"item_id": str, "length": int}),
+    "search": EventSpec("The user searched.", optional={"keyword": str, "results": int}),
+    "view_item": EventSpec("An item detail was viewed.", required={"item_id": str}),
+    "add_to_cart": EventSpec("An item was added to the cart.", required={"item_id": str}, optional={"amount_fen": int}),
+    "order_paid": EventSpec(
+        "An order was paid (reported by the merchant backend only).",
+        required={"order_id": str, "amount_fen": int},
+        server_only=True,
+    ),
+    "order_refunded": EventSpec(
+        "An order was (partly) refunded (merchant backend only).",
+        required={"order_id": str, "amount_fen": int},
+        server_only=True,
+    ),
+    "coupon_claimed": EventSpec("A coupon was claimed.", required={"coupon_id": str}, server_only=True),
+    "coupon_redeemed": EventSpec(
+        "A coupon was used on an order.", required={"coupon_id": str}, optional={"order_id": str}, server_only=True
+    ),
+    "coupon_expired": EventSpec("A claimed coupon expired unused.", required={"coupon_id": str}, server_only=True),
+    "checkin": EventSpec("A daily check-in (签到).", optional={"streak": int}, server_only=True),
+    "perf": EventSpec("Page load performance; load_ms from onLoad to onReady.", required={"load_ms": int}, needs_page=True),
+    "login": EventSpec("The user logged in with wx.login (server side, on /v1/auth/wechat).", server_only=True),
+}
+
+# Custom events: same name rules, any properties, never a reserved name.
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"

@@ -1,0 +1,157 @@
+"""The event log's use cases: ingest client/server batches, and the one internal API every domain writes to.
+
+Domains call `emit(...)` inside their own unit of work: the event lands in the outbox table in the same
+transaction as the business change, and `relay_outbox` moves it to the event store (idempotently, by
+event_id). So "coupon claimed" is in the log if and only if the claim committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from huoli.errors import ValidationFailed
+from huoli.events.ingest import Caller, Rejection, ValidatedBatch, validate_events
+from huoli.events.models import OutboxEvent
+from huoli.events.schema import EVENT_SCHEMA
+from huoli.events.store import AppendResult
+from huoli.events.writer import GroupCommitWriter
+from huoli.settings import Settings
+
+# Server-side event ids derive from the domain's own idempotency key, so a retried use case emits the same id.
+_SERVER_EVENT_NAMESPACE = uuid.UUID("6f1c1f0e-4a39-4c55-9d0e-2f4a6b1d7c11")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
+
+
+def parse_batch(body: Any, *, max_events: int) -> list[Any]:
+    """The envelope `{"events": [...], "sent_at": ...}`; errors here reject the whole request."""
+    if not isinstance(body, Mapping):
+        raise ValidationFailed("body must be a JSON object", details=[{"field": "", "message": "expected object"}])
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise ValidationFailed("events must be a list", details=[{"field": "events", "message": "required list"}])
+    if not events:
+        raise ValidationFailed("empty batch", details=[{"field": "events", "message": "at least one event"}])
+    if len(events) > max_events:
+        raise ValidationFailed(
+            f"batch too large: {len(events)} events (max {max_events})",
+            details=[{"field": "events", "message": f"at most {max_events} events per batch"}],
+            code="batch_too_large",
+        )
+    return events
+
+
+def validate(events: list[Any], *, caller: Caller, settings: Settings, now: datetime) -> ValidatedBatch:
+    return validate_events(
+        events, caller=caller, now=now, max_age=settings.event_max_age, max_future=settings.event_max_future
+    )
+
+
+def rejected_only(batch: ValidatedBatch) -> ValidationFailed:
+    return ValidationFailed(
+        "every event in the batch is invalid; nothing was written",
+        details=[r.to_dict() for r in batch.rejected],
+        code="all_events_invalid",
+    )
+
+
+def finish(batch: ValidatedBatch, result: AppendResult) -> IngestResult:
+    return IngestResult(accepted=result.accepted, duplicates=result.duplicates, rejected=batch.rejected)
+
+
+def ingest(events: list[Any], *, caller: Caller, settings: Settings, writer: GroupCommitWriter, now: datetime) -> IngestResult:
+    """Synchronous ingestion (jobs, CLI, tests). The HTTP route awaits the writer future instead."""
+    batch = validate(events, caller=caller, settings=settings, now=now)
+    if batch.size == 0:
+        raise rejected_only(batch)
+    return finish(batch, writer.append(batch.to_arrow()))
+
+
+def server_event_id(app_id: str, idempotency_key: str) -> str:
+    return str(uuid.uuid5(_SERVER_EVENT_NAMESPACE, f"{app_id}:{idempotency_key}"))
+
+
+def emit(
+    *,
+    db: Session,
+    app_id: str,
+    name: str,
+    ts: datetime,
+    idempotency_key: str,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    page: str | None = None,
+    channel: str | None = None,
+    scene: int | None = None,
+    settings: Settings,
+) -> str:
+    """Record a server-side event inside the caller's transaction (the outbox). Returns its event_id.
+
+    Validated with the same rules as API events, so a domain can't write what a client couldn't.
+    """
+    event_id = server_event_id(app_id, idempotency_key)
+    raw = {
+        "event_id": event_id,
+        "name": name,
+        "ts": ts.isoformat(),
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "properties": dict(properties or {}),
+        "page": page,
+        "channel": channel,
+        "scene": scene,
+    }
+    batch = validate_events(
+        [raw],
+        caller=Caller(app_id=app_id, source="server"),
+        now=ts,
+        max_age=settings.event_max_age,
+        max_future=settings.event_max_future,
+    )
+    if batch.rejected:
+        raise ValidationFailed(f"invalid server event {name!r}", details=batch.rejected[0].errors)
+    row = batch.to_arrow().to_pylist()[0]
+    if db.scalar(select(OutboxEvent.id).where(OutboxEvent.event_id == event_id)) is None:
+        db.add(OutboxEvent(app_id=app_id, event_id=event_id, payload=orjson.dumps(row).decode()))
+        db.flush()
+    return event_id
+
+
+def relay_outbox(*, factory: sessionmaker[Session], writer: GroupCommitWriter, limit: int = 5000) -> int:
+    """Move committed outbox rows into the event store; safe to run concurrently with itself and to retry."""
+    moved = 0
+    while True:
+        with factory() as db, db.begin():
+            rows = list(db.scalars(select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)))
+            if not rows:
+                return moved
+            records = [orjson.loads(r.payload) for r in rows]
+            for rec in records:
+                for key in ("ts", "received_at"):
+                    rec[key] = datetime.fromisoformat(rec[key])
+            writer.append(pa.Table.from_pylist(records, schema=EVENT_SCHEMA))
+            # Delete only after the store acknowledged; a crash in between re-sends and the store dedups.
+            db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])))
+            moved += len(rows)

@@ -1,0 +1,81 @@
+"""The process's wiring: built once from Settings by the CLI or the app factory, handed to everything.
+
+Holding engine, session factory, event store and writer in one object (not module globals) is what lets
+tests run two independent huoli instances (SQLite and PostgreSQL) in one process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from huoli import migrate
+from huoli.apps.models import App
+from huoli.apps.service import AppCache
+from huoli.db import make_engine, make_session_factory
+from huoli.events.store import DuckDBEventStore, open_store
+from huoli.events.writer import GroupCommitWriter
+from huoli.settings import Settings
+from huoli.wechat.client import WeChatClient
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: DuckDBEventStore
+    writer: GroupCommitWriter
+    app_cache: AppCache
+    clock: Callable[[], datetime] = system_clock
+    _wechat: dict[str, WeChatClient] = field(default_factory=dict)
+    _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wechat_for(self, app: App) -> WeChatClient:
+        """One client per mini-program, kept so its access_token cache lives as long as the process."""
+        from huoli.errors import HuoliError
+
+        if not app.wx_appid or not app.wx_secret:
+            raise HuoliError(f"app {app.id!r} has no WeChat appid/secret configured", code="wechat_not_configured")
+        with self._wechat_lock:
+            client = self._wechat.get(app.wx_appid)
+            if client is None:
+                client = WeChatClient(appid=app.wx_appid, secret=app.wx_secret, base_url=self.settings.wechat_api_base)
+                self._wechat[app.wx_appid] = client
+            return client
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.close()
+        for client in self._wechat.values():
+            client.close()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, run_migrations: bool = True, clock: Callable[[], datetime] = system_clock
+) -> Runtime:
+    engine = make_engine(settings.resolved_database_url())
+    if run_migrations:
+        migrate.upgrade(engine)
+    store = open_store(settings.resolved_event_store_url())
+    writer = GroupCommitWriter(store, max_events=settings.group_commit_max_events)
+    sessions = make_session_factory(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        app_cache=AppCache(sessions),
+        store=store,
+        writer=writer,
+        clock=clock,
+    )

@@ -1,0 +1,88 @@
+"""Settings: one object, built once at the edge (CLI / app factory) and passed down. Never a global."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Read from `HUOLI_*` environment variables, then `huoli.toml` in the working directory, then defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="HUOLI_", toml_file="huoli.toml", extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded stores and generated secrets live.")
+    database_url: str = Field(
+        "", description="Operational DB. Default sqlite:///<data_dir>/huoli.db; postgresql+psycopg://… supported."
+    )
+    event_store_url: str = Field(
+        "", description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests)."
+    )
+    timezone: str = Field("Asia/Shanghai", description="Default app timezone for local days.")
+    secret_key: str = Field("", description="Signs session tokens. Generated into <data_dir>/secret_key if empty.")
+    wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_events: int = Field(500, ge=1, le=10_000)
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    event_max_age: timedelta = Field(timedelta(days=7), description="Oldest accepted event ts (offline queues).")
+    event_max_future: timedelta = Field(timedelta(minutes=10), description="Client clock skew tolerated ahead.")
+    session_ttl: timedelta = Field(timedelta(days=7), description="Lifetime of a mini-program session token.")
+    signature_skew: timedelta = Field(timedelta(minutes=5), description="Server-to-server timestamp window.")
+    group_commit_max_events: int = Field(20_000, ge=1)
+    outbox_relay_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'huoli.db'}"
+
+    def resolved_event_store_url(self) -> str:
+        return self.event_store_url or f"duckdb:///{self.data_dir / 'events.duckdb'}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data dir so restarts keep sessions valid."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

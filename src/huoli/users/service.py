@@ -1,0 +1,104 @@
+"""Mini-program users: login through WeChat, pseudonymous user ids, session tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huoli.apps.models import App
+from huoli.auth.service import issue_session_token
+from huoli.errors import HuoliError, Unauthorized, UpstreamUnavailable, ValidationFailed
+from huoli.events import service as events
+from huoli.settings import Settings
+from huoli.users.models import User, WxSessionKey
+from huoli.wechat.client import WeChatClient
+from huoli.wechat.errors import WeChatError
+
+
+def derive_user_id(app: App, openid: str) -> str:
+    """Stable per app, not reversible to the openid: events never carry WeChat identifiers."""
+    digest = hmac.new(app.id_salt.encode(), openid.encode(), hashlib.sha256).hexdigest()
+    return f"u_{digest[:24]}"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    user_id: str
+    expires_at: datetime
+    is_new: bool
+
+
+def login_with_wechat(
+    *,
+    db: Session,
+    app: App,
+    code: str,
+    anonymous_id: str | None,
+    wechat: WeChatClient,
+    settings: Settings,
+    now: datetime,
+) -> LoginResult:
+    """Exchange a wx.login code (jscode2session); the session_key stays in our database."""
+    try:
+        wx = wechat.code2session(code)
+    except WeChatError as exc:
+        if exc.retryable:
+            raise UpstreamUnavailable("WeChat is unavailable; retry", details={"errcode": exc.errcode}) from exc
+        if exc.errcode in (40029, 40163):
+            raise Unauthorized("invalid or used wx.login code", code="invalid_code", details={"errcode": exc.errcode}) from exc
+        if exc.errcode == 45011:
+            raise HuoliError("too many logins; slow down", code="rate_limited", details={"errcode": exc.errcode}) from exc
+        raise HuoliError(f"WeChat refused the login: {exc.errmsg}", code="wechat_error", details={"errcode": exc.errcode}) from exc
+    user = db.scalar(select(User).where(User.openid == wx.openid))
+    is_new = user is None
+    if user is None:
+        user = User(
+            id=derive_user_id(app, wx.openid),
+            app_id=app.id,
+            openid=wx.openid,
+            unionid=wx.unionid,
+            first_anonymous_id=anonymous_id,
+            created_at=now,
+            last_login_at=now,
+        )
+        db.add(user)
+    else:
+        user.last_login_at = now
+        if wx.unionid and not user.unionid:
+            user.unionid = wx.unionid
+    key = db.get(WxSessionKey, user.id)
+    if key is None:
+        db.add(WxSessionKey(user_id=user.id, app_id=app.id, session_key=wx.session_key, updated_at=now))
+    else:
+        key.session_key = wx.session_key
+        key.updated_at = now
+    db.flush()
+    # The login event links the device's anonymous id to the user, so analytics can stitch pre-login events.
+    events.emit(
+        db=db,
+        app_id=app.id,
+        name="login",
+        ts=now,
+        idempotency_key=f"login:{user.id}:{now.isoformat()}",
+        user_id=user.id,
+        anonymous_id=anonymous_id,
+        properties={"new_user": is_new},
+        settings=settings,
+    )
+    token, expires = issue_session_token(
+        secret=settings.resolved_secret_key(), app_id=app.id, user_id=user.id, now=now, ttl=settings.session_ttl
+    )
+    return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
+
+
+def resolve_openid(*, db: Session, app: App, openid: str) -> str:
+    """Merchant backends name users by openid; the id is derivable even before the user's first login."""
+    if not openid:
+        raise ValidationFailed("openid required", details=[{"field": "openid", "message": "required"}])
+    return derive_user_id(app, openid)
