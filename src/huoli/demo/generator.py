@@ -53,6 +53,7 @@ _MIN_GAP_S = 300  # minimum spacing between two session starts of one user-day
 _MAX_SESSIONS = 4
 _MAX_BROWSE_STEPS = 18
 _SLOW_LOAD_MS = 3000
+_ACTIVITY_CELLS = 2_000_000  # user × day cells evaluated at once
 
 # ---------------------------------------------------------------------------------------------------------
 # Event kinds; the layout code relies on these codes, the names are what lands in the `name` column.
@@ -454,14 +455,21 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     campaign = np.where(campaign_base >= 0, campaign_base + rng.integers(0, 2, n_users), -1)
 
     # --- active days: decaying, weekly-seasonal, stagnating daily activity inside each user's lifetime -----
-    age = np.arange(n_days)[None, :] - acq_day[:, None]
-    decay = _ACTIVE_FLOOR[seg][:, None] + (1 - _ACTIVE_FLOOR[seg][:, None]) * np.exp(
-        -np.maximum(age, 0) / _ACTIVE_TAU_DAYS
-    )
-    p_active = _BASE_ACTIVE_P[seg][:, None] * decay * world.active_factor[None, :]
-    draws = rng.random((n_users, n_days))
-    active = (age == 0) | ((age > 0) & (age < life[:, None]) & (draws < p_active))
-    ud_user, ud_day = np.nonzero(active)  # row-major, so sorted by (user, day)
+    # Chunked over users to bound memory on long windows; chunking does not change the random stream.
+    rows = max(1, _ACTIVITY_CELLS // n_days)
+    ud_parts: list[tuple[IntArray, IntArray]] = []
+    for lo in range(0, n_users, rows):
+        hi = min(n_users, lo + rows)
+        age = np.arange(n_days)[None, :] - acq_day[lo:hi, None]
+        floor = _ACTIVE_FLOOR[seg[lo:hi]][:, None]
+        decay = floor + (1 - floor) * np.exp(-np.maximum(age, 0) / _ACTIVE_TAU_DAYS)
+        p_active = _BASE_ACTIVE_P[seg[lo:hi]][:, None] * decay * world.active_factor[None, :]
+        draws = rng.random((hi - lo, n_days))
+        active = (age == 0) | ((age > 0) & (age < life[lo:hi, None]) & (draws < p_active))
+        chunk_user, chunk_day = np.nonzero(active)  # row-major, so sorted by (user, day)
+        ud_parts.append((chunk_user + lo, chunk_day))
+    ud_user = np.concatenate([u for u, _ in ud_parts])
+    ud_day = np.concatenate([d for _, d in ud_parts])
 
     # --- sessions: 1..4 per active day at diurnal local times, spaced so they never overlap ---------------
     first_day = ud_day == acq_day[ud_user]

@@ -89,7 +89,9 @@ class DuckDBEventStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
         self._con = duckdb.connect(path)
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
         self._lock = threading.Lock()
         columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
         self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
@@ -170,24 +172,21 @@ class DuckDBEventStore:
 
     def summary(self, *, app_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Events, users and first/last time per event name in [start, end): the admin overview."""
-        rows = self.cursor().execute(
+        return self.query(
             """
             SELECT name, count(*) AS events, count(DISTINCT coalesce(user_id, anonymous_id)) AS users,
                    min(ts) AS first_ts, max(ts) AS last_ts
             FROM events WHERE app_id = ? AND ts >= ? AND ts < ? GROUP BY name ORDER BY events DESC, name
             """,
             [app_id, start, end],
-        ).fetchall()
-        keys = ["name", "events", "users", "first_ts", "last_ts"]
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        ).to_pylist()
 
     def recent(self, *, app_id: str, limit: int) -> list[dict[str, Any]]:
-        cur = self.cursor().execute(
-            f"SELECT {_COLUMNS} FROM events WHERE app_id = ? ORDER BY received_at DESC, ts DESC LIMIT ?",
-            [app_id, limit],
-        )
-        names = [d[0] for d in cur.description or []]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        # event_id as text: DuckDB's UUID has no Arrow equivalent worth handing to callers.
+        cols = _COLUMNS.replace("event_id", "event_id::VARCHAR AS event_id")
+        return self.query(
+            f"SELECT {cols} FROM events WHERE app_id = ? ORDER BY received_at DESC, ts DESC LIMIT ?", [app_id, limit]
+        ).to_pylist()
 
     def import_batches(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> AppendResult:
         """Bulk path: same dedup as append, in large chunks (the caller sizes them)."""
