@@ -29,6 +29,7 @@ from huoli.events.schema import EVENT_SCHEMA
 SPEC = DemoSpec(users=6_000, days=28, seed=7)
 # Spans two internal blocks (one partial) so batching and worker splits actually cut through the data.
 MULTI_BLOCK = DemoSpec(users=BLOCK_USERS + 1_500, days=7, seed=3)
+assert MULTI_BLOCK.blocks == 2
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 OPENS = "('app_launch', 'app_show')"
 
@@ -446,3 +447,21 @@ def test_diurnal_curve(db: duckdb.DuckDBPyConnection) -> None:
     assert 20 <= peak <= 22
     assert hours[peak] > 10 * hours.get(4, 0)
     assert hours[12] > hours[15]  # lunch bump
+
+
+def test_other_time_zone_with_dst_stays_inside_window() -> None:
+    # US DST ends on 2026-11-01: a 25-hour local day must not push events outside the window.
+    spec = DemoSpec(
+        users=1_500, days=14, end_date=dt.date(2026, 11, 7), tz="America/New_York", app_id="wx123"
+    )
+    table = _table(spec)
+    con = duckdb.connect()
+    con.register("e", table)
+    first, last, apps = _one(
+        con,
+        "SELECT min(CAST(timezone('America/New_York', ts) AS DATE)), "
+        "max(CAST(timezone('America/New_York', ts) AS DATE)), string_agg(DISTINCT app_id) FROM e",
+    )
+    assert (first, last, apps) == (dt.date(2026, 10, 25), dt.date(2026, 11, 7), "wx123")
+    with pytest.raises(ValueError):
+        DemoSpec(users=10, days=3, tz="Mars/Olympus")

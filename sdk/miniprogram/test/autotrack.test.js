@@ -136,9 +136,10 @@ test('page_view / perf / page_leave with route, query, referrer and dwell durati
   home.onHide();
   const detail = env.createPage(pageOpts, 'pages/item/detail', { legacy: true }); // __route__ fallback
   detail.onLoad({ id: '42' });
+  env.clock.advance(20);
   detail.onShow();
-  env.clock.advance(75);
-  detail.onReady();
+  env.clock.advance(55);
+  detail.onReady(); // load_ms counts from onLoad (75), dwell from onShow
   env.clock.advance(1500);
   detail.onUnload(); // navigateBack: only onUnload
   home.onShow();
@@ -169,7 +170,7 @@ test('page_view / perf / page_leave with route, query, referrer and dwell durati
     leaves.map((e) => [e.page, e.properties]),
     [
       ['pages/index/index', { duration_ms: 4230 }],
-      ['pages/item/detail', { duration_ms: 1575 }],
+      ['pages/item/detail', { duration_ms: 1555 }],
       ['pages/index/index', { duration_ms: 10 }],
     ]
   );

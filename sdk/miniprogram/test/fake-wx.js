@@ -64,6 +64,7 @@ function createEnv(opts = {}) {
     requests: [],
     handler: opts.handler || acceptAll,
     pending: 0,
+    maxRequests: 500, // runaway-loop guard: beyond this every request fails, so a regression fails fast
     storageItemLimit: Infinity, // bytes of JSON per key; WeChat's real limit is 1 MB
     launchOptions: opts.launchOptions || { path: 'pages/index/index', query: {}, scene: 1001 },
     loginCodes: 0,
@@ -121,6 +122,7 @@ function createEnv(opts = {}) {
       setImmediate(async () => {
         let out;
         try {
+          if (env.requests.length > env.maxRequests) throw new Error('fake-wx request limit exceeded');
           out = await env.handler(req, env);
         } catch (e) {
           out = { networkError: `request:fail ${e.message}` };

@@ -1,9 +1,10 @@
 """Deterministic, vectorised demo event generator for a fictional WeChat shop mini-program.
 
 The model is users → active days → sessions → page views → events.  Everything is drawn with numpy per
-block of `BLOCK_USERS` users from `np.random.default_rng([seed, block_index])`, so the event content is
-identical whatever `batch_users` or worker count is used.  Share cards are only opened by users of the
-same block, which keeps blocks independent (and therefore parallel) while still linking sharers to openers.
+block of `DemoSpec.block_users` users (10,000, fewer for long windows; a function of the spec only) from
+`np.random.default_rng([seed, block_index])`, so the event content is identical whatever `batch_users` or
+worker count is used.  Share cards are only opened by users of the same block, which keeps blocks
+independent (and therefore parallel) while still linking sharers to openers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ import pyarrow.parquet as pq
 from huoli.events.schema import EVENT_SCHEMA
 
 __all__ = [
+    "BLOCKS_PER_FILE",
     "BLOCK_USERS",
+    "CHANNELS",
+    "CHANNEL_FIRST_SCENES",
+    "EVENT_NAMES",
+    "PAGES",
+    "SERVER_EVENTS",
     "DemoSpec",
     "GenerationResult",
     "generate",
@@ -45,6 +52,9 @@ U8Array = npt.NDArray[np.uint8]
 
 # Fixed so that the random streams (and hence every event) never depend on how callers batch the work.
 BLOCK_USERS = 10_000
+# Long windows get smaller blocks so one block stays around a few million events (bounded memory).
+_BLOCK_USER_DAYS = 600_000
+_MIN_BLOCK_USERS = 500
 # Parallel writer: one part file per this many blocks, so the file set is independent of the worker count.
 BLOCKS_PER_FILE = 5
 
@@ -128,7 +138,7 @@ S_RECENT, S_PULLDOWN, S_SHARE1, S_SHARE_GROUP, S_MOMENTS_AD = 0, 1, 2, 3, 4
 S_QR, S_MPCODE, S_SEARCH, S_ARTICLE, S_SUBSCRIBE = 5, 6, 7, 8, 9
 _SCENE_VALUES = np.array(SCENES, np.int32)
 SHARE_SCENES = frozenset({1007, 1008})
-# First-session scene per channel: (scene a, scene b, P(a)).
+# Scenes a user's first session can have, per acquisition channel (the contract the tests check).
 CHANNEL_FIRST_SCENES: dict[str, frozenset[int]] = {
     "organic": frozenset({1001, 1089}),
     "share": frozenset({1007, 1008}),
@@ -137,6 +147,7 @@ CHANNEL_FIRST_SCENES: dict[str, frozenset[int]] = {
     "search": frozenset({1053}),
     "kol": frozenset({1058}),
 }
+# First-session scene per channel (rows follow CHANNELS): scene a with P(a), else scene b.
 _ACQ_SCENE_A = np.array([S_RECENT, S_SHARE1, S_MOMENTS_AD, S_MPCODE, S_SEARCH, S_ARTICLE])
 _ACQ_SCENE_B = np.array([S_PULLDOWN, S_SHARE_GROUP, S_MOMENTS_AD, S_QR, S_SEARCH, S_ARTICLE])
 _ACQ_SCENE_P = np.array([0.6, 0.6, 1.0, 0.6, 1.0, 1.0])
@@ -245,14 +256,24 @@ class DemoSpec:
             raise ValueError("seed must be non-negative (numpy SeedSequence entropy)")
         if not self.app_id:
             raise ValueError("app_id must not be empty")
+        try:
+            ZoneInfo(self.tz)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {self.tz!r}") from exc
 
     @property
     def start_date(self) -> dt.date:
         return self.end_date - dt.timedelta(days=self.days - 1)
 
     @property
+    def block_users(self) -> int:
+        if self.days * BLOCK_USERS <= _BLOCK_USER_DAYS:
+            return BLOCK_USERS
+        return max(_MIN_BLOCK_USERS, _BLOCK_USER_DAYS // self.days // 100 * 100)
+
+    @property
     def blocks(self) -> int:
-        return -(-self.users // BLOCK_USERS)
+        return -(-self.users // self.block_users)
 
 
 @dataclass(frozen=True)
@@ -436,8 +457,8 @@ class _Block:
 def _generate_block(spec: DemoSpec, block: int) -> _Block:
     world = _world(spec)
     rng = np.random.default_rng([spec.seed, block])
-    first_user = block * BLOCK_USERS
-    n_users = min(BLOCK_USERS, spec.users - first_user)
+    first_user = block * spec.block_users
+    n_users = min(spec.block_users, spec.users - first_user)
     n_days = spec.days
 
     # --- users: acquisition day (sorted so ids follow signup order), channel, lifetime segment -------------
@@ -628,8 +649,8 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     order_pv = np.flatnonzero(pv["order"])
     qty = _sample(_cdf([0.75, 0.2, 0.05]), rng.random(order_pv.size)) + 1
     amount = np.clip(world.item_price[carted[pv_sess[order_pv]]] * qty, 990, 59_900)
-    order_no = block * 10_000_000 + np.arange(order_pv.size)  # unique across blocks: o + block + sequence
-    order_rows = _prefixed(b"o", _digits(order_no, 12))
+    block_digits = _digits(np.full(order_pv.size, block), max(5, len(str(spec.blocks - 1))))
+    order_rows = _prefixed(b"o", np.concatenate([block_digits, _digits(np.arange(order_pv.size), 7)], axis=1))
     claim_pv = np.flatnonzero(pv["claim"])
     claim_coupon = rng.integers(0, len(_COUPONS), claim_pv.size)
     nxt = np.searchsorted(order_pv, claim_pv)  # first order at or after the claim, in (user, time) order

@@ -1,0 +1,97 @@
+"""The `huoli` command as users run it: real processes, clear messages, non-zero exits, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "HUOLI_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+
+
+def huoli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "huoli.cli", *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_help_lists_every_command(env: dict[str, str]) -> None:
+    r = huoli("--help", env=env)
+    assert r.returncode == 0
+    for command in ("serve", "import", "demo", "migrate", "apps", "keys", "events"):
+        assert command in r.stdout
+    for sub in (("apps", "--help"), ("keys", "create", "--help"), ("import", "--help"), ("demo", "generate", "--help")):
+        assert huoli(*sub, env=env).returncode == 0
+
+
+def test_apps_and_keys_lifecycle(env: dict[str, str]) -> None:
+    r = huoli("apps", "create", "shop", "--name", "My Shop", env=env)
+    assert r.returncode == 0 and "server signing secret" in r.stdout
+    r = huoli("keys", "create", "--app", "shop", "--role", "analyst", "--name", "bi", env=env)
+    assert r.returncode == 0
+    key = r.stdout.strip().splitlines()[-1]
+    assert key.startswith("hlk_")
+    listed = huoli("keys", "list", "--app", "shop", env=env)
+    assert "analyst" in listed.stdout and key.split(".")[1] not in listed.stdout
+    key_id = key.removeprefix("hlk_").split(".")[0]
+    assert huoli("keys", "revoke", key_id, "--app", "shop", env=env).returncode == 0
+    assert "shop" in huoli("apps", "list", env=env).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("apps", "create", "Bad Id", "--name", "x"), "id:"),
+        (("apps", "create", "ok-id", "--name", "x", "--timezone", "Mars/Base"), "unknown IANA timezone"),
+        (("keys", "create", "--app", "missing", "--role", "owner"), "unknown app"),
+        (("keys", "create", "--app", "missing", "--role", "god"), "god"),
+        (("keys", "revoke", "nokey", "--app", "missing"), "unknown key"),
+        (("import", "/no/such/file.csv", "--mapping", "online_retail", "--app", "shop"), "unknown app"),
+        (("import", "/no/such/file.csv", "--mapping", "nope", "--app", "shop"), "neither a recipe"),
+        (("demo", "generate", "--users", "0"), "greater than or equal to 1"),
+    ],
+)
+def test_bad_input_fails_cleanly(env: dict[str, str], args: tuple[str, ...], message: str) -> None:
+    r = huoli(*args, env=env)
+    assert r.returncode != 0
+    assert message in (r.stdout + r.stderr)
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_settings_fail_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+    r = huoli("apps", "list", env={**env, "HUOLI_TIMEZONE": "Nowhere/Land"})
+    assert r.returncode == 1 and "timezone" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "huoli.toml").write_text('timezone = "Asia/Tokyo"\nport = "eighty"\n')
+    r = huoli("apps", "list", env=env, cwd=tmp_path)
+    assert r.returncode == 1 and "port" in r.stderr
+
+
+def test_import_recipe_with_progress_and_rerun(env: dict[str, str], shared_data: Path) -> None:
+    assert huoli("apps", "create", "tb", "--name", "Taobao sample", env=env).returncode == 0
+    path = str(shared_data / "taobao_userbehavior_usersample.csv")
+    r = huoli("import", path, "--mapping", "taobao_userbehavior", "--app", "tb", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "4,321 rows → 4,321 new events" in r.stdout
+    r = huoli("import", path, "--mapping", "taobao_userbehavior", "--app", "tb", env=env)
+    assert "0 new events, 4,321 already present" in r.stdout
+    assert huoli("events", "count", "--app", "tb", "--name", "order_paid", env=env).stdout.strip() == "77"
+
+
+def test_demo_is_deterministic_and_reused(env: dict[str, str], tmp_path: Path) -> None:
+    r = huoli("demo", "run", "--users", "300", "--days", "14", "--no-serve", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "generated and loaded" in r.stdout
+    keys = json.loads((tmp_path / "var" / "demo" / "keys.json").read_text())
+    assert set(keys) == {"owner", "operator", "analyst"}
+    r2 = huoli("demo", "run", "--users", "300", "--days", "14", "--no-serve", env=env)
+    assert "reused" in r2.stdout
+    count = r.stdout.split("events")[0].split(":")[-1].strip()
+    assert count in r2.stdout and int(count.replace(",", "")) > 1000
+    assert json.loads((tmp_path / "var" / "demo" / "keys.json").read_text()) == keys

@@ -1,0 +1,41 @@
+"""Settings come from HUOLI_* variables, then huoli.toml, then defaults; bad values are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from huoli.settings import Settings
+
+
+def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    assert s.timezone == "Asia/Shanghai"
+    assert s.resolved_database_url() == "sqlite:///var/huoli.db"
+    assert s.resolved_event_store_url() == "duckdb:///var/events.duckdb"
+    key = s.resolved_secret_key()
+    assert len(key) > 40 and Settings().resolved_secret_key() == key  # generated once, then reused
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_env_overrides_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "huoli.toml").write_text(
+        'timezone = "Asia/Tokyo"\ndatabase_url = "postgresql+psycopg://u@db/huoli"\nport = 9000\n'
+    )
+    assert (Settings().timezone, Settings().port) == ("Asia/Tokyo", 9000)
+    assert Settings().resolved_database_url() == "postgresql+psycopg://u@db/huoli"
+    monkeypatch.setenv("HUOLI_TIMEZONE", "Europe/London")
+    assert Settings().timezone == "Europe/London"
+
+
+def test_invalid_values_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError, match="unknown IANA timezone"):
+        Settings(timezone="Mars/Olympus")
+    (tmp_path / "huoli.toml").write_text('no_such_setting = 1\n')
+    with pytest.raises(ValidationError, match="no_such_setting"):
+        Settings()
