@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from tests.fakes.wechat_server import fake_wechat, fake_wechat_server
 
 from huoli.app import create_app
 from huoli.apps import service as apps
@@ -19,7 +20,6 @@ from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.db import normalise_url, unit_of_work
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
-from tests.fakes.wechat_server import fake_wechat, fake_wechat_server
 
 __all__ = ["fake_wechat", "fake_wechat_server"]
 
@@ -107,7 +107,9 @@ class TestApp:
 def make_app(runtime: Runtime) -> Callable[..., TestApp]:
     counter = iter(range(1000))
 
-    def make(app_id: str | None = None, *, wx_appid: str | None = None, wx_secret: str | None = None) -> TestApp:
+    def make(
+        app_id: str | None = None, *, wx_appid: str | None = None, wx_secret: str | None = None
+    ) -> TestApp:
         app_id = app_id or f"app{next(counter)}"
         with unit_of_work(runtime.sessions) as db:
             created = apps.create(

@@ -18,7 +18,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def huoli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "huoli.cli", *args], env=env, capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "huoli.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -27,7 +32,12 @@ def test_help_lists_every_command(env: dict[str, str]) -> None:
     assert r.returncode == 0
     for command in ("serve", "import", "demo", "migrate", "apps", "keys", "events"):
         assert command in r.stdout
-    for sub in (("apps", "--help"), ("keys", "create", "--help"), ("import", "--help"), ("demo", "generate", "--help")):
+    for sub in (
+        ("apps", "--help"),
+        ("keys", "create", "--help"),
+        ("import", "--help"),
+        ("demo", "generate", "--help"),
+    ):
         assert huoli(*sub, env=env).returncode == 0
 
 

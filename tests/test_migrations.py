@@ -18,7 +18,9 @@ def test_upgrade_matches_models_and_downgrades(database_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
-    assert {"apps", "api_keys", "users", "event_outbox", "server_nonces"} <= set(inspect(engine).get_table_names())
+    assert {"apps", "api_keys", "users", "event_outbox", "server_nonces"} <= set(
+        inspect(engine).get_table_names()
+    )
     migrate.downgrade(engine, "base")
     assert "apps" not in inspect(engine).get_table_names()
     migrate.upgrade(engine)

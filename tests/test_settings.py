@@ -36,6 +36,6 @@ def test_invalid_values_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValidationError, match="unknown IANA timezone"):
         Settings(timezone="Mars/Olympus")
-    (tmp_path / "huoli.toml").write_text('no_such_setting = 1\n')
+    (tmp_path / "huoli.toml").write_text("no_such_setting = 1\n")
     with pytest.raises(ValidationError, match="no_such_setting"):
         Settings()

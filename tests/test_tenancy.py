@@ -31,9 +31,8 @@ def test_scoped_session_sees_only_its_app(runtime: Runtime, make_app) -> None:  
 def test_scoped_session_refuses_writes_for_another_app(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
     make_app("alpha")
     make_app("beta")
-    with pytest.raises(CrossAppWrite):
-        with unit_of_work(runtime.sessions, app_id="alpha") as db:
-            db.add(User(id="u1", app_id="beta", openid="o1"))
+    with pytest.raises(CrossAppWrite), unit_of_work(runtime.sessions, app_id="alpha") as db:
+        db.add(User(id="u1", app_id="beta", openid="o1"))
     with unit_of_work(runtime.sessions) as db:
         assert db.scalars(select(User)).all() == []
     # A row without app_id gets the session's app.

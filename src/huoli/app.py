@@ -48,19 +48,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"code": code, "message": str(exc.detail), "details": None}, status_code=exc.status_code)
+        return JSONResponse(
+            {"code": code, "message": str(exc.detail), "details": None}, status_code=exc.status_code
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"code": "internal_error", "message": "internal error", "details": None}, status_code=500)
+        return JSONResponse(
+            {"code": "internal_error", "message": "internal error", "details": None}, status_code=500
+        )
 
 
 async def _relay_loop(runtime: Runtime, stop: threading.Event) -> None:
     """Moves server-side events from the outbox to the event store while the server runs."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(events_service.relay_outbox, factory=runtime.sessions, writer=runtime.writer)
+            await asyncio.to_thread(
+                events_service.relay_outbox, factory=runtime.sessions, writer=runtime.writer
+            )
         except Exception:  # keep relaying: the outbox keeps the events until a later pass succeeds
             log.exception("outbox relay failed")
         await asyncio.sleep(runtime.settings.outbox_relay_interval_s)

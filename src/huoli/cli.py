@@ -73,7 +73,9 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
     except Exception as exc:  # storage can't open: say which and why, no traceback
         msg = str(exc).splitlines()[0]
         if "lock" in msg.lower():
-            msg += " — is `huoli serve` running on this data directory? Stop it first, or send events over HTTP."
+            msg += (
+                " — is `huoli serve` running on this data directory? Stop it first, or send events over HTTP."
+            )
         raise fail(f"cannot open huoli storage: {msg}") from None
     try:
         yield rt
@@ -88,7 +90,8 @@ def guarded(fn: Callable[[], T]) -> T:
         raise fail(exc.message, exc.details) from None
     except ValidationError as exc:
         raise fail(
-            "invalid input", [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]
+            "invalid input",
+            [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
         ) from None
 
 
@@ -153,7 +156,9 @@ def apps_list() -> None:
     with runtime() as rt, unit_of_work(rt.sessions) as db:
         table = Table("id", "name", "timezone", "wx_appid", "created")
         for a in apps.list_all(db=db):
-            table.add_row(a.id, a.name, a.timezone, a.wx_appid or "-", a.created_at.isoformat(timespec="seconds"))
+            table.add_row(
+                a.id, a.name, a.timezone, a.wx_appid or "-", a.created_at.isoformat(timespec="seconds")
+            )
         out.print(table)
 
 
@@ -165,7 +170,9 @@ def keys_create(
 ) -> None:
     """Issue an operator API key; the key is printed once (only its hash is stored)."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        row, key = guarded(lambda: apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=name, role=role)))
+        row, key = guarded(
+            lambda: apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=name, role=role))
+        )
         out.print(f"key {row.id} ({row.role}) for app {app_id}:")
         out.print(key, soft_wrap=True, highlight=False)
 
@@ -196,7 +203,9 @@ def keys_revoke(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV, CSV.gz, Parquet or JSONL file.")],
-    mapping: Annotated[str, typer.Option(help="Recipe (online_retail, taobao_userbehavior, huoli_parquet) or TOML.")],
+    mapping: Annotated[
+        str, typer.Option(help="Recipe (online_retail, taobao_userbehavior, huoli_parquet) or TOML.")
+    ],
     app_id: Annotated[str, typer.Option("--app", help="App the events belong to.")],
     chunk_rows: Annotated[int, typer.Option(min=1000, help="Rows per store transaction.")] = 1_000_000,
 ) -> None:
@@ -209,8 +218,14 @@ def import_(
     with runtime() as rt:
         with unit_of_work(rt.sessions) as db:
             guarded(lambda: apps.get(db=db, app_id=app_id))
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeRemainingColumn(), console=err, transient=not sys.stderr.isatty()) as progress:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=not sys.stderr.isatty(),
+        ) as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
 
             def tick(done: int, total: int) -> None:
@@ -218,8 +233,13 @@ def import_(
 
             result = guarded(
                 lambda: import_file(
-                    store=rt.store, path=file, mapping=spec, app_id=app_id, now=rt.clock(),
-                    chunk_rows=chunk_rows, on_progress=tick,
+                    store=rt.store,
+                    path=file,
+                    mapping=spec,
+                    app_id=app_id,
+                    now=rt.clock(),
+                    chunk_rows=chunk_rows,
+                    on_progress=tick,
                 )
             )
     rate = result.rows / result.seconds if result.seconds else 0.0
@@ -255,7 +275,9 @@ def demo_generate(
     users: Annotated[int, typer.Option(min=1, help="Users acquired over the window.")] = 20_000,
     days: Annotated[int, typer.Option(min=1, max=3650, help="Local days in the window.")] = 30,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, same data.")] = 42,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write Parquet here instead of loading it.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write Parquet here instead of loading it.")
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: CPU count).")] = None,
 ) -> None:
     """Generate a deterministic, realistic event history (Parquet; loaded into the demo app unless --out)."""
@@ -266,7 +288,9 @@ def demo_generate(
     if out_dir is not None:
         result = write_parquet_parallel(spec, out_dir, workers=workers)
         rate = result.events / result.seconds if result.seconds else 0.0
-        out.print(f"{result.events:,} events in {len(result.files)} files under {out_dir} ({rate:,.0f} events/s)")
+        out.print(
+            f"{result.events:,} events in {len(result.files)} files under {out_dir} ({rate:,.0f} events/s)"
+        )
         return
     with runtime() as rt:
         state = demo.ensure_demo(rt, users=users, days=days, seed=seed)

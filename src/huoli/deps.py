@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
@@ -61,7 +61,7 @@ def operator(
 OperatorDep = Annotated[Operator, Depends(operator)]
 
 
-def role_at_least(needed: Role) -> object:
+def role_at_least(needed: Role) -> Any:
     def check(op: OperatorDep) -> Operator:
         apps.require_role(op.role.value, needed)
         return op
@@ -94,7 +94,9 @@ def mini_program_user(
     token = _bearer(authorization)
     if token is None:
         return None
-    user = verify_session_token(secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock())
+    user = verify_session_token(
+        secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock()
+    )
     if user.app_id != app.id:
         raise Unauthorized("session token belongs to another app", code="invalid_token")
     return user

@@ -45,11 +45,15 @@ class Runtime:
         from huoli.errors import HuoliError
 
         if not app.wx_appid or not app.wx_secret:
-            raise HuoliError(f"app {app.id!r} has no WeChat appid/secret configured", code="wechat_not_configured")
+            raise HuoliError(
+                f"app {app.id!r} has no WeChat appid/secret configured", code="wechat_not_configured"
+            )
         with self._wechat_lock:
             client = self._wechat.get(app.wx_appid)
             if client is None:
-                client = WeChatClient(appid=app.wx_appid, secret=app.wx_secret, base_url=self.settings.wechat_api_base)
+                client = WeChatClient(
+                    appid=app.wx_appid, secret=app.wx_secret, base_url=self.settings.wechat_api_base
+                )
                 self._wechat[app.wx_appid] = client
             return client
 

@@ -23,20 +23,28 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("var"), description="Where the embedded stores and generated secrets live.")
     database_url: str = Field(
-        "", description="Operational DB. Default sqlite:///<data_dir>/huoli.db; postgresql+psycopg://… supported."
+        "",
+        description="Operational DB. Default sqlite:///<data_dir>/huoli.db; postgresql+psycopg://… supported.",
     )
     event_store_url: str = Field(
-        "", description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests)."
+        "",
+        description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests).",
     )
     timezone: str = Field("Asia/Shanghai", description="Default app timezone for local days.")
-    secret_key: str = Field("", description="Signs session tokens. Generated into <data_dir>/secret_key if empty.")
+    secret_key: str = Field(
+        "", description="Signs session tokens. Generated into <data_dir>/secret_key if empty."
+    )
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
     host: str = "127.0.0.1"
     port: int = 8000
     max_batch_events: int = Field(500, ge=1, le=10_000)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    event_max_age: timedelta = Field(timedelta(days=7), description="Oldest accepted event ts (offline queues).")
-    event_max_future: timedelta = Field(timedelta(minutes=10), description="Client clock skew tolerated ahead.")
+    event_max_age: timedelta = Field(
+        timedelta(days=7), description="Oldest accepted event ts (offline queues)."
+    )
+    event_max_future: timedelta = Field(
+        timedelta(minutes=10), description="Client clock skew tolerated ahead."
+    )
     session_ttl: timedelta = Field(timedelta(days=7), description="Lifetime of a mini-program session token.")
     signature_skew: timedelta = Field(timedelta(minutes=5), description="Server-to-server timestamp window.")
     group_commit_max_events: int = Field(20_000, ge=1)

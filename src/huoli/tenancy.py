@@ -43,4 +43,6 @@ def _guard_writes(session: Session, _ctx: Any, _instances: Any) -> None:
             if obj.app_id is None:
                 obj.app_id = app_id
             elif obj.app_id != app_id:
-                raise CrossAppWrite(f"{type(obj).__name__} of app {obj.app_id!r} in a session scoped to {app_id!r}")
+                raise CrossAppWrite(
+                    f"{type(obj).__name__} of app {obj.app_id!r} in a session scoped to {app_id!r}"
+                )

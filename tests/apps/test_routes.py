@@ -37,7 +37,9 @@ def test_roles(client: TestClient, make_app) -> None:  # type: ignore[no-untyped
 
 def test_issue_use_and_revoke(client: TestClient, make_app) -> None:  # type: ignore[no-untyped-def]
     app = make_app("alpha")
-    r = client.post("/admin/keys", json={"name": "bi-tool", "role": "analyst"}, headers=auth(app.keys["owner"]))
+    r = client.post(
+        "/admin/keys", json={"name": "bi-tool", "role": "analyst"}, headers=auth(app.keys["owner"])
+    )
     assert r.status_code == 201
     new_key, key_id = r.json()["key"], r.json()["id"]
     assert client.get("/admin/app", headers=auth(new_key)).status_code == 200

@@ -35,7 +35,9 @@ def event(name: str = "page_view", *, at: datetime | None = None, **fields: Any)
     return body
 
 
-def signed_headers(app_id: str, secret: str, path: str, body: bytes, *, ts: int | None = None, nonce: str | None = None) -> dict[str, str]:
+def signed_headers(
+    app_id: str, secret: str, path: str, body: bytes, *, ts: int | None = None, nonce: str | None = None
+) -> dict[str, str]:
     timestamp = str(ts if ts is not None else int(time.time()))
     nonce = nonce or secrets.token_hex(8)
     return {
@@ -43,7 +45,9 @@ def signed_headers(app_id: str, secret: str, path: str, body: bytes, *, ts: int 
         "X-Huoli-App-Id": app_id,
         "X-Huoli-Timestamp": timestamp,
         "X-Huoli-Nonce": nonce,
-        "X-Huoli-Signature": sign_request(secret=secret, method="POST", path=path, timestamp=timestamp, nonce=nonce, body=body),
+        "X-Huoli-Signature": sign_request(
+            secret=secret, method="POST", path=path, timestamp=timestamp, nonce=nonce, body=body
+        ),
     }
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.events.helpers import dumps, event
 
 from huoli.events.store import DuckDBEventStore
-from tests.events.helpers import dumps, event
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,9 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _huoli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "huoli.cli", *args], env=env, capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "huoli.cli", *args], env=env, capture_output=True, text=True, check=True
+    )
 
 
 def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -73,7 +75,9 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
                 with lock:
                     sent.update(ids)
                 try:
-                    r = http.post("/v1/events", content=dumps({"events": batch}), headers={"X-Huoli-App-Id": "shop"})
+                    r = http.post(
+                        "/v1/events", content=dumps({"events": batch}), headers={"X-Huoli-App-Id": "shop"}
+                    )
                 except httpx.TransportError:
                     return  # the server died mid-request: this batch was never acknowledged
                 if r.status_code == 200 and r.json()["accepted"] == len(batch):
@@ -95,7 +99,9 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
     stop.set()
     for t in threads:
         t.join()
-    assert len(acknowledged) >= 5000, "the server acknowledged too little before the kill for a meaningful test"
+    assert len(acknowledged) >= 5000, (
+        "the server acknowledged too little before the kill for a meaningful test"
+    )
 
     store = DuckDBEventStore(str(tmp_path / "var" / "events.duckdb"))  # replays the WAL like a restart
     rows = store.query("SELECT event_id::VARCHAR AS event_id, epoch_ms(ts) AS ts FROM events").to_pylist()
@@ -114,7 +120,9 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
         if unacked:
             retry = [event("page_view", event_id=unacked[0], ts=ts_of[unacked[0]])]
             r = httpx.post(
-                f"http://127.0.0.1:{port}/v1/events", content=dumps({"events": retry}), headers={"X-Huoli-App-Id": "shop"}
+                f"http://127.0.0.1:{port}/v1/events",
+                content=dumps({"events": retry}),
+                headers={"X-Huoli-App-Id": "shop"},
             )
             assert r.json()["duplicates"] == 1
     finally:

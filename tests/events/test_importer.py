@@ -23,14 +23,19 @@ def store() -> DuckDBEventStore:
 
 
 def counts(store: DuckDBEventStore, app: str) -> dict[str, int]:
-    rows = store.query("SELECT name, count(*) AS n FROM events WHERE app_id = ? GROUP BY name", [app]).to_pylist()
+    rows = store.query(
+        "SELECT name, count(*) AS n FROM events WHERE app_id = ? GROUP BY name", [app]
+    ).to_pylist()
     return {r["name"]: r["n"] for r in rows}
 
 
 def test_taobao_user_sample(store: DuckDBEventStore, shared_data: Path) -> None:
     result = import_file(
-        store=store, path=shared_data / "taobao_userbehavior_usersample.csv",
-        mapping=load_mapping("taobao_userbehavior"), app_id="tb", now=NOW,
+        store=store,
+        path=shared_data / "taobao_userbehavior_usersample.csv",
+        mapping=load_mapping("taobao_userbehavior"),
+        app_id="tb",
+        now=NOW,
     )
     assert (result.rows, result.accepted, result.rejected) == (4321, 4321, 0)
     assert counts(store, "tb") == {"view_item": 3926, "add_to_cart": 190, "favorite": 128, "order_paid": 77}
@@ -42,7 +47,12 @@ def test_taobao_time_slice_and_reimport_is_idempotent(store: DuckDBEventStore, s
     mapping = load_mapping("taobao_userbehavior")
     first = import_file(store=store, path=path, mapping=mapping, app_id="tb", now=NOW)
     assert first.accepted == 110_300
-    assert counts(store, "tb") == {"view_item": 98_361, "add_to_cart": 6_063, "favorite": 3_383, "order_paid": 2_493}
+    assert counts(store, "tb") == {
+        "view_item": 98_361,
+        "add_to_cart": 6_063,
+        "favorite": 3_383,
+        "order_paid": 2_493,
+    }
     facts = store.query(
         "SELECT count(DISTINCT item_id) AS items, count(DISTINCT properties->>'category_id') AS cats, "
         "min(ts) AS lo, max(ts) AS hi FROM events"
@@ -56,7 +66,11 @@ def test_taobao_time_slice_and_reimport_is_idempotent(store: DuckDBEventStore, s
     assert store.count(app_id="tb") == 110_300
     # Events of the same users that are also in the user sample are recognised as the same events.
     sample = import_file(
-        store=store, path=shared_data / "taobao_userbehavior_usersample.csv", mapping=mapping, app_id="tb", now=NOW
+        store=store,
+        path=shared_data / "taobao_userbehavior_usersample.csv",
+        mapping=mapping,
+        app_id="tb",
+        now=NOW,
     )
     assert sample.accepted + sample.duplicates == 4321 and sample.duplicates > 0
 
@@ -84,12 +98,19 @@ def test_online_retail(store: DuckDBEventStore, shared_data: Path) -> None:
     expected = Decimal(0)
     with gzip.open(path, "rt", newline="") as fh:
         for row in csv.DictReader(fh):
-            expected += (Decimal(row["Quantity"]) * Decimal(row["UnitPrice"]) * 100).quantize(Decimal(1), ROUND_HALF_UP)
+            expected += (Decimal(row["Quantity"]) * Decimal(row["UnitPrice"]) * 100).quantize(
+                Decimal(1), ROUND_HALF_UP
+            )
     assert facts["net_fen"] == int(expected) == facts["net_orders_fen"]
     # The known total (9,747,747.93) up to sub-penny unit prices rounded per line.
     assert abs(int(expected) - 974_774_793) <= 100
-    first = store.query("SELECT ts, order_id FROM events WHERE name = 'order_paid' ORDER BY ts LIMIT 1").to_pylist()[0]
-    assert first == {"ts": datetime(2010, 12, 1, 8, 26, tzinfo=UTC), "order_id": "536365"}  # London = UTC in winter
+    first = store.query(
+        "SELECT ts, order_id FROM events WHERE name = 'order_paid' ORDER BY ts LIMIT 1"
+    ).to_pylist()[0]
+    assert first == {
+        "ts": datetime(2010, 12, 1, 8, 26, tzinfo=UTC),
+        "order_id": "536365",
+    }  # London = UTC in winter
 
 
 def test_bad_mappings_are_clear(tmp_path: Path, store: DuckDBEventStore, shared_data: Path) -> None:
@@ -105,11 +126,20 @@ def test_bad_mappings_are_clear(tmp_path: Path, store: DuckDBEventStore, shared_
     broken.write_text('[[events]]\n[events.columns]\nname = "no_such_column"\nts = "now()"\nkey = "1"\n')
     with pytest.raises(ValidationFailed, match="cannot read"):
         import_file(
-            store=store, path=shared_data / "taobao_userbehavior_usersample.csv", mapping=load_mapping(str(broken)),
-            app_id="x", now=NOW,
+            store=store,
+            path=shared_data / "taobao_userbehavior_usersample.csv",
+            mapping=load_mapping(str(broken)),
+            app_id="x",
+            now=NOW,
         )
     with pytest.raises(ValidationFailed, match="no such file"):
-        import_file(store=store, path=tmp_path / "missing.csv", mapping=load_mapping("online_retail"), app_id="x", now=NOW)
+        import_file(
+            store=store,
+            path=tmp_path / "missing.csv",
+            mapping=load_mapping("online_retail"),
+            app_id="x",
+            now=NOW,
+        )
     assert store.count(app_id="x") == 0
 
 

@@ -18,8 +18,14 @@ TS = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 def emit(runtime: Runtime, db, key: str, **kw) -> str:  # type: ignore[no-untyped-def]
     return service.emit(
-        db=db, app_id="shop", name=kw.pop("name", "coupon_claimed"), ts=TS, idempotency_key=key,
-        user_id="u_1", properties=kw.pop("properties", {"coupon_id": "c-10"}), settings=runtime.settings,
+        db=db,
+        app_id="shop",
+        name=kw.pop("name", "coupon_claimed"),
+        ts=TS,
+        idempotency_key=key,
+        user_id="u_1",
+        properties=kw.pop("properties", {"coupon_id": "c-10"}),
+        settings=runtime.settings,
     )
 
 
@@ -55,4 +61,6 @@ def test_domains_cannot_emit_invalid_events(runtime: Runtime, make_app) -> None:
     make_app("shop")
     with pytest.raises(ValidationFailed) as err, unit_of_work(runtime.sessions, app_id="shop") as db:
         emit(runtime, db, "bad", name="order_paid", properties={"order_id": "o1", "amount_fen": 12.5})
-    assert err.value.details == [{"field": "properties.amount_fen", "message": "must be a non-negative integer"}]
+    assert err.value.details == [
+        {"field": "properties.amount_fen", "message": "must be a non-negative integer"}
+    ]

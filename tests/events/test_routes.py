@@ -8,9 +8,9 @@ from datetime import timedelta
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from tests.events.helpers import dumps, event, signed_headers
 
 from huoli.runtime import Runtime
-from tests.events.helpers import dumps, event, signed_headers
 
 
 @pytest.fixture
@@ -23,15 +23,25 @@ def post(client: TestClient, app_id: str, payload: object, **headers: str) -> ob
 
 
 def test_batch_is_stored_and_retry_counts_once(client: TestClient, runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
-    batch = {"events": [event("app_launch", scene=1007, channel="share"), event("page_view"), event("page_leave")]}
+    batch = {
+        "events": [event("app_launch", scene=1007, channel="share"), event("page_view"), event("page_leave")]
+    }
     first = post(client, shop.id, batch)
     assert first.status_code == 200, first.text
     assert first.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
     again = post(client, shop.id, batch)
     assert again.json() == {"accepted": 0, "duplicates": 3, "rejected": []}
     assert runtime.store.count(app_id=shop.id) == 3
-    stored = runtime.store.query("SELECT name, scene, channel, duration_ms, page FROM events ORDER BY name").to_pylist()
-    assert {"name": "page_leave", "scene": None, "channel": None, "duration_ms": 1200, "page": "pages/index/index"} in stored
+    stored = runtime.store.query(
+        "SELECT name, scene, channel, duration_ms, page FROM events ORDER BY name"
+    ).to_pylist()
+    assert {
+        "name": "page_leave",
+        "scene": None,
+        "channel": None,
+        "duration_ms": 1200,
+        "page": "pages/index/index",
+    } in stored
     assert any(r["name"] == "app_launch" and r["scene"] == 1007 and r["channel"] == "share" for r in stored)
 
 
@@ -54,7 +64,11 @@ def test_invalid_events_rejected_one_by_one_valid_kept(client: TestClient, runti
     spoof = event("favorite", user_id="someone-else")
     wrong_types = event("page_leave", scene="1001", properties={"duration_ms": -5})
     naive = event("favorite", ts="2026-11-22T10:00:00")
-    r = post(client, shop.id, {"events": [good, bad_id, bad_name, old, future, money, spoof, wrong_types, naive, 42]})
+    r = post(
+        client,
+        shop.id,
+        {"events": [good, bad_id, bad_name, old, future, money, spoof, wrong_types, naive, 42]},
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["accepted"] == 1
@@ -91,7 +105,9 @@ def test_all_invalid_is_422_and_writes_nothing(client: TestClient, runtime: Runt
         (b'{"events": []}', 422, "validation_failed"),
     ],
 )
-def test_malformed_bodies(client: TestClient, runtime: Runtime, shop, payload: bytes, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_bodies(
+    client: TestClient, runtime: Runtime, shop, payload: bytes, status: int, code: str
+) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/v1/events", content=payload, headers={"X-Huoli-App-Id": shop.id})
     assert r.status_code == status
     assert r.json()["code"] == code and r.json()["message"]
@@ -109,13 +125,19 @@ def test_oversized_batch_and_body(client: TestClient, runtime: Runtime, shop) ->
 
 def test_gzip_body(client: TestClient, runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
     body = gzip.compress(dumps({"events": [event("share", properties={"share_id": "sh1"})]}))
-    r = client.post("/v1/events", content=body, headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"})
+    r = client.post(
+        "/v1/events", content=body, headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 200 and r.json()["accepted"] == 1
     assert runtime.store.query("SELECT share_id FROM events").to_pylist() == [{"share_id": "sh1"}]
-    r = client.post("/v1/events", content=b"not gzip", headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"})
+    r = client.post(
+        "/v1/events", content=b"not gzip", headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 400 and r.json()["code"] == "bad_encoding"
     bomb = gzip.compress(b"[" + b" " * (6 * 1024 * 1024) + b"]")
-    r = client.post("/v1/events", content=bomb, headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"})
+    r = client.post(
+        "/v1/events", content=bomb, headers={"X-Huoli-App-Id": shop.id, "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 413
 
 
@@ -126,11 +148,15 @@ def test_unknown_or_missing_app(client: TestClient, runtime: Runtime) -> None:
     assert r.status_code == 401 and r.json()["code"] == "missing_app_id"
 
 
-def test_session_token_sets_user_and_expires(client: TestClient, runtime: Runtime, shop, make_app, clock) -> None:  # type: ignore[no-untyped-def]
+def test_session_token_sets_user_and_expires(
+    client: TestClient, runtime: Runtime, shop, make_app, clock
+) -> None:  # type: ignore[no-untyped-def]
     from huoli.auth.service import issue_session_token
 
     secret = runtime.settings.resolved_secret_key()
-    token, _ = issue_session_token(secret=secret, app_id=shop.id, user_id="u_1", now=clock(), ttl=timedelta(hours=1))
+    token, _ = issue_session_token(
+        secret=secret, app_id=shop.id, user_id="u_1", now=clock(), ttl=timedelta(hours=1)
+    )
     e = event("favorite")
     del e["anonymous_id"]
     r = post(client, shop.id, {"events": [e]}, Authorization=f"Bearer {token}")
@@ -182,7 +208,9 @@ def test_server_events_need_a_valid_signature(client: TestClient, runtime: Runti
     r = client.post(path, content=body, headers=signed_headers(shop.id, "wrong-secret", path, body))
     assert r.status_code == 401 and r.json()["code"] == "bad_signature"
     stale = int(runtime.clock().timestamp()) - 3600
-    r = client.post(path, content=body, headers=signed_headers(shop.id, shop.server_secret, path, body, ts=stale))
+    r = client.post(
+        path, content=body, headers=signed_headers(shop.id, shop.server_secret, path, body, ts=stale)
+    )
     assert r.status_code == 401 and r.json()["code"] == "stale_request"
     r = client.post(path, content=body, headers={"X-Huoli-App-Id": shop.id})
     assert r.status_code == 401 and r.json()["code"] == "missing_signature"
@@ -206,10 +234,14 @@ def test_admin_summary_is_app_scoped(client: TestClient, runtime: Runtime, make_
     rb = client.get("/admin/events/summary", headers={"Authorization": f"Bearer {b.keys['analyst']}"})
     assert [(r["name"], r["events"], r["users"]) for r in ra.json()] == [("favorite", 2, 2)]
     assert [(r["name"], r["events"]) for r in rb.json()] == [("search", 1)]
-    recent = client.get("/admin/events/recent", headers={"Authorization": f"Bearer {a.keys['analyst']}"}).json()
+    recent = client.get(
+        "/admin/events/recent", headers={"Authorization": f"Bearer {a.keys['analyst']}"}
+    ).json()
     assert {r["app_id"] for r in recent} == {"alpha"} and len(recent) == 2
     bad = client.get(
-        "/admin/events/summary", params={"start": "2026-11-02T00:00:00"}, headers={"Authorization": f"Bearer {a.keys['analyst']}"}
+        "/admin/events/summary",
+        params={"start": "2026-11-02T00:00:00"},
+        headers={"Authorization": f"Bearer {a.keys['analyst']}"},
     )
     assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "start"
     assert client.get("/admin/events/summary").status_code == 401
@@ -229,4 +261,7 @@ def test_response_json_shape(client: TestClient, shop) -> None:  # type: ignore[
     r = post(client, shop.id, {"events": [event("app_hide")]})
     assert r.status_code == 422
     parsed = orjson.loads(r.content)
-    assert parsed["details"][0]["errors"][0] == {"field": "properties.duration_ms", "message": "required for app_hide"}
+    assert parsed["details"][0]["errors"][0] == {
+        "field": "properties.duration_ms",
+        "message": "required for app_hide",
+    }

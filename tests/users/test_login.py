@@ -7,12 +7,12 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.events.helpers import dumps, event
 
 from huoli.db import unit_of_work
 from huoli.events.models import OutboxEvent
 from huoli.runtime import Runtime
 from huoli.users.models import User, WxSessionKey
-from tests.events.helpers import dumps, event
 
 WX_APPID = "wx0123456789abcdef"
 WX_SECRET = "s3cret-for-shop-0123456789"
@@ -37,7 +37,10 @@ def wait_for(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untype
 
 
 def test_login_issues_token_and_keeps_session_key_server_side(
-    client: TestClient, runtime: Runtime, shop, fake_wechat  # type: ignore[no-untyped-def]
+    client: TestClient,
+    runtime: Runtime,
+    shop,
+    fake_wechat,  # type: ignore[no-untyped-def]
 ) -> None:
     code = fake_wechat.issue_code("oOPENID-1", "uUNION-1", appid=WX_APPID)
     r = login(client, shop.id, code)
@@ -53,13 +56,16 @@ def test_login_issues_token_and_keeps_session_key_server_side(
     e = event("favorite")
     del e["anonymous_id"]
     r2 = client.post(
-        "/v1/events", content=dumps({"events": [e]}),
+        "/v1/events",
+        content=dumps({"events": [e]}),
         headers={"X-Huoli-App-Id": shop.id, "Authorization": f"Bearer {body['token']}"},
     )
     assert r2.json()["accepted"] == 1
     # The login event reaches the log through the outbox, linking device and user.
     wait_for(lambda: runtime.store.count(app_id=shop.id, name="login") == 1)
-    row = runtime.store.query("SELECT user_id, anonymous_id, source FROM events WHERE name = 'login'").to_pylist()[0]
+    row = runtime.store.query(
+        "SELECT user_id, anonymous_id, source FROM events WHERE name = 'login'"
+    ).to_pylist()[0]
     assert row == {"user_id": body["user_id"], "anonymous_id": "anon-9", "source": "server"}
     # Second login: same user id, not new.
     again = login(client, shop.id, fake_wechat.issue_code("oOPENID-1", appid=WX_APPID)).json()
@@ -76,7 +82,9 @@ def test_login_errors(client: TestClient, runtime: Runtime, shop, fake_wechat, m
     assert busy.status_code == 503
     bad = client.post("/v1/auth/wechat", json={"code": ""}, headers={"X-Huoli-App-Id": shop.id})
     assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "code"
-    extra = client.post("/v1/auth/wechat", json={"code": "x", "openid": "o"}, headers={"X-Huoli-App-Id": shop.id})
+    extra = client.post(
+        "/v1/auth/wechat", json={"code": "x", "openid": "o"}, headers={"X-Huoli-App-Id": shop.id}
+    )
     assert extra.status_code == 422
     assert login(client, "nope", "c").status_code == 404
     unconfigured = make_app("plain")
@@ -85,4 +93,7 @@ def test_login_errors(client: TestClient, runtime: Runtime, shop, fake_wechat, m
     with unit_of_work(runtime.sessions) as db:
         assert len(db.scalars(select(User)).all()) == 1
         # Only the one successful login's event was ever written.
-        assert len(db.scalars(select(OutboxEvent)).all()) + runtime.store.count(app_id=shop.id, name="login") == 1
+        assert (
+            len(db.scalars(select(OutboxEvent)).all()) + runtime.store.count(app_id=shop.id, name="login")
+            == 1
+        )

@@ -59,7 +59,9 @@ def issue_key(*, db: Session, app_id: str, key_in: ApiKeyCreate) -> tuple[ApiKey
     get(db=db, app_id=app_id)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    row = ApiKey(id=key_id, app_id=app_id, name=key_in.name, role=key_in.role.value, secret_hash=_hash_secret(secret))
+    row = ApiKey(
+        id=key_id, app_id=app_id, name=key_in.name, role=key_in.role.value, secret_hash=_hash_secret(secret)
+    )
     db.add(row)
     db.flush()
     return row, f"{KEY_PREFIX}{key_id}.{secret}"

@@ -28,9 +28,17 @@ class MiniProgramUser:
     user_id: str
 
 
-def issue_session_token(*, secret: str, app_id: str, user_id: str, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+def issue_session_token(
+    *, secret: str, app_id: str, user_id: str, now: datetime, ttl: timedelta
+) -> tuple[str, datetime]:
     expires = now + ttl
-    claims = {"typ": TOKEN_TYPE, "app": app_id, "sub": user_id, "iat": int(now.timestamp()), "exp": int(expires.timestamp())}
+    claims = {
+        "typ": TOKEN_TYPE,
+        "app": app_id,
+        "sub": user_id,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
     return jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM), expires
 
 
@@ -83,7 +91,11 @@ def verify_signed_request(
             code="missing_signature",
             details=[
                 {"field": h, "message": "required"}
-                for h, v in (("X-Huoli-Timestamp", timestamp), ("X-Huoli-Nonce", nonce), ("X-Huoli-Signature", signature))
+                for h, v in (
+                    ("X-Huoli-Timestamp", timestamp),
+                    ("X-Huoli-Nonce", nonce),
+                    ("X-Huoli-Signature", signature),
+                )
                 if not v
             ],
         )
@@ -95,7 +107,9 @@ def verify_signed_request(
         raise Unauthorized("request timestamp outside the accepted window", code="stale_request")
     if not 8 <= len(nonce) <= 64:
         raise Unauthorized("X-Huoli-Nonce must be 8–64 characters", code="bad_nonce")
-    expected = sign_request(secret=secret, method=method, path=path, timestamp=timestamp, nonce=nonce, body=body)
+    expected = sign_request(
+        secret=secret, method=method, path=path, timestamp=timestamp, nonce=nonce, body=body
+    )
     if not hmac.compare_digest(expected, signature.lower()):
         raise Unauthorized("bad signature", code="bad_signature")
     try:

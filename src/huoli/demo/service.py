@@ -35,13 +35,17 @@ def ensure_app_and_keys(rt: Runtime, *, app_id: str = DEMO_APP_ID) -> tuple[Path
     keys_file = demo_dir(rt) / "keys.json"
     with unit_of_work(rt.sessions) as db:
         if db.get(apps.App, app_id) is None:
-            apps.create(db=db, app_in=AppCreate(id=app_id, name="Demo shop 活力小铺", timezone=rt.settings.timezone))
+            apps.create(
+                db=db, app_in=AppCreate(id=app_id, name="Demo shop 活力小铺", timezone=rt.settings.timezone)
+            )
     if keys_file.exists():
         return keys_file, dict(json.loads(keys_file.read_text()))
     keys: dict[str, str] = {}
     with unit_of_work(rt.sessions, app_id=app_id) as db:
         for role in Role:
-            _, key = apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=f"demo-{role.value}", role=role))
+            _, key = apps.issue_key(
+                db=db, app_id=app_id, key_in=ApiKeyCreate(name=f"demo-{role.value}", role=role)
+            )
             keys[role.value] = key
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=2))
@@ -71,5 +75,11 @@ def ensure_demo(rt: Runtime, *, users: int, days: int, seed: int) -> DemoState:
     files = generate_files(spec, directory)
     mapping = load_mapping("huoli_parquet")
     pattern = directory / "part-*.parquet"
-    result = import_file(store=rt.store, path=pattern, mapping=mapping, app_id=DEMO_APP_ID, now=rt.clock()) if files else None
-    return DemoState(DEMO_APP_ID, keys_file, keys, rt.store.count(app_id=DEMO_APP_ID), generated=True, imported=result)
+    result = (
+        import_file(store=rt.store, path=pattern, mapping=mapping, app_id=DEMO_APP_ID, now=rt.clock())
+        if files
+        else None
+    )
+    return DemoState(
+        DEMO_APP_ID, keys_file, keys, rt.store.count(app_id=DEMO_APP_ID), generated=True, imported=result
+    )

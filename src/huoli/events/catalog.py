@@ -19,11 +19,17 @@ class EventSpec:
 
 
 CATALOG: dict[str, EventSpec] = {
-    "app_launch": EventSpec("Cold start of the mini-program (打开, counts toward 打开次数).", optional={"path": str}),
-    "app_show": EventSpec("The mini-program came to the foreground (warm start or after launch).", optional={"path": str}),
+    "app_launch": EventSpec(
+        "Cold start of the mini-program (打开, counts toward 打开次数).", optional={"path": str}
+    ),
+    "app_show": EventSpec(
+        "The mini-program came to the foreground (warm start or after launch).", optional={"path": str}
+    ),
     "app_hide": EventSpec("The mini-program went to the background.", required={"duration_ms": int}),
     "page_view": EventSpec("A page was shown (访问次数).", optional={"referrer_page": str}, needs_page=True),
-    "page_leave": EventSpec("A page view ended; duration_ms is its dwell time.", required={"duration_ms": int}, needs_page=True),
+    "page_leave": EventSpec(
+        "A page view ended; duration_ms is its dwell time.", required={"duration_ms": int}, needs_page=True
+    ),
     "share": EventSpec(
         "The user opened the share sheet and a share card path was produced (unverifiable since base lib 2.3.0).",
         required={"share_id": str},
@@ -34,11 +40,15 @@ CATALOG: dict[str, EventSpec] = {
         required={"share_id": str, "sharer_id": str},
         optional={"campaign": str},
     ),
-    "favorite": EventSpec("The user added the mini-program or an item to favorites.", optional={"item_id": str}),
+    "favorite": EventSpec(
+        "The user added the mini-program or an item to favorites.", optional={"item_id": str}
+    ),
     "comment": EventSpec("The user posted a comment or review.", optional={"item_id": str, "length": int}),
     "search": EventSpec("The user searched.", optional={"keyword": str, "results": int}),
     "view_item": EventSpec("An item detail was viewed.", required={"item_id": str}),
-    "add_to_cart": EventSpec("An item was added to the cart.", required={"item_id": str}, optional={"amount_fen": int}),
+    "add_to_cart": EventSpec(
+        "An item was added to the cart.", required={"item_id": str}, optional={"amount_fen": int}
+    ),
     "order_paid": EventSpec(
         "An order was paid (reported by the merchant backend only).",
         required={"order_id": str, "amount_fen": int},
@@ -51,12 +61,21 @@ CATALOG: dict[str, EventSpec] = {
     ),
     "coupon_claimed": EventSpec("A coupon was claimed.", required={"coupon_id": str}, server_only=True),
     "coupon_redeemed": EventSpec(
-        "A coupon was used on an order.", required={"coupon_id": str}, optional={"order_id": str}, server_only=True
+        "A coupon was used on an order.",
+        required={"coupon_id": str},
+        optional={"order_id": str},
+        server_only=True,
     ),
-    "coupon_expired": EventSpec("A claimed coupon expired unused.", required={"coupon_id": str}, server_only=True),
+    "coupon_expired": EventSpec(
+        "A claimed coupon expired unused.", required={"coupon_id": str}, server_only=True
+    ),
     "checkin": EventSpec("A daily check-in (签到).", optional={"streak": int}, server_only=True),
-    "perf": EventSpec("Page load performance; load_ms from onLoad to onReady.", required={"load_ms": int}, needs_page=True),
-    "login": EventSpec("The user logged in with wx.login (server side, on /v1/auth/wechat).", server_only=True),
+    "perf": EventSpec(
+        "Page load performance; load_ms from onLoad to onReady.", required={"load_ms": int}, needs_page=True
+    ),
+    "login": EventSpec(
+        "The user logged in with wx.login (server side, on /v1/auth/wechat).", server_only=True
+    ),
 }
 
 # Custom events: same name rules, any properties, never a reserved name.

@@ -73,7 +73,9 @@ def load_mapping(spec: str) -> Mapping:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationFailed(f"mapping is not valid TOML: {exc}", details=[{"field": "mapping", "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            f"mapping is not valid TOML: {exc}", details=[{"field": "mapping", "message": str(exc)}]
+        ) from exc
     errors: list[dict[str, str]] = []
     fmt = raw.get("format")
     if fmt is not None and fmt not in _FORMATS:
@@ -86,7 +88,9 @@ def load_mapping(spec: str) -> Mapping:
                 errors.append({"field": f"events[{i}].columns.{required}", "message": "required"})
         for col in cols:
             if col not in (*_MAPPABLE, "key"):
-                errors.append({"field": f"events[{i}].columns.{col}", "message": f"not an event column ({_MAPPABLE})"})
+                errors.append(
+                    {"field": f"events[{i}].columns.{col}", "message": f"not an event column ({_MAPPABLE})"}
+                )
         events.append(EventMapping(columns=cols, where=entry.get("where"), group_by=entry.get("group_by")))
     passthrough = bool(raw.get("passthrough", False))
     if not events and not passthrough:
@@ -121,7 +125,13 @@ def _source_sql(mapping: Mapping, path: Path) -> str:
     fmt = mapping.format
     if fmt is None:
         suffixes = "".join(path.suffixes).lower()
-        fmt = "parquet" if ".parquet" in suffixes else "jsonl" if ".jsonl" in suffixes or ".ndjson" in suffixes else "csv"
+        fmt = (
+            "parquet"
+            if ".parquet" in suffixes
+            else "jsonl"
+            if ".jsonl" in suffixes or ".ndjson" in suffixes
+            else "csv"
+        )
     options = "".join(f", {k}={_literal(v)}" for k, v in mapping.read.items())
     if fmt == "jsonl":
         options += ", format='newline_delimited'"

@@ -27,7 +27,17 @@ MAX_PROPERTIES = 100
 MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_STRING = 256
 _INT_PROPS = {"duration_ms", "load_ms", "amount_fen"}
-_CLIENT_KEYS = {"event_id", "name", "ts", "anonymous_id", "session_id", "page", "scene", "channel", "properties"}
+_CLIENT_KEYS = {
+    "event_id",
+    "name",
+    "ts",
+    "anonymous_id",
+    "session_id",
+    "page",
+    "scene",
+    "channel",
+    "properties",
+}
 _SERVER_KEYS = _CLIENT_KEYS | {"user_id", "openid"}
 
 
@@ -89,7 +99,9 @@ def _parse_ts(value: Any) -> datetime | str:
     return "must be epoch milliseconds or an ISO 8601 timestamp with offset"
 
 
-def _check_string(errors: list[dict[str, str]], name: str, value: Any, *, limit: int = MAX_STRING) -> str | None:
+def _check_string(
+    errors: list[dict[str, str]], name: str, value: Any, *, limit: int = MAX_STRING
+) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -112,7 +124,9 @@ def validate_events(
     for index, event in enumerate(raw):
         errors: list[dict[str, str]] = []
         if not isinstance(event, Mapping):
-            out.rejected.append(Rejection(index, None, [{"field": "", "message": "each event must be a JSON object"}]))
+            out.rejected.append(
+                Rejection(index, None, [{"field": "", "message": "each event must be a JSON object"}])
+            )
             continue
         unknown = set(event) - allowed_keys
         for key in sorted(unknown):
@@ -140,7 +154,9 @@ def validate_events(
         else:
             spec = CATALOG.get(name)
             if spec is not None and spec.server_only and caller.source == "client":
-                errors.append({"field": "name", "message": f"{name} is server-side only (signed backend calls)"})
+                errors.append(
+                    {"field": "name", "message": f"{name} is server-side only (signed backend calls)"}
+                )
 
         ts = _parse_ts(event.get("ts"))
         if isinstance(ts, str):
@@ -161,7 +177,9 @@ def validate_events(
             if openid is not None and caller.resolve_openid is not None:
                 user_id = caller.resolve_openid(openid)
         if user_id is None and anonymous_id is None and not errors:
-            errors.append({"field": "anonymous_id", "message": "required when the caller is not a logged-in user"})
+            errors.append(
+                {"field": "anonymous_id", "message": "required when the caller is not a logged-in user"}
+            )
         for key in ("anonymous_id", "user_id"):
             ident = anonymous_id if key == "anonymous_id" else event.get("user_id")
             if isinstance(ident, str) and ident and not _ID_RE.match(ident):
@@ -173,7 +191,9 @@ def validate_events(
             page = page.split("?", 1)[0].lstrip("/")  # routes are stored without a leading slash or query
         channel = _check_string(errors, "channel", event.get("channel"), limit=64)
         scene = event.get("scene")
-        if scene is not None and (isinstance(scene, bool) or not isinstance(scene, int) or not 1000 <= scene <= 9999):
+        if scene is not None and (
+            isinstance(scene, bool) or not isinstance(scene, int) or not 1000 <= scene <= 9999
+        ):
             errors.append({"field": "scene", "message": "must be a WeChat scene value (integer 1000–9999)"})
             scene = None
 
@@ -202,7 +222,9 @@ def validate_events(
                     promoted[column] = value
             elif value is not None:
                 if not isinstance(value, str) or not value or len(value) > 128:
-                    errors.append({"field": f"properties.{key}", "message": "must be a string of 1–128 characters"})
+                    errors.append(
+                        {"field": f"properties.{key}", "message": "must be a string of 1–128 characters"}
+                    )
                 else:
                     promoted[column] = value
         if spec is not None:

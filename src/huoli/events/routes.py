@@ -13,8 +13,8 @@ from fastapi.responses import Response
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
-from huoli.deps import OperatorDep, RuntimeDep, SignedAppDep, role_at_least
 from huoli.auth.service import verify_session_token
+from huoli.deps import OperatorDep, RuntimeDep, SignedAppDep, role_at_least
 from huoli.errors import HuoliError, PayloadTooLarge, Unauthorized, ValidationFailed
 from huoli.events import service
 from huoli.events.ingest import Caller
@@ -25,7 +25,7 @@ from huoli.users.service import derive_user_id
 router = APIRouter(tags=["events"])
 
 
-def JSONBytes(content: Any) -> Response:  # noqa: N802 - reads like the response class it replaces
+def JSONBytes(content: Any) -> Response:
     """orjson straight to bytes: the hot path skips pydantic re-validation of the answer."""
     return Response(orjson.dumps(content), media_type="application/json")
 
@@ -67,7 +67,12 @@ async def _ingest(runtime: Runtime, events: list[Any], caller: Caller) -> Respon
     "/v1/events",
     response_model=IngestOut,
     summary="Ingest a batch of mini-program events",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(EventBatchIn)}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(EventBatchIn)}},
+        }
+    },
 )
 async def ingest_client_events(
     request: Request,
@@ -85,7 +90,9 @@ async def ingest_client_events(
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_authorization")
-        user = verify_session_token(secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock())
+        user = verify_session_token(
+            secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock()
+        )
         if user.app_id != app.id:
             raise Unauthorized("session token belongs to another app", code="invalid_token")
         user_id = user.user_id
@@ -99,7 +106,10 @@ async def ingest_client_events(
     response_model=IngestOut,
     summary="Ingest server-side events from the merchant backend (HMAC-signed)",
     openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(ServerEventBatchIn)}}}
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(ServerEventBatchIn)}},
+        }
     },
 )
 async def ingest_server_events(request: Request, runtime: RuntimeDep, app: SignedAppDep) -> Response:
@@ -113,11 +123,15 @@ async def ingest_server_events(request: Request, runtime: RuntimeDep, app: Signe
     return await _ingest(runtime, events, Caller(app_id=app.id, source="server", resolve_openid=by_openid))
 
 
-@router.get("/admin/events/summary", response_model=list[EventSummaryRow], dependencies=[role_at_least(Role.analyst)])
+@router.get(
+    "/admin/events/summary", response_model=list[EventSummaryRow], dependencies=[role_at_least(Role.analyst)]
+)
 def event_summary(
     runtime: RuntimeDep,
     op: OperatorDep,
-    start: Annotated[datetime | None, Query(description="Inclusive, ISO 8601 with offset; default 7 days ago")] = None,
+    start: Annotated[
+        datetime | None, Query(description="Inclusive, ISO 8601 with offset; default 7 days ago")
+    ] = None,
     end: Annotated[datetime | None, Query(description="Exclusive, ISO 8601 with offset; default now")] = None,
 ) -> list[dict[str, Any]]:
     """Events and distinct users per event name for the caller's app."""
@@ -126,7 +140,9 @@ def event_summary(
     start = start or end - timedelta(days=7)
     for field, value in (("start", start), ("end", end)):
         if value.tzinfo is None:
-            raise ValidationFailed("timestamps need an offset", details=[{"field": field, "message": "add +08:00 or Z"}])
+            raise ValidationFailed(
+                "timestamps need an offset", details=[{"field": field, "message": "add +08:00 or Z"}]
+            )
     if start >= end:
         raise ValidationFailed("empty range", details=[{"field": "start", "message": "must be before end"}])
     return runtime.store.summary(app_id=op.app_id, start=start, end=end)

@@ -9,10 +9,18 @@ from pydantic import BaseModel, Field
 
 
 class EventIn(BaseModel):
-    event_id: str = Field(description="Client-generated UUID; the dedup key (retries must resend it unchanged).")
-    name: str = Field(description="Catalog name (docs/events.md) or a custom name matching ^[a-z][a-z0-9_]{0,63}$")
-    ts: int | str = Field(description="Epoch milliseconds, or ISO 8601 with an offset. Within −7 d / +10 min of now.")
-    anonymous_id: str | None = Field(None, description="Device id from the SDK; required without a session token.")
+    event_id: str = Field(
+        description="Client-generated UUID; the dedup key (retries must resend it unchanged)."
+    )
+    name: str = Field(
+        description="Catalog name (docs/events.md) or a custom name matching ^[a-z][a-z0-9_]{0,63}$"
+    )
+    ts: int | str = Field(
+        description="Epoch milliseconds, or ISO 8601 with an offset. Within −7 d / +10 min of now."
+    )
+    anonymous_id: str | None = Field(
+        None, description="Device id from the SDK; required without a session token."
+    )
     session_id: str | None = None
     page: str | None = Field(None, description="Page route, e.g. pages/item/detail (query is dropped).")
     scene: int | None = Field(None, description="WeChat scene value 1000–9999.")

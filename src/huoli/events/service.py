@@ -47,10 +47,14 @@ class IngestResult:
 def parse_batch(body: Any, *, max_events: int) -> list[Any]:
     """The envelope `{"events": [...], "sent_at": ...}`; errors here reject the whole request."""
     if not isinstance(body, Mapping):
-        raise ValidationFailed("body must be a JSON object", details=[{"field": "", "message": "expected object"}])
+        raise ValidationFailed(
+            "body must be a JSON object", details=[{"field": "", "message": "expected object"}]
+        )
     events = body.get("events")
     if not isinstance(events, list):
-        raise ValidationFailed("events must be a list", details=[{"field": "events", "message": "required list"}])
+        raise ValidationFailed(
+            "events must be a list", details=[{"field": "events", "message": "required list"}]
+        )
     if not events:
         raise ValidationFailed("empty batch", details=[{"field": "events", "message": "at least one event"}])
     if len(events) > max_events:
@@ -80,7 +84,9 @@ def finish(batch: ValidatedBatch, result: AppendResult) -> IngestResult:
     return IngestResult(accepted=result.accepted, duplicates=result.duplicates, rejected=batch.rejected)
 
 
-def ingest(events: list[Any], *, caller: Caller, settings: Settings, writer: GroupCommitWriter, now: datetime) -> IngestResult:
+def ingest(
+    events: list[Any], *, caller: Caller, settings: Settings, writer: GroupCommitWriter, now: datetime
+) -> IngestResult:
     """Synchronous ingestion (jobs, CLI, tests). The HTTP route awaits the writer future instead."""
     batch = validate(events, caller=caller, settings=settings, now=now)
     if batch.size == 0:

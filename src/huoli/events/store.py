@@ -48,7 +48,12 @@ assert list(_SQL_TYPES) == EVENT_SCHEMA.names, "DuckDB DDL and the Arrow schema 
 
 _COLUMNS = ", ".join(EVENT_SCHEMA.names)
 _SELECT_CAST = ", ".join(
-    "event_id::UUID AS event_id" if c == "event_id" else "properties::JSON AS properties" if c == "properties" else c for c in EVENT_SCHEMA.names
+    "event_id::UUID AS event_id"
+    if c == "event_id"
+    else "properties::JSON AS properties"
+    if c == "properties"
+    else c
+    for c in EVENT_SCHEMA.names
 )
 
 
@@ -132,7 +137,9 @@ class DuckDBEventStore:
     @staticmethod
     def _append_registered(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
         """Dedup `_incoming` against itself and the stored log, insert the rest; (batch, accepted) pairs."""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {_SELECT_CAST}, _batch, _pos FROM _incoming")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {_SELECT_CAST}, _batch, _pos FROM _incoming"
+        )
         counts = con.execute("SELECT count(*), count(DISTINCT event_id) FROM _typed").fetchone()
         assert counts is not None
         if counts[0] != counts[1]:
@@ -185,7 +192,8 @@ class DuckDBEventStore:
         # event_id as text: DuckDB's UUID has no Arrow equivalent worth handing to callers.
         cols = _COLUMNS.replace("event_id", "event_id::VARCHAR AS event_id")
         return self.query(
-            f"SELECT {cols} FROM events WHERE app_id = ? ORDER BY received_at DESC, ts DESC LIMIT ?", [app_id, limit]
+            f"SELECT {cols} FROM events WHERE app_id = ? ORDER BY received_at DESC, ts DESC LIMIT ?",
+            [app_id, limit],
         ).to_pylist()
 
     def import_batches(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> AppendResult:

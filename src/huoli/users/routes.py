@@ -26,4 +26,6 @@ def wechat_login(body: WechatLoginIn, runtime: RuntimeDep, app: MiniProgramAppDe
             settings=runtime.settings,
             now=runtime.clock(),
         )
-    return WechatLoginOut(token=result.token, user_id=result.user_id, expires_at=result.expires_at, is_new=result.is_new)
+    return WechatLoginOut(
+        token=result.token, user_id=result.user_id, expires_at=result.expires_at, is_new=result.is_new
+    )

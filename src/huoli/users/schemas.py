@@ -10,9 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class WechatLoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=128, description="The code from wx.login (single use, 5 minutes).")
+    code: str = Field(
+        min_length=1, max_length=128, description="The code from wx.login (single use, 5 minutes)."
+    )
     anonymous_id: str | None = Field(
-        None, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$", description="The SDK's device id, to stitch history."
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:@-]+$",
+        description="The SDK's device id, to stitch history.",
     )
 
 

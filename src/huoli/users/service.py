@@ -49,12 +49,20 @@ def login_with_wechat(
         wx = wechat.code2session(code)
     except WeChatError as exc:
         if exc.retryable:
-            raise UpstreamUnavailable("WeChat is unavailable; retry", details={"errcode": exc.errcode}) from exc
+            raise UpstreamUnavailable(
+                "WeChat is unavailable; retry", details={"errcode": exc.errcode}
+            ) from exc
         if exc.errcode in (40029, 40163):
-            raise Unauthorized("invalid or used wx.login code", code="invalid_code", details={"errcode": exc.errcode}) from exc
+            raise Unauthorized(
+                "invalid or used wx.login code", code="invalid_code", details={"errcode": exc.errcode}
+            ) from exc
         if exc.errcode == 45011:
-            raise HuoliError("too many logins; slow down", code="rate_limited", details={"errcode": exc.errcode}) from exc
-        raise HuoliError(f"WeChat refused the login: {exc.errmsg}", code="wechat_error", details={"errcode": exc.errcode}) from exc
+            raise HuoliError(
+                "too many logins; slow down", code="rate_limited", details={"errcode": exc.errcode}
+            ) from exc
+        raise HuoliError(
+            f"WeChat refused the login: {exc.errmsg}", code="wechat_error", details={"errcode": exc.errcode}
+        ) from exc
     user = db.scalar(select(User).where(User.openid == wx.openid))
     is_new = user is None
     if user is None:
@@ -92,7 +100,11 @@ def login_with_wechat(
         settings=settings,
     )
     token, expires = issue_session_token(
-        secret=settings.resolved_secret_key(), app_id=app.id, user_id=user.id, now=now, ttl=settings.session_ttl
+        secret=settings.resolved_secret_key(),
+        app_id=app.id,
+        user_id=user.id,
+        now=now,
+        ttl=settings.session_ttl,
     )
     return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
 
