@@ -979,6 +979,7 @@ function createHuoli(deps) {
       return sessionId;
     },
     getUserId: function () {
+      safe(loadIdentity);
       return userId;
     }
   };

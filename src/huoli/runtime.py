@@ -72,7 +72,9 @@ def build_runtime(
     if run_migrations:
         migrate.upgrade(engine)
     store = open_store(settings.resolved_event_store_url())
-    writer = GroupCommitWriter(store, max_events=settings.group_commit_max_events)
+    writer = GroupCommitWriter(
+        store, max_events=settings.group_commit_max_events, linger_s=settings.group_commit_linger_ms / 1000
+    )
     sessions = make_session_factory(engine)
     return Runtime(
         settings=settings,

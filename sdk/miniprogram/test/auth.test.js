@@ -49,10 +49,10 @@ test('login(): wx.login code is exchanged, token stored, later requests carry Au
 
   // token survives a restart
   const again = setup({}, { env });
+  assert.equal(again.hl.getUserId(), 'user-1', 'user id restored from storage on a fresh instance');
   again.hl.track('restarted');
   await again.hl.flush();
   assert.equal(env.eventRequests().at(-1).header.Authorization, 'Bearer tok-for-wxcode-1');
-  assert.equal(again.hl.getUserId(), 'user-1');
 });
 
 test('login() rejects on a non-200 auth response or wx.login failure, without changing auth state', async () => {

@@ -197,7 +197,9 @@ test('init validates its config and never throws', () => {
   }
 });
 
-test('default export uses the global wx (require like a mini-program does)', async () => {
+test('default export uses the global wx (require like a mini-program does)', async (t) => {
+  // the default instance uses the global setTimeout: mock it so no real retry timer can outlive the test
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const env = createEnv();
   const restore = installGlobals(env);
   const modPath = path.join(__dirname, '..', 'huoli.js');

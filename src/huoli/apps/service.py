@@ -108,12 +108,18 @@ class AppCache:
         self._items: dict[str, tuple[float, App]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, app_id: str) -> App | None:
+        """The cached app if fresh, without touching the database (safe on the event loop)."""
+        hit = self._items.get(app_id)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        return None
+
     def get(self, app_id: str) -> App:
         now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(app_id)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
+        cached = self.peek(app_id)
+        if cached is not None:
+            return cached
         with self._factory() as db:
             app = db.get(App, app_id)
             if app is None:

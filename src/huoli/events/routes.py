@@ -84,7 +84,9 @@ async def ingest_client_events(
     listed with field-level reasons and the valid ones are kept. 422 when no event is valid."""
     if not x_huoli_app_id:
         raise Unauthorized("X-Huoli-App-Id header required", code="missing_app_id")
-    app = await asyncio.to_thread(runtime.app_cache.get, x_huoli_app_id)
+    app = runtime.app_cache.peek(x_huoli_app_id)
+    if app is None:
+        app = await asyncio.to_thread(runtime.app_cache.get, x_huoli_app_id)
     user_id = None
     if authorization:
         scheme, _, token = authorization.partition(" ")

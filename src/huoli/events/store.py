@@ -9,15 +9,20 @@ incoming batch's ts range; DuckDB prunes the rest by zone maps. A unique index w
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from huoli.events.dedup import RecentKeys, key_hashes
 from huoli.events.schema import EVENT_SCHEMA
 
 _SQL_TYPES: dict[str, str] = {
@@ -77,6 +82,24 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _conform(table: pa.Table) -> pa.Table:
+    return table if table.schema == EVENT_SCHEMA else table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+
+
+def _first_copies(table: pa.Table, batch_of: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """Drop repeated (app_id, event_id) pairs inside one append, keeping the first copy."""
+    keys = pc.binary_join_element_wise(table.column("app_id"), table.column("event_id"), "\x1f")
+    if pc.count_distinct(keys).as_py() == table.num_rows:
+        return table, batch_of
+    _, first = np.unique(keys.to_numpy(zero_copy_only=False), return_index=True)
+    first.sort()
+    return table.take(pa.array(first)), batch_of[first]
+
+
 def open_store(url: str) -> DuckDBEventStore:
     if url.startswith("duckdb://"):
         return DuckDBEventStore(url.removeprefix("duckdb://"))
@@ -89,7 +112,7 @@ def open_store(url: str) -> DuckDBEventStore:
 class DuckDBEventStore:
     """Embedded default. One process owns the file; writes are serialised by a lock (DuckDB is single-writer)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, recent_horizon: timedelta = timedelta(minutes=10)) -> None:
         path = path.removeprefix("/") if path.startswith("/:memory:") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +123,8 @@ class DuckDBEventStore:
         self._lock = threading.Lock()
         columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
         self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
+        self._recent = RecentKeys(horizon_us=int(recent_horizon / timedelta(microseconds=1)))
+        self._load_recent()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A read cursor over the same database (safe to use from another thread)."""
@@ -109,61 +134,66 @@ class DuckDBEventStore:
         sizes = [b.num_rows for b in batches]
         if not any(sizes):
             return [AppendResult(0, 0) for _ in batches]
-        tagged = []
-        for index, batch in enumerate(batches):
-            if batch.num_rows:
-                batch = batch.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
-                tagged.append(batch.append_column("_batch", pa.array([index] * batch.num_rows, pa.int32())))
-        incoming = pa.concat_tables(tagged).combine_chunks()
-        incoming = incoming.append_column("_pos", pa.array(range(incoming.num_rows), pa.int64()))
+        tables = [_conform(b) for b in batches if b.num_rows]
+        incoming = pa.concat_tables(tables).combine_chunks()
+        batch_of = np.repeat(np.arange(len(batches), dtype=np.int32), sizes)
+        incoming, batch_of = _first_copies(incoming, batch_of)
+        ts_us = incoming.column("ts").cast(pa.int64()).to_numpy()
         with self._lock:
-            con = self._con
-            con.register("_incoming", incoming)
-            try:
-                con.execute("BEGIN TRANSACTION")
+            self._recent.advance(_now_us())
+            recent = ts_us >= self._recent.floor_us
+            keys = np.zeros(len(ts_us), dtype=np.int64)
+            if recent.any():
+                ids = incoming.column("event_id").to_pylist()
+                apps = incoming.column("app_id").to_pylist()
+                sel = np.flatnonzero(recent)
+                keys[sel] = key_hashes([apps[i] for i in sel], [ids[i] for i in sel])
+            # Rows the index can't vouch for (older than its floor, or a possible repeat) are looked up.
+            check = ~recent | (recent & self._recent.maybe_contains(keys))
+            keep = ~check
+            if check.any():
+                keep[self._absent_from_log(incoming, np.flatnonzero(check))] = True
+            fresh = incoming.filter(pa.array(keep)) if not keep.all() else incoming
+            if fresh.num_rows:
+                self._con.register("_fresh", fresh)
                 try:
-                    per_batch = self._append_registered(con)
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-            finally:
-                con.unregister("_incoming")
-        accepted = [0] * len(batches)
-        for index, count in per_batch:
-            accepted[index] = count
+                    self._con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_SELECT_CAST} FROM _fresh")
+                finally:
+                    self._con.unregister("_fresh")
+                self._recent.add(keys[keep & recent], ts_us[keep & recent])
+        accepted = np.bincount(batch_of[keep], minlength=len(batches)).tolist()
         return [AppendResult(accepted=a, duplicates=s - a) for a, s in zip(accepted, sizes, strict=True)]
 
-    @staticmethod
-    def _append_registered(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
-        """Dedup `_incoming` against itself and the stored log, insert the rest; (batch, accepted) pairs."""
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT {_SELECT_CAST}, _batch, _pos FROM _incoming"
-        )
-        counts = con.execute("SELECT count(*), count(DISTINCT event_id) FROM _typed").fetchone()
-        assert counts is not None
-        if counts[0] != counts[1]:
-            # Rare path (a batch carrying the same event twice): keep the first copy of each.
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _typed AS SELECT * FROM _typed "
-                "QUALIFY row_number() OVER (PARTITION BY app_id, event_id ORDER BY _pos) = 1"
-            )
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _fresh AS
-            SELECT t.* FROM _typed t
-            WHERE NOT EXISTS (
-                SELECT 1 FROM events e
-                WHERE e.ts BETWEEN (SELECT min(ts) FROM _typed) AND (SELECT max(ts) FROM _typed)
-                  AND e.app_id = t.app_id AND e.event_id = t.event_id
-            )
-            """
-        )
-        con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _fresh")
-        per_batch = con.execute("SELECT _batch, count(*) FROM _fresh GROUP BY _batch").fetchall()
-        con.execute("DROP TABLE _typed")
-        con.execute("DROP TABLE _fresh")
-        return [(int(b), int(c)) for b, c in per_batch]
+    def _absent_from_log(self, incoming: pa.Table, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """Which of `rows` are not stored yet: an anti-join that reads only their ts range of the log."""
+        subset = incoming.take(pa.array(rows)).select(["app_id", "event_id", "ts"])
+        subset = subset.append_column("_row", pa.array(rows, pa.int64()))
+        lo, hi = pc.min_max(subset.column("ts")).values()
+        self._con.register("_check", subset)
+        try:
+            found = self._con.execute(
+                """
+                SELECT c._row FROM _check c
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM events e
+                    WHERE e.ts BETWEEN $lo AND $hi AND e.app_id = c.app_id AND e.event_id = c.event_id::UUID
+                )
+                """,
+                {"lo": lo.as_py(), "hi": hi.as_py()},
+            ).fetchnumpy()["_row"]
+        finally:
+            self._con.unregister("_check")
+        return np.asarray(found, dtype=np.intp)
+
+    def _load_recent(self) -> None:
+        now = _now_us()
+        self._recent.reset(now_us=now, keys=np.zeros(0, np.int64), ts_us=np.zeros(0, np.int64))
+        floor = datetime.fromtimestamp(self._recent.floor_us / 1e6, UTC)
+        rows = self._con.execute(
+            "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?", [floor]
+        ).fetchnumpy()
+        keys = key_hashes(list(rows["app_id"]), list(rows["event_id"]))
+        self._recent.reset(now_us=now, keys=keys, ts_us=np.asarray(rows["ts_us"], dtype=np.int64))
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.cursor().sql(sql, params=list(params or [])).to_arrow_table()

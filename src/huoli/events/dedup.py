@@ -1,0 +1,71 @@
+"""An in-memory index of recently stored event keys, so live ingestion dedups without scanning the log.
+
+Invariant: every stored event whose ts is at or after `floor_us` has its key hash here. A miss therefore
+proves the event is new; a hit only says "maybe" (64-bit hashes can collide) and is confirmed against the
+store. Events older than the floor (offline queues, imports) are checked against the store directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+Keys = npt.NDArray[np.int64]
+_SEP = "\x1f"
+
+
+def key_hashes(app_ids: Sequence[str], event_ids: Sequence[str]) -> Keys:
+    """Process-local 64-bit hashes of (app_id, event_id); the index is rebuilt at start, so salting is fine."""
+    return np.fromiter((hash(a + _SEP + e) for a, e in zip(app_ids, event_ids, strict=True)), np.int64, len(app_ids))
+
+
+class RecentKeys:
+    def __init__(self, *, horizon_us: int, bucket_us: int = 60_000_000) -> None:
+        self.horizon_us = horizon_us
+        self.bucket_us = bucket_us
+        self.floor_us = 0
+        self._buckets: dict[int, Keys] = {}  # bucket index -> sorted hashes
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._buckets.values())
+
+    def reset(self, *, now_us: int, keys: Keys, ts_us: npt.NDArray[np.int64]) -> None:
+        """Start over from the store's own rows with ts at or after the floor for `now_us`."""
+        self._buckets.clear()
+        self.floor_us = self._floor_for(now_us)
+        self.add(keys, ts_us)
+
+    def _floor_for(self, now_us: int) -> int:
+        return ((now_us - self.horizon_us) // self.bucket_us) * self.bucket_us
+
+    def advance(self, now_us: int) -> None:
+        """Move the floor up with time; whole buckets below it are forgotten."""
+        floor = self._floor_for(now_us)
+        if floor <= self.floor_us:
+            return
+        self.floor_us = floor
+        first = floor // self.bucket_us
+        for index in [i for i in self._buckets if i < first]:
+            del self._buckets[index]
+
+    def maybe_contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
+        found = np.zeros(len(keys), dtype=bool)
+        for bucket in self._buckets.values():
+            pos = np.searchsorted(bucket, keys)
+            pos[pos == len(bucket)] = 0
+            found |= bucket[pos] == keys
+        return found
+
+    def add(self, keys: Keys, ts_us: npt.NDArray[np.int64]) -> None:
+        recent = ts_us >= self.floor_us
+        keys, ts_us = keys[recent], ts_us[recent]
+        if not len(keys):
+            return
+        indices = ts_us // self.bucket_us
+        for index in np.unique(indices).tolist():
+            new = np.sort(keys[indices == index])
+            old = self._buckets.get(index)
+            # Inserting a small sorted run into a large sorted array is one memmove, not a re-sort.
+            self._buckets[index] = new if old is None else np.insert(old, np.searchsorted(old, new), new)
