@@ -44,49 +44,98 @@ def make_batch(size: int, rng: random.Random, now_ms: int) -> bytes:
     return orjson.dumps({"events": events, "sent_at": now_ms})
 
 
-async def run(url: str, app: str, seconds: float, concurrency: int, batch: int, prebuilt: int) -> dict[str, float]:
-    rng = random.Random(7)
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client over asyncio streams: the load generator should cost little CPU
+    (like wrk), so the measurement is of the server, not of an HTTP client library."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, request: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self.reader.readexactly(length)
+        return status, body
+
+
+def build_request(host: str, port: int, app: str, body: bytes) -> bytes:
+    head = (
+        f"POST /v1/events HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"X-Huoli-App-Id: {app}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def run(
+    url: str, app: str, seconds: float, concurrency: int, batch: int, prebuilt: int, rate: float | None
+) -> dict[str, float]:
+    """Closed loop (`rate` None: `concurrency` requests always in flight) or open loop (`rate` batches/s,
+    latency measured from each request's scheduled time, so a stalled server can't hide its queue)."""
+    parsed = httpx.URL(url)
+    host, port = parsed.host, parsed.port or 80
+    rng = random.Random(time.time_ns())  # fresh event ids on every run: repeats would measure the dedup path
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
-    bodies = [make_batch(batch, rng, now_ms) for _ in range(prebuilt)]
+    requests = [build_request(host, port, app, make_batch(batch, rng, now_ms)) for _ in range(prebuilt)]
     latencies: list[float] = []
     accepted = errors = 0
-    next_body = 0
-    headers = {"X-Huoli-App-Id": app, "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        deadline = time.perf_counter() + seconds
+    next_index = 0
+    started = time.perf_counter()
+    deadline = started + seconds
 
-        async def worker() -> None:
-            nonlocal accepted, errors, next_body
-            while time.perf_counter() < deadline and next_body < len(bodies):
-                body = bodies[next_body]
-                next_body += 1
-                t0 = time.perf_counter()
-                r = await client.post("/v1/events", content=body, headers=headers)
-                latencies.append(time.perf_counter() - t0)
-                if r.status_code == 200:
-                    accepted += r.json()["accepted"]
-                else:
-                    errors += 1
+    async def worker() -> None:
+        nonlocal accepted, errors, next_index
+        conn = Connection(host, port)
+        while next_index < len(requests):
+            index = next_index
+            next_index += 1
+            if rate is not None:
+                scheduled = started + index / rate
+                if scheduled >= deadline:
+                    return
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                if time.perf_counter() >= deadline:
+                    return
+                scheduled = time.perf_counter()
+            status, body = await conn.post(requests[index])
+            latencies.append(time.perf_counter() - scheduled)
+            if status == 200:
+                accepted += orjson.loads(body)["accepted"]
+            else:
+                errors += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
     latencies.sort()
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
     return {
-        "seconds": elapsed,
+        "mode": "open" if rate else "closed",
+        "target_batches_per_s": rate or 0,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
         "requests": len(latencies),
         "errors": errors,
         "events_accepted": accepted,
-        "events_per_s": accepted / elapsed,
-        "p50_ms": pct(0.50),
-        "p95_ms": pct(0.95),
-        "p99_ms": pct(0.99),
-        "max_ms": latencies[-1] * 1000,
+        "events_per_s": round(accepted / elapsed),
+        "p50_ms": round(pct(0.50), 1),
+        "p95_ms": round(pct(0.95), 1),
+        "p99_ms": round(pct(0.99), 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
     }
 
 
@@ -98,8 +147,10 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--prebuilt", type=int, default=8000)
+    p.add_argument("--rate", type=float, default=None, help="Open loop: batches per second (default closed loop).")
     a = p.parse_args()
-    print(json.dumps(asyncio.run(run(a.url, a.app, a.seconds, a.concurrency, a.batch, a.prebuilt))))
+    result = asyncio.run(run(a.url, a.app, a.seconds, a.concurrency, a.batch, a.prebuilt, a.rate))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

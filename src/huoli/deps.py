@@ -21,7 +21,8 @@ from huoli.errors import Unauthorized
 from huoli.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async so FastAPI doesn't hop to its threadpool for an attribute read on every request
     runtime: Runtime = request.app.state.runtime
     return runtime
 
