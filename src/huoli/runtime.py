@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -73,7 +74,10 @@ def build_runtime(
         migrate.upgrade(engine)
     store = open_store(settings.resolved_event_store_url())
     writer = GroupCommitWriter(
-        store, max_events=settings.group_commit_max_events, linger_s=settings.group_commit_linger_ms / 1000
+        store,
+        journal_dir=Path(store.path + ".journal") if store.durable else None,
+        max_events=settings.group_commit_max_events,
+        linger_s=settings.group_commit_linger_ms / 1000,
     )
     sessions = make_session_factory(engine)
     return Runtime(

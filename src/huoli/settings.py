@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     session_ttl: timedelta = Field(timedelta(days=7), description="Lifetime of a mini-program session token.")
     signature_skew: timedelta = Field(timedelta(minutes=5), description="Server-to-server timestamp window.")
     group_commit_max_events: int = Field(20_000, ge=1)
-    group_commit_linger_ms: float = Field(4.0, ge=0, le=1000, description="Wait for more batches per commit.")
+    group_commit_linger_ms: float = Field(2.0, ge=0, le=1000, description="Wait for more batches per commit.")
     outbox_relay_interval_s: float = Field(1.0, gt=0)
 
     @field_validator("timezone")

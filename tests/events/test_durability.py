@@ -19,6 +19,7 @@ import pytest
 from tests.events.helpers import dumps, event
 
 from huoli.events.store import DuckDBEventStore
+from huoli.events.writer import GroupCommitWriter
 
 pytestmark = pytest.mark.slow
 
@@ -103,8 +104,12 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
         "the server acknowledged too little before the kill for a meaningful test"
     )
 
-    store = DuckDBEventStore(str(tmp_path / "var" / "events.duckdb"))  # replays the WAL like a restart
+    # Restart the storage the way the server does: DuckDB replays its WAL, the writer replays the journal.
+    path = tmp_path / "var" / "events.duckdb"
+    store = DuckDBEventStore(str(path))
+    writer = GroupCommitWriter(store, journal_dir=Path(f"{path}.journal"))
     rows = store.query("SELECT event_id::VARCHAR AS event_id, epoch_ms(ts) AS ts FROM events").to_pylist()
+    writer.close()
     store.close()
     stored = {r["event_id"] for r in rows}
     ts_of = {r["event_id"]: r["ts"] for r in rows}
@@ -124,6 +129,7 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
                 content=dumps({"events": retry}),
                 headers={"X-Huoli-App-Id": "shop"},
             )
+            assert r.status_code == 200, r.text
             assert r.json()["duplicates"] == 1
     finally:
         server.send_signal(signal.SIGTERM)

@@ -18,7 +18,9 @@ _SEP = "\x1f"
 
 def key_hashes(app_ids: Sequence[str], event_ids: Sequence[str]) -> Keys:
     """Process-local 64-bit hashes of (app_id, event_id); the index is rebuilt at start, so salting is fine."""
-    return np.fromiter((hash(a + _SEP + e) for a, e in zip(app_ids, event_ids, strict=True)), np.int64, len(app_ids))
+    return np.fromiter(
+        (hash(a + _SEP + e) for a, e in zip(app_ids, event_ids, strict=True)), np.int64, len(app_ids)
+    )
 
 
 class RecentKeys:

@@ -146,7 +146,9 @@ def _check_properties(
                 promoted[key] = value
         elif value is not None:
             if type(value) is not str or not value or len(value) > 128:
-                errors.append({"field": f"properties.{key}", "message": "must be a string of 1–128 characters"})
+                errors.append(
+                    {"field": f"properties.{key}", "message": "must be a string of 1–128 characters"}
+                )
             else:
                 promoted[key] = value
     if spec is not None:
@@ -184,8 +186,12 @@ def validate_events(
     rows: list[tuple[Any, ...]] = []
     for index, event in enumerate(raw):
         errors: list[dict[str, str]] = []
-        if type(event) is not dict and not isinstance(event, Mapping):  # exact-type test first: ABC checks are slow
-            out.rejected.append(Rejection(index, None, [{"field": "", "message": "each event must be a JSON object"}]))
+        if type(event) is not dict and not isinstance(
+            event, Mapping
+        ):  # exact-type test first: ABC checks are slow
+            out.rejected.append(
+                Rejection(index, None, [{"field": "", "message": "each event must be a JSON object"}])
+            )
             continue
         if not allowed_keys.issuperset(event):
             for key in sorted(set(event) - allowed_keys):
@@ -212,7 +218,9 @@ def validate_events(
         else:
             spec = CATALOG.get(name)
             if spec is not None and spec.server_only and is_client:
-                errors.append({"field": "name", "message": f"{name} is server-side only (signed backend calls)"})
+                errors.append(
+                    {"field": "name", "message": f"{name} is server-side only (signed backend calls)"}
+                )
 
         ts_us = _parse_ts_us(event.get("ts"))
         if isinstance(ts_us, str):
@@ -233,7 +241,9 @@ def validate_events(
             if openid is not None and caller.resolve_openid is not None:
                 user_id = caller.resolve_openid(openid)
         if user_id is None and anonymous_id is None and not errors:
-            errors.append({"field": "anonymous_id", "message": "required when the caller is not a logged-in user"})
+            errors.append(
+                {"field": "anonymous_id", "message": "required when the caller is not a logged-in user"}
+            )
 
         session_id = _check_string(errors, "session_id", event.get("session_id"), 64)
         page = _check_string(errors, "page", event.get("page"))
@@ -252,13 +262,36 @@ def validate_events(
             out.rejected.append(Rejection(index, raw_id if type(raw_id) is str else None, errors))
             continue
         rows.append(
-            (event_id, name, ts_us, user_id, anonymous_id, session_id, page, scene, channel, *promoted, properties_text)
+            (
+                event_id,
+                name,
+                ts_us,
+                user_id,
+                anonymous_id,
+                session_id,
+                page,
+                scene,
+                channel,
+                *promoted,
+                properties_text,
+            )
         )
     out.size = len(rows)
     if rows:
         columns = list(zip(*rows, strict=True))
-        names = ["event_id", "name", "ts", "user_id", "anonymous_id", "session_id", "page", "scene", "channel",
-                 *PROMOTED_PROPERTIES.values(), "properties"]
+        names = [
+            "event_id",
+            "name",
+            "ts",
+            "user_id",
+            "anonymous_id",
+            "session_id",
+            "page",
+            "scene",
+            "channel",
+            *PROMOTED_PROPERTIES.values(),
+            "properties",
+        ]
         out.columns = dict(zip(names, columns, strict=True))
     out.app_id, out.source, out.received_us = app_id, source, now_us
     return out

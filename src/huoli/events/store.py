@@ -1,16 +1,19 @@
 """EventStore: the interface every event log backend implements, and the DuckDB default.
 
-Idempotency: the dedup key is (app_id, event_id). A retried event carries the same ts (the SDK and the
-outbox resend rows verbatim), so the lookup for an earlier copy only scans events whose ts lies in the
-incoming batch's ts range; DuckDB prunes the rest by zone maps. A unique index would do the same job at
-~20x the insert cost (measured: 10M rows with a UUID primary key 43 s, without 2.2 s).
+Idempotency: the dedup key is (app_id, event_id). Two witnesses decide whether an event is already stored:
+- `RecentKeys` (events/dedup.py), an in-memory index of every stored event with a recent ts, answers "new"
+  for the common case without touching the log;
+- for the rest (older events, or an index hit to confirm), an anti-join against the log that reads only the
+  incoming rows' ts range (a retried event carries the same ts: the SDK and the outbox resend rows verbatim),
+  which DuckDB prunes by zone maps. A unique index would cost ~20x per insert (measured: 10M rows with a
+  UUID primary key 43 s, without 2.2 s).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huoli.events.dedup import RecentKeys, key_hashes
+from huoli.events.journal import Position
 from huoli.events.schema import EVENT_SCHEMA
 
 _SQL_TYPES: dict[str, str] = {
@@ -69,7 +73,7 @@ class AppendResult:
 
 
 class EventStore(Protocol):
-    """The one event log. Appends are durable when they return and idempotent by (app_id, event_id)."""
+    """The one event log. Appends are idempotent by (app_id, event_id)."""
 
     def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
         """Append several batches in one transaction; one result per batch."""
@@ -82,6 +86,26 @@ class EventStore(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class Prepared:
+    """Incoming rows after in-batch dedup, with what the dedup decided for each."""
+
+    rows: pa.Table
+    batch_of: npt.NDArray[np.int32]
+    sizes: list[int]
+    ts_us: npt.NDArray[np.int64]
+    keys: npt.NDArray[np.int64]
+    recent: npt.NDArray[np.bool_]
+    keep: npt.NDArray[np.bool_]
+
+    def fresh(self) -> pa.Table:
+        return self.rows if self.keep.all() else self.rows.filter(pa.array(self.keep))
+
+    def results(self) -> list[AppendResult]:
+        accepted = np.bincount(self.batch_of[self.keep], minlength=len(self.sizes)).tolist()
+        return [AppendResult(accepted=a, duplicates=s - a) for a, s in zip(accepted, self.sizes, strict=True)]
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -90,7 +114,11 @@ def _conform(table: pa.Table) -> pa.Table:
     return table if table.schema == EVENT_SCHEMA else table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
 
 
-def _first_copies(table: pa.Table, batch_of: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+def key_text(app_id: str, event_id: str) -> str:
+    return f"{app_id}\x1f{event_id}"
+
+
+def _first_copies(table: pa.Table, batch_of: npt.NDArray[np.int32]) -> tuple[pa.Table, npt.NDArray[np.int32]]:
     """Drop repeated (app_id, event_id) pairs inside one append, keeping the first copy."""
     keys = pc.binary_join_element_wise(table.column("app_id"), table.column("event_id"), "\x1f")
     if pc.count_distinct(keys).as_py() == table.num_rows:
@@ -110,68 +138,96 @@ def open_store(url: str) -> DuckDBEventStore:
 
 
 class DuckDBEventStore:
-    """Embedded default. One process owns the file; writes are serialised by a lock (DuckDB is single-writer)."""
+    """Embedded default. One process owns the file; writes are serialised by a lock (DuckDB is single-writer).
+
+    Reads call `before_read` first: the ingestion writer sets it to load journaled, acknowledged events that
+    are not in DuckDB yet, so every read sees every acknowledged event.
+    """
 
     def __init__(self, path: str, *, recent_horizon: timedelta = timedelta(minutes=10)) -> None:
         path = path.removeprefix("/") if path.startswith("/:memory:") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
         self._con = duckdb.connect(path)
+        # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._lock = threading.Lock()
+        self._index_lock = (
+            threading.Lock()
+        )  # guards the in-memory index only; DuckDB work uses per-thread cursors
+        self._append_lock = threading.Lock()
+        self._local = threading.local()
         columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
         self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS journal_state (id INTEGER PRIMARY KEY, segment BIGINT, byte_offset BIGINT)"
+        )
         self._recent = RecentKeys(horizon_us=int(recent_horizon / timedelta(microseconds=1)))
+        self.before_read: Callable[[], None] = lambda: None
         self._load_recent()
+
+    @property
+    def durable(self) -> bool:
+        return self.path != ":memory:"
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A read cursor over the same database (safe to use from another thread)."""
+        self.before_read()
         return self._con.cursor()
 
-    def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
-        sizes = [b.num_rows for b in batches]
-        if not any(sizes):
-            return [AppendResult(0, 0) for _ in batches]
-        tables = [_conform(b) for b in batches if b.num_rows]
-        incoming = pa.concat_tables(tables).combine_chunks()
-        batch_of = np.repeat(np.arange(len(batches), dtype=np.int32), sizes)
-        incoming, batch_of = _first_copies(incoming, batch_of)
-        ts_us = incoming.column("ts").cast(pa.int64()).to_numpy()
-        with self._lock:
-            self._recent.advance(_now_us())
-            recent = ts_us >= self._recent.floor_us
-            keys = np.zeros(len(ts_us), dtype=np.int64)
-            if recent.any():
-                ids = incoming.column("event_id").to_pylist()
-                apps = incoming.column("app_id").to_pylist()
-                sel = np.flatnonzero(recent)
-                keys[sel] = key_hashes([apps[i] for i in sel], [ids[i] for i in sel])
-            # Rows the index can't vouch for (older than its floor, or a possible repeat) are looked up.
-            check = ~recent | (recent & self._recent.maybe_contains(keys))
-            keep = ~check
-            if check.any():
-                keep[self._absent_from_log(incoming, np.flatnonzero(check))] = True
-            fresh = incoming.filter(pa.array(keep)) if not keep.all() else incoming
-            if fresh.num_rows:
-                self._con.register("_fresh", fresh)
-                try:
-                    self._con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_SELECT_CAST} FROM _fresh")
-                finally:
-                    self._con.unregister("_fresh")
-                self._recent.add(keys[keep & recent], ts_us[keep & recent])
-        accepted = np.bincount(batch_of[keep], minlength=len(batches)).tolist()
-        return [AppendResult(accepted=a, duplicates=s - a) for a, s in zip(accepted, sizes, strict=True)]
+    def _thread_con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection to the database: the commit and load threads never share one."""
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._con.cursor()
+        return con
 
-    def _absent_from_log(self, incoming: pa.Table, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-        """Which of `rows` are not stored yet: an anti-join that reads only their ts range of the log."""
-        subset = incoming.take(pa.array(rows)).select(["app_id", "event_id", "ts"])
-        subset = subset.append_column("_row", pa.array(rows, pa.int64()))
+    # --- writing -------------------------------------------------------------------------------------
+
+    def prepare(self, batches: Sequence[pa.Table], pending: Container[str] = frozenset()) -> Prepared:
+        """Decide which rows are new. `pending` holds keys accepted but not yet loaded (see writer.py)."""
+        sizes = [b.num_rows for b in batches]
+        tables = [_conform(b) for b in batches if b.num_rows] or [EVENT_SCHEMA.empty_table()]
+        rows = pa.concat_tables(tables).combine_chunks()
+        batch_of = np.repeat(np.arange(len(batches), dtype=np.int32), sizes)
+        rows, batch_of = _first_copies(rows, batch_of)
+        ts_us = rows.column("ts").cast(pa.int64()).to_numpy()
+        with self._index_lock:
+            self._recent.advance(_now_us())
+            floor = self._recent.floor_us
+        recent = ts_us >= floor
+        keys = np.zeros(len(ts_us), dtype=np.int64)
+        if recent.any():
+            ids = rows.column("event_id").to_pylist()
+            apps = rows.column("app_id").to_pylist()
+            sel = np.flatnonzero(recent)
+            keys[sel] = key_hashes([apps[i] for i in sel], [ids[i] for i in sel])
+        with self._index_lock:
+            maybe_seen = self._recent.maybe_contains(keys)
+        # Rows the index can't vouch for (older than its floor, or a possible repeat) are looked up.
+        check = ~recent | maybe_seen
+        keep = ~check
+        if check.any():
+            keep[self._absent(rows, np.flatnonzero(check), pending)] = True
+        return Prepared(rows, batch_of, sizes, ts_us, keys, recent, keep)
+
+    def _absent(
+        self, rows: pa.Table, candidates: npt.NDArray[np.intp], pending: Container[str]
+    ) -> npt.NDArray[np.intp]:
+        """Which candidates are neither pending nor in the log: an anti-join over only their ts range."""
+        if pending:
+            apps = rows.column("app_id").take(pa.array(candidates)).to_pylist()
+            ids = rows.column("event_id").take(pa.array(candidates)).to_pylist()
+            candidates = candidates[[key_text(a, e) not in pending for a, e in zip(apps, ids, strict=True)]]
+            if not len(candidates):
+                return candidates
+        subset = rows.take(pa.array(candidates)).select(["app_id", "event_id", "ts"])
+        subset = subset.append_column("_row", pa.array(candidates, pa.int64()))
         lo, hi = pc.min_max(subset.column("ts")).values()
-        self._con.register("_check", subset)
+        con = self._thread_con()
+        con.register("_check", subset)
         try:
-            found = self._con.execute(
+            found = con.execute(
                 """
                 SELECT c._row FROM _check c
                 WHERE NOT EXISTS (
@@ -182,18 +238,58 @@ class DuckDBEventStore:
                 {"lo": lo.as_py(), "hi": hi.as_py()},
             ).fetchnumpy()["_row"]
         finally:
-            self._con.unregister("_check")
+            con.unregister("_check")
         return np.asarray(found, dtype=np.intp)
+
+    def remember(self, prepared: Prepared) -> None:
+        """Index the kept rows (call once they are accepted: journaled or inserted)."""
+        mask = prepared.keep & prepared.recent
+        with self._index_lock:
+            self._recent.add(prepared.keys[mask], prepared.ts_us[mask])
+
+    def insert(self, rows: pa.Table, *, journal_position: Position | None = None) -> None:
+        """One transaction: the rows, and how far into the journal the store now is."""
+        con = self._thread_con()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if rows.num_rows:
+                con.register("_fresh", rows)
+                try:
+                    con.execute(f"INSERT INTO events ({_COLUMNS}) SELECT {_SELECT_CAST} FROM _fresh")
+                finally:
+                    con.unregister("_fresh")
+            if journal_position is not None:
+                con.execute("INSERT OR REPLACE INTO journal_state VALUES (1, ?, ?)", list(journal_position))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def journal_position(self) -> Position:
+        rows = self._con.execute("SELECT segment, byte_offset FROM journal_state WHERE id = 1").fetchall()
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
+    def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
+        """Direct append (imports, tests): dedup, insert, index, in one go under the store lock."""
+        with self._append_lock:
+            prepared = self.prepare(batches)
+            self.insert(prepared.fresh())
+            self.remember(prepared)
+        return prepared.results()
 
     def _load_recent(self) -> None:
         now = _now_us()
-        self._recent.reset(now_us=now, keys=np.zeros(0, np.int64), ts_us=np.zeros(0, np.int64))
+        empty = np.zeros(0, np.int64)
+        self._recent.reset(now_us=now, keys=empty, ts_us=empty)
         floor = datetime.fromtimestamp(self._recent.floor_us / 1e6, UTC)
         rows = self._con.execute(
-            "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?", [floor]
+            "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?",
+            [floor],
         ).fetchnumpy()
         keys = key_hashes(list(rows["app_id"]), list(rows["event_id"]))
         self._recent.reset(now_us=now, keys=keys, ts_us=np.asarray(rows["ts_us"], dtype=np.int64))
+
+    # --- reading -------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.cursor().sql(sql, params=list(params or [])).to_arrow_table()
@@ -204,8 +300,7 @@ class DuckDBEventStore:
         if name is not None:
             sql += " AND name = ?"
             params.append(name)
-        row = self.cursor().execute(sql, params).fetchone()
-        return int(row[0]) if row else 0
+        return int(self.cursor().execute(sql, params).fetchall()[0][0])
 
     def summary(self, *, app_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Events, users and first/last time per event name in [start, end): the admin overview."""
@@ -236,9 +331,7 @@ class DuckDBEventStore:
         return total
 
     def checkpoint(self) -> None:
-        with self._lock:
-            self._con.execute("CHECKPOINT")
+        self._thread_con().execute("CHECKPOINT")
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
+        self._con.close()
