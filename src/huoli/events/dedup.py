@@ -36,15 +36,15 @@ class RecentKeys:
     def reset(self, *, now_us: int, keys: Keys, ts_us: npt.NDArray[np.int64]) -> None:
         """Start over from the store's own rows with ts at or after the floor for `now_us`."""
         self._buckets.clear()
-        self.floor_us = self._floor_for(now_us)
+        self.floor_us = self.floor_for(now_us)
         self.add(keys, ts_us)
 
-    def _floor_for(self, now_us: int) -> int:
+    def floor_for(self, now_us: int) -> int:
         return ((now_us - self.horizon_us) // self.bucket_us) * self.bucket_us
 
     def advance(self, now_us: int) -> None:
         """Move the floor up with time; whole buckets below it are forgotten."""
-        floor = self._floor_for(now_us)
+        floor = self.floor_for(now_us)
         if floor <= self.floor_us:
             return
         self.floor_us = floor

@@ -265,6 +265,38 @@ class DuckDBEventStore:
             con.execute("ROLLBACK")
             raise
 
+    def range_is_empty(self, *, app_id: str, lo: datetime, hi: datetime) -> bool:
+        """No stored event of the app has a ts in [lo, hi]: an import there cannot repeat anything stored."""
+        self.before_read()
+        rows = (
+            self._thread_con()
+            .execute(
+                "SELECT count(*) FROM (SELECT 1 FROM events WHERE app_id = ? AND ts BETWEEN ? AND ? LIMIT 1)",
+                [app_id, lo, hi],
+            )
+            .fetchall()
+        )
+        return int(rows[0][0]) == 0
+
+    def bulk_insert(self, select_sql: str) -> int:
+        """Stream a query's rows (EVENT_SCHEMA columns, event_id as text) straight into the log, in DuckDB.
+
+        For imports into an empty range (see range_is_empty); the caller vouches that event ids are unique.
+        """
+        con = self._thread_con()
+        with self._append_lock:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                rows = con.execute(
+                    f"INSERT INTO events ({_COLUMNS}) SELECT {_SELECT_CAST} FROM ({select_sql})"
+                ).fetchall()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._load_recent()  # imported events may be recent: keep the index's invariant
+        return int(rows[0][0])
+
     def journal_position(self) -> Position:
         rows = self._con.execute("SELECT segment, byte_offset FROM journal_state WHERE id = 1").fetchall()
         return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
@@ -279,15 +311,18 @@ class DuckDBEventStore:
 
     def _load_recent(self) -> None:
         now = _now_us()
-        empty = np.zeros(0, np.int64)
-        self._recent.reset(now_us=now, keys=empty, ts_us=empty)
-        floor = datetime.fromtimestamp(self._recent.floor_us / 1e6, UTC)
-        rows = self._con.execute(
-            "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?",
-            [floor],
-        ).fetchnumpy()
+        floor = datetime.fromtimestamp(self._recent.floor_for(now) / 1e6, UTC)
+        rows = (
+            self._thread_con()
+            .execute(
+                "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?",
+                [floor],
+            )
+            .fetchnumpy()
+        )
         keys = key_hashes(list(rows["app_id"]), list(rows["event_id"]))
-        self._recent.reset(now_us=now, keys=keys, ts_us=np.asarray(rows["ts_us"], dtype=np.int64))
+        with self._index_lock:
+            self._recent.reset(now_us=now, keys=keys, ts_us=np.asarray(rows["ts_us"], dtype=np.int64))
 
     # --- reading -------------------------------------------------------------------------------------
 
