@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +19,13 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 
-PAGES = ["pages/index/index", "pages/item/detail", "pages/cart/index", "pages/user/index", "pages/search/index"]
+PAGES = [
+    "pages/index/index",
+    "pages/item/detail",
+    "pages/cart/index",
+    "pages/user/index",
+    "pages/search/index",
+]
 
 
 def make_batch(size: int, rng: random.Random, now_ms: int) -> bytes:
@@ -35,7 +43,11 @@ def make_batch(size: int, rng: random.Random, now_ms: int) -> bytes:
         if kind < 0.45:
             e.update(name="page_view", page=rng.choice(PAGES), properties={"referrer_page": PAGES[0]})
         elif kind < 0.85:
-            e.update(name="page_leave", page=rng.choice(PAGES), properties={"duration_ms": rng.randint(500, 90_000)})
+            e.update(
+                name="page_leave",
+                page=rng.choice(PAGES),
+                properties={"duration_ms": rng.randint(500, 90_000)},
+            )
         elif kind < 0.95:
             e.update(name="view_item", page=PAGES[1], properties={"item_id": f"sku{rng.randint(1, 2000)}"})
         else:
@@ -87,6 +99,7 @@ async def run(
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     requests = [build_request(host, port, app, make_batch(batch, rng, now_ms)) for _ in range(prebuilt)]
     latencies: list[float] = []
+    timeline: list[tuple[float, float]] = []
     accepted = errors = 0
     next_index = 0
     started = time.perf_counter()
@@ -111,6 +124,7 @@ async def run(
                 scheduled = time.perf_counter()
             status, body = await conn.post(requests[index])
             latencies.append(time.perf_counter() - scheduled)
+            timeline.append((scheduled - started, latencies[-1]))
             if status == 200:
                 accepted += orjson.loads(body)["accepted"]
             else:
@@ -119,6 +133,11 @@ async def run(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
+    if os.environ.get("HUOLI_BENCH_TIMELINE"):
+        per_second: dict[int, float] = {}
+        for at, lat in timeline:
+            per_second[int(at)] = max(per_second.get(int(at), 0.0), lat)
+        print(" ".join(f"{s}:{v * 1000:.0f}" for s, v in sorted(per_second.items())), file=sys.stderr)
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
@@ -147,7 +166,9 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--prebuilt", type=int, default=8000)
-    p.add_argument("--rate", type=float, default=None, help="Open loop: batches per second (default closed loop).")
+    p.add_argument(
+        "--rate", type=float, default=None, help="Open loop: batches per second (default closed loop)."
+    )
     a = p.parse_args()
     result = asyncio.run(run(a.url, a.app, a.seconds, a.concurrency, a.batch, a.prebuilt, a.rate))
     print(json.dumps(result))

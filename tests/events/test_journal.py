@@ -17,9 +17,16 @@ from huoli.events.writer import GroupCommitWriter
 
 def events(n: int, app: str = "a", at: datetime | None = None) -> pa.Table:
     at = at or datetime.now(UTC)
-    raw = [{"event_id": str(uuid.uuid4()), "name": "favorite", "ts": at.isoformat(), "anonymous_id": "x"} for _ in range(n)]
+    raw = [
+        {"event_id": str(uuid.uuid4()), "name": "favorite", "ts": at.isoformat(), "anonymous_id": "x"}
+        for _ in range(n)
+    ]
     return validate_events(
-        raw, caller=Caller(app_id=app, source="client"), now=at, max_age=timedelta(days=1), max_future=timedelta(0)
+        raw,
+        caller=Caller(app_id=app, source="client"),
+        now=at,
+        max_age=timedelta(days=1),
+        max_future=timedelta(0),
     ).to_arrow()
 
 

@@ -14,7 +14,11 @@ from huoli.events.store import DuckDBEventStore
 def batch(app: str, ids: list[str], at: datetime) -> pa.Table:
     raw = [{"event_id": i, "name": "favorite", "ts": at.isoformat(), "anonymous_id": "a"} for i in ids]
     v = validate_events(
-        raw, caller=Caller(app_id=app, source="import"), now=at, max_age=timedelta(days=1), max_future=timedelta(0)
+        raw,
+        caller=Caller(app_id=app, source="import"),
+        now=at,
+        max_age=timedelta(days=1),
+        max_future=timedelta(0),
     )
     return v.to_arrow()
 
@@ -58,7 +62,9 @@ def test_group_commit_attributes_results_per_batch(tmp_path) -> None:  # type: i
     store = DuckDBEventStore(str(tmp_path / "e.duckdb"))
     now = datetime.now(UTC)
     shared = ids(4)
-    results = store.append([batch("a", shared, now), batch("a", shared[:2] + ids(3), now), batch("a", [], now)])
+    results = store.append(
+        [batch("a", shared, now), batch("a", shared[:2] + ids(3), now), batch("a", [], now)]
+    )
     assert [(r.accepted, r.duplicates) for r in results] == [(4, 0), (3, 2), (0, 0)]
     mixed = store.append([batch("a", ids(2), now - timedelta(days=2)), batch("a", shared, now)])
     assert [(r.accepted, r.duplicates) for r in mixed] == [(2, 0), (0, 4)]

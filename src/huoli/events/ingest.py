@@ -76,19 +76,18 @@ class ValidatedBatch:
         n = self.size
         if n == 0:
             return EVENT_SCHEMA.empty_table()
-        arrays: dict[str, pa.Array] = {}
+        arrays: list[pa.Array] = []
         for f in EVENT_SCHEMA:
-            if f.name == "ts":
-                arrays["ts"] = pa.array(self.columns["ts"], pa.int64()).cast(f.type)
-            elif f.name == "received_at":
-                arrays["received_at"] = pa.array([self.received_us] * n, pa.int64()).cast(f.type)
-            elif f.name == "app_id":
-                arrays["app_id"] = pa.array([self.app_id] * n, f.type)
-            elif f.name == "source":
-                arrays["source"] = pa.array([self.source] * n, f.type)
+            if f.name == "received_at":
+                arrays.append(pa.repeat(pa.scalar(self.received_us, f.type), n))
+            elif f.name in ("app_id", "source"):
+                arrays.append(pa.repeat(pa.scalar(getattr(self, f.name), f.type), n))
             else:
-                arrays[f.name] = pa.array(self.columns[f.name], f.type)
-        return pa.Table.from_pydict(arrays, schema=EVENT_SCHEMA)
+                values = self.columns[f.name]
+                # Most catalog columns are empty in a given batch; a null array skips per-value conversion.
+                # Integers convert straight to the timestamp type (epoch µs): no separate cast pass.
+                arrays.append(pa.nulls(n, f.type) if values.count(None) == n else pa.array(values, f.type))
+        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
 def _parse_ts_us(value: Any) -> int | str:

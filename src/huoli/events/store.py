@@ -144,7 +144,7 @@ class DuckDBEventStore:
     are not in DuckDB yet, so every read sees every acknowledged event.
     """
 
-    def __init__(self, path: str, *, recent_horizon: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2)) -> None:
         path = path.removeprefix("/") if path.startswith("/:memory:") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +162,10 @@ class DuckDBEventStore:
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS journal_state (id INTEGER PRIMARY KEY, segment BIGINT, byte_offset BIGINT)"
         )
-        self._recent = RecentKeys(horizon_us=int(recent_horizon / timedelta(microseconds=1)))
+        # Short buckets keep each sorted array small, so adding a commit's keys is a small memmove.
+        self._recent = RecentKeys(
+            horizon_us=int(recent_horizon / timedelta(microseconds=1)), bucket_us=10_000_000
+        )
         self.before_read: Callable[[], None] = lambda: None
         self._load_recent()
 

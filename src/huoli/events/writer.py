@@ -42,14 +42,28 @@ class _Stop:
 
 
 class _Unloaded:
-    """Keys accepted into the journal but not yet visible in the store (pending, or being loaded)."""
+    """Events accepted into the journal but not yet visible in the store (pending, or being loaded).
+
+    Membership is asked only for the rare rows the recent-key index can't clear, so the key set is built on
+    demand instead of paying for a string per event on the hot path.
+    """
 
     def __init__(self) -> None:
-        self.pending: set[str] = set()
-        self.loading: set[str] = set()
+        self.pending: list[pa.Table] = []
+        self.loading: list[pa.Table] = []
+        self._keys: set[str] | None = None
+
+    def changed(self) -> None:
+        self._keys = None
 
     def __contains__(self, key: object) -> bool:
-        return key in self.pending or key in self.loading
+        if self._keys is None:
+            self._keys = {
+                key_text(a, e)
+                for t in (*self.pending, *self.loading)
+                for a, e in zip(t.column("app_id").to_pylist(), t.column("event_id").to_pylist(), strict=True)
+            }
+        return key in self._keys
 
     def __bool__(self) -> bool:
         return bool(self.pending or self.loading)
@@ -73,7 +87,6 @@ class GroupCommitWriter:
         self._load_max_rows = load_max_rows
         self._queue: queue.Queue[_Submit | _Flush | _Stop] = queue.Queue()
         self._cond = threading.Condition()
-        self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._unloaded = _Unloaded()
         self._position: Position | None = None
@@ -179,18 +192,10 @@ class GroupCommitWriter:
                     self._store.insert(fresh)  # in-memory store: nothing to make durable
                 else:
                     position = self._journal.append(fresh)
-                    keys = {
-                        key_text(a, e)
-                        for a, e in zip(
-                            fresh.column("app_id").to_pylist(),
-                            fresh.column("event_id").to_pylist(),
-                            strict=True,
-                        )
-                    }
                     with self._cond:
-                        self._pending.append(fresh)
+                        self._unloaded.pending.append(fresh)
+                        self._unloaded.changed()
                         self._pending_rows += fresh.num_rows
-                        self._unloaded.pending |= keys
                         self._position = position
                         if self._pending_rows >= self._load_max_rows:
                             self._cond.notify_all()
@@ -217,14 +222,11 @@ class GroupCommitWriter:
                     ),
                     timeout=self._load_interval_s,
                 )
-                tables, position, waiters, stopping = (
-                    self._pending,
-                    self._position,
-                    self._flush_waiters,
-                    self._stopping,
-                )
-                self._pending, self._pending_rows, self._flush_waiters = [], 0, []
-                self._unloaded.loading, self._unloaded.pending = self._unloaded.pending, set()
+                tables, position = self._unloaded.pending, self._position
+                waiters, stopping = self._flush_waiters, self._stopping
+                self._pending_rows, self._flush_waiters = 0, []
+                self._unloaded.loading, self._unloaded.pending = tables, []
+                self._unloaded.changed()
             error: BaseException | None = None
             if tables:
                 try:
@@ -233,11 +235,11 @@ class GroupCommitWriter:
                     log.exception("loading journaled events into the store failed")
                     error = exc
                     with self._cond:
-                        self._pending = tables + self._pending
+                        self._unloaded.pending = tables + self._unloaded.pending
                         self._pending_rows += sum(t.num_rows for t in tables)
-                        self._unloaded.pending |= self._unloaded.loading
             with self._cond:
-                self._unloaded.loading = set()
+                self._unloaded.loading = []
+                self._unloaded.changed()
             if error is None and tables and self._journal is not None and position is not None:
                 self._journal.drop_before(position[0])
             for w in waiters:
@@ -245,5 +247,5 @@ class GroupCommitWriter:
                     w.set_result(None)
                 else:
                     w.set_exception(error)
-            if stopping and (error is not None or not self._pending):
+            if stopping and (error is not None or not self._unloaded.pending):
                 return
