@@ -11,7 +11,7 @@ var MAX_BATCH = 500; // server limit per POST /v1/events
 var DEFAULTS = {
   batchSize: 50,
   flushInterval: 5000,
-  maxQueue: 5000,
+  maxQueue: 2000, // ~300 bytes an event: stays under WeChat's 1 MB per storage key
   storageKey: 'huoli_queue',
   sessionTimeout: 30000,
   requestTimeout: 15000
