@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -112,3 +112,30 @@ def unit_of_work(factory: sessionmaker[Session], *, app_id: str | None = None) -
             yield session
     finally:
         session.close()
+
+
+def insert_or_ignore(db: Session, model: type[Base], values: dict[str, Any], conflict: list[str]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when this call inserted the row.
+
+    The database decides who wins a race on a unique key (check-then-insert would let two concurrent callers
+    both pass the check), so idempotency keys and natural keys are safe under concurrency.
+    """
+    scope = db.info.get("app_id")
+    if scope is not None and "app_id" in values and values["app_id"] != scope:
+        from huoli.tenancy import CrossAppWrite
+
+        raise CrossAppWrite(f"{model.__name__} of app {values['app_id']!r} in a session scoped to {scope!r}")
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    else:  # pragma: no cover - huoli supports exactly these two
+        raise NotImplementedError(dialect)
+    # RETURNING rather than rowcount: psycopg reports -1 for rowcount through SQLAlchemy's insert path.
+    key = list(inspect(model).primary_key)
+    return db.execute(stmt.returning(*key)).first() is not None

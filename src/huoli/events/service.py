@@ -18,6 +18,7 @@ import pyarrow as pa
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from huoli.db import insert_or_ignore, utcnow
 from huoli.errors import ValidationFailed
 from huoli.events.ingest import Caller, Rejection, ValidatedBatch, validate_events
 from huoli.events.models import OutboxEvent
@@ -139,9 +140,13 @@ def emit(
     if batch.rejected:
         raise ValidationFailed(f"invalid server event {name!r}", details=batch.rejected[0].errors)
     row = batch.to_arrow().to_pylist()[0]
-    if db.scalar(select(OutboxEvent.id).where(OutboxEvent.event_id == event_id)) is None:
-        db.add(OutboxEvent(app_id=app_id, event_id=event_id, payload=orjson.dumps(row).decode()))
-        db.flush()
+    # The unique event_id makes a concurrent or repeated emit of the same key a no-op.
+    insert_or_ignore(
+        db,
+        OutboxEvent,
+        {"app_id": app_id, "event_id": event_id, "payload": orjson.dumps(row).decode(), "created_at": utcnow()},
+        ["event_id"],
+    )
     return event_id
 
 

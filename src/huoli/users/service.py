@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
 from huoli.auth.service import issue_session_token
+from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, Unauthorized, UpstreamUnavailable, ValidationFailed
 from huoli.events import service as events
 from huoli.settings import Settings
@@ -63,27 +64,35 @@ def login_with_wechat(
         raise HuoliError(
             f"WeChat refused the login: {exc.errmsg}", code="wechat_error", details={"errcode": exc.errcode}
         ) from exc
-    user = db.scalar(select(User).where(User.openid == wx.openid))
-    is_new = user is None
-    if user is None:
-        user = User(
-            id=derive_user_id(app, wx.openid),
-            app_id=app.id,
-            openid=wx.openid,
-            unionid=wx.unionid,
-            first_anonymous_id=anonymous_id,
-            created_at=now,
-            last_login_at=now,
-        )
-        db.add(user)
-    else:
+    user_id = derive_user_id(app, wx.openid)
+    # Two first logins of one user can race: the unique (app_id, openid) key decides, not a prior SELECT.
+    is_new = insert_or_ignore(
+        db,
+        User,
+        {
+            "id": user_id,
+            "app_id": app.id,
+            "openid": wx.openid,
+            "unionid": wx.unionid,
+            "first_anonymous_id": anonymous_id,
+            "created_at": now,
+            "last_login_at": now,
+        },
+        ["app_id", "openid"],
+    )
+    user = db.scalars(select(User).where(User.openid == wx.openid)).one()
+    if not is_new:
         user.last_login_at = now
         if wx.unionid and not user.unionid:
             user.unionid = wx.unionid
-    key = db.get(WxSessionKey, user.id)
-    if key is None:
-        db.add(WxSessionKey(user_id=user.id, app_id=app.id, session_key=wx.session_key, updated_at=now))
-    else:
+    if not insert_or_ignore(
+        db,
+        WxSessionKey,
+        {"user_id": user.id, "app_id": app.id, "session_key": wx.session_key, "updated_at": now},
+        ["user_id"],
+    ):
+        key = db.get(WxSessionKey, user.id)
+        assert key is not None
         key.session_key = wx.session_key
         key.updated_at = now
     db.flush()

@@ -1,0 +1,130 @@
+"""Races that must resolve in the database, on SQLite and PostgreSQL: one winner, no errors, no duplicates."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from huoli.apps.models import App
+from huoli.auth.service import sign_request, verify_signed_request
+from huoli.db import unit_of_work
+from huoli.errors import Unauthorized
+from huoli.events import service as events
+from huoli.events.models import OutboxEvent
+from huoli.runtime import Runtime
+from huoli.users import service as users
+from huoli.users.models import User
+from huoli.wechat.client import WeChatClient
+
+WX_APPID, WX_SECRET = "wx00000000000000bb", "race-secret-0123456789"
+
+
+def race(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run fn(i) on n threads released together; returns each result or the exception it raised."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_first_logins_create_one_user(runtime: Runtime, make_app, fake_wechat) -> None:  # type: ignore[no-untyped-def]
+    fake_wechat.register_app(WX_APPID, WX_SECRET)
+    make_app("shop", wx_appid=WX_APPID, wx_secret=WX_SECRET)
+    codes = [fake_wechat.issue_code("oRACE", appid=WX_APPID) for _ in range(8)]
+    client = WeChatClient(appid=WX_APPID, secret=WX_SECRET, base_url=fake_wechat.url)
+
+    def login(i: int) -> users.LoginResult:
+        with unit_of_work(runtime.sessions, app_id="shop") as db:
+            app = db.get(App, "shop")
+            assert app is not None
+            return users.login_with_wechat(
+                db=db,
+                app=app,
+                code=codes[i],
+                anonymous_id=f"dev{i}",
+                wechat=client,
+                settings=runtime.settings,
+                now=datetime.now(UTC),
+            )
+
+    results = race(8, login)
+    client.close()
+    assert all(isinstance(r, users.LoginResult) for r in results), results
+    assert len({r.user_id for r in results}) == 1
+    assert sum(r.is_new for r in results) == 1, [(r.is_new, r.user_id) for r in results]
+    with unit_of_work(runtime.sessions) as db:
+        assert db.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_a_signed_request_replayed_concurrently_is_accepted_once(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    shop = make_app("shop")
+    now = datetime.now(UTC)
+    ts, nonce, body = str(int(now.timestamp())), "race-nonce-1", b'{"events": []}'
+    sig = sign_request(
+        secret=shop.server_secret,
+        method="POST",
+        path="/v1/server/events",
+        timestamp=ts,
+        nonce=nonce,
+        body=body,
+    )
+
+    def call(_: int) -> str:
+        with unit_of_work(runtime.sessions, app_id="shop") as db:
+            verify_signed_request(
+                db=db,
+                secret=shop.server_secret,
+                app_id="shop",
+                method="POST",
+                path="/v1/server/events",
+                timestamp=ts,
+                nonce=nonce,
+                signature=sig,
+                body=body,
+                now=now,
+                skew=runtime.settings.signature_skew,
+            )
+        return "ok"
+
+    results = race(8, call)
+    assert results.count("ok") == 1
+    assert all(isinstance(r, Unauthorized) and r.code == "replayed_request" for r in results if r != "ok"), (
+        results
+    )
+
+
+def test_concurrent_emits_of_one_key_write_one_event(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    make_app("shop")
+
+    def emit(_: int) -> str:
+        with unit_of_work(runtime.sessions, app_id="shop") as db:
+            return events.emit(
+                db=db,
+                app_id="shop",
+                name="checkin",
+                ts=datetime.now(UTC),
+                idempotency_key="checkin:u1:2026-11-22",
+                user_id="u1",
+                settings=runtime.settings,
+            )
+
+    results = race(8, emit)
+    assert len(set(results)) == 1 and isinstance(results[0], str), results
+    with unit_of_work(runtime.sessions) as db:
+        assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 1
