@@ -179,6 +179,23 @@ def build_query(mapping: Mapping, path: Path, *, app_id: str, received_at: datet
     return " UNION ALL ".join(parts)
 
 
+def _is_parquet(mapping: Mapping, path: Path) -> bool:
+    return mapping.format == "parquet" or ".parquet" in "".join(path.suffixes).lower()
+
+
+def _parquet_stats(src: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int, int, int] | None:
+    """Row count and ts range from Parquet footers (no data read); None when a file lacks ts statistics."""
+    files = _literal(str(path))
+    rows = src.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata({files})").fetchall()[0][0]
+    lo, hi, missing = src.execute(
+        "SELECT min(epoch_us(stats_min_value::TIMESTAMPTZ)), max(epoch_us(stats_max_value::TIMESTAMPTZ)), "
+        f"count(*) FILTER (WHERE stats_min_value IS NULL) FROM parquet_metadata({files}) WHERE path_in_schema = 'ts'"
+    ).fetchall()[0]
+    if rows is None or missing or lo is None:
+        return None
+    return int(rows), int(lo), int(hi), 0
+
+
 def import_file(
     *,
     store: DuckDBEventStore,
@@ -197,9 +214,9 @@ def import_file(
     src.execute("SET TimeZone = 'UTC'")
     query = build_query(mapping, path, app_id=app_id, received_at=now)
     try:
-        total, lo_us, hi_us, invalid = src.execute(
-            f"SELECT count(*), min(epoch_us(ts)), max(epoch_us(ts)), count(*) FILTER (WHERE NOT _valid) FROM ({query})"
-        ).fetchall()[0]
+        stats = _parquet_stats(src, path) if mapping.passthrough and _is_parquet(mapping, path) else None
+        scan = "count(*), min(epoch_us(ts)), max(epoch_us(ts)), count(*) FILTER (WHERE NOT _valid)"
+        total, lo_us, hi_us, invalid = stats or src.execute(f"SELECT {scan} FROM ({query})").fetchall()[0]
     except duckdb.Error as exc:
         raise ValidationFailed(
             f"cannot read {path.name} with mapping {mapping.tag!r}: {exc}",
