@@ -144,7 +144,12 @@ def emit(
     insert_or_ignore(
         db,
         OutboxEvent,
-        {"app_id": app_id, "event_id": event_id, "payload": orjson.dumps(row).decode(), "created_at": utcnow()},
+        {
+            "app_id": app_id,
+            "event_id": event_id,
+            "payload": orjson.dumps(row).decode(),
+            "created_at": utcnow(),
+        },
         ["event_id"],
     )
     return event_id
