@@ -85,16 +85,6 @@ def finish(batch: ValidatedBatch, result: AppendResult) -> IngestResult:
     return IngestResult(accepted=result.accepted, duplicates=result.duplicates, rejected=batch.rejected)
 
 
-def ingest(
-    events: list[Any], *, caller: Caller, settings: Settings, writer: GroupCommitWriter, now: datetime
-) -> IngestResult:
-    """Synchronous ingestion (jobs, CLI, tests). The HTTP route awaits the writer future instead."""
-    batch = validate(events, caller=caller, settings=settings, now=now)
-    if batch.size == 0:
-        raise rejected_only(batch)
-    return finish(batch, writer.append(batch.to_arrow()))
-
-
 def server_event_id(app_id: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(_SERVER_EVENT_NAMESPACE, f"{app_id}:{idempotency_key}"))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,11 +73,36 @@ class AppendResult:
 
 
 class EventStore(Protocol):
-    """The one event log. Appends are idempotent by (app_id, event_id)."""
+    """The one event log, as the ingestion writer, the importer and the admin API use it.
+
+    Appends are idempotent by (app_id, event_id). A backend (DuckDB now; ClickHouse with the analytics
+    engine) implements these; `durable` False means the writer skips the journal (in-memory stores).
+    """
+
+    before_read: Callable[[], None]
+
+    @property
+    def durable(self) -> bool: ...
+
+    def prepare(self, batches: Sequence[pa.Table], pending: Container[str] = ...) -> Prepared:
+        """Decide which rows are new (in-batch repeats, the recent-key index, the log)."""
+        ...
+
+    def insert(self, rows: pa.Table, *, journal_position: Position | None = None) -> None:
+        """Store rows and the journal position in one transaction."""
+        ...
+
+    def remember(self, prepared: Prepared) -> None: ...
+
+    def journal_position(self) -> Position: ...
 
     def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
-        """Append several batches in one transaction; one result per batch."""
+        """prepare + insert + remember, for direct callers (imports, tests)."""
         ...
+
+    def range_is_empty(self, *, app_id: str, lo: datetime, hi: datetime) -> bool: ...
+
+    def bulk_insert(self, select_sql: str) -> int: ...
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table: ...
 
@@ -358,18 +383,6 @@ class DuckDBEventStore:
             f"SELECT {cols} FROM events WHERE app_id = ? ORDER BY received_at DESC, ts DESC LIMIT ?",
             [app_id, limit],
         ).to_pylist()
-
-    def import_batches(self, batches: Iterable[pa.RecordBatch | pa.Table]) -> AppendResult:
-        """Bulk path: same dedup as append, in large chunks (the caller sizes them)."""
-        total = AppendResult(0, 0)
-        for batch in batches:
-            table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-            (res,) = self.append([table])
-            total = AppendResult(total.accepted + res.accepted, total.duplicates + res.duplicates)
-        return total
-
-    def checkpoint(self) -> None:
-        self._thread_con().execute("CHECKPOINT")
 
     def close(self) -> None:
         self._con.close()

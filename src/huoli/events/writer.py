@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from huoli.events.journal import Journal, Position
-from huoli.events.store import AppendResult, DuckDBEventStore, key_text
+from huoli.events.store import AppendResult, EventStore, key_text
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class _Unloaded:
 class GroupCommitWriter:
     def __init__(
         self,
-        store: DuckDBEventStore,
+        store: EventStore,
         *,
         journal_dir: Path | None = None,
         max_events: int = 20_000,
