@@ -40,6 +40,14 @@ _CLIENT_KEYS = {
     "properties",
 }
 _SERVER_KEYS = _CLIENT_KEYS | {"user_id", "openid"}
+# The order of the row tuples validate_events builds (app_id, source and received_at are per batch).
+_ROW_COLUMNS = [
+    *("event_id", "name", "ts", "user_id", "anonymous_id", "session_id", "page", "scene", "channel"),
+    *PROMOTED_PROPERTIES.values(),
+    "properties",
+]
+    + ["properties"]
+)
 _NO_PROMOTED: tuple[Any, ...] = (None,) * len(PROMOTED_PROPERTIES)
 
 
@@ -278,19 +286,6 @@ def validate_events(
     out.size = len(rows)
     if rows:
         columns = list(zip(*rows, strict=True))
-        names = [
-            "event_id",
-            "name",
-            "ts",
-            "user_id",
-            "anonymous_id",
-            "session_id",
-            "page",
-            "scene",
-            "channel",
-            *PROMOTED_PROPERTIES.values(),
-            "properties",
-        ]
-        out.columns = dict(zip(names, columns, strict=True))
+        out.columns = dict(zip(_ROW_COLUMNS, columns, strict=True))
     out.app_id, out.source, out.received_us = app_id, source, now_us
     return out
