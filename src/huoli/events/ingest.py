@@ -46,8 +46,6 @@ _ROW_COLUMNS = [
     *PROMOTED_PROPERTIES.values(),
     "properties",
 ]
-    + ["properties"]
-)
 _NO_PROMOTED: tuple[Any, ...] = (None,) * len(PROMOTED_PROPERTIES)
 
 
