@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -18,8 +19,10 @@ NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
 
 @pytest.fixture
-def store() -> DuckDBEventStore:
-    return DuckDBEventStore(":memory:")
+def store() -> Iterator[DuckDBEventStore]:
+    s = DuckDBEventStore(":memory:")
+    yield s
+    s.close()
 
 
 def counts(store: DuckDBEventStore, app: str) -> dict[str, int]:

@@ -56,6 +56,7 @@ def test_old_events_dedup_against_the_log(tmp_path) -> None:  # type: ignore[no-
     assert store.append([batch("a", some, old)])[0].accepted == 20
     assert store.append([batch("a", some + ids(1), old)])[0].accepted == 1
     assert store.count(app_id="a") == 21
+    store.close()
 
 
 def test_group_commit_attributes_results_per_batch(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -69,3 +70,4 @@ def test_group_commit_attributes_results_per_batch(tmp_path) -> None:  # type: i
     mixed = store.append([batch("a", ids(2), now - timedelta(days=2)), batch("a", shared, now)])
     assert [(r.accepted, r.duplicates) for r in mixed] == [(2, 0), (0, 4)]
     assert store.count(app_id="a") == 9
+    store.close()
