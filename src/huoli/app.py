@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -83,10 +82,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.runtime = rt
         stop = threading.Event()
         relay = asyncio.create_task(_relay_loop(rt, stop))
-        # Startup objects (modules, ORM and pydantic metadata) never die: keep them out of GC scans, whose
-        # full passes otherwise stall every request for tens of milliseconds under load.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:

@@ -83,6 +83,18 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
         rt.close()
 
 
+def run_server(api: Any, host: str, port: int) -> None:
+    import gc
+
+    import uvicorn
+
+    # A process-level choice, so it lives here, not in the app: startup objects (modules, ORM and pydantic
+    # metadata) never die, so keep them out of GC scans, whose full passes otherwise stall requests under load.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
 def guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
@@ -101,7 +113,6 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default from settings: 8000).")] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) on the embedded stores or the configured ones."""
-    import uvicorn
 
     from huoli.app import create_app
 
@@ -109,7 +120,7 @@ def serve(
     with runtime() as rt:
         api = create_app(settings, runtime=rt)
         out.print(f"huoli serving on http://{host or settings.host}:{port or settings.port}  (docs: /docs)")
-        uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="warning")
+        run_server(api, host or settings.host, port or settings.port)
 
 
 @app.command()
@@ -317,7 +328,6 @@ def demo_run(
         out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
         if not serve_api:
             return
-        import uvicorn
 
         from huoli.app import create_app
 
@@ -329,7 +339,7 @@ def demo_run(
             soft_wrap=True,
             highlight=False,
         )
-        uvicorn.run(create_app(settings, runtime=rt), host=h, port=p, log_level="warning")
+        run_server(create_app(settings, runtime=rt), h, p)
 
 
 def main() -> None:

@@ -131,6 +131,10 @@ class Prepared:
         return [AppendResult(accepted=a, duplicates=s - a) for a, s in zip(accepted, self.sizes, strict=True)]
 
 
+def _no_op() -> None:
+    return None
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -182,6 +186,7 @@ class DuckDBEventStore:
         )  # guards the in-memory index only; DuckDB work uses per-thread cursors
         self._append_lock = threading.Lock()
         self._local = threading.local()
+        self._thread_cons: list[duckdb.DuckDBPyConnection] = []
         columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
         self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
         self._con.execute(
@@ -191,7 +196,7 @@ class DuckDBEventStore:
         self._recent = RecentKeys(
             horizon_us=int(recent_horizon / timedelta(microseconds=1)), bucket_us=10_000_000
         )
-        self.before_read: Callable[[], None] = lambda: None
+        self.before_read: Callable[[], None] = _no_op
         self._load_recent()
 
     @property
@@ -208,6 +213,7 @@ class DuckDBEventStore:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
         if con is None:
             con = self._local.con = self._con.cursor()
+            self._thread_cons.append(con)
         return con
 
     # --- writing -------------------------------------------------------------------------------------
@@ -385,4 +391,8 @@ class DuckDBEventStore:
         ).to_pylist()
 
     def close(self) -> None:
+        for con in self._thread_cons:
+            con.close()
+        self._thread_cons.clear()
+        self.before_read = _no_op
         self._con.close()
