@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -92,7 +93,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if owned:
                 rt.close()
 
-    app = FastAPI(
+    # Swagger UI from installed assets, not a CDN, so /docs works on a closed network; no ReDoc, whose page
+    # still pulls its logo from the vendor's CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="huoli 活力",
         version=__version__,
         summary="Growth engine for WeChat mini-programs: events, analytics, engagement, experiments.",
