@@ -192,9 +192,9 @@ class DuckDBEventStore:
         self._con.execute(
             "CREATE TABLE IF NOT EXISTS journal_state (id INTEGER PRIMARY KEY, segment BIGINT, byte_offset BIGINT)"
         )
-        # Short buckets keep each sorted array small, so adding a commit's keys is a small memmove.
+        # Short buckets: forgetting one expired bucket is a small set difference, not a pause.
         self._recent = RecentKeys(
-            horizon_us=int(recent_horizon / timedelta(microseconds=1)), bucket_us=10_000_000
+            horizon_us=int(recent_horizon / timedelta(microseconds=1)), bucket_us=2_000_000
         )
         self.before_read: Callable[[], None] = _no_op
         self._load_recent()
