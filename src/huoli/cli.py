@@ -221,7 +221,7 @@ def import_(
     chunk_rows: Annotated[int, typer.Option(min=1000, help="Rows per store transaction.")] = 1_000_000,
 ) -> None:
     """Load a file into the event log through a mapping (see docs/events.md#import); re-runs add nothing."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
     from huoli.events.importer import import_file, load_mapping
 
@@ -233,6 +233,7 @@ def import_(
             "[progress.description]{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
+            TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=err,
             transient=not sys.stderr.isatty(),

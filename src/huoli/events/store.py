@@ -319,6 +319,8 @@ class DuckDBEventStore:
         """
         con = self._thread_con()
         with self._append_lock:
+            # Row order inside one bulk load means nothing to huoli; not keeping it lets DuckDB write in parallel.
+            con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
             try:
                 rows = con.execute(
@@ -328,6 +330,8 @@ class DuckDBEventStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                con.execute("RESET preserve_insertion_order")
             self._load_recent()  # imported events may be recent: keep the index's invariant
         return int(rows[0][0])
 
