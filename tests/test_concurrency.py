@@ -60,6 +60,7 @@ def test_concurrent_first_logins_create_one_user(runtime: Runtime, make_app, fak
                 anonymous_id=f"dev{i}",
                 wechat=client,
                 settings=runtime.settings,
+                secret_key=runtime.secret_key,
                 now=datetime.now(UTC),
             )
 

@@ -5,6 +5,7 @@ Routes declare which caller they serve; this module is the only place that reads
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -79,28 +80,33 @@ def app_db(runtime: RuntimeDep, op: OperatorDep) -> Iterator[Session]:
 AppDbDep = Annotated[Session, Depends(app_db)]
 
 
-def mini_program_app(runtime: RuntimeDep, x_huoli_app_id: Annotated[str | None, Header()] = None) -> App:
+async def mini_program_app(
+    runtime: RuntimeDep, x_huoli_app_id: Annotated[str | None, Header()] = None
+) -> App:
     if not x_huoli_app_id:
         raise Unauthorized("X-Huoli-App-Id header required", code="missing_app_id")
-    return runtime.app_cache.get(x_huoli_app_id)
+    # async with a cache hit on the event loop: this runs for every ingested batch
+    app = runtime.app_cache.peek(x_huoli_app_id)
+    return app if app is not None else await asyncio.to_thread(runtime.app_cache.get, x_huoli_app_id)
 
 
 MiniProgramAppDep = Annotated[App, Depends(mini_program_app)]
 
 
-def mini_program_user(
+async def mini_program_user(
     runtime: RuntimeDep, app: MiniProgramAppDep, authorization: Annotated[str | None, Header()] = None
 ) -> MiniProgramUser | None:
     """None for anonymous callers; a token for another app is refused, not silently ignored."""
     token = _bearer(authorization)
     if token is None:
         return None
-    user = verify_session_token(
-        secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock()
-    )
+    user = verify_session_token(secret=runtime.secret_key, token=token, now=runtime.clock())
     if user.app_id != app.id:
         raise Unauthorized("session token belongs to another app", code="invalid_token")
     return user
+
+
+MiniProgramUserDep = Annotated[MiniProgramUser | None, Depends(mini_program_user)]
 
 
 async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> App:

@@ -37,6 +37,7 @@ class Runtime:
     store: DuckDBEventStore
     writer: GroupCommitWriter
     app_cache: AppCache
+    secret_key: str
     clock: Callable[[], datetime] = system_clock
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,6 +86,7 @@ def build_runtime(
         engine=engine,
         sessions=sessions,
         app_cache=AppCache(sessions),
+        secret_key=settings.resolved_secret_key(),
         store=store,
         writer=writer,
         clock=clock,

@@ -80,7 +80,10 @@ class Settings(BaseSettings):
         return self.event_store_url or f"duckdb:///{self.data_dir / 'events.duckdb'}"
 
     def resolved_secret_key(self) -> str:
-        """The configured key, or one generated once and kept in the data dir so restarts keep sessions valid."""
+        """The configured key, or one generated once and kept in the data dir so restarts keep sessions valid.
+
+        Reads a file when generated: call once at startup (Runtime.secret_key), not per request.
+        """
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"

@@ -8,14 +8,20 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
-from huoli.auth.service import verify_session_token
-from huoli.deps import OperatorDep, RuntimeDep, SignedAppDep, role_at_least
-from huoli.errors import HuoliError, PayloadTooLarge, Unauthorized, ValidationFailed
+from huoli.deps import (
+    MiniProgramAppDep,
+    MiniProgramUserDep,
+    OperatorDep,
+    RuntimeDep,
+    SignedAppDep,
+    role_at_least,
+)
+from huoli.errors import HuoliError, PayloadTooLarge, ValidationFailed
 from huoli.events import service
 from huoli.events.ingest import Caller
 from huoli.events.schemas import EventBatchIn, EventSummaryRow, IngestOut, ServerEventBatchIn, inline_schema
@@ -75,29 +81,11 @@ async def _ingest(runtime: Runtime, events: list[Any], caller: Caller) -> Respon
     },
 )
 async def ingest_client_events(
-    request: Request,
-    runtime: RuntimeDep,
-    x_huoli_app_id: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
 ) -> Response:
     """Up to 500 events, JSON (gzip accepted). 200 = the accepted events are durable; invalid events are
     listed with field-level reasons and the valid ones are kept. 422 when no event is valid."""
-    if not x_huoli_app_id:
-        raise Unauthorized("X-Huoli-App-Id header required", code="missing_app_id")
-    app = runtime.app_cache.peek(x_huoli_app_id)
-    if app is None:
-        app = await asyncio.to_thread(runtime.app_cache.get, x_huoli_app_id)
-    user_id = None
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Authorization header must be 'Bearer <token>'", code="bad_authorization")
-        user = verify_session_token(
-            secret=runtime.settings.resolved_secret_key(), token=token, now=runtime.clock()
-        )
-        if user.app_id != app.id:
-            raise Unauthorized("session token belongs to another app", code="invalid_token")
-        user_id = user.user_id
+    user_id = user.user_id if user is not None else None
     body = await read_json_body(request, runtime.settings.max_body_bytes)
     events = service.parse_batch(body, max_events=runtime.settings.max_batch_events)
     return await _ingest(runtime, events, Caller(app_id=app.id, source="client", user_id=user_id))

@@ -24,6 +24,7 @@ def wechat_login(body: WechatLoginIn, runtime: RuntimeDep, app: MiniProgramAppDe
             anonymous_id=body.anonymous_id,
             wechat=client,
             settings=runtime.settings,
+            secret_key=runtime.secret_key,
             now=runtime.clock(),
         )
     return WechatLoginOut(

@@ -43,6 +43,7 @@ def login_with_wechat(
     anonymous_id: str | None,
     wechat: WeChatClient,
     settings: Settings,
+    secret_key: str,
     now: datetime,
 ) -> LoginResult:
     """Exchange a wx.login code (jscode2session); the session_key stays in our database."""
@@ -109,7 +110,7 @@ def login_with_wechat(
         settings=settings,
     )
     token, expires = issue_session_token(
-        secret=settings.resolved_secret_key(),
+        secret=secret_key,
         app_id=app.id,
         user_id=user.id,
         now=now,
