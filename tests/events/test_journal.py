@@ -96,3 +96,24 @@ def test_reads_see_every_acknowledged_event(tmp_path: Path) -> None:
     assert store.count(app_id="a") == 50  # the read waits for the load
     writer.close()
     store.close()
+
+
+def test_failed_append_leaves_no_partial_record(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    journal = Journal(tmp_path / "j")
+    journal.start_appending()
+    journal.append(events(2))
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("huoli.events.journal.os.fsync", broken_fsync)
+    try:
+        journal.append(events(3))
+    except OSError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the append should have failed")
+    monkeypatch.undo()
+    journal.append(events(4))
+    journal.close()
+    assert [t.num_rows for t, _ in Journal(tmp_path / "j").replay((0, 0))] == [2, 4]

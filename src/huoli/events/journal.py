@@ -70,9 +70,17 @@ class Journal:
     def append(self, table: pa.Table) -> Position:
         """Write and fsync one record; when this returns, the record survives a crash."""
         assert self._file is not None, "start_appending() first"
-        self._file.write(_encode(table))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        start = self._file.tell()
+        try:
+            self._file.write(_encode(table))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except BaseException:
+            # A half-written record (disk full, I/O error) would end replay early and hide later records:
+            # cut it off so the next append starts on a clean boundary. The caller acknowledges nothing.
+            self._file.truncate(start)
+            self._file.seek(start)
+            raise
         return self.position
 
     def replay(self, start: Position) -> Iterator[tuple[pa.Table, Position]]:
