@@ -73,7 +73,7 @@ def build_runtime(
     engine = make_engine(settings.resolved_database_url())
     if run_migrations:
         migrate.upgrade(engine)
-    store = open_store(settings.resolved_event_store_url())
+    store = open_store(settings.resolved_event_store_url(), threads=settings.duckdb_threads)
     writer = GroupCommitWriter(
         store,
         journal_dir=Path(store.path + ".journal") if store.durable else None,

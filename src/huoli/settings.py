@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests).",
     )
     timezone: str = Field("Asia/Shanghai", description="Default app timezone for local days.")
+    duckdb_threads: int | None = Field(
+        None, ge=1, le=256, description="DuckDB worker threads (default: all cores; 1 leaves a core to HTTP)."
+    )
     secret_key: str = Field(
         "", description="Signs session tokens. Generated into <data_dir>/secret_key if empty."
     )

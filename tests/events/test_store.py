@@ -71,3 +71,9 @@ def test_group_commit_attributes_results_per_batch(tmp_path) -> None:  # type: i
     assert [(r.accepted, r.duplicates) for r in mixed] == [(2, 0), (0, 4)]
     assert store.count(app_id="a") == 9
     store.close()
+
+
+def test_thread_setting_applies(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = DuckDBEventStore(str(tmp_path / "e.duckdb"), threads=1)
+    assert store.query("SELECT current_setting('threads') AS t").to_pylist() == [{"t": 1}]
+    store.close()

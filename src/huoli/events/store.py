@@ -157,9 +157,9 @@ def _first_copies(table: pa.Table, batch_of: npt.NDArray[np.int32]) -> tuple[pa.
     return table.take(pa.array(first)), batch_of[first]
 
 
-def open_store(url: str) -> DuckDBEventStore:
+def open_store(url: str, *, threads: int | None = None) -> DuckDBEventStore:
     if url.startswith("duckdb://"):
-        return DuckDBEventStore(url.removeprefix("duckdb://"))
+        return DuckDBEventStore(url.removeprefix("duckdb://"), threads=threads)
     raise ValueError(
         f"unsupported event store URL {url!r}: use duckdb:///path/events.duckdb "
         "(ClickHouse arrives with the analytics engine)"
@@ -173,7 +173,9 @@ class DuckDBEventStore:
     are not in DuckDB yet, so every read sees every acknowledged event.
     """
 
-    def __init__(self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2)) -> None:
+    def __init__(
+        self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2), threads: int | None = None
+    ) -> None:
         path = path.removeprefix("/") if path.startswith("/:memory:") else path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +183,8 @@ class DuckDBEventStore:
         self._con = duckdb.connect(path)
         # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        if threads is not None:
+            self._con.execute(f"SET threads = {int(threads)}")
         self._index_lock = (
             threading.Lock()
         )  # guards the in-memory index only; DuckDB work uses per-thread cursors
