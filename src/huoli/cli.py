@@ -92,7 +92,7 @@ def run_server(api: Any, host: str, port: int) -> None:
     # metadata) never die, so keep them out of GC scans, whose full passes otherwise stall requests under load.
     gc.collect()
     gc.freeze()
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
 
 
 def guarded(fn: Callable[[], T]) -> T:
