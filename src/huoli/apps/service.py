@@ -128,10 +128,3 @@ class AppCache:
         with self._lock:
             self._items[app_id] = (now, app)
         return app
-
-    def invalidate(self, app_id: str | None = None) -> None:
-        with self._lock:
-            if app_id is None:
-                self._items.clear()
-            else:
-                self._items.pop(app_id, None)

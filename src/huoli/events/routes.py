@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -11,7 +12,6 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from huoli.apps.models import App
 from huoli.apps.schemas import Role
 from huoli.deps import (
     MiniProgramAppDep,
@@ -106,10 +106,7 @@ async def ingest_server_events(request: Request, runtime: RuntimeDep, app: Signe
     """Orders, payments, refunds and other money-bearing events. Sign as docs/api.md describes."""
     body = await read_json_body(request, runtime.settings.max_body_bytes)
     events = service.parse_batch(body, max_events=runtime.settings.max_batch_events)
-
-    def by_openid(openid: str, _app: App = app) -> str:
-        return derive_user_id(_app, openid)
-
+    by_openid = functools.partial(derive_user_id, app)
     return await _ingest(runtime, events, Caller(app_id=app.id, source="server", resolve_openid=by_openid))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from huoli.apps.models import App
 from huoli.auth.service import issue_session_token
 from huoli.db import insert_or_ignore
-from huoli.errors import HuoliError, Unauthorized, UpstreamUnavailable, ValidationFailed
+from huoli.errors import HuoliError, Unauthorized, UpstreamUnavailable
 from huoli.events import service as events
 from huoli.settings import Settings
 from huoli.users.models import User, WxSessionKey
@@ -117,10 +117,3 @@ def login_with_wechat(
         ttl=settings.session_ttl,
     )
     return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
-
-
-def resolve_openid(*, db: Session, app: App, openid: str) -> str:
-    """Merchant backends name users by openid; the id is derivable even before the user's first login."""
-    if not openid:
-        raise ValidationFailed("openid required", details=[{"field": "openid", "message": "required"}])
-    return derive_user_id(app, openid)
