@@ -40,8 +40,9 @@ test-py: install services
 
 test: install services lint test-sdk test-py
 
-bench: install
+bench: install services
 	$(PY) bench/run.py
+	for b in $$(ls bench/*.py | grep -v -e '/run.py' -e '/common.py' -e '/load_ingest.py' -e '/bench_generator.py'); do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

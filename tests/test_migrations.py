@@ -14,7 +14,7 @@ from huoli.models import Base
 def test_upgrade_matches_models_and_downgrades(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    assert migrate.current(engine) is not None
+    assert migrate.current(engine), "no revision applied"
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"

@@ -17,13 +17,11 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huoli import __version__
-from huoli.apps.routes import router as apps_router
+from huoli.domains import domain_modules
 from huoli.errors import HuoliError
 from huoli.events import service as events_service
-from huoli.events.routes import router as events_router
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
-from huoli.users.routes import router as users_router
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +113,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt.store.query("SELECT 1")
         return {"status": "ok", "version": __version__}
 
-    app.include_router(events_router)
-    app.include_router(users_router)
-    app.include_router(apps_router)
+    for routes in domain_modules("routes"):
+        app.include_router(routes.router)
     return app

@@ -37,6 +37,14 @@ app.add_typer(keys_cli, name="keys")
 app.add_typer(demo_cli, name="demo")
 app.add_typer(events_cli, name="events")
 
+
+def _add_domain_clis() -> None:
+    from huoli.domains import domain_modules
+
+    for module in domain_modules("cli"):
+        app.add_typer(module.cli, name=module.CLI_NAME)
+
+
 out = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -125,7 +133,7 @@ def serve(
 
 @app.command()
 def migrate(
-    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "heads",
     downgrade: Annotated[bool, typer.Option(help="Downgrade to the revision instead.")] = False,
 ) -> None:
     """Apply (or roll back) operational-database migrations."""
@@ -136,7 +144,7 @@ def migrate(
     engine = make_engine(settings.resolved_database_url())
     try:
         (migrations.downgrade if downgrade else migrations.upgrade)(engine, revision)
-        out.print(f"database at revision {migrations.current(engine)}")
+        out.print(f"database at revision {', '.join(migrations.current(engine))}")
     except Exception as exc:
         raise fail(f"migration failed: {str(exc).splitlines()[0]}") from None
     finally:
@@ -341,6 +349,9 @@ def demo_run(
             highlight=False,
         )
         run_server(create_app(settings, runtime=rt), h, p)
+
+
+_add_domain_clis()  # last: domain CLIs may import the helpers above
 
 
 def main() -> None:

@@ -1,9 +1,8 @@
 """Imports every domain's tables so metadata (Alembic, tests) sees the whole schema."""
 
-from huoli.apps.models import ApiKey, App
-from huoli.auth.models import ServerNonce
 from huoli.db import Base
-from huoli.events.models import OutboxEvent
-from huoli.users.models import User, WxSessionKey
+from huoli.domains import domain_modules
 
-__all__ = ["ApiKey", "App", "Base", "OutboxEvent", "ServerNonce", "User", "WxSessionKey"]
+MODEL_MODULES = list(domain_modules("models"))
+
+__all__ = ["MODEL_MODULES", "Base"]

@@ -1,0 +1,61 @@
+"""Shared by every bench script: the machine line and writing one section of docs/benchmarks.md.
+
+Each domain's bench is `bench/<domain>.py`, runnable alone (`python bench/<domain>.py --no-write`); it owns
+the text between `<!-- bench:<domain>:begin -->` and `<!-- bench:<domain>:end -->` in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+    mem_gib = int(mem.group(1)) / 1024 / 1024 if mem else 0.0
+    return (
+        f"{os.cpu_count()} vCPU ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def write_section(key: str, title: str, command: str, body: list[str], *, write: bool = True) -> str:
+    """Print and (unless write=False) replace this key's section of docs/benchmarks.md."""
+    begin, end = f"<!-- bench:{key}:begin -->", f"<!-- bench:{key}:end -->"
+    section = "\n".join(
+        [
+            begin,
+            f"## {title}",
+            "",
+            f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} with `{command}` on {machine()}.",
+            "",
+            *body,
+            end,
+        ]
+    )
+    print(section)
+    if write:
+        text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+        if begin in text and end in text:
+            text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
+        else:
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
+        DOC.write_text(text)
+    return section
