@@ -85,8 +85,8 @@ export default {
       chart(chartEl, {
         animation: false,
         tooltip: { trigger: "axis", renderMode: "richText" },
-        legend: { show: !!prevDaily },
-        grid: { left: 48, right: 16, top: 32, bottom: 32 },
+        legend: { show: !!prevDaily, top: 0, right: 16 },
+        grid: { left: 56, right: 16, top: 36, bottom: 28 },
         xAxis: { type: "category", data: range.dates },
         yAxis: { type: "value", minInterval: 1 },
         series,
