@@ -80,6 +80,18 @@ def test_files_are_served_with_their_type_and_csp(
     assert console_client.head(path).status_code == 200
 
 
+def test_unchanged_files_revalidate_with_304(console_client: TestClient, fake_node_modules: Path) -> None:
+    first = console_client.get(ECHARTS)
+    etag = first.headers["etag"]
+    again = console_client.get(ECHARTS, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    (fake_node_modules / "echarts" / "dist" / "echarts.esm.min.mjs").write_text(
+        "export const version = 'v2';\n"
+    )
+    changed = console_client.get(ECHARTS, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and b"v2" in changed.content and changed.headers["etag"] != etag
+
+
 def test_shell_has_no_inline_script_or_outside_url(console_client: TestClient) -> None:
     html = console_client.get("/console/").text
     assert '<script type="module" src="/console/static/app.js"></script>' in html

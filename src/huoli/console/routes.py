@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from huoli.console import service
@@ -34,8 +34,14 @@ HEADERS = {
 }
 
 
-def _file(path: Path) -> Response:
-    return Response(path.read_bytes(), media_type=service.content_type(path), headers=HEADERS)
+def _file(path: Path, request: Request) -> Response:
+    # Revalidated on every load (no-cache), so an ETag keeps reloads cheap: ECharts alone is ~1 MB.
+    st = path.stat()
+    etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
+    headers = {**HEADERS, "ETag": etag}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(path.read_bytes(), media_type=service.content_type(path), headers=headers)
 
 
 def _missing(what: str) -> NotFound:
@@ -48,8 +54,8 @@ def console_root() -> RedirectResponse:
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def console_index() -> Response:
-    return _file(service.STATIC_DIR / "index.html")
+def console_index(request: Request) -> Response:
+    return _file(service.STATIC_DIR / "index.html", request)
 
 
 @router.api_route("/pages.json", methods=["GET", "HEAD"])
@@ -60,24 +66,24 @@ def pages(runtime: RuntimeDep) -> Response:
 
 
 @router.api_route("/static/{name:path}", methods=["GET", "HEAD"])
-def static(name: str) -> Response:
+def static(name: str, request: Request) -> Response:
     path = service.static_file(name)
     if path is None:
         raise _missing(name)
-    return _file(path)
+    return _file(path, request)
 
 
 @router.api_route("/pages/{domain}/{name:path}", methods=["GET", "HEAD"])
-def page_file(domain: str, name: str) -> Response:
+def page_file(domain: str, name: str, request: Request) -> Response:
     path = service.page_file(domain, name)
     if path is None:
         raise _missing(f"{domain}/{name}")
-    return _file(path)
+    return _file(path, request)
 
 
 @router.api_route("/vendor/{package}/{name:path}", methods=["GET", "HEAD"])
-def vendor(package: str, name: str, runtime: RuntimeDep) -> Response:
+def vendor(package: str, name: str, request: Request, runtime: RuntimeDep) -> Response:
     path = service.vendor_file(service.vendor_root(runtime.settings), package, name)
     if path is None:
         raise _missing(f"vendor/{package}/{name}")
-    return _file(path)
+    return _file(path, request)
