@@ -185,7 +185,7 @@ def test_create_key_field_error_then_revoke(console: ConsoleSession, live_server
     page.locator("#key-create button[type=submit]").click()
     error = page.locator(".field-error[data-field=name]")
     error.wait_for()
-    assert "at least 1 character" in error.inner_text()
+    assert error.inner_text() == "至少需要 1 个字符"  # the API's message, in the UI language
     # next to its input, linked for screen readers
     assert page.evaluate("document.querySelector('#key-name').nextElementSibling.dataset.field") == "name"
     assert page.locator("#key-name").get_attribute("aria-invalid") == "true"

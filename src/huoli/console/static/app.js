@@ -377,7 +377,7 @@ function fmtDateTime(value, { seconds = true } = {}) {
 
 function makeCtx(page, seq) {
   const t = (x, vars) => translate(state.lang, [state.i18n[page.domain], SHELL], x, vars);
-  const ui = makeUi({ t, charts: state.charts, get echarts() { return state.echarts; } });
+  const ui = makeUi({ t, lang: state.lang, charts: state.charts, get echarts() { return state.echarts; } });
   return {
     async api(path, opts) {
       try {

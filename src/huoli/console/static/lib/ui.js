@@ -1,7 +1,27 @@
 // ctx.ui: small helpers every page shares. All text goes in as text nodes (see dom.js).
 import { append, clear, h } from "./dom.js";
 
-// shell: { t(x), echarts (or null), charts: Set of live chart instances for the current page }
+// The API's validation messages are English (pydantic); the common ones read better in Chinese.
+const ZH_MESSAGES = [
+  [/^String should have at least (\d+) characters?$/, (n) => `至少需要 ${n} 个字符`],
+  [/^String should have at most (\d+) characters?$/, (n) => `最多 ${n} 个字符`],
+  [/^Field required$/, () => "必填"],
+  [/^Input should be a valid (\w+)/, (v) => `格式不正确（应为 ${v}）`],
+  [/^Input should be (.+)$/, (v) => `取值应为 ${v}`],
+  [/^String should match pattern '(.+)'$/, (p) => `格式不正确（应匹配 ${p}）`],
+];
+
+export function localMessage(lang, message) {
+  const text = String(message ?? "");
+  if (lang !== "zh") return text;
+  for (const [re, fn] of ZH_MESSAGES) {
+    const m = text.match(re);
+    if (m) return fn(m[1]);
+  }
+  return text;
+}
+
+// shell: { t(x), lang, echarts (or null), charts: Set of live chart instances for the current page }
 export function makeUi(shell) {
   const { t } = shell;
 
@@ -41,11 +61,11 @@ export function makeUi(shell) {
       const field = String(d?.field ?? "");
       const input = field ? form.querySelector(`[name="${CSS.escape(field)}"]`) : null;
       if (!input) {
-        loose.push(field ? `${field}: ${d.message}` : String(d.message));
+        loose.push(field ? `${field}: ${localMessage(shell.lang, d.message)}` : localMessage(shell.lang, d.message));
         continue;
       }
       const id = `err-${form.id || "form"}-${field.replace(/[^A-Za-z0-9_-]/g, "_")}`;
-      const msg = h("p", { class: "field-error", id, role: "alert", dataset: { field } }, String(d.message));
+      const msg = h("p", { class: "field-error", id, role: "alert", dataset: { field } }, localMessage(shell.lang, d.message));
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", id);
       input.insertAdjacentElement("afterend", msg);
