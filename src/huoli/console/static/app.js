@@ -246,22 +246,25 @@ function renderNav() {
   if (!nav) return;
   clear(nav);
   if (!state.pages.length) nav.append(h("p", { class: "muted" }, T("page.none")));
-  let group = null;
-  let list = null;
+  // Groups sit in the order of their first (lowest-order) page; pages keep their order within a group.
+  const groups = new Map();
   for (const p of state.pages) {
     const g = p.group || p.id;
-    if (g !== group) {
-      group = g;
-      const label = p.groupTitle ? translate(state.lang, [], p.groupTitle) : T(`group.${g}`);
-      nav.append(h("div", { class: "nav-group" }, label.startsWith("group.") ? g : label));
-      list = h("ul", {});
-      nav.append(list);
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(p);
+  }
+  for (const [g, pages] of groups) {
+    const titled = pages.find((p) => p.groupTitle);
+    const label = titled ? translate(state.lang, [], titled.groupTitle) : T(`group.${g}`);
+    const list = h("ul", {});
+    nav.append(h("div", { class: "nav-group" }, label === `group.${g}` ? g : label), list);
+    for (const p of pages) {
+      const active = state.page?.id === p.id;
+      list.append(h("li", {}, h("a", {
+        href: hashFor(p.id, rangeQuery()), dataset: { page: p.id }, class: active ? "active" : null,
+        "aria-current": active ? "page" : null,
+      }, translate(state.lang, [state.i18n[p.domain], SHELL], p.title))));
     }
-    const active = state.page?.id === p.id;
-    list.append(h("li", {}, h("a", {
-      href: hashFor(p.id, rangeQuery()), dataset: { page: p.id }, class: active ? "active" : null,
-      "aria-current": active ? "page" : null,
-    }, translate(state.lang, [state.i18n[p.domain], SHELL], p.title))));
   }
 }
 
