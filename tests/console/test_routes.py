@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -160,7 +161,9 @@ def raw_get(app: Any, raw_path: str) -> tuple[int, bytes]:
         elif message["type"] == "http.response.body":
             body.append(message.get("body", b""))
 
-    asyncio.run(app(scope, receive, send))
+    # In its own thread: Playwright's sync API may already run an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return status[0], b"".join(body)
 
 
