@@ -19,7 +19,7 @@ CONSOLE_STAMP := console/node_modules/.huoli-installed
 $(CONSOLE_STAMP): console/package-lock.json
 	@if ! command -v npm >/dev/null; then \
 	  echo "warning: npm not found: the console runs without charts (install Node.js, then make install)" >&2; \
-	elif (cd console && npm ci --no-audit --no-fund --loglevel=error); then touch $@; \
+	elif (cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); then touch $@; \
 	else echo "warning: npm ci failed (registry unreachable?): the console runs without charts" >&2; fi
 
 install: $(STAMP) $(CONSOLE_STAMP)

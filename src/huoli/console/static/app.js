@@ -415,6 +415,7 @@ function makeCtx(page, seq) {
       history.replaceState(null, "", hashFor(page.id, params));
     },
     isCurrent: () => seq === state.seq,
+    ApiError,
     echarts: state.echarts,
     ui,
     fmt: { number: fmtNumber, datetime: fmtDateTime },
