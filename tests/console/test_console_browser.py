@@ -268,3 +268,18 @@ def test_without_node_modules_the_console_works_and_says_why(console: ConsoleSes
     assert "make install" in page.locator("#overview-chart").inner_text()
     assert page.locator("#overview-kpis .kpi").count() == 3
     console.shot("no-vendor")
+
+
+def test_a_revoked_key_sends_the_operator_back_to_sign_in(
+    live_server: LiveServer,
+    open_console,  # type: ignore[no-untyped-def]
+) -> None:
+    owner = live_server.make_app("shop", "小店")["owner"]
+    issued = live_server.api(owner, "POST", "/admin/keys", json={"name": "laptop", "role": "analyst"}).json()
+    c = open_console(issued["key"])
+    c.allow_console_error(r"status of 401")
+    assert live_server.api(owner, "DELETE", f"/admin/keys/{issued['id']}").status_code == 200
+    c.page.locator("#nav a[data-page=events]").click()
+    c.page.locator("#signin-error").get_by_text("当前密钥已失效").wait_for()
+    assert json.loads(c.page.evaluate("localStorage.getItem('huoli.console.keys')")) == []
+    c.shot("expired")
