@@ -9,6 +9,7 @@ Day numbers are days since 1970-01-01 in local time; weeks start on Monday; mont
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -68,19 +69,8 @@ class TimeBase:
         return int(self.utc_start(d).timestamp())
 
     def transitions(self, first: dt.date, last: dt.date) -> list[tuple[int, int]]:
-        """[(from_epoch, offset_seconds)] covering local days first..last (a day of margin each side)."""
-        zone = self.zone
-        t = dt.datetime.combine(first - dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-        end = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-        out: list[tuple[int, int]] = []
-        prev: int | None = None
-        while t <= end:  # hourly steps find every transition (all real ones are on hour or half-hour marks)
-            off = int(t.astimezone(zone).utcoffset().total_seconds())  # type: ignore[union-attr]
-            if off != prev:
-                out.append((int(t.timestamp()), off))
-                prev = off
-            t += dt.timedelta(minutes=30)
-        return out
+        """[(from_epoch, offset_seconds)] covering local days first..last (two days of margin each side)."""
+        return _transitions(self.tz, first - dt.timedelta(days=2), last + dt.timedelta(days=2))
 
     def local_seconds(self, ts: ibis.TimestampValue, first: dt.date, last: dt.date) -> ibis.IntegerValue:
         epoch = ts.epoch_seconds()
@@ -94,3 +84,28 @@ class TimeBase:
 
     def day(self, ts: ibis.TimestampValue, first: dt.date, last: dt.date) -> ibis.IntegerValue:
         return (self.local_seconds(ts, first, last) // 86400).cast("int64")
+
+
+@functools.lru_cache(maxsize=256)
+def _transitions(tz: str, first: dt.date, last: dt.date) -> list[tuple[int, int]]:
+    zone = ZoneInfo(tz)
+
+    def offset(epoch: int) -> int:
+        return int(dt.datetime.fromtimestamp(epoch, dt.UTC).astimezone(zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+
+    t = int(dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC).timestamp())
+    end = int(dt.datetime.combine(last, dt.time(), tzinfo=dt.UTC).timestamp())
+    out = [(t, offset(t))]
+    while t < end:  # daily steps; a change inside a day is located to the second by bisection
+        nxt = min(t + 86400, end)
+        if offset(nxt) != out[-1][1]:
+            lo, hi = t, nxt
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if offset(mid) == out[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            out.append((hi, offset(hi)))
+        t = nxt
+    return out
