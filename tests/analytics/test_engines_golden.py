@@ -71,7 +71,6 @@ def _results(engine: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-@pytest.mark.timeout(1800)
 def results(log: pa.Table, chdb_engine: ChdbEngine, spark_engine: SparkEngine) -> dict[str, list[Any]]:
     duck = _results(DuckDBEngine.from_arrow(log))
     chdb_engine.session.query("TRUNCATE TABLE events")
