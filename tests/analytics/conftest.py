@@ -59,7 +59,9 @@ def load(request: pytest.FixtureRequest) -> Loader:
     return _load
 
 
-def frame(engine: Any, start: str, end: str, *, tz: str = "Asia/Shanghai", now: dt.datetime | None = None, **q: Any) -> Frame:
+def frame(
+    engine: Any, start: str, end: str, *, tz: str = "Asia/Shanghai", now: dt.datetime | None = None, **q: Any
+) -> Frame:
     query = MetricQuery(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end), tz=tz, **q)
     return Frame(
         engine=engine,
@@ -67,5 +69,6 @@ def frame(engine: Any, start: str, end: str, *, tz: str = "Asia/Shanghai", now: 
         query=query,
         tz=tz,
         now=now or dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
-        known_events=frozenset(__import__("huoli.events.catalog", fromlist=["CATALOG"]).CATALOG) | {"a", "b", "c", "d", "e", "x"},
+        known_events=frozenset(__import__("huoli.events.catalog", fromlist=["CATALOG"]).CATALOG)
+        | {"a", "b", "c", "d", "e", "x"},
     )

@@ -5,8 +5,8 @@ ClickHouse's own windowFunnel (chdb). Numbers must agree exactly."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ def taobao(shared_data: Path) -> Iterator[tuple[DuckDBEventStore, pd.DataFrame]]
     store.close()
 
 
-def _frame(engine: Any, app: str, start: dt.date, end: dt.date, tz: str = "Asia/Shanghai", **kw: Any) -> Frame:
+def _frame(
+    engine: Any, app: str, start: dt.date, end: dt.date, tz: str = "Asia/Shanghai", **kw: Any
+) -> Frame:
     return Frame(
         engine=engine, app_id=app, query=MetricQuery(start=start, end=end, tz=tz, **kw), tz=tz, now=NOW,
         known_events=frozenset(CATALOG),
@@ -58,7 +60,9 @@ def test_taobao_dau_and_lifecycle(taobao: tuple[DuckDBEventStore, pd.DataFrame])
     f = _frame(DuckDBEngine(store), "tb", start, end)
     got = {r["date"]: r["dau"] for r in activity.active_users(f)}
     want = df.groupby("day").actor.nunique()
-    assert got == {d.isoformat(): int(n) for d, n in want.items()} | {k: 0 for k in got if dt.date.fromisoformat(k) not in want.index}
+    assert got == {d.isoformat(): int(n) for d, n in want.items()} | {
+        k: 0 for k in got if dt.date.fromisoformat(k) not in want.index
+    }
     assert sum(got.values()) > 1000
     # Lifecycle per day, from the definitions.
     active = df.groupby("day").actor.apply(set).to_dict()
@@ -97,7 +101,9 @@ def test_taobao_retention(taobao: tuple[DuckDBEventStore, pd.DataFrame]) -> None
     assert checked > 5
 
 
-def _pandas_funnel(df: pd.DataFrame, steps: list[str], window: pd.Timedelta, start: dt.date, end: dt.date) -> list[int]:
+def _pandas_funnel(
+    df: pd.DataFrame, steps: list[str], window: pd.Timedelta, start: dt.date, end: dt.date
+) -> list[int]:
     """The definition, literally, with pandas merges: each user's first step-1 event in the range anchors;
     each next step is the earliest matching event at or after the previous one, within the window."""
     s1 = df[(df.name == steps[0]) & (df.day >= start) & (df.day <= end)]
@@ -162,16 +168,23 @@ def test_online_retail_value(retail: tuple[DuckDBEventStore, pd.DataFrame]) -> N
     # An invoice's amount is the sum of its lines as listed (repeated lines included), each line rounded
     # half away from zero to whole pence — exact decimal arithmetic, as the mapping defines it.
     df["line_pence"] = [
-        int((abs(q * Decimal(p)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)) for q, p in zip(df.Quantity, df.UnitPrice)
+        int((abs(q * Decimal(p)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        for q, p in zip(df.Quantity, df.UnitPrice, strict=False)
     ]
     df["UnitPrice"] = df.UnitPrice.astype(float)
     df["local"] = pd.to_datetime(df.InvoiceDate)
     inv = df.groupby("InvoiceNo").agg(
-        total=("line_pence", "sum"), value=("Quantity", lambda q: 0), first=("local", "min"), cust=("CustomerID", "first")
+        total=("line_pence", "sum"),
+        value=("Quantity", lambda q: 0),
+        first=("local", "min"),
+        cust=("CustomerID", "first"),
     )
     signed = df.assign(v=df.Quantity * df.UnitPrice).groupby("InvoiceNo").v.sum()
     paid = inv[(~inv.index.str.startswith("C")) & (signed >= 0)].copy()
-    paid["actor"] = [("c" + c.replace(".0", "")) if isinstance(c, str) else "guest-" + i for i, c in zip(paid.index, paid.cust)]
+    paid["actor"] = [
+        ("c" + c.replace(".0", "")) if isinstance(c, str) else "guest-" + i
+        for i, c in zip(paid.index, paid.cust, strict=False)
+    ]
     paid["day"] = paid["first"].dt.date
     start, end = dt.date(2011, 3, 1), dt.date(2011, 5, 31)
     sel = paid[(paid.day >= start) & (paid.day <= end)]

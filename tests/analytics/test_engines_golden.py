@@ -54,9 +54,17 @@ def log() -> pa.Table:
     return pa.Table.from_batches(list(generate(spec, batch_users=600)), schema=EVENT_SCHEMA)
 
 
-def _results(engine: Any) -> list[Any]:
-    out = []
-    for metric, extra in CASES:
+# Spark plans each query in seconds even on small data, so it runs one case per metric (the first of
+# each); DuckDB and chdb run them all.
+SPARK_CASES = sorted({m: i for i, (m, _) in reversed(list(enumerate(CASES)))}.values())
+
+
+def _results(engine: Any, only: list[int] | None = None) -> list[Any]:
+    out: list[Any] = []
+    for i, (metric, extra) in enumerate(CASES):
+        if only is not None and i not in only:
+            out.append(None)
+            continue
         req = parse(metric, {**RANGE, **extra})
         frame = Frame(
             engine=engine,
@@ -77,19 +85,23 @@ def results(log: pa.Table, chdb_engine: ChdbEngine, spark_engine: SparkEngine) -
     chdb_engine.load_arrow(log)
     ch = _results(chdb_engine)
     spark_engine.spark.createDataFrame(log.to_pandas()).createOrReplaceTempView("events")
-    sp = _results(spark_engine)
+    sp = _results(spark_engine, SPARK_CASES)
     return {"duckdb": duck, "chdb": ch, "spark": sp}
 
 
 def _same(a: Any, b: Any, path: str = "") -> None:
     if isinstance(a, float) or isinstance(b, float):
-        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), f"{path}: {a} != {b}"
+        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (
+            f"{path}: {a} != {b}"
+        )
     elif isinstance(a, dict):
         assert isinstance(b, dict) and a.keys() == b.keys(), f"{path}: keys {a.keys()} != {b.keys()}"
         for k in a:
             _same(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), f"{path}: {len(a)} items != {len(b) if isinstance(b, list) else b}"
+        assert isinstance(b, list) and len(a) == len(b), (
+            f"{path}: {len(a)} items != {len(b) if isinstance(b, list) else b}"
+        )
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _same(x, y, f"{path}[{i}]")
     else:
@@ -102,7 +114,8 @@ def test_same_numbers_on_every_engine(results: dict[str, list[Any]], case: int) 
     duck = results["duckdb"][case]
     assert duck, "the fixture must produce a non-empty result"
     _same(duck, results["chdb"][case], "chdb")
-    _same(duck, results["spark"][case], "spark")
+    if case in SPARK_CASES:
+        _same(duck, results["spark"][case], "spark")
 
 
 def test_fixture_exercises_the_metrics(results: dict[str, list[Any]]) -> None:

@@ -52,7 +52,10 @@ def test_order_modes_and_step_filters(load: Loader) -> None:
     assert [s["users"] for s in funnels.compute(f, spec("a", "b", order="strict"))["steps"]] == [3, 1]
     assert [s["users"] for s in funnels.compute(f, spec("a", "b", order="any"))["steps"]] == [3, 3]
     filtered = FunnelSpec(
-        steps=[EventSelector(event="a"), EventSelector(event="b", filters=[Filter(field="page", value="p/cart")])]
+        steps=[
+            EventSelector(event="a"),
+            EventSelector(event="b", filters=[Filter(field="page", value="p/cart")]),
+        ]
     )
     assert [s["users"] for s in funnels.compute(f, filtered)["steps"]] == [3, 1]
 
@@ -93,9 +96,14 @@ def test_breakdown_attribution(load: Loader) -> None:
     ]
     f = frame(load(table(rows)), D, D, breakdown="channel")
     first = funnels.compute(f, spec("a", "b"))
-    assert [(b["breakdown"], [s["users"] for s in b["steps"]]) for b in first["breakdown"]] == [("ads", [2, 1])]
+    assert [(b["breakdown"], [s["users"] for s in b["steps"]]) for b in first["breakdown"]] == [
+        ("ads", [2, 1])
+    ]
     last = funnels.compute(f, spec("a", "b", attribution="last_touch"))
-    assert sorted((b["breakdown"], b["steps"][0]["users"]) for b in last["breakdown"]) == [("ads", 1), ("share", 1)]
+    assert sorted((b["breakdown"], b["steps"][0]["users"]) for b in last["breakdown"]) == [
+        ("ads", 1),
+        ("share", 1),
+    ]
 
 
 def test_many_steps_and_bad_specs(load: Loader) -> None:

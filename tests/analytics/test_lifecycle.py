@@ -19,8 +19,19 @@ def test_statuses_per_day(load: Loader) -> None:
     ]
     out = lifecycle.compute(frame(load(table(rows)), "2026-03-01", "2026-03-03"))
     by = {r["period"]: r for r in out["rows"]}
-    assert by["2026-03-01"] | {} == {"period": "2026-03-01", "new": 1, "returning": 0, "resurrecting": 0, "dormant": 1, "pulse": 1.0}
-    assert (by["2026-03-02"]["new"], by["2026-03-02"]["returning"], by["2026-03-02"]["resurrecting"]) == (1, 1, 1)
+    assert by["2026-03-01"] | {} == {
+        "period": "2026-03-01",
+        "new": 1,
+        "returning": 0,
+        "resurrecting": 0,
+        "dormant": 1,
+        "pulse": 1.0,
+    }
+    assert (by["2026-03-02"]["new"], by["2026-03-02"]["returning"], by["2026-03-02"]["resurrecting"]) == (
+        1,
+        1,
+        1,
+    )
     assert by["2026-03-02"]["dormant"] == 0 and by["2026-03-02"]["pulse"] is None
     assert by["2026-03-03"]["dormant"] == 3 and by["2026-03-03"]["pulse"] == 0.0
 

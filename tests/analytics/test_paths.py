@@ -45,7 +45,14 @@ def test_before_and_page_rates(load: Loader) -> None:
     ]
     pages = {p["page"]: p for p in out["pages"]}
     # Sessions: u1a home>item>cart, u1b item, u2 home>item>item, u3 home>search, u4 search.
-    assert pages["home"] == {"page": "home", "views": 3, "entries": 3, "exits": 0, "bounce_rate": 0.0, "exit_rate": 0.0}
+    assert pages["home"] == {
+        "page": "home",
+        "views": 3,
+        "entries": 3,
+        "exits": 0,
+        "bounce_rate": 0.0,
+        "exit_rate": 0.0,
+    }
     assert pages["item"]["entries"] == 1 and pages["item"]["bounce_rate"] == 1.0
     assert pages["item"]["exits"] == 2 and pages["item"]["exit_rate"] == 2 / 4
     assert pages["search"]["bounce_rate"] == 1.0 and pages["search"]["exit_rate"] == 1.0

@@ -27,7 +27,11 @@ def test_acquisition(load: Loader) -> None:
     nu = out["new_users"]
     assert nu["total"] == 3
     assert nu["by_channel"]["totals"] == [{"value": "ads", "users": 2}, {"value": "share", "users": 1}]
-    assert {r["value"]: r["users"] for r in nu["by_scene_group"]["totals"]} == {"ads": 1, "session": 1, "recent": 1}
+    assert {r["value"]: r["users"] for r in nu["by_scene_group"]["totals"]} == {
+        "ads": 1,
+        "session": 1,
+        "recent": 1,
+    }
     assert out["sharing"] | {} == {
         "shares": 2, "sharers": 1, "share_opens": 1, "share_open_users": 1, "reflow_ratio": 0.5,
         "new_users_from_shares": 1, "k_factor": 1 / 3,
@@ -36,7 +40,11 @@ def test_acquisition(load: Loader) -> None:
         "ads": (2, 0),
         "share": (1, 1),
     }
-    assert {r["channel"]: r["cost_per_user_fen"] for r in out["cost_per_user"]} == {"ads": 500, "kol": None, "share": None}
+    assert {r["channel"]: r["cost_per_user_fen"] for r in out["cost_per_user"]} == {
+        "ads": 500,
+        "kol": None,
+        "share": None,
+    }
 
 
 def test_conversion_value_interaction(load: Loader) -> None:
@@ -79,6 +87,14 @@ def test_experience(load: Loader) -> None:
     f = frame(load(table(rows)), D, D)
     out = value.experience(f)
     (home,) = out["pages"]
-    assert home | {} == {"page": "home", "samples": 10, "p50_ms": 500, "p75_ms": 800, "p90_ms": 900, "p95_ms": 5000, "p99_ms": 5000}
+    assert home | {} == {
+        "page": "home",
+        "samples": 10,
+        "p50_ms": 500,
+        "p75_ms": 800,
+        "p90_ms": 900,
+        "p95_ms": 5000,
+        "p99_ms": 5000,
+    }
     b = {x["bucket"]: (x["sessions"], x["bounced"]) for x in out["bounce_by_load"]}
     assert b == {"<1s": (9, 5), "1–2s": (0, 0), "2–3s": (0, 0), "3–5s": (0, 0), "≥5s": (1, 1)}

@@ -21,7 +21,11 @@ def new_users(frame: Frame) -> dict[str, Any]:
     if frame.query.filters or frame.query.user_filters:
         new = new.semi_join(frame.events().select("actor").distinct(), "actor")
     out: dict[str, Any] = {}
-    for key, col in (("by_channel", "first_channel"), ("by_scene", "first_scene"), ("by_scene_group", "first_scene_group")):
+    for key, col in (
+        ("by_channel", "first_channel"),
+        ("by_scene", "first_scene"),
+        ("by_scene_group", "first_scene_group"),
+    ):
         agg = new.group_by("first_day", value=new[col].cast("string")).aggregate(users=lambda x: x.count())
         rows = frame.run(agg)
         totals: dict[str, int] = {}
@@ -31,7 +35,9 @@ def new_users(frame: Frame) -> dict[str, Any]:
             totals[v] = totals.get(v, 0) + int(r["users"])
             series.setdefault(day_date(int(r["first_day"])).isoformat(), {})[v] = int(r["users"])
         out[key] = {
-            "totals": [{"value": v, "users": n} for v, n in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "totals": [
+                {"value": v, "users": n} for v, n in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
             "series": [{"date": d, **series[d]} for d in sorted(series)],
         }
     groups = scene_groups()
@@ -50,10 +56,14 @@ def channel_conversion(frame: Frame, key_event: str, within_days: int = 7) -> li
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
     ev = frame.events(last_day=frame.end_day + within_days + 1, apply_filters=False)
     k = ev.filter(ev.name == key_event).select("actor", kts="ts")
-    conv = new.join(k, "actor").filter(lambda r: (r.kts >= r.first_ts) & (r.kts <= r.first_ts + ibis.interval(days=within_days)))
+    conv = new.join(k, "actor").filter(
+        lambda r: (r.kts >= r.first_ts) & (r.kts <= r.first_ts + ibis.interval(days=within_days))
+    )
     conv = conv.select("actor").distinct()
-    agg = new.left_join(conv.mutate(c=ibis.literal(1)), "actor").group_by(channel=lambda x: x.first_channel).aggregate(
-        new_users=lambda x: x.count(), converted=lambda x: x.c.count()
+    agg = (
+        new.left_join(conv.mutate(c=ibis.literal(1)), "actor")
+        .group_by(channel=lambda x: x.first_channel)
+        .aggregate(new_users=lambda x: x.count(), converted=lambda x: x.c.count())
     )
     rows = []
     for r in sorted(frame.run(agg), key=lambda r: (-int(r["new_users"]), str(r["channel"]))):
@@ -104,11 +114,24 @@ def cost_per_user(frame: Frame, costs_fen: dict[str, int]) -> list[dict[str, Any
     rows = []
     for ch in sorted(set(counts) | set(costs_fen)):
         cost, n = costs_fen.get(ch), counts.get(ch, 0)
-        rows.append({"channel": ch, "cost_fen": cost, "new_users": n, "cost_per_user_fen": None if cost is None or not n else cost / n})
+        rows.append(
+            {
+                "channel": ch,
+                "cost_fen": cost,
+                "new_users": n,
+                "cost_per_user_fen": None if cost is None or not n else cost / n,
+            }
+        )
     return rows
 
 
-def compute(frame: Frame, *, key_event: str | None = None, within_days: int = 7, costs_fen: dict[str, int] | None = None) -> dict[str, Any]:
+def compute(
+    frame: Frame,
+    *,
+    key_event: str | None = None,
+    within_days: int = 7,
+    costs_fen: dict[str, int] | None = None,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"new_users": new_users(frame), "sharing": sharing(frame)}
     if key_event:
         out["channel_conversion"] = channel_conversion(frame, key_event, within_days)

@@ -31,8 +31,14 @@ def active_users(frame: Frame) -> list[dict[str, Any]]:
         # union of UInt64 and Int64 columns.
         x = ud.mutate(s=s, e=e)
         x = x.filter(x.s <= x.e)
-        parts.append(x.group_by(pos=x.s.cast("int64")).aggregate(n=x.count()).mutate(kind=ibis.literal(label + "+")))
-        parts.append(x.group_by(pos=(x.e + 1).cast("int64")).aggregate(n=x.count()).mutate(kind=ibis.literal(label + "-")))
+        parts.append(
+            x.group_by(pos=x.s.cast("int64")).aggregate(n=x.count()).mutate(kind=ibis.literal(label + "+"))
+        )
+        parts.append(
+            x.group_by(pos=(x.e + 1).cast("int64"))
+            .aggregate(n=x.count())
+            .mutate(kind=ibis.literal(label + "-"))
+        )
     u = ibis.union(*parts)
     u = u.filter(u.pos <= frame.end_day).group_by("kind", "pos").aggregate(n=u.n.sum())
     rows = frame.run(u)
@@ -68,7 +74,11 @@ def daily_access(frame: Frame) -> list[dict[str, Any]]:
         stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
     )
     visitors = (
-        ev.filter(ev.name == "page_view").select("day", "actor").distinct().group_by("day").aggregate(visitors=lambda x: x.count())
+        ev.filter(ev.name == "page_view")
+        .select("day", "actor")
+        .distinct()
+        .group_by("day")
+        .aggregate(visitors=lambda x: x.count())
     )
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
     if frame.query.filters or frame.query.user_filters:
@@ -150,7 +160,9 @@ def frequency(frame: Frame) -> dict[str, Any]:
     new = new.semi_join(ud, "actor")
     back = ud.join(new, "actor").filter(lambda r: (r.day > r.first_day) & (r.day <= r.first_day + 7))
     n = int(frame.engine.execute(new.count().as_table()).column(0)[0].as_py() or 0)
-    returned = int(frame.engine.execute(back.select("actor").distinct().count().as_table()).column(0)[0].as_py() or 0)
+    returned = int(
+        frame.engine.execute(back.select("actor").distinct().count().as_table()).column(0)[0].as_py() or 0
+    )
     return {
         "distribution": dist,
         "one_time": {"new_users": n, "one_time_users": n - returned, "share": _ratio(n - returned, n)},

@@ -73,27 +73,35 @@ def run_metric(
         w.writerow(cols)
         w.writerows(rows)
         return
-    table = Table(title=f"{metric} · {result['app_id']} · {result['start']} – {result['end']} ({result['tz']})")
+    table = Table(
+        title=f"{metric} · {result['app_id']} · {result['start']} – {result['end']} ({result['tz']})"
+    )
     for c in cols:
         table.add_column(str(c))
     for r in rows:
         table.add_row(*["" if v is None else str(v) for v in r])
     out.print(table)
-    out.print(f"[dim]{result['engine']} · {result['elapsed_ms']} ms{' · cached' if result['cached'] else ''}[/]")
+    out.print(
+        f"[dim]{result['engine']} · {result['elapsed_ms']} ms{' · cached' if result['cached'] else ''}[/]"
+    )
 
 
 def _command(name: str, title: str) -> Any:
     def command(
         app_id: Annotated[str, typer.Option("--app", help="App id.")],
-        start: Annotated[str | None, typer.Option(help="First local day (YYYY-MM-DD); default 30 days ago.")] = None,
+        start: Annotated[
+            str | None, typer.Option(help="First local day (YYYY-MM-DD); default 30 days ago.")
+        ] = None,
         end: Annotated[str | None, typer.Option(help="Last local day, inclusive; default yesterday.")] = None,
         tz: Annotated[str | None, typer.Option(help="IANA timezone; default the app's.")] = None,
         breakdown: Annotated[
-            str | None, typer.Option(help="channel, scene, scene_group, page, properties.<key>, user.first_channel, …")
+            str | None,
+            typer.Option(help="channel, scene, scene_group, page, properties.<key>, user.first_channel, …"),
         ] = None,
         compare: Annotated[bool, typer.Option(help="Also compute the previous period.")] = False,
         spec: Annotated[
-            str | None, typer.Option(help="The metric's own fields as JSON, or @file.json (see docs/metrics.md).")
+            str | None,
+            typer.Option(help="The metric's own fields as JSON, or @file.json (see docs/metrics.md)."),
         ] = None,
         fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
     ) -> None:

@@ -136,7 +136,9 @@ class ChdbEngine(SqlEngine):
         super().__init__(self._query)
 
     def _query(self, sql: str) -> pa.Table:
-        settings = ", ".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in CLICKHOUSE_SETTINGS.items())
+        settings = ", ".join(
+            f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in CLICKHOUSE_SETTINGS.items()
+        )
         result = self.session.query(f"{sql}\nSETTINGS {settings}", "ArrowTable")
         return result if isinstance(result, pa.Table) else pa.table({})
 

@@ -76,13 +76,19 @@ class MetricQuery(BaseModel):
     def previous(self) -> MetricQuery:
         n = (self.end - self.start).days + 1
         return self.model_copy(
-            update={"start": self.start - dt.timedelta(days=n), "end": self.end - dt.timedelta(days=n), "compare": False}
+            update={
+                "start": self.start - dt.timedelta(days=n),
+                "end": self.end - dt.timedelta(days=n),
+                "compare": False,
+            }
         )
 
 
 @cache
 def scene_groups() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(files("huoli.analytics").joinpath("scene_groups.json").read_text("utf-8"))
+    data: dict[str, Any] = json.loads(
+        files("huoli.analytics").joinpath("scene_groups.json").read_text("utf-8")
+    )
     return data["groups"]
 
 
@@ -115,7 +121,9 @@ class Frame:
             self._check_event_field(f.field, f"filters[{i}].field")
         for i, f in enumerate(self.query.user_filters):
             if f.field not in USER_FIELDS:
-                raise _bad(f"user_filters[{i}].field", f"unknown user property {f.field!r}; one of {USER_FIELDS}")
+                raise _bad(
+                    f"user_filters[{i}].field", f"unknown user property {f.field!r}; one of {USER_FIELDS}"
+                )
         if self.query.breakdown:
             self._check_breakdown(self.query.breakdown, "breakdown")
 

@@ -44,7 +44,9 @@ class FunnelSpec(BaseModel):
         for x in self.exclusions:
             to = x.to_step or n
             if not 1 <= x.from_step < to <= n:
-                raise ValueError(f"exclusion between steps {x.from_step} and {to}: need 1 <= from < to <= {n}")
+                raise ValueError(
+                    f"exclusion between steps {x.from_step} and {to}: need 1 <= from < to <= {n}"
+                )
         if self.attribution == "step" and not (self.attribution_step and 1 <= self.attribution_step <= n):
             raise ValueError(f"attribution 'step' needs attribution_step in 1..{n}")
         if self.dropoff_step is not None and not 1 <= self.dropoff_step < n:
@@ -65,7 +67,9 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     window = ibis.interval(seconds=spec.window_seconds)
     n = len(spec.steps)
     if spec.order == "strict":
-        ev = ev.mutate(rn=ibis.row_number().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id])))
+        ev = ev.mutate(
+            rn=ibis.row_number().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id]))
+        )
     in_range = ev.day <= frame.end_day
     s1 = ev.filter(frame.selected(ev, spec.steps[0]), in_range)
     cols: dict[str, Any] = {"t1": s1.ts.min(), "id1": s1.event_id.argmin(s1.ts), "bd1": s1.bd.argmin(s1.ts)}
@@ -73,7 +77,9 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         cols["rn1"] = s1.rn.argmin(s1.ts)
     wide = s1.group_by("actor").aggregate(**cols)
     wide = wide.mutate(deadline=wide.t1 + window)
-    frontier = wide.select("actor", "deadline", t="t1", id="id1", **({"rn": "rn1"} if spec.order == "strict" else {}))
+    frontier = wide.select(
+        "actor", "deadline", t="t1", id="id1", **({"rn": "rn1"} if spec.order == "strict" else {})
+    )
     for k in range(2, n + 1):
         cand = ev.filter(frame.selected(ev, spec.steps[k - 1]))
         j = frontier.join(cand, "actor")
@@ -85,7 +91,9 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         if spec.order == "strict":
             agg["rn"] = j.rn_right.argmin(j.ts)
         step = j.group_by("actor", "deadline").aggregate(**agg)
-        wide = wide.left_join(step.select("actor", **{f"t{k}": "t", f"bd{k}": "bd"}), "actor").drop("actor_right")
+        wide = wide.left_join(step.select("actor", **{f"t{k}": "t", f"bd{k}": "bd"}), "actor").drop(
+            "actor_right"
+        )
         frontier = step.drop("bd")
     return wide
 
@@ -94,11 +102,16 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     """Any order: from the user's first event matching any step in the range, how many distinct steps
     were matched within the window. Columns: actor, matched, bd1."""
     n = len(spec.steps)
-    parts = [ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64")) for i, s in enumerate(spec.steps)]
+    parts = [
+        ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64"))
+        for i, s in enumerate(spec.steps)
+    ]
     hits = ibis.union(*parts, distinct=False)
     first = hits.filter(hits.day <= frame.end_day)
     anchor = first.group_by("actor").aggregate(t1=first.ts.min(), bd1=first.bd.argmin(first.ts))
-    j = anchor.join(hits, "actor").filter(lambda r: (r.ts >= r.t1) & (r.ts <= r.t1 + ibis.interval(seconds=spec.window_seconds)))
+    j = anchor.join(hits, "actor").filter(
+        lambda r: (r.ts >= r.t1) & (r.ts <= r.t1 + ibis.interval(seconds=spec.window_seconds))
+    )
     matched = j.select("actor", "step").distinct().group_by("actor").aggregate(matched=lambda x: x.count())
     del n
     return anchor.join(matched, "actor").select("actor", "t1", "bd1", "matched")
@@ -145,7 +158,11 @@ def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
     conv = wide.filter(wide[f"t{n}"].notnull())
     secs = conv[f"t{n}"].epoch_seconds() - conv.t1.epoch_seconds()
     bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
-    ttc_q = conv.mutate(b=bucket, secs=secs).group_by("b").aggregate(users=lambda x: x.count(), total=lambda x: x.secs.sum())
+    ttc_q = (
+        conv.mutate(b=bucket, secs=secs)
+        .group_by("b")
+        .aggregate(users=lambda x: x.count(), total=lambda x: x.secs.sum())
+    )
     ttc_rows = frame.run(ttc_q)
     ttc = _ttc(ttc_rows)
     dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
@@ -158,7 +175,9 @@ def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
     users = sum(int(r["users"]) for r in rows)
     total = sum(int(r["total"] or 0) for r in rows)
     return {
-        "buckets": [{"bucket": labels[i], "users": int(by[i]["users"]) if i in by else 0} for i in range(len(labels))],
+        "buckets": [
+            {"bucket": labels[i], "users": int(by[i]["users"]) if i in by else 0} for i in range(len(labels))
+        ],
         "mean_seconds": total / users if users else None,
     }
 
@@ -181,7 +200,11 @@ def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -
 
 
 def _result(
-    spec: FunnelSpec, per_bd: dict[str, list[int]], *, ttc: dict[str, Any] | None, dropoff: dict[str, Any] | None
+    spec: FunnelSpec,
+    per_bd: dict[str, list[int]],
+    *,
+    ttc: dict[str, Any] | None,
+    dropoff: dict[str, Any] | None,
 ) -> dict[str, Any]:
     n = len(spec.steps)
     overall = [sum(v[k] for v in per_bd.values()) for k in range(n)]
@@ -193,7 +216,11 @@ def _result(
                 "event": spec.steps[k].event,
                 "users": counts[k],
                 "conversion_from_start": counts[k] / counts[0] if counts[0] else None,
-                "conversion_from_previous": (counts[k] / counts[k - 1] if counts[k - 1] else None) if k else 1.0 if counts[0] else None,
+                "conversion_from_previous": (counts[k] / counts[k - 1] if counts[k - 1] else None)
+                if k
+                else 1.0
+                if counts[0]
+                else None,
                 "dropped": counts[k] - counts[k + 1] if k + 1 < n else None,
             }
             for k in range(n)
@@ -204,7 +231,8 @@ def _result(
         "window_seconds": spec.window_seconds,
         "steps": steps(overall),
         "breakdown": [
-            {"breakdown": bd, "steps": steps(v)} for bd, v in sorted(per_bd.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            {"breakdown": bd, "steps": steps(v)}
+            for bd, v in sorted(per_bd.items(), key=lambda kv: (-kv[1][0], kv[0]))
         ],
         "time_to_convert": ttc,
         "dropoff": dropoff,

@@ -20,7 +20,9 @@ def compute(frame: Frame, period: Literal["day", "week", "month"] = "day") -> di
     act = ev.mutate(p=_period_of_day(ev.day, period, frame, ev.ts)).select("actor", "p").distinct()
     act = act.filter((act.p >= p_first - 1) & (act.p <= p_last))
     users = frame.users()
-    users = users.mutate(fp=_period_of_day(users.first_day, period, frame, users.first_ts)).select("actor", "fp")
+    users = users.mutate(fp=_period_of_day(users.first_day, period, frame, users.first_ts)).select(
+        "actor", "fp"
+    )
     prev = act.mutate(p=act.p + 1, was=ibis.literal(1))
     now = act.mutate(is_=ibis.literal(1))
     j = now.outer_join(prev, [now.actor == prev.actor, now.p == prev.p])
@@ -38,7 +40,10 @@ def compute(frame: Frame, period: Literal["day", "week", "month"] = "day") -> di
         else_="resurrecting",
     )
     agg = j.mutate(status=status).group_by("p", "status").aggregate(users=lambda x: x.count())
-    table: dict[int, dict[str, int]] = {p: dict.fromkeys(("new", "returning", "resurrecting", "dormant"), 0) for p in range(p_first, p_last + 1)}
+    table: dict[int, dict[str, int]] = {
+        p: dict.fromkeys(("new", "returning", "resurrecting", "dormant"), 0)
+        for p in range(p_first, p_last + 1)
+    }
     for r in frame.run(agg):
         table[int(r["p"])][r["status"]] = int(r["users"])
     rows = []

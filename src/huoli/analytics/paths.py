@@ -36,8 +36,13 @@ def steps(frame: Frame, kind: str, gap: int) -> ibis.Table:
     ev = ev.mutate(prev_ts=ev.ts.lag().over(w))
     gap_s = ev.ts.epoch_seconds() - ev.prev_ts.epoch_seconds()
     ev = ev.mutate(brk=ibis.ifelse(ev.prev_ts.isnull() | (gap_s > gap), 1, 0))
-    ev = ev.mutate(sess=ev.brk.sum().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id], rows=(None, 0))))
-    ev = ev.mutate(idx=ibis.row_number().over(ibis.window(group_by=[ev.actor, ev.sess], order_by=[ev.ts, ev.event_id])) + 1)
+    ev = ev.mutate(
+        sess=ev.brk.sum().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id], rows=(None, 0)))
+    )
+    ev = ev.mutate(
+        idx=ibis.row_number().over(ibis.window(group_by=[ev.actor, ev.sess], order_by=[ev.ts, ev.event_id]))
+        + 1
+    )
     return ev.select("actor", "sess", "idx", "label", "ts")
 
 
@@ -69,7 +74,8 @@ def compute(frame: Frame, spec: PathSpec) -> dict[str, Any]:
             {
                 "level": lv + 1,
                 "transitions": [
-                    {"from": s if sign > 0 else d, "to": d if sign > 0 else s, "sessions": n} for s, d, n in kept
+                    {"from": s if sign > 0 else d, "to": d if sign > 0 else s, "sessions": n}
+                    for s, d, n in kept
                 ],
                 "cut": {"transitions": len(cut), "sessions": sum(n for _, _, n in cut)},
             }

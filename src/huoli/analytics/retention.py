@@ -45,12 +45,17 @@ class RetentionSpec(BaseModel):
         return self
 
 
-def _period_of_day(day: ibis.IntegerValue, period: str, frame: Frame, ts: ibis.TimestampValue) -> ibis.IntegerValue:
+def _period_of_day(
+    day: ibis.IntegerValue, period: str, frame: Frame, ts: ibis.TimestampValue
+) -> ibis.IntegerValue:
     if period == "day":
         return day
     if period == "week":
         return ((day + 3) // 7).cast("int64")
-    local = ts + (frame.tb.local_seconds(ts, day_date(frame.start_day - 4000), day_date(frame.end_day + 400)) - ts.epoch_seconds()).as_interval("s")
+    local = ts + (
+        frame.tb.local_seconds(ts, day_date(frame.start_day - 4000), day_date(frame.end_day + 400))
+        - ts.epoch_seconds()
+    ).as_interval("s")
     return (local.year() * 12 + local.month() - 1).cast("int64")
 
 
@@ -75,7 +80,9 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
     today = day_number(frame.now.astimezone(frame.tb.zone).date())
     p_done = _period_number(day_date(today), period) - 1
     horizon_day = today  # returns are read up to now, so on_or_after sees returns after the range
-    ev_all = frame.events(first_day=frame.start_day, last_day=horizon_day, history=spec.cohort == "first_time")
+    ev_all = frame.events(
+        first_day=frame.start_day, last_day=horizon_day, history=spec.cohort == "first_time"
+    )
     names = OPEN_EVENTS if open_only else None
 
     def pick(t: ibis.Table, sel: EventSelector | None) -> ibis.Table:
@@ -98,13 +105,17 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
         bd = bd_src.group_by(key).aggregate(bd=bd_src.bd.argmin(bd_src.ts))
         if spec.cohort != "first_time":
             bd = bd.rename(cp="p")
-        coh = coh.left_join(bd, ["actor", "cp"] if spec.cohort != "first_time" else ["actor"]).select(coh, "bd")
+        coh = coh.left_join(bd, ["actor", "cp"] if spec.cohort != "first_time" else ["actor"]).select(
+            coh, "bd"
+        )
         coh = coh.mutate(bd=coh.bd.fill_null("(none)"))
     else:
         coh = coh.mutate(bd=ibis.literal("(all)"))
     rets = pick(ev_all.filter(ev_all.day >= frame.start_day), spec.return_event)
     if spec.day_model == "calendar":
-        rets = rets.mutate(rp=_period_of_day(rets.day, period, frame, rets.ts)).select("actor", "rp").distinct()
+        rets = (
+            rets.mutate(rp=_period_of_day(rets.day, period, frame, rets.ts)).select("actor", "rp").distinct()
+        )
         j = coh.join(rets, "actor").filter(lambda r: r.rp >= r.cp)
         j = j.mutate(n=(j.rp - j.cp).cast("int64"))
     else:
@@ -120,7 +131,10 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
         agg = per_user.group_by("cp", "bd").aggregate(
             **{f"b{i}": per_user[f"b{i}"].cast("int64").sum() for i in range(len(spec.brackets))}
         )
-        cells = {(r["cp"], r["bd"]): [int(r[f"b{i}"] or 0) for i in range(len(spec.brackets))] for r in frame.run(agg)}
+        cells = {
+            (r["cp"], r["bd"]): [int(r[f"b{i}"] or 0) for i in range(len(spec.brackets))]
+            for r in frame.run(agg)
+        }
         columns = [f"{a}" if a == b else f"{a}-{b}" for a, b in spec.brackets]
         col_last = [b for _, b in spec.brackets]
     elif spec.criterion == "on_or_after":
@@ -168,7 +182,11 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
                 den[i] += size
     cols = [str(k) for k in keys] if keys is not None else columns
     mean = [
-        {"breakdown": bd, "rate": [n / d if d else None for n, d in zip(num, den, strict=True)], "cohort_users": den}
+        {
+            "breakdown": bd,
+            "rate": [n / d if d else None for n, d in zip(num, den, strict=True)],
+            "cohort_users": den,
+        }
         for bd, (num, den) in sorted(totals.items())
     ]
     return {"period": period, "columns": cols, "rows": rows, "weighted_mean": mean}

@@ -30,7 +30,9 @@ async def run_metric(
     metric: str,
     runtime: RuntimeDep,
     op: OperatorDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"start": "2026-10-01", "end": "2026-10-31", "compare": True}])],
+    body: Annotated[
+        dict[str, Any], Body(examples=[{"start": "2026-10-01", "end": "2026-10-31", "compare": True}])
+    ],
 ) -> dict[str, Any]:
     """Run one metric for the caller's app. Body: `start`, `end` (local dates, inclusive), optional `tz`
     (default: the app's), `filters`, `user_filters`, `breakdown`, `compare`, plus the metric's own fields

@@ -77,7 +77,7 @@ class Metric:
 
 
 def _acquisition(frame: Frame, req: AcquisitionRequest, runtime: Runtime | None) -> Any:
-    costs = None
+    costs: dict[str, int] | None = None
     if runtime is not None:
         # A short read of its own: analytics must not hold the operational store's write lock (SQLite).
         with unit_of_work(runtime.sessions, app_id=frame.app_id) as db:
@@ -97,14 +97,22 @@ def _conversion(frame: Frame, req: ConversionRequest, runtime: Runtime | None) -
 
 
 METRICS: dict[str, Metric] = {
-    "activity": Metric(ActivityRequest, lambda f, r, rt: activity.compute(f), "DAU/WAU/MAU and access metrics"),
-    "acquisition": Metric(AcquisitionRequest, _acquisition, "New users by channel and scene, sharing, K factor"),
+    "activity": Metric(
+        ActivityRequest, lambda f, r, rt: activity.compute(f), "DAU/WAU/MAU and access metrics"
+    ),
+    "acquisition": Metric(
+        AcquisitionRequest, _acquisition, "New users by channel and scene, sharing, K factor"
+    ),
     "retention": Metric(RetentionRequest, lambda f, r, rt: retention.compute(f, r), "Retention cohorts"),
     "funnel": Metric(FunnelRequest, lambda f, r, rt: funnels.compute(f, r), "Funnel"),
     "paths": Metric(PathsRequest, lambda f, r, rt: paths.compute(f, r), "Paths, entry/exit pages"),
-    "lifecycle": Metric(LifecycleRequest, lambda f, r, rt: lifecycle.compute(f, r.period), "Lifecycle and Pulse"),
+    "lifecycle": Metric(
+        LifecycleRequest, lambda f, r, rt: lifecycle.compute(f, r.period), "Lifecycle and Pulse"
+    ),
     "conversion": Metric(ConversionRequest, _conversion, "Conversion and value"),
-    "interaction": Metric(SimpleRequest, lambda f, r, rt: value.interaction(f), "Share, favorite, comment rates"),
+    "interaction": Metric(
+        SimpleRequest, lambda f, r, rt: value.interaction(f), "Share, favorite, comment rates"
+    ),
     "experience": Metric(SimpleRequest, lambda f, r, rt: value.experience(f), "Page load times and bounce"),
 }
 
@@ -112,13 +120,17 @@ METRICS: dict[str, Metric] = {
 def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
     if metric not in METRICS:
         raise ValidationFailed(
-            f"unknown metric {metric!r}", details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}]
+            f"unknown metric {metric!r}",
+            details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}],
         )
     try:
         return METRICS[metric].request.model_validate(body)
     except ValidationError as exc:
         details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"].removeprefix("Value error, ")}
+            {
+                "field": ".".join(str(p) for p in e["loc"]) or "(body)",
+                "message": e["msg"].removeprefix("Value error, "),
+            }
             for e in exc.errors()
         ]
         raise ValidationFailed("invalid metric request", details=details) from exc

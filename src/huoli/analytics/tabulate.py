@@ -11,14 +11,21 @@ def _fmt(v: Any) -> Any:
     return v
 
 
-def tabulate(metric: str, result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def tabulate(metric: str, result: Any) -> tuple[list[str], list[list[Any]]]:
     if metric == "activity":
         rows = result["series"]
     elif metric == "retention":
         cols = ["cohort", "breakdown", "size"] + [f"{result['period'][0]}{c}" for c in result["columns"]]
         out = [[r["cohort"], r["breakdown"], r["size"], *r["retained"]] for r in result["rows"]]
         for m in result["weighted_mean"]:
-            out.append(["weighted mean %", m["breakdown"], None, *[None if x is None else round(100 * x, 2) for x in m["rate"]]])
+            out.append(
+                [
+                    "weighted mean %",
+                    m["breakdown"],
+                    None,
+                    *[None if x is None else round(100 * x, 2) for x in m["rate"]],
+                ]
+            )
         return cols, out
     elif metric == "funnel":
         rows = [{"breakdown": b["breakdown"], **s} for b in result["breakdown"] for s in b["steps"]]
@@ -27,10 +34,17 @@ def tabulate(metric: str, result: dict[str, Any]) -> tuple[list[str], list[list[
     elif metric == "lifecycle":
         rows = result["rows"]
     elif metric == "acquisition":
-        rows = [{"channel": r["value"], "new_users": r["users"]} for r in result["new_users"]["by_channel"]["totals"]]
+        rows = [
+            {"channel": r["value"], "new_users": r["users"]}
+            for r in result["new_users"]["by_channel"]["totals"]
+        ]
     elif metric == "interaction":
         rows = [
-            {"breakdown": r["breakdown"], "active_users": r["active_users"], **{f"{k}_rate": r[k]["rate"] for k in ("share", "favorite", "comment")}}
+            {
+                "breakdown": r["breakdown"],
+                "active_users": r["active_users"],
+                **{f"{k}_rate": r[k]["rate"] for k in ("share", "favorite", "comment")},
+            }
             for r in result
         ]
     elif metric == "experience":

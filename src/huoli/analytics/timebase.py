@@ -54,7 +54,8 @@ class TimeBase:
             ZoneInfo(self.tz)
         except Exception as exc:  # zoneinfo raises several types for bad keys
             raise ValidationFailed(
-                "unknown timezone", details=[{"field": "tz", "message": f"{self.tz!r} is not an IANA timezone"}]
+                "unknown timezone",
+                details=[{"field": "tz", "message": f"{self.tz!r} is not an IANA timezone"}],
             ) from exc
 
     @property

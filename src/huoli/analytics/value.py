@@ -41,7 +41,9 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
     o = ev.filter(paid)
     per_user = o.group_by("bd", "actor").aggregate(n=o.order_id.nunique())
     rep = per_user.group_by("bd").aggregate(repeat=(per_user.n >= 2).sum())
-    claimed = ev.filter(ev.name == "coupon_claimed", ev.coupon_id.notnull()).select("bd", "coupon_id").distinct()
+    claimed = (
+        ev.filter(ev.name == "coupon_claimed", ev.coupon_id.notnull()).select("bd", "coupon_id").distinct()
+    )
     red = frame.events(names=["coupon_redeemed"], apply_filters=False).select("coupon_id").distinct()
     cj = claimed.left_join(red.mutate(r=ibis.literal(1)), "coupon_id")
     coup = cj.group_by("bd").aggregate(claimed=cj.count(), redeemed=cj.r.count())
@@ -88,7 +90,12 @@ def interaction(frame: Frame) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"breakdown": r["bd"], "active_users": active}
         for k in ("share", "favorite", "comment"):
             users, events = int(r[f"{k}_users"] or 0), int(r[f"{k}_events"] or 0)
-            row[k] = {"users": users, "events": events, "rate": _ratio(users, active), "per_active_user": _ratio(events, active)}
+            row[k] = {
+                "users": users,
+                "events": events,
+                "rate": _ratio(users, active),
+                "per_active_user": _ratio(events, active),
+            }
         out.append(row)
     return out
 
@@ -99,7 +106,9 @@ def experience(frame: Frame, quantiles: tuple[float, ...] = (0.5, 0.75, 0.9, 0.9
     ev = frame.events()
     perf = ev.filter(ev.name == "perf", ev.load_ms.notnull(), ev.page.notnull())
     w = ibis.window(group_by=perf.page, order_by=[perf.load_ms, perf.event_id])
-    ranked = perf.mutate(rn=ibis.row_number().over(w) + 1, n=perf.count().over(ibis.window(group_by=perf.page)))
+    ranked = perf.mutate(
+        rn=ibis.row_number().over(w) + 1, n=perf.count().over(ibis.window(group_by=perf.page))
+    )
     picks = []
     for q in quantiles:
         sel = ranked.filter(ranked.rn == (ranked.n * q).ceil().cast("int64"))
@@ -111,18 +120,33 @@ def experience(frame: Frame, quantiles: tuple[float, ...] = (0.5, 0.75, 0.9, 0.9
         p[f"p{round(r['q'] * 100)}_ms"] = int(r["load_ms"])
     # Landing load time per session (the session's first perf event) against single-page sessions.
     s = ev.filter(ev.session_id.notnull())
-    land = s.filter(s.name == "perf", s.load_ms.notnull()).group_by("session_id").aggregate(load=lambda x: x.load_ms.argmin(x.ts))
+    land = (
+        s.filter(s.name == "perf", s.load_ms.notnull())
+        .group_by("session_id")
+        .aggregate(load=lambda x: x.load_ms.argmin(x.ts))
+    )
     views = s.filter(s.name == "page_view").group_by("session_id").aggregate(views=lambda x: x.count())
     j = land.join(views, "session_id")
     bucket = ibis.cases(*[(j.load < b, i) for i, b in enumerate(LOAD_BUCKETS_MS)], else_=len(LOAD_BUCKETS_MS))
-    agg = j.mutate(b=bucket).group_by("b").aggregate(sessions=lambda x: x.count(), bounced=lambda x: (x.views == 1).sum())
+    agg = (
+        j.mutate(b=bucket)
+        .group_by("b")
+        .aggregate(sessions=lambda x: x.count(), bounced=lambda x: (x.views == 1).sum())
+    )
     labels = ["<1s", "1–2s", "2–3s", "3–5s", "≥5s"]
     by = {int(r["b"]): r for r in frame.run(agg)}
     buckets = []
     for i, label in enumerate(labels):
         r = by.get(i, {})
         sessions, bounced = int(r.get("sessions") or 0), int(r.get("bounced") or 0)
-        buckets.append({"bucket": label, "sessions": sessions, "bounced": bounced, "bounce_rate": _ratio(bounced, sessions)})
+        buckets.append(
+            {
+                "bucket": label,
+                "sessions": sessions,
+                "bounced": bounced,
+                "bounce_rate": _ratio(bounced, sessions),
+            }
+        )
     return {
         "pages": sorted(pages.values(), key=lambda p: (-p["samples"], p["page"])),
         "bounce_by_load": buckets,

@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("app_id", "day", "channel", name="uq_channel_cost_day"),
     )
-    op.create_index(op.f("ix_analytics_channel_costs_app_id"), "analytics_channel_costs", ["app_id"], unique=False)
+    op.create_index(
+        op.f("ix_analytics_channel_costs_app_id"), "analytics_channel_costs", ["app_id"], unique=False
+    )
 
 
 def downgrade() -> None:

@@ -1,0 +1,301 @@
+"""`make bench` (analytics): the issue's questions on a generated log, huoli on each engine vs chdb running
+hand-written native ClickHouse SQL on the same data.
+
+Workload: `huoli demo generate --users U --days 60` (650,000 users ≈ 100M events), imported into DuckDB with
+`huoli import`, loaded into a chdb MergeTree table, and read by Spark local[2] from the same Parquet.
+Questions (range = the last 30 or 60 local days):
+  funnel     5 steps (app_show → page_view → view_item → add_to_cart → order_paid), 7-day window
+  retention  D0–D30 daily first-time retention matrix (cohorts: the first 30 days)
+  dau        DAU / WAU / MAU for each of the 60 days
+  dashboard  headline metrics for the last 30 days vs the previous 30 (activity, acquisition, lifecycle,
+             conversion, interaction; the console's home page)
+Each engine runs in its own process so peak memory (ru_maxrss) is its own. Writes its section of
+docs/benchmarks.md unless --no-write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import markdown_table, write_section
+
+END = dt.date(2026, 11, 15)
+DAYS = 60
+APP = "demo"
+STEPS = ["app_show", "page_view", "view_item", "add_to_cart", "order_paid"]
+TARGETS = {"funnel": "≤ 5 s", "retention": "≤ 5 s", "dau": "≤ 5 s", "dashboard": "≤ 15 s"}
+
+
+def _requests() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    first = (END - dt.timedelta(days=DAYS - 1)).isoformat()
+    mid = (END - dt.timedelta(days=29)).isoformat()
+    last = END.isoformat()
+    cohort_end = (END - dt.timedelta(days=30)).isoformat()
+    return {
+        "funnel": [
+            (
+                "funnel",
+                {
+                    "start": mid,
+                    "end": last,
+                    "steps": [{"event": s} for s in STEPS],
+                    "window_seconds": 7 * 86400,
+                },
+            )
+        ],
+        "retention": [("retention", {"start": first, "end": cohort_end, "periods": 30})],
+        "dau": [("activity_dau", {"start": first, "end": last})],
+        "dashboard": [
+            (m, {"start": mid, "end": last, "compare": True})
+            for m in ("activity", "acquisition", "lifecycle", "conversion", "interaction")
+        ],
+    }
+
+
+def run_huoli(engine_kind: str, data: str) -> dict[str, Any]:
+    """In a child process: every question on one engine; returns seconds per question and peak RSS."""
+    from huoli.analytics import activity
+    from huoli.analytics.engines import ChdbEngine, DuckDBEngine, SparkEngine
+    from huoli.analytics.frame import Frame
+    from huoli.analytics.service import METRICS, parse
+    from huoli.events.catalog import CATALOG
+    from huoli.events.store import DuckDBEventStore
+
+    if engine_kind == "duckdb":
+        engine: Any = DuckDBEngine(DuckDBEventStore(str(Path(data) / "events.duckdb")))
+    elif engine_kind == "chdb":
+        engine = ChdbEngine(str(Path(data) / "chdb"))
+    else:
+        spark = SparkEngine.local_session(2)
+        spark.sparkContext.setLogLevel("ERROR")
+        engine = SparkEngine(spark)
+        engine.register_parquet(str(Path(data) / "parquet"))
+    now = dt.datetime.combine(END + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+    out: dict[str, Any] = {}
+    checks: dict[str, Any] = {}
+    for q, reqs in _requests().items():
+        if engine_kind == "spark" and q == "dashboard":
+            continue
+        started = time.perf_counter()
+
+        def one(metric: str, body: dict[str, Any], q: str = q) -> None:
+            name = "activity" if metric == "activity_dau" else metric
+            req = parse(name, body)
+            frame = Frame(
+                engine=engine,
+                app_id=APP,
+                query=req,
+                tz="Asia/Shanghai",
+                now=now,
+                known_events=frozenset(CATALOG),
+            )
+            if metric == "activity_dau":
+                res: Any = activity.active_users(frame)
+                checks[q] = [sum(r["dau"] for r in res), res[-1]["mau"]]
+            else:
+                res = METRICS[name].run(frame, req, None)
+                if q == "funnel":
+                    checks[q] = [s["users"] for s in res["steps"]]
+                elif q == "retention":
+                    checks[q] = [
+                        sum(r["size"] for r in res["rows"]),
+                        sum(r["retained"][1] or 0 for r in res["rows"]),
+                    ]
+
+        if q == "dashboard" and engine_kind == "duckdb":
+            # The console asks for the dashboard's metrics concurrently; DuckDB serves them on parallel cursors.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda mb: one(*mb), reqs))
+        else:
+            for metric, body in reqs:
+                one(metric, body)
+        out[q] = round(time.perf_counter() - started, 2)
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
+    out["checks"] = checks
+    return out
+
+
+def run_native(data: str) -> dict[str, Any]:
+    """chdb with hand-written ClickHouse SQL: windowFunnel, retention, uniqExact."""
+    from huoli.analytics.engines import ChdbEngine
+
+    ch = ChdbEngine(str(Path(data) / "chdb"))
+    first = END - dt.timedelta(days=DAYS - 1)
+    mid = END - dt.timedelta(days=29)
+    cohort_end = END - dt.timedelta(days=30)
+    local = "toDate(ts, 'Asia/Shanghai')"
+    conds = ", ".join(f"name = '{s}'" for s in STEPS)
+    sql = {
+        "funnel": f"""
+            SELECT level, count() AS users FROM (
+              SELECT user_id, windowFunnel({7 * 86400})(toUInt32(toUnixTimestamp(ts)), {conds}) AS level
+              FROM events WHERE app_id = '{APP}' AND name IN ({", ".join(repr(s) for s in STEPS)})
+                AND ts >= toDateTime('{mid}', 'Asia/Shanghai')
+                AND ts < toDateTime('{END + dt.timedelta(days=8)}', 'Asia/Shanghai')
+              GROUP BY user_id) GROUP BY level""",
+        "retention": f"""
+            WITH u AS (SELECT user_id, min({local}) AS c FROM events WHERE app_id = '{APP}' GROUP BY user_id
+                       HAVING c BETWEEN '{first}' AND '{cohort_end}')
+            SELECT c, count() AS size, sumForEach(r) AS kept FROM (
+              SELECT e.user_id, u.c, retention({", ".join(f"e.d = u.c + {k}" for k in range(31))}) AS r
+              FROM (SELECT DISTINCT user_id, {local} AS d FROM events WHERE app_id = '{APP}') AS e
+              INNER JOIN u ON e.user_id = u.user_id GROUP BY e.user_id, u.c) GROUP BY c""",
+        "dau": f"""
+            SELECT d + k AS day, uniqExact(user_id) AS users, k < 1 AS is_d, k < 7 AS is_w FROM (
+              SELECT DISTINCT user_id, {local} AS d FROM events WHERE app_id = '{APP}'
+                AND ts >= toDateTime('{first - dt.timedelta(days=29)}', 'Asia/Shanghai'))
+            ARRAY JOIN range(30) AS k GROUP BY day, is_d, is_w""",
+    }
+    out: dict[str, Any] = {}
+    checks: dict[str, Any] = {}
+    for q, text in sql.items():
+        started = time.perf_counter()
+        rows = ch.native(text).to_pylist()
+        out[q] = round(time.perf_counter() - started, 2)
+        if q == "funnel":
+            lv = {int(r["level"]): int(r["users"]) for r in rows}
+            checks[q] = [sum(u for k, u in lv.items() if k >= i) for i in range(1, len(STEPS) + 1)]
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
+    out["checks"] = checks
+    return out
+
+
+def child(kind: str, data: str, timeout: float) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--data", data],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        return {
+            "error": proc.stderr.strip().splitlines()[-1]
+            if proc.stderr.strip()
+            else f"exit {proc.returncode}"
+        }
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def prepare(users: int, scratch: Path) -> tuple[int, dict[str, float]]:
+    env = {**os.environ, "HUOLI_DATA_DIR": str(scratch / "var")}
+    huoli = [sys.executable, "-m", "huoli.cli"]
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+    subprocess.run(
+        [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS), "--out", str(scratch / "parquet")],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    times["generate"] = time.perf_counter() - t
+    from huoli.analytics.engines import ChdbEngine
+    from huoli.events.store import DuckDBEventStore
+
+    files = sorted((scratch / "parquet").glob("*.parquet"))
+    t = time.perf_counter()
+    store = DuckDBEventStore(str(scratch / "events.duckdb"))
+    glob = str(scratch / "parquet" / "*.parquet")
+    store.bulk_insert(f"SELECT * FROM read_parquet('{glob}')")
+    n = store.count(app_id=APP)
+    store.close()
+    times["duckdb load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ch = ChdbEngine(str(scratch / "chdb"))
+    ch.load_parquet(files)
+    ch.close()
+    times["chdb load"] = time.perf_counter() - t
+    return n, times
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--users", type=int, default=650_000, help="generated users (650,000 ≈ 100M events over 60 days)"
+    )
+    p.add_argument("--spark-timeout", type=float, default=1800)
+    p.add_argument("--no-spark", action="store_true")
+    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--data", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child:
+        res = run_native(a.data) if a.child == "native" else run_huoli(a.child, a.data)
+        print(json.dumps(res))
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="huoli-bench-analytics-"))
+    try:
+        n, load = prepare(a.users, scratch)
+        results = {k: child(k, str(scratch), 3600) for k in ("duckdb", "chdb", "native")}
+        if not a.no_spark:
+            results["spark"] = child("spark", str(scratch), a.spark_timeout)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    duck, ch, nat = results["duckdb"], results["chdb"], results["native"]
+    rows = []
+    for q in ("funnel", "retention", "dau", "dashboard"):
+        d, c, nv = duck.get(q), ch.get(q), nat.get(q)
+        ratio = f"{d / nv:.2f}" if d is not None and nv else "—"
+        sp = results.get("spark", {}).get(q, "—")
+        rows.append(
+            [
+                q,
+                f"{d} s" if d is not None else "—",
+                f"{c} s" if c is not None else "—",
+                f"{nv} s" if nv else "—",
+                ratio,
+                f"{sp} s" if sp != "—" else "—",
+                TARGETS[q],
+            ]
+        )
+    body = [
+        f"{n:,} events, {a.users:,} users, {DAYS} days (demo generator); loads: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in load.items())
+        + ".",
+        "",
+        *markdown_table(
+            [
+                "Question",
+                "huoli · DuckDB",
+                "huoli · chdb",
+                "chdb native SQL",
+                "huoli/native (DuckDB)",
+                "huoli · Spark local[2]",
+                "Target",
+            ],
+            rows,
+        ),
+        "",
+        f"Peak RSS: DuckDB {duck.get('peak_rss_gib')} GiB, chdb {ch.get('peak_rss_gib')} GiB, "
+        f"native {nat.get('peak_rss_gib')} GiB"
+        + (f", Spark driver {results['spark'].get('peak_rss_gib')} GiB" if "spark" in results else "")
+        + " (target < 8 GB).",
+        "",
+        f"Result checks (funnel step users): DuckDB {duck.get('checks', {}).get('funnel')}, "
+        f"chdb {ch.get('checks', {}).get('funnel')}, windowFunnel {nat.get('checks', {}).get('funnel')} "
+        "(windowFunnel re-anchors on later step-1 events, so it may count more).",
+        *(f"Errors: {k}: {v['error']}" for k, v in results.items() if "error" in v),
+    ]
+    write_section(
+        "analytics",
+        "Analytics engine",
+        f"python bench/analytics.py --users {a.users}",
+        body,
+        write=not a.no_write,
+    )
+
+
+if __name__ == "__main__":
+    main()
