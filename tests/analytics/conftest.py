@@ -27,7 +27,7 @@ def chdb_engine() -> Iterator[ChdbEngine]:
 
 @pytest.fixture(scope="session")
 def spark_engine() -> Iterator[SparkEngine]:
-    spark = SparkEngine.local_session(2)
+    spark = SparkEngine.local_session(2, shuffle_partitions=1)  # tiny fixtures: one task per stage
     spark.sparkContext.setLogLevel("ERROR")
     yield SparkEngine(spark)
     spark.stop()

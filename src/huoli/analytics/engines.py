@@ -180,14 +180,14 @@ class SparkEngine(SqlEngine):
         super().__init__(self._query)
 
     @staticmethod
-    def local_session(cores: int = 2) -> Any:
+    def local_session(cores: int = 2, shuffle_partitions: int | None = None) -> Any:
         from pyspark.sql import SparkSession
 
         return (
             SparkSession.builder.master(f"local[{cores}]")
             .appName("huoli")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", str(cores * 2))
+            .config("spark.sql.shuffle.partitions", str(shuffle_partitions or cores * 2))
             .config("spark.ui.enabled", "false")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate()
