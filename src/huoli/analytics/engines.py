@@ -41,8 +41,10 @@ _JSON_FUNCTION = {"duckdb": "json_extract_string", "clickhouse": "JSON_VALUE", "
 
 
 def compile_sql(expr: ibis.Expr, dialect: str) -> str:
-    if dialect == "pyspark":
-        import ibis.backends.pyspark  # noqa: F401 - registers the pyspark compile options its compiler reads
+    if dialect == "pyspark" and ibis.options.pyspark is None:
+        from ibis.backends.pyspark import Backend  # its compiler reads these options; a Backend would set them
+
+        ibis.options.pyspark = Backend.Options()
     sql = ibis.to_sql(expr, dialect=dialect)
     sql = re.sub(r"\bhuoli_json_value\(", _JSON_FUNCTION[dialect] + "(", str(sql), flags=re.IGNORECASE)
     if dialect == "clickhouse":
