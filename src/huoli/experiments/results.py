@@ -172,7 +172,10 @@ def summarise(
     start = exp.started_at or as_of
     lo = start - timedelta(days=cuped_days if any(m.cuped for m in ms) else 0)
     sql = build_sql(ms, cuped_days=cuped_days)
-    table = store.query(sql, [exp.app_id, exp.key, lo, as_of, tz])
+    params: list[Any] = [exp.app_id, exp.key, lo, as_of]
+    if any(m.kind is MetricKind.retention for m in ms):
+        params.append(tz)  # DuckDB refuses parameters the statement does not use
+    table = store.query(sql, params)
     return Summary({r["variant"]: r for r in table.to_pylist() if r["variant"] is not None})
 
 
