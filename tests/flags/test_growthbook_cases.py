@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from huoli.flags.assignment import bucket_ranges, choose_variation, equal_weights, gb_hash, in_namespace
-from huoli.flags.conditions import eval_condition
+from huoli.flags.conditions import compile_condition, eval_condition
 from huoli.flags.evaluator import Context, Evaluator, query_string_override, sticky_docs_for
 
 CASES_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "growthbook" / "cases.json"
@@ -108,3 +108,14 @@ def test_sticky_bucket(
     res = Evaluator(ctx).eval_feature(key)
     assert res.get("experimentResult") == expected
     assert ctx.sticky_docs == expected_docs
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=f"{i}:{c[0]}") for i, c in enumerate(CASES.get("evalCondition", []))]
+)
+def test_compiled_condition_agrees(case: list[Any]) -> None:
+    """The compiled fast path (used when serving flags) gives GrowthBook's answer on every condition case."""
+    _, condition, attributes, expected, *groups = case
+    if not isinstance(attributes, dict):
+        pytest.skip("attributes are always an object when serving flags")
+    assert compile_condition(condition)(attributes, groups[0] if groups else {}) is expected

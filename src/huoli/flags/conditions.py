@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 _MISSING = None
@@ -272,3 +272,80 @@ def eval_condition(obj: Any, condition: Mapping[str, Any], groups: Mapping[str, 
         elif not eval_condition_value(value, get_path(obj, key), g):
             return False
     return True
+
+
+ConditionFn = Callable[[Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+def _compile_value(key: str, expected: Any) -> ConditionFn:
+    """One `attribute: condition` pair as a closure; fast paths for the shapes targeting rules use most
+    (string equality, $in / $nin / $eq / $ne over strings), the general evaluator for everything else."""
+    dotted = "." in key
+
+    def value_of(attrs: Mapping[str, Any]) -> Any:
+        return get_path(attrs, key) if dotted else attrs.get(key)
+
+    if type(expected) is str:
+
+        def eq(attrs: Mapping[str, Any], groups: Mapping[str, Any]) -> bool:
+            x = value_of(attrs)
+            return (x == expected) if type(x) is str else js_str(x) == expected
+
+        return eq
+    if isinstance(expected, Mapping) and len(expected) == 1:
+        ((op, arg),) = expected.items()
+        if op in ("$in", "$nin") and isinstance(arg, list) and all(type(a) is str for a in arg):
+            members = frozenset(arg)
+            negate = op == "$nin"
+
+            def member(attrs: Mapping[str, Any], groups: Mapping[str, Any]) -> bool:
+                x = value_of(attrs)
+                if type(x) is str:
+                    return (x in members) != negate
+                if isinstance(x, list):
+                    return any(type(e) is str and e in members for e in x) != negate
+                return negate  # no non-string value is strictly equal to a string
+
+            return member
+        if op in ("$eq", "$ne") and type(arg) is str:
+            want = op == "$eq"
+
+            def strict(attrs: Mapping[str, Any], groups: Mapping[str, Any]) -> bool:
+                x = value_of(attrs)
+                return (type(x) is str and x == arg) == want
+
+            return strict
+
+    def general(attrs: Mapping[str, Any], groups: Mapping[str, Any]) -> bool:
+        return eval_condition_value(expected, value_of(attrs), groups)
+
+    return general
+
+
+def compile_condition(condition: Mapping[str, Any]) -> ConditionFn:
+    """A closure equivalent to `eval_condition(attrs, condition, groups)`."""
+    parts: list[ConditionFn] = []
+    for key, value in condition.items():
+        if str(key).startswith("$"):
+            sub = {key: value}
+            parts.append(lambda attrs, groups, sub=sub: eval_condition(attrs, sub, groups))  # type: ignore[misc]
+        else:
+            parts.append(_compile_value(key, value))
+    if len(parts) == 1:
+        return parts[0]
+    return lambda attrs, groups: all(p(attrs, groups) for p in parts)
+
+
+_COMPILED: dict[int, tuple[Mapping[str, Any], ConditionFn]] = {}
+
+
+def cached_condition(condition: Mapping[str, Any]) -> ConditionFn:
+    """Compiled once per condition object (feature definitions are cached, so their conditions are stable)."""
+    hit = _COMPILED.get(id(condition))
+    if hit is not None and hit[0] is condition:
+        return hit[1]
+    if len(_COMPILED) > 50_000:
+        _COMPILED.clear()
+    fn = compile_condition(condition)
+    _COMPILED[id(condition)] = (condition, fn)
+    return fn

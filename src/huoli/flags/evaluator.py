@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from huoli.flags.assignment import bucket_ranges, choose_variation, gb_hash, in_namespace, in_range
-from huoli.flags.conditions import eval_condition, js_str, js_truthy
+from huoli.flags.conditions import cached_condition, eval_condition, js_str, js_truthy
 
 _EXPERIMENT_FIELDS = (
     "key",
@@ -165,7 +165,7 @@ class Evaluator:
         return coverage is None or n <= coverage
 
     def _condition(self, condition: Mapping[str, Any]) -> bool:
-        return eval_condition(self.ctx.attributes, condition, self.ctx.saved_groups)
+        return cached_condition(condition)(self.ctx.attributes, self.ctx.saved_groups)
 
     # --- features --------------------------------------------------------------------------------
 

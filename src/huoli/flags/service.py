@@ -194,25 +194,42 @@ def detach_experiment(
 # --- compiled definitions, cached per app ----------------------------------------------------------
 
 
-def to_feature(flag: Flag) -> dict[str, Any]:
+def compile_feature(
+    *,
+    key: str,
+    default: Any,
+    rules: list[dict[str, Any]],
+    experiment_rules: list[dict[str, Any]] | None = None,
+    killed: bool = False,
+) -> dict[str, Any]:
     """The GrowthBook feature for a flag. A killed flag serves its default to everyone, rules ignored."""
-    if flag.killed:
-        return {"defaultValue": flag.default_value, "rules": []}
-    rules: list[dict[str, Any]] = []
-    for r in flag.rules:
+    if killed:
+        return {"defaultValue": default, "rules": []}
+    compiled: list[dict[str, Any]] = []
+    for r in rules:
         rule: dict[str, Any] = {
             "id": r["id"],
             "force": r["value"],
             "hashVersion": 2,
-            "seed": f"{flag.key}:{r['id']}",
+            "seed": f"{key}:{r['id']}",
         }
         if r.get("condition"):
             rule["condition"] = r["condition"]
         if r.get("rollout", 1.0) < 1.0:
             rule["coverage"] = r["rollout"]
-        rules.append(rule)
-    rules.extend(flag.experiment_rules)
-    return {"defaultValue": flag.default_value, "rules": rules}
+        compiled.append(rule)
+    compiled.extend(experiment_rules or [])
+    return {"defaultValue": default, "rules": compiled}
+
+
+def to_feature(flag: Flag) -> dict[str, Any]:
+    return compile_feature(
+        key=flag.key,
+        default=flag.default_value,
+        rules=flag.rules,
+        experiment_rules=flag.experiment_rules,
+        killed=flag.killed,
+    )
 
 
 @dataclass(frozen=True)
