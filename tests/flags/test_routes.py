@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.flags.helpers import admin, user_headers, wait_for
 
 from huoli.db import unit_of_work
-from huoli.flags import service
+from huoli.flags import service, writer
 from huoli.flags.models import Exposure
 from huoli.runtime import Runtime
 
@@ -204,7 +204,9 @@ def test_exposures_are_logged_once_per_user_and_experiment(
             assert flags_for(client, h)["flags"]["coupon_type"] == seen[i]
     assert set(seen.values()) == {"新人礼包", "首单立减"}
     service._seen = service._Seen()  # a fresh process: the database key still dedups
+    service._state = service._UserState()
     flags_for(client, user_headers(runtime, shop.id, "u_3"))
+    writer.flush_all()
     with unit_of_work(runtime.sessions, app_id=shop.id) as db:
         assert db.scalar(select(func.count()).select_from(Exposure)) == 20
     wait_for(lambda: runtime.store.count(app_id=shop.id, name="experiment_exposure") == 20)

@@ -360,7 +360,7 @@ def _load_sticky(db: Session, unit: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _save_sticky(
+def save_sticky(
     db: Session, app_id: str, unit: str, docs: Mapping[str, Mapping[str, Any]], now: datetime
 ) -> None:
     doc = docs.get(f"id||{unit}")
@@ -453,6 +453,47 @@ def record_exposures(
     return emitted
 
 
+class _UserState:
+    """Preferences and sticky buckets per (app, unit), kept STATE_TTL_S: a repeat GET /v1/flags reads nothing.
+
+    huoli serve is one process (DuckDB has one writer), so its own writes keep this current; the TTL bounds
+    staleness for changes made elsewhere (another process on the same PostgreSQL).
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._items: OrderedDict[tuple[str, str], tuple[float, dict[str, Any] | None, dict[str, Any]]] = (
+            OrderedDict()
+        )
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[dict[str, Any] | None, dict[str, Any]] | None:
+        hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] > STATE_TTL_S:
+            return None
+        return hit[1], hit[2]
+
+    def put(self, key: tuple[str, str], prefs: dict[str, Any] | None, sticky: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), prefs, sticky)
+            self._items.move_to_end(key)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+STATE_TTL_S = 30.0
+_state = _UserState()
+
+
+def forget_user(app_id: str, user_id: str) -> None:
+    """Drop cached state after a committed change (preferences), so the next request reads it."""
+    _state.forget((app_id, user_id))
+
+
 def evaluate_for_user(
     *,
     factory: sessionmaker[Session],
@@ -465,18 +506,31 @@ def evaluate_for_user(
     client: bool = True,
     log_exposures: bool = True,
 ) -> tuple[Evaluation, dict[str, Any] | None]:
-    """The request path: cached definitions, one read (preferences + sticky buckets), a write only when the
-    user meets an experiment for the first time. Returns (evaluation, preferences or None)."""
+    """The request path: cached definitions and per-user state; at most one read for a user not seen in the
+    last STATE_TTL_S; writes (first exposures, new sticky assignments) are queued to flags.writer.
+    Returns (evaluation, preferences or None)."""
     compiled = cache_for(factory).get(factory, app_id)
     unit = user_id or anonymous_id
     prefs: dict[str, Any] | None = None
     sticky: dict[str, dict[str, Any]] | None = None
-    if user_id is not None or (unit is not None and compiled.has_experiments):
+    state = _state.get((app_id, unit)) if unit is not None else None
+    if state is not None:
+        prefs = state[0] if user_id is not None else None
+        sticky = {k: {**v, "assignments": dict(v["assignments"])} for k, v in state[1].items()}
+    elif user_id is not None or (unit is not None and compiled.has_experiments):
         with unit_of_work(factory, app_id=app_id) as db:
             if user_id is not None:
                 prefs = preferences_dict(get_preferences(db=db, user_id=user_id))
-            if unit is not None and compiled.has_experiments:
+            if unit is not None:
                 sticky = _load_sticky(db, unit)
+        if unit is not None:
+            _state.put(
+                (app_id, unit),
+                prefs,
+                {k: {**v, "assignments": dict(v["assignments"])} for k, v in (sticky or {}).items()},
+            )
+    if not compiled.has_experiments:
+        sticky = None
     attrs = attributes_for(
         user_id=user_id, anonymous_id=anonymous_id, attributes=attributes, preferences=prefs or {}
     )
@@ -487,23 +541,24 @@ def evaluate_for_user(
     sticky_changed = sticky is not None and {k: v["assignments"] for k, v in sticky.items()} != before
     new = {k: v for k, v in result.exposures.items() if (app_id, k, unit or "") not in _seen}
     if unit is not None and log_exposures and (sticky_changed or new):
-        with unit_of_work(factory, app_id=app_id) as db:
-            if sticky_changed and sticky is not None:
-                _save_sticky(db, app_id, unit, sticky, now)
-            if new:
-                record_exposures(
-                    db=db,
-                    app_id=app_id,
-                    user_id=user_id,
-                    anonymous_id=anonymous_id,
-                    exposures=new,
-                    flags=result.exposure_flags,
-                    now=now,
-                    settings=settings,
-                )
-    if log_exposures:
+        from huoli.flags.writer import Pending, pending_sticky, writer_for
+
+        writer_for(factory).submit(
+            Pending(
+                app_id=app_id,
+                user_id=user_id,
+                anonymous_id=anonymous_id,
+                exposures=new,
+                flags=dict(result.exposure_flags),
+                sticky=pending_sticky(sticky) if sticky_changed and sticky is not None else None,
+                now=now,
+                settings=settings,
+            )
+        )
+        if sticky_changed and sticky is not None:
+            _state.put((app_id, unit), prefs, pending_sticky(sticky))
         for k in new:
-            _seen.add((app_id, k, unit or ""))
+            _seen.add((app_id, k, unit))
     return result, prefs
 
 
@@ -534,6 +589,7 @@ def set_preferences(
     )
     row = get_preferences(db=db, user_id=user_id)
     assert row is not None
+    _state.forget((app_id, user_id))
     if not inserted:
         for k, v in values.items():
             setattr(row, k, v)
