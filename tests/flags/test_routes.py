@@ -203,8 +203,8 @@ def test_exposures_are_logged_once_per_user_and_experiment(
         for _ in range(2):
             assert flags_for(client, h)["flags"]["coupon_type"] == seen[i]
     assert set(seen.values()) == {"新人礼包", "首单立减"}
-    service._seen = service._Seen()  # a fresh process: the database key still dedups
-    service._state = service._UserState()
+    caches = service.cache_for(runtime.sessions)  # a fresh process: the database key still dedups
+    caches.seen, caches.state = service._Seen(), service._UserState()
     flags_for(client, user_headers(runtime, shop.id, "u_3"))
     writer.flush_all()
     with unit_of_work(runtime.sessions, app_id=shop.id) as db:
@@ -216,3 +216,41 @@ def test_exposures_are_logged_once_per_user_and_experiment(
     assert len({r["user_id"] for r in rows}) == 20
     # Delete is refused while an experiment runs on the flag.
     assert client.delete("/admin/flags/coupon_type", headers=admin(op)).status_code == 409
+
+
+def test_sticky_buckets_keep_users_in_their_variant_when_weights_change(  # type: ignore[no-untyped-def]
+    client: TestClient, runtime: Runtime, shop
+) -> None:
+    op = shop.keys["operator"]
+    create(client, op, {"key": "theme", "type": "string", "default_value": "light"})
+
+    def attach(weights: list[float]) -> None:
+        with unit_of_work(runtime.sessions, app_id=shop.id) as db:
+            service.attach_experiment(
+                db=db,
+                key="theme",
+                rule={
+                    "key": "theme-test",
+                    "variations": ["light", "dark"],
+                    "weights": weights,
+                    "meta": [{"key": "light"}, {"key": "dark"}],
+                    "hashVersion": 2,
+                    "seed": "theme-test",
+                    "bucketVersion": 0,
+                },
+                now=runtime.clock(),
+                settings=runtime.settings,
+            )
+
+    attach([1.0, 0.0])
+    early = [f"s{i}" for i in range(10)]
+    assert all(
+        flags_for(client, user_headers(runtime, shop.id, u))["flags"]["theme"] == "light" for u in early
+    )
+    writer.flush_all()
+    attach([0.0, 1.0])
+    service.cache_for(runtime.sessions).state = service._UserState()  # restarted: assignments from the db
+    assert all(
+        flags_for(client, user_headers(runtime, shop.id, u))["flags"]["theme"] == "light" for u in early
+    )
+    assert flags_for(client, user_headers(runtime, shop.id, "late"))["flags"]["theme"] == "dark"

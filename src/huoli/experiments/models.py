@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huoli.db import Base, UTCDateTime, utcnow
@@ -32,6 +32,7 @@ class Experiment(AppScoped, Base):
     namespace_end: Mapped[float] = mapped_column(Float, default=1.0)
     holdout_key: Mapped[str | None] = mapped_column(String(64))
     targeting: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sticky: Mapped[bool] = mapped_column(Boolean, default=False)  # persist assignments (sticky buckets)
     metrics: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -124,6 +124,11 @@ class ExperimentCreate(BaseModel):
     namespace: Namespace | None = None
     holdout: str | None = Field(None, pattern=KEY_PATTERN, description="Default: the global holdout if any.")
     targeting: dict[str, Any] = Field(default_factory=dict, description="GrowthBook condition on attributes.")
+    sticky: bool = Field(
+        False,
+        description="Store each user's variant (GrowthBook sticky bucketing) so it survives later changes to "
+        "coverage or targeting; off by default because assignment is already deterministic.",
+    )
     metrics: Metrics
     stats: StatsConfig = Field(default_factory=StatsConfig)
     planned_days: int = Field(14, ge=1, le=180, description="For the traffic check.")
@@ -147,6 +152,7 @@ class ExperimentRead(BaseModel):
     namespace_end: float
     holdout_key: str | None
     targeting: dict[str, Any]
+    sticky: bool
     metrics: list[dict[str, Any]]
     stats: dict[str, Any]
     started_at: datetime | None

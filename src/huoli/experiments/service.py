@@ -214,6 +214,7 @@ def create(
         namespace_end=exp_in.namespace.end if exp_in.namespace else 1.0,
         holdout_key=holdout.key if holdout is not None else None,
         targeting=exp_in.targeting,
+        sticky=exp_in.sticky,
         metrics=metrics,
         stats=exp_in.stats.model_dump(mode="json"),
         created_at=now,
@@ -259,6 +260,8 @@ def flag_rule(exp: Experiment, holdout: Holdout | None) -> dict[str, Any]:
         "meta": [{"key": v["key"], "name": v.get("name") or v["key"]} for v in exp.variants],
         "bucketVersion": 0,
     }
+    if not exp.sticky:
+        rule["disableStickyBucketing"] = True
     if exp.targeting:
         rule["condition"] = exp.targeting
     filters = []

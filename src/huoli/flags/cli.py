@@ -156,7 +156,7 @@ def evaluate(
         except json.JSONDecodeError:
             attributes[k] = v
     with runtime() as rt:
-        result, _ = guarded(
+        done = guarded(
             lambda: service.evaluate_for_user(
                 factory=rt.sessions,
                 app_id=app,
@@ -169,6 +169,8 @@ def evaluate(
                 log_exposures=False,
             )
         )
+        assert done is not None
+        result, _ = done
     if as_json:
         typer.echo(json.dumps(result.details, ensure_ascii=False, indent=2))
         return

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from huoli.apps.schemas import Role
 from huoli.db import unit_of_work
@@ -43,34 +44,42 @@ def _attributes(raw: str | None) -> dict[str, Any]:
 
 
 @router.get("/v1/flags", response_model=ClientFlagsOut)
-def client_flags(
+async def client_flags(
     runtime: RuntimeDep,
     app: MiniProgramAppDep,
     user: MiniProgramUserDep,
     anonymous_id: Annotated[str | None, Query(max_length=64)] = None,
     attributes: Annotated[str | None, Query(description="JSON object of targeting attributes.")] = None,
-) -> ClientFlagsOut:
+) -> Response:
     """Every client-visible flag evaluated for this user, the experiments they are in, and their preferences.
 
     Logged-in users are identified by their session token; anonymous visitors by the SDK's anonymous_id.
     """
     now = runtime.clock()
-    result, prefs = service.evaluate_for_user(
-        factory=runtime.sessions,
-        app_id=app.id,
-        user_id=user.user_id if user else None,
-        anonymous_id=anonymous_id,
-        attributes=_attributes(attributes),
-        now=now,
-        settings=runtime.settings,
-    )
-    return ClientFlagsOut(
-        flags=result.values,
-        experiments=result.exposures,
-        preferences=PreferencesOut(**prefs) if prefs else None,
-        ttl_s=service.CLIENT_TTL_S,
-        evaluated_at=now,
-    )
+    kwargs: dict[str, Any] = {
+        "factory": runtime.sessions,
+        "app_id": app.id,
+        "user_id": user.user_id if user else None,
+        "anonymous_id": anonymous_id,
+        "attributes": _attributes(attributes),
+        "now": now,
+        "settings": runtime.settings,
+    }
+    # A user seen in the last seconds is evaluated on the event loop (pure CPU); others read the database
+    # in a worker thread first.
+    done = service.evaluate_for_user(**kwargs, allow_io=False)
+    if done is None:
+        done = await asyncio.to_thread(lambda: service.evaluate_for_user(**kwargs))
+    assert done is not None
+    result, prefs = done
+    body = {
+        "flags": result.values,
+        "experiments": result.exposures,
+        "preferences": prefs,
+        "ttl_s": service.CLIENT_TTL_S,
+        "evaluated_at": now,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.put("/v1/preferences", response_model=PreferencesOut)
@@ -132,7 +141,7 @@ def delete_flag(key: str, db: AppDbDep, runtime: RuntimeDep) -> FlagRead:
 )
 def evaluate(body: EvaluateIn, op: OperatorDep, runtime: RuntimeDep) -> EvaluationOut:
     """Evaluate every flag (client-visible or not) for a user, with why each value was chosen."""
-    result, _ = service.evaluate_for_user(
+    done = service.evaluate_for_user(
         factory=runtime.sessions,
         app_id=op.app_id,
         user_id=body.user_id,
@@ -143,4 +152,6 @@ def evaluate(body: EvaluateIn, op: OperatorDep, runtime: RuntimeDep) -> Evaluati
         client=False,
         log_exposures=body.log_exposures,
     )
+    assert done is not None
+    result, _ = done
     return EvaluationOut(flags=result.values, details={k: FlagDetail(**v) for k, v in result.details.items()})

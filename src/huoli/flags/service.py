@@ -236,7 +236,7 @@ def to_feature(flag: Flag) -> dict[str, Any]:
 class Compiled:
     features: dict[str, dict[str, Any]]
     client_keys: tuple[str, ...]
-    has_experiments: bool
+    has_experiments: bool  # experiments with sticky bucketing: their users' sticky docs must be loaded
     loaded_at: float
 
 
@@ -247,17 +247,31 @@ class FlagCache:
     def __init__(self) -> None:
         self._items: dict[str, Compiled] = {}
         self._lock = threading.Lock()
+        # Per runtime, like the definitions: two runtimes in one process (tests) never share user state.
+        self.state = _UserState()
+        self.seen = _Seen()
 
-    def get(self, factory: sessionmaker[Session], app_id: str) -> Compiled:
+    def peek(self, app_id: str) -> Compiled | None:
         hit = self._items.get(app_id)
         if hit is not None and time.monotonic() - hit.loaded_at < CACHE_TTL_S:
+            return hit
+        return None
+
+    def get(self, factory: sessionmaker[Session], app_id: str) -> Compiled:
+        hit = self.peek(app_id)
+        if hit is not None:
             return hit
         with unit_of_work(factory, app_id=app_id) as db:
             flags = list_flags(db=db)
             compiled = Compiled(
                 features={f.key: to_feature(f) for f in flags},
                 client_keys=tuple(f.key for f in flags if f.client_visible),
-                has_experiments=any(f.experiment_rules and not f.killed for f in flags),
+                has_experiments=any(
+                    not r.get("disableStickyBucketing")
+                    for f in flags
+                    if not f.killed
+                    for r in f.experiment_rules
+                ),
                 loaded_at=time.monotonic(),
             )
         with self._lock:
@@ -406,7 +420,54 @@ class _Seen:
                 self._items.popitem(last=False)
 
 
-_seen = _Seen()
+def record_exposures_bulk(
+    *, db: Session, app_id: str, rows: list[dict[str, Any]], now: datetime, settings: Settings
+) -> int:
+    """Many first exposures in one statement; the ledger's unique key returns only the new ones, which emit.
+
+    rows: {experiment_key, unit_id, variant, user_id, anonymous_id, flag}.
+    """
+    if not rows:
+        return 0
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    values = [
+        {
+            "app_id": app_id,
+            "experiment_key": r["experiment_key"],
+            "unit_id": r["unit_id"],
+            "variant": r["variant"],
+            "first_at": now,
+        }
+        for r in rows
+    ]
+    stmt = (
+        dialect_insert(Exposure)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["app_id", "experiment_key", "unit_id"])
+        .returning(Exposure.experiment_key, Exposure.unit_id)
+    )
+    inserted = {(k, u) for k, u in db.execute(stmt)}
+    for r in rows:
+        key = (r["experiment_key"], r["unit_id"])
+        if key not in inserted:
+            continue
+        inserted.discard(key)  # a repeat inside the batch emits once
+        events.emit(
+            db=db,
+            app_id=app_id,
+            name="experiment_exposure",
+            ts=now,
+            idempotency_key=f"exposure:{r['experiment_key']}:{r['unit_id']}",
+            user_id=r["user_id"],
+            anonymous_id=r["anonymous_id"],
+            properties={"experiment": r["experiment_key"], "variant": r["variant"], "flag": r["flag"]},
+            settings=settings,
+        )
+    return len(rows)
 
 
 def record_exposures(
@@ -486,12 +547,12 @@ class _UserState:
 
 
 STATE_TTL_S = 30.0
-_state = _UserState()
 
 
 def forget_user(app_id: str, user_id: str) -> None:
     """Drop cached state after a committed change (preferences), so the next request reads it."""
-    _state.forget((app_id, user_id))
+    for cache in list(_caches.values()):
+        cache.state.forget((app_id, user_id))
 
 
 def evaluate_for_user(
@@ -505,12 +566,23 @@ def evaluate_for_user(
     settings: Settings,
     client: bool = True,
     log_exposures: bool = True,
-) -> tuple[Evaluation, dict[str, Any] | None]:
+    allow_io: bool = True,
+) -> tuple[Evaluation, dict[str, Any] | None] | None:
     """The request path: cached definitions and per-user state; at most one read for a user not seen in the
     last STATE_TTL_S; writes (first exposures, new sticky assignments) are queued to flags.writer.
-    Returns (evaluation, preferences or None)."""
-    compiled = cache_for(factory).get(factory, app_id)
+    Returns (evaluation, preferences or None); with allow_io False, None when it would have to read the
+    database (so an async caller can evaluate on the event loop and fall back to a thread)."""
     unit = user_id or anonymous_id
+    caches = cache_for(factory)
+    _state, _seen = caches.state, caches.seen
+    if not allow_io:
+        cached = caches.peek(app_id)
+        needs_state = user_id is not None or (
+            unit is not None and cached is not None and cached.has_experiments
+        )
+        if cached is None or (needs_state and _state.get((app_id, unit or "")) is None):
+            return None
+    compiled = caches.get(factory, app_id)
     prefs: dict[str, Any] | None = None
     sticky: dict[str, dict[str, Any]] | None = None
     state = _state.get((app_id, unit)) if unit is not None else None
@@ -589,7 +661,7 @@ def set_preferences(
     )
     row = get_preferences(db=db, user_id=user_id)
     assert row is not None
-    _state.forget((app_id, user_id))
+    forget_user(app_id, user_id)
     if not inserted:
         for k, v in values.items():
             setattr(row, k, v)

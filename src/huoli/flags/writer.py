@@ -90,23 +90,33 @@ class ExposureWriter:
             by_app.setdefault(item.app_id, []).append(item)
         for app_id, items in by_app.items():
             with unit_of_work(self._factory, app_id=app_id) as db:
+                rows: list[dict[str, Any]] = []
                 for item in items:
                     unit = item.user_id or item.anonymous_id
                     if unit is None:
                         continue
                     if item.sticky is not None:
                         service.save_sticky(db, app_id, unit, item.sticky, item.now)
-                    if item.exposures:
-                        service.record_exposures(
-                            db=db,
-                            app_id=app_id,
-                            user_id=item.user_id,
-                            anonymous_id=item.anonymous_id,
-                            exposures=item.exposures,
-                            flags=item.flags,
-                            now=item.now,
-                            settings=item.settings,
-                        )
+                    rows += [
+                        {
+                            "experiment_key": k,
+                            "unit_id": unit,
+                            "variant": v,
+                            "user_id": item.user_id,
+                            "anonymous_id": item.anonymous_id,
+                            "flag": item.flags.get(k, ""),
+                        }
+                        for k, v in item.exposures.items()
+                    ]
+                # One exposure time per flush: the batch is at most FLUSH_EVERY_S plus a write old.
+                for start in range(0, len(rows), 500):
+                    service.record_exposures_bulk(
+                        db=db,
+                        app_id=app_id,
+                        rows=rows[start : start + 500],
+                        now=items[0].now,
+                        settings=items[0].settings,
+                    )
 
 
 _writers: weakref.WeakKeyDictionary[sessionmaker[Session], ExposureWriter] = weakref.WeakKeyDictionary()

@@ -2,7 +2,7 @@
 
 Revision ID: experiments_0001
 Revises: 0001
-Create Date: 2026-11-22 02:46:42.000328
+Create Date: 2026-11-22 03:19:37.460426
 """
 
 from collections.abc import Sequence
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("namespace_end", sa.Float(), nullable=False),
         sa.Column("holdout_key", sa.String(length=64), nullable=True),
         sa.Column("targeting", sa.JSON(), nullable=False),
+        sa.Column("sticky", sa.Boolean(), nullable=False),
         sa.Column("metrics", sa.JSON(), nullable=False),
         sa.Column("stats", sa.JSON(), nullable=False),
         sa.Column("started_at", huoli.db.UTCDateTime(timezone=True), nullable=True),
