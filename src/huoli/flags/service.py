@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli.db import insert_or_ignore, unit_of_work
+from huoli.db import insert_or_ignore, read_only
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.flags.evaluator import Context, Evaluator
@@ -261,7 +261,7 @@ class FlagCache:
         hit = self.peek(app_id)
         if hit is not None:
             return hit
-        with unit_of_work(factory, app_id=app_id) as db:
+        with read_only(factory, app_id=app_id) as db:
             flags = list_flags(db=db)
             compiled = Compiled(
                 features={f.key: to_feature(f) for f in flags},
@@ -590,7 +590,7 @@ def evaluate_for_user(
         prefs = state[0] if user_id is not None else None
         sticky = {k: {**v, "assignments": dict(v["assignments"])} for k, v in state[1].items()}
     elif user_id is not None or (unit is not None and compiled.has_experiments):
-        with unit_of_work(factory, app_id=app_id) as db:
+        with read_only(factory, app_id=app_id) as db:
             if user_id is not None:
                 prefs = preferences_dict(get_preferences(db=db, user_id=user_id))
             if unit is not None:
