@@ -102,6 +102,8 @@ def build_sql(metrics: list[MetricDef], *, cuped_days: int) -> str:
             any_event = True
         names.update(_ident(n) for n in (m.event, m.denominator_event) if n)
     name_filter = "" if any_event else "AND name IN (" + ", ".join(f"'{n}'" for n in sorted(names)) + ")"
+    # Users without any metric event contribute 0 to every sum: aggregate only users with events (inner
+    # join), and count users per variant from the exposures alone — no 10M-row outer join.
     return f"""
 WITH x AS (
     SELECT user_id, arg_min(json_extract_string(properties, '$.variant'), ts) AS variant, min(ts) AS t0
@@ -115,11 +117,14 @@ WITH x AS (
     WHERE app_id = $1 AND user_id IS NOT NULL AND ts >= $3 AND ts < $4 {name_filter}
 ), u AS (
     SELECT x.variant, {", ".join(per_user)}
-    FROM x LEFT JOIN ev ON ev.user_id = x.user_id
+    FROM x JOIN ev ON ev.user_id = x.user_id
     GROUP BY x.user_id, x.variant, x.t0
+), agg AS (
+    SELECT variant, {", ".join(agg)} FROM u GROUP BY variant
+), n AS (
+    SELECT variant, count(*) AS n FROM x GROUP BY variant
 )
-SELECT variant, count(*) AS n, {", ".join(agg)}
-FROM u GROUP BY variant
+SELECT n.variant, n.n, agg.* EXCLUDE (variant) FROM n LEFT JOIN agg ON agg.variant = n.variant
 """
 
 
