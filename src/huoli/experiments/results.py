@@ -175,7 +175,8 @@ def summarise(
     ms = metrics if metrics is not None else [m for _, m in metric_list(exp.metrics)]
     cuped_days = int(exp.stats.get("cuped_days", 14))
     start = exp.started_at or as_of
-    lo = start - timedelta(days=cuped_days if any(m.cuped for m in ms) else 0)
+    # A day of margin before the start: event clocks (devices, merchant servers) lag the server's a little.
+    lo = start - timedelta(days=max(1, cuped_days if any(m.cuped for m in ms) else 0))
     sql = build_sql(ms, cuped_days=cuped_days)
     params: list[Any] = [exp.app_id, exp.key, lo, as_of]
     if any(m.kind is MetricKind.retention for m in ms):
