@@ -14,7 +14,8 @@ from huoli.flags.models import Exposure
 from huoli.runtime import Runtime
 
 
-def test_concurrent_first_exposures_emit_once(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_first_exposures_emit_once(runtime: Runtime, make_app, client) -> None:  # type: ignore[no-untyped-def]
+    """(`client` runs the app, whose outbox relay moves the events to the store.)"""
     app = make_app("shop")
     barrier = threading.Barrier(8)
     errors: list[BaseException] = []
