@@ -61,8 +61,12 @@ function listView(root, ctx, experiments, flags) {
   root.append(setupForm(ctx, flags));
 }
 
+// One labelled input per line (the shell styles no form layout).
+const FIELD = "display:flex;gap:.5rem;align-items:center;margin:.35rem 0";
+const LABEL = "min-width:9rem";
+
 function field(h, label, input) {
-  return h("label", { class: "field" }, h("span", {}, label), input);
+  return h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, label), input);
 }
 
 function setupForm(ctx, flags) {
@@ -70,7 +74,7 @@ function setupForm(ctx, flags) {
   const t = ctx.t;
   const input = (name, attrs = {}) => h("input", { name, id: `exp-${name.replace(/[^a-z0-9]/gi, "-")}`, ...attrs });
   const variantRow = (i, key, value, weight) =>
-    h("div", { class: "row" },
+    h("div", { class: "row", style: "display:flex;gap:1rem;flex-wrap:wrap" },
       field(h, `${t(T.variants)} ${i + 1} ${t(T.key)}`, input(`variants[${i}].key`, { value: key })),
       field(h, t(T.value), input(`variants[${i}].value`, { value })),
       field(h, t(T.weight), input(`variants[${i}].weight`, { value: weight, inputmode: "decimal" })));
@@ -83,7 +87,7 @@ function setupForm(ctx, flags) {
     field(h, t(T.coverage), input("coverage", { value: "1" })),
     variantRow(0, "a", "", "0.5"),
     variantRow(1, "b", "", "0.5"),
-    h("div", { class: "row" },
+    h("div", { class: "row", style: "display:flex;gap:1rem;flex-wrap:wrap" },
       field(h, `${t(T.metric)} ${t(T.key)}`, input("metrics.primary[0].key", { value: "primary" })),
       field(h, t(T.kind), h("select", { name: "metrics.primary[0].kind" },
         ["conversion", "mean", "retention"].map((k) => h("option", { value: k }, k)))),

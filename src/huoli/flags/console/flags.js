@@ -20,6 +20,10 @@ const T = {
   empty: { zh: "还没有功能开关", en: "No flags yet" },
 };
 
+// One labelled input per line (the shell styles no form layout).
+const FIELD = "display:flex;gap:.5rem;align-items:center;margin:.35rem 0";
+const LABEL = "min-width:7rem";
+
 function parseJson(text, type) {
   if (type === "string") return text;
   try {
@@ -48,13 +52,13 @@ export default {
       const f = flag || { key: "", type: "bool", default_value: false, rules: [], description: "" };
       const form = h("form", { class: "card", id: "flag-form" },
         h("h3", {}, isNew ? t(T.create) : `${t(T.edit)} ${f.key}`),
-        isNew ? h("label", { class: "field" }, h("span", {}, t(T.key)), h("input", { name: "key", id: "flag-key" })) : "",
-        isNew ? h("label", { class: "field" }, h("span", {}, t(T.type)),
+        isNew ? h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, t(T.key)), h("input", { name: "key", id: "flag-key" })) : "",
+        isNew ? h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, t(T.type)),
           h("select", { name: "type", id: "flag-type" }, ["bool", "string", "number", "json"].map((x) => h("option", { value: x }, x)))) : "",
-        h("label", { class: "field" }, h("span", {}, t(T.def)),
+        h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, t(T.def)),
           h("input", { name: "default_value", id: "flag-default", value: f.type === "string" ? f.default_value : JSON.stringify(f.default_value) })),
-        h("label", { class: "field" }, h("span", {}, t(T.description)), h("input", { name: "description", value: f.description || "" })),
-        h("label", { class: "field" }, h("span", {}, `${t(T.rules)} (JSON)`),
+        h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, t(T.description)), h("input", { name: "description", value: f.description || "" })),
+        h("label", { class: "field", style: FIELD }, h("span", { style: LABEL }, `${t(T.rules)} (JSON)`),
           h("textarea", { name: "rules", id: "flag-rules", rows: 6, class: "mono" }, JSON.stringify(f.rules, null, 2))),
         h("button", { type: "submit", id: "flag-save" }, t(T.save)));
       form.addEventListener("submit", async (e) => {
