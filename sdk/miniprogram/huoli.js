@@ -23,6 +23,8 @@ var PRE_INIT_MAX = 500; // events tracked before init() are buffered in memory (
 var ANON_KEY = 'huoli_anon_id';
 var AUTH_KEY = 'huoli_auth';
 var CHANNEL_KEY = 'huoli_channel';
+var FLAGS_KEY = 'huoli_flags';
+var FLAGS_TTL_MS = 300000; // used when the server does not say (it sends ttl_s)
 
 var SHARE_KEYS = { hl_sharer: true, hl_share_id: true, hl_campaign: true };
 
@@ -544,6 +546,162 @@ function createHuoli(deps) {
     }
   }
 
+  // ---- feature flags & preferences (GET /v1/flags, PUT /v1/preferences) ----
+  // Cached in memory and wx storage with the server's TTL. A failed fetch serves the last cached flags
+  // of the same user (offline fallback), or {} — getFlags() never rejects, so pages can always render.
+  var flagsCache = null; // { fetched_at, ttl_ms, user_id, flags, experiments, preferences }
+  var flagsInFlight = null;
+
+  function loadFlagsCache() {
+    if (flagsCache) return flagsCache;
+    var c = sGet(FLAGS_KEY);
+    if (isObject(c) && isObject(c.flags) && typeof c.fetched_at === 'number') flagsCache = c;
+    return flagsCache;
+  }
+
+  function flagsUsable(c) {
+    // Flags are per user (or per device before login): never serve another identity's cached flags.
+    return !!c && (c.user_id || null) === (userId || null) && (!!userId || c.anonymous_id === anonId);
+  }
+
+  function flagsFresh(c) {
+    return flagsUsable(c) && now() - c.fetched_at < c.ttl_ms && c.fetched_at <= now();
+  }
+
+  function flagsView(c, stale) {
+    if (!c) return { flags: {}, experiments: {}, preferences: null, stale: true };
+    return {
+      flags: c.flags,
+      experiments: c.experiments || {},
+      preferences: c.preferences || null,
+      stale: !!stale
+    };
+  }
+
+  function fetchFlags(attributes) {
+    return new Promise(function (resolve) {
+      var w = getWx();
+      var tok = currentToken();
+      var header = { 'X-Huoli-App-Id': cfg.appId };
+      if (tok) header.Authorization = 'Bearer ' + tok;
+      var qs = 'anonymous_id=' + encodeURIComponent(getAnonymousId());
+      if (isObject(attributes) && Object.keys(attributes).length) {
+        qs += '&attributes=' + encodeURIComponent(JSON.stringify(attributes));
+      }
+      var fallback = function (why) {
+        log('flags fetch failed (' + why + '); serving cached flags');
+        var c = loadFlagsCache();
+        resolve(flagsView(flagsUsable(c) ? c : null, true));
+      };
+      try {
+        w.request({
+          url: cfg.endpoint + '/v1/flags?' + qs,
+          method: 'GET',
+          header: header,
+          dataType: 'json',
+          timeout: cfg.requestTimeout,
+          success: function (res) {
+            var body = parseBody(res && res.data);
+            if (!res || res.statusCode !== 200 || !isObject(body) || !isObject(body.flags)) {
+              fallback('HTTP ' + (res && res.statusCode));
+              return;
+            }
+            var ttl = typeof body.ttl_s === 'number' && body.ttl_s >= 0 ? body.ttl_s * 1000 : FLAGS_TTL_MS;
+            if (cfg.flagsTtl !== null) ttl = cfg.flagsTtl;
+            flagsCache = {
+              fetched_at: now(),
+              ttl_ms: ttl,
+              user_id: userId || null,
+              anonymous_id: anonId,
+              flags: body.flags,
+              experiments: isObject(body.experiments) ? body.experiments : {},
+              preferences: isObject(body.preferences) ? body.preferences : null
+            };
+            sSet(FLAGS_KEY, flagsCache);
+            resolve(flagsView(flagsCache, false));
+          },
+          fail: function (e) {
+            fallback((e && e.errMsg) || 'request:fail');
+          }
+        });
+      } catch (e) {
+        fallback(e && e.message);
+      }
+    });
+  }
+
+  /** { flags, experiments, preferences, stale }; options: { force: true, attributes: {...} }. */
+  function getFlags(options) {
+    options = options || {};
+    if (!ready) return Promise.resolve(flagsView(null, true));
+    loadIdentity();
+    var c = loadFlagsCache();
+    if (!options.force && !options.attributes && flagsFresh(c)) return Promise.resolve(flagsView(c, false));
+    if (flagsInFlight && !options.attributes) return flagsInFlight;
+    var p = fetchFlags(options.attributes);
+    if (!options.attributes) {
+      flagsInFlight = p;
+      p.then(function () {
+        flagsInFlight = null;
+      });
+    }
+    return p;
+  }
+
+  function pick(view, key, dflt) {
+    return Object.prototype.hasOwnProperty.call(view.flags, key) && view.flags[key] !== null
+      ? view.flags[key]
+      : dflt;
+  }
+
+  function getFlag(key, dflt) {
+    return getFlags().then(function (view) {
+      return pick(view, key, dflt);
+    });
+  }
+
+  /** Synchronous read of the cached value (no request): for rendering before getFlags() resolves. */
+  function peekFlag(key, dflt) {
+    loadIdentity();
+    var c = loadFlagsCache();
+    return flagsUsable(c) ? pick(flagsView(c), key, dflt) : dflt;
+  }
+
+  function setPreferences(prefs) {
+    return new Promise(function (resolve, reject) {
+      if (!ready) return reject(new Error('huoli: call init() first'));
+      var tok = currentToken();
+      if (!tok) return reject(new Error('huoli: setPreferences() needs login() first'));
+      getWx().request({
+        url: cfg.endpoint + '/v1/preferences',
+        method: 'PUT',
+        header: { 'Content-Type': 'application/json', 'X-Huoli-App-Id': cfg.appId, Authorization: 'Bearer ' + tok },
+        data: prefs,
+        dataType: 'json',
+        timeout: cfg.requestTimeout,
+        success: function (res) {
+          var body = parseBody(res && res.data);
+          if (!res || res.statusCode !== 200) {
+            var err = new Error('huoli: preferences rejected: HTTP ' + (res && res.statusCode));
+            err.statusCode = res && res.statusCode;
+            err.body = body;
+            return reject(err);
+          }
+          var c = loadFlagsCache();
+          if (flagsUsable(c)) {
+            c.preferences = body;
+            c.fetched_at = 0; // flags may target preferences: refetch on the next getFlags()
+            sSet(FLAGS_KEY, c);
+          }
+          resolve(body);
+        },
+        fail: function (e) {
+          reject(new Error('huoli: preferences request failed: ' + ((e && e.errMsg) || 'request:fail')));
+        }
+      });
+    });
+  }
+
   // ---- public: init / flush / identity ----
   function init(config) {
     try {
@@ -571,7 +729,8 @@ function createHuoli(deps) {
         debug: !!config.debug,
         channel: config.channel ? String(config.channel) : null,
         campaign: config.campaign ? String(config.campaign) : null,
-        retryJitter: config.retryJitter !== false
+        retryJitter: config.retryJitter !== false,
+        flagsTtl: config.flagsTtl === undefined || config.flagsTtl === null ? null : toInt(config.flagsTtl, 0, 0)
       };
       if (typeof config.now === 'function') nowFn = config.now;
       loadIdentity();
@@ -981,7 +1140,14 @@ function createHuoli(deps) {
     getUserId: function () {
       safe(loadIdentity);
       return userId;
-    }
+    },
+    getFlags: getFlags,
+    getFlag: getFlag,
+    peekFlag: function (key, dflt) {
+      var v = safe(peekFlag, null, [key, dflt]);
+      return v === undefined ? dflt : v;
+    },
+    setPreferences: setPreferences
   };
 }
 

@@ -83,6 +83,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin_immediate(conn: Any) -> None:
             # Take the write lock at BEGIN so read-then-write use cases can't interleave (no lost updates).
+            # Declared read-only work (see read_only) skips it: WAL readers need no lock, hot paths don't queue.
+            if conn.get_execution_options().get("huoli_read_only"):
+                return
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         # Let SQLAlchemy emit BEGIN (above) instead of pysqlite's implicit, deferred one.
@@ -111,6 +114,21 @@ def unit_of_work(factory: sessionmaker[Session], *, app_id: str | None = None) -
         with session.begin():
             yield session
     finally:
+        session.close()
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> Iterator[Session]:
+    """A session for reads only (app-scoped like unit_of_work): on SQLite it takes no write lock, each
+    statement sees the latest commit. Never write through it."""
+    session = factory()
+    if app_id is not None:
+        session.info["app_id"] = app_id
+    try:
+        session.connection(execution_options={"huoli_read_only": True})
+        yield session
+    finally:
+        session.rollback()
         session.close()
 
 

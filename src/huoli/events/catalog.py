@@ -76,6 +76,32 @@ CATALOG: dict[str, EventSpec] = {
     "login": EventSpec(
         "The user logged in with wx.login (server side, on /v1/auth/wechat).", server_only=True
     ),
+    "experiment_exposure": EventSpec(
+        "A user was first assigned to an experiment variant (logged once per user and experiment).",
+        required={"experiment": str, "variant": str},
+        optional={"flag": str},
+        server_only=True,
+    ),
+    "experiment_started": EventSpec(
+        "An experiment started (or restarted).", required={"experiment": str}, server_only=True
+    ),
+    "experiment_stopped": EventSpec(
+        "An experiment stopped; shipped_variant is set when a variant was shipped to everyone.",
+        required={"experiment": str},
+        optional={"shipped_variant": str},
+        server_only=True,
+    ),
+    "flag_changed": EventSpec(
+        "A feature flag was created, changed, killed, revived or deleted.",
+        required={"flag": str, "action": str},
+        optional={"version": int, "killed": bool},
+        server_only=True,
+    ),
+    "preferences_updated": EventSpec(
+        "The user changed display preferences (font size, units, theme).",
+        optional={"font_size": str, "units": str, "theme": str},
+        server_only=True,
+    ),
 }
 
 # Custom events: same name rules, any properties, never a reserved name.

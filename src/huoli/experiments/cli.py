@@ -1,0 +1,177 @@
+"""`huoli experiments …`: list, create from a TOML/JSON file, start/stop/ship, results as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from huoli.apps import service as apps
+
+# Defined before importing huoli.cli: under `python -m huoli.cli` that import re-runs the root module, which
+# mounts this domain's (partially imported) `cli` — it must already exist then.
+CLI_NAME = "experiments"
+cli = typer.Typer(help="A/B experiments on flags, and their results.", no_args_is_help=True)
+
+from huoli.cli import fail, guarded, out, runtime  # noqa: E402
+from huoli.db import unit_of_work  # noqa: E402
+from huoli.experiments import results as results_mod  # noqa: E402
+from huoli.experiments import service  # noqa: E402
+from huoli.experiments.schemas import ExperimentCreate  # noqa: E402
+
+AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
+KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise fail(
+            f"{path} is not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'}: {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise fail(f"{path} must hold one experiment (an object/table)")
+    return data
+
+
+@cli.command("list")
+def list_experiments(app: AppOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Experiments, newest first."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        exps = service.list_experiments(db=db)
+        if as_json:
+            rows = [
+                {
+                    "key": e.key,
+                    "name": e.name,
+                    "flag": e.flag_key,
+                    "status": e.status,
+                    "shipped": e.shipped_variant,
+                }
+                for e in exps
+            ]
+            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        table = Table("key", "name", "flag", "status", "variants", "started", "shipped")
+        for e in exps:
+            table.add_row(
+                e.key,
+                escape(e.name),
+                e.flag_key,
+                e.status,
+                ", ".join(f"{v['key']} {v['weight']:.0%}" for v in e.variants),
+                e.started_at.isoformat(timespec="minutes") if e.started_at else "-",
+                e.shipped_variant or "-",
+            )
+        out.print(table)
+
+
+@cli.command("create")
+def create(
+    file: Annotated[
+        Path, typer.Argument(help="Experiment spec (.toml or .json), as POST /admin/experiments.")
+    ],
+    app: AppOpt,
+    start: Annotated[bool, typer.Option("--start", help="Start it right away.")] = False,
+) -> None:
+    """Create an experiment from a file; every problem is listed with its field."""
+    spec = load_spec(file)
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        body = guarded(lambda: ExperimentCreate(**spec))
+        exp = guarded(lambda: service.create(db=db, store=rt.store, app_id=app, exp_in=body, now=rt.clock()))
+        if start:
+            guarded(lambda: service.start(db=db, key=exp.key, now=rt.clock(), settings=rt.settings))
+        out.print(f"created experiment [bold]{exp.key}[/] ({exp.status}) on flag {exp.flag_key}")
+
+
+@cli.command("start")
+def start(key: KeyArg, app: AppOpt) -> None:
+    """Start serving the variants (attaches the experiment to its flag)."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        exp = guarded(lambda: service.start(db=db, key=key, now=rt.clock(), settings=rt.settings))
+        out.print(f"experiment [bold]{exp.key}[/] is {exp.status}")
+
+
+@cli.command("stop")
+def stop(
+    key: KeyArg,
+    app: AppOpt,
+    ship: Annotated[str | None, typer.Option("--ship", help="Variant to serve to everyone.")] = None,
+) -> None:
+    """Stop the experiment; with --ship, that variant's value becomes the flag's default."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        exp = guarded(
+            lambda: service.stop(db=db, key=key, now=rt.clock(), settings=rt.settings, ship_variant=ship)
+        )
+        shipped = f", shipped {exp.shipped_variant}" if exp.shipped_variant else ""
+        out.print(f"experiment [bold]{exp.key}[/] is {exp.status}{shipped}")
+
+
+def _fmt_ci(ci: list[float | None] | None, pct: bool) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "-"
+    return f"[{ci[0]:+.1%}, {ci[1]:+.1%}]" if pct else f"[{ci[0]:+.4g}, {ci[1]:+.4g}]"
+
+
+@cli.command("results")
+def results(
+    key: KeyArg,
+    app: AppOpt,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    timeseries: Annotated[bool, typer.Option("--timeseries", help="Add cumulative results per day.")] = False,
+) -> None:
+    """Lifts with intervals per metric, SRM, guardrails and the verdict."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        exp = guarded(lambda: service.get(db=db, key=key))
+        tz = guarded(lambda: apps.get(db=db, app_id=app)).timezone
+        res = results_mod.results(
+            rt.store, exp, as_of=exp.stopped_at or rt.clock(), tz=tz, timeseries=timeseries
+        )
+    if as_json:
+        typer.echo(json.dumps(res, ensure_ascii=False, indent=2, default=str))
+        return
+    srm = res["srm"]
+    out.print(f"[bold]{escape(exp.name)}[/] ({exp.key}, {exp.status}, {res['method']})")
+    out.print(
+        "users: "
+        + ", ".join(f"{k} {v:,}" for k, v in srm["users"].items())
+        + f"  SRM p = {srm['p_value']:.3g}"
+    )
+    if srm["warning"]:
+        out.print("[bold red]sample ratio mismatch: results can't be trusted[/]")
+    table = Table("metric", "role", "variant", "control", "value", "lift", "interval", "p / chance", "")
+    for m in res["metrics"]:
+        values = {v["variant"]: v["value"] for v in m["variants"]}
+        control = m["variants"][0]["variant"]
+        for c in m["comparisons"]:
+            if not c.get("available"):
+                table.add_row(m["key"], m["role"], c["variant"], "-", "-", "-", "-", "-", "not enough data")
+                continue
+            rel = c["relative"] or c["absolute"]
+            pct = c["relative"] is not None
+            p = c.get("p_adjusted", c.get("p_value"))
+            stat = f"p={p:.3g}" if p is not None else f"win {c['chance_to_win']:.0%}"
+            flag = "ALARM" if c.get("alarm") else "better" if c["better"] else "worse" if c["worse"] else ""
+            table.add_row(
+                m["key"],
+                m["role"],
+                c["variant"],
+                f"{values[control]:.4g}" if values[control] is not None else "-",
+                f"{values[c['variant']]:.4g}" if values[c["variant"]] is not None else "-",
+                f"{rel['lift']:+.1%}" if pct else f"{rel['lift']:+.4g}",
+                _fmt_ci(rel["ci"], pct),
+                stat,
+                flag,
+            )
+    out.print(table)
+    out.print(f"[bold]verdict:[/] {escape(res['verdict']['text'])}")

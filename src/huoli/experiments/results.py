@@ -1,0 +1,418 @@
+"""Experiment results from the event log: one SQL pass per result, then the statistics on summaries.
+
+Unit: the logged-in user (`user_id`). Exposure: the user's first `experiment_exposure` event for the
+experiment (its variant and time t0). Each metric is a per-user value over events of that user:
+- conversion: 1 if `event` happened in [t0, t0 + window_days), else 0;
+- mean: Σ `property` (or the count) of `event` in that window — users without events count as 0;
+- ratio: Σ numerator / Σ denominator over users in that window (delta-method variance);
+- retention: 1 if the user had any event (or `event`) on local calendar day t0 + N (app timezone).
+Everything stops at `as_of` (default now), so results on day d are what anyone would have seen on day d.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from huoli.events.store import EventStore
+from huoli.experiments import stats
+from huoli.experiments.models import Experiment
+from huoli.experiments.schemas import MetricDef, MetricKind
+from huoli.experiments.service import metric_list
+
+_NUMERIC_COLUMNS = {"amount_fen", "duration_ms", "load_ms"}
+_SAFE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+MAX_TIMESERIES_POINTS = 31
+
+
+def _ident(name: str) -> str:
+    # Names are validated at creation; checked again because they are spliced into SQL text.
+    if not _SAFE.match(name):
+        raise ValueError(f"unsafe identifier {name!r}")
+    return name
+
+
+def _value(prop: str | None) -> str:
+    if prop is None:
+        return "1"
+    if prop in _NUMERIC_COLUMNS:
+        return f"coalesce(ev.{prop}, 0)"
+    return f"coalesce(TRY_CAST(json_extract_string(ev.properties, '$.{_ident(prop)}') AS DOUBLE), 0)"
+
+
+def _window(days: int) -> str:
+    return f"ev.ts >= x.t0 AND ev.ts < x.t0 + INTERVAL {int(days)} DAY"
+
+
+def metric_columns(i: int, m: MetricDef, cuped_days: int) -> tuple[list[str], list[str]]:
+    """(per-user expressions, per-variant aggregates) for metric i."""
+    per_user: list[str] = []
+    agg: list[str] = []
+    if m.kind is MetricKind.retention:
+        match = f"ev.name = '{_ident(m.event)}'" if m.event else "ev.name <> 'experiment_exposure'"
+        day = f"timezone($5, ev.ts)::DATE = timezone($5, x.t0)::DATE + {int(m.retention_day)}"
+        per_user.append(f"max(CASE WHEN {match} AND {day} THEN 1 ELSE 0 END) AS m{i}")
+    elif m.kind is MetricKind.conversion:
+        assert m.event
+        per_user.append(
+            f"max(CASE WHEN ev.name = '{_ident(m.event)}' AND {_window(m.window_days)} THEN 1 ELSE 0 END) AS m{i}"
+        )
+    else:
+        assert m.event
+        per_user.append(
+            f"sum(CASE WHEN ev.name = '{_ident(m.event)}' AND {_window(m.window_days)} "
+            f"THEN {_value(m.property)} ELSE 0 END) AS m{i}"
+        )
+    agg += [f"sum(m{i}) AS s{i}", f"sum(m{i} * m{i}) AS q{i}"]
+    if m.kind is MetricKind.ratio:
+        assert m.denominator_event
+        per_user.append(
+            f"sum(CASE WHEN ev.name = '{_ident(m.denominator_event)}' AND {_window(m.window_days)} "
+            f"THEN {_value(m.denominator_property)} ELSE 0 END) AS d{i}"
+        )
+        agg += [f"sum(d{i}) AS ds{i}", f"sum(d{i} * d{i}) AS dq{i}", f"sum(m{i} * d{i}) AS x{i}"]
+    if m.cuped:
+        assert m.event
+        pre = f"ev.ts >= x.t0 - INTERVAL {int(cuped_days)} DAY AND ev.ts < x.t0"
+        per_user.append(
+            f"sum(CASE WHEN ev.name = '{_ident(m.event)}' AND {pre} THEN {_value(m.property)} ELSE 0 END) AS p{i}"
+        )
+        agg += [f"sum(p{i}) AS ps{i}", f"sum(p{i} * p{i}) AS pq{i}", f"sum(p{i} * m{i}) AS px{i}"]
+    return per_user, agg
+
+
+def build_sql(metrics: list[MetricDef], *, cuped_days: int) -> str:
+    """The whole result as one statement: first exposures → per-user metric values → per-variant sums.
+
+    Parameters: $1 app id, $2 experiment key, $3 earliest event that can count, $4 as of, $5 time zone.
+    """
+    names: set[str] = set()
+    any_event = False
+    per_user: list[str] = []
+    agg: list[str] = []
+    for i, m in enumerate(metrics):
+        pu, ag = metric_columns(i, m, cuped_days)
+        per_user += pu
+        agg += ag
+        if m.kind is MetricKind.retention and m.event is None:
+            any_event = True
+        names.update(_ident(n) for n in (m.event, m.denominator_event) if n)
+    name_filter = "" if any_event else "AND name IN (" + ", ".join(f"'{n}'" for n in sorted(names)) + ")"
+    # Users without any metric event contribute 0 to every sum: aggregate only users with events (inner
+    # join), and count users per variant from the exposures alone — no 10M-row outer join.
+    return f"""
+WITH x AS (
+    SELECT user_id, arg_min(json_extract_string(properties, '$.variant'), ts) AS variant, min(ts) AS t0
+    FROM events
+    WHERE app_id = $1 AND name = 'experiment_exposure' AND user_id IS NOT NULL AND ts < $4
+      AND json_extract_string(properties, '$.experiment') = $2
+    GROUP BY user_id
+), ev AS (
+    SELECT user_id, name, ts, amount_fen, duration_ms, load_ms, properties
+    FROM events
+    WHERE app_id = $1 AND user_id IS NOT NULL AND ts >= $3 AND ts < $4 {name_filter}
+), u AS (
+    SELECT x.variant, {", ".join(per_user)}
+    FROM x JOIN ev ON ev.user_id = x.user_id
+    GROUP BY x.user_id, x.variant, x.t0
+), agg AS (
+    SELECT variant, {", ".join(agg)} FROM u GROUP BY variant
+), n AS (
+    SELECT variant, count(*) AS n FROM x GROUP BY variant
+)
+SELECT n.variant, n.n, agg.* EXCLUDE (variant) FROM n LEFT JOIN agg ON agg.variant = n.variant
+"""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per-variant sums for every metric, as returned by the SQL."""
+
+    rows: dict[str, dict[str, float]]
+
+    def users(self, variant: str) -> int:
+        return int(self.rows.get(variant, {}).get("n", 0))
+
+    def stat(self, variant: str, i: int, m: MetricDef) -> stats.Stat | None:
+        r = self.rows.get(variant)
+        if not r or not r.get("n"):
+            return None
+        n = int(r["n"])
+        if m.kind in (MetricKind.conversion, MetricKind.retention):
+            return stats.ProportionStat(n, float(r[f"s{i}"] or 0))
+        if m.kind is MetricKind.ratio:
+            return stats.RatioStat(
+                n,
+                float(r[f"s{i}"] or 0),
+                float(r[f"q{i}"] or 0),
+                float(r[f"ds{i}"] or 0),
+                float(r[f"dq{i}"] or 0),
+                float(r[f"x{i}"] or 0),
+            )
+        return stats.MeanStat(n, float(r[f"s{i}"] or 0), float(r[f"q{i}"] or 0))
+
+    def cuped(self, variant: str, i: int) -> stats.CupedStat | None:
+        r = self.rows.get(variant)
+        if not r or not r.get("n"):
+            return None
+        return stats.CupedStat(
+            int(r["n"]),
+            float(r[f"s{i}"] or 0),
+            float(r[f"q{i}"] or 0),
+            float(r[f"ps{i}"] or 0),
+            float(r[f"pq{i}"] or 0),
+            float(r[f"px{i}"] or 0),
+        )
+
+
+def summarise(
+    store: EventStore, exp: Experiment, *, as_of: datetime, tz: str, metrics: list[MetricDef] | None = None
+) -> Summary:
+    ms = metrics if metrics is not None else [m for _, m in metric_list(exp.metrics)]
+    cuped_days = int(exp.stats.get("cuped_days", 14))
+    start = exp.started_at or as_of
+    # A day of margin before the start: event clocks (devices, merchant servers) lag the server's a little.
+    lo = start - timedelta(days=max(1, cuped_days if any(m.cuped for m in ms) else 0))
+    sql = build_sql(ms, cuped_days=cuped_days)
+    params: list[Any] = [exp.app_id, exp.key, lo, as_of]
+    if any(m.kind is MetricKind.retention for m in ms):
+        params.append(tz)  # DuckDB refuses parameters the statement does not use
+    table = store.query(sql, params)
+    return Summary({r["variant"]: r for r in table.to_pylist() if r["variant"] is not None})
+
+
+def _test(a: stats.Moments, b: stats.Moments, cfg: dict[str, Any], relative: bool) -> stats.TestResult:
+    method = cfg.get("method", "sequential")
+    alpha = float(cfg.get("alpha", 0.05))
+    if method == "bayesian":
+        return stats.bayesian_test(a, b, relative=relative, alpha=alpha)
+    if method == "sequential":
+        return stats.sequential_test(
+            a, b, relative=relative, alpha=alpha, tuning=float(cfg.get("sequential_tuning", 5000))
+        )
+    return stats.welch_t_test(a, b, relative=relative, alpha=alpha)
+
+
+def _moments(
+    summary: Summary, variant: str, control: str, i: int, m: MetricDef
+) -> tuple[Any, Any, float | None]:
+    if m.cuped:
+        ca, cb = summary.cuped(control, i), summary.cuped(variant, i)
+        if ca is None or cb is None or ca.n < 3 or cb.n < 3:
+            return None, None, None
+        a, b, theta = stats.cuped_moments(ca, cb)
+        return a, b, theta
+    sa, sb = summary.stat(control, i, m), summary.stat(variant, i, m)
+    if sa is None or sb is None:
+        return None, None, None
+    return stats.moments(sa), stats.moments(sb), None
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def analyse(exp: Experiment, summary: Summary) -> dict[str, Any]:
+    """Statistics, corrections, SRM, guardrails and the verdict from per-variant sums."""
+    cfg = exp.stats
+    alpha = float(cfg.get("alpha", 0.05))
+    variants = [v["key"] for v in exp.variants]
+    control = variants[0]
+    users = [summary.users(v) for v in variants]
+    weights = [float(v["weight"]) for v in exp.variants]
+    srm_p = stats.srm_p_value(users, weights) if sum(users) else 1.0
+    metrics_out: list[dict[str, Any]] = []
+    corrected: list[tuple[dict[str, Any], float]] = []
+    for i, (role, m) in enumerate(metric_list(exp.metrics)):
+        entry: dict[str, Any] = {
+            "key": m.key,
+            "role": role,
+            "kind": m.kind.value,
+            "direction": m.direction.value,
+            "variants": [],
+            "comparisons": [],
+        }
+        for v in variants:
+            st = summary.stat(v, i, m)
+            entry["variants"].append(
+                {"variant": v, "users": summary.users(v), "value": _finite(st.mean) if st else None}
+            )
+        for v in variants[1:]:
+            a, b, theta = _moments(summary, v, control, i, m)
+            comp: dict[str, Any] = {"variant": v}
+            if a is None or b is None:
+                comp.update({"available": False})
+                entry["comparisons"].append(comp)
+                continue
+            ab = _test(a, b, cfg, relative=False)
+            rel = _test(a, b, cfg, relative=True)
+            # A control at 0 has no relative lift: decide on the absolute difference instead.
+            main = rel if rel.se > 0 else ab
+            comp.update(
+                {
+                    "available": main.se > 0,
+                    "absolute": {"lift": _finite(ab.lift), "ci": [_finite(ab.ci[0]), _finite(ab.ci[1])]},
+                    "relative": {"lift": _finite(rel.lift), "ci": [_finite(rel.ci[0]), _finite(rel.ci[1])]}
+                    if rel.se > 0
+                    else None,
+                    "p_value": _finite(main.p_value),
+                    "chance_to_win": _finite(main.chance_to_win),
+                    "risk": list(main.risk) if main.risk else None,
+                    "cuped_theta": theta,
+                    "users_needed": stats.users_needed(a, b, relative=rel.se > 0, alpha=alpha),
+                }
+            )
+            sign = 1 if m.direction.value == "increase" else -1
+            if cfg.get("method") == "bayesian":
+                ctw = main.chance_to_win if main.chance_to_win is not None else 0.5
+                good = ctw if sign > 0 else 1 - ctw
+                comp["better"] = good >= 1 - alpha / 2
+                comp["worse"] = good <= alpha / 2
+            else:
+                comp["better"] = main.significant and sign * main.lift > 0
+                comp["worse"] = main.significant and sign * main.lift < 0
+            if role != "guardrails" and comp["p_value"] is not None and cfg.get("method") != "bayesian":
+                corrected.append((comp, comp["p_value"]))
+            if role == "guardrails":
+                comp["alarm"] = comp["worse"]
+            entry["comparisons"].append(comp)
+        metrics_out.append(entry)
+    correction = cfg.get("correction", "holm")
+    if corrected and correction != "none":
+        ps = [p for _, p in corrected]
+        adj = stats.holm(ps) if correction == "holm" else stats.benjamini_hochberg(ps)
+        for (comp, _), p in zip(corrected, adj, strict=True):
+            comp["p_adjusted"] = p
+            # A correction can only remove significance (never add it): better/worse require adjusted p < alpha.
+            if p >= alpha:
+                comp["better"] = comp["worse"] = False
+    srm = {
+        "p_value": srm_p,
+        "warning": srm_p < stats.SRM_THRESHOLD,
+        "users": dict(zip(variants, users, strict=True)),
+        "expected_weights": dict(zip(variants, weights, strict=True)),
+    }
+    return {
+        "variants": variants,
+        "srm": srm,
+        "metrics": metrics_out,
+        "verdict": verdict(exp, metrics_out, srm, users),
+    }
+
+
+def verdict(
+    exp: Experiment, metrics: list[dict[str, Any]], srm: dict[str, Any], users: list[int]
+) -> dict[str, Any]:
+    """A plain-language decision: ship, keep running (with how many more users), no effect, or investigate."""
+    names = {v["key"]: v.get("name") or v["key"] for v in exp.variants}
+    control = exp.variants[0]["key"]
+    total = sum(users)
+    min_users = int(exp.stats.get("min_users_per_variant", 100))
+    if exp.status == "draft":
+        return {"decision": "not_started", "text": "Not started yet."}
+    if srm["warning"]:
+        return {
+            "decision": "investigate",
+            "text": f"Sample ratio mismatch (p = {srm['p_value']:.2g}): the split of users does not match the "
+            "configured weights, so the results can't be trusted. Check how the flag is evaluated.",
+        }
+    alarms = [
+        (m["key"], c["variant"])
+        for m in metrics
+        if m["role"] == "guardrails"
+        for c in m["comparisons"]
+        if c.get("alarm")
+    ]
+    if alarms:
+        which = ", ".join(f"{names[v]} hurts {k}" for k, v in alarms)
+        return {
+            "decision": "guardrail",
+            "text": f"Guardrail alarm: {which}. Don't ship those variants.",
+            "alarms": alarms,
+        }
+    if min(users) < min_users:
+        need = min_users * len(users) - total
+        return {
+            "decision": "keep_running",
+            "text": f"Keep running — about {max(need, 1)} more users needed before a first read "
+            f"(each variant needs {min_users}).",
+            "more_users": max(need, 1),
+        }
+    primary = next(m for m in metrics if m["role"] == "primary")
+    comps = [c for c in primary["comparisons"] if c.get("available")]
+    winners = [c for c in comps if c.get("better")]
+    if winners:
+        best = max(
+            winners, key=lambda c: (1 if primary["direction"] == "increase" else -1) * c["relative"]["lift"]
+        )
+        lift = best["relative"]["lift"]
+        return {
+            "decision": "ship",
+            "variant": best["variant"],
+            "text": f"Ship {names[best['variant']]}: {primary['key']} {lift:+.1%} vs {names[control]}.",
+        }
+    if comps and all(c.get("worse") for c in comps):
+        return {
+            "decision": "keep_control",
+            "text": f"Keep {names[control]}: every variant did worse on {primary['key']}.",
+        }
+    needed = [c["users_needed"] for c in comps if c.get("users_needed")]
+    more = min(needed) - total if needed else 0
+    if 0 < more <= 10 * max(total, 1):
+        return {
+            "decision": "keep_running",
+            "text": f"Keep running — about {more:,} more users needed to tell whether the difference in "
+            f"{primary['key']} is real.",
+            "more_users": more,
+        }
+    return {
+        "decision": "no_effect",
+        "text": f"No effect detected on {primary['key']}: any difference is too small to matter at this traffic.",
+    }
+
+
+def results(
+    store: EventStore, exp: Experiment, *, as_of: datetime, tz: str, timeseries: bool = False
+) -> dict[str, Any]:
+    summary = summarise(store, exp, as_of=as_of, tz=tz)
+    out = {
+        "experiment": exp.key,
+        "status": exp.status,
+        "as_of": as_of.isoformat(),
+        "method": exp.stats.get("method"),
+        **analyse(exp, summary),
+    }
+    if timeseries and exp.started_at is not None:
+        out["timeseries"] = over_time(store, exp, as_of=as_of, tz=tz)
+    return out
+
+
+def over_time(store: EventStore, exp: Experiment, *, as_of: datetime, tz: str) -> list[dict[str, Any]]:
+    """Cumulative results at the end of each local day since the start (what was visible that day)."""
+    assert exp.started_at is not None
+    zone = ZoneInfo(tz)
+    day = exp.started_at.astimezone(zone).date()
+    last = as_of.astimezone(zone).date()
+    points: list[dict[str, Any]] = []
+    while day <= last and len(points) < MAX_TIMESERIES_POINTS:
+        end = min(datetime.combine(day + timedelta(days=1), datetime.min.time(), zone), as_of)
+        summary = summarise(store, exp, as_of=end, tz=tz)
+        analysed = analyse(exp, summary)
+        primary = next(m for m in analysed["metrics"] if m["role"] == "primary")
+        points.append(
+            {
+                "date": day.isoformat(),
+                "users": analysed["srm"]["users"],
+                "primary": {
+                    c["variant"]: c["relative"] or c["absolute"]
+                    for c in primary["comparisons"]
+                    if c.get("available")
+                },
+            }
+        )
+        day += timedelta(days=1)
+    return points

@@ -1,0 +1,106 @@
+"""Admin API for experiments and holdouts (/admin/experiments, /admin/holdouts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from huoli.apps import service as apps
+from huoli.apps.schemas import Role
+from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.experiments import results as results_mod
+from huoli.experiments import service
+from huoli.experiments.schemas import ExperimentCreate, ExperimentRead, HoldoutCreate, HoldoutRead, ShipIn
+from huoli.timeutil import check_timezone
+
+router = APIRouter(prefix="/admin", tags=["experiments"])
+
+
+@router.get("/experiments", response_model=list[ExperimentRead], dependencies=[role_at_least(Role.analyst)])
+def list_experiments(db: AppDbDep) -> list[ExperimentRead]:
+    return [ExperimentRead.model_validate(e) for e in service.list_experiments(db=db)]
+
+
+@router.post(
+    "/experiments",
+    response_model=ExperimentRead,
+    status_code=201,
+    dependencies=[role_at_least(Role.operator)],
+)
+def create_experiment(
+    body: ExperimentCreate, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
+) -> ExperimentRead:
+    """Create a draft. Rejected with field-level reasons: weights, namespaces, unknown events, traffic."""
+    exp = service.create(db=db, store=runtime.store, app_id=op.app_id, exp_in=body, now=runtime.clock())
+    return ExperimentRead.model_validate(exp)
+
+
+@router.get("/experiments/{key}", response_model=ExperimentRead, dependencies=[role_at_least(Role.analyst)])
+def get_experiment(key: str, db: AppDbDep) -> ExperimentRead:
+    return ExperimentRead.model_validate(service.get(db=db, key=key))
+
+
+@router.delete(
+    "/experiments/{key}", response_model=ExperimentRead, dependencies=[role_at_least(Role.operator)]
+)
+def delete_experiment(key: str, db: AppDbDep) -> ExperimentRead:
+    return ExperimentRead.model_validate(service.delete_draft(db=db, key=key))
+
+
+@router.post(
+    "/experiments/{key}/start", response_model=ExperimentRead, dependencies=[role_at_least(Role.operator)]
+)
+def start_experiment(key: str, db: AppDbDep, runtime: RuntimeDep) -> ExperimentRead:
+    exp = service.start(db=db, key=key, now=runtime.clock(), settings=runtime.settings)
+    return ExperimentRead.model_validate(exp)
+
+
+@router.post(
+    "/experiments/{key}/stop", response_model=ExperimentRead, dependencies=[role_at_least(Role.operator)]
+)
+def stop_experiment(key: str, db: AppDbDep, runtime: RuntimeDep) -> ExperimentRead:
+    exp = service.stop(db=db, key=key, now=runtime.clock(), settings=runtime.settings)
+    return ExperimentRead.model_validate(exp)
+
+
+@router.post(
+    "/experiments/{key}/ship", response_model=ExperimentRead, dependencies=[role_at_least(Role.operator)]
+)
+def ship_experiment(key: str, body: ShipIn, db: AppDbDep, runtime: RuntimeDep) -> ExperimentRead:
+    """Stop and serve the chosen variant's value to everyone (it becomes the flag's default)."""
+    exp = service.stop(
+        db=db, key=key, now=runtime.clock(), settings=runtime.settings, ship_variant=body.variant
+    )
+    return ExperimentRead.model_validate(exp)
+
+
+@router.get("/experiments/{key}/results", dependencies=[role_at_least(Role.analyst)])
+def experiment_results(
+    key: str,
+    db: AppDbDep,
+    op: OperatorDep,
+    runtime: RuntimeDep,
+    timeseries: bool = False,
+    as_of: Annotated[datetime | None, Query(description="Results as they were at this time.")] = None,
+) -> dict[str, Any]:
+    """Per-metric lifts with intervals, SRM check, guardrail alarms and a plain-language verdict."""
+    exp = service.get(db=db, key=key)
+    app = apps.get(db=db, app_id=op.app_id)
+    when = as_of or exp.stopped_at or runtime.clock()
+    return results_mod.results(
+        runtime.store, exp, as_of=when, tz=check_timezone(app.timezone), timeseries=timeseries
+    )
+
+
+@router.get("/holdouts", response_model=list[HoldoutRead], dependencies=[role_at_least(Role.analyst)])
+def list_holdouts(db: AppDbDep) -> list[HoldoutRead]:
+    return [HoldoutRead.model_validate(h) for h in service.list_holdouts(db=db)]
+
+
+@router.post(
+    "/holdouts", response_model=HoldoutRead, status_code=201, dependencies=[role_at_least(Role.operator)]
+)
+def create_holdout(body: HoldoutCreate, db: AppDbDep, op: OperatorDep) -> HoldoutRead:
+    return HoldoutRead.model_validate(service.create_holdout(db=db, app_id=op.app_id, holdout_in=body))

@@ -1,0 +1,157 @@
+"""Flags for the mini-program (GET /v1/flags, PUT /v1/preferences) and their admin API (/admin/flags)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Response
+
+from huoli.apps.schemas import Role
+from huoli.db import unit_of_work
+from huoli.deps import AppDbDep, MiniProgramAppDep, MiniProgramUserDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.errors import Unauthorized, ValidationFailed
+from huoli.flags import service
+from huoli.flags.schemas import (
+    ClientFlagsOut,
+    EvaluateIn,
+    EvaluationOut,
+    FlagCreate,
+    FlagDetail,
+    FlagRead,
+    FlagUpdate,
+    PreferencesIn,
+    PreferencesOut,
+)
+
+router = APIRouter(tags=["flags"])
+
+
+def _attributes(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or len(raw) > 4096:
+        raise ValidationFailed(
+            "attributes must be a JSON object (≤ 4 KB)",
+            details=[{"field": "attributes", "message": "expected a JSON object"}],
+        )
+    return value
+
+
+@router.get("/v1/flags", response_model=ClientFlagsOut)
+async def client_flags(
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    user: MiniProgramUserDep,
+    anonymous_id: Annotated[str | None, Query(max_length=64)] = None,
+    attributes: Annotated[str | None, Query(description="JSON object of targeting attributes.")] = None,
+) -> Response:
+    """Every client-visible flag evaluated for this user, the experiments they are in, and their preferences.
+
+    Logged-in users are identified by their session token; anonymous visitors by the SDK's anonymous_id.
+    """
+    now = runtime.clock()
+    kwargs: dict[str, Any] = {
+        "factory": runtime.sessions,
+        "app_id": app.id,
+        "user_id": user.user_id if user else None,
+        "anonymous_id": anonymous_id,
+        "attributes": _attributes(attributes),
+        "now": now,
+        "settings": runtime.settings,
+    }
+    # A user seen in the last seconds is evaluated on the event loop (pure CPU); others read the database
+    # in a worker thread first.
+    done = service.evaluate_for_user(**kwargs, allow_io=False)
+    if done is None:
+        done = await asyncio.to_thread(lambda: service.evaluate_for_user(**kwargs))
+    assert done is not None
+    result, prefs = done
+    body = {
+        "flags": result.values,
+        "experiments": result.exposures,
+        "preferences": prefs,
+        "ttl_s": service.CLIENT_TTL_S,
+        "evaluated_at": now,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.put("/v1/preferences", response_model=PreferencesOut)
+def put_preferences(
+    body: PreferencesIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+) -> PreferencesOut:
+    """Store the user's font size, units and theme (fields left out are kept)."""
+    if user is None:
+        raise Unauthorized(
+            "preferences need a logged-in user (Authorization: Bearer <token>)", code="login_required"
+        )
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        row = service.set_preferences(
+            db=db,
+            app_id=app.id,
+            user_id=user.user_id,
+            prefs_in=body,
+            now=runtime.clock(),
+            settings=runtime.settings,
+        )
+        return PreferencesOut(**(service.preferences_dict(row) or {}))
+
+
+@router.get("/admin/flags", response_model=list[FlagRead], dependencies=[role_at_least(Role.analyst)])
+def list_flags(db: AppDbDep) -> list[FlagRead]:
+    return [FlagRead.model_validate(f) for f in service.list_flags(db=db)]
+
+
+@router.post(
+    "/admin/flags", response_model=FlagRead, status_code=201, dependencies=[role_at_least(Role.operator)]
+)
+def create_flag(body: FlagCreate, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> FlagRead:
+    flag = service.create_flag(
+        db=db, app_id=op.app_id, flag_in=body, now=runtime.clock(), settings=runtime.settings
+    )
+    return FlagRead.model_validate(flag)
+
+
+@router.get("/admin/flags/{key}", response_model=FlagRead, dependencies=[role_at_least(Role.analyst)])
+def get_flag(key: str, db: AppDbDep) -> FlagRead:
+    return FlagRead.model_validate(service.get_flag(db=db, key=key))
+
+
+@router.patch("/admin/flags/{key}", response_model=FlagRead, dependencies=[role_at_least(Role.operator)])
+def update_flag(key: str, body: FlagUpdate, db: AppDbDep, runtime: RuntimeDep) -> FlagRead:
+    """Change a flag; `{"killed": true}` is the kill switch (everyone gets the default value at once)."""
+    flag = service.update_flag(db=db, key=key, flag_in=body, now=runtime.clock(), settings=runtime.settings)
+    return FlagRead.model_validate(flag)
+
+
+@router.delete("/admin/flags/{key}", response_model=FlagRead, dependencies=[role_at_least(Role.operator)])
+def delete_flag(key: str, db: AppDbDep, runtime: RuntimeDep) -> FlagRead:
+    flag = service.delete_flag(db=db, key=key, now=runtime.clock(), settings=runtime.settings)
+    return FlagRead.model_validate(flag)
+
+
+@router.post(
+    "/admin/flags/evaluate", response_model=EvaluationOut, dependencies=[role_at_least(Role.analyst)]
+)
+def evaluate(body: EvaluateIn, op: OperatorDep, runtime: RuntimeDep) -> EvaluationOut:
+    """Evaluate every flag (client-visible or not) for a user, with why each value was chosen."""
+    done = service.evaluate_for_user(
+        factory=runtime.sessions,
+        app_id=op.app_id,
+        user_id=body.user_id,
+        anonymous_id=body.anonymous_id,
+        attributes=body.attributes,
+        now=runtime.clock(),
+        settings=runtime.settings,
+        client=False,
+        log_exposures=body.log_exposures,
+    )
+    assert done is not None
+    result, _ = done
+    return EvaluationOut(flags=result.values, details={k: FlagDetail(**v) for k, v in result.details.items()})

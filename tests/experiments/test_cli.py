@@ -1,0 +1,115 @@
+"""`huoli flags …` and `huoli experiments …` as users run them (real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SPEC = """
+key = "home-layout"
+name = "Feed vs grid home"
+hypothesis = "A feed layout makes more users add to cart."
+flag = "home_layout"
+expected_daily_users = 500
+
+[[variants]]
+key = "grid"
+value = "grid"
+weight = 0.5
+
+[[variants]]
+key = "feed"
+value = "feed"
+weight = 0.5
+
+[[metrics.primary]]
+key = "cart"
+kind = "conversion"
+event = "add_to_cart"
+window_days = 3
+
+[[metrics.guardrails]]
+key = "refunds"
+kind = "conversion"
+event = "order_refunded"
+direction = "decrease"
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "HUOLI_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "200"}
+
+
+def huoli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "huoli.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_flags_and_experiments_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    assert huoli("apps", "create", "shop", "--name", "Shop", env=env).returncode == 0
+    r = huoli(
+        "flags", "set", "home_layout", "--app", "shop", "--type", "string", "--default", "grid", env=env
+    )
+    assert r.returncode == 0, r.stderr
+    rules = json.dumps([{"id": "vip", "condition": {"segment": "vip"}, "value": "list"}])
+    assert huoli("flags", "set", "home_layout", "--app", "shop", "--rules", rules, env=env).returncode == 0
+    bad = huoli(
+        "flags", "set", "home_layout", "--app", "shop", "--rules", '[{"id": "x", "value": 3}]', env=env
+    )
+    assert bad.returncode == 1 and "rules[0].value" in bad.stderr and "Traceback" not in bad.stderr
+    r = huoli(
+        "flags", "evaluate", "--app", "shop", "--user", "u1", "--attr", "segment=vip", "--json", env=env
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)["home_layout"]["value"] == "list"
+    r = huoli("flags", "evaluate", "--app", "shop", "--user", "u1", env=env)
+    assert "grid" in r.stdout and "defaultValue" in r.stdout
+    listed = json.loads(huoli("flags", "list", "--app", "shop", "--json", env=env).stdout)
+    assert listed[0]["key"] == "home_layout" and len(listed[0]["rules"]) == 1
+
+    spec = tmp_path / "exp.toml"
+    spec.write_text(SPEC)
+    bad_spec = tmp_path / "bad.json"
+    bad_spec.write_text(
+        json.dumps(
+            {
+                **{k: v for k, v in __import__("tomllib").loads(SPEC).items()},
+                "key": "bad",
+                "variants": [
+                    {"key": "a", "value": "grid", "weight": 0.7},
+                    {"key": "b", "value": "feed", "weight": 0.7},
+                ],
+            }
+        )
+    )
+    r = huoli("experiments", "create", str(bad_spec), "--app", "shop", env=env)
+    assert r.returncode == 1 and "variants: weights must sum to 1" in r.stderr
+    r = huoli("experiments", "create", str(spec), "--app", "shop", "--start", env=env)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(huoli("experiments", "list", "--app", "shop", "--json", env=env).stdout)
+    assert listed == [
+        {
+            "key": "home-layout",
+            "name": "Feed vs grid home",
+            "flag": "home_layout",
+            "status": "running",
+            "shipped": None,
+        }
+    ]
+    r = huoli("flags", "evaluate", "--app", "shop", "--user", "u7", "--json", env=env)
+    assert json.loads(r.stdout)["home_layout"]["experiment"] == "home-layout"
+    r = huoli("experiments", "results", "home-layout", "--app", "shop", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["verdict"]["decision"] == "keep_running"
+    r = huoli("experiments", "results", "home-layout", "--app", "shop", env=env)
+    assert "verdict: Keep running" in r.stdout
+    r = huoli("experiments", "stop", "home-layout", "--app", "shop", "--ship", "feed", env=env)
+    assert r.returncode == 0 and "shipped feed" in r.stdout
+    r = huoli("flags", "evaluate", "--app", "shop", "--user", "u7", "--json", env=env)
+    assert json.loads(r.stdout)["home_layout"]["value"] == "feed"
+    assert huoli("experiments", "start", "nope", "--app", "shop", env=env).returncode == 1
