@@ -42,7 +42,9 @@ _JSON_FUNCTION = {"duckdb": "json_extract_string", "clickhouse": "JSON_VALUE", "
 
 def compile_sql(expr: ibis.Expr, dialect: str) -> str:
     if dialect == "pyspark" and ibis.options.pyspark is None:
-        from ibis.backends.pyspark import Backend  # its compiler reads these options; a Backend would set them
+        from ibis.backends.pyspark import (
+            Backend,  # its compiler reads these options; a Backend would set them
+        )
 
         ibis.options.pyspark = Backend.Options()
     sql = ibis.to_sql(expr, dialect=dialect)
