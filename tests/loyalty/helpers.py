@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
+from tests.events.helpers import signed_headers
 
 from huoli.auth.service import issue_session_token
 from huoli.db import unit_of_work
 from huoli.loyalty.context import Ctx, make_ctx, save_rules
 from huoli.loyalty.schemas import LoyaltyRules
 from huoli.runtime import Runtime
-from tests.events.helpers import signed_headers
 
 
 @contextmanager
@@ -60,7 +60,9 @@ def mp_headers(runtime: Runtime, app_id: str, user_id: str) -> dict[str, str]:
     return {"X-Huoli-App-Id": app_id, "Authorization": f"Bearer {token}"}
 
 
-def signed_post(client: Any, app: Any, path: str, body: dict[str, Any], *, now: datetime | None = None) -> Any:
+def signed_post(
+    client: Any, app: Any, path: str, body: dict[str, Any], *, now: datetime | None = None
+) -> Any:
     raw = orjson.dumps(body)
     ts = int((now or datetime.now(UTC)).timestamp())
     return client.post(path, content=raw, headers=signed_headers(app.id, app.server_secret, path, raw, ts=ts))

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from tests.loyalty.helpers import outbox, set_rules, uow
 
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.loyalty import ledger, service
 from huoli.loyalty.models import PointsLot, PointsTransfer
 from huoli.runtime import Runtime
-from tests.loyalty.helpers import outbox, set_rules, uow
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 10, 15, 0, tzinfo=SH)
@@ -28,7 +28,9 @@ def bal(runtime: Runtime, now: datetime = T0, user: str = "u1") -> ledger.Balanc
         return ledger.balance(db, ctx, user)
 
 
-def earn(runtime: Runtime, points: int, key: str, now: datetime = T0, user: str = "u1", **kw) -> ledger.Earned:  # type: ignore[no-untyped-def]
+def earn(
+    runtime: Runtime, points: int, key: str, now: datetime = T0, user: str = "u1", **kw
+) -> ledger.Earned:  # type: ignore[no-untyped-def]
     with uow(runtime, "shop", now) as (db, ctx):
         return ledger.earn(db, ctx, user_id=user, points=points, reason="admin", key=key, **kw)
 
