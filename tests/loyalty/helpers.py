@@ -89,3 +89,16 @@ def outbox(runtime: Runtime, app_id: str, name: str) -> list[dict[str, Any]]:
                     props[col] = row[col]
             out.append(props | {"user_id": row["user_id"]})
     return out
+
+
+def stored(runtime: Runtime, app_id: str, name: str, expect: int, timeout: float = 5.0) -> int:
+    """Wait until the outbox relay (running under the TestClient) delivered `expect` `name` events."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        n = runtime.store.count(app_id=app_id, name=name)
+        if n >= expect or time.monotonic() > deadline:
+            time.sleep(0.1)  # a little longer: a duplicate would show up now
+            return runtime.store.count(app_id=app_id, name=name)
+        time.sleep(0.02)

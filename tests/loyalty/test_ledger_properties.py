@@ -82,9 +82,7 @@ def test_ledger_invariants_hold(runtime: Runtime, make_app, allow_negative: bool
     now = T0
     orders: list[tuple[str, int]] = []
     spends: list[tuple[str, int]] = []
-    n = 0
-    for o in ops:
-        n += 1
+    for n, o in enumerate(ops):
         with uow(runtime, "shop", now) as (db, ctx):
             if o[0] == "earn":
                 exp = None if o[3] is None else now + timedelta(days=o[3])
