@@ -171,7 +171,7 @@ def test_refund_claws_back_pro_rata_then_forgives_without_negative(runtime: Runt
     assert (r2.clawed_back, r2.unrecovered) == (10, 60)
     b = bal(runtime)
     assert (b.available, b.debt) == (0, 0)
-    with uow(runtime, "shop", T0) as (db, ctx), pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed), uow(runtime, "shop", T0) as (db, ctx):
         service.order_refunded(db, ctx, user_id="u1", order_id="o1", refund_id="r3", amount_fen=1)
 
 
@@ -214,7 +214,7 @@ def test_refund_restores_points_used_on_the_order(runtime: Runtime, shop) -> Non
 
 
 def test_unknown_order_refund_is_404(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
-    with uow(runtime, "shop", T0) as (db, ctx), pytest.raises(NotFound):
+    with pytest.raises(NotFound), uow(runtime, "shop", T0) as (db, ctx):
         service.order_refunded(db, ctx, user_id="u1", order_id="nope", refund_id="r", amount_fen=1)
 
 
