@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Insert
+from sqlalchemy import Engine, Insert, event
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
@@ -42,12 +45,40 @@ class Ctx:
         return self.now + timedelta(days=days)
 
 
+RULES_TTL_S = 2.0
+# Per engine (tests run several databases in one process): app_id -> (monotonic expiry, value).
+_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cached(db: Session, kind: str, app_id: str, load: Callable[[], Any]) -> Any:
+    """Rules and task definitions are read on every check-in; another process's edit shows within 2 s."""
+    per_engine = _cache.setdefault(db.get_bind().engine, {})
+    hit = per_engine.get((kind, app_id))
+    now = monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    per_engine[(kind, app_id)] = (now + RULES_TTL_S, value)
+    return value
+
+
+def invalidate(db: Session, kind: str, app_id: str) -> None:
+    _cache.setdefault(db.get_bind().engine, {}).pop((kind, app_id), None)
+
+
 def load_rules(db: Session, app_id: str) -> LoyaltyRules:
-    row = db.get(LoyaltyRulesRow, app_id)
-    return LoyaltyRules() if row is None else LoyaltyRules.model_validate(orjson.loads(row.rules))
+    def load() -> LoyaltyRules:
+        row = db.get(LoyaltyRulesRow, app_id)
+        return LoyaltyRules() if row is None else LoyaltyRules.model_validate(orjson.loads(row.rules))
+
+    rules: LoyaltyRules = cached(db, "rules", app_id, load)
+    return rules
 
 
 def save_rules(db: Session, app_id: str, rules: LoyaltyRules, now: datetime) -> None:
+    invalidate(db, "rules", app_id)
     row = db.get(LoyaltyRulesRow, app_id)
     text = rules.model_dump_json()
     if row is None:
@@ -55,6 +86,13 @@ def save_rules(db: Session, app_id: str, rules: LoyaltyRules, now: datetime) -> 
     else:
         row.rules, row.updated_at = text, now
     db.flush()
+    # Also after commit: a concurrent reader may have cached the old rules in between.
+    event.listen(
+        db,
+        "after_commit",
+        lambda _s: _cache.get(db.get_bind().engine, {}).pop(("rules", app_id), None),
+        once=True,
+    )
 
 
 def make_ctx(db: Session, *, app_id: str, now: datetime, settings: Settings, app: App | None = None) -> Ctx:

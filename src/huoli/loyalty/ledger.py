@@ -2,9 +2,10 @@
 
 Invariants (tests/loyalty/test_ledger_properties.py): sum(transfers) == sum(lot.remaining) - debt; no lot's
 remaining is negative or above its points; the available balance is never negative unless a refund claw-back
-was allowed to create debt. Every mutation first locks the member's account row (SELECT … FOR UPDATE on
-PostgreSQL; SQLite transactions are already serialised by BEGIN IMMEDIATE), then looks its business key up
-again under the lock, so concurrent spends can't overdraw and a retried call is applied once.
+was allowed to create debt. Every mutation first locks the member's account row (an upsert, which takes the
+row lock on PostgreSQL like SELECT … FOR UPDATE; SQLite transactions are already serialised by BEGIN
+IMMEDIATE), then inserts its transfer under the unique business key, so concurrent spends can't overdraw and
+a retried call is applied once.
 """
 
 from __future__ import annotations
@@ -50,21 +51,29 @@ class Spent:
     transfer_id: int
 
 
-def lock_account(db: Session, ctx: Ctx, user_id: str) -> PointsAccount:
-    """Create the member's account row if needed and lock it for this transaction."""
-    db.execute(
-        insert_ignore(
-            db,
-            PointsAccount,
-            {"app_id": ctx.app_id, "user_id": user_id, "debt": 0, "created_at": ctx.now},
-            ["app_id", "user_id"],
-        )
-    )
-    stmt = select(PointsAccount).where(PointsAccount.user_id == user_id)
+def lock_account(db: Session, ctx: Ctx, user_id: str) -> int:
+    """Create the member's account row if needed and lock it for this transaction; returns its debt.
+
+    One statement: ON CONFLICT DO UPDATE takes the row lock on PostgreSQL like SELECT … FOR UPDATE would.
+    """
+    values = {"app_id": ctx.app_id, "user_id": user_id, "debt": 0, "created_at": ctx.now}
+    table = PointsAccount.__table__
     if db.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    account = db.scalars(stmt.execution_options(populate_existing=True)).one()
-    return account
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(PointsAccount).values(**values)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(PointsAccount).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=["app_id", "user_id"], set_={"debt": table.c.debt})
+    return int(db.execute(stmt.returning(table.c.debt)).scalar_one())
+
+
+def _add_debt(db: Session, user_id: str, delta: int) -> None:
+    db.execute(
+        update(PointsAccount).where(PointsAccount.user_id == user_id).values(debt=PointsAccount.debt + delta)
+    )
 
 
 def find_transfer(db: Session, key: str) -> PointsTransfer | None:
@@ -88,8 +97,7 @@ def balance(db: Session, ctx: Ctx, user_id: str) -> Balance:
             ),
         ).where(PointsLot.user_id == user_id, _live(now))
     ).one()
-    account = db.get(PointsAccount, (ctx.app_id, user_id))
-    debt = account.debt if account is not None else 0
+    debt = int(db.scalar(select(PointsAccount.debt).where(PointsAccount.user_id == user_id)) or 0)
     return Balance(
         available=int(row[0]) - debt,
         pending=int(row[1]),
@@ -163,11 +171,7 @@ def earn(
     day and reason (a capped-out earn is still recorded with 0 points, so its key stays used)."""
     if points < 0:
         raise ValidationFailed("earn needs points >= 0", details=[{"field": "points", "message": ">= 0"}])
-    account = lock_account(db, ctx, user_id)
-    existing = find_transfer(db, key)
-    if existing is not None:
-        _same_user(existing, user_id)
-        return Earned(points=existing.points, business_key=key, applied=False)
+    debt = lock_account(db, ctx, user_id)
     if daily_cap is not None:
         used = db.scalar(
             select(func.coalesce(func.sum(PointsTransfer.points), 0)).where(
@@ -181,16 +185,20 @@ def earn(
     transfer_id = _insert_transfer(
         db, ctx, user_id=user_id, kind="earn", reason=reason, points=points, key=key, ref=ref, note=note
     )
-    if transfer_id is None:
-        return Earned(points=points, business_key=key, applied=False)
+    if transfer_id is None:  # the key is taken: a retry (or a concurrent twin that won)
+        existing = find_transfer(db, key)
+        assert existing is not None
+        _same_user(existing, user_id)
+        return Earned(points=existing.points, business_key=key, applied=False)
     if points == 0:
         return Earned(points=0, business_key=key, applied=True)
     available_at = ctx.now + timedelta(days=pending_days)
     expiry = expiry_for(ctx, ctx.today) if expires_at is True else expires_at or None
     assert not isinstance(expiry, bool)
     # Outstanding claw-back debt is paid from new points first.
-    cover = min(account.debt, points)
-    account.debt -= cover
+    cover = min(debt, points)
+    if cover:
+        _add_debt(db, user_id, -cover)
     db.add(
         PointsLot(
             app_id=ctx.app_id,
@@ -257,13 +265,15 @@ def spend(
 ) -> Spent:
     if points <= 0:
         raise ValidationFailed("spend needs points > 0", details=[{"field": "points", "message": "> 0"}])
-    account = lock_account(db, ctx, user_id)
+    debt = lock_account(db, ctx, user_id)
+    # Under the lock a retry is visible: answer it as such even if the balance has changed since, and refuse
+    # an overdraft before writing anything (a caller that catches the error keeps a clean transaction).
     existing = find_transfer(db, key)
     if existing is not None:
         _same_user(existing, user_id)
         return Spent(points=-existing.points, business_key=key, applied=False, transfer_id=existing.id)
     lots = _spendable_lots(db, ctx, user_id)
-    available = sum(lot.remaining for lot in lots) - account.debt
+    available = sum(lot.remaining for lot in lots) - debt
     if available < points:
         raise Conflict(
             f"not enough points: {available} available, {points} needed",
@@ -273,8 +283,8 @@ def spend(
     transfer_id = _insert_transfer(
         db, ctx, user_id=user_id, kind="spend", reason=reason, points=-points, key=key, ref=ref, note=note
     )
-    if transfer_id is None:
-        return Spent(points=points, business_key=key, applied=False, transfer_id=0)
+    if transfer_id is None:  # same key for another member, inserted concurrently
+        raise Conflict("this business key was already used for another member", code="business_key_reused")
     _draw(db, ctx, user_id, transfer_id, points, lots)
     events.emit(
         db=db,
@@ -364,7 +374,7 @@ def reverse_for_refund(
     debt if `allow_negative`, else it is forgiven (reported as unrecovered). Points the order used are put
     back into the lots they came from (pro rata); a lot that has expired since keeps them expired."""
     key = f"refund:{order_id}:{refund_id}"
-    account = lock_account(db, ctx, user_id)
+    lock_account(db, ctx, user_id)
     existing = find_transfer(db, key)
     if existing is not None:
         _same_user(existing, user_id)
@@ -427,7 +437,7 @@ def reverse_for_refund(
         clawed = _draw(db, ctx, user_id, transfer_id, due, own + others)
         missing = due - clawed
         if missing and ctx.rules.points.allow_negative:
-            account.debt += missing
+            _add_debt(db, user_id, missing)
             clawed += missing
         else:
             unrecovered = missing

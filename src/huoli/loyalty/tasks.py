@@ -21,7 +21,7 @@ from huoli.errors import NotFound
 from huoli.events import service as events
 from huoli.events.store import EventStore
 from huoli.loyalty import rewards, tiers
-from huoli.loyalty.context import Ctx
+from huoli.loyalty.context import Ctx, invalidate
 from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit
 from huoli.loyalty.schemas import TaskIn, TaskOut
 
@@ -43,6 +43,7 @@ def define(db: Session, ctx: Ctx, task: TaskIn) -> TaskIn:
     else:
         row.definition, row.active = task.model_dump_json(), True
     db.flush()
+    invalidate(db, "tasks", ctx.app_id)
     return task
 
 
@@ -52,6 +53,7 @@ def deactivate(db: Session, ctx: Ctx, code: str) -> None:
         raise NotFound(f"no task {code!r}", code="task_not_found")
     row.active = False
     db.flush()
+    invalidate(db, "tasks", ctx.app_id)
 
 
 def active(db: Session) -> list[TaskIn]:

@@ -42,7 +42,11 @@ def _index(ctx: Ctx, code: str) -> int:
 
 
 def _member(db: Session, ctx: Ctx, user_id: str) -> MemberTier:
+    member = db.get(MemberTier, (ctx.app_id, user_id))
+    if member is not None:
+        return member
     first = ctx.rules.tiers.levels[0].code
+    # Two first growth entries of one member can race: the primary key decides, not the read above.
     insert_or_ignore(
         db,
         MemberTier,
