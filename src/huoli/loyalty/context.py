@@ -65,7 +65,14 @@ def cached(db: Session, kind: str, app_id: str, load: Callable[[], Any]) -> Any:
 
 
 def invalidate(db: Session, kind: str, app_id: str) -> None:
-    _cache.setdefault(db.get_bind().engine, {}).pop((kind, app_id), None)
+    """Forget now and again after commit: a concurrent reader may cache the old value in between."""
+    engine = db.get_bind().engine
+
+    def forget(_session: Session | None = None) -> None:
+        _cache.setdefault(engine, {}).pop((kind, app_id), None)
+
+    forget()
+    event.listen(db, "after_commit", forget, once=True)
 
 
 def load_rules(db: Session, app_id: str) -> LoyaltyRules:
@@ -86,13 +93,6 @@ def save_rules(db: Session, app_id: str, rules: LoyaltyRules, now: datetime) -> 
     else:
         row.rules, row.updated_at = text, now
     db.flush()
-    # Also after commit: a concurrent reader may have cached the old rules in between.
-    event.listen(
-        db,
-        "after_commit",
-        lambda _s: _cache.get(db.get_bind().engine, {}).pop(("rules", app_id), None),
-        once=True,
-    )
 
 
 def make_ctx(db: Session, *, app_id: str, now: datetime, settings: Settings, app: App | None = None) -> Ctx:

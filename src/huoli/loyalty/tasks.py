@@ -21,7 +21,7 @@ from huoli.errors import NotFound
 from huoli.events import service as events
 from huoli.events.store import EventStore
 from huoli.loyalty import rewards, tiers
-from huoli.loyalty.context import Ctx, invalidate
+from huoli.loyalty.context import Ctx, cached, invalidate
 from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit
 from huoli.loyalty.schemas import TaskIn, TaskOut
 
@@ -57,10 +57,17 @@ def deactivate(db: Session, ctx: Ctx, code: str) -> None:
 
 
 def active(db: Session) -> list[TaskIn]:
-    rows = db.scalars(
-        select(TaskDefinition).where(TaskDefinition.active.is_(True)).order_by(TaskDefinition.code)
-    )
-    return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows]
+    def load() -> list[TaskIn]:
+        rows = db.scalars(
+            select(TaskDefinition).where(TaskDefinition.active.is_(True)).order_by(TaskDefinition.code)
+        )
+        return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows]
+
+    app_id = db.info.get("app_id")
+    if app_id is None:
+        return load()
+    tasks: list[TaskIn] = cached(db, "tasks", app_id, load)
+    return tasks
 
 
 def _period(task: TaskIn, day: date) -> str:
