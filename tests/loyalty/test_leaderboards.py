@@ -103,3 +103,68 @@ def test_rolled_back_scores_never_reach_the_board(runtime: Runtime, backend: str
         raise RuntimeError("use case failed")
     feed(runtime, {"real": 1})
     assert [e.user_id for e in standings(runtime, "all").top] == ["real"]
+
+
+def naive_rank(runtime: Runtime, user: str, period: str) -> int | None:
+    from sqlalchemy import select
+
+    from huoli.loyalty.models import LeaderboardScore
+
+    with uow(runtime, "shop", NOW) as (db, _):
+        scores = dict(
+            db.execute(
+                select(LeaderboardScore.user_id, LeaderboardScore.score).where(
+                    LeaderboardScore.board == "study_minutes", LeaderboardScore.period == period
+                )
+            ).all()
+        )
+    if user not in scores:
+        return None
+    return 1 + sum(s > scores[user] for s in scores.values())
+
+
+def test_sql_my_rank_matches_a_naive_count_through_compaction(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    make_app("shop")
+    rng = random.Random(5)
+    users = [f"m{i}" for i in range(25)]
+    for step in range(120):
+        with uow(runtime, "shop", NOW) as (db, ctx):
+            leaderboards.record(
+                db,
+                ctx,
+                user_id=rng.choice(users),
+                board="study_minutes",
+                value=rng.randint(0, 30),
+                mode=rng.choice(["add", "max"]),
+            )
+        if step in (40, 41, 90):
+            with uow(runtime, "shop", NOW) as (db, ctx):
+                leaderboards.compact(db, ctx)
+    for u in users:
+        me = standings(runtime, "all", top=3, user=u).me
+        assert (me.rank if me else None) == naive_rank(runtime, u, "all"), u
+
+
+def test_concurrent_writers_keep_ranks_exact(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    from tests.loyalty.helpers import race
+
+    make_app("shop")
+
+    def write(i: int) -> None:
+        with uow(runtime, "shop", NOW) as (db, ctx):
+            leaderboards.record(
+                db,
+                ctx,
+                user_id=f"m{i % 4}",
+                board="study_minutes",
+                value=i % 7 + 1,
+                mode="max" if i % 3 == 0 else "add",
+            )
+
+    assert all(r is None for r in race(24, write))
+    with uow(runtime, "shop", NOW) as (db, ctx):
+        leaderboards.compact(db, ctx)
+    for u in ("m0", "m1", "m2", "m3"):
+        assert standings(runtime, "all", top=1, user=u).me.rank == naive_rank(runtime, u, "all")  # type: ignore[union-attr]

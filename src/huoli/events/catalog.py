@@ -83,7 +83,9 @@ CATALOG: dict[str, EventSpec] = {
         server_only=True,
     ),
     "points_spent": EventSpec(
-        "Loyalty points were spent.", required={"points": int, "reason": str}, optional={"ref": str},
+        "Loyalty points were spent.",
+        required={"points": int, "reason": str},
+        optional={"ref": str},
         server_only=True,
     ),
     "points_reversed": EventSpec(

@@ -113,16 +113,3 @@ def insert_ignore(db: Session, model: type[Base], values: dict[str, Any], confli
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-
-
-def upsert(db: Session, model: type[Base], rows: list[dict[str, Any]], conflict: list[str], set_: Any) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE; `set_` maps column -> expression over `excluded` (a callable)."""
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(model).values(rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(model).values(rows)
-    return db.execute(stmt.on_conflict_do_update(index_elements=conflict, set_=set_(stmt.excluded)))

@@ -2,7 +2,8 @@
 
 Ranking is competition ranking ("1, 2, 2, 4"): a member's rank is 1 + the number of members with a strictly
 higher score, so ties share a rank and the next rank skips. Order within a tie is by user id (stable).
-The SQL store answers top-N from the (app, board, period, score) index and "my rank" with one indexed count;
+The SQL store answers top-N from the (app, board, period, score) index and "my rank" by summing per-score
+member counts above mine (count deltas appended on every write, folded by `compact`);
 the Redis backend keeps one sorted set per board and period (ZREVRANGE / ZCOUNT), written after the
 database transaction commits so a rolled-back use case never shows on a board.
 """
@@ -12,11 +13,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import event, func, select
+from sqlalchemy import case, event, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.loyalty.context import Ctx, upsert
-from huoli.loyalty.models import LeaderboardScore
+from huoli.loyalty.context import Ctx
+from huoli.loyalty.models import LeaderboardCount, LeaderboardScore
 from huoli.loyalty.schemas import BoardEntry, BoardOut
 
 Period = Literal["day", "week", "month", "all"]
@@ -57,6 +58,20 @@ def record(db: Session, ctx: Ctx, *, user_id: str, board: str, value: int, mode:
     if ctx.rules.leaderboards.backend == "redis":
         _after_commit(db, ctx, board, periods, user_id, value, mode)
         return
+    _record_sql(db, ctx, board, periods, user_id, value, mode)
+
+
+def _record_sql(
+    db: Session, ctx: Ctx, board: str, periods: list[str], user_id: str, value: int, mode: str
+) -> None:
+    """Update the scores and append the matching count deltas (+1 at the new score, -1 at the old one).
+
+    The deltas are plain inserts — no row two members could contend on — and `compact` folds them into one
+    row per score; "my rank" sums them over the scores above mine, so its cost follows the number of
+    distinct scores, not of members.
+    """
+    table = LeaderboardScore.__table__
+    pg = db.get_bind().dialect.name == "postgresql"
     rows = [
         {
             "app_id": ctx.app_id,
@@ -68,16 +83,119 @@ def record(db: Session, ctx: Ctx, *, user_id: str, board: str, value: int, mode:
         }
         for p in periods
     ]
-    if mode == "max":
-        setter = lambda ex: {  # noqa: E731
-            "score": func.greatest(LeaderboardScore.score, ex.score)
-            if db.get_bind().dialect.name == "postgresql"
-            else func.max(LeaderboardScore.score, ex.score),
-            "updated_at": ex.updated_at,
-        }
+    old: dict[str, int | None] = {}
+    new: dict[str, int] = {}
+    if pg:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(LeaderboardScore).values(rows)
+        # add: one atomic upsert whose RETURNING gives the new score; max: lock and read first, then raise.
+        grow = table.c.score + stmt.excluded.score if mode == "add" else table.c.score
+        got = db.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["app_id", "board", "period", "user_id"],
+                set_={"score": grow, "updated_at": stmt.excluded.updated_at},
+            ).returning(table.c.period, table.c.score, literal_column("(xmax = 0)"))
+        ).all()
+        for period, score, inserted in got:
+            if inserted:
+                old[period], new[period] = None, int(score)
+            elif mode == "add":
+                old[period], new[period] = int(score) - value, int(score)
+            else:
+                old[period], new[period] = int(score), max(int(score), value)
     else:
-        setter = lambda ex: {"score": LeaderboardScore.score + ex.score, "updated_at": ex.updated_at}  # noqa: E731
-    upsert(db, LeaderboardScore, rows, ["app_id", "board", "period", "user_id"], setter)
+        # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
+        current = dict(
+            db.execute(
+                select(LeaderboardScore.period, LeaderboardScore.score).where(
+                    LeaderboardScore.board == board,
+                    LeaderboardScore.user_id == user_id,
+                    LeaderboardScore.period.in_(periods),
+                )
+            ).all()
+        )
+        for p in periods:
+            before = current.get(p)
+            old[p] = None if before is None else int(before)
+            new[p] = (
+                value
+                if before is None
+                else (int(before) + value if mode == "add" else max(int(before), value))
+            )
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        ins = sqlite_insert(LeaderboardScore).values(rows)
+        db.execute(
+            ins.on_conflict_do_update(
+                index_elements=["app_id", "board", "period", "user_id"],
+                set_={
+                    "score": table.c.score + ins.excluded.score
+                    if mode == "add"
+                    else func.max(table.c.score, ins.excluded.score),
+                    "updated_at": ins.excluded.updated_at,
+                },
+            )
+        )
+    raise_to = {
+        p: new[p] for p in periods if mode == "max" and pg and old[p] is not None and new[p] != old[p]
+    }
+    if raise_to:
+        db.execute(
+            update(LeaderboardScore)
+            .where(
+                LeaderboardScore.board == board,
+                LeaderboardScore.user_id == user_id,
+                LeaderboardScore.period.in_(list(raise_to)),
+            )
+            .values(score=case(raise_to, value=LeaderboardScore.period))
+        )
+    deltas = []
+    for p in periods:
+        if old[p] == new[p]:
+            continue
+        deltas.append({"app_id": ctx.app_id, "board": board, "period": p, "score": new[p], "n": 1})
+        if old[p] is not None:
+            deltas.append({"app_id": ctx.app_id, "board": board, "period": p, "score": old[p], "n": -1})
+    if deltas:
+        db.execute(insert(LeaderboardCount), deltas)
+
+
+def compact(db: Session, ctx: Ctx) -> int:
+    """Fold the app's count deltas into one row per (board, period, score); returns rows folded.
+
+    One statement on PostgreSQL (a data-modifying CTE sees one snapshot: a delta committed meanwhile is
+    neither deleted nor lost); SQLite runs the two halves in its serialised transaction.
+    """
+    top = db.scalar(select(func.max(LeaderboardCount.id)))
+    if top is None:
+        return 0
+    params = {"app": ctx.app_id, "top": top}
+    if db.get_bind().dialect.name == "postgresql":
+        folded = db.execute(
+            text(
+                "WITH gone AS (DELETE FROM loyalty_board_counts WHERE app_id = :app AND id <= :top "
+                "RETURNING board, period, score, n), "
+                "kept AS (INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
+                "SELECT :app, board, period, score, sum(n) FROM gone GROUP BY board, period, score "
+                "HAVING sum(n) <> 0 RETURNING 1) "
+                "SELECT (SELECT count(*) FROM gone)"
+            ),
+            params,
+        ).scalar_one()
+        return int(folded)
+    db.execute(
+        text(
+            "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
+            "SELECT :app, board, period, score, sum(n) FROM loyalty_board_counts WHERE app_id = :app AND id <= :top "
+            "GROUP BY board, period, score HAVING sum(n) <> 0"
+        ),
+        params,
+    )
+    gone = db.execute(
+        text("DELETE FROM loyalty_board_counts WHERE app_id = :app AND id <= :top RETURNING id"), params
+    ).all()
+    return len(gone)
 
 
 def _after_commit(
@@ -154,10 +272,10 @@ def standings(
             )
             if mine is not None:
                 higher = db.scalar(
-                    select(func.count()).where(
-                        LeaderboardScore.board == board,
-                        LeaderboardScore.period == key,
-                        LeaderboardScore.score > mine,
+                    select(func.coalesce(func.sum(LeaderboardCount.n), 0)).where(
+                        LeaderboardCount.board == board,
+                        LeaderboardCount.period == key,
+                        LeaderboardCount.score > mine,
                     )
                 )
                 me = BoardEntry(rank=int(higher or 0) + 1, user_id=user_id, score=int(mine))

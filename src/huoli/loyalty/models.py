@@ -203,6 +203,24 @@ class LeaderboardScore(AppScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LeaderboardCount(AppScoped, Base):
+    """Members per score, as deltas (+1 / -1) appended by writes and folded by the compact job: rank = 1 +
+    sum(n) over scores above mine, with no counter row that concurrent writers would queue on."""
+
+    __tablename__ = "loyalty_board_counts"
+    __table_args__ = (
+        Index("ix_loyalty_board_counts", "app_id", "board", "period", "score", postgresql_include=["n"]),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    # no single-column app_id index: every query here uses the composite index led by app_id
+    app_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    board: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))
+    score: Mapped[int] = mapped_column(BigInteger)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class GrowthEntry(AppScoped, Base):
     """成长值: append-only, once per key (spend of an order, an active day, a successful invite, a task)."""
 

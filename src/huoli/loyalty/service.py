@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from huoli.errors import NotFound
 from huoli.events.store import EventStore
-from huoli.loyalty import ledger, tasks, tiers
+from huoli.loyalty import leaderboards, ledger, tasks, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.schemas import EarnOut, ReverseOut
 
@@ -90,17 +90,19 @@ def earn_action(db: Session, ctx: Ctx, *, user_id: str, action: str, key: str) -
 
 
 def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None) -> dict[str, object]:
-    """expire | warn-expiring | tiers | scan-tasks: each safe to re-run and to run concurrently with traffic."""
+    """One job by name (see JOBS); each is safe to re-run and to run next to live traffic."""
     if job == "expire":
         return {"points_expired": ledger.expire_due(db, ctx)}
     if job == "warn-expiring":
         return {"members_warned": ledger.warn_expiring(db, ctx)}
     if job == "tiers":
         return {"tiers": tiers.reevaluate_all(db, ctx)}
+    if job == "compact-boards":
+        return {"deltas_folded": leaderboards.compact(db, ctx)}
     if job == "scan-tasks":
         assert store is not None
         return {"events_read": tasks.scan_events(db, ctx, store=store)}
-    raise NotFound(f"no job {job!r} (expire, warn-expiring, tiers, scan-tasks)", code="job_not_found")
+    raise NotFound(f"no job {job!r} ({', '.join(JOBS)})", code="job_not_found")
 
 
-JOBS = ("expire", "warn-expiring", "tiers", "scan-tasks")
+JOBS = ("expire", "warn-expiring", "tiers", "scan-tasks", "compact-boards")

@@ -2,7 +2,7 @@
 
 Revision ID: loyalty_0001
 Revises: 0001
-Create Date: 2026-11-22 02:39:43.548455
+Create Date: 2026-11-22 03:13:53.996765
 """
 
 from collections.abc import Sequence
@@ -38,6 +38,24 @@ def upgrade() -> None:
         sa.Column("created_at", huoli.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("app_id", "code", name=op.f("pk_loyalty_badges")),
     )
+    op.create_table(
+        "loyalty_board_counts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("app_id", sa.String(length=64), nullable=False),
+        sa.Column("board", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("score", sa.BigInteger(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_board_counts")),
+    )
+    with op.batch_alter_table("loyalty_board_counts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_loyalty_board_counts",
+            ["app_id", "board", "period", "score"],
+            unique=False,
+            postgresql_include=["n"],
+        )
+
     op.create_table(
         "loyalty_board_scores",
         sa.Column("app_id", sa.String(length=64), nullable=False),
@@ -277,6 +295,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_loyalty_board_rank")
 
     op.drop_table("loyalty_board_scores")
+    with op.batch_alter_table("loyalty_board_counts", schema=None) as batch_op:
+        batch_op.drop_index("ix_loyalty_board_counts", postgresql_include=["n"])
+
+    op.drop_table("loyalty_board_counts")
     op.drop_table("loyalty_badges")
     op.drop_table("loyalty_accounts")
     # ### end Alembic commands ###
