@@ -9,7 +9,9 @@ from tests.browser.fixtures import ConsoleSession, LiveServer
 def test_member_ledger_lookup_and_adjust(console: ConsoleSession, live_server: LiveServer) -> None:
     c, page = console, console.page
     owner = live_server.keys["shop"]["owner"]
-    r = live_server.api(owner, "POST", "/admin/loyalty/members/u_42/adjust", json={"points": 50, "key": "gift"})
+    r = live_server.api(
+        owner, "POST", "/admin/loyalty/members/u_42/adjust", json={"points": 50, "key": "gift"}
+    )
     assert r.status_code == 200, r.text
     page.locator("#nav a[data-page=loyalty-member]").click()
     c.wait_ready()

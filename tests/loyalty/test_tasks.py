@@ -230,3 +230,28 @@ def test_sharing_is_never_a_task_and_invites_count_on_invitee_action(runtime: Ru
 def test_scan_without_tasks_reads_nothing(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
     assert scan(runtime, datetime(2026, 3, 1, tzinfo=SH)) == 0
     assert date(2026, 3, 1)  # keeps the import honest for the day-based helpers above
+
+
+def test_a_domain_event_landing_behind_the_cursor_still_counts(runtime: Runtime, clock, shop) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(SH).replace(microsecond=0)
+    clock.set(now)
+    define(
+        runtime,
+        now,
+        TaskIn(code="coupon", name="领券", event="coupon_claimed", rewards=[Reward(type="points", amount=3)]),
+    )
+    ingest(
+        runtime, now, "server", {"name": "coupon_claimed", "user_id": "u1", "properties": {"coupon_id": "c1"}}
+    )
+    assert scan(runtime, now + timedelta(seconds=5)) == 1
+    # Relayed from an outbox late: stamped a minute before the cursor.
+    ingest(
+        runtime,
+        now - timedelta(minutes=1),
+        "server",
+        {"name": "coupon_claimed", "user_id": "u2", "properties": {"coupon_id": "c2"}},
+    )
+    assert scan(runtime, now + timedelta(seconds=10)) == 0  # nothing new after the cursor …
+    with uow(runtime, "shop", now + timedelta(seconds=10)) as (db, ctx):
+        assert ledger.balance(db, ctx, "u2").available == 3  # … but the late event was counted
+        assert ledger.balance(db, ctx, "u1").available == 3  # and the re-read one only once

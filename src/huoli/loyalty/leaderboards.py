@@ -10,6 +10,7 @@ database transaction commits so a rolled-back use case never shows on a board.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import LeaderboardCount, LeaderboardScore
 from huoli.loyalty.schemas import BoardEntry, BoardOut
+
+log = logging.getLogger(__name__)
 
 Period = Literal["day", "week", "month", "all"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month", "all")
@@ -214,15 +217,19 @@ def _flush_redis(db: Session) -> None:
     db.info.pop("loyalty_redis_hooked", None)
     if not ops:
         return
-    pipe = _redis(ops[0][0]).pipeline(transaction=False)
-    for ctx, board, periods, user_id, value, mode in ops:
-        for p in periods:
-            key = redis_key(ctx, board, p)
-            if mode == "max":
-                pipe.zadd(key, {user_id: value}, gt=True)
-            else:
-                pipe.zincrby(key, value, user_id)
-    pipe.execute()
+    try:
+        pipe = _redis(ops[0][0]).pipeline(transaction=False)
+        for ctx, board, periods, user_id, value, mode in ops:
+            for p in periods:
+                key = redis_key(ctx, board, p)
+                if mode == "max":
+                    pipe.zadd(key, {user_id: value}, gt=True)
+                else:
+                    pipe.zincrby(key, value, user_id)
+        pipe.execute()
+    except Exception:
+        # The use case has committed; a board that misses an increment must not turn it into an error.
+        log.exception("leaderboard update to Redis failed (%d operations lost)", len(ops))
 
 
 def _drop_redis(db: Session) -> None:

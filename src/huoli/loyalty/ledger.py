@@ -449,7 +449,7 @@ def reverse_for_refund(
                 .join(PointsLot, PointsLot.id == PointsLotUse.lot_id)
                 .where(PointsLotUse.transfer_id == used.id)
                 .order_by(PointsLot.expires_at.is_(None).desc(), PointsLot.expires_at.desc(), PointsLot.id)
-            ).tuples()
+            ).all()
         )
         # Earlier partial refunds took the first uses; this one continues where they stopped.
         skip = sum(_note(t)["restore_due"] for t in previous)

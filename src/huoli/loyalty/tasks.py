@@ -26,6 +26,9 @@ from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskU
 from huoli.loyalty.schemas import TaskIn, TaskOut
 
 SCAN_LAG = timedelta(seconds=2)  # events received this recently may still be committing: read them next time
+# Domain events reach the store through the outbox relay stamped with their emit time, so one can land behind
+# the cursor; server events of this window behind it are re-read each scan (units make that harmless).
+SCAN_OVERLAP = timedelta(minutes=5)
 
 
 def define(db: Session, ctx: Ctx, task: TaskIn) -> TaskIn:
@@ -187,7 +190,7 @@ def board(db: Session, ctx: Ctx, *, user_id: str) -> list[TaskOut]:
 
 
 def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000) -> int:
-    """Read events received since the cursor (up to now - SCAN_LAG) and count them; returns events read."""
+    """Read events received since the cursor (up to now - SCAN_LAG) and count them; returns new events read."""
     tasks = active(db)
     names = sorted({t.event for t in tasks})
     cursor = db.get(ScanCursor, (ctx.app_id, "tasks"))
@@ -211,7 +214,13 @@ def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000
         rows = [r for r in rows if r["received_at"] < last] + store.query(
             f"{base} AND received_at = ? ORDER BY event_id", [ctx.app_id, *names, last]
         ).to_pylist()
-    for r in rows:
+    late = []
+    if cursor is not None:
+        late = store.query(
+            f"{base} AND source = 'server' AND received_at > ? AND received_at <= ? ORDER BY received_at",
+            [ctx.app_id, *names, start - SCAN_OVERLAP, start],
+        ).to_pylist()
+    for r in late + rows:
         props: dict[str, Any] = orjson.loads(r["properties"]) if r["properties"] else {}
         for key in ("item_id", "order_id", "amount_fen"):
             if r[key] is not None:
@@ -233,7 +242,7 @@ def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000
         if server and isinstance(inviter, str) and inviter != r["user_id"]:
             tiers.record_invite(db, ctx, inviter_id=inviter, invitee_id=r["user_id"])
     if rows:
-        position = rows[-1]["received_at"]
+        position = max(start, rows[-1]["received_at"])
         if cursor is None:
             db.add(ScanCursor(app_id=ctx.app_id, name="tasks", position=position))
         else:
