@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
@@ -60,10 +60,27 @@ def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, tot
     return got
 
 
+def _latest(db: Session, user_id: str) -> Checkin | None:
+    return db.scalars(
+        select(Checkin).where(Checkin.user_id == user_id).order_by(Checkin.local_date.desc()).limit(1)
+    ).first()
+
+
 def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
-    prev = _row(db, user_id, today - timedelta(days=1))
-    streak = _streak_after(ctx, prev, today)
+    # One read gives yesterday's streak and the running total (kept on each row).
+    latest = _latest(db, user_id)
+    if latest is not None and latest.local_date == today:
+        return CheckinOut(
+            local_date=today,
+            checked_in=False,
+            streak=latest.streak,
+            total_days=latest.total,
+            points=0,
+            rewards=[],
+        )
+    streak = _streak_after(ctx, latest, today)
+    total = (latest.total if latest is not None else 0) + 1
     won = insert_or_ignore(
         db,
         Checkin,
@@ -72,21 +89,17 @@ def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
             "user_id": user_id,
             "local_date": today,
             "streak": streak,
+            "total": total,
             "makeup": False,
             "created_at": ctx.now,
         },
         ["app_id", "user_id", "local_date"],
     )
-    if not won:
+    if not won:  # a concurrent tap of the same member won the day
         row = _row(db, user_id, today)
         assert row is not None
         return CheckinOut(
-            local_date=today,
-            checked_in=False,
-            streak=row.streak,
-            total_days=_total(db, user_id),
-            points=0,
-            rewards=[],
+            local_date=today, checked_in=False, streak=row.streak, total_days=row.total, points=0, rewards=[]
         )
     rule = ctx.rules.points.actions.get("checkin")
     points = 0
@@ -100,7 +113,6 @@ def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
             key=f"checkin:{user_id}:{today}",
             daily_cap=rule.daily_cap,
         ).points
-    total = _total(db, user_id)
     events.emit(
         db=db,
         app_id=ctx.app_id,
@@ -144,6 +156,12 @@ def make_up(db: Session, ctx: Ctx, *, user_id: str, day: date) -> CheckinOut:
             code="makeup_out_of_window",
         )
     prev = _row(db, user_id, day - timedelta(days=1))
+    before = db.scalars(
+        select(Checkin)
+        .where(Checkin.user_id == user_id, Checkin.local_date < day)
+        .order_by(Checkin.local_date.desc())
+        .limit(1)
+    ).first()
     won = insert_or_ignore(
         db,
         Checkin,
@@ -152,6 +170,7 @@ def make_up(db: Session, ctx: Ctx, *, user_id: str, day: date) -> CheckinOut:
             "user_id": user_id,
             "local_date": day,
             "streak": _streak_after(ctx, prev, day),
+            "total": (before.total if before is not None else 0) + 1,
             "makeup": True,
             "created_at": ctx.now,
         },
@@ -169,6 +188,11 @@ def make_up(db: Session, ctx: Ctx, *, user_id: str, day: date) -> CheckinOut:
             key=f"makeup:{user_id}:{day}",
             ref=str(day),
         )
+    db.execute(
+        update(Checkin)
+        .where(Checkin.user_id == user_id, Checkin.local_date > day)
+        .values(total=Checkin.total + 1)
+    )
     # Re-number the run that now continues through the made-up day.
     rows = list(
         db.scalars(

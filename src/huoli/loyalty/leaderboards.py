@@ -14,7 +14,7 @@ import logging
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import case, event, func, insert, literal_column, select, text, update
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from huoli.loyalty.context import Ctx
@@ -86,73 +86,65 @@ def _record_sql(
         }
         for p in periods
     ]
+    if pg:
+        # One statement: the upsert keeps the old score in `prev` and reports whether it inserted, and the
+        # outer INSERT appends the matching deltas — atomic under concurrent writers of the same member.
+        params: dict[str, object] = {
+            "app": ctx.app_id,
+            "board": board,
+            "user": user_id,
+            "v": value,
+            "now": ctx.now,
+        }
+        params |= {f"p{i}": p for i, p in enumerate(periods)}
+        values = ", ".join(f"(:app, :board, :p{i}, :user, :v, NULL, :now)" for i in range(len(periods)))
+        grown = "t.score + EXCLUDED.score" if mode == "add" else "GREATEST(t.score, EXCLUDED.score)"
+        db.execute(
+            text(
+                "WITH up AS (INSERT INTO loyalty_board_scores AS t "
+                f"(app_id, board, period, user_id, score, prev, updated_at) VALUES {values} "
+                "ON CONFLICT (app_id, board, period, user_id) DO UPDATE "
+                f"SET prev = t.score, score = {grown}, updated_at = EXCLUDED.updated_at "
+                "RETURNING period, score, prev, (xmax = 0) AS inserted) "
+                "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
+                "SELECT :app, :board, period, score, 1 FROM up WHERE inserted OR score <> prev "
+                "UNION ALL SELECT :app, :board, period, prev, -1 FROM up WHERE NOT inserted AND score <> prev"
+            ),
+            params,
+        )
+        return
+    # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
     old: dict[str, int | None] = {}
     new: dict[str, int] = {}
-    if pg:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(LeaderboardScore).values(rows)
-        # add: one atomic upsert whose RETURNING gives the new score; max: lock and read first, then raise.
-        grow = table.c.score + stmt.excluded.score if mode == "add" else table.c.score
-        got = db.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["app_id", "board", "period", "user_id"],
-                set_={"score": grow, "updated_at": stmt.excluded.updated_at},
-            ).returning(table.c.period, table.c.score, literal_column("(xmax = 0)"))
-        ).all()
-        for period, score, inserted in got:
-            if inserted:
-                old[period], new[period] = None, int(score)
-            elif mode == "add":
-                old[period], new[period] = int(score) - value, int(score)
-            else:
-                old[period], new[period] = int(score), max(int(score), value)
-    else:
-        # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
-        current = dict(
-            db.execute(
-                select(LeaderboardScore.period, LeaderboardScore.score).where(
-                    LeaderboardScore.board == board,
-                    LeaderboardScore.user_id == user_id,
-                    LeaderboardScore.period.in_(periods),
-                )
-            ).all()
-        )
-        for p in periods:
-            before = current.get(p)
-            old[p] = None if before is None else int(before)
-            new[p] = (
-                value
-                if before is None
-                else (int(before) + value if mode == "add" else max(int(before), value))
-            )
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        ins = sqlite_insert(LeaderboardScore).values(rows)
+    current = dict(
         db.execute(
-            ins.on_conflict_do_update(
-                index_elements=["app_id", "board", "period", "user_id"],
-                set_={
-                    "score": table.c.score + ins.excluded.score
-                    if mode == "add"
-                    else func.max(table.c.score, ins.excluded.score),
-                    "updated_at": ins.excluded.updated_at,
-                },
-            )
-        )
-    raise_to = {
-        p: new[p] for p in periods if mode == "max" and pg and old[p] is not None and new[p] != old[p]
-    }
-    if raise_to:
-        db.execute(
-            update(LeaderboardScore)
-            .where(
+            select(LeaderboardScore.period, LeaderboardScore.score).where(
                 LeaderboardScore.board == board,
                 LeaderboardScore.user_id == user_id,
-                LeaderboardScore.period.in_(list(raise_to)),
+                LeaderboardScore.period.in_(periods),
             )
-            .values(score=case(raise_to, value=LeaderboardScore.period))
+        ).all()
+    )
+    for p in periods:
+        before = current.get(p)
+        old[p] = None if before is None else int(before)
+        new[p] = (
+            value if before is None else (int(before) + value if mode == "add" else max(int(before), value))
         )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ins = sqlite_insert(LeaderboardScore).values(rows)
+    db.execute(
+        ins.on_conflict_do_update(
+            index_elements=["app_id", "board", "period", "user_id"],
+            set_={
+                "score": table.c.score + ins.excluded.score
+                if mode == "add"
+                else func.max(table.c.score, ins.excluded.score),
+                "updated_at": ins.excluded.updated_at,
+            },
+        )
+    )
     deltas = []
     for p in periods:
         if old[p] == new[p]:

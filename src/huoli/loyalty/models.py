@@ -99,6 +99,7 @@ class Checkin(AppScoped, Base):
     user_id: Mapped[str] = mapped_column(String(64))
     local_date: Mapped[date] = mapped_column(Date)
     streak: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)  # checked-in days up to and including this one
     makeup: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -200,6 +201,7 @@ class LeaderboardScore(AppScoped, Base):
     period: Mapped[str] = mapped_column(String(16), primary_key=True)  # all | d:YYYY-MM-DD | w:… | m:…
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     score: Mapped[int] = mapped_column(BigInteger)
+    prev: Mapped[int | None] = mapped_column(BigInteger)  # the score before the last write (count deltas)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -19,6 +19,9 @@ from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberTier
 from huoli.loyalty.schemas import TierLevel, TierOut
 
+# Downgrades count in days: refreshing "last qualified" at most hourly spares a write on most growth entries.
+QUALIFIED_REFRESH = timedelta(hours=1)
+
 
 def growth(db: Session, ctx: Ctx, user_id: str) -> int:
     stmt = select(func.coalesce(func.sum(GrowthEntry.amount), 0)).where(GrowthEntry.user_id == user_id)
@@ -110,7 +113,7 @@ def evaluate(db: Session, ctx: Ctx, *, user_id: str, job: bool) -> str:
     wanted = _index(ctx, target.code)
     if wanted > current:
         _change(db, ctx, member, target.code)
-    elif wanted == current:
+    elif wanted == current and ctx.now - member.qualified_at >= QUALIFIED_REFRESH:
         member.qualified_at = ctx.now
     elif job:
         policy = ctx.rules.tiers.downgrade

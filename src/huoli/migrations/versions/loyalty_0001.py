@@ -2,7 +2,7 @@
 
 Revision ID: loyalty_0001
 Revises: 0001
-Create Date: 2026-11-22 03:13:53.996765
+Create Date: 2026-11-22 03:36:16.283502
 """
 
 from collections.abc import Sequence
@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=16), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("score", sa.BigInteger(), nullable=False),
+        sa.Column("prev", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", huoli.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("app_id", "board", "period", "user_id", name=op.f("pk_loyalty_board_scores")),
     )
@@ -76,6 +77,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("local_date", sa.Date(), nullable=False),
         sa.Column("streak", sa.Integer(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("makeup", sa.Boolean(), nullable=False),
         sa.Column("created_at", huoli.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_checkins")),
