@@ -57,13 +57,13 @@ export default {
       inputs[f.name] = { input, f };
       grid.append(h("label", { for: id }, t(f.label)), h("div", { class: "field" }, input));
     }
-    const json = h("textarea", { id: "rules-json", name: "rules", rows: "18", class: "mono", spellcheck: "false",
+    const json = h("textarea", { id: "rules-json", name: "rules", rows: "18", class: "mono", spellcheck: "false", style: "width:100%; box-sizing:border-box",
       value: JSON.stringify(rules, null, 2) });
     const submit = h("button", { type: "submit", class: "primary", id: "rules-save" }, t(L.save));
-    grid.append(h("span"), h("div", {}, submit));
     const form = h("form", { id: "rules-form", novalidate: true },
       h("h2", {}, t(L.common)), grid,
-      h("h2", {}, t(L.json)), h("div", { class: "field" }, json));
+      h("h2", {}, t(L.json)), h("div", { class: "field" }, json),
+      h("div", { class: "actions" }, submit));
 
     // The form fields win over the JSON text for the fields they show.
     form.addEventListener("submit", async (ev) => {
