@@ -250,7 +250,6 @@ class MemberTier(AppScoped, Base):
     tier: Mapped[str] = mapped_column(String(32))
     tier_since: Mapped[datetime] = mapped_column(UTCDateTime)
     qualified_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last time growth met the tier's threshold
-    birthday: Mapped[date | None] = mapped_column(Date)
 
 
 class MallItem(AppScoped, Base):

@@ -176,7 +176,6 @@ def upgrade() -> None:
         sa.Column("tier", sa.String(length=32), nullable=False),
         sa.Column("tier_since", huoli.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("qualified_at", huoli.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("birthday", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("app_id", "user_id", name=op.f("pk_loyalty_members")),
     )
     op.create_table(
