@@ -102,6 +102,48 @@ CATALOG: dict[str, EventSpec] = {
         optional={"font_size": str, "units": str, "theme": str},
         server_only=True,
     ),
+    "points_earned": EventSpec(
+        "Loyalty points were credited (a lot; may be pending).",
+        required={"points": int, "reason": str},
+        optional={"ref": str},
+        server_only=True,
+    ),
+    "points_spent": EventSpec(
+        "Loyalty points were spent.",
+        required={"points": int, "reason": str},
+        optional={"ref": str},
+        server_only=True,
+    ),
+    "points_reversed": EventSpec(
+        "A refund clawed back earned points and/or restored spent points of an order.",
+        required={"order_id": str, "points": int},
+        optional={"restored": int, "unrecovered": int},
+        server_only=True,
+    ),
+    "points_expired": EventSpec("Points expired unused.", required={"points": int}, server_only=True),
+    "points_expiring_soon": EventSpec(
+        "Points will expire within the app's warning window.",
+        required={"points": int, "expires_at": str},
+        server_only=True,
+    ),
+    "loyalty_reward": EventSpec(
+        "A loyalty reward was granted (check-in milestone, task); coupon rewards are placeholders to issue.",
+        required={"reward_type": str, "source": str},
+        optional={"ref": str, "amount": int},
+        server_only=True,
+    ),
+    "badge_awarded": EventSpec("A badge (勋章) was awarded.", required={"badge": str}, server_only=True),
+    "task_completed": EventSpec(
+        "A loyalty task or achievement was completed.", required={"task": str}, server_only=True
+    ),
+    "tier_changed": EventSpec(
+        "A member's tier changed (instant upgrade or policy downgrade).",
+        required={"from_tier": str, "to_tier": str},
+        server_only=True,
+    ),
+    "mall_redeemed": EventSpec(
+        "A points-mall item was redeemed.", required={"item_id": str, "points": int}, server_only=True
+    ),
 }
 
 # Custom events: same name rules, any properties, never a reserved name.

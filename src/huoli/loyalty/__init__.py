@@ -1,0 +1,1 @@
+"""Loyalty engine: points ledger, check-in, tasks, badges, leaderboards, tiers, points mall."""

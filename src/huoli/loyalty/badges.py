@@ -1,0 +1,86 @@
+"""勋章 badges: definitions per app, awarded once per member (the primary key decides, not a prior SELECT)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huoli.db import insert_or_ignore
+from huoli.errors import NotFound
+from huoli.events import service as events
+from huoli.loyalty.context import Ctx
+from huoli.loyalty.models import BadgeDefinition, UserBadge
+from huoli.loyalty.schemas import BadgeIn, BadgeOut
+
+
+def define(db: Session, ctx: Ctx, badge: BadgeIn) -> BadgeDefinition:
+    row = db.get(BadgeDefinition, (ctx.app_id, badge.code))
+    if row is None:
+        row = BadgeDefinition(app_id=ctx.app_id, code=badge.code, created_at=ctx.now)
+        db.add(row)
+    row.name, row.description, row.icon = badge.name, badge.description, badge.icon
+    db.flush()
+    return row
+
+
+def ensure(db: Session, ctx: Ctx, code: str) -> None:
+    """A rule may name a badge before an operator styled it: it then exists with its code as its name."""
+    insert_or_ignore(
+        db,
+        BadgeDefinition,
+        {"app_id": ctx.app_id, "code": code, "name": code, "description": "", "created_at": ctx.now},
+        ["app_id", "code"],
+    )
+
+
+def award(db: Session, ctx: Ctx, *, user_id: str, code: str, source: str) -> bool:
+    """True when this call awarded it; an unknown badge code is an error (define it first)."""
+    if db.get(BadgeDefinition, (ctx.app_id, code)) is None:
+        raise NotFound(f"no badge {code!r}; define it under /admin/loyalty/badges", code="badge_not_found")
+    won = insert_or_ignore(
+        db,
+        UserBadge,
+        {
+            "app_id": ctx.app_id,
+            "user_id": user_id,
+            "badge_code": code,
+            "source": source,
+            "awarded_at": ctx.now,
+        },
+        ["app_id", "user_id", "badge_code"],
+    )
+    if won:
+        events.emit(
+            db=db,
+            app_id=ctx.app_id,
+            name="badge_awarded",
+            ts=ctx.now,
+            idempotency_key=f"loyalty:badge:{user_id}:{code}",
+            user_id=user_id,
+            properties={"badge": code, "source": source},
+            settings=ctx.settings,
+        )
+    return won
+
+
+def showcase(db: Session, *, user_id: str | None) -> list[BadgeOut]:
+    """Every defined badge with whether (and when) this member holds it."""
+    owned = {}
+    if user_id is not None:
+        owned = {
+            b.badge_code: b.awarded_at
+            for b in db.scalars(select(UserBadge).where(UserBadge.user_id == user_id))
+        }
+    return [
+        BadgeOut(
+            code=d.code,
+            name=d.name,
+            description=d.description,
+            icon=d.icon,
+            owned=d.code in owned,
+            awarded_at=owned.get(d.code),
+        )
+        for d in db.scalars(
+            select(BadgeDefinition).order_by(BadgeDefinition.created_at, BadgeDefinition.code)
+        )
+    ]

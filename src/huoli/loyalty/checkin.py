@@ -1,0 +1,271 @@
+"""签到 daily check-in: once per member per local day (a unique key, so a double tap rewards once), streaks
+with reset modes, streak and cumulative milestone rewards, 补签 make-up days paid with points, a calendar."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from huoli.db import insert_or_ignore
+from huoli.errors import Conflict, ValidationFailed
+from huoli.events import service as events
+from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
+from huoli.loyalty.context import Ctx
+from huoli.loyalty.models import Checkin
+from huoli.loyalty.schemas import CalendarDay, CalendarOut, CheckinOut, Reward
+
+
+def _starts_cycle(ctx: Ctx, day: date) -> bool:
+    """Under weekly/monthly reset a streak restarts on Monday / the 1st."""
+    reset = ctx.rules.checkin.reset
+    return (reset == "weekly" and day.isoweekday() == 1) or (reset == "monthly" and day.day == 1)
+
+
+def _streak_after(ctx: Ctx, prev: Checkin | None, day: date) -> int:
+    if prev is None or prev.local_date != day - timedelta(days=1) or _starts_cycle(ctx, day):
+        return 1
+    return prev.streak + 1
+
+
+def _row(db: Session, user_id: str, day: date) -> Checkin | None:
+    return db.scalars(select(Checkin).where(Checkin.user_id == user_id, Checkin.local_date == day)).first()
+
+
+def _total(db: Session, user_id: str) -> int:
+    return int(db.scalar(select(func.count()).select_from(Checkin).where(Checkin.user_id == user_id)) or 0)
+
+
+def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, total: int) -> list[Reward]:
+    """Grant every milestone the run ending on `day` and the cumulative count have reached, once each:
+    keys name the run by its first day, so a make-up that joins two runs can't re-grant a milestone."""
+    got: list[Reward] = []
+    run_start = day - timedelta(days=streak - 1)
+    for m in ctx.rules.checkin.streak_rewards:
+        if m.day <= streak and rewards.grant(
+            db,
+            ctx,
+            user_id=user_id,
+            reward=m.reward,
+            key=f"streak:{user_id}:{run_start}:{m.day}",
+            source="checkin_streak",
+        ):
+            got.append(m.reward)
+    for m in ctx.rules.checkin.total_rewards:
+        if m.day <= total and rewards.grant(
+            db, ctx, user_id=user_id, reward=m.reward, key=f"total:{user_id}:{m.day}", source="checkin_total"
+        ):
+            got.append(m.reward)
+    return got
+
+
+def _latest(db: Session, user_id: str) -> Checkin | None:
+    return db.scalars(
+        select(Checkin).where(Checkin.user_id == user_id).order_by(Checkin.local_date.desc()).limit(1)
+    ).first()
+
+
+def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
+    today = ctx.today
+    # One read gives yesterday's streak and the running total (kept on each row).
+    latest = _latest(db, user_id)
+    if latest is not None and latest.local_date == today:
+        return CheckinOut(
+            local_date=today,
+            checked_in=False,
+            streak=latest.streak,
+            total_days=latest.total,
+            points=0,
+            rewards=[],
+        )
+    streak = _streak_after(ctx, latest, today)
+    total = (latest.total if latest is not None else 0) + 1
+    won = insert_or_ignore(
+        db,
+        Checkin,
+        {
+            "app_id": ctx.app_id,
+            "user_id": user_id,
+            "local_date": today,
+            "streak": streak,
+            "total": total,
+            "makeup": False,
+            "created_at": ctx.now,
+        },
+        ["app_id", "user_id", "local_date"],
+    )
+    if not won:  # a concurrent tap of the same member won the day
+        row = _row(db, user_id, today)
+        assert row is not None
+        return CheckinOut(
+            local_date=today, checked_in=False, streak=row.streak, total_days=row.total, points=0, rewards=[]
+        )
+    rule = ctx.rules.points.actions.get("checkin")
+    points = 0
+    if rule is not None and rule.points:
+        points = ledger.earn(
+            db,
+            ctx,
+            user_id=user_id,
+            points=rule.points,
+            reason="checkin",
+            key=f"checkin:{user_id}:{today}",
+            daily_cap=rule.daily_cap,
+        ).points
+    events.emit(
+        db=db,
+        app_id=ctx.app_id,
+        name="checkin",
+        ts=ctx.now,
+        idempotency_key=f"loyalty:checkin:{user_id}:{today}",
+        user_id=user_id,
+        properties={"streak": streak, "local_date": today.isoformat()},
+        settings=ctx.settings,
+    )
+    got = _milestones(db, ctx, user_id, today, streak, total)
+    tiers.add_growth(
+        db,
+        ctx,
+        user_id=user_id,
+        amount=ctx.rules.tiers.growth_per_active_day,
+        source="active_day",
+        key=f"active:{user_id}:{today}",
+    )
+    leaderboards.record(db, ctx, user_id=user_id, board="checkin_streak", value=streak, mode="max")
+    tasks.consume(db, ctx, user_id=user_id, event="checkin", unit=str(today), properties={"streak": streak})
+    return CheckinOut(
+        local_date=today, checked_in=True, streak=streak, total_days=total, points=points, rewards=got
+    )
+
+
+def make_up(db: Session, ctx: Ctx, *, user_id: str, day: date) -> CheckinOut:
+    """补签 a missed day within the window, paid with points; later streaks are recomputed."""
+    rule = ctx.rules.checkin
+    today = ctx.today
+    if not (today - timedelta(days=rule.makeup_window_days) <= day < today):
+        raise ValidationFailed(
+            f"make-up check-in is possible for the last {rule.makeup_window_days} days before today",
+            details=[
+                {
+                    "field": "local_date",
+                    "message": f"between {today - timedelta(days=rule.makeup_window_days)} "
+                    f"and {today - timedelta(days=1)}",
+                }
+            ],
+            code="makeup_out_of_window",
+        )
+    prev = _row(db, user_id, day - timedelta(days=1))
+    before = db.scalars(
+        select(Checkin)
+        .where(Checkin.user_id == user_id, Checkin.local_date < day)
+        .order_by(Checkin.local_date.desc())
+        .limit(1)
+    ).first()
+    won = insert_or_ignore(
+        db,
+        Checkin,
+        {
+            "app_id": ctx.app_id,
+            "user_id": user_id,
+            "local_date": day,
+            "streak": _streak_after(ctx, prev, day),
+            "total": (before.total if before is not None else 0) + 1,
+            "makeup": True,
+            "created_at": ctx.now,
+        },
+        ["app_id", "user_id", "local_date"],
+    )
+    if not won:
+        raise Conflict(f"{day} is already checked in", code="already_checked_in")
+    if rule.makeup_cost:
+        ledger.spend(
+            db,
+            ctx,
+            user_id=user_id,
+            points=rule.makeup_cost,
+            reason="makeup",
+            key=f"makeup:{user_id}:{day}",
+            ref=str(day),
+        )
+    db.execute(
+        update(Checkin)
+        .where(Checkin.user_id == user_id, Checkin.local_date > day)
+        .values(total=Checkin.total + 1)
+    )
+    # Re-number the run that now continues through the made-up day.
+    rows = list(
+        db.scalars(
+            select(Checkin)
+            .where(Checkin.user_id == user_id, Checkin.local_date >= day)
+            .order_by(Checkin.local_date)
+        )
+    )
+    last = prev
+    for row in rows:
+        if row.local_date != day and (last is None or row.local_date != last.local_date + timedelta(days=1)):
+            break
+        row.streak = _streak_after(ctx, last, row.local_date)
+        last = row
+    db.flush()
+    assert last is not None
+    total = _total(db, user_id)
+    events.emit(
+        db=db,
+        app_id=ctx.app_id,
+        name="checkin",
+        ts=ctx.now,
+        idempotency_key=f"loyalty:checkin:{user_id}:{day}",
+        user_id=user_id,
+        properties={"streak": last.streak, "local_date": day.isoformat(), "makeup": True},
+        settings=ctx.settings,
+    )
+    got = _milestones(db, ctx, user_id, last.local_date, last.streak, total)
+    leaderboards.record(db, ctx, user_id=user_id, board="checkin_streak", value=last.streak, mode="max")
+    mine = _row(db, user_id, day)
+    assert mine is not None
+    return CheckinOut(
+        local_date=day, checked_in=True, streak=mine.streak, total_days=total, points=0, rewards=got
+    )
+
+
+def current_streak(db: Session, ctx: Ctx, user_id: str) -> tuple[int, bool]:
+    """(streak, checked in today): yesterday's streak still counts until today ends (unless a cycle starts)."""
+    today = ctx.today
+    row = _row(db, user_id, today)
+    if row is not None:
+        return row.streak, True
+    prev = _row(db, user_id, today - timedelta(days=1))
+    return (prev.streak if prev is not None and not _starts_cycle(ctx, today) else 0), False
+
+
+def calendar(db: Session, ctx: Ctx, *, user_id: str, month: str | None) -> CalendarOut:
+    today = ctx.today
+    if month is None:
+        first = today.replace(day=1)
+    else:
+        try:
+            y, m = (int(p) for p in month.split("-"))
+            first = date(y, m, 1)
+        except ValueError as exc:
+            raise ValidationFailed(
+                "month must be YYYY-MM", details=[{"field": "month", "message": "e.g. 2026-11"}]
+            ) from exc
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    rows = db.scalars(
+        select(Checkin)
+        .where(Checkin.user_id == user_id, Checkin.local_date >= first, Checkin.local_date < nxt)
+        .order_by(Checkin.local_date)
+    )
+    streak, done = current_streak(db, ctx, user_id)
+    return CalendarOut(
+        month=f"{first.year}-{first.month:02d}",
+        today=today,
+        checked_in_today=done,
+        streak=streak,
+        total_days=_total(db, user_id),
+        days=[CalendarDay(local_date=r.local_date, makeup=r.makeup, streak=r.streak) for r in rows],
+        makeup_cost=ctx.rules.checkin.makeup_cost,
+        makeup_window_days=ctx.rules.checkin.makeup_window_days,
+        reset=ctx.rules.checkin.reset,
+    )

@@ -1,0 +1,139 @@
+// 会员积分查询: one member's balance, tier, points transfers and lots; manual adjustment (operator role).
+
+const L = {
+  title: { zh: "会员积分", en: "Member points" },
+  user: { zh: "用户 ID", en: "User ID" },
+  userPh: { zh: "例如：u_1a2b3c…", en: "e.g. u_1a2b3c…" },
+  lookup: { zh: "查询", en: "Look up" },
+  available: { zh: "可用积分", en: "Available" },
+  pending: { zh: "待生效", en: "Pending" },
+  debt: { zh: "欠分", en: "Debt" },
+  expiring: { zh: "即将过期", en: "Expiring soon" },
+  tier: { zh: "会员等级", en: "Tier" },
+  growth: { zh: "成长值", en: "Growth" },
+  transfers: { zh: "积分流水", en: "Transfers" },
+  lots: { zh: "积分批次", en: "Lots" },
+  date: { zh: "日期", en: "Date" },
+  kind: { zh: "类型", en: "Kind" },
+  reason: { zh: "来源", en: "Reason" },
+  points: { zh: "积分", en: "Points" },
+  key: { zh: "业务键", en: "Business key" },
+  ref: { zh: "关联", en: "Ref" },
+  remaining: { zh: "剩余", en: "Remaining" },
+  availableAt: { zh: "生效时间", en: "Available at" },
+  expiresAt: { zh: "过期时间", en: "Expires at" },
+  never: { zh: "永不过期", en: "Never" },
+  adjust: { zh: "手动调整", en: "Adjust" },
+  adjustPoints: { zh: "积分（负数为扣减）", en: "Points (negative deducts)" },
+  adjustKey: { zh: "幂等键", en: "Idempotency key" },
+  note: { zh: "备注", en: "Note" },
+  submit: { zh: "提交", en: "Submit" },
+  done: { zh: "已调整", en: "Adjusted" },
+  none: { zh: "暂无记录", en: "No records" },
+  kinds: {
+    earn: { zh: "获得", en: "Earn" }, spend: { zh: "消耗", en: "Spend" }, expire: { zh: "过期", en: "Expire" },
+    reverse: { zh: "退款冲正", en: "Refund reversal" },
+  },
+};
+
+export default {
+  id: "loyalty-member",
+  title: L.title,
+  group: "engage",
+  order: 60,
+  range: false,
+  async render(root, ctx) {
+    const { h, clear, table, formErrors, toast } = ctx.ui;
+    const t = ctx.t;
+    const user = h("input", { id: "member-user", name: "user_id", type: "text", autocomplete: "off", placeholder: t(L.userPh),
+      value: ctx.params.user || "" });
+    const lookupForm = h("form", { id: "member-lookup", novalidate: true },
+      h("div", { class: "form-grid" },
+        h("label", { for: "member-user" }, t(L.user)), h("div", { class: "field" }, user),
+        h("span"), h("div", {}, h("button", { type: "submit", class: "primary" }, t(L.lookup)))));
+    const result = h("div", { id: "member-result" });
+
+    const stat = (label, value, id) => h("div", { class: "kpi" }, h("div", { class: "label" }, t(label)),
+      h("div", { class: "value", id }, String(value)));
+
+    async function show(userId) {
+      const [ledger, tier] = await Promise.all([
+        ctx.api(`/admin/loyalty/members/${encodeURIComponent(userId)}/ledger`),
+        ctx.api(`/admin/loyalty/members/${encodeURIComponent(userId)}/tier`),
+      ]);
+      if (!ctx.isCurrent()) return;
+      const b = ledger.balance;
+      const points = h("input", { id: "adjust-points", name: "points", type: "number", step: "1" });
+      const key = h("input", { id: "adjust-key", name: "key", type: "text", autocomplete: "off",
+        value: `console-${Date.now()}` });
+      const note = h("input", { id: "adjust-note", name: "note", type: "text" });
+      const adjust = h("form", { id: "member-adjust", novalidate: true },
+        h("div", { class: "form-grid" },
+          h("label", { for: "adjust-points" }, t(L.adjustPoints)), h("div", { class: "field" }, points),
+          h("label", { for: "adjust-key" }, t(L.adjustKey)), h("div", { class: "field" }, key),
+          h("label", { for: "adjust-note" }, t(L.note)), h("div", { class: "field" }, note),
+          h("span"), h("div", {}, h("button", { type: "submit", class: "primary" }, t(L.submit)))));
+      adjust.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        formErrors(adjust, null);
+        try {
+          await ctx.api(`/admin/loyalty/members/${encodeURIComponent(userId)}/adjust`, {
+            method: "POST",
+            body: { points: Number(points.value), key: key.value.trim(), note: note.value.trim() || null },
+          });
+          toast(L.done);
+          await show(userId);
+        } catch (err) {
+          if (err.status === 422) formErrors(adjust, err);
+          // 409: not enough points or a key used for another member; say it at the points field.
+          else if (err.status === 409) formErrors(adjust, { details: [{ field: "points", message: err.message }] });
+          else toast(err.message, { kind: "error" });
+        }
+      });
+      const time = (v) => (v ? ctx.fmt.datetime(v) : t(L.never));
+      clear(result).append(
+        h("section", { class: "card" },
+          h("div", { class: "kpis" },
+            stat(L.available, ctx.fmt.number(b.available), "member-available"),
+            stat(L.pending, ctx.fmt.number(b.pending), "member-pending"),
+            stat(L.debt, ctx.fmt.number(b.debt), "member-debt"),
+            stat(L.expiring, ctx.fmt.number(b.expiring_soon), "member-expiring"),
+            stat(L.tier, tier.name, "member-tier"),
+            stat(L.growth, ctx.fmt.number(tier.growth), "member-growth"))),
+        h("section", { class: "card" }, h("h2", {}, t(L.transfers)), table([
+          { key: "local_date", title: t(L.date) },
+          { key: "kind", title: t(L.kind), format: (v) => t(L.kinds[v] || { zh: v, en: v }) },
+          { key: "reason", title: t(L.reason) },
+          { key: "points", title: t(L.points), align: "right", format: (v) => (v > 0 ? `+${v}` : String(v)) },
+          { key: "business_key", title: t(L.key), format: (v) => h("span", { class: "mono" }, v) },
+          { key: "ref", title: t(L.ref), format: (v) => v || "" },
+        ], ledger.transfers, { empty: t(L.none) })),
+        h("section", { class: "card" }, h("h2", {}, t(L.lots)), table([
+          { key: "id", title: "#" },
+          { key: "points", title: t(L.points), align: "right" },
+          { key: "remaining", title: t(L.remaining), align: "right" },
+          { key: "available_at", title: t(L.availableAt), format: time },
+          { key: "expires_at", title: t(L.expiresAt), format: time },
+        ], ledger.lots, { empty: t(L.none) })),
+        h("section", { class: "card" }, h("h2", {}, t(L.adjust)), adjust),
+      );
+    }
+
+    lookupForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      formErrors(lookupForm, null);
+      const id = user.value.trim();
+      if (!id) return;
+      ctx.setParams({ user: id });
+      try {
+        await show(id);
+      } catch (err) {
+        if (err.status === 422) formErrors(lookupForm, err);
+        else toast(err.message, { kind: "error" });
+      }
+    });
+
+    root.append(h("section", { class: "card" }, lookupForm), result);
+    if (ctx.params.user) await show(ctx.params.user);
+  },
+};

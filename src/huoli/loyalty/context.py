@@ -1,0 +1,115 @@
+"""What every loyalty use case needs to know about its call: the app, its timezone, its rules, now."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from time import monotonic
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import Engine, Insert, event
+from sqlalchemy.orm import Session
+
+from huoli.apps.models import App
+from huoli.db import Base
+from huoli.errors import NotFound
+from huoli.loyalty.models import LoyaltyRulesRow
+from huoli.loyalty.schemas import LoyaltyRules
+from huoli.settings import Settings
+
+
+@dataclass(frozen=True)
+class Ctx:
+    app_id: str
+    tz: ZoneInfo
+    rules: LoyaltyRules
+    now: datetime
+    settings: Settings
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+    def midnight(self, day: date) -> datetime:
+        """00:00 of a local day as an aware instant (DST-safe: built in the zone, not by adding hours)."""
+        return datetime.combine(day, time(0), tzinfo=self.tz)
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(self.tz).date()
+
+    def days_later(self, days: int) -> datetime:
+        return self.now + timedelta(days=days)
+
+
+RULES_TTL_S = 2.0
+# Per engine (tests run several databases in one process): app_id -> (monotonic expiry, value).
+_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def cached(db: Session, kind: str, app_id: str, load: Callable[[], Any]) -> Any:
+    """Rules and task definitions are read on every check-in; another process's edit shows within 2 s."""
+    per_engine = _cache.setdefault(db.get_bind().engine, {})
+    hit = per_engine.get((kind, app_id))
+    now = monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    per_engine[(kind, app_id)] = (now + RULES_TTL_S, value)
+    return value
+
+
+def invalidate(db: Session, kind: str, app_id: str) -> None:
+    """Forget now and again after commit: a concurrent reader may cache the old value in between."""
+    engine = db.get_bind().engine
+
+    def forget(_session: Session | None = None) -> None:
+        _cache.setdefault(engine, {}).pop((kind, app_id), None)
+
+    forget()
+    event.listen(db, "after_commit", forget, once=True)
+
+
+def load_rules(db: Session, app_id: str) -> LoyaltyRules:
+    def load() -> LoyaltyRules:
+        row = db.get(LoyaltyRulesRow, app_id)
+        return LoyaltyRules() if row is None else LoyaltyRules.model_validate(orjson.loads(row.rules))
+
+    rules: LoyaltyRules = cached(db, "rules", app_id, load)
+    return rules
+
+
+def save_rules(db: Session, app_id: str, rules: LoyaltyRules, now: datetime) -> None:
+    invalidate(db, "rules", app_id)
+    row = db.get(LoyaltyRulesRow, app_id)
+    text = rules.model_dump_json()
+    if row is None:
+        db.add(LoyaltyRulesRow(app_id=app_id, rules=text, updated_at=now))
+    else:
+        row.rules, row.updated_at = text, now
+    db.flush()
+
+
+def make_ctx(db: Session, *, app_id: str, now: datetime, settings: Settings, app: App | None = None) -> Ctx:
+    app = app or db.get(App, app_id)
+    if app is None:
+        raise NotFound(f"no app {app_id!r}", code="app_not_found")
+    return Ctx(
+        app_id=app_id, tz=ZoneInfo(app.timezone), rules=load_rules(db, app_id), now=now, settings=settings
+    )
+
+
+def insert_ignore(db: Session, model: type[Base], values: dict[str, Any], conflict: list[str]) -> Insert:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING for the session's dialect (caller adds RETURNING)."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)

@@ -1,0 +1,644 @@
+"""积分 points ledger: append-only transfers over lots (earn = lot; spend drains soonest-expiring lots first).
+
+Invariants (tests/loyalty/test_ledger_properties.py): sum(transfers) == sum(lot.remaining) - debt; no lot's
+remaining is negative or above its points; the available balance is never negative unless a refund claw-back
+was allowed to create debt. Every mutation first locks the member's account row (an upsert, which takes the
+row lock on PostgreSQL like SELECT … FOR UPDATE; SQLite transactions are already serialised by BEGIN
+IMMEDIATE), then inserts its transfer under the unique business key, so concurrent spends can't overdraw and
+a retried call is applied once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from huoli.errors import Conflict, NotFound, ValidationFailed
+from huoli.events import service as events
+from huoli.loyalty import leaderboards
+from huoli.loyalty.context import Ctx, insert_ignore
+from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
+
+
+@dataclass(frozen=True)
+class Balance:
+    available: int
+    pending: int
+    debt: int
+    expiring_soon: int
+    expiring_soon_before: datetime
+
+
+@dataclass(frozen=True)
+class Earned:
+    points: int
+    business_key: str
+    applied: bool
+    available_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Spent:
+    points: int
+    business_key: str
+    applied: bool
+    transfer_id: int
+
+
+def lock_account(db: Session, ctx: Ctx, user_id: str) -> int:
+    """Create the member's account row if needed and lock it for this transaction; returns its debt.
+
+    One statement: ON CONFLICT DO UPDATE takes the row lock on PostgreSQL like SELECT … FOR UPDATE would.
+    """
+    values = {"app_id": ctx.app_id, "user_id": user_id, "debt": 0, "created_at": ctx.now}
+    table = PointsAccount.__table__
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(PointsAccount).values(**values)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(PointsAccount).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=["app_id", "user_id"], set_={"debt": table.c.debt})
+    return int(db.execute(stmt.returning(table.c.debt)).scalar_one())
+
+
+def _add_debt(db: Session, user_id: str, delta: int) -> None:
+    db.execute(
+        update(PointsAccount).where(PointsAccount.user_id == user_id).values(debt=PointsAccount.debt + delta)
+    )
+
+
+def find_transfer(db: Session, key: str) -> PointsTransfer | None:
+    return db.scalars(select(PointsTransfer).where(PointsTransfer.business_key == key)).first()
+
+
+def _live(now: datetime) -> Any:
+    return and_(PointsLot.remaining > 0, or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now))
+
+
+def balance(db: Session, ctx: Ctx, user_id: str) -> Balance:
+    now = ctx.now
+    soon = now + timedelta(days=ctx.rules.points.expiring_soon_days)
+    available_now = PointsLot.available_at <= now
+    row = db.execute(
+        select(
+            func.coalesce(func.sum(PointsLot.remaining).filter(available_now), 0),
+            func.coalesce(func.sum(PointsLot.remaining).filter(PointsLot.available_at > now), 0),
+            func.coalesce(
+                func.sum(PointsLot.remaining).filter(available_now, PointsLot.expires_at <= soon), 0
+            ),
+        ).where(PointsLot.user_id == user_id, _live(now))
+    ).one()
+    debt = int(db.scalar(select(PointsAccount.debt).where(PointsAccount.user_id == user_id)) or 0)
+    return Balance(
+        available=int(row[0]) - debt,
+        pending=int(row[1]),
+        debt=debt,
+        expiring_soon=int(row[2]),
+        expiring_soon_before=soon,
+    )
+
+
+def expiry_for(ctx: Ctx, earned_on: date) -> datetime | None:
+    """expiry=days: 00:00 local of earn day + N; year_end: 00:00 local on 1 January after next year-end."""
+    rule = ctx.rules.points
+    if rule.expiry == "never":
+        return None
+    if rule.expiry == "days":
+        return ctx.midnight(earned_on + timedelta(days=rule.expiry_days))
+    return datetime.combine(date(earned_on.year + 2, 1, 1), time(0), tzinfo=ctx.tz)
+
+
+def _insert_transfer(
+    db: Session,
+    ctx: Ctx,
+    *,
+    user_id: str,
+    kind: str,
+    reason: str,
+    points: int,
+    key: str,
+    ref: str | None,
+    note: dict[str, Any] | None = None,
+) -> int | None:
+    """The transfer's id, or None when the key is already taken (a concurrent retry won)."""
+    values = {
+        "app_id": ctx.app_id,
+        "user_id": user_id,
+        "kind": kind,
+        "reason": reason,
+        "points": points,
+        "business_key": key,
+        "ref": ref,
+        "local_date": ctx.today,
+        "note": orjson.dumps(note).decode() if note else None,
+        "created_at": ctx.now,
+    }
+    row = db.execute(
+        insert_ignore(db, PointsTransfer, values, ["app_id", "business_key"]).returning(PointsTransfer.id)
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def _same_user(existing: PointsTransfer, user_id: str) -> None:
+    if existing.user_id != user_id:
+        raise Conflict("this business key was already used for another member", code="business_key_reused")
+
+
+def earn(
+    db: Session,
+    ctx: Ctx,
+    *,
+    user_id: str,
+    points: int,
+    reason: str,
+    key: str,
+    ref: str | None = None,
+    pending_days: int = 0,
+    expires_at: datetime | bool | None = True,
+    daily_cap: int | None = None,
+    note: dict[str, Any] | None = None,
+) -> Earned:
+    """Credit a lot. `expires_at=True` applies the app's expiry rule; a daily cap trims the grant per local
+    day and reason (a capped-out earn is still recorded with 0 points, so its key stays used)."""
+    if points < 0:
+        raise ValidationFailed("earn needs points >= 0", details=[{"field": "points", "message": ">= 0"}])
+    debt = lock_account(db, ctx, user_id)
+    if daily_cap is not None:
+        used = db.scalar(
+            select(func.coalesce(func.sum(PointsTransfer.points), 0)).where(
+                PointsTransfer.user_id == user_id,
+                PointsTransfer.reason == reason,
+                PointsTransfer.kind == "earn",
+                PointsTransfer.local_date == ctx.today,
+            )
+        )
+        points = max(0, min(points, daily_cap - int(used or 0)))
+    transfer_id = _insert_transfer(
+        db, ctx, user_id=user_id, kind="earn", reason=reason, points=points, key=key, ref=ref, note=note
+    )
+    if transfer_id is None:  # the key is taken: a retry (or a concurrent twin that won)
+        existing = find_transfer(db, key)
+        assert existing is not None
+        _same_user(existing, user_id)
+        return Earned(points=existing.points, business_key=key, applied=False)
+    if points == 0:
+        return Earned(points=0, business_key=key, applied=True)
+    available_at = ctx.now + timedelta(days=pending_days)
+    expiry = expiry_for(ctx, ctx.today) if expires_at is True else expires_at or None
+    assert not isinstance(expiry, bool)
+    # Outstanding claw-back debt is paid from new points first.
+    cover = min(debt, points)
+    if cover:
+        _add_debt(db, user_id, -cover)
+    db.add(
+        PointsLot(
+            app_id=ctx.app_id,
+            user_id=user_id,
+            transfer_id=transfer_id,
+            points=points,
+            remaining=points - cover,
+            available_at=available_at,
+            expires_at=expiry,
+        )
+    )
+    db.flush()
+    leaderboards.record(db, ctx, user_id=user_id, board="points", value=points)
+    events.emit(
+        db=db,
+        app_id=ctx.app_id,
+        name="points_earned",
+        ts=ctx.now,
+        idempotency_key=f"loyalty:points:{key}",
+        user_id=user_id,
+        properties={"points": points, "reason": reason} | ({"ref": ref} if ref else {}),
+        settings=ctx.settings,
+    )
+    return Earned(points=points, business_key=key, applied=True, available_at=available_at, expires_at=expiry)
+
+
+def _draw(db: Session, ctx: Ctx, user_id: str, transfer_id: int, points: int, lots: list[PointsLot]) -> int:
+    """Take up to `points` from `lots` in order, recording each use; returns what was taken."""
+    taken = 0
+    for lot in lots:
+        if taken == points:
+            break
+        use = min(lot.remaining, points - taken)
+        if use <= 0:
+            continue
+        lot.remaining -= use
+        taken += use
+        db.add(PointsLotUse(app_id=ctx.app_id, transfer_id=transfer_id, lot_id=lot.id, points=use))
+    db.flush()
+    return taken
+
+
+def _spendable_lots(db: Session, ctx: Ctx, user_id: str) -> list[PointsLot]:
+    # Soonest-expiring first; never-expiring last; then oldest first.
+    return list(
+        db.scalars(
+            select(PointsLot)
+            .where(PointsLot.user_id == user_id, _live(ctx.now), PointsLot.available_at <= ctx.now)
+            .order_by(PointsLot.expires_at.is_(None), PointsLot.expires_at, PointsLot.id)
+        )
+    )
+
+
+def spend(
+    db: Session,
+    ctx: Ctx,
+    *,
+    user_id: str,
+    points: int,
+    reason: str,
+    key: str,
+    ref: str | None = None,
+    note: dict[str, Any] | None = None,
+) -> Spent:
+    if points <= 0:
+        raise ValidationFailed("spend needs points > 0", details=[{"field": "points", "message": "> 0"}])
+    debt = lock_account(db, ctx, user_id)
+    # Under the lock a retry is visible: answer it as such even if the balance has changed since, and refuse
+    # an overdraft before writing anything (a caller that catches the error keeps a clean transaction).
+    existing = find_transfer(db, key)
+    if existing is not None:
+        _same_user(existing, user_id)
+        return Spent(points=-existing.points, business_key=key, applied=False, transfer_id=existing.id)
+    lots = _spendable_lots(db, ctx, user_id)
+    available = sum(lot.remaining for lot in lots) - debt
+    if available < points:
+        raise Conflict(
+            f"not enough points: {available} available, {points} needed",
+            code="insufficient_points",
+            details={"available": available, "needed": points},
+        )
+    transfer_id = _insert_transfer(
+        db, ctx, user_id=user_id, kind="spend", reason=reason, points=-points, key=key, ref=ref, note=note
+    )
+    if transfer_id is None:  # same key for another member, inserted concurrently
+        raise Conflict("this business key was already used for another member", code="business_key_reused")
+    _draw(db, ctx, user_id, transfer_id, points, lots)
+    events.emit(
+        db=db,
+        app_id=ctx.app_id,
+        name="points_spent",
+        ts=ctx.now,
+        idempotency_key=f"loyalty:points:{key}",
+        user_id=user_id,
+        properties={"points": points, "reason": reason} | ({"ref": ref} if ref else {}),
+        settings=ctx.settings,
+    )
+    return Spent(points=points, business_key=key, applied=True, transfer_id=transfer_id)
+
+
+# --- orders: earn per yuan, spend with a cap, reverse on refund -----------------------------------------
+
+
+def order_key(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def order_spend_key(order_id: str) -> str:
+    return f"order-spend:{order_id}"
+
+
+def earn_for_order(db: Session, ctx: Ctx, *, user_id: str, order_id: str, amount_fen: int) -> Earned:
+    rule = ctx.rules.points
+    return earn(
+        db,
+        ctx,
+        user_id=user_id,
+        points=amount_fen // 100 * rule.points_per_yuan,
+        reason="order",
+        key=order_key(order_id),
+        ref=order_id,
+        pending_days=rule.order_pending_days,
+        note={"amount_fen": amount_fen},
+    )
+
+
+def max_points_for_order(ctx: Ctx, order_amount_fen: int) -> int:
+    rule = ctx.rules.points
+    cap = int(order_amount_fen * rule.max_order_ratio) // rule.fen_per_point
+    return cap if rule.max_order_points is None else min(cap, rule.max_order_points)
+
+
+def spend_for_order(
+    db: Session, ctx: Ctx, *, user_id: str, order_id: str, order_amount_fen: int, points: int
+) -> Spent:
+    cap = max_points_for_order(ctx, order_amount_fen)
+    if points > cap:
+        raise ValidationFailed(
+            f"at most {cap} points may be used on this order",
+            details=[{"field": "points", "message": f"per-order cap is {cap}"}],
+            code="points_cap_exceeded",
+        )
+    return spend(
+        db,
+        ctx,
+        user_id=user_id,
+        points=points,
+        reason="order",
+        key=order_spend_key(order_id),
+        ref=order_id,
+        note={"amount_fen": order_amount_fen},
+    )
+
+
+@dataclass(frozen=True)
+class Reversal:
+    clawed_back: int
+    restored: int
+    unrecovered: int
+    applied: bool
+    refunded_yuan: int
+
+
+def _note(t: PointsTransfer) -> dict[str, Any]:
+    return orjson.loads(t.note) if t.note else {}
+
+
+def reverse_for_refund(
+    db: Session, ctx: Ctx, *, user_id: str, order_id: str, refund_id: str, amount_fen: int
+) -> Reversal:
+    """Refund policy: claw back the order's earned points pro rata to the refunded amount — from the order's
+    own lot first, then the soonest-expiring other lots (pending ones last); what is still missing becomes
+    debt if `allow_negative`, else it is forgiven (reported as unrecovered). Points the order used are put
+    back into the lots they came from (pro rata); a lot that has expired since keeps them expired."""
+    key = f"refund:{order_id}:{refund_id}"
+    lock_account(db, ctx, user_id)
+    existing = find_transfer(db, key)
+    if existing is not None:
+        _same_user(existing, user_id)
+        n = _note(existing)
+        return Reversal(n["clawed"], n["restored"], n["unrecovered"], False, 0)
+    earned = find_transfer(db, order_key(order_id))
+    used = find_transfer(db, order_spend_key(order_id))
+    if earned is None and used is None:
+        raise NotFound(f"no points were earned or spent on order {order_id!r}", code="order_not_found")
+    for t in (earned, used):
+        if t is not None:
+            _same_user(t, user_id)
+    order_amount = _note(earned or used)["amount_fen"]  # type: ignore[arg-type]
+    previous = list(
+        db.scalars(
+            select(PointsTransfer).where(
+                PointsTransfer.ref == order_id,
+                PointsTransfer.kind == "reverse",
+                PointsTransfer.user_id == user_id,
+            )
+        )
+    )
+    refunded_before = sum(_note(t)["amount_fen"] for t in previous)
+    if refunded_before + amount_fen > order_amount:
+        raise ValidationFailed(
+            f"refunds would exceed the order amount ({refunded_before + amount_fen} > {order_amount} fen)",
+            details=[{"field": "amount_fen", "message": f"at most {order_amount - refunded_before}"}],
+            code="refund_exceeds_order",
+        )
+    total = refunded_before + amount_fen
+
+    due = 0
+    if earned is not None and order_amount > 0:
+        due = earned.points * total // order_amount - sum(_note(t)["due"] for t in previous)
+    restore_due = 0
+    if used is not None and ctx.rules.points.restore_spent_on_refund and order_amount > 0:
+        restore_due = -used.points * total // order_amount - sum(_note(t)["restore_due"] for t in previous)
+
+    transfer_id = _insert_transfer(
+        db, ctx, user_id=user_id, kind="reverse", reason="refund", points=0, key=key, ref=order_id
+    )
+    if transfer_id is None:
+        return Reversal(0, 0, 0, False, 0)
+    clawed = unrecovered = restored = 0
+    if due > 0:
+        assert earned is not None  # due > 0 only when points were earned
+        own = list(db.scalars(select(PointsLot).where(PointsLot.transfer_id == earned.id, _live(ctx.now))))
+        others = list(
+            db.scalars(
+                select(PointsLot)
+                .where(PointsLot.user_id == user_id, _live(ctx.now), PointsLot.transfer_id != earned.id)
+                .order_by(
+                    PointsLot.available_at > ctx.now,
+                    PointsLot.expires_at.is_(None),
+                    PointsLot.expires_at,
+                    PointsLot.id,
+                )
+            )
+        )
+        clawed = _draw(db, ctx, user_id, transfer_id, due, own + others)
+        missing = due - clawed
+        if missing and ctx.rules.points.allow_negative:
+            _add_debt(db, user_id, missing)
+            clawed += missing
+        else:
+            unrecovered = missing
+    if restore_due > 0:
+        assert used is not None
+        uses = list(
+            db.execute(
+                select(PointsLotUse, PointsLot)
+                .join(PointsLot, PointsLot.id == PointsLotUse.lot_id)
+                .where(PointsLotUse.transfer_id == used.id)
+                .order_by(PointsLot.expires_at.is_(None).desc(), PointsLot.expires_at.desc(), PointsLot.id)
+            ).all()
+        )
+        # Earlier partial refunds took the first uses; this one continues where they stopped.
+        skip = sum(_note(t)["restore_due"] for t in previous)
+        left = restore_due
+        for use, lot in uses:
+            portion = use.points
+            if skip:
+                s = min(skip, portion)
+                skip -= s
+                portion -= s
+            give = min(portion, left)
+            if give <= 0:
+                continue
+            left -= give
+            if lot.expires_at is not None and lot.expires_at <= ctx.now:
+                continue  # expired since: those points stay expired
+            lot.remaining += give
+            restored += give
+    note = {
+        "amount_fen": amount_fen,
+        "due": due,
+        "restore_due": restore_due,
+        "clawed": clawed,
+        "restored": restored,
+        "unrecovered": unrecovered,
+    }
+    db.execute(
+        update(PointsTransfer)
+        .where(PointsTransfer.id == transfer_id)
+        .values(points=restored - clawed, note=orjson.dumps(note).decode())
+    )
+    db.flush()
+    events.emit(
+        db=db,
+        app_id=ctx.app_id,
+        name="points_reversed",
+        ts=ctx.now,
+        idempotency_key=f"loyalty:points:{key}",
+        user_id=user_id,
+        properties={"order_id": order_id, "points": clawed, "restored": restored, "unrecovered": unrecovered},
+        settings=ctx.settings,
+    )
+    refunded_yuan = total // 100 - refunded_before // 100
+    return Reversal(clawed, restored, unrecovered, True, refunded_yuan)
+
+
+def adjust(
+    db: Session,
+    ctx: Ctx,
+    *,
+    user_id: str,
+    points: int,
+    key: str,
+    note: str | None,
+    expires_at: datetime | None,
+) -> int:
+    """An operator's manual grant (+) or deduction (-); deductions follow the spend rules."""
+    if points > 0:
+        expiry: datetime | bool | None = expires_at if expires_at is not None else True
+        earn(
+            db,
+            ctx,
+            user_id=user_id,
+            points=points,
+            reason="admin",
+            key=key,
+            expires_at=expiry,
+            note={"note": note} if note else None,
+        )
+    elif points < 0:
+        spend(
+            db,
+            ctx,
+            user_id=user_id,
+            points=-points,
+            reason="admin",
+            key=key,
+            note={"note": note} if note else None,
+        )
+    else:
+        raise ValidationFailed("points must not be 0", details=[{"field": "points", "message": "non-zero"}])
+    return points
+
+
+# --- jobs ------------------------------------------------------------------------------------------------
+
+
+def expire_due(db: Session, ctx: Ctx, *, limit: int = 1000) -> int:
+    """Write an `expire` transfer for each lot past its expiry that still holds points; returns points expired.
+
+    Balances already exclude such lots from their exact expiry instant; this job makes it visible in the
+    ledger (and emits points_expired). Safe to re-run: each lot expires once (key expire:<lot id>).
+    """
+    users = list(
+        db.scalars(
+            select(PointsLot.user_id)
+            .where(PointsLot.remaining > 0, PointsLot.expires_at <= ctx.now)
+            .distinct()
+            .limit(limit)
+        )
+    )
+    total = 0
+    for user_id in users:
+        lock_account(db, ctx, user_id)
+        lots = list(
+            db.scalars(
+                select(PointsLot).where(
+                    PointsLot.user_id == user_id, PointsLot.remaining > 0, PointsLot.expires_at <= ctx.now
+                )
+            )
+        )
+        user_total = 0
+        for lot in lots:
+            tid = _insert_transfer(
+                db,
+                ctx,
+                user_id=user_id,
+                kind="expire",
+                reason="expiry",
+                points=-lot.remaining,
+                key=f"expire:{lot.id}",
+                ref=str(lot.id),
+            )
+            if tid is None:
+                continue
+            db.add(PointsLotUse(app_id=ctx.app_id, transfer_id=tid, lot_id=lot.id, points=lot.remaining))
+            user_total += lot.remaining
+            lot.remaining = 0
+        db.flush()
+        if user_total:
+            events.emit(
+                db=db,
+                app_id=ctx.app_id,
+                name="points_expired",
+                ts=ctx.now,
+                idempotency_key=f"loyalty:expire:{user_id}:{min(lot.id for lot in lots)}",
+                user_id=user_id,
+                properties={"points": user_total},
+                settings=ctx.settings,
+            )
+        total += user_total
+    return total
+
+
+def warn_expiring(db: Session, ctx: Ctx, *, limit: int = 5000) -> int:
+    """Emit one points_expiring_soon per member whose live lots expire within the window; each lot warns once."""
+    soon = ctx.now + timedelta(days=ctx.rules.points.expiring_soon_days)
+    lots = list(
+        db.scalars(
+            select(PointsLot)
+            .where(
+                _live(ctx.now),
+                PointsLot.expires_at <= soon,
+                PointsLot.expiry_warned.is_(False),
+                PointsLot.available_at <= ctx.now,
+            )
+            .order_by(PointsLot.user_id, PointsLot.expires_at)
+            .limit(limit)
+        )
+    )
+    by_user: dict[str, list[PointsLot]] = {}
+    for lot in lots:
+        by_user.setdefault(lot.user_id, []).append(lot)
+    for user_id, user_lots in by_user.items():
+        first = min(lot.expires_at for lot in user_lots if lot.expires_at is not None)
+        events.emit(
+            db=db,
+            app_id=ctx.app_id,
+            name="points_expiring_soon",
+            ts=ctx.now,
+            idempotency_key=f"loyalty:expiring:{user_id}:{','.join(str(lot.id) for lot in user_lots)}",
+            user_id=user_id,
+            properties={"points": sum(lot.remaining for lot in user_lots), "expires_at": first.isoformat()},
+            settings=ctx.settings,
+        )
+        for lot in user_lots:
+            lot.expiry_warned = True
+    db.flush()
+    return len(by_user)
+
+
+def history(
+    db: Session, *, user_id: str, limit: int = 100, before_id: int | None = None
+) -> list[PointsTransfer]:
+    stmt = select(PointsTransfer).where(PointsTransfer.user_id == user_id)
+    if before_id is not None:
+        stmt = stmt.where(PointsTransfer.id < before_id)
+    return list(db.scalars(stmt.order_by(PointsTransfer.id.desc()).limit(limit)))
+
+
+def lots(db: Session, *, user_id: str) -> list[PointsLot]:
+    return list(db.scalars(select(PointsLot).where(PointsLot.user_id == user_id).order_by(PointsLot.id)))

@@ -1,0 +1,418 @@
+"""HTTP for loyalty, thin: mini-program (/v1/loyalty), merchant server (/v1/server/loyalty, HMAC-signed),
+operators (/admin/loyalty). Each route opens one unit of work, builds the call context and calls a service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from huoli.apps.models import App
+from huoli.apps.schemas import Role
+from huoli.db import unit_of_work
+from huoli.deps import (
+    AppDbDep,
+    MiniProgramAppDep,
+    MiniProgramUserDep,
+    OperatorDep,
+    RuntimeDep,
+    SignedAppDep,
+    role_at_least,
+)
+from huoli.errors import Unauthorized
+from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, service, tasks, tiers
+from huoli.loyalty.context import Ctx, load_rules, make_ctx, save_rules
+from huoli.loyalty.leaderboards import Period
+from huoli.loyalty.schemas import (
+    ActionEarnIn,
+    AdjustIn,
+    AwardIn,
+    BadgeIn,
+    BadgeOut,
+    BalanceOut,
+    BoardOut,
+    CalendarOut,
+    CheckinOut,
+    EarnOut,
+    LedgerOut,
+    LotOut,
+    LoyaltyRules,
+    MakeupIn,
+    MallItemIn,
+    MallItemOut,
+    OrderPaidIn,
+    OrderRefundIn,
+    OrderSpendIn,
+    QuoteOut,
+    RedeemIn,
+    RedeemOut,
+    ReverseOut,
+    ScoreIn,
+    SpendOut,
+    TaskIn,
+    TaskOut,
+    TierOut,
+    TransferOut,
+    UserRef,
+)
+from huoli.runtime import Runtime
+from huoli.users.service import derive_user_id
+
+router = APIRouter(tags=["loyalty"])
+
+
+@contextmanager
+def _mp(runtime: Runtime, app: App) -> Iterator[tuple[Session, Ctx]]:
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        yield db, make_ctx(db, app_id=app.id, now=runtime.clock(), settings=runtime.settings, app=app)
+
+
+def _me(user: Any) -> str:
+    if user is None:
+        raise Unauthorized("log in first (Authorization: Bearer <session token>)", code="login_required")
+    return str(user.user_id)
+
+
+def _ref(app: App, ref: UserRef) -> str:
+    return ref.user_id if ref.user_id is not None else derive_user_id(app, ref.openid or "")
+
+
+def _admin_ctx(db: Session, runtime: Runtime, op: Any) -> Ctx:
+    return make_ctx(db, app_id=op.app_id, now=runtime.clock(), settings=runtime.settings)
+
+
+def _balance(db: Session, ctx: Ctx, user_id: str) -> BalanceOut:
+    b = ledger.balance(db, ctx, user_id)
+    return BalanceOut(
+        user_id=user_id,
+        available=b.available,
+        pending=b.pending,
+        debt=b.debt,
+        expiring_soon=b.expiring_soon,
+        expiring_soon_before=b.expiring_soon_before,
+    )
+
+
+def _transfer(t: Any) -> TransferOut:
+    return TransferOut(
+        id=t.id,
+        kind=t.kind,
+        reason=t.reason,
+        points=t.points,
+        business_key=t.business_key,
+        ref=t.ref,
+        local_date=t.local_date,
+        created_at=t.created_at,
+    )
+
+
+# --- mini-program --------------------------------------------------------------------------------------
+
+
+@router.get("/v1/loyalty/points", response_model=BalanceOut)
+def my_points(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> BalanceOut:
+    """Available, pending and soon-expiring points of the logged-in member."""
+    with _mp(runtime, app) as (db, ctx):
+        return _balance(db, ctx, _me(user))
+
+
+@router.get("/v1/loyalty/points/history", response_model=list[TransferOut])
+def my_history(
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    user: MiniProgramUserDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before_id: int | None = None,
+) -> list[TransferOut]:
+    with _mp(runtime, app) as (db, _ctx):
+        return [_transfer(t) for t in ledger.history(db, user_id=_me(user), limit=limit, before_id=before_id)]
+
+
+@router.get("/v1/loyalty/points/quote", response_model=QuoteOut)
+def quote(
+    runtime: RuntimeDep, app: MiniProgramAppDep, order_amount_fen: Annotated[int, Query(gt=0)]
+) -> QuoteOut:
+    """How many points an order of this amount may use (redemption rate and per-order cap)."""
+    with _mp(runtime, app) as (_db, ctx):
+        cap = ledger.max_points_for_order(ctx, order_amount_fen)
+        fpp = ctx.rules.points.fen_per_point
+        return QuoteOut(
+            order_amount_fen=order_amount_fen, max_points=cap, discount_fen=cap * fpp, fen_per_point=fpp
+        )
+
+
+@router.post("/v1/loyalty/checkin", response_model=CheckinOut)
+def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> CheckinOut:
+    """签到 today (app timezone). A repeat on the same day answers checked_in=false and rewards nothing."""
+    with _mp(runtime, app) as (db, ctx):
+        return checkin.check_in(db, ctx, user_id=_me(user))
+
+
+@router.post("/v1/loyalty/checkin/makeup", response_model=CheckinOut)
+def make_up(
+    body: MakeupIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+) -> CheckinOut:
+    """补签 a missed day in the window, paid with points."""
+    with _mp(runtime, app) as (db, ctx):
+        return checkin.make_up(db, ctx, user_id=_me(user), day=body.local_date)
+
+
+@router.get("/v1/loyalty/checkin/calendar", response_model=CalendarOut)
+def calendar(
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    user: MiniProgramUserDep,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+) -> CalendarOut:
+    with _mp(runtime, app) as (db, ctx):
+        return checkin.calendar(db, ctx, user_id=_me(user), month=month)
+
+
+@router.get("/v1/loyalty/badges", response_model=list[BadgeOut])
+def my_badges(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> list[BadgeOut]:
+    with _mp(runtime, app) as (db, _ctx):
+        return badges.showcase(db, user_id=_me(user))
+
+
+@router.get("/v1/loyalty/tasks", response_model=list[TaskOut])
+def my_tasks(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> list[TaskOut]:
+    with _mp(runtime, app) as (db, ctx):
+        return tasks.board(db, ctx, user_id=_me(user))
+
+
+@router.get("/v1/loyalty/leaderboards/{board}", response_model=BoardOut)
+def board(
+    board: str,
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    user: MiniProgramUserDep,
+    period: Period = "week",
+    top: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> BoardOut:
+    """Top-N and (when logged in) my rank; ties share a rank (1, 2, 2, 4)."""
+    with _mp(runtime, app) as (db, ctx):
+        return leaderboards.standings(
+            db, ctx, board=board, period=period, top=top, user_id=user.user_id if user is not None else None
+        )
+
+
+@router.get("/v1/loyalty/tier", response_model=TierOut)
+def my_tier(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> TierOut:
+    with _mp(runtime, app) as (db, ctx):
+        return tiers.status(db, ctx, _me(user))
+
+
+@router.get("/v1/loyalty/mall/items", response_model=list[MallItemOut])
+def mall_items(runtime: RuntimeDep, app: MiniProgramAppDep) -> list[MallItemOut]:
+    with _mp(runtime, app) as (db, _ctx):
+        return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=True)]
+
+
+@router.post("/v1/loyalty/mall/items/{item_id}/redeem", response_model=RedeemOut)
+def redeem(
+    item_id: str, body: RedeemIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+) -> RedeemOut:
+    """Spend points on an item; `key` makes a retried tap count once."""
+    with _mp(runtime, app) as (db, ctx):
+        return mall.redeem(db, ctx, user_id=_me(user), item_id=item_id, key=body.key)
+
+
+# --- merchant server (signed) -------------------------------------------------------------------------
+
+
+@router.post("/v1/server/loyalty/orders/paid", response_model=EarnOut)
+def order_paid(body: OrderPaidIn, runtime: RuntimeDep, app: SignedAppDep) -> EarnOut:
+    """Earn points for a paid order (once per order_id)."""
+    with _mp(runtime, app) as (db, ctx):
+        return service.order_paid(
+            db, ctx, user_id=_ref(app, body), order_id=body.order_id, amount_fen=body.amount_fen
+        )
+
+
+@router.post("/v1/server/loyalty/orders/refunded", response_model=ReverseOut)
+def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, app: SignedAppDep) -> ReverseOut:
+    """Reverse points for a (partial) refund, once per refund_id."""
+    with _mp(runtime, app) as (db, ctx):
+        return service.order_refunded(
+            db,
+            ctx,
+            user_id=_ref(app, body),
+            order_id=body.order_id,
+            refund_id=body.refund_id,
+            amount_fen=body.amount_fen,
+        )
+
+
+@router.post("/v1/server/loyalty/orders/spend", response_model=SpendOut)
+def order_spend(body: OrderSpendIn, runtime: RuntimeDep, app: SignedAppDep) -> SpendOut:
+    """Use points on an order (redemption rate, per-order cap); once per order_id."""
+    with _mp(runtime, app) as (db, ctx):
+        s = ledger.spend_for_order(
+            db,
+            ctx,
+            user_id=_ref(app, body),
+            order_id=body.order_id,
+            order_amount_fen=body.order_amount_fen,
+            points=body.points,
+        )
+        return SpendOut(
+            points=s.points,
+            discount_fen=s.points * ctx.rules.points.fen_per_point,
+            business_key=s.business_key,
+            applied=s.applied,
+        )
+
+
+@router.post("/v1/server/loyalty/actions", response_model=EarnOut)
+def action(body: ActionEarnIn, runtime: RuntimeDep, app: SignedAppDep) -> EarnOut:
+    """Points for a configured action (e.g. review) under its daily cap; once per key."""
+    with _mp(runtime, app) as (db, ctx):
+        return service.earn_action(db, ctx, user_id=_ref(app, body), action=body.action, key=body.key)
+
+
+@router.post("/v1/server/loyalty/scores", status_code=204)
+def score(body: ScoreIn, runtime: RuntimeDep, app: SignedAppDep) -> None:
+    """Feed a leaderboard metric (study minutes, steps, …): add to, or raise to, the member's score."""
+    with _mp(runtime, app) as (db, ctx):
+        leaderboards.record(db, ctx, user_id=body.user_id, board=body.board, value=body.value, mode=body.mode)
+
+
+# --- operators ----------------------------------------------------------------------------------------
+
+read = [role_at_least(Role.analyst)]
+write = [role_at_least(Role.operator)]
+
+
+@router.get("/admin/loyalty/rules", response_model=LoyaltyRules, dependencies=read)
+def get_rules(db: AppDbDep, op: OperatorDep) -> LoyaltyRules:
+    return load_rules(db, op.app_id)
+
+
+@router.put("/admin/loyalty/rules", response_model=LoyaltyRules, dependencies=write)
+def put_rules(body: LoyaltyRules, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> LoyaltyRules:
+    """Replace the app's rules document (validated as a whole; see docs/loyalty.md)."""
+    save_rules(db, op.app_id, body, runtime.clock())
+    return body
+
+
+@router.get("/admin/loyalty/members/{user_id}/ledger", response_model=LedgerOut, dependencies=read)
+def member_ledger(
+    user_id: str,
+    db: AppDbDep,
+    op: OperatorDep,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> LedgerOut:
+    ctx = _admin_ctx(db, runtime, op)
+    return LedgerOut(
+        balance=_balance(db, ctx, user_id),
+        transfers=[_transfer(t) for t in ledger.history(db, user_id=user_id, limit=limit)],
+        lots=[
+            LotOut(
+                id=lot.id,
+                points=lot.points,
+                remaining=lot.remaining,
+                available_at=lot.available_at,
+                expires_at=lot.expires_at,
+            )
+            for lot in ledger.lots(db, user_id=user_id)
+        ],
+    )
+
+
+@router.post("/admin/loyalty/members/{user_id}/adjust", response_model=BalanceOut, dependencies=write)
+def adjust(user_id: str, body: AdjustIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> BalanceOut:
+    ctx = _admin_ctx(db, runtime, op)
+    ledger.adjust(
+        db,
+        ctx,
+        user_id=user_id,
+        points=body.points,
+        key=f"admin:{body.key}",
+        note=body.note,
+        expires_at=body.expires_at,
+    )
+    return _balance(db, ctx, user_id)
+
+
+@router.get("/admin/loyalty/members/{user_id}/tier", response_model=TierOut, dependencies=read)
+def member_tier(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> TierOut:
+    return tiers.status(db, _admin_ctx(db, runtime, op), user_id)
+
+
+@router.get("/admin/loyalty/badges", response_model=list[BadgeOut], dependencies=read)
+def list_badges(db: AppDbDep) -> list[BadgeOut]:
+    return badges.showcase(db, user_id=None)
+
+
+@router.post("/admin/loyalty/badges", response_model=BadgeOut, dependencies=write)
+def define_badge(body: BadgeIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> BadgeOut:
+    row = badges.define(db, _admin_ctx(db, runtime, op), body)
+    return BadgeOut(code=row.code, name=row.name, description=row.description, icon=row.icon)
+
+
+@router.post("/admin/loyalty/badges/award", dependencies=write)
+def award_badge(body: AwardIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> dict[str, bool]:
+    won = badges.award(
+        db, _admin_ctx(db, runtime, op), user_id=body.user_id, code=body.badge, source=f"admin:{body.key}"
+    )
+    return {"awarded": won}
+
+
+@router.get("/admin/loyalty/tasks", response_model=list[TaskIn], dependencies=read)
+def list_tasks(db: AppDbDep) -> list[TaskIn]:
+    return tasks.active(db)
+
+
+@router.post("/admin/loyalty/tasks", response_model=TaskIn, dependencies=write)
+def define_task(body: TaskIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> TaskIn:
+    return tasks.define(db, _admin_ctx(db, runtime, op), body)
+
+
+@router.delete("/admin/loyalty/tasks/{code}", status_code=204, dependencies=write)
+def deactivate_task(code: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> None:
+    tasks.deactivate(db, _admin_ctx(db, runtime, op), code)
+
+
+@router.get("/admin/loyalty/mall/items", response_model=list[MallItemOut], dependencies=read)
+def admin_items(db: AppDbDep) -> list[MallItemOut]:
+    return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=False)]
+
+
+@router.put("/admin/loyalty/mall/items", response_model=MallItemOut, dependencies=write)
+def put_item(body: MallItemIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> MallItemOut:
+    row = mall.upsert_item(db, _admin_ctx(db, runtime, op), body)
+    return MallItemOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/admin/loyalty/leaderboards/{board}", response_model=BoardOut, dependencies=read)
+def admin_board(
+    board: str,
+    db: AppDbDep,
+    op: OperatorDep,
+    runtime: RuntimeDep,
+    period: Period = "week",
+    top: Annotated[int, Query(ge=1, le=1000)] = 100,
+    user_id: str | None = None,
+    day: datetime | None = None,
+) -> BoardOut:
+    ctx = _admin_ctx(db, runtime, op)
+    return leaderboards.standings(
+        db,
+        ctx,
+        board=board,
+        period=period,
+        top=top,
+        user_id=user_id,
+        day=ctx.local_date(day) if day is not None and day.tzinfo else None,
+    )
+
+
+@router.post("/admin/loyalty/jobs/{job}", dependencies=write)
+def run_job(job: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> dict[str, object]:
+    """Run one job now: expire, warn-expiring, tiers, scan-tasks (also `huoli loyalty job …`)."""
+    return service.run_job(db, _admin_ctx(db, runtime, op), job=job, store=runtime.store)

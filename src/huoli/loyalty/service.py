@@ -1,0 +1,108 @@
+"""The loyalty domain's public use cases (other domains import this module, never the tables).
+
+Concepts live in their own modules (ledger, checkin, tasks, badges, leaderboards, tiers, mall); this module
+holds the use cases that span several of them, such as a paid order (points + growth + tasks).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from huoli.errors import NotFound
+from huoli.events.store import EventStore
+from huoli.loyalty import leaderboards, ledger, tasks, tiers
+from huoli.loyalty.context import Ctx
+from huoli.loyalty.schemas import EarnOut, ReverseOut
+
+
+def order_paid(db: Session, ctx: Ctx, *, user_id: str, order_id: str, amount_fen: int) -> EarnOut:
+    """Points per whole yuan (pending for the after-sale window if configured), growth per yuan, tasks."""
+    earned = ledger.earn_for_order(db, ctx, user_id=user_id, order_id=order_id, amount_fen=amount_fen)
+    if earned.applied:
+        tiers.add_growth(
+            db,
+            ctx,
+            user_id=user_id,
+            amount=amount_fen // 100 * ctx.rules.tiers.growth_per_yuan,
+            source="spend",
+            key=f"order:{order_id}",
+        )
+        tasks.consume(
+            db,
+            ctx,
+            user_id=user_id,
+            event="order_paid",
+            unit=order_id,
+            properties={"order_id": order_id, "amount_fen": amount_fen},
+        )
+    return EarnOut(
+        points=earned.points,
+        business_key=earned.business_key,
+        applied=earned.applied,
+        available_at=earned.available_at,
+        expires_at=earned.expires_at,
+    )
+
+
+def order_refunded(
+    db: Session, ctx: Ctx, *, user_id: str, order_id: str, refund_id: str, amount_fen: int
+) -> ReverseOut:
+    r = ledger.reverse_for_refund(
+        db, ctx, user_id=user_id, order_id=order_id, refund_id=refund_id, amount_fen=amount_fen
+    )
+    if r.applied and r.refunded_yuan:
+        tiers.add_growth(
+            db,
+            ctx,
+            user_id=user_id,
+            amount=-r.refunded_yuan * ctx.rules.tiers.growth_per_yuan,
+            source="refund",
+            key=f"refund:{order_id}:{refund_id}",
+        )
+    return ReverseOut(
+        clawed_back=r.clawed_back, restored=r.restored, unrecovered=r.unrecovered, applied=r.applied
+    )
+
+
+def earn_action(db: Session, ctx: Ctx, *, user_id: str, action: str, key: str) -> EarnOut:
+    """Points for a configured action (review, …) with its daily cap; sharing is never an action."""
+    rule = ctx.rules.points.actions.get(action)
+    if rule is None:
+        raise NotFound(
+            f"no points rule for action {action!r}; configure points.actions", code="action_not_configured"
+        )
+    earned = ledger.earn(
+        db,
+        ctx,
+        user_id=user_id,
+        points=rule.points,
+        reason=action,
+        key=f"action:{action}:{key}",
+        daily_cap=rule.daily_cap,
+    )
+    return EarnOut(
+        points=earned.points,
+        business_key=earned.business_key,
+        applied=earned.applied,
+        available_at=earned.available_at,
+        expires_at=earned.expires_at,
+    )
+
+
+def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None) -> dict[str, object]:
+    """One job by name (see JOBS); each is safe to re-run and to run next to live traffic."""
+    if job == "expire":
+        return {"points_expired": ledger.expire_due(db, ctx)}
+    if job == "warn-expiring":
+        return {"members_warned": ledger.warn_expiring(db, ctx)}
+    if job == "tiers":
+        return {"tiers": tiers.reevaluate_all(db, ctx)}
+    if job == "compact-boards":
+        return {"deltas_folded": leaderboards.compact(db, ctx)}
+    if job == "scan-tasks":
+        assert store is not None
+        return {"events_read": tasks.scan_events(db, ctx, store=store)}
+    raise NotFound(f"no job {job!r} ({', '.join(JOBS)})", code="job_not_found")
+
+
+JOBS = ("expire", "warn-expiring", "tiers", "scan-tasks", "compact-boards")

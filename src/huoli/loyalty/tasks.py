@@ -1,0 +1,251 @@
+"""任务/成就 tasks and achievements driven by the event log.
+
+Two feeds, one counting rule: the loyalty domain calls `consume` for its own actions (check-in, orders), and
+`scan_events` reads new events from the event store behind a stored cursor. Each counted unit (the distinct
+property value, else the order id, else the event id) is a row with a primary key, so an event seen twice —
+by both feeds, or by an overlapping re-scan — counts once. Sharing is never a task trigger (platform rule);
+an invite counts for the inviter only on the invitee's own server-reported action carrying `inviter_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
+
+from huoli.db import insert_or_ignore
+from huoli.errors import NotFound
+from huoli.events import service as events
+from huoli.events.store import EventStore
+from huoli.loyalty import rewards, tiers
+from huoli.loyalty.context import Ctx, cached, invalidate
+from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit
+from huoli.loyalty.schemas import TaskIn, TaskOut
+
+SCAN_LAG = timedelta(seconds=2)  # events received this recently may still be committing: read them next time
+# Domain events reach the store through the outbox relay stamped with their emit time, so one can land behind
+# the cursor; server events of this window behind it are re-read each scan (units make that harmless).
+SCAN_OVERLAP = timedelta(minutes=5)
+
+
+def define(db: Session, ctx: Ctx, task: TaskIn) -> TaskIn:
+    row = db.get(TaskDefinition, (ctx.app_id, task.code))
+    if row is None:
+        db.add(
+            TaskDefinition(
+                app_id=ctx.app_id,
+                code=task.code,
+                definition=task.model_dump_json(),
+                active=True,
+                created_at=ctx.now,
+            )
+        )
+    else:
+        row.definition, row.active = task.model_dump_json(), True
+    db.flush()
+    invalidate(db, "tasks", ctx.app_id)
+    return task
+
+
+def deactivate(db: Session, ctx: Ctx, code: str) -> None:
+    row = db.get(TaskDefinition, (ctx.app_id, code))
+    if row is None:
+        raise NotFound(f"no task {code!r}", code="task_not_found")
+    row.active = False
+    db.flush()
+    invalidate(db, "tasks", ctx.app_id)
+
+
+def active(db: Session) -> list[TaskIn]:
+    def load() -> list[TaskIn]:
+        rows = db.scalars(
+            select(TaskDefinition).where(TaskDefinition.active.is_(True)).order_by(TaskDefinition.code)
+        )
+        return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows]
+
+    app_id = db.info.get("app_id")
+    if app_id is None:
+        return load()
+    tasks: list[TaskIn] = cached(db, "tasks", app_id, load)
+    return tasks
+
+
+def _period(task: TaskIn, day: date) -> str:
+    return day.isoformat() if task.kind == "daily" else "all"
+
+
+def _matches(task: TaskIn, properties: dict[str, Any]) -> bool:
+    return all(properties.get(k) == v for k, v in task.where.items())
+
+
+def consume(
+    db: Session,
+    ctx: Ctx,
+    *,
+    user_id: str,
+    event: str,
+    unit: str,
+    properties: dict[str, Any] | None = None,
+    day: date | None = None,
+    server: bool = True,
+    tasks: list[TaskIn] | None = None,
+) -> list[str]:
+    """Count one event toward every matching task; returns the codes of tasks completed by it."""
+    props = properties or {}
+    done: list[str] = []
+    for task in tasks if tasks is not None else active(db):
+        if task.event != event or not _matches(task, props):
+            continue
+        target_user = user_id
+        if task.credit == "inviter":
+            inviter = props.get("inviter_id")
+            if not server or not isinstance(inviter, str) or inviter == user_id:
+                continue
+            target_user = inviter
+        if task.distinct_by is not None:
+            value = props.get(task.distinct_by)
+            if value is None:
+                continue
+            task_unit = f"{task.distinct_by}:{value}"
+        else:
+            task_unit = unit
+        done += _count(db, ctx, task, target_user, task_unit, day or ctx.today, props)
+    return done
+
+
+def _count(
+    db: Session, ctx: Ctx, task: TaskIn, user_id: str, unit: str, day: date, props: dict[str, Any]
+) -> list[str]:
+    period = _period(task, day)
+    ident = {"app_id": ctx.app_id, "user_id": user_id, "task_code": task.code, "period": period}
+    if not insert_or_ignore(db, TaskUnit, ident | {"unit": unit}, [*list(ident), "unit"]):
+        return []
+    insert_or_ignore(db, TaskProgress, ident | {"progress": 0, "completions": 0}, list(ident))
+    where = (
+        (TaskProgress.user_id == user_id)
+        & (TaskProgress.task_code == task.code)
+        & (TaskProgress.period == period)
+    )
+    new: Any
+    if task.kind == "streak":
+        streak = int(props.get("streak", 0))
+        new = case((TaskProgress.progress < streak, streak), else_=TaskProgress.progress)
+    else:
+        new = TaskProgress.progress + 1
+    # Atomic increment: concurrent events of one member can't lose an update.
+    progress = db.execute(
+        update(TaskProgress).where(where).values(progress=new).returning(TaskProgress.progress)
+    ).scalar_one()
+    due = min(task.limit, progress // task.target)
+    completed: list[str] = []
+    for n in range(1, due + 1):
+        if not insert_or_ignore(db, TaskUnit, ident | {"unit": f"#done:{n}"}, [*list(ident), "unit"]):
+            continue
+        db.execute(update(TaskProgress).where(where).values(completions=n, completed_at=ctx.now))
+        for i, reward in enumerate(task.rewards):
+            rewards.grant(
+                db,
+                ctx,
+                user_id=user_id,
+                reward=reward,
+                key=f"task:{task.code}:{user_id}:{period}:{n}:{i}",
+                source="task",
+            )
+        events.emit(
+            db=db,
+            app_id=ctx.app_id,
+            name="task_completed",
+            ts=ctx.now,
+            idempotency_key=f"loyalty:task:{task.code}:{user_id}:{period}:{n}",
+            user_id=user_id,
+            properties={"task": task.code, "period": period, "completion": n},
+            settings=ctx.settings,
+        )
+        completed.append(task.code)
+    return completed
+
+
+def board(db: Session, ctx: Ctx, *, user_id: str) -> list[TaskOut]:
+    out = []
+    for task in active(db):
+        row = db.get(TaskProgress, (ctx.app_id, user_id, task.code, _period(task, ctx.today)))
+        progress = row.progress if row else 0
+        completions = row.completions if row else 0
+        out.append(
+            TaskOut(
+                code=task.code,
+                name=task.name,
+                kind=task.kind,
+                target=task.target,
+                progress=progress - completions * task.target if task.kind != "streak" else progress,
+                completed=completions >= task.limit,
+                completions=completions,
+                rewards=task.rewards,
+            )
+        )
+    return out
+
+
+def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000) -> int:
+    """Read events received since the cursor (up to now - SCAN_LAG) and count them; returns new events read."""
+    tasks = active(db)
+    names = sorted({t.event for t in tasks})
+    cursor = db.get(ScanCursor, (ctx.app_id, "tasks"))
+    start = cursor.position if cursor is not None else ctx.now - ctx.settings.event_max_age
+    hi = ctx.now - SCAN_LAG
+    if not names or start >= hi:
+        return 0
+    cols = (
+        "event_id::VARCHAR AS event_id, name, ts, user_id, item_id, order_id, amount_fen, properties, source, "
+        "received_at"
+    )
+    marks = ",".join("?" for _ in names)
+    base = f"SELECT {cols} FROM events WHERE app_id = ? AND user_id IS NOT NULL AND name IN ({marks})"
+    rows = store.query(
+        f"{base} AND received_at > ? AND received_at <= ? ORDER BY received_at LIMIT ?",
+        [ctx.app_id, *names, start, hi, limit],
+    ).to_pylist()
+    if len(rows) == limit:
+        # A batch shares one received_at: finish the last instant's events so the cursor can pass it.
+        last = rows[-1]["received_at"]
+        rows = [r for r in rows if r["received_at"] < last] + store.query(
+            f"{base} AND received_at = ? ORDER BY event_id", [ctx.app_id, *names, last]
+        ).to_pylist()
+    late = []
+    if cursor is not None:
+        late = store.query(
+            f"{base} AND source = 'server' AND received_at > ? AND received_at <= ? ORDER BY received_at",
+            [ctx.app_id, *names, start - SCAN_OVERLAP, start],
+        ).to_pylist()
+    for r in late + rows:
+        props: dict[str, Any] = orjson.loads(r["properties"]) if r["properties"] else {}
+        for key in ("item_id", "order_id", "amount_fen"):
+            if r[key] is not None:
+                props[key] = r[key]
+        ts: datetime = r["ts"]
+        server = r["source"] == "server"
+        consume(
+            db,
+            ctx,
+            user_id=r["user_id"],
+            event=r["name"],
+            unit=r["order_id"] or r["event_id"],
+            properties=props,
+            day=ctx.local_date(ts),
+            server=server,
+            tasks=tasks,
+        )
+        inviter = props.get("inviter_id")
+        if server and isinstance(inviter, str) and inviter != r["user_id"]:
+            tiers.record_invite(db, ctx, inviter_id=inviter, invitee_id=r["user_id"])
+    if rows:
+        position = max(start, rows[-1]["received_at"])
+        if cursor is None:
+            db.add(ScanCursor(app_id=ctx.app_id, name="tasks", position=position))
+        else:
+            cursor.position = position
+        db.flush()
+    return len(rows)
