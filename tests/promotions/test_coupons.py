@@ -113,7 +113,7 @@ def test_lifecycle_lock_redeem_rollback_release(uow, runtime) -> None:  # type: 
         coupons.lock(
             db=db, settings=s, app_id=APP, user_id="u1", order_id="o1", coupon_ids=[cid], cart=CART, now=NOW
         )
-    with uow() as db, pytest.raises(Conflict):  # locked coupons can't go to another order
+    with pytest.raises(Conflict), uow() as db:  # locked coupons can't go to another order
         coupons.lock(
             db=db, settings=s, app_id=APP, user_id="u1", order_id="o2", coupon_ids=[cid], cart=CART, now=NOW
         )
@@ -131,7 +131,7 @@ def test_lifecycle_lock_redeem_rollback_release(uow, runtime) -> None:  # type: 
         )
         assert coupons.release(db=db, settings=s, app_id=APP, order_id="o3", now=NOW) == [cid]
         assert db.get(Coupon, cid).status == "available"  # type: ignore[union-attr]
-    with uow() as db, pytest.raises(HuoliError) as e:  # threshold not met
+    with pytest.raises(HuoliError) as e, uow() as db:  # threshold not met
         coupons.lock(
             db=db,
             settings=s,
@@ -143,7 +143,7 @@ def test_lifecycle_lock_redeem_rollback_release(uow, runtime) -> None:  # type: 
             now=NOW,
         )
     assert e.value.code == "coupon_not_applicable"
-    with uow() as db, pytest.raises(HuoliError):  # someone else's coupon
+    with pytest.raises(HuoliError), uow() as db:  # someone else's coupon
         coupons.quote(db=db, user_id="u2", coupon_ids=[cid], cart=CART, now=NOW)
 
 
@@ -170,7 +170,7 @@ def test_validity_window_expiry_and_expiring_soon(uow, runtime) -> None:  # type
         assert [c.id for c in soon] == [cid]
         assert coupons.expiring_soon(db=db, within=timedelta(days=1), now=NOW) == []
     later = NOW + timedelta(days=2, seconds=1)
-    with uow() as db, pytest.raises(HuoliError):
+    with pytest.raises(HuoliError), uow() as db:
         coupons.quote(db=db, user_id="u1", coupon_ids=[cid], cart=CART, now=later)
     with uow() as db:
         assert coupons.expire(db=db, settings=runtime.settings, now=later)["expired"] == 1
@@ -248,7 +248,7 @@ def test_targeted_issue_and_gift_pack(uow, runtime) -> None:  # type: ignore[no-
 
 
 def test_bad_template_is_refused_and_changes_nothing(uow, runtime) -> None:  # type: ignore[no-untyped-def]
-    with uow() as db, pytest.raises(ValidationFailed) as e:
+    with pytest.raises(ValidationFailed) as e, uow() as db:
         coupons.create_template(db=db, app_id=APP, spec=tpl(claim_trigger="share"), now=NOW)
     assert e.value.code == "compliance_rejected"
     with uow() as db:
