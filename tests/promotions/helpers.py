@@ -27,3 +27,13 @@ def race(n: int, fn: Callable[[int], Any], *, threads: int | None = None) -> lis
     for t in pool:
         t.join()
     return results
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll until the outbox relay (a background loop) has moved what the test waits for."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

@@ -121,10 +121,9 @@ def test_attempt_rules_and_expiry(uow, runtime) -> None:  # type: ignore[no-unty
         assert flashsale.expire_unpaid(db=db, settings=s, now=late) == []  # idempotent
         assert db.get(FlashItem, "fi1").stock == 1  # type: ignore[union-attr]
     attempt(uow, runtime, "u3", now=late)
-    with pytest.raises(Conflict):
-        with uow() as db:
-            res = db.scalars(select(FlashReservation).where(FlashReservation.user_id == "u2")).one()
-            flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=res.id, order_id="o2", now=late)
+    with pytest.raises(Conflict), uow() as db:
+        res = db.scalars(select(FlashReservation).where(FlashReservation.user_id == "u2")).one()
+        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=res.id, order_id="o2", now=late)
 
 
 def test_concurrent_expiry_jobs_return_stock_once(uow, runtime) -> None:  # type: ignore[no-untyped-def]

@@ -111,7 +111,9 @@ CATALOG: dict[str, EventSpec] = {
     "promo_refund_succeeded": EventSpec(
         "A promotion refund was accepted by WeChat Pay.", required={"amount_fen": int}, server_only=True
     ),
-    "bargain_started": EventSpec("A user started a bargain (砍价).", required={"item_id": str}, server_only=True),
+    "bargain_started": EventSpec(
+        "A user started a bargain (砍价).", required={"item_id": str}, server_only=True
+    ),
     "bargain_helped": EventSpec("A friend helped a bargain (one pre-allocated cut).", server_only=True),
     "bargain_completed": EventSpec("A bargain reached its floor price.", server_only=True),
     "bargain_expired": EventSpec("A bargain expired before reaching its floor.", server_only=True),
@@ -121,13 +123,19 @@ CATALOG: dict[str, EventSpec] = {
     ),
     "distribution_bound": EventSpec("A customer was bound to a distributor (分销).", server_only=True),
     "commission_created": EventSpec(
-        "A paid order created a frozen commission.", required={"order_id": str, "amount_fen": int}, server_only=True
+        "A paid order created a frozen commission.",
+        required={"order_id": str, "amount_fen": int},
+        server_only=True,
     ),
     "commission_credited": EventSpec(
-        "A commission left its freeze window and became withdrawable.", required={"amount_fen": int}, server_only=True
+        "A commission left its freeze window and became withdrawable.",
+        required={"amount_fen": int},
+        server_only=True,
     ),
     "commission_reversed": EventSpec(
-        "A commission was reversed because its order was refunded.", required={"order_id": str}, server_only=True
+        "A commission was reversed because its order was refunded.",
+        required={"order_id": str},
+        server_only=True,
     ),
     "withdrawal_requested": EventSpec(
         "A distributor requested a withdrawal.", required={"amount_fen": int}, server_only=True

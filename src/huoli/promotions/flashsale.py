@@ -258,10 +258,13 @@ def expire_unpaid(
 # -- Redis gate ---------------------------------------------------------------------------------------
 
 # KEYS[1] stock counter, KEYS[2] set of users admitted; ARGV[1] user, ARGV[2] quantity.
-# Returns 1 admitted, 0 sold out, -1 already attempted. Atomic: Redis runs a script without interleaving.
+# Returns 1 admitted, 0 sold out, -1 already attempted, -2 not loaded (use the database path alone).
+# Atomic: Redis runs a script without interleaving other commands.
 GATE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -2 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
-local left = tonumber(redis.call('GET', KEYS[1]) or '0')
+local left = tonumber(raw)
 local n = tonumber(ARGV[2])
 if left < n then return 0 end
 redis.call('DECRBY', KEYS[1], n)
@@ -317,6 +320,17 @@ def attempt_gated(
 ) -> FlashReservation:
     """Gate first, then settle in the database in its own unit of work (a flow: it owns the transaction)."""
     verdict = gate.admit(app_id, flash_item_id, user_id, quantity)
+    if verdict == -2:
+        with unit_of_work(factory, app_id=app_id) as db:
+            return attempt(
+                db=db,
+                settings=settings,
+                app_id=app_id,
+                flash_item_id=flash_item_id,
+                user_id=user_id,
+                quantity=quantity,
+                now=now(),
+            )
     if verdict == 0:
         raise Conflict("sold out", code="sold_out")
     if verdict < 0:

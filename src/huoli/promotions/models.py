@@ -390,3 +390,17 @@ class VelocityCounter(AppScoped, Base):
     subject: Mapped[str] = mapped_column(String(128))
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PaidOrder(AppScoped, Base):
+    """Orders the merchant backend reported paid to promotions: 'first order' means the first row here."""
+
+    __tablename__ = "promo_paid_orders"
+    __table_args__ = (UniqueConstraint("app_id", "order_id", name="uq_promo_paid_orders_order"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    paid_fen: Mapped[int] = mapped_column(Integer)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

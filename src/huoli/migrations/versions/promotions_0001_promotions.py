@@ -2,7 +2,7 @@
 
 Revision ID: promotions_0001
 Revises: 0001
-Create Date: 2026-11-22 02:37:58.289802
+Create Date: 2026-11-22 02:47:12.721065
 """
 
 from collections.abc import Sequence
@@ -353,6 +353,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_promo_invite_codes_app_id"), ["app_id"], unique=False)
 
     op.create_table(
+        "promo_paid_orders",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=128), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("paid_fen", sa.Integer(), nullable=False),
+        sa.Column("paid_at", huoli.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refunded_at", huoli.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("app_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_promo_paid_orders")),
+        sa.UniqueConstraint("app_id", "order_id", name="uq_promo_paid_orders_order"),
+    )
+    with op.batch_alter_table("promo_paid_orders", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_promo_paid_orders_app_id"), ["app_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_promo_paid_orders_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "promo_referral_bindings",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("program_id", sa.String(length=64), nullable=False),
@@ -478,6 +494,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_promo_referral_bindings_app_id"))
 
     op.drop_table("promo_referral_bindings")
+    with op.batch_alter_table("promo_paid_orders", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_promo_paid_orders_user_id"))
+        batch_op.drop_index(batch_op.f("ix_promo_paid_orders_app_id"))
+
+    op.drop_table("promo_paid_orders")
     with op.batch_alter_table("promo_invite_codes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_promo_invite_codes_app_id"))
 
