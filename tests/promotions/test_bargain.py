@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,7 @@ def test_cuts_sum_exactly_are_positive_non_increasing_and_deterministic(helpers:
     cuts = bargain.allocate_cuts(total, helpers)
     assert len(cuts) == helpers and sum(cuts) == total
     assert all(c >= 1 for c in cuts)
-    assert all(a >= b for a, b in zip(cuts, cuts[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(cuts))
     assert cuts == bargain.allocate_cuts(total, helpers)
 
 

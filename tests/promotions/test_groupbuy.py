@@ -106,7 +106,7 @@ def test_deadline_fails_the_group_and_refunds_everyone_once(uow, runtime, fake_w
 
 def test_refund_crash_after_wechat_accepted_is_not_a_double_refund(uow, runtime, fake_wechatpay) -> None:  # type: ignore[no-untyped-def]
     campaign(uow)
-    _, _, gid, _ = join(uow, runtime, None, "leader", "T200001", 7000)
+    join(uow, runtime, None, "leader", "T200001", 7000)
     fake_wechatpay.add_order("T200001", 7000)
     with uow() as db:
         groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))

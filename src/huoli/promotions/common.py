@@ -34,7 +34,7 @@ def insert_ignore(db: Session, model: type[Base], values: dict[str, Any]) -> boo
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
-    return db.execute(stmt.returning(model.__table__.c.id)).first() is not None  # type: ignore[attr-defined]
+    return db.execute(stmt.returning(model.__table__.c.id)).first() is not None
 
 
 def emit(

@@ -97,6 +97,9 @@ _SCHEMAS: dict[str, tuple[type[BaseModel], Any]] = {
 }
 
 
+KINDS = tuple(_SCHEMAS)
+
+
 def check(kind: str, config: dict[str, Any]) -> tuple[list[Violation], str | None]:
     """Dry run for the admin UI: (violations, the rule text users would see)."""
     model, checker = _SCHEMAS[kind]
@@ -182,10 +185,11 @@ def distribution_rules_text(spec: DistributionConfigIn) -> str:
 def rules_text(kind: str, spec: Any) -> str:
     if getattr(spec, "rules_text", None):
         return str(spec.rules_text)
-    return {
+    makers: dict[str, Any] = {
         "coupon": coupon_rules_text,
         "group": group_rules_text,
         "bargain": bargain_rules_text,
         "referral": referral_rules_text,
         "distribution": distribution_rules_text,
-    }[kind](spec)
+    }
+    return str(makers[kind](spec))

@@ -156,9 +156,10 @@ def join(
             },
         )
         return member, group
-    group = db.get(Group, group_id)
-    if group is None or group.campaign_id != campaign.id:
+    found = db.get(Group, group_id)
+    if found is None or found.campaign_id != campaign.id:
         raise NotFound(f"group {group_id!r} not found")
+    group = found
     if paid_fen != expected:
         return _reject(db, settings, app_id, member, group, "amount_mismatch", now), group
     # The conditional increment is the seat: it serialises with other joins and with the deadline job.

@@ -499,6 +499,7 @@ def help_bargain(
             now=now,
         )
         b = db.get(Bargain, bargain_id)
+        assert b is not None
         return {"seq": h.seq, "cut_fen": h.cut_fen, "bargain": _bargain_view(db, b)}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -186,7 +187,7 @@ def run_jobs(*, db: Session, settings: Settings, now: datetime) -> dict[str, obj
 def overview(*, db: Session) -> dict[str, object]:
     """Counts for the admin dashboard: participation and conversion per mechanic."""
 
-    def by_status(model: type, column: object) -> dict[str, int]:
+    def by_status(model: type, column: Any) -> dict[str, int]:
         return {
             k: int(v) for k, v in db.execute(select(column, func.count()).select_from(model).group_by(column))
         }
