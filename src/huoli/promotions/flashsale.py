@@ -91,19 +91,6 @@ def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -
     return row
 
 
-def _open_item(db: Session, flash_item_id: str, now: datetime) -> FlashItem:
-    item = db.get(FlashItem, flash_item_id)
-    if item is None:
-        raise NotFound(f"flash item {flash_item_id!r} not found")
-    session = db.get(FlashSession, item.session_id)
-    assert session is not None
-    if now < session.starts_at:
-        raise HuoliError("the flash sale has not started", code="not_started")
-    if now >= session.ends_at:
-        raise HuoliError("the flash sale has ended", code="ended")
-    return item
-
-
 def attempt(
     *,
     db: Session,
@@ -114,29 +101,46 @@ def attempt(
     quantity: int,
     now: datetime,
 ) -> FlashReservation:
-    """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice."""
-    item = _open_item(db, flash_item_id, now)
-    if quantity > item.per_user_limit:
-        raise HuoliError(f"at most {item.per_user_limit} per person", code="over_limit")
-    res_id = new_id("fsr")
-    pay_by = now + timedelta(seconds=item.pay_window_s)
-    # Cheap, lock-free early exit once sold out: most of a burst ends here.
-    if db.scalar(select(FlashItem.stock).where(FlashItem.id == item.id)) < quantity:  # type: ignore[operator]
+    """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
+
+    Four statements on the hot path (read, insert, outbox, conditional decrement): a burst is bound by
+    round trips and by how long the stock row stays locked, so both are kept to the minimum.
+    """
+    row = db.execute(
+        select(
+            FlashItem.item_id,
+            FlashItem.stock,
+            FlashItem.per_user_limit,
+            FlashItem.pay_window_s,
+            FlashSession.starts_at,
+            FlashSession.ends_at,
+        )
+        .join(FlashSession, FlashSession.id == FlashItem.session_id)
+        .where(FlashItem.id == flash_item_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"flash item {flash_item_id!r} not found")
+    sku, stock, limit, pay_window_s, starts_at, ends_at = row
+    if now < starts_at:
+        raise HuoliError("the flash sale has not started", code="not_started")
+    if now >= ends_at:
+        raise HuoliError("the flash sale has ended", code="ended")
+    if quantity > limit:
+        raise HuoliError(f"at most {limit} per person", code="over_limit")
+    # Lock-free early exit once sold out (the read above): most of a burst ends here.
+    if stock < quantity:
         raise Conflict("sold out", code="sold_out")
-    if not insert_ignore(
-        db,
-        FlashReservation,
-        {
-            "id": res_id,
-            "app_id": app_id,
-            "flash_item_id": item.id,
-            "user_id": user_id,
-            "quantity": quantity,
-            "status": "reserved",
-            "reserved_at": now,
-            "pay_by": pay_by,
-        },
-    ):
+    values = {
+        "id": new_id("fsr"),
+        "app_id": app_id,
+        "flash_item_id": flash_item_id,
+        "user_id": user_id,
+        "quantity": quantity,
+        "status": "reserved",
+        "reserved_at": now,
+        "pay_by": now + timedelta(seconds=pay_window_s),
+    }
+    if not insert_ignore(db, FlashReservation, values):
         raise Conflict("one attempt per person", code="already_attempted")
     emit(
         db,
@@ -144,22 +148,20 @@ def attempt(
         app_id=app_id,
         name="flashsale_reserved",
         ts=now,
-        key=res_id,
+        key=values["id"],
         user_id=user_id,
-        properties={"item_id": item.item_id, "flash_item_id": item.id, "quantity": quantity},
+        properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
     )
     # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
     left = db.execute(
         update(FlashItem)
-        .where(FlashItem.id == item.id, FlashItem.stock >= quantity)
+        .where(FlashItem.id == flash_item_id, FlashItem.stock >= quantity)
         .values(stock=FlashItem.stock - quantity)
         .returning(FlashItem.stock)
     ).first()
     if left is None:
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
-    res = db.get(FlashReservation, res_id)
-    assert res is not None
-    return res
+    return FlashReservation(**values, order_id=None, closed_at=None)
 
 
 def mark_paid(

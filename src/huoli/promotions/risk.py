@@ -29,7 +29,6 @@ LIMITS: dict[str, dict[str, tuple[int, int]]] = {
     "bargain_help": {"user": (10, 86400), "device": (10, 86400), "ip": (60, 3600)},
     "referral_bind": {"device": (3, 86400), "ip": (30, 3600)},
     "coupon_claim": {"user": (30, 3600), "ip": (300, 3600)},
-    "flash_attempt": {"user": (20, 60), "ip": (600, 60)},
     "gift_pack": {"device": (2, 86400), "ip": (30, 3600)},
 }
 
