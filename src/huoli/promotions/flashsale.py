@@ -130,8 +130,9 @@ def attempt(
     # Lock-free early exit once sold out (the read above): most of a burst ends here.
     if stock < quantity:
         raise Conflict("sold out", code="sold_out")
-    values = {
-        "id": new_id("fsr"),
+    res_id = new_id("fsr")
+    values: dict[str, object] = {
+        "id": res_id,
         "app_id": app_id,
         "flash_item_id": flash_item_id,
         "user_id": user_id,
@@ -148,7 +149,7 @@ def attempt(
         app_id=app_id,
         name="flashsale_reserved",
         ts=now,
-        key=values["id"],
+        key=res_id,
         user_id=user_id,
         properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
     )
@@ -161,7 +162,7 @@ def attempt(
     ).first()
     if left is None:
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
-    return FlashReservation(**values, order_id=None, closed_at=None)
+    return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
 
 
 def mark_paid(
