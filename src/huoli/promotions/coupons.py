@@ -357,7 +357,7 @@ def lock(
             app_id=app_id,
             name="coupon_locked",
             ts=now,
-            key=f"{cid}:{order_id}",
+            key=f"{cid}:{order_id}:{now.isoformat()}",
             user_id=user_id,
             properties={"coupon_id": cid, "order_id": order_id, "discount_fen": off},
         )
@@ -380,7 +380,7 @@ def _release_one(
             app_id=app_id,
             name="coupon_released",
             ts=now,
-            key=f"{cid}:{order_id}",
+            key=f"{cid}:{order_id}:{now.isoformat()}",
             user_id=got[0],
             properties={"coupon_id": cid, "order_id": order_id},
         )
@@ -461,7 +461,7 @@ def roll_back(*, db: Session, settings: Settings, app_id: str, order_id: str, no
             app_id=app_id,
             name="coupon_rolled_back",
             ts=now,
-            key=f"{cid}:{order_id}",
+            key=f"{cid}:{order_id}:{now.isoformat()}",
             user_id=uid,
             properties={"coupon_id": cid, "order_id": order_id},
         )
