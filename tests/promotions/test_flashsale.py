@@ -216,3 +216,14 @@ def test_gate_gives_back_what_the_database_refuses(uow, runtime, gate) -> None: 
     assert gate.redis.scard(gate.keys(APP, "fi1")[1]) == 1
     with unit_of_work(runtime.sessions, app_id=APP) as db:
         assert db.get(FlashItem, "fi1").stock == 0  # type: ignore[union-attr]
+
+
+def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=5)
+    make_app("other")
+    with pytest.raises(HuoliError) as e, unit_of_work(runtime.sessions, app_id="other") as db:
+        flashsale.attempt(
+            db=db, settings=runtime.settings, app_id="other", flash_item_id="fi1", user_id="u1", quantity=1, now=DURING
+        )
+    assert e.value.code == "not_found"
+    assert totals(uow)[0] == 5
