@@ -66,8 +66,8 @@ def rsa_signer(
     private_key_pem: bytes,
 ) -> Signer:  # pragma: no cover - needs the optional cryptography package
     """RSA-SHA256 (PKCS#1 v1.5) with the merchant API private key, as WeChat Pay v3 requires."""
-    from cryptography.hazmat.primitives import hashes, serialization  # type: ignore[import-not-found]
-    from cryptography.hazmat.primitives.asymmetric import padding  # type: ignore[import-not-found]
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
 
     key = serialization.load_pem_private_key(private_key_pem, password=None)
 
