@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP)
+# The console's browser libraries (ECharts) from the npm registry. Offline, this warns and the console runs
+# without charts; the next `make install` with the registry reachable fills them in.
+CONSOLE_STAMP := console/node_modules/.huoli-installed
+$(CONSOLE_STAMP): console/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  echo "warning: npm not found: the console runs without charts (install Node.js, then make install)" >&2; \
+	elif (cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); then touch $@; \
+	else echo "warning: npm ci failed (registry unreachable?): the console runs without charts" >&2; fi
+
+install: $(STAMP) $(CONSOLE_STAMP)
 
 demo: install
 	$(VENV)/bin/huoli demo run
@@ -45,4 +54,4 @@ bench: install services
 	for b in $$(ls bench/*.py | grep -v -e '/run.py' -e '/common.py' -e '/load_ingest.py' -e '/bench_generator.py'); do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules

@@ -35,4 +35,8 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "installing Debian chromium for the console tests" >&2
   apt_install chromium chromium-driver || echo "warning: chromium could not be installed" >&2
 fi
+# A small CJK font so the console's Chinese UI is legible in test screenshots (not needed to pass).
+if [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && as_root; then
+  apt_install fonts-wqy-microhei || echo "warning: no CJK font: screenshots show boxes for Chinese" >&2
+fi
 exit 0

@@ -351,12 +351,14 @@ def demo_run(
         run_server(create_app(settings, runtime=rt), h, p)
 
 
-_add_domain_clis()  # last: domain CLIs may import the helpers above
-
-
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m huoli.cli`: run the importable module, so domain CLIs importing `huoli.cli` share it.
+    from huoli.cli import main as _main
+
+    _main()
+else:
+    _add_domain_clis()  # last: domain CLIs import the helpers above

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     group_commit_max_events: int = Field(20_000, ge=1)
     group_commit_linger_ms: float = Field(2.0, ge=0, le=1000, description="Wait for more batches per commit.")
     outbox_relay_interval_s: float = Field(1.0, gt=0)
+    console_node_modules: Path | None = Field(
+        None, description="node_modules with the console's browser libraries (default: console/node_modules)."
+    )
     redis_url: str | None = Field(
         None, description="Optional Redis (redis://127.0.0.1:6379/0): flash-sale gate."
     )

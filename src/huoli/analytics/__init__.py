@@ -1,0 +1,1 @@
+"""Analytics: every metric written once in Ibis and run on DuckDB, ClickHouse (server or chdb) or Spark."""

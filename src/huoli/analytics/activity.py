@@ -1,0 +1,165 @@
+"""Activity: DAU/WAU/MAU, stickiness and the WeChat access metrics (docs/metrics.md#activity)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+
+from huoli.analytics.frame import Frame
+from huoli.analytics.timebase import day_date
+
+OPEN_EVENT = "app_show"  # every cold or warm start shows the app: 打开次数 counts these
+
+
+def _ratio(a: float | int | None, b: float | int | None) -> float | None:
+    return None if not b or a is None else a / b
+
+
+def active_users(frame: Frame) -> list[dict[str, Any]]:
+    """DAU, WAU (trailing 7 days) and MAU (trailing 30) per day, by per-user coverage intervals: an active
+    day d covers [d, d+w-1]; after the user's previous active day p it adds only [max(d, p+w), d+w-1], so
+    summing interval starts/ends counts each user once per covered day without a 30× join."""
+    ud = frame.events(first_day=frame.start_day - 29).select("actor", "day").distinct()
+    prev = ud.day.lag().over(ibis.window(group_by=ud.actor, order_by=ud.day))
+    ud = ud.mutate(prev=prev)
+    parts = []
+    for w, label in ((1, "dau"), (7, "wau"), (30, "mau")):
+        s = ibis.ifelse(ud.prev.isnull(), ud.day, ibis.greatest(ud.day, ud.prev + w))
+        e = ud.day + (w - 1)
+        # Starts and ends are both plain counts (signed in Python): ClickHouse has no common type for a
+        # union of UInt64 and Int64 columns.
+        x = ud.mutate(s=s, e=e)
+        x = x.filter(x.s <= x.e)
+        parts.append(x.group_by(pos=x.s.cast("int64")).aggregate(n=x.count()).mutate(kind=ibis.literal(label + "+")))
+        parts.append(x.group_by(pos=(x.e + 1).cast("int64")).aggregate(n=x.count()).mutate(kind=ibis.literal(label + "-")))
+    u = ibis.union(*parts)
+    u = u.filter(u.pos <= frame.end_day).group_by("kind", "pos").aggregate(n=u.n.sum())
+    rows = frame.run(u)
+    deltas: dict[str, dict[int, int]] = {"dau": {}, "wau": {}, "mau": {}}
+    for r in rows:
+        kind, sign = r["kind"][:-1], 1 if r["kind"][-1] == "+" else -1
+        deltas[kind][int(r["pos"])] = deltas[kind].get(int(r["pos"]), 0) + sign * int(r["n"])
+    out = []
+    running = dict.fromkeys(deltas, 0)
+    for day in range(frame.start_day - 29, frame.end_day + 1):
+        for k in deltas:
+            running[k] += deltas[k].get(day, 0)
+        if day >= frame.start_day:
+            out.append(
+                {
+                    "date": day_date(day).isoformat(),
+                    "dau": running["dau"],
+                    "wau": running["wau"],
+                    "mau": running["mau"],
+                    "stickiness": _ratio(running["dau"], running["mau"]),
+                }
+            )
+    return out
+
+
+def daily_access(frame: Frame) -> list[dict[str, Any]]:
+    """Per local day: opens, page visits, visitors, new visitors, total stay."""
+    ev = frame.events()
+    users = frame.users()
+    per_day = ev.group_by("day").aggregate(
+        opens=(ev.name == OPEN_EVENT).sum(),
+        page_visits=(ev.name == "page_view").sum(),
+        stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
+    )
+    visitors = (
+        ev.filter(ev.name == "page_view").select("day", "actor").distinct().group_by("day").aggregate(visitors=lambda x: x.count())
+    )
+    new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
+    if frame.query.filters or frame.query.user_filters:
+        new = new.semi_join(ev.select("actor").distinct(), "actor")
+    new = new.group_by(day=new.first_day).aggregate(new_visitors=lambda x: x.count())
+    rows = {int(r["day"]): r for r in frame.run(per_day)}
+    vis = {int(r["day"]): int(r["visitors"]) for r in frame.run(visitors)}
+    nv = {int(r["day"]): int(r["new_visitors"]) for r in frame.run(new)}
+    out = []
+    for day in range(frame.start_day, frame.end_day + 1):
+        r = rows.get(day, {})
+        out.append(
+            {
+                "date": day_date(day).isoformat(),
+                "opens": int(r.get("opens") or 0),
+                "page_visits": int(r.get("page_visits") or 0),
+                "visitors": vis.get(day, 0),
+                "new_visitors": nv.get(day, 0),
+                "stay_ms": int(r.get("stay_ms") or 0),
+            }
+        )
+    return out
+
+
+def totals(frame: Frame) -> list[dict[str, Any]]:
+    """Whole-range figures, one row per breakdown value."""
+    ev = frame.breakdown_of(frame.events())
+    base = ev.group_by("bd").aggregate(
+        active_users=ev.actor.nunique(),
+        opens=(ev.name == OPEN_EVENT).sum(),
+        page_visits=(ev.name == "page_view").sum(),
+        visitors=ev.actor.nunique(where=ev.name == "page_view"),
+        stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
+    )
+    pv = ev.filter(ev.name == "page_view", ev.session_id.notnull())
+    sess = pv.group_by("bd", "session_id").aggregate(views=pv.count(), pages=pv.page.nunique())
+    sess_agg = sess.group_by("bd").aggregate(
+        sessions=sess.count(), session_pages=sess.pages.sum(), bounced=(sess.views == 1).sum()
+    )
+    users = frame.users()
+    new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
+    new_bd = ev.select("bd", "actor").distinct().semi_join(new, "actor")
+    new_agg = new_bd.group_by("bd").aggregate(new_visitors=new_bd.count())
+    rows = {r["bd"]: r for r in frame.run(base)}
+    srows = {r["bd"]: r for r in frame.run(sess_agg)}
+    nrows = {r["bd"]: int(r["new_visitors"]) for r in frame.run(new_agg)}
+    out = []
+    for bd, r in sorted(rows.items(), key=lambda kv: -int(kv[1]["active_users"])):
+        s = srows.get(bd, {})
+        opens, visitors, stay = int(r["opens"] or 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
+        sessions = int(s.get("sessions") or 0)
+        out.append(
+            {
+                "breakdown": bd,
+                "active_users": int(r["active_users"]),
+                "opens": opens,
+                "page_visits": int(r["page_visits"] or 0),
+                "visitors": visitors,
+                "new_visitors": nrows.get(bd, 0),
+                "stay_ms": stay,
+                "stay_per_visitor_ms": _ratio(stay, visitors),
+                "stay_per_open_ms": _ratio(stay, opens),
+                "visit_depth": _ratio(int(s.get("session_pages") or 0), sessions),
+                "bounce_rate": _ratio(int(s.get("bounced") or 0), sessions),
+            }
+        )
+    return out
+
+
+def frequency(frame: Frame) -> dict[str, Any]:
+    """How many users were active on exactly k days of the range; one-time-user share (一次性用户占比)."""
+    ud = frame.events().select("actor", "day").distinct()
+    per_user = ud.group_by("actor").aggregate(days=ud.count())
+    hist = per_user.group_by("days").aggregate(users=per_user.count()).order_by("days")
+    dist = [{"active_days": int(r["days"]), "users": int(r["users"])} for r in frame.run(hist)]
+    # New users whose 7-day follow-up lies inside the range, and how many of them never came back in it.
+    users = frame.users()
+    new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day - 7))
+    new = new.semi_join(ud, "actor")
+    back = ud.join(new, "actor").filter(lambda r: (r.day > r.first_day) & (r.day <= r.first_day + 7))
+    n = int(frame.engine.execute(new.count().as_table()).column(0)[0].as_py() or 0)
+    returned = int(frame.engine.execute(back.select("actor").distinct().count().as_table()).column(0)[0].as_py() or 0)
+    return {
+        "distribution": dist,
+        "one_time": {"new_users": n, "one_time_users": n - returned, "share": _ratio(n - returned, n)},
+    }
+
+
+def compute(frame: Frame) -> dict[str, Any]:
+    series = active_users(frame)
+    access = {r["date"]: r for r in daily_access(frame)}
+    for r in series:
+        r.update({k: v for k, v in access[r["date"]].items() if k != "date"})
+    return {"series": series, "totals": totals(frame), **frequency(frame)}

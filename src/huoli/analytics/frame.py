@@ -1,0 +1,254 @@
+"""The common shape of every metric question: range, timezone, filters, breakdown, compare — and the
+`Frame` that turns it into Ibis expressions over the event log.
+
+A person ("actor") is the user id when known, else the device's anonymous id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
+from typing import Any, Literal
+
+import ibis
+from pydantic import BaseModel, Field, model_validator
+
+from huoli.analytics.engines import Engine, events_table, json_value
+from huoli.analytics.timebase import TimeBase, day_number
+from huoli.errors import ValidationFailed
+from huoli.events.catalog import CATALOG
+from huoli.events.schema import EVENT_SCHEMA
+
+MAX_RANGE_DAYS = 3660
+# Event columns a filter or breakdown may name directly; anything else is a key of `properties`.
+EVENT_FIELDS = [
+    f.name for f in EVENT_SCHEMA if f.name not in {"app_id", "event_id", "properties", "received_at", "ts"}
+]
+USER_FIELDS = ["first_channel", "first_scene", "first_scene_group", "first_page"]
+Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "is_set", "is_not_set"]
+
+
+class Filter(BaseModel):
+    """`field` is an event column (page, channel, scene, scene_group, item_id, …), `properties.<key>`
+    for a custom property, or — in user filters — a user property (first_channel, first_scene, …)."""
+
+    field: str = Field(min_length=1, max_length=128)
+    op: Op = "eq"
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Filter:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} needs a list value")
+        if self.op not in ("is_set", "is_not_set", "in", "not_in") and self.value is None:
+            raise ValueError(f"op {self.op!r} needs a value")
+        return self
+
+
+class EventSelector(BaseModel):
+    """One event definition: a name plus filters on that event's properties."""
+
+    event: str = Field(min_length=1, max_length=64)
+    filters: list[Filter] = Field(default_factory=list)
+
+
+class MetricQuery(BaseModel):
+    start: dt.date
+    end: dt.date
+    tz: str | None = None  # default: the app's timezone
+    filters: list[Filter] = Field(default_factory=list)  # on the events every part of the metric reads
+    user_filters: list[Filter] = Field(default_factory=list)
+    breakdown: str | None = None  # event field, properties.<key>, or user.<user field>
+    compare: bool = False  # also compute the previous period of equal length
+
+    @model_validator(mode="after")
+    def _range(self) -> MetricQuery:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if (self.end - self.start).days >= MAX_RANGE_DAYS:
+            raise ValueError(f"range longer than {MAX_RANGE_DAYS} days")
+        return self
+
+    def previous(self) -> MetricQuery:
+        n = (self.end - self.start).days + 1
+        return self.model_copy(
+            update={"start": self.start - dt.timedelta(days=n), "end": self.end - dt.timedelta(days=n), "compare": False}
+        )
+
+
+@cache
+def scene_groups() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(files("huoli.analytics").joinpath("scene_groups.json").read_text("utf-8"))
+    return data["groups"]
+
+
+def scene_group_expr(scene: ibis.IntegerValue) -> ibis.StringValue:
+    cases = [(scene.isin(g["scenes"]), key) for key, g in scene_groups().items()]
+    return ibis.cases(*cases, else_="other")
+
+
+def _bad(field_name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details=[{"field": field_name, "message": message}])
+
+
+@dataclass
+class Frame:
+    """One metric question bound to an engine and app: builds filtered, actor- and day-annotated events."""
+
+    engine: Engine
+    app_id: str
+    query: MetricQuery
+    tz: str
+    now: dt.datetime
+    known_events: frozenset[str] = field(default_factory=lambda: frozenset(CATALOG))
+    property_exists: Callable[[str], bool] | None = None  # None: not checked (cross-engine tests)
+
+    def __post_init__(self) -> None:
+        self.tb = TimeBase(self.tz)
+        self.start_day = day_number(self.query.start)
+        self.end_day = day_number(self.query.end)
+        for i, f in enumerate(self.query.filters):
+            self._check_event_field(f.field, f"filters[{i}].field")
+        for i, f in enumerate(self.query.user_filters):
+            if f.field not in USER_FIELDS:
+                raise _bad(f"user_filters[{i}].field", f"unknown user property {f.field!r}; one of {USER_FIELDS}")
+        if self.query.breakdown:
+            self._check_breakdown(self.query.breakdown, "breakdown")
+
+    # ---- validation -------------------------------------------------------------------------------------
+    def check_event(self, name: str, where: str) -> None:
+        if name not in self.known_events:
+            raise _bad(where, f"unknown event {name!r}: not in the catalog and never seen for this app")
+
+    def _check_event_field(self, name: str, where: str) -> None:
+        if name in EVENT_FIELDS or name == "scene_group" or name == "name":
+            return
+        key = name.removeprefix("properties.")
+        if not key or not key.replace("_", "").isalnum():
+            raise _bad(where, f"bad property name {name!r}")
+        if self.property_exists is not None and not self.property_exists(key):
+            raise _bad(where, f"unknown property {name!r}: no event of this app carries it")
+
+    def _check_breakdown(self, name: str, where: str) -> None:
+        if name.startswith("user."):
+            if name[5:] not in USER_FIELDS:
+                raise _bad(where, f"unknown user property {name[5:]!r}; one of {USER_FIELDS}")
+        else:
+            self._check_event_field(name, where)
+
+    def check_selector(self, sel: EventSelector, where: str) -> None:
+        self.check_event(sel.event, f"{where}.event")
+        for i, f in enumerate(sel.filters):
+            self._check_event_field(f.field, f"{where}.filters[{i}].field")
+
+    # ---- expressions ------------------------------------------------------------------------------------
+    def field_expr(self, t: ibis.Table, name: str) -> ibis.Value:
+        if name == "scene_group":
+            return scene_group_expr(t.scene)
+        if name in EVENT_FIELDS or name == "name":
+            return t[name]
+        return json_value(t.properties, "$." + name.removeprefix("properties."))
+
+    def predicate(self, t: ibis.Table, f: Filter, value_of: ibis.Value | None = None) -> ibis.BooleanValue:
+        col = value_of if value_of is not None else self.field_expr(t, f.field)
+        v = f.value
+        if f.op == "is_set":
+            return col.notnull()
+        if f.op == "is_not_set":
+            return col.isnull()
+        if f.op == "in":
+            return col.isin(v)
+        if f.op == "not_in":
+            return col.notin(v) | col.isnull()
+        if f.op == "contains":
+            return col.cast("string").contains(str(v))
+        numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+        if numeric and col.type().is_string():
+            col = col.cast("float64")
+        if f.op == "eq":
+            return col == v
+        if f.op == "ne":
+            return (col != v) | col.isnull()
+        return {"gt": col > v, "gte": col >= v, "lt": col < v, "lte": col <= v}[f.op]
+
+    def utc(self, day: int) -> dt.datetime:
+        return self.tb.utc_start(dt.date(1970, 1, 1) + dt.timedelta(days=day))
+
+    def events(
+        self,
+        *,
+        first_day: int | None = None,
+        last_day: int | None = None,
+        names: list[str] | None = None,
+        history: bool = False,
+        apply_filters: bool = True,
+    ) -> ibis.Table:
+        """Events of the app in local days first_day..last_day (default: the query range), with `actor`
+        and `day`. history=True drops the lower bound (first-ever questions)."""
+        first = self.start_day if first_day is None else first_day
+        last = self.end_day if last_day is None else last_day
+        t = events_table()
+        preds: list[ibis.BooleanValue] = [t.app_id == self.app_id, t.ts < self.utc(last + 1)]
+        if not history:
+            preds.append(t.ts >= self.utc(first))
+        if names is not None:
+            preds.append(t.name.isin(names) if len(names) != 1 else t.name == names[0])
+        if apply_filters:
+            preds += [self.predicate(t, f) for f in self.query.filters]
+        t = t.filter(*preds)
+        lo = dt.date(1970, 1, 1) + dt.timedelta(days=first if not history else first - 400)
+        t = t.mutate(
+            actor=ibis.coalesce(t.user_id, t.anonymous_id),
+            day=self.tb.day(t.ts, lo, dt.date(1970, 1, 1) + dt.timedelta(days=last)),
+        )
+        t = t.filter(t.actor.notnull())
+        if apply_filters and self.query.user_filters:
+            users = self.users(last_day=last)
+            for f in self.query.user_filters:
+                users = users.filter(self.predicate(users, f, users[f.field]))
+            t = t.semi_join(users, "actor")
+        return t
+
+    def selected(self, t: ibis.Table, sel: EventSelector) -> ibis.BooleanValue:
+        preds = [t.name == sel.event] + [self.predicate(t, f) for f in sel.filters]
+        out = preds[0]
+        for p in preds[1:]:
+            out = out & p
+        return out
+
+    def users(self, *, last_day: int | None = None) -> ibis.Table:
+        """One row per actor seen up to last_day: first_day and first-touch properties (never filtered)."""
+        last = self.end_day if last_day is None else last_day
+        t = events_table()
+        t = t.filter(t.app_id == self.app_id, t.ts < self.utc(last + 1))
+        t = t.mutate(actor=ibis.coalesce(t.user_id, t.anonymous_id)).filter(lambda x: x.actor.notnull())
+        u = t.group_by("actor").aggregate(
+            first_ts=t.ts.min(),
+            first_channel=t.channel.argmin(t.ts),
+            first_scene=t.scene.argmin(t.ts),
+            first_page=t.page.argmin(t.ts),
+        )
+        lo = dt.date(1970, 1, 1) + dt.timedelta(days=self.start_day - 4000)
+        return u.mutate(
+            first_day=self.tb.day(u.first_ts, lo, dt.date(1970, 1, 1) + dt.timedelta(days=last)),
+            first_scene_group=scene_group_expr(u.first_scene),
+        )
+
+    def breakdown_of(self, t: ibis.Table) -> ibis.Table:
+        """Adds column `bd` (the breakdown value, as text; '(none)' when absent)."""
+        name = self.query.breakdown
+        if not name:
+            return t.mutate(bd=ibis.literal("(all)"))
+        if name.startswith("user."):
+            u = self.users().select("actor", bd=lambda x: x[name[5:]].cast("string"))
+            t = t.left_join(u, "actor").drop("actor_right")
+        else:
+            t = t.mutate(bd=self.field_expr(t, name).cast("string"))
+        return t.mutate(bd=t.bd.fill_null("(none)"))
+
+    def run(self, expr: ibis.Expr) -> list[dict[str, Any]]:
+        return self.engine.execute(expr).to_pylist()

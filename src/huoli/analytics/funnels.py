@@ -1,0 +1,211 @@
+"""Funnels (docs/metrics.md#funnels). The window starts at the user's first step-1 event in the range and
+is not reset by later step-1 events; each later step is the earliest matching event at or after the
+previous step's event (a different event) and within the window. Orders: sequential (anything may happen
+between steps), strict (the step is the user's very next event), any (steps in any order). Exclusion steps
+remove a user from the whole funnel. Drop-offs and "where they went next" come from the same per-user
+table as the chart, so the counts always agree."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import ibis
+from pydantic import BaseModel, Field, model_validator
+
+from huoli.analytics.frame import EventSelector, Frame
+from huoli.analytics.timebase import day_date  # noqa: F401 - re-exported for callers formatting days
+
+MAX_STEPS = 32
+TTC_BUCKETS = [60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400]  # seconds, upper bounds
+
+
+class Exclusion(BaseModel):
+    event: EventSelector
+    from_step: int = Field(default=1, ge=1)
+    to_step: int | None = None  # default: the last step
+
+
+class FunnelSpec(BaseModel):
+    steps: list[EventSelector] = Field(min_length=2)
+    window_seconds: int = Field(default=7 * 86400, gt=0, le=90 * 86400)
+    order: Literal["sequential", "strict", "any"] = "sequential"
+    exclusions: list[Exclusion] = Field(default_factory=list)
+    attribution: Literal["first_touch", "last_touch", "step"] = "first_touch"
+    attribution_step: int | None = None
+    dropoff_step: int | None = None  # list the users who reached this step but not the next
+    dropoff_limit: int = Field(default=1000, ge=0, le=100_000)
+
+    @model_validator(mode="after")
+    def _check(self) -> FunnelSpec:
+        n = len(self.steps)
+        if n > MAX_STEPS:
+            raise ValueError(f"{n} steps: at most {MAX_STEPS} are supported")
+        for x in self.exclusions:
+            to = x.to_step or n
+            if not 1 <= x.from_step < to <= n:
+                raise ValueError(f"exclusion between steps {x.from_step} and {to}: need 1 <= from < to <= {n}")
+        if self.attribution == "step" and not (self.attribution_step and 1 <= self.attribution_step <= n):
+            raise ValueError(f"attribution 'step' needs attribution_step in 1..{n}")
+        if self.dropoff_step is not None and not 1 <= self.dropoff_step < n:
+            raise ValueError(f"dropoff_step must be in 1..{n - 1}")
+        if self.order == "any" and self.exclusions:
+            raise ValueError("exclusions need an ordered funnel (sequential or strict)")
+        return self
+
+
+def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
+    extra_days = math.ceil(spec.window_seconds / 86400) + 1
+    ev = frame.events(last_day=frame.end_day + extra_days)
+    return frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
+
+
+def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
+    """One row per user who did step 1 in the range: t1..tN (null when not reached), bd1..bdN, anchor."""
+    window = ibis.interval(seconds=spec.window_seconds)
+    n = len(spec.steps)
+    if spec.order == "strict":
+        ev = ev.mutate(rn=ibis.row_number().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id])))
+    in_range = ev.day <= frame.end_day
+    s1 = ev.filter(frame.selected(ev, spec.steps[0]), in_range)
+    cols: dict[str, Any] = {"t1": s1.ts.min(), "id1": s1.event_id.argmin(s1.ts), "bd1": s1.bd.argmin(s1.ts)}
+    if spec.order == "strict":
+        cols["rn1"] = s1.rn.argmin(s1.ts)
+    wide = s1.group_by("actor").aggregate(**cols)
+    wide = wide.mutate(deadline=wide.t1 + window)
+    frontier = wide.select("actor", "deadline", t="t1", id="id1", **({"rn": "rn1"} if spec.order == "strict" else {}))
+    for k in range(2, n + 1):
+        cand = ev.filter(frame.selected(ev, spec.steps[k - 1]))
+        j = frontier.join(cand, "actor")
+        if spec.order == "strict":
+            j = j.filter(j.rn_right == j.rn + 1, j.ts <= j.deadline)
+        else:
+            j = j.filter(j.ts >= j.t, j.ts <= j.deadline, j.event_id != j.id)
+        agg: dict[str, Any] = {"t": j.ts.min(), "id": j.event_id.argmin(j.ts), "bd": j.bd.argmin(j.ts)}
+        if spec.order == "strict":
+            agg["rn"] = j.rn_right.argmin(j.ts)
+        step = j.group_by("actor", "deadline").aggregate(**agg)
+        wide = wide.left_join(step.select("actor", **{f"t{k}": "t", f"bd{k}": "bd"}), "actor").drop("actor_right")
+        frontier = step.drop("bd")
+    return wide
+
+
+def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
+    """Any order: from the user's first event matching any step in the range, how many distinct steps
+    were matched within the window. Columns: actor, matched, bd1."""
+    n = len(spec.steps)
+    parts = [ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64")) for i, s in enumerate(spec.steps)]
+    hits = ibis.union(*parts, distinct=False)
+    first = hits.filter(hits.day <= frame.end_day)
+    anchor = first.group_by("actor").aggregate(t1=first.ts.min(), bd1=first.bd.argmin(first.ts))
+    j = anchor.join(hits, "actor").filter(lambda r: (r.ts >= r.t1) & (r.ts <= r.t1 + ibis.interval(seconds=spec.window_seconds)))
+    matched = j.select("actor", "step").distinct().group_by("actor").aggregate(matched=lambda x: x.count())
+    del n
+    return anchor.join(matched, "actor").select("actor", "t1", "bd1", "matched")
+
+
+def _apply_exclusions(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> ibis.Table:
+    n = len(spec.steps)
+    for x in spec.exclusions:
+        a, b = x.from_step, x.to_step or n
+        ex = ev.filter(frame.selected(ev, x.event)).select("actor", xts="ts")
+        j = wide.filter(wide[f"t{a}"].notnull()).join(ex, "actor")
+        until = ibis.coalesce(j[f"t{b}"], j.deadline)
+        bad = j.filter((j.xts > j[f"t{a}"]) & (j.xts < until)).select("actor").distinct()
+        wide = wide.anti_join(bad, "actor")
+    return wide
+
+
+def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
+    n = len(spec.steps)
+    for i, s in enumerate(spec.steps):
+        frame.check_selector(s, f"steps[{i}]")
+    for i, x in enumerate(spec.exclusions):
+        frame.check_selector(x.event, f"exclusions[{i}].event")
+    ev = _events(frame, spec)
+    if spec.order == "any":
+        wide = _wide_any(frame, spec, ev)
+        counts = wide.group_by(bd=wide.bd1, matched=wide.matched).aggregate(users=lambda x: x.count())
+        per_bd: dict[str, list[int]] = {}
+        for r in frame.run(counts):
+            row = per_bd.setdefault(r["bd"], [0] * n)
+            for k in range(min(int(r["matched"]), n)):
+                row[k] += int(r["users"])
+        return _result(spec, per_bd, ttc=None, dropoff=None)
+    wide = _apply_exclusions(frame, spec, ev, _wide(frame, spec, ev))
+    if spec.attribution == "first_touch":
+        bd = wide.bd1
+    elif spec.attribution == "last_touch":
+        bd = ibis.coalesce(*[wide[f"bd{k}"] for k in range(n, 0, -1)])
+    else:
+        bd = wide[f"bd{spec.attribution_step}"]
+    wide = wide.mutate(battr=bd.fill_null("(none)"))
+    agg = wide.group_by("battr").aggregate(**{f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)})
+    per_bd = {r["battr"]: [int(r[f"s{k}"]) for k in range(1, n + 1)] for r in frame.run(agg)}
+    conv = wide.filter(wide[f"t{n}"].notnull())
+    secs = conv[f"t{n}"].epoch_seconds() - conv.t1.epoch_seconds()
+    bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
+    ttc_q = conv.mutate(b=bucket, secs=secs).group_by("b").aggregate(users=lambda x: x.count(), total=lambda x: x.secs.sum())
+    ttc_rows = frame.run(ttc_q)
+    ttc = _ttc(ttc_rows)
+    dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
+    return _result(spec, per_bd, ttc=ttc, dropoff=dropoff)
+
+
+def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    labels = ["≤1m", "1–5m", "5–30m", "30m–1h", "1–6h", "6–24h", "1–3d", "3–7d", ">7d"]
+    by = {int(r["b"]): r for r in rows}
+    users = sum(int(r["users"]) for r in rows)
+    total = sum(int(r["total"] or 0) for r in rows)
+    return {
+        "buckets": [{"bucket": labels[i], "users": int(by[i]["users"]) if i in by else 0} for i in range(len(labels))],
+        "mean_seconds": total / users if users else None,
+    }
+
+
+def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> dict[str, Any]:
+    k = spec.dropoff_step or 1
+    dropped = wide.filter(wide[f"t{k}"].notnull(), wide[f"t{k + 1}"].isnull()).select("actor", tk=f"t{k}")
+    ids = [r["actor"] for r in frame.run(dropped.select("actor").order_by("actor").limit(spec.dropoff_limit))]
+    total = int(frame.engine.execute(dropped.count().as_table()).column(0)[0].as_py() or 0)
+    after = dropped.join(ev, "actor").filter(lambda r: r.ts > r.tk)
+    label = ibis.ifelse(after.name == "page_view", "page_view " + after.page.fill_null(""), after.name)
+    nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(x.ts))
+    dest = nxt.group_by("next").aggregate(users=lambda x: x.count())
+    rows = sorted(((r["next"], int(r["users"])) for r in frame.run(dest)), key=lambda x: (-x[1], x[0]))
+    went = sum(u for _, u in rows)
+    next_steps = [{"next": name, "users": u} for name, u in rows]
+    if total - went:
+        next_steps.append({"next": "(no further event)", "users": total - went})
+    return {"step": k, "users": total, "user_ids": ids, "truncated": total > len(ids), "next": next_steps}
+
+
+def _result(
+    spec: FunnelSpec, per_bd: dict[str, list[int]], *, ttc: dict[str, Any] | None, dropoff: dict[str, Any] | None
+) -> dict[str, Any]:
+    n = len(spec.steps)
+    overall = [sum(v[k] for v in per_bd.values()) for k in range(n)]
+
+    def steps(counts: list[int]) -> list[dict[str, Any]]:
+        return [
+            {
+                "step": k + 1,
+                "event": spec.steps[k].event,
+                "users": counts[k],
+                "conversion_from_start": counts[k] / counts[0] if counts[0] else None,
+                "conversion_from_previous": (counts[k] / counts[k - 1] if counts[k - 1] else None) if k else 1.0 if counts[0] else None,
+                "dropped": counts[k] - counts[k + 1] if k + 1 < n else None,
+            }
+            for k in range(n)
+        ]
+
+    return {
+        "order": spec.order,
+        "window_seconds": spec.window_seconds,
+        "steps": steps(overall),
+        "breakdown": [
+            {"breakdown": bd, "steps": steps(v)} for bd, v in sorted(per_bd.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        ],
+        "time_to_convert": ttc,
+        "dropoff": dropoff,
+    }

@@ -1,0 +1,174 @@
+"""Retention (docs/metrics.md#retention): first-time or recurring cohorts; criterion on period N, on or
+after N, or brackets; calendar days in the app timezone or rolling 24 h; day / week / month periods; any
+number of periods; a WeChat preset. Cells whose period has not fully elapsed are null, never zero."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import ibis
+from pydantic import BaseModel, Field, model_validator
+
+from huoli.analytics.frame import EventSelector, Frame
+from huoli.analytics.timebase import day_date, day_number, month_number, month_start, week_number, week_start
+
+MAX_PERIODS = 400
+WECHAT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 14, 30]
+OPEN_EVENTS = ["app_show"]
+
+
+class RetentionSpec(BaseModel):
+    cohort: Literal["first_time", "recurring"] = "first_time"
+    start_event: EventSelector | None = None  # None: any event
+    return_event: EventSelector | None = None  # None: any event
+    period: Literal["day", "week", "month"] = "day"
+    periods: int = Field(default=7, ge=0, le=MAX_PERIODS)  # columns 0..periods
+    criterion: Literal["on", "on_or_after"] = "on"
+    brackets: list[tuple[int, int]] | None = None  # e.g. [(1, 1), (2, 7), (8, 14)]; replaces the columns
+    day_model: Literal["calendar", "rolling_24h"] = "calendar"
+    preset: Literal["wechat_new", "wechat_active"] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RetentionSpec:
+        if self.day_model == "rolling_24h" and self.period == "month":
+            raise ValueError("rolling_24h works with day or week periods (a month has no fixed length)")
+        for a, b in self.brackets or []:
+            if not 0 <= a <= b <= MAX_PERIODS:
+                raise ValueError(f"bracket ({a}, {b}) must satisfy 0 <= from <= to <= {MAX_PERIODS}")
+        if self.preset:
+            # We分析: 新增留存 (new users) / 活跃留存 (active users), natural days, opens, keys 0–7, 14, 30.
+            self.cohort = "first_time" if self.preset == "wechat_new" else "recurring"
+            self.period, self.day_model, self.criterion = "day", "calendar", "on"
+            self.start_event = self.return_event = None
+            self.periods, self.brackets = 30, None
+        return self
+
+
+def _period_of_day(day: ibis.IntegerValue, period: str, frame: Frame, ts: ibis.TimestampValue) -> ibis.IntegerValue:
+    if period == "day":
+        return day
+    if period == "week":
+        return ((day + 3) // 7).cast("int64")
+    local = ts + (frame.tb.local_seconds(ts, day_date(frame.start_day - 4000), day_date(frame.end_day + 400)) - ts.epoch_seconds()).as_interval("s")
+    return (local.year() * 12 + local.month() - 1).cast("int64")
+
+
+def _period_number(d: dt.date, period: str) -> int:
+    return {"day": day_number(d), "week": week_number(day_number(d)), "month": month_number(d)}[period]
+
+
+def _period_label(p: int, period: str) -> str:
+    return {"day": day_date, "week": week_start, "month": month_start}[period](p).isoformat()
+
+
+def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
+    for sel, where in ((spec.start_event, "start_event"), (spec.return_event, "return_event")):
+        if sel is not None:
+            frame.check_selector(sel, where)
+    period = spec.period
+    p_first = _period_number(frame.query.start, period)
+    p_last = _period_number(frame.query.end, period)
+    n_max = max(b for _, b in spec.brackets) if spec.brackets else spec.periods
+    open_only = spec.preset is not None
+    # The last period with complete data: the one before "now" (local); cells after it are null.
+    today = day_number(frame.now.astimezone(frame.tb.zone).date())
+    p_done = _period_number(day_date(today), period) - 1
+    horizon_day = today  # returns are read up to now, so on_or_after sees returns after the range
+    ev_all = frame.events(first_day=frame.start_day, last_day=horizon_day, history=spec.cohort == "first_time")
+    names = OPEN_EVENTS if open_only else None
+
+    def pick(t: ibis.Table, sel: EventSelector | None) -> ibis.Table:
+        if sel is not None:
+            return t.filter(frame.selected(t, sel))
+        if names is not None:
+            return t.filter(t.name.isin(names))
+        return t
+
+    starts = pick(ev_all, spec.start_event)
+    starts = starts.mutate(p=_period_of_day(starts.day, period, frame, starts.ts))
+    if spec.cohort == "first_time":
+        coh = starts.group_by("actor").aggregate(cp=starts.p.min(), anchor=starts.ts.min())
+    else:
+        coh = starts.group_by("actor", "p").aggregate(anchor=starts.ts.min()).rename(cp="p")
+    coh = coh.filter((coh.cp >= p_first) & (coh.cp <= p_last))
+    if frame.query.breakdown:
+        bd_src = frame.breakdown_of(starts.filter((starts.p >= p_first) & (starts.p <= p_last)))
+        key = ["actor"] if spec.cohort == "first_time" else ["actor", "p"]
+        bd = bd_src.group_by(key).aggregate(bd=bd_src.bd.argmin(bd_src.ts))
+        if spec.cohort != "first_time":
+            bd = bd.rename(cp="p")
+        coh = coh.left_join(bd, ["actor", "cp"] if spec.cohort != "first_time" else ["actor"]).select(coh, "bd")
+        coh = coh.mutate(bd=coh.bd.fill_null("(none)"))
+    else:
+        coh = coh.mutate(bd=ibis.literal("(all)"))
+    rets = pick(ev_all.filter(ev_all.day >= frame.start_day), spec.return_event)
+    if spec.day_model == "calendar":
+        rets = rets.mutate(rp=_period_of_day(rets.day, period, frame, rets.ts)).select("actor", "rp").distinct()
+        j = coh.join(rets, "actor").filter(lambda r: r.rp >= r.cp)
+        j = j.mutate(n=(j.rp - j.cp).cast("int64"))
+    else:
+        span = 86400 * (7 if period == "week" else 1)
+        j = coh.join(rets.select("actor", rts="ts"), "actor").filter(lambda r: r.rts >= r.anchor)
+        j = j.mutate(n=((j.rts.epoch_seconds() - j.anchor.epoch_seconds()) // span).cast("int64"))
+        j = j.select("actor", "cp", "bd", "n").distinct()
+    sizes = coh.group_by("cp", "bd").aggregate(size=coh.count())
+    if spec.brackets:
+        per_user = j.group_by("actor", "cp", "bd").aggregate(
+            **{f"b{i}": ((j.n >= a) & (j.n <= b)).any() for i, (a, b) in enumerate(spec.brackets)}
+        )
+        agg = per_user.group_by("cp", "bd").aggregate(
+            **{f"b{i}": per_user[f"b{i}"].cast("int64").sum() for i in range(len(spec.brackets))}
+        )
+        cells = {(r["cp"], r["bd"]): [int(r[f"b{i}"] or 0) for i in range(len(spec.brackets))] for r in frame.run(agg)}
+        columns = [f"{a}" if a == b else f"{a}-{b}" for a, b in spec.brackets]
+        col_last = [b for _, b in spec.brackets]
+    elif spec.criterion == "on_or_after":
+        per_user = j.group_by("actor", "cp", "bd").aggregate(mx=j.n.max())
+        agg = per_user.group_by("cp", "bd", "mx").aggregate(users=per_user.count())
+        cells = {}
+        for r in frame.run(agg):
+            row = cells.setdefault((r["cp"], r["bd"]), [0] * (n_max + 1))
+            for k in range(min(int(r["mx"]), n_max) + 1):
+                row[k] += int(r["users"])
+        columns = [str(k) for k in range(n_max + 1)]
+        col_last = list(range(n_max + 1))
+    else:
+        jj = j.filter(j.n <= n_max)
+        agg = jj.group_by("cp", "bd", "n").aggregate(users=jj.count())
+        cells = {}
+        for r in frame.run(agg):
+            cells.setdefault((r["cp"], r["bd"]), [0] * (n_max + 1))[int(r["n"])] = int(r["users"])
+        columns = [str(k) for k in range(n_max + 1)]
+        col_last = list(range(n_max + 1))
+    keys = WECHAT_KEYS if spec.preset else None
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, tuple[list[int], list[int]]] = {}
+    for r in sorted(frame.run(sizes), key=lambda x: (x["bd"], x["cp"])):
+        cp, bd, size = int(r["cp"]), r["bd"], int(r["size"])
+        counts = cells.get((cp, bd), [0] * len(columns))
+        values: list[int | None] = [
+            c if cp + last <= p_done else None for c, last in zip(counts, col_last, strict=True)
+        ]
+        if keys is not None:
+            values = [values[k] for k in keys]
+        rows.append(
+            {
+                "cohort": _period_label(cp, period),
+                "breakdown": bd,
+                "size": size,
+                "retained": values,
+                "rate": [None if v is None else (v / size if size else None) for v in values],
+            }
+        )
+        num, den = totals.setdefault(bd, ([0] * len(values), [0] * len(values)))
+        for i, v in enumerate(values):
+            if v is not None:
+                num[i] += v
+                den[i] += size
+    cols = [str(k) for k in keys] if keys is not None else columns
+    mean = [
+        {"breakdown": bd, "rate": [n / d if d else None for n, d in zip(num, den, strict=True)], "cohort_users": den}
+        for bd, (num, den) in sorted(totals.items())
+    ]
+    return {"period": period, "columns": cols, "rows": rows, "weighted_mean": mean}

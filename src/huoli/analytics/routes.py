@@ -1,0 +1,51 @@
+"""`/admin/analytics/*`: every metric as JSON (POST a MetricQuery plus the metric's own fields)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from huoli.analytics import service
+from huoli.apps.schemas import Role
+from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/admin/analytics", dependencies=[role_at_least(Role.analyst)])
+def list_metrics() -> list[dict[str, Any]]:
+    """The metrics this deployment answers, with the JSON schema of each request body."""
+    return [
+        {"metric": name, "title": m.title, "request_schema": m.request.model_json_schema()}
+        for name, m in service.METRICS.items()
+    ]
+
+
+@router.post("/admin/analytics/{metric}", dependencies=[role_at_least(Role.analyst)])
+async def run_metric(
+    metric: str,
+    runtime: RuntimeDep,
+    op: OperatorDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"start": "2026-10-01", "end": "2026-10-31", "compare": True}])],
+) -> dict[str, Any]:
+    """Run one metric for the caller's app. Body: `start`, `end` (local dates, inclusive), optional `tz`
+    (default: the app's), `filters`, `user_filters`, `breakdown`, `compare`, plus the metric's own fields
+    (see `GET /admin/analytics` and docs/metrics.md). Bad names or ranges are 422 with field reasons."""
+    app = runtime.app_cache.get(op.app_id)
+    return await run_in_threadpool(service.run, runtime, app, metric, body)
+
+
+class ChannelCostIn(BaseModel):
+    day: dt.date
+    channel: str = Field(min_length=1, max_length=64)
+    cost_fen: int = Field(ge=0)
+
+
+@router.put("/admin/analytics/channel-costs", dependencies=[role_at_least(Role.operator)])
+def put_channel_costs(op: OperatorDep, db: AppDbDep, rows: list[ChannelCostIn]) -> dict[str, int]:
+    """Upload spend per (local day, channel) in fen; cost per acquired user reads it."""
+    return {"written": service.set_channel_costs(db, op.app_id, [r.model_dump() for r in rows])}

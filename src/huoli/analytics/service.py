@@ -1,0 +1,254 @@
+"""Runs a metric for an app: validates the request, binds it to the engine, compares with the previous
+period, caches results for closed periods. Routes and the CLI call `run`; nothing else formats."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, value
+from huoli.analytics.engines import DuckDBEngine, Engine
+from huoli.analytics.frame import Frame, MetricQuery
+from huoli.analytics.funnels import FunnelSpec
+from huoli.analytics.models import ChannelCost
+from huoli.analytics.paths import PathSpec
+from huoli.analytics.retention import RetentionSpec
+from huoli.db import unit_of_work
+from huoli.errors import ValidationFailed
+from huoli.events.catalog import CATALOG
+
+if TYPE_CHECKING:
+    from huoli.apps.models import App
+    from huoli.runtime import Runtime
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActivityRequest(MetricQuery, _Strict):
+    pass
+
+
+class RetentionRequest(MetricQuery, RetentionSpec, _Strict):
+    pass
+
+
+class FunnelRequest(MetricQuery, FunnelSpec, _Strict):
+    pass
+
+
+class PathsRequest(MetricQuery, PathSpec, _Strict):
+    pass
+
+
+class LifecycleRequest(MetricQuery, _Strict):
+    period: Literal["day", "week", "month"] = "day"
+
+
+class AcquisitionRequest(MetricQuery, _Strict):
+    key_event: str | None = None  # channel conversion to this event
+    within_days: int = Field(default=7, ge=1, le=90)
+
+
+class ConversionRequest(MetricQuery, _Strict):
+    promotion_events: list[str] | None = None
+
+
+class SimpleRequest(MetricQuery, _Strict):
+    pass
+
+
+@dataclass(frozen=True)
+class Metric:
+    request: type[MetricQuery]
+    run: Callable[[Frame, Any, Runtime | None], Any]
+    title: str
+
+
+def _acquisition(frame: Frame, req: AcquisitionRequest, runtime: Runtime | None) -> Any:
+    costs = None
+    if runtime is not None:
+        # A short read of its own: analytics must not hold the operational store's write lock (SQLite).
+        with unit_of_work(runtime.sessions, app_id=frame.app_id) as db:
+            rows = db.scalars(
+                select(ChannelCost).where(ChannelCost.day >= req.start, ChannelCost.day <= req.end)
+            ).all()
+            costs = {}
+            for c in rows:
+                costs[c.channel] = costs.get(c.channel, 0) + c.cost_fen
+    return acquisition.compute(frame, key_event=req.key_event, within_days=req.within_days, costs_fen=costs)
+
+
+def _conversion(frame: Frame, req: ConversionRequest, runtime: Runtime | None) -> Any:
+    for i, name in enumerate(req.promotion_events or []):
+        frame.check_event(name, f"promotion_events[{i}]")
+    return value.conversion(frame, req.promotion_events)
+
+
+METRICS: dict[str, Metric] = {
+    "activity": Metric(ActivityRequest, lambda f, r, rt: activity.compute(f), "DAU/WAU/MAU and access metrics"),
+    "acquisition": Metric(AcquisitionRequest, _acquisition, "New users by channel and scene, sharing, K factor"),
+    "retention": Metric(RetentionRequest, lambda f, r, rt: retention.compute(f, r), "Retention cohorts"),
+    "funnel": Metric(FunnelRequest, lambda f, r, rt: funnels.compute(f, r), "Funnel"),
+    "paths": Metric(PathsRequest, lambda f, r, rt: paths.compute(f, r), "Paths, entry/exit pages"),
+    "lifecycle": Metric(LifecycleRequest, lambda f, r, rt: lifecycle.compute(f, r.period), "Lifecycle and Pulse"),
+    "conversion": Metric(ConversionRequest, _conversion, "Conversion and value"),
+    "interaction": Metric(SimpleRequest, lambda f, r, rt: value.interaction(f), "Share, favorite, comment rates"),
+    "experience": Metric(SimpleRequest, lambda f, r, rt: value.experience(f), "Page load times and bounce"),
+}
+
+
+def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
+    if metric not in METRICS:
+        raise ValidationFailed(
+            f"unknown metric {metric!r}", details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}]
+        )
+    try:
+        return METRICS[metric].request.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "message": e["msg"].removeprefix("Value error, ")}
+            for e in exc.errors()
+        ]
+        raise ValidationFailed("invalid metric request", details=details) from exc
+
+
+class _Cache:
+    """Results for closed periods (ended before the oldest event ingestion still accepts), keyed by the
+    request and invalidated when the app's event count changes (imports can still add history)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._data: OrderedDict[tuple[Any, ...], tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key: tuple[Any, ...], version: int) -> Any | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or hit[0] != version:
+                return None
+            self._data.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[Any, ...], version: int, result: Any) -> None:
+        with self._lock:
+            self._data[key] = (version, result)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+_caches: dict[int, _Cache] = {}
+_known: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
+
+
+def engine_for(runtime: Runtime) -> Engine:
+    return DuckDBEngine(runtime.store)
+
+
+def known_events(runtime: Runtime, app_id: str) -> frozenset[str]:
+    """Catalog events plus every name this app has sent (refreshed each minute)."""
+    key = (id(runtime.store), app_id)
+    hit = _known.get(key)
+    if hit and time.monotonic() - hit[0] < 60:
+        return hit[1]
+    rows = runtime.store.query("SELECT DISTINCT name FROM events WHERE app_id = ?", [app_id]).column(0)
+    names = frozenset(CATALOG) | frozenset(rows.to_pylist())
+    _known[key] = (time.monotonic(), names)
+    return names
+
+
+def _property_checker(runtime: Runtime, app_id: str) -> Callable[[str], bool]:
+    def exists(key: str) -> bool:
+        sql = "SELECT 1 FROM events WHERE app_id = ? AND json_extract(properties, ?) IS NOT NULL LIMIT 1"
+        return runtime.store.query(sql, [app_id, f"$.{key}"]).num_rows > 0
+
+    return exists
+
+
+def run(
+    runtime: Runtime,
+    app: App,
+    metric: str,
+    body: dict[str, Any],
+    *,
+    engine: Engine | None = None,
+) -> dict[str, Any]:
+    req = parse(metric, body)
+    tz = req.tz or app.timezone
+    now = runtime.clock()
+    engine = engine or engine_for(runtime)
+    names = known_events(runtime, app.id)
+
+    def frame_for(q: MetricQuery) -> Frame:
+        return Frame(
+            engine=engine,
+            app_id=app.id,
+            query=q,
+            tz=tz,
+            now=now,
+            known_events=names,
+            property_exists=_property_checker(runtime, app.id),
+        )
+
+    frame = frame_for(req)
+    closed_before = (now.astimezone(frame.tb.zone) - runtime.settings.event_max_age).date()
+    cacheable = req.end < closed_before and metric != "acquisition"  # costs can be re-uploaded
+    key = (app.id, metric, tz, json.dumps(req.model_dump(mode="json"), sort_keys=True))
+    version = runtime.store.count(app_id=app.id) if cacheable else 0
+    cache = _caches.setdefault(id(runtime.store), _Cache())
+    if cacheable and (hit := cache.get(key, version)) is not None:
+        return {**hit, "cached": True}
+    started = time.perf_counter()
+    result = METRICS[metric].run(frame, req, runtime)
+    out: dict[str, Any] = {
+        "metric": metric,
+        "app_id": app.id,
+        "tz": tz,
+        "start": req.start.isoformat(),
+        "end": req.end.isoformat(),
+        "engine": engine.name,
+        "result": result,
+    }
+    if req.compare:
+        prev = req.previous()
+        out["previous"] = {
+            "start": prev.start.isoformat(),
+            "end": prev.end.isoformat(),
+            "result": METRICS[metric].run(frame_for(prev), prev, runtime),
+        }
+    out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    out["cached"] = False
+    if cacheable:
+        cache.put(key, version, out)
+    return out
+
+
+def set_channel_costs(db: Session, app_id: str, rows: list[dict[str, Any]]) -> int:
+    """Upsert (day, channel) → cost_fen rows; returns how many were written."""
+    from huoli.db import utcnow
+
+    n = 0
+    for r in rows:
+        day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(r["day"])
+        existing = db.scalars(
+            select(ChannelCost).where(ChannelCost.day == day, ChannelCost.channel == r["channel"])
+        ).first()
+        if existing is None:
+            db.add(ChannelCost(app_id=app_id, day=day, channel=r["channel"], cost_fen=int(r["cost_fen"])))
+        else:
+            existing.cost_fen = int(r["cost_fen"])
+            existing.updated_at = utcnow()
+        n += 1
+    return n

@@ -1,0 +1,1 @@
+"""The operations console: static shell, page discovery, vendor files (docs/console.md)."""

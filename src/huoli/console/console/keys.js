@@ -1,0 +1,119 @@
+// API keys of the current app: list, create (the full key is shown once), revoke. Owner role only.
+
+const ROLES = ["analyst", "operator", "owner"];
+const L = {
+  list: { zh: "密钥列表", en: "Keys" },
+  create: { zh: "创建密钥", en: "Create a key" },
+  name: { zh: "名称", en: "Name" },
+  namePh: { zh: "例如：运营小王", en: "e.g. growth team" },
+  role: { zh: "角色", en: "Role" },
+  created: { zh: "创建时间", en: "Created" },
+  status: { zh: "状态", en: "Status" },
+  active: { zh: "有效", en: "Active" },
+  revokedAt: { zh: "已吊销于 ", en: "Revoked " },
+  revoke: { zh: "吊销", en: "Revoke" },
+  confirm: { zh: "确认吊销？", en: "Confirm revoke?" },
+  revoked: { zh: "密钥已吊销", en: "Key revoked" },
+  submit: { zh: "创建", en: "Create" },
+  issued: { zh: "新密钥（只显示这一次，请立即复制保存）：", en: "New key (shown only once — copy it now):" },
+  roles: {
+    analyst: { zh: "分析员（只读）", en: "Analyst (read only)" },
+    operator: { zh: "运营（可操作）", en: "Operator" },
+    owner: { zh: "所有者（含密钥管理）", en: "Owner (manages keys)" },
+  },
+  forbidden: { zh: "只有 owner 角色的密钥可以管理密钥。", en: "Only an owner key can manage keys." },
+};
+
+export default {
+  id: "keys",
+  title: { zh: "API 密钥", en: "API keys" },
+  group: "settings",
+  order: 900,
+  range: false,
+  async render(root, ctx) {
+    const { h, clear, table, formErrors, toast } = ctx.ui;
+    const t = ctx.t;
+    const listSlot = h("div", { id: "keys-table" });
+    const issued = h("div", { id: "key-issued" });
+    const name = h("input", { id: "key-name", name: "name", type: "text", autocomplete: "off", placeholder: t(L.namePh) });
+    const role = h("select", { id: "key-role", name: "role" },
+      ROLES.map((r) => h("option", { value: r, selected: r === "analyst" }, t(L.roles[r]))));
+    const submit = h("button", { type: "submit", class: "primary" }, t(L.submit));
+    const form = h("form", { id: "key-create", novalidate: true },
+      h("div", { class: "form-grid" },
+        h("label", { for: "key-name" }, t(L.name)), h("div", { class: "field" }, name),
+        h("label", { for: "key-role" }, t(L.role)), h("div", { class: "field" }, role),
+        h("span"), h("div", {}, submit)));
+
+    function revokeButton(key) {
+      const btn = h("button", { type: "button", class: "revoke", dataset: { key: key.id } }, t(L.revoke));
+      btn.addEventListener("click", async () => {
+        // Two clicks instead of a dialog: the first arms the button, the second revokes.
+        if (btn.dataset.armed !== "1") {
+          btn.dataset.armed = "1";
+          btn.textContent = t(L.confirm);
+          return;
+        }
+        btn.disabled = true;
+        try {
+          await ctx.api(`/admin/keys/${encodeURIComponent(key.id)}`, { method: "DELETE" });
+          toast(L.revoked);
+          await load();
+        } catch (err) {
+          btn.disabled = false;
+          toast(err.message, { kind: "error" });
+        }
+      });
+      return btn;
+    }
+
+    const columns = [
+      { key: "name", title: t(L.name) },
+      { key: "role", title: t(L.role), format: (v) => t(L.roles[v] || v) },
+      { key: "id", title: "ID", format: (v) => h("span", { class: "mono" }, v) },
+      { key: "created_at", title: t(L.created), format: (v) => ctx.fmt.datetime(v) },
+      {
+        key: "revoked_at", title: t(L.status),
+        format: (v) => (v ? `${t(L.revokedAt)}${ctx.fmt.datetime(v)}` : t(L.active)),
+      },
+      { key: "actions", title: "", format: (_, k) => (k.revoked_at ? "" : revokeButton(k)) },
+    ];
+
+    async function load() {
+      const keys = await ctx.api("/admin/keys");
+      if (ctx.isCurrent()) clear(listSlot).append(table(columns, keys));
+    }
+
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      formErrors(form, null);
+      submit.disabled = true;
+      try {
+        const created = await ctx.api("/admin/keys", { method: "POST", body: { name: name.value.trim(), role: role.value } });
+        clear(issued).append(h("div", { class: "secret", role: "status" },
+          h("div", {}, t(L.issued)), h("code", { id: "key-secret", class: "mono" }, created.key)));
+        form.reset();
+        await load();
+      } catch (err) {
+        if (err.status === 422 || err.status === 409) formErrors(form, err);
+        else toast(err.message, { kind: "error" });
+      } finally {
+        submit.disabled = false;
+      }
+    });
+
+    root.append(
+      h("section", { class: "card" }, h("h2", {}, t(L.create)), form, issued),
+      h("section", { class: "card" }, h("h2", {}, t(L.list)), listSlot),
+    );
+    try {
+      await load();
+    } catch (err) {
+      if (err.status === 403) {
+        clear(root).append(h("p", { class: "page-error", role: "alert", id: "keys-forbidden" }, t(L.forbidden)));
+        return;
+      }
+      throw err;
+    }
+  },
+};
