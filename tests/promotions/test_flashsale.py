@@ -223,7 +223,13 @@ def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_
     make_app("other")
     with pytest.raises(HuoliError) as e, unit_of_work(runtime.sessions, app_id="other") as db:
         flashsale.attempt(
-            db=db, settings=runtime.settings, app_id="other", flash_item_id="fi1", user_id="u1", quantity=1, now=DURING
+            db=db,
+            settings=runtime.settings,
+            app_id="other",
+            flash_item_id="fi1",
+            user_id="u1",
+            quantity=1,
+            now=DURING,
         )
     assert e.value.code == "not_found"
     assert totals(uow)[0] == 5

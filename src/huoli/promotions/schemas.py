@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -17,7 +25,7 @@ class CouponTemplateIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["fixed", "threshold", "percent"]
     amount_fen: int = Field(0, ge=0)
-    threshold_fen: int = Field(0, ge=0)
+    threshold_fen: int = Field(0, ge=0, validate_default=True)
     percent_off: int = Field(0, ge=0, le=99)
     max_discount_fen: int | None = Field(None, ge=1)
     valid_from: AwareDatetime | None = None
@@ -32,12 +40,18 @@ class CouponTemplateIn(BaseModel):
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
 
+    @field_validator("threshold_fen")
+    @classmethod
+    def _threshold(cls, value: int, info: ValidationInfo) -> int:
+        # a field validator (not the model one) so the console shows the message next to the field
+        if info.data.get("kind") == "threshold" and value <= info.data.get("amount_fen", 0):
+            raise ValueError("must exceed amount_fen (满X减Y needs X > Y)")
+        return value
+
     @model_validator(mode="after")
     def _shape(self) -> CouponTemplateIn:
         if self.kind in ("fixed", "threshold") and self.amount_fen <= 0:
             raise ValueError("amount_fen must be > 0 for fixed and threshold coupons")
-        if self.kind == "threshold" and self.threshold_fen <= self.amount_fen:
-            raise ValueError("threshold_fen must exceed amount_fen (满X减Y needs X > Y)")
         if self.kind == "percent" and not 1 <= self.percent_off <= 99:
             raise ValueError("percent_off must be 1..99 for percent coupons")
         window = self.valid_from is not None and self.valid_until is not None
