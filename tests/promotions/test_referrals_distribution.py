@@ -245,3 +245,20 @@ def test_binding_modes(uow, runtime) -> None:  # type: ignore[no-untyped-def]
                 )
                 is None
             )
+
+
+def test_a_paused_reward_never_fails_the_qualifying_order(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    program(uow, max_rewards_per_referrer=1)
+    code = code_for(uow, "alice")
+    bind(uow, runtime, code, "b1")
+    bind(uow, runtime, code, "b2")
+    with uow() as db:
+        coupons.get_template(db, "ref_a").active = False  # the referrer's reward runs out / is paused
+    assert qualify(uow, runtime, "b1") == 1
+    assert (coupons_of(uow, "alice"), coupons_of(uow, "b1")) == (0, 1)
+    with uow() as db:
+        b = db.scalars(select(ReferralBinding).where(ReferralBinding.invitee_user_id == "b1")).one()
+        assert b.status == "rewarded" and not b.referrer_rewarded and "coupon_inactive" in (b.note or "")
+        coupons.get_template(db, "ref_a").active = True
+    assert qualify(uow, runtime, "b2") == 1  # the cap slot was given back: alice still gets her one reward
+    assert coupons_of(uow, "alice") == 1

@@ -370,3 +370,18 @@ def test_velocity_limits_hold_under_concurrency(runtime: Runtime, app) -> None: 
             ip="1.2.3.4",
             limits={"ip": (5, 3600)},
         )
+
+
+def test_order_paid_asks_wechat_only_when_a_referral_is_pending(
+    client: TestClient, runtime: Runtime, app, fake_wechat
+) -> None:  # type: ignore[no-untyped-def]
+    fake_wechat.add_user("oBuyer", appid=WX_APPID)
+    user(runtime, app.id, "u_buyer", "oBuyer")
+    paid = signed(
+        client,
+        app,
+        "/v1/server/promotions/orders/paid",
+        {"order_id": "o9", "openid": "oBuyer", "paid_fen": 500},
+    )
+    assert paid.status_code == 200 and paid.json()["referral_pending"] is False
+    assert fake_wechat.call_count("/wxa/getuserriskrank") == 0

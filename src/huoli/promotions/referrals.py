@@ -170,37 +170,47 @@ def qualify(
         ).first()
         if flipped is None or blocked_reason:
             continue
-        coupons.claim(
-            db=db,
-            settings=settings,
-            app_id=app_id,
-            template_id=program.invitee_template_id,
-            user_id=invitee_user_id,
-            claim_key=f"ref:{b.id}:invitee",
-            now=now,
-            source="referral",
+        problems: list[str] = []
+        _reward(
+            db,
+            settings,
+            app_id,
+            program.invitee_template_id,
+            invitee_user_id,
+            f"ref:{b.id}:invitee",
+            now,
+            problems,
         )
-        capped = db.execute(
-            update(InviteCode)
-            .where(
-                InviteCode.code == b.code,
-                InviteCode.rewarded_count < program.max_rewards_per_referrer,
-            )
-            .values(rewarded_count=InviteCode.rewarded_count + 1)
-            .returning(InviteCode.rewarded_count)
-        ).first()
-        if capped is not None:
-            coupons.claim(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                template_id=program.referrer_template_id,
-                user_id=b.referrer_user_id,
-                claim_key=f"ref:{b.id}:referrer",
-                now=now,
-                source="referral",
-            )
-            b.referrer_rewarded = True
+        # The cap slot and the referrer's coupon share a savepoint: a failed reward gives the slot back.
+        capped = None
+        try:
+            with db.begin_nested():
+                capped = db.execute(
+                    update(InviteCode)
+                    .where(
+                        InviteCode.code == b.code,
+                        InviteCode.rewarded_count < program.max_rewards_per_referrer,
+                    )
+                    .values(rewarded_count=InviteCode.rewarded_count + 1)
+                    .returning(InviteCode.rewarded_count)
+                ).first()
+                if capped is not None:
+                    coupons.claim(
+                        db=db,
+                        settings=settings,
+                        app_id=app_id,
+                        template_id=program.referrer_template_id,
+                        user_id=b.referrer_user_id,
+                        claim_key=f"ref:{b.id}:referrer",
+                        now=now,
+                        source="referral",
+                    )
+                    b.referrer_rewarded = True
+        except HuoliError as exc:
+            capped = None
+            problems.append(f"{program.referrer_template_id}: {exc.code}")
+        if problems:
+            b.note = "; ".join(problems)[:200]
         db.flush()
         emit(
             db,
@@ -219,3 +229,45 @@ def qualify(
         )
         done.append(b)
     return done
+
+
+def _reward(
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    template_id: str,
+    user_id: str,
+    key: str,
+    now: datetime,
+    problems: list[str],
+) -> bool:
+    """Issue a reward coupon in a savepoint: a paused or exhausted reward template is noted on the binding,
+    never allowed to fail the order payment that qualified it."""
+    try:
+        with db.begin_nested():
+            coupons.claim(
+                db=db,
+                settings=settings,
+                app_id=app_id,
+                template_id=template_id,
+                user_id=user_id,
+                claim_key=key,
+                now=now,
+                source="referral",
+            )
+        return True
+    except HuoliError as exc:
+        problems.append(f"{template_id}: {exc.code}")
+        return False
+
+
+def has_pending_binding(db: Session, invitee_user_id: str) -> bool:
+    """Whether a qualifying action of this user could still reward someone (so a risk check is worth a call)."""
+    return (
+        db.scalars(
+            select(ReferralBinding.id).where(
+                ReferralBinding.invitee_user_id == invitee_user_id, ReferralBinding.status == "bound"
+            )
+        ).first()
+        is not None
+    )

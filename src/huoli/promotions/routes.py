@@ -682,8 +682,11 @@ def server_order_paid(
     create commissions. Idempotent: report it as often as you like."""
     uid = _server_user(app, body.user_id, body.openid)
     blocked, check_referral = None, True
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        pending = referrals.has_pending_binding(db, uid)
     try:
-        _guard_reward(runtime, app, uid, request.headers.get("x-huoli-client-ip", ""), "referral")
+        if pending:  # one WeChat call only when the order could reward a referral
+            _guard_reward(runtime, app, uid, request.headers.get("x-huoli-client-ip", ""), "referral")
     except risk.RiskRefused as exc:
         blocked = f"risk_rank_{(exc.details or {}).get('risk_rank')}"
     except HuoliError:
