@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     console_node_modules: Path | None = Field(
         None, description="node_modules with the console's browser libraries (default: console/node_modules)."
     )
+    redis_url: str | None = Field(
+        None, description="Optional Redis (redis://127.0.0.1:6379/0): flash-sale gate."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -11,9 +11,9 @@ from huoli.analytics.frame import Frame
 # Events that count as taking part in a promotion (the promotions domain's events plus coupon claims).
 PROMOTION_EVENTS = [
     "coupon_claimed",
-    "flash_sale_ordered",
-    "group_buy_joined",
-    "group_buy_started",
+    "flashsale_reserved",
+    "group_opened",
+    "group_joined",
     "bargain_started",
     "bargain_helped",
     "referral_bound",

@@ -144,6 +144,73 @@ CATALOG: dict[str, EventSpec] = {
     "mall_redeemed": EventSpec(
         "A points-mall item was redeemed.", required={"item_id": str, "points": int}, server_only=True
     ),
+    # promotions (docs/promotions.md); every one is written by the server inside the business transaction
+    "coupon_locked": EventSpec(
+        "A coupon was reserved for an order at checkout.",
+        required={"coupon_id": str, "order_id": str},
+        server_only=True,
+    ),
+    "coupon_released": EventSpec(
+        "A locked coupon went back to the user (order cancelled or checkout timed out).",
+        required={"coupon_id": str, "order_id": str},
+        server_only=True,
+    ),
+    "coupon_rolled_back": EventSpec(
+        "A redeemed coupon went back to the user because its order was refunded.",
+        required={"coupon_id": str, "order_id": str},
+        server_only=True,
+    ),
+    "flashsale_reserved": EventSpec(
+        "A flash-sale (秒杀) attempt won a unit of stock.", required={"item_id": str}, server_only=True
+    ),
+    "flashsale_paid": EventSpec(
+        "A flash-sale reservation was paid in time.", required={"order_id": str}, server_only=True
+    ),
+    "flashsale_expired": EventSpec(
+        "A flash-sale reservation gave its stock back (unpaid in time or cancelled).", server_only=True
+    ),
+    "group_opened": EventSpec("A leader paid and opened a group buy (拼团).", server_only=True),
+    "group_joined": EventSpec("A member paid and joined a group buy.", server_only=True),
+    "group_join_rejected": EventSpec(
+        "A paid join arrived after the group closed or filled; the payment is refunded.", server_only=True
+    ),
+    "group_succeeded": EventSpec("A group buy reached its size (or was filled by policy).", server_only=True),
+    "group_failed": EventSpec("A group buy missed its deadline; every member is refunded.", server_only=True),
+    "promo_refund_succeeded": EventSpec(
+        "A promotion refund was accepted by WeChat Pay.", required={"amount_fen": int}, server_only=True
+    ),
+    "bargain_started": EventSpec(
+        "A user started a bargain (砍价).", required={"item_id": str}, server_only=True
+    ),
+    "bargain_helped": EventSpec("A friend helped a bargain (one pre-allocated cut).", server_only=True),
+    "bargain_completed": EventSpec("A bargain reached its floor price.", server_only=True),
+    "bargain_expired": EventSpec("A bargain expired before reaching its floor.", server_only=True),
+    "referral_bound": EventSpec("An invitee opened the app from an invite and was bound.", server_only=True),
+    "referral_rewarded": EventSpec(
+        "A referral qualified (invitee's first order or registration) and was rewarded.", server_only=True
+    ),
+    "distribution_bound": EventSpec("A customer was bound to a distributor (分销).", server_only=True),
+    "commission_created": EventSpec(
+        "A paid order created a frozen commission.",
+        required={"order_id": str, "amount_fen": int},
+        server_only=True,
+    ),
+    "commission_credited": EventSpec(
+        "A commission left its freeze window and became withdrawable.",
+        required={"amount_fen": int},
+        server_only=True,
+    ),
+    "commission_reversed": EventSpec(
+        "A commission was reversed because its order was refunded.",
+        required={"order_id": str},
+        server_only=True,
+    ),
+    "withdrawal_requested": EventSpec(
+        "A distributor requested a withdrawal.", required={"amount_fen": int}, server_only=True
+    ),
+    "reward_blocked": EventSpec(
+        "A fission reward was refused by a velocity limit or the WeChat risk rank.", server_only=True
+    ),
 }
 
 # Custom events: same name rules, any properties, never a reserved name.

@@ -1,0 +1,203 @@
+"""Bargaining (砍价): 'invite N friends to buy at the floor price', with every cut fixed when it starts.
+
+The platform forbids random or unstated outcomes, so the number of helpers is shown up front and the cuts
+are a deterministic function of (price − floor, N) — the k-th helper always cuts the same amount, and the
+cuts sum exactly to price − floor. One help per helper per bargain is a unique key; the seat for the k-th
+cut is a conditional increment of the bargain's helped_count.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from huoli.errors import Conflict, HuoliError, NotFound
+from huoli.promotions import compliance
+from huoli.promotions.common import dumps, emit, insert_ignore, loads, new_id
+from huoli.promotions.models import Bargain, BargainCampaign, BargainHelp
+from huoli.promotions.schemas import BargainCampaignIn
+from huoli.settings import Settings
+
+
+def allocate_cuts(total_fen: int, helpers: int) -> list[int]:
+    """Split total_fen into `helpers` positive cuts, front-loaded (weights N, N−1, …, 1), summing exactly.
+
+    Early helpers see bigger cuts (the familiar shape) but nothing is random: same inputs, same cuts.
+    """
+    if helpers < 1 or total_fen < helpers:
+        raise ValueError("need total_fen >= helpers >= 1")
+    weights = list(range(helpers, 0, -1))
+    spare = total_fen - helpers  # every helper first gets 1 fen, so no cut is ever 0
+    wsum = sum(weights)
+    cuts = [1 + spare * w // wsum for w in weights]
+    # Hand the rounding remainder out one fen at a time from the first helper: keeps the order non-increasing.
+    for i in range(total_fen - sum(cuts)):
+        cuts[i % helpers] += 1
+    return cuts
+
+
+def create_campaign(*, db: Session, app_id: str, spec: BargainCampaignIn, now: datetime) -> BargainCampaign:
+    compliance.enforce(compliance.check_bargain(spec))
+    if db.get(BargainCampaign, spec.id) is not None:
+        raise Conflict(f"bargain campaign {spec.id!r} exists", code="exists")
+    row = BargainCampaign(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        item_id=spec.item_id,
+        price_fen=spec.price_fen,
+        floor_fen=spec.floor_fen,
+        helpers_needed=spec.helpers_needed,
+        duration_s=spec.duration_s,
+        active=True,
+        rules_text=compliance.rules_text("bargain", spec),
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def start(
+    *, db: Session, settings: Settings, app_id: str, campaign_id: str, user_id: str, now: datetime
+) -> Bargain:
+    """Start (or return the user's existing) bargain; the cuts are fixed here, once."""
+    existing = db.scalars(
+        select(Bargain).where(Bargain.campaign_id == campaign_id, Bargain.user_id == user_id)
+    ).first()
+    if existing is not None:
+        return existing
+    c = db.get(BargainCampaign, campaign_id)
+    if c is None or not c.active:
+        raise NotFound(f"bargain campaign {campaign_id!r} not found")
+    bid = new_id("brg")
+    insert_ignore(
+        db,
+        Bargain,
+        {
+            "id": bid,
+            "app_id": app_id,
+            "campaign_id": c.id,
+            "user_id": user_id,
+            "price_fen": c.price_fen,
+            "floor_fen": c.floor_fen,
+            "helpers_needed": c.helpers_needed,
+            "cuts": dumps(allocate_cuts(c.price_fen - c.floor_fen, c.helpers_needed)),
+            "helped_count": 0,
+            "current_price_fen": c.price_fen,
+            "status": "active",
+            "started_at": now,
+            "expires_at": now + timedelta(seconds=c.duration_s),
+        },
+    )
+    row = db.scalars(select(Bargain).where(Bargain.campaign_id == c.id, Bargain.user_id == user_id)).one()
+    if row.id == bid:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="bargain_started",
+            ts=now,
+            key=bid,
+            user_id=user_id,
+            properties={"item_id": c.item_id, "bargain_id": bid, "helpers_needed": c.helpers_needed},
+        )
+    return row
+
+
+def help_bargain(
+    *, db: Session, settings: Settings, app_id: str, bargain_id: str, helper_user_id: str, now: datetime
+) -> BargainHelp:
+    """A friend helps: they take the next pre-allocated cut. Raises for self-help, repeats, done or expired."""
+    b = db.get(Bargain, bargain_id)
+    if b is None:
+        raise NotFound(f"bargain {bargain_id!r} not found")
+    if b.user_id == helper_user_id:
+        raise HuoliError("you can't help your own bargain", code="self_help")
+    seat = db.execute(
+        update(Bargain)
+        .where(
+            Bargain.id == b.id,
+            Bargain.status == "active",
+            Bargain.helped_count < Bargain.helpers_needed,
+            Bargain.expires_at > now,
+        )
+        .values(helped_count=Bargain.helped_count + 1)
+        .returning(Bargain.helped_count)
+    ).first()
+    if seat is None:
+        db.refresh(b)
+        code = "bargain_expired" if b.expires_at <= now or b.status == "expired" else "bargain_completed"
+        raise Conflict("this bargain no longer takes help", code=code)
+    seq = seat[0]
+    cut = loads(b.cuts)[seq - 1]
+    if not insert_ignore(
+        db,
+        BargainHelp,
+        {
+            "id": new_id("bh"),
+            "app_id": app_id,
+            "bargain_id": b.id,
+            "helper_user_id": helper_user_id,
+            "seq": seq,
+            "cut_fen": cut,
+            "helped_at": now,
+        },
+    ):
+        raise Conflict("you already helped this bargain", code="already_helped")  # rolls back the seat too
+    done = seq == b.helpers_needed
+    db.execute(
+        update(Bargain)
+        .where(Bargain.id == b.id)
+        .values(
+            current_price_fen=Bargain.current_price_fen - cut,
+            **({"status": "completed"} if done else {}),
+        )
+    )
+    emit(
+        db,
+        settings,
+        app_id=app_id,
+        name="bargain_helped",
+        ts=now,
+        key=f"{b.id}:{seq}",
+        user_id=helper_user_id,
+        properties={"bargain_id": b.id, "seq": seq, "cut_fen": cut, "owner_id": b.user_id},
+    )
+    if done:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="bargain_completed",
+            ts=now,
+            key=b.id,
+            user_id=b.user_id,
+            properties={"bargain_id": b.id, "price_fen": b.floor_fen},
+        )
+    h = db.scalars(select(BargainHelp).where(BargainHelp.bargain_id == b.id, BargainHelp.seq == seq)).one()
+    return h
+
+
+def expire(*, db: Session, settings: Settings, now: datetime) -> int:
+    """Job: active bargains past expiry stop taking help (the owner keeps no partial price)."""
+    rows = db.execute(
+        update(Bargain)
+        .where(Bargain.status == "active", Bargain.expires_at <= now)
+        .values(status="expired")
+        .returning(Bargain.id, Bargain.user_id, Bargain.app_id, Bargain.helped_count)
+    ).all()
+    for bid, uid, app, helped in rows:
+        emit(
+            db,
+            settings,
+            app_id=app,
+            name="bargain_expired",
+            ts=now,
+            key=bid,
+            user_id=uid,
+            properties={"bargain_id": bid, "helped": helped},
+        )
+    return len(rows)

@@ -1,0 +1,109 @@
+"""`huoli promotions …`: run the periodic jobs, pay owed refunds through WeChat Pay, check a configuration.
+
+huoli.cli's helpers are imported inside the commands: huoli.cli imports this module while it loads, and under
+`python -m huoli.cli` a top-level import would re-enter it half-initialised.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from huoli.db import unit_of_work
+from huoli.promotions import compliance, groupbuy, service
+from huoli.wechat.pay import DEFAULT_BASE_URL, WeChatPayClient, hmac_signer, rsa_signer
+
+CLI_NAME = "promotions"
+cli = typer.Typer(
+    help="Coupons, flash sales, group buys, bargains, referrals, distribution.", no_args_is_help=True
+)
+
+
+def _print(obj: Any) -> None:
+    from huoli.cli import out
+
+    out.print_json(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+@cli.command("jobs")
+def jobs(
+    app_id: Annotated[str | None, typer.Option("--app", help="Only this app (default: all apps).")] = None,
+) -> None:
+    """Expire coupons and unpaid flash reservations, close due groups, expire bargains, credit commissions.
+
+    Idempotent and safe to run concurrently: schedule it every minute (cron / systemd timer)."""
+    from huoli.cli import guarded, runtime
+
+    with runtime() as rt:
+
+        def run() -> dict[str, object]:
+            with unit_of_work(rt.sessions, app_id=app_id) as db:
+                return service.run_jobs(db=db, settings=rt.settings, now=rt.clock())
+
+        _print(guarded(run))
+
+
+@cli.command("refunds")
+def refunds(
+    mchid: Annotated[str, typer.Option(envvar="HUOLI_WECHATPAY_MCHID", help="WeChat Pay merchant id.")],
+    serial_no: Annotated[
+        str,
+        typer.Option(
+            envvar="HUOLI_WECHATPAY_SERIAL_NO", help="Serial number of the merchant API certificate."
+        ),
+    ],
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="HUOLI_WECHATPAY_KEY_FILE", help="Merchant API private key (PEM; needs `cryptography`)."
+        ),
+    ] = None,
+    test_hmac_key: Annotated[
+        str | None,
+        typer.Option(envvar="HUOLI_WECHATPAY_TEST_HMAC_KEY", help="Sign with HMAC (the fake server)."),
+    ] = None,
+    base_url: Annotated[str, typer.Option(envvar="HUOLI_WECHATPAY_BASE_URL")] = DEFAULT_BASE_URL,
+    qps: Annotated[float, typer.Option(min=1, max=150, help="Pacing; WeChat allows about 150/s.")] = 100.0,
+) -> None:
+    """Pay the refunds owed by failed or over-full group buys (idempotent on out_refund_no; retry freely)."""
+    from huoli.cli import guarded, runtime
+
+    if key_file is None and test_hmac_key is None:
+        raise typer.BadParameter("give --key-file (production) or --test-hmac-key (fake server)")
+    signer = hmac_signer(test_hmac_key) if test_hmac_key else rsa_signer(key_file.read_bytes())  # type: ignore[union-attr]
+    with (
+        runtime() as rt,
+        WeChatPayClient(mchid=mchid, serial_no=serial_no, signer=signer, base_url=base_url, qps=qps) as pay,
+    ):
+        _print(
+            guarded(
+                lambda: groupbuy.process_refunds(
+                    factory=rt.sessions, pay_for=lambda _app: pay, settings=rt.settings, now=rt.clock
+                )
+            )
+        )
+
+
+@cli.command("check")
+def check(
+    kind: Annotated[str, typer.Argument(help="coupon | group | bargain | referral | distribution")],
+    config: Annotated[Path, typer.Argument(help="JSON file with the configuration")],
+) -> None:
+    """Check a configuration against the platform rules and print the rule text users would see."""
+    from huoli.cli import fail
+
+    if kind not in compliance.KINDS:
+        raise fail(f"unknown kind {kind!r}; one of {', '.join(compliance.KINDS)}")
+    try:
+        data = json.loads(config.read_text())
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read {config}: {exc}") from None
+    if not isinstance(data, dict):
+        raise fail("the configuration must be a JSON object")
+    violations, text = compliance.check(kind, data)
+    _print({"ok": not violations, "violations": violations, "rules_text": text})
+    if violations:
+        raise typer.Exit(code=1)

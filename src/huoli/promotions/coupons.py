@@ -1,0 +1,517 @@
+"""Coupons (优惠券): templates, claim → lock (checkout) → redeem → roll back, each step idempotent.
+
+Limits are enforced by the database: the per-user limit is the unique slot (template, user, seq) and the
+total limit a conditional increment of the template's issued_count; a coupon changes state only through
+an UPDATE conditioned on its current state, so a retried or concurrent redemption uses it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
+from huoli.promotions import compliance
+from huoli.promotions.common import dumps, emit, insert_ignore, loads, new_id
+from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
+from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn
+from huoli.settings import Settings
+
+LOCK_TTL = timedelta(minutes=30)  # an unpaid checkout gives its coupons back after this
+
+
+def create_template(*, db: Session, app_id: str, spec: CouponTemplateIn, now: datetime) -> CouponTemplate:
+    compliance.enforce(compliance.check_coupon_template(spec))
+    if db.get(CouponTemplate, spec.id) is not None:
+        raise Conflict(f"coupon template {spec.id!r} exists", code="exists")
+    row = CouponTemplate(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        kind=spec.kind,
+        amount_fen=spec.amount_fen,
+        threshold_fen=spec.threshold_fen,
+        percent_off=spec.percent_off,
+        max_discount_fen=spec.max_discount_fen,
+        valid_from=spec.valid_from,
+        valid_until=spec.valid_until,
+        valid_days=spec.valid_days,
+        total_limit=spec.total_limit,
+        per_user_limit=spec.per_user_limit,
+        issued_count=0,
+        scope=spec.scope,
+        scope_ids=dumps(spec.scope_ids),
+        stackable=spec.stackable,
+        claim_trigger=spec.claim_trigger,
+        active=True,
+        rules_text=spec.rules_text or compliance.coupon_rules_text(spec),
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def get_template(db: Session, template_id: str) -> CouponTemplate:
+    row = db.get(CouponTemplate, template_id)
+    if row is None:
+        raise NotFound(f"coupon template {template_id!r} not found")
+    return row
+
+
+def _validity(t: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
+    if t.valid_days is not None:
+        return now, now + timedelta(days=t.valid_days)
+    assert t.valid_from is not None and t.valid_until is not None
+    return t.valid_from, t.valid_until
+
+
+def claim(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    template_id: str,
+    user_id: str,
+    claim_key: str,
+    now: datetime,
+    source: str = "claim",
+) -> tuple[Coupon, bool]:
+    """Issue one coupon to a user; (coupon, created). The same claim_key always returns the same coupon."""
+    existing = db.scalars(select(Coupon).where(Coupon.claim_key == claim_key)).first()
+    if existing is not None:
+        return existing, False
+    t = get_template(db, template_id)
+    if not t.active:
+        raise HuoliError("this coupon is not available", code="coupon_inactive")
+    if source == "claim" and t.claim_trigger != "user_claim":
+        raise HuoliError("this coupon cannot be claimed directly", code="not_claimable")
+    valid_from, valid_until = _validity(t, now)
+    if valid_until <= now:
+        raise HuoliError("this coupon's validity has ended", code="coupon_ended")
+    coupon_id = new_id("cpn")
+    created = False
+    for seq in range(1, t.per_user_limit + 1):
+        created = insert_ignore(
+            db,
+            Coupon,
+            {
+                "id": coupon_id,
+                "app_id": app_id,
+                "template_id": t.id,
+                "user_id": user_id,
+                "seq": seq,
+                "claim_key": claim_key,
+                "source": source,
+                "status": "available",
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "claimed_at": now,
+            },
+        )
+        if created:
+            break
+        # The slot or the key was taken; a concurrent claim with our key has committed by now (PG waits).
+        same_key = db.scalars(select(Coupon).where(Coupon.claim_key == claim_key)).first()
+        if same_key is not None:
+            return same_key, False
+    if not created:
+        raise Conflict("per-user limit reached for this coupon", code="per_user_limit")
+    taken = db.execute(
+        update(CouponTemplate)
+        .where(
+            CouponTemplate.id == t.id,
+            or_(
+                CouponTemplate.total_limit.is_(None), CouponTemplate.issued_count < CouponTemplate.total_limit
+            ),
+        )
+        .values(issued_count=CouponTemplate.issued_count + 1)
+        .returning(CouponTemplate.issued_count)
+    ).first()
+    if taken is None:
+        # Raising rolls back the slot inserted above along with everything else in the unit of work.
+        raise Conflict("all coupons of this kind have been issued", code="sold_out")
+    coupon = db.get(Coupon, coupon_id)
+    assert coupon is not None
+    emit(
+        db,
+        settings,
+        app_id=app_id,
+        name="coupon_claimed",
+        ts=now,
+        key=coupon_id,
+        user_id=user_id,
+        properties={"coupon_id": coupon_id, "template_id": t.id, "source": source},
+    )
+    return coupon, True
+
+
+@dataclass
+class IssueResult:
+    issued: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def issue_to_users(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    template_id: str,
+    user_ids: Sequence[str],
+    batch_key: str,
+    now: datetime,
+) -> IssueResult:
+    """Targeted issuance (定向发券): one coupon per listed user; rerunning the batch issues nothing twice."""
+    result = IssueResult()
+    for user_id in dict.fromkeys(user_ids):
+        try:
+            with db.begin_nested():
+                _, created = claim(
+                    db=db,
+                    settings=settings,
+                    app_id=app_id,
+                    template_id=template_id,
+                    user_id=user_id,
+                    claim_key=f"batch:{batch_key}:{user_id}",
+                    now=now,
+                    source="targeted",
+                )
+        except HuoliError as exc:
+            result.failed.append({"user_id": user_id, "code": exc.code})
+            continue
+        (result.issued if created else result.already).append(user_id)
+    return result
+
+
+def create_gift_pack(*, db: Session, app_id: str, spec: GiftPackIn, now: datetime) -> GiftPack:
+    for tid in spec.template_ids:
+        get_template(db, tid)
+    if db.get(GiftPack, spec.id) is not None:
+        raise Conflict(f"gift pack {spec.id!r} exists", code="exists")
+    row = GiftPack(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        template_ids=dumps(spec.template_ids),
+        new_user_days=spec.new_user_days,
+        active=True,
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def grant_gift_pack(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    pack_id: str,
+    user_id: str,
+    user_created_at: datetime,
+    now: datetime,
+) -> list[Coupon]:
+    """新人礼包: once per user (keys per template), only within new_user_days of the first login."""
+    pack = db.get(GiftPack, pack_id)
+    if pack is None or not pack.active:
+        raise NotFound(f"gift pack {pack_id!r} not found")
+    if now - user_created_at > timedelta(days=pack.new_user_days):
+        raise HuoliError("the new-user gift is for new users only", code="not_new_user")
+    return [
+        claim(
+            db=db,
+            settings=settings,
+            app_id=app_id,
+            template_id=tid,
+            user_id=user_id,
+            claim_key=f"gift:{pack.id}:{tid}:{user_id}",
+            now=now,
+            source="gift_pack",
+        )[0]
+        for tid in loads(pack.template_ids)
+    ]
+
+
+# -- checkout ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quote:
+    subtotal_fen: int
+    discounts: dict[str, int]  # coupon id → fen
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(self.discounts.values())
+
+    @property
+    def payable_fen(self) -> int:
+        return self.subtotal_fen - self.discount_fen
+
+
+def _in_scope(t: CouponTemplate, line: CartLine) -> bool:
+    if t.scope == "all":
+        return True
+    ids = set(loads(t.scope_ids))
+    return (line.category_id in ids) if t.scope == "category" else (line.item_id in ids)
+
+
+def discount_for(t: CouponTemplate, cart: Sequence[CartLine]) -> int:
+    """What one coupon takes off this cart (0 when its threshold or scope is not met)."""
+    base = sum(line.price_fen * line.quantity for line in cart if _in_scope(t, line))
+    if base <= 0:
+        return 0
+    if t.kind == "fixed":
+        return min(t.amount_fen, base)
+    if t.kind == "threshold":
+        return min(t.amount_fen, base) if base >= t.threshold_fen else 0
+    off = base * t.percent_off // 100
+    return min(off, t.max_discount_fen) if t.max_discount_fen is not None else off
+
+
+def quote(
+    *,
+    db: Session,
+    user_id: str,
+    coupon_ids: Sequence[str],
+    cart: Sequence[CartLine],
+    now: datetime,
+    order_id: str | None = None,
+) -> Quote:
+    """Validate a coupon selection against a cart (stacking, scope, threshold, validity) without changes."""
+    if not cart:
+        raise ValidationFailed("empty cart", details=[{"field": "cart", "message": "at least one line"}])
+    subtotal = sum(line.price_fen * line.quantity for line in cart)
+    ids = list(dict.fromkeys(coupon_ids))
+    coupons = {c.id: c for c in db.scalars(select(Coupon).where(Coupon.id.in_(ids)))} if ids else {}
+    templates: dict[str, CouponTemplate] = {}
+    discounts: dict[str, int] = {}
+    for cid in ids:
+        c = coupons.get(cid)
+        if c is None or c.user_id != user_id:
+            raise NotFound(f"coupon {cid!r} not found", code="coupon_not_found")
+        usable = c.status == "available" or (c.status == "locked" and order_id and c.order_id == order_id)
+        if not usable:
+            raise Conflict(f"coupon {cid!r} is {c.status}", code=f"coupon_{c.status}")
+        if not (c.valid_from <= now < c.valid_until):
+            raise HuoliError(f"coupon {cid!r} is not valid now", code="coupon_not_valid_now")
+        t = templates.setdefault(c.template_id, get_template(db, c.template_id))
+        off = discount_for(t, cart)
+        if off <= 0:
+            raise HuoliError(f"coupon {cid!r} does not apply to this order", code="coupon_not_applicable")
+        discounts[cid] = off
+    if len(ids) > 1:
+        by_template = [coupons[c].template_id for c in ids]
+        if len(set(by_template)) != len(by_template):
+            raise HuoliError("one coupon per kind per order", code="stacking_not_allowed")
+        if not all(templates[t].stackable for t in by_template):
+            raise HuoliError("these coupons cannot be combined", code="stacking_not_allowed")
+    # Combined discounts never exceed the order; the last coupons give way first.
+    room = subtotal
+    for cid in ids:
+        discounts[cid] = min(discounts[cid], room)
+        room -= discounts[cid]
+    return Quote(subtotal_fen=subtotal, discounts=discounts)
+
+
+def lock(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    user_id: str,
+    order_id: str,
+    coupon_ids: Sequence[str],
+    cart: Sequence[CartLine],
+    now: datetime,
+) -> Quote:
+    """Reserve coupons for an order at checkout. Repeating the call for the order is a no-op; a new
+    selection for the same order releases the coupons it no longer uses."""
+    q = quote(db=db, user_id=user_id, coupon_ids=coupon_ids, cart=cart, now=now, order_id=order_id)
+    held = set(
+        db.scalars(select(Coupon.id).where(Coupon.order_id == order_id, Coupon.status == "locked")).all()
+    )
+    for cid in held - set(q.discounts):
+        _release_one(db, settings, app_id, cid, order_id, now)
+    for cid, off in q.discounts.items():
+        if cid in held:
+            continue
+        got = db.execute(
+            update(Coupon)
+            .where(Coupon.id == cid, Coupon.status == "available")
+            .values(status="locked", order_id=order_id, locked_at=now, discount_fen=off)
+            .returning(Coupon.id)
+        ).first()
+        if got is None:
+            raise Conflict(f"coupon {cid!r} was just used elsewhere", code="coupon_locked")
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="coupon_locked",
+            ts=now,
+            key=f"{cid}:{order_id}:{now.isoformat()}",
+            user_id=user_id,
+            properties={"coupon_id": cid, "order_id": order_id, "discount_fen": off},
+        )
+    return q
+
+
+def _release_one(
+    db: Session, settings: Settings, app_id: str, cid: str, order_id: str, now: datetime
+) -> bool:
+    got = db.execute(
+        update(Coupon)
+        .where(Coupon.id == cid, Coupon.status == "locked", Coupon.order_id == order_id)
+        .values(status="available", order_id=None, locked_at=None, discount_fen=None)
+        .returning(Coupon.user_id)
+    ).first()
+    if got is not None:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="coupon_released",
+            ts=now,
+            key=f"{cid}:{order_id}:{now.isoformat()}",
+            user_id=got[0],
+            properties={"coupon_id": cid, "order_id": order_id},
+        )
+    return got is not None
+
+
+def release(*, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime) -> list[str]:
+    """The order was cancelled before payment: its locked coupons become available again."""
+    ids = db.scalars(select(Coupon.id).where(Coupon.order_id == order_id, Coupon.status == "locked")).all()
+    return [cid for cid in ids if _release_one(db, settings, app_id, cid, order_id, now)]
+
+
+def redeem(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    order_id: str,
+    now: datetime,
+    coupon_ids: Iterable[str] = (),
+    user_id: str | None = None,
+) -> list[str]:
+    """The order was paid: its locked coupons (and any listed available ones) are used. Idempotent."""
+    redeemed: list[tuple[str, str, int | None]] = []
+    rows = db.execute(
+        update(Coupon)
+        .where(Coupon.order_id == order_id, Coupon.status == "locked")
+        .values(status="redeemed", redeemed_at=now)
+        .returning(Coupon.id, Coupon.user_id, Coupon.discount_fen)
+    ).all()
+    redeemed.extend((r[0], r[1], r[2]) for r in rows)
+    for cid in coupon_ids:
+        cond = [Coupon.id == cid, Coupon.status == "available", Coupon.valid_until > now]
+        if user_id is not None:
+            cond.append(Coupon.user_id == user_id)
+        got = db.execute(
+            update(Coupon)
+            .where(*cond)
+            .values(status="redeemed", redeemed_at=now, order_id=order_id)
+            .returning(Coupon.id, Coupon.user_id, Coupon.discount_fen)
+        ).first()
+        if got is not None:
+            redeemed.append((got[0], got[1], got[2]))
+            continue
+        c = db.get(Coupon, cid)
+        if c is None or c.status != "redeemed" or c.order_id != order_id:
+            # Used by another order, expired or unknown: the retry of *this* order is the only no-op.
+            raise Conflict(f"coupon {cid!r} cannot be redeemed", code="coupon_unavailable")
+    for cid, uid, off in redeemed:
+        props: dict[str, object] = {"coupon_id": cid, "order_id": order_id}
+        if off is not None:
+            props["discount_fen"] = off
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="coupon_redeemed",
+            ts=now,
+            key=cid,
+            user_id=uid,
+            properties=props,
+        )
+    return [r[0] for r in redeemed]
+
+
+def roll_back(*, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime) -> list[str]:
+    """The paid order was refunded: its coupons return to the user (expired if their time is up)."""
+    rows = db.execute(
+        update(Coupon)
+        .where(Coupon.order_id == order_id, Coupon.status == "redeemed")
+        .values(status="available", order_id=None, redeemed_at=None, locked_at=None, discount_fen=None)
+        .returning(Coupon.id, Coupon.user_id)
+    ).all()
+    for cid, uid in rows:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="coupon_rolled_back",
+            ts=now,
+            key=f"{cid}:{order_id}:{now.isoformat()}",
+            user_id=uid,
+            properties={"coupon_id": cid, "order_id": order_id},
+        )
+    return [r[0] for r in rows]
+
+
+def expire(*, db: Session, settings: Settings, now: datetime) -> dict[str, int]:
+    """Job: expire unused coupons past their validity and release checkout locks older than LOCK_TTL."""
+    stale = db.execute(
+        select(Coupon.id, Coupon.order_id, Coupon.app_id).where(
+            Coupon.status == "locked", Coupon.locked_at < now - LOCK_TTL
+        )
+    ).all()
+    released = sum(_release_one(db, settings, app, cid, oid, now) for cid, oid, app in stale if oid)
+    rows = db.execute(
+        update(Coupon)
+        .where(Coupon.status == "available", Coupon.valid_until <= now)
+        .values(status="expired")
+        .returning(Coupon.id, Coupon.user_id, Coupon.app_id, Coupon.template_id)
+    ).all()
+    for cid, uid, app, tid in rows:
+        emit(
+            db,
+            settings,
+            app_id=app,
+            name="coupon_expired",
+            ts=now,
+            key=cid,
+            user_id=uid,
+            properties={"coupon_id": cid, "template_id": tid},
+        )
+    return {"expired": len(rows), "released": released}
+
+
+def list_for_user(*, db: Session, user_id: str, status: str | None = None) -> list[Coupon]:
+    stmt = select(Coupon).where(Coupon.user_id == user_id).order_by(Coupon.valid_until)
+    if status:
+        stmt = stmt.where(Coupon.status == status)
+    return list(db.scalars(stmt))
+
+
+def expiring_soon(
+    *, db: Session, within: timedelta, now: datetime, user_id: str | None = None
+) -> list[Coupon]:
+    """Available coupons whose validity ends within `within` (for reminder messages)."""
+    stmt = (
+        select(Coupon)
+        .where(Coupon.status == "available", Coupon.valid_until > now, Coupon.valid_until <= now + within)
+        .order_by(Coupon.valid_until)
+    )
+    if user_id is not None:
+        stmt = stmt.where(Coupon.user_id == user_id)
+    return list(db.scalars(stmt))

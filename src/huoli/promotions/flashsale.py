@@ -1,0 +1,363 @@
+"""Flash sales (秒杀): sessions, items with stock, one attempt per user per item, unpaid reservations expire.
+
+No oversell: stock only moves through `UPDATE … SET stock = stock - n WHERE id = :id AND stock >= n
+RETURNING`, and (item, user) is a unique key. The optional Redis gate (a Lua script) turns most of a burst
+away before it reaches the database; whatever it admits is settled by the same database path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from huoli.db import unit_of_work
+from huoli.errors import Conflict, HuoliError, NotFound
+from huoli.promotions.common import emit, insert_ignore, new_id
+from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
+from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
+from huoli.settings import Settings
+
+
+def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
+    if db.get(FlashSession, spec.id) is not None:
+        raise Conflict(f"flash session {spec.id!r} exists", code="exists")
+    row = FlashSession(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def create_daily_sessions(
+    *, db: Session, app_id: str, tz: str, spec: DailySessionsIn, now: datetime
+) -> list[FlashSession]:
+    """每天 10:00 秒杀: one session per local day at local_time in the app's timezone (DST-safe)."""
+    zone = ZoneInfo(tz)
+    first = date.fromisoformat(spec.first_day)
+    out = []
+    for i in range(spec.days):
+        day = first + timedelta(days=i)
+        start = datetime.combine(day, spec.local_time, tzinfo=zone)
+        sid = f"{spec.prefix}-{day:%Y%m%d}"
+        if db.get(FlashSession, sid) is not None:
+            continue
+        out.append(
+            create_session(
+                db=db,
+                app_id=app_id,
+                spec=FlashSessionIn(
+                    id=sid,
+                    name=f"{day:%m-%d} {spec.local_time:%H:%M} 秒杀",
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=spec.duration_minutes),
+                ),
+                now=now,
+            )
+        )
+    return out
+
+
+def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -> FlashItem:
+    if db.get(FlashSession, spec.session_id) is None:
+        raise NotFound(f"flash session {spec.session_id!r} not found")
+    if db.get(FlashItem, spec.id) is not None:
+        raise Conflict(f"flash item {spec.id!r} exists", code="exists")
+    row = FlashItem(
+        id=spec.id,
+        app_id=app_id,
+        session_id=spec.session_id,
+        item_id=spec.item_id,
+        price_fen=spec.price_fen,
+        original_price_fen=spec.original_price_fen,
+        total_stock=spec.stock,
+        stock=spec.stock,
+        per_user_limit=spec.per_user_limit,
+        pay_window_s=spec.pay_window_s,
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def attempt(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    flash_item_id: str,
+    user_id: str,
+    quantity: int,
+    now: datetime,
+) -> FlashReservation:
+    """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
+
+    Four statements on the hot path (read, insert, outbox, conditional decrement): a burst is bound by
+    round trips and by how long the stock row stays locked, so both are kept to the minimum.
+    """
+    items: Table = FlashItem.__table__  # type: ignore[assignment]
+    sessions: Table = FlashSession.__table__  # type: ignore[assignment]
+    # Core statements with the app filter written out: this is the one hot path where the ORM's per-statement
+    # cost (tenancy criteria, bulk-update bookkeeping) is the bottleneck (docs/promotions.md).
+    conn = db.connection()
+    row = conn.execute(
+        select(
+            items.c.item_id,
+            items.c.stock,
+            items.c.per_user_limit,
+            items.c.pay_window_s,
+            sessions.c.starts_at,
+            sessions.c.ends_at,
+        )
+        .join(sessions, (sessions.c.id == items.c.session_id) & (sessions.c.app_id == items.c.app_id))
+        .where(items.c.id == flash_item_id, items.c.app_id == app_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"flash item {flash_item_id!r} not found")
+    sku, stock, limit, pay_window_s, starts_at, ends_at = row
+    if now < starts_at:
+        raise HuoliError("the flash sale has not started", code="not_started")
+    if now >= ends_at:
+        raise HuoliError("the flash sale has ended", code="ended")
+    if quantity > limit:
+        raise HuoliError(f"at most {limit} per person", code="over_limit")
+    # Lock-free early exit once sold out (the read above): most of a burst ends here.
+    if stock < quantity:
+        raise Conflict("sold out", code="sold_out")
+    res_id = new_id("fsr")
+    values: dict[str, object] = {
+        "id": res_id,
+        "app_id": app_id,
+        "flash_item_id": flash_item_id,
+        "user_id": user_id,
+        "quantity": quantity,
+        "status": "reserved",
+        "reserved_at": now,
+        "pay_by": now + timedelta(seconds=pay_window_s),
+    }
+    if not insert_ignore(db, FlashReservation, values):
+        raise Conflict("one attempt per person", code="already_attempted")
+    emit(
+        db,
+        settings,
+        app_id=app_id,
+        name="flashsale_reserved",
+        ts=now,
+        key=res_id,
+        user_id=user_id,
+        properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
+    )
+    # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
+    left = conn.execute(
+        update(items)
+        .where(items.c.id == flash_item_id, items.c.app_id == app_id, items.c.stock >= quantity)
+        .values(stock=items.c.stock - quantity)
+        .returning(items.c.stock)
+    ).first()
+    if left is None:
+        raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
+    return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
+
+
+def mark_paid(
+    *, db: Session, settings: Settings, app_id: str, reservation_id: str, order_id: str, now: datetime
+) -> FlashReservation:
+    """The reservation's order was paid in time. Idempotent for the same order."""
+    got = db.execute(
+        update(FlashReservation)
+        .where(FlashReservation.id == reservation_id, FlashReservation.status == "reserved")
+        .values(status="paid", order_id=order_id, closed_at=now)
+        .returning(FlashReservation.id)
+    ).first()
+    res = db.get(FlashReservation, reservation_id)
+    if res is None:
+        raise NotFound(f"reservation {reservation_id!r} not found")
+    if got is None and not (res.status == "paid" and res.order_id == order_id):
+        raise Conflict(f"reservation is {res.status}", code=f"reservation_{res.status}")
+    if got is not None:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="flashsale_paid",
+            ts=now,
+            key=reservation_id,
+            user_id=res.user_id,
+            properties={"order_id": order_id, "flash_item_id": res.flash_item_id},
+        )
+    return res
+
+
+def _return_stock(
+    db: Session, settings: Settings, rows: list[Any], now: datetime, reason: str
+) -> list[tuple[str, str, str, int]]:
+    for res_id, item_id, uid, qty, app in rows:
+        db.execute(update(FlashItem).where(FlashItem.id == item_id).values(stock=FlashItem.stock + qty))
+        emit(
+            db,
+            settings,
+            app_id=app,
+            name="flashsale_expired",
+            ts=now,
+            key=res_id,
+            user_id=uid,
+            properties={"flash_item_id": item_id, "quantity": qty, "reason": reason},
+        )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def cancel(
+    *, db: Session, settings: Settings, reservation_id: str, now: datetime
+) -> list[tuple[str, str, str, int]]:
+    """The order was cancelled before payment: stock goes back (once)."""
+    rows = db.execute(
+        update(FlashReservation)
+        .where(FlashReservation.id == reservation_id, FlashReservation.status == "reserved")
+        .values(status="cancelled", closed_at=now)
+        .returning(
+            FlashReservation.id,
+            FlashReservation.flash_item_id,
+            FlashReservation.user_id,
+            FlashReservation.quantity,
+            FlashReservation.app_id,
+        )
+    ).all()
+    return _return_stock(db, settings, list(rows), now, "cancelled")
+
+
+def expire_unpaid(
+    *, db: Session, settings: Settings, now: datetime, limit: int = 1000
+) -> list[tuple[str, str, str, int]]:
+    """Job: reservations unpaid past pay_by give their stock back. The status flip is the idempotency key:
+    a second run (or a concurrent one) finds nothing left to flip."""
+    due = db.scalars(
+        select(FlashReservation.id)
+        .where(FlashReservation.status == "reserved", FlashReservation.pay_by <= now)
+        .limit(limit)
+    ).all()
+    if not due:
+        return []
+    rows = db.execute(
+        update(FlashReservation)
+        .where(FlashReservation.id.in_(due), FlashReservation.status == "reserved")
+        .values(status="expired", closed_at=now)
+        .returning(
+            FlashReservation.id,
+            FlashReservation.flash_item_id,
+            FlashReservation.user_id,
+            FlashReservation.quantity,
+            FlashReservation.app_id,
+        )
+    ).all()
+    return _return_stock(db, settings, list(rows), now, "unpaid")
+
+
+# -- Redis gate ---------------------------------------------------------------------------------------
+
+# KEYS[1] stock counter, KEYS[2] set of users admitted; ARGV[1] user, ARGV[2] quantity.
+# Returns 1 admitted, 0 sold out, -1 already attempted, -2 not loaded (use the database path alone).
+# Atomic: Redis runs a script without interleaving other commands.
+GATE_LUA = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -2 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return -1 end
+local left = tonumber(raw)
+local n = tonumber(ARGV[2])
+if left < n then return 0 end
+redis.call('DECRBY', KEYS[1], n)
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Compensation when the database refused what the gate admitted (or a reservation expired).
+UNGATE_LUA = """
+if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+
+class RedisGate:
+    """Admission in Redis, truth in the database. Keys: <prefix>:flash:<app>:<item>:{stock,users}."""
+
+    def __init__(self, redis: Any, prefix: str = "huoli") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._gate = redis.register_script(GATE_LUA)
+        self._ungate = redis.register_script(UNGATE_LUA)
+
+    def keys(self, app_id: str, flash_item_id: str) -> list[str]:
+        base = f"{self.prefix}:flash:{app_id}:{flash_item_id}"
+        return [f"{base}:stock", f"{base}:users"]
+
+    def load(self, app_id: str, flash_item_id: str, stock: int) -> None:
+        """Seed the counter from the database stock (call when the session is set up)."""
+        stock_key, users_key = self.keys(app_id, flash_item_id)
+        pipe = self.redis.pipeline()
+        pipe.set(stock_key, stock)
+        pipe.delete(users_key)
+        pipe.execute()
+
+    def admit(self, app_id: str, flash_item_id: str, user_id: str, quantity: int) -> int:
+        return int(self._gate(keys=self.keys(app_id, flash_item_id), args=[user_id, quantity]))
+
+    def give_back(self, app_id: str, flash_item_id: str, user_id: str, quantity: int) -> None:
+        self._ungate(keys=self.keys(app_id, flash_item_id), args=[user_id, quantity])
+
+
+def attempt_gated(
+    *,
+    factory: sessionmaker[Session],
+    gate: RedisGate,
+    settings: Settings,
+    app_id: str,
+    flash_item_id: str,
+    user_id: str,
+    quantity: int,
+    now: Callable[[], datetime],
+) -> FlashReservation:
+    """Gate first, then settle in the database in its own unit of work (a flow: it owns the transaction)."""
+    verdict = gate.admit(app_id, flash_item_id, user_id, quantity)
+    if verdict == -2:
+        with unit_of_work(factory, app_id=app_id) as db:
+            return attempt(
+                db=db,
+                settings=settings,
+                app_id=app_id,
+                flash_item_id=flash_item_id,
+                user_id=user_id,
+                quantity=quantity,
+                now=now(),
+            )
+    if verdict == 0:
+        raise Conflict("sold out", code="sold_out")
+    if verdict < 0:
+        raise Conflict("one attempt per person", code="already_attempted")
+    try:
+        with unit_of_work(factory, app_id=app_id) as db:
+            return attempt(
+                db=db,
+                settings=settings,
+                app_id=app_id,
+                flash_item_id=flash_item_id,
+                user_id=user_id,
+                quantity=quantity,
+                now=now(),
+            )
+    except Conflict as exc:
+        if exc.code != "already_attempted":  # a DB duplicate means the unit is already held in the DB
+            gate.give_back(app_id, flash_item_id, user_id, quantity)
+        raise
+    except Exception:
+        gate.give_back(app_id, flash_item_id, user_id, quantity)
+        raise

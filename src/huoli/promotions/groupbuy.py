@@ -1,0 +1,424 @@
+"""Group buying (拼团): members join only with a payment the merchant backend confirms.
+
+State machine of a group: open → succeeded (full, or filled by policy at the deadline) | failed (deadline
+missed; every member refunded). Joins and the deadline job both change the group through conditional
+UPDATEs of its one row (`… WHERE status = 'open' …`), so whichever commits first decides and the other
+sees the result: a payment that arrives after the group closed or filled is kept as 'rejected' and
+refunded. Filler members are virtual: they are a count, never a payment or a commission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from huoli.db import unit_of_work
+from huoli.errors import Conflict, NotFound
+from huoli.promotions import compliance
+from huoli.promotions.common import emit, new_id
+from huoli.promotions.models import Group, GroupCampaign, GroupMember, Refund
+from huoli.promotions.schemas import GroupCampaignIn
+from huoli.settings import Settings
+from huoli.wechat.pay import WeChatPayClient, WeChatPayError
+
+
+def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: datetime) -> GroupCampaign:
+    compliance.enforce(compliance.check_group(spec))
+    if db.get(GroupCampaign, spec.id) is not None:
+        raise Conflict(f"group campaign {spec.id!r} exists", code="exists")
+    row = GroupCampaign(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        item_id=spec.item_id,
+        original_price_fen=spec.original_price_fen,
+        group_price_fen=spec.group_price_fen,
+        leader_price_fen=spec.leader_price_fen if spec.leader_price_fen is not None else spec.group_price_fen,
+        size=spec.size,
+        duration_s=spec.duration_s,
+        fill_policy=spec.fill_policy,
+        fill_min_real=spec.fill_min_real,
+        active=True,
+        rules_text=compliance.rules_text("group", spec),
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def _event(
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    name: str,
+    key: str,
+    now: datetime,
+    user: str | None,
+    props: dict[str, object],
+) -> None:
+    emit(db, settings, app_id=app_id, name=name, ts=now, key=key, user_id=user, properties=props)
+
+
+def _owe_refund(db: Session, app_id: str, member: GroupMember, reason: str, now: datetime) -> None:
+    """Record the refund owed for a member; the refund job pays it. One refund per member, ever."""
+    db.add(
+        Refund(
+            id=new_id("rf"),
+            app_id=app_id,
+            out_refund_no=f"RF{member.id}",  # stable: a retried refund reuses it (WeChat Pay idempotency)
+            out_trade_no=member.out_trade_no,
+            refund_fen=member.paid_fen,
+            total_fen=member.paid_fen,
+            reason=reason,
+            source=member.id,
+            status="pending",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if member.status == "joined":
+        member.status = "refunding"
+
+
+def join(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    campaign_id: str,
+    group_id: str | None,
+    user_id: str,
+    out_trade_no: str,
+    paid_fen: int,
+    now: datetime,
+) -> tuple[GroupMember, Group | None]:
+    """A paid join confirmed by the merchant backend (signed call). Idempotent on out_trade_no.
+
+    Opens a group when group_id is None. A join that can't be honoured is recorded and refunded, not lost.
+    """
+    seen = db.scalars(select(GroupMember).where(GroupMember.out_trade_no == out_trade_no)).first()
+    if seen is not None:
+        return seen, db.get(Group, seen.group_id)
+    campaign = db.get(GroupCampaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"group campaign {campaign_id!r} not found")
+    member = GroupMember(
+        id=new_id("gbm"),
+        app_id=app_id,
+        group_id=group_id or "",
+        user_id=user_id,
+        is_leader=group_id is None,
+        out_trade_no=out_trade_no,
+        paid_fen=paid_fen,
+        status="joined",
+        joined_at=now,
+    )
+    expected = campaign.leader_price_fen if group_id is None else campaign.group_price_fen
+    if group_id is None:
+        if not campaign.active or paid_fen != expected:
+            return _reject(
+                db, settings, app_id, member, None, "amount_mismatch" if campaign.active else "inactive", now
+            ), None
+        group = Group(
+            id=new_id("grp"),
+            app_id=app_id,
+            campaign_id=campaign.id,
+            leader_user_id=user_id,
+            size=campaign.size,
+            member_count=1,
+            filled_count=0,
+            status="open",
+            opened_at=now,
+            deadline=now + timedelta(seconds=campaign.duration_s),
+        )
+        db.add(group)
+        member.group_id = group.id
+        db.add(member)
+        db.flush()
+        _event(
+            db,
+            settings,
+            app_id,
+            "group_opened",
+            group.id,
+            now,
+            user_id,
+            {
+                "group_id": group.id,
+                "campaign_id": campaign.id,
+                "order_id": out_trade_no,
+                "amount_fen": paid_fen,
+            },
+        )
+        return member, group
+    found = db.get(Group, group_id)
+    if found is None or found.campaign_id != campaign.id:
+        raise NotFound(f"group {group_id!r} not found")
+    group = found
+    if paid_fen != expected:
+        return _reject(db, settings, app_id, member, group, "amount_mismatch", now), group
+    # The conditional increment is the seat: it serialises with other joins and with the deadline job.
+    seat = db.execute(
+        update(Group)
+        .where(
+            Group.id == group.id,
+            Group.status == "open",
+            Group.member_count < Group.size,
+            Group.deadline > now,
+        )
+        .values(member_count=Group.member_count + 1)
+        .returning(Group.member_count, Group.size)
+    ).first()
+    db.refresh(group)
+    if seat is None:
+        return _reject(
+            db,
+            settings,
+            app_id,
+            member,
+            group,
+            f"group_{group.status}" if group.status != "open" else "group_full_or_late",
+            now,
+        ), group
+    dup = db.scalars(
+        select(GroupMember.id).where(
+            GroupMember.group_id == group.id, GroupMember.user_id == user_id, GroupMember.status == "joined"
+        )
+    ).first()
+    if dup is not None:
+        # We hold the group's row lock from the UPDATE above, so giving the seat back is race-free.
+        db.execute(update(Group).where(Group.id == group.id).values(member_count=Group.member_count - 1))
+        db.refresh(group)
+        return _reject(db, settings, app_id, member, group, "already_member", now), group
+    db.add(member)
+    db.flush()
+    _event(
+        db,
+        settings,
+        app_id,
+        "group_joined",
+        member.id,
+        now,
+        user_id,
+        {
+            "group_id": group.id,
+            "campaign_id": campaign.id,
+            "order_id": out_trade_no,
+            "amount_fen": paid_fen,
+            "member_count": seat[0],
+        },
+    )
+    if seat[0] == seat[1]:
+        _succeed(db, settings, app_id, group, now, filled=0)
+    return member, group
+
+
+def _reject(
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    member: GroupMember,
+    group: Group | None,
+    reason: str,
+    now: datetime,
+) -> GroupMember:
+    member.status = "rejected"
+    db.add(member)
+    db.flush()
+    _owe_refund(db, app_id, member, reason, now)
+    _event(
+        db,
+        settings,
+        app_id,
+        "group_join_rejected",
+        member.id,
+        now,
+        member.user_id,
+        {"group_id": member.group_id, "order_id": member.out_trade_no, "reason": reason},
+    )
+    return member
+
+
+def _succeed(
+    db: Session, settings: Settings, app_id: str, group: Group, now: datetime, *, filled: int
+) -> bool:
+    got = db.execute(
+        update(Group)
+        .where(Group.id == group.id, Group.status == "open")
+        .values(status="succeeded", closed_at=now, filled_count=filled)
+        .returning(Group.id)
+    ).first()
+    if got is not None:
+        db.refresh(group)
+        _event(
+            db,
+            settings,
+            app_id,
+            "group_succeeded",
+            group.id,
+            now,
+            group.leader_user_id,
+            {
+                "group_id": group.id,
+                "campaign_id": group.campaign_id,
+                "members": group.member_count,
+                "filled": filled,
+            },
+        )
+    return got is not None
+
+
+def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 500) -> dict[str, int]:
+    """Deadline job: every open group past its deadline succeeds by fill policy or fails (and owes refunds).
+
+    Safe to run concurrently and repeatedly: each group closes through one conditional UPDATE.
+    """
+    out = {"failed": 0, "filled": 0}
+    due = db.scalars(
+        select(Group)
+        .where(Group.status == "open", Group.deadline <= now)
+        .order_by(Group.deadline)
+        .limit(limit)
+    ).all()
+    for group in due:
+        campaign = db.get(GroupCampaign, group.campaign_id)
+        assert campaign is not None
+        # Lock-and-read the row so the fill decision uses the member count that the join race settled on.
+        current = db.execute(
+            update(Group)
+            .where(Group.id == group.id, Group.status == "open")
+            .values(status="open")
+            .returning(Group.member_count)
+        ).first()
+        if current is None:
+            continue
+        if campaign.fill_policy == "fill" and current[0] >= campaign.fill_min_real:
+            if _succeed(db, settings, group.app_id, group, now, filled=group.size - current[0]):
+                out["filled"] += 1
+            continue
+        failed = db.execute(
+            update(Group)
+            .where(Group.id == group.id, Group.status == "open")
+            .values(status="failed", closed_at=now)
+            .returning(Group.id)
+        ).first()
+        if failed is None:
+            continue
+        out["failed"] += 1
+        members = db.scalars(
+            select(GroupMember).where(GroupMember.group_id == group.id, GroupMember.status == "joined")
+        ).all()
+        for m in members:
+            _owe_refund(db, group.app_id, m, "group_failed", now)
+        _event(
+            db,
+            settings,
+            group.app_id,
+            "group_failed",
+            group.id,
+            now,
+            group.leader_user_id,
+            {"group_id": group.id, "campaign_id": group.campaign_id, "members": len(members)},
+        )
+    return out
+
+
+# -- refunds ------------------------------------------------------------------------------------------
+
+
+def process_refunds(
+    *,
+    factory: sessionmaker[Session],
+    pay_for: Callable[[str], WeChatPayClient],
+    settings: Settings,
+    now: Callable[[], datetime],
+    limit: int = 1000,
+    max_attempts: int = 20,
+) -> dict[str, int]:
+    """Pay owed refunds through WeChat Pay (a flow: one short transaction per refund, the HTTP call outside).
+
+    The same out_refund_no is sent on every retry, so a crash between WeChat's answer and our commit just
+    repeats a request WeChat treats as the same refund. Pacing is the client's (shared per merchant).
+    """
+    out = {"succeeded": 0, "processing": 0, "retry": 0, "failed": 0}
+    with unit_of_work(factory) as db:
+        todo = db.execute(
+            select(
+                Refund.id,
+                Refund.app_id,
+                Refund.out_refund_no,
+                Refund.out_trade_no,
+                Refund.refund_fen,
+                Refund.total_fen,
+                Refund.reason,
+                Refund.status,
+            )
+            .where(Refund.status.in_(("pending", "processing")))
+            .order_by(Refund.created_at)
+            .limit(limit)
+        ).all()
+    for rid, app_id, out_refund_no, out_trade_no, refund_fen, total_fen, reason, status in todo:
+        pay = pay_for(app_id)
+        try:
+            result = (
+                pay.query_refund(out_refund_no)
+                if status == "processing"
+                else pay.refund(
+                    out_trade_no=out_trade_no,
+                    out_refund_no=out_refund_no,
+                    refund_fen=refund_fen,
+                    total_fen=total_fen,
+                    reason=reason,
+                )
+            )
+            outcome, error, refund_id = result.status, None, result.refund_id
+        except WeChatPayError as exc:
+            outcome, error, refund_id = (
+                ("RETRY" if exc.retryable else "FAILED"),
+                f"{exc.code}: {exc.message}",
+                None,
+            )
+        with unit_of_work(factory, app_id=app_id) as db:
+            row = db.get(Refund, rid)
+            assert row is not None
+            row.attempts += 1
+            row.updated_at = now()
+            row.last_error = error
+            if refund_id:
+                row.refund_id = refund_id
+            if outcome == "SUCCESS":
+                if row.status != "succeeded":
+                    row.status = "succeeded"
+                    member = db.get(GroupMember, row.source)
+                    if member is not None:
+                        member.status = "refunded"
+                    emit(
+                        db,
+                        settings,
+                        app_id=app_id,
+                        name="promo_refund_succeeded",
+                        ts=row.updated_at,
+                        key=row.out_refund_no,
+                        user_id=member.user_id if member else None,
+                        properties={
+                            "amount_fen": row.refund_fen,
+                            "order_id": row.out_trade_no,
+                            "reason": row.reason,
+                        },
+                    )
+                out["succeeded"] += 1
+            elif outcome == "PROCESSING":
+                row.status = "processing"
+                out["processing"] += 1
+            elif outcome == "RETRY" and row.attempts < max_attempts:
+                out["retry"] += 1
+            else:
+                # CLOSED / ABNORMAL / non-retryable errors need an operator (e.g. refund to a bank card).
+                row.status = "failed"
+                out["failed"] += 1
+    return out

@@ -1,0 +1,273 @@
+"""Referrals (邀请有礼): invite codes carried in the share path, binding on the invitee's first open, rewards
+to both sides only after the invitee's qualifying action (first order or registration), capped per referrer.
+
+Rewards are coupons issued through the coupons service with keys derived from the binding, so a
+retried qualification never rewards twice; the per-referrer cap is a conditional increment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from huoli.errors import Conflict, HuoliError, NotFound
+from huoli.promotions import compliance, coupons
+from huoli.promotions.common import emit, insert_ignore, new_id
+from huoli.promotions.models import InviteCode, ReferralBinding, ReferralProgram
+from huoli.promotions.schemas import ReferralProgramIn
+from huoli.settings import Settings
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O/1/I: codes get read aloud and typed
+
+
+def create_program(*, db: Session, app_id: str, spec: ReferralProgramIn, now: datetime) -> ReferralProgram:
+    compliance.enforce(compliance.check_referral(spec))
+    for tid in (spec.referrer_template_id, spec.invitee_template_id):
+        coupons.get_template(db, tid)
+    if db.get(ReferralProgram, spec.id) is not None:
+        raise Conflict(f"referral program {spec.id!r} exists", code="exists")
+    row = ReferralProgram(
+        id=spec.id,
+        app_id=app_id,
+        name=spec.name,
+        qualifying_action=spec.qualifying_action,
+        referrer_template_id=spec.referrer_template_id,
+        invitee_template_id=spec.invitee_template_id,
+        max_rewards_per_referrer=spec.max_rewards_per_referrer,
+        new_user_window_s=spec.new_user_window_s,
+        active=True,
+        rules_text=compliance.rules_text("referral", spec),
+        created_at=now,
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def invite_code(*, db: Session, app_id: str, program_id: str, user_id: str, now: datetime) -> InviteCode:
+    """The user's code for a program (created once). Share it as `hl_campaign=ref_<code>` via the SDK."""
+    program = db.get(ReferralProgram, program_id)
+    if program is None or not program.active:
+        raise NotFound(f"referral program {program_id!r} not found")
+    for _ in range(5):
+        existing = db.scalars(
+            select(InviteCode).where(InviteCode.program_id == program_id, InviteCode.user_id == user_id)
+        ).first()
+        if existing is not None:
+            return existing
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+        insert_ignore(
+            db,
+            InviteCode,
+            {
+                "id": new_id("inv"),
+                "app_id": app_id,
+                "program_id": program_id,
+                "user_id": user_id,
+                "code": code,
+                "rewarded_count": 0,
+                "created_at": now,
+            },
+        )
+    raise HuoliError("could not allocate an invite code; retry", code="code_allocation_failed")
+
+
+def bind(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    code: str,
+    invitee_user_id: str,
+    invitee_created_at: datetime,
+    now: datetime,
+) -> ReferralBinding:
+    """Bind an invitee opening the app from an invite. First binding wins; only new users bind."""
+    inv = db.scalars(select(InviteCode).where(InviteCode.code == code.strip().upper())).first()
+    if inv is None:
+        raise NotFound("unknown invite code", code="unknown_code")
+    program = db.get(ReferralProgram, inv.program_id)
+    assert program is not None
+    if inv.user_id == invitee_user_id:
+        raise HuoliError("you can't invite yourself", code="self_referral")
+    existing = db.scalars(
+        select(ReferralBinding).where(
+            ReferralBinding.program_id == program.id, ReferralBinding.invitee_user_id == invitee_user_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    if now - invitee_created_at > timedelta(seconds=program.new_user_window_s):
+        raise HuoliError("invitations are for new users", code="not_new_user")
+    bid = new_id("rb")
+    insert_ignore(
+        db,
+        ReferralBinding,
+        {
+            "id": bid,
+            "app_id": app_id,
+            "program_id": program.id,
+            "invitee_user_id": invitee_user_id,
+            "referrer_user_id": inv.user_id,
+            "code": inv.code,
+            "status": "bound",
+            "bound_at": now,
+            "referrer_rewarded": False,
+        },
+    )
+    row = db.scalars(
+        select(ReferralBinding).where(
+            ReferralBinding.program_id == program.id, ReferralBinding.invitee_user_id == invitee_user_id
+        )
+    ).one()
+    if row.id == bid:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="referral_bound",
+            ts=now,
+            key=bid,
+            user_id=invitee_user_id,
+            properties={"program_id": program.id, "sharer_id": inv.user_id},
+        )
+    return row
+
+
+def qualify(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    invitee_user_id: str,
+    action: str,
+    now: datetime,
+    blocked_reason: str | None = None,
+) -> list[ReferralBinding]:
+    """The invitee did `action` (first_order | registration): reward both sides of every matching binding.
+
+    `blocked_reason` (velocity or risk refusal decided by the caller) closes the binding without rewards.
+    """
+    done = []
+    rows = db.scalars(
+        select(ReferralBinding).where(
+            ReferralBinding.invitee_user_id == invitee_user_id, ReferralBinding.status == "bound"
+        )
+    ).all()
+    for b in rows:
+        program = db.get(ReferralProgram, b.program_id)
+        if program is None or program.qualifying_action != action:
+            continue
+        new_status = "blocked" if blocked_reason else "rewarded"
+        flipped = db.execute(
+            update(ReferralBinding)
+            .where(ReferralBinding.id == b.id, ReferralBinding.status == "bound")
+            .values(status=new_status, qualified_at=now, note=blocked_reason)
+            .returning(ReferralBinding.id)
+        ).first()
+        if flipped is None or blocked_reason:
+            continue
+        problems: list[str] = []
+        _reward(
+            db,
+            settings,
+            app_id,
+            program.invitee_template_id,
+            invitee_user_id,
+            f"ref:{b.id}:invitee",
+            now,
+            problems,
+        )
+        # The cap slot and the referrer's coupon share a savepoint: a failed reward gives the slot back.
+        capped = None
+        try:
+            with db.begin_nested():
+                capped = db.execute(
+                    update(InviteCode)
+                    .where(
+                        InviteCode.code == b.code,
+                        InviteCode.rewarded_count < program.max_rewards_per_referrer,
+                    )
+                    .values(rewarded_count=InviteCode.rewarded_count + 1)
+                    .returning(InviteCode.rewarded_count)
+                ).first()
+                if capped is not None:
+                    coupons.claim(
+                        db=db,
+                        settings=settings,
+                        app_id=app_id,
+                        template_id=program.referrer_template_id,
+                        user_id=b.referrer_user_id,
+                        claim_key=f"ref:{b.id}:referrer",
+                        now=now,
+                        source="referral",
+                    )
+                    b.referrer_rewarded = True
+        except HuoliError as exc:
+            capped = None
+            problems.append(f"{program.referrer_template_id}: {exc.code}")
+        if problems:
+            b.note = "; ".join(problems)[:200]
+        db.flush()
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="referral_rewarded",
+            ts=now,
+            key=b.id,
+            user_id=invitee_user_id,
+            properties={
+                "program_id": program.id,
+                "sharer_id": b.referrer_user_id,
+                "action": action,
+                "referrer_rewarded": capped is not None,
+            },
+        )
+        done.append(b)
+    return done
+
+
+def _reward(
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    template_id: str,
+    user_id: str,
+    key: str,
+    now: datetime,
+    problems: list[str],
+) -> bool:
+    """Issue a reward coupon in a savepoint: a paused or exhausted reward template is noted on the binding,
+    never allowed to fail the order payment that qualified it."""
+    try:
+        with db.begin_nested():
+            coupons.claim(
+                db=db,
+                settings=settings,
+                app_id=app_id,
+                template_id=template_id,
+                user_id=user_id,
+                claim_key=key,
+                now=now,
+                source="referral",
+            )
+        return True
+    except HuoliError as exc:
+        problems.append(f"{template_id}: {exc.code}")
+        return False
+
+
+def has_pending_binding(db: Session, invitee_user_id: str) -> bool:
+    """Whether a qualifying action of this user could still reward someone (so a risk check is worth a call)."""
+    return (
+        db.scalars(
+            select(ReferralBinding.id).where(
+                ReferralBinding.invitee_user_id == invitee_user_id, ReferralBinding.status == "bound"
+            )
+        ).first()
+        is not None
+    )

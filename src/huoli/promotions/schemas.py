@@ -1,0 +1,331 @@
+"""API shapes for promotions. Money is integer fen; instants carry an offset."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+class CouponTemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["fixed", "threshold", "percent"]
+    amount_fen: int = Field(0, ge=0)
+    threshold_fen: int = Field(0, ge=0, validate_default=True)
+    percent_off: int = Field(0, ge=0, le=99)
+    max_discount_fen: int | None = Field(None, ge=1)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    valid_days: int | None = Field(None, ge=1, le=3650)
+    total_limit: int | None = Field(None, ge=1)
+    per_user_limit: int = Field(1, ge=1, le=100)
+    scope: Literal["all", "category", "items"] = "all"
+    scope_ids: list[str] = Field(default_factory=list, max_length=1000)
+    stackable: bool = False
+    claim_trigger: str = "user_claim"  # user_claim | targeted | new_user | reward; checked by compliance
+    show_rules: bool = True
+    rules_text: str | None = Field(None, max_length=2000)
+
+    @field_validator("threshold_fen")
+    @classmethod
+    def _threshold(cls, value: int, info: ValidationInfo) -> int:
+        # a field validator (not the model one) so the console shows the message next to the field
+        if info.data.get("kind") == "threshold" and value <= info.data.get("amount_fen", 0):
+            raise ValueError("must exceed amount_fen (满X减Y needs X > Y)")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> CouponTemplateIn:
+        if self.kind in ("fixed", "threshold") and self.amount_fen <= 0:
+            raise ValueError("amount_fen must be > 0 for fixed and threshold coupons")
+        if self.kind == "percent" and not 1 <= self.percent_off <= 99:
+            raise ValueError("percent_off must be 1..99 for percent coupons")
+        window = self.valid_from is not None and self.valid_until is not None
+        if window == (self.valid_days is not None):
+            raise ValueError("give either valid_from + valid_until or valid_days")
+        if window and self.valid_from >= self.valid_until:  # type: ignore[operator]
+            raise ValueError("valid_from must be before valid_until")
+        if self.scope != "all" and not self.scope_ids:
+            raise ValueError("scope_ids required for category/items scope")
+        return self
+
+
+class CouponTemplateOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    kind: str
+    amount_fen: int
+    threshold_fen: int
+    percent_off: int
+    max_discount_fen: int | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    valid_days: int | None
+    total_limit: int | None
+    per_user_limit: int
+    issued_count: int
+    scope: str
+    stackable: bool
+    claim_trigger: str
+    active: bool
+    rules_text: str
+
+
+class CouponOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    template_id: str
+    user_id: str
+    status: str
+    source: str
+    valid_from: datetime
+    valid_until: datetime
+    order_id: str | None
+    discount_fen: int | None
+    claimed_at: datetime
+
+
+class GiftPackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    template_ids: list[str] = Field(min_length=1, max_length=20)
+    new_user_days: int = Field(7, ge=1, le=90)
+
+
+class CartLine(BaseModel):
+    item_id: str = Field(min_length=1, max_length=128)
+    category_id: str | None = Field(None, max_length=128)
+    price_fen: int = Field(ge=0)
+    quantity: int = Field(1, ge=1, le=10_000)
+
+
+class ClaimIn(BaseModel):
+    template_id: str
+    request_id: str = Field(min_length=1, max_length=100, description="Idempotency key of this claim")
+
+
+class CheckoutIn(BaseModel):
+    order_id: str = Field(min_length=1, max_length=128)
+    coupon_ids: list[str] = Field(max_length=10)
+    cart: list[CartLine] = Field(min_length=1, max_length=500)
+
+
+class QuoteOut(BaseModel):
+    subtotal_fen: int
+    discount_fen: int
+    payable_fen: int
+    discounts: dict[str, int]
+
+
+class IssueIn(BaseModel):
+    template_id: str
+    user_ids: list[str] = Field(min_length=1, max_length=10_000)
+    batch_key: str = Field(min_length=1, max_length=100)
+
+
+# -- flash sales --------------------------------------------------------------------------------------
+
+
+class FlashSessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _order(self) -> FlashSessionIn:
+        if self.starts_at >= self.ends_at:
+            raise ValueError("starts_at must be before ends_at")
+        return self
+
+
+class DailySessionsIn(BaseModel):
+    """Sessions at the same local time every day (e.g. 每天 10:00 秒杀), in the app's timezone."""
+
+    prefix: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,40}$")
+    first_day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    days: int = Field(ge=1, le=366)
+    local_time: time = time(10, 0)
+    duration_minutes: int = Field(60, ge=1, le=24 * 60)
+
+
+class FlashItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    session_id: str
+    item_id: str = Field(min_length=1, max_length=128)
+    price_fen: int = Field(ge=0)
+    original_price_fen: int = Field(ge=0)
+    stock: int = Field(ge=0, le=10_000_000)
+    per_user_limit: int = Field(1, ge=1, le=100)
+    pay_window_s: int = Field(900, ge=30, le=86400)
+
+
+class AttemptIn(BaseModel):
+    quantity: int = Field(1, ge=1, le=100)
+
+
+class ReservationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    flash_item_id: str
+    user_id: str
+    quantity: int
+    status: str
+    reserved_at: datetime
+    pay_by: datetime
+    order_id: str | None
+
+
+# -- group buying --------------------------------------------------------------------------------------
+
+
+class GroupCampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    item_id: str = Field(min_length=1, max_length=128)
+    original_price_fen: int = Field(ge=1)
+    group_price_fen: int = Field(ge=1)
+    leader_price_fen: int | None = Field(None, ge=0)
+    size: int = Field(ge=2, le=100)
+    duration_s: int = Field(86400, ge=60, le=7 * 86400)
+    fill_policy: Literal["none", "fill"] = "none"
+    fill_min_real: int = Field(0, ge=0)
+    show_rules: bool = True
+    rules_text: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _prices(self) -> GroupCampaignIn:
+        if self.group_price_fen > self.original_price_fen:
+            raise ValueError("group_price_fen must not exceed original_price_fen")
+        if self.leader_price_fen is not None and self.leader_price_fen > self.group_price_fen:
+            raise ValueError("leader_price_fen must not exceed group_price_fen")
+        if self.fill_policy == "fill" and not 1 <= self.fill_min_real < self.size:
+            raise ValueError("fill needs 1 <= fill_min_real < size")
+        return self
+
+
+class GroupJoinIn(BaseModel):
+    """Signed call from the merchant backend after WeChat Pay confirmed the member's payment."""
+
+    campaign_id: str
+    group_id: str | None = Field(None, description="None opens a new group with this user as leader")
+    user_id: str | None = None
+    openid: str | None = None
+    out_trade_no: str = Field(min_length=6, max_length=32)
+    paid_fen: int = Field(ge=1)
+
+
+# -- bargains -----------------------------------------------------------------------------------------
+
+
+class BargainCampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    item_id: str = Field(min_length=1, max_length=128)
+    price_fen: int = Field(ge=1)
+    floor_fen: int = Field(ge=0)
+    helpers_needed: int = Field(ge=1, le=100)
+    duration_s: int = Field(86400, ge=60, le=7 * 86400)
+    random_cuts: bool = False  # refused by compliance: outcomes must be stated up front
+    show_rules: bool = True
+    rules_text: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _floor(self) -> BargainCampaignIn:
+        if self.floor_fen >= self.price_fen:
+            raise ValueError("floor_fen must be below price_fen")
+        if self.price_fen - self.floor_fen < self.helpers_needed:
+            raise ValueError("price_fen - floor_fen must be at least helpers_needed fen (each cut ≥ 1 fen)")
+        return self
+
+
+# -- referrals and distribution ------------------------------------------------------------------------
+
+
+class ReferralProgramIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Id
+    name: str = Field(min_length=1, max_length=200)
+    qualifying_action: str = "first_order"  # first_order | registration; 'share'/'open' refused
+    referrer_template_id: str
+    invitee_template_id: str
+    max_rewards_per_referrer: int = Field(20, ge=1, le=10_000)
+    new_user_window_s: int = Field(86400, ge=60)
+    show_rules: bool = True
+    rules_text: str | None = Field(None, max_length=2000)
+
+
+class DistributionConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    levels: int = Field(1, ge=1)  # > 2 refused by compliance
+    level1_bp: int = Field(ge=1, le=5000)
+    level2_bp: int = Field(0, ge=0, le=5000)
+    binding_mode: Literal["permanent", "window", "latest"] = "permanent"
+    binding_days: int = Field(30, ge=1, le=3650)
+    freeze_days: int = Field(7, ge=0, le=90)
+    min_withdraw_fen: int = Field(100, ge=1)
+    commission_on: str = "paid_order"  # anything else (e.g. 'share', 'signup') refused by compliance
+    show_rules: bool = True
+    rules_text: str | None = Field(None, max_length=2000)
+
+
+class WithdrawIn(BaseModel):
+    amount_fen: int = Field(ge=1)
+    request_id: str = Field(min_length=1, max_length=100)
+
+
+class OrderPaidIn(BaseModel):
+    """Signed call: an order was paid (the hub for coupons, flash reservations, referrals, commissions)."""
+
+    order_id: str = Field(min_length=1, max_length=128)
+    user_id: str | None = None
+    openid: str | None = None
+    paid_fen: int = Field(ge=0)
+    coupon_ids: list[str] = Field(default_factory=list, max_length=10)
+    flash_reservation_id: str | None = None
+
+
+class OrderRefundedIn(BaseModel):
+    order_id: str = Field(min_length=1, max_length=128)
+    user_id: str | None = None
+    openid: str | None = None
+
+
+class OrderCancelledIn(BaseModel):
+    order_id: str = Field(min_length=1, max_length=128)
+    flash_reservation_id: str | None = None
+
+
+class ComplianceIn(BaseModel):
+    kind: Literal["coupon", "group", "bargain", "referral", "distribution"]
+    config: dict[str, object]

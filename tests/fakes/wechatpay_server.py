@@ -1,0 +1,308 @@
+"""A fake WeChat Pay v3 refund API (``api.mch.weixin.qq.com``) over real HTTP on 127.0.0.1, for tests.
+
+Endpoints (shapes of WeChat Pay v3 《申请退款》/《查询单笔退款》):
+
+* ``POST /v3/refund/domestic/refunds`` body ``{out_trade_no, out_refund_no, reason?, notify_url?,
+  amount: {refund, total, currency}}`` → 200 ``{refund_id, out_refund_no, out_trade_no, status, amount,
+  create_time, …}``
+* ``GET  /v3/refund/domestic/refunds/{out_refund_no}`` → the same object
+
+Errors are an HTTP status with ``{"code", "message"}``: 401 SIGN_ERROR (bad or missing
+``WECHATPAY2-SHA256-RSA2048`` authorization; this fake checks an HMAC-SHA256 signature with the
+merchant's test key), 400 PARAM_ERROR (malformed body, total ≠ order total), 400 INVALID_REQUEST (refund
+over the refundable amount, > 50 refunds per order, same out_refund_no with different parameters), 404
+RESOURCE_NOT_EXISTS (unknown order or refund), 429 FREQUENCY_LIMITED (more than ``qps_limit`` requests in
+any one-second window, 150 like the real API), and injected failures (``fail_next``: SYSTEM_ERROR 500,
+NOT_ENOUGH 403, …). Idempotency: the same ``out_refund_no`` with the same parameters returns the existing
+refund and never refunds twice.
+
+Controls: ``add_order``, ``fail_next``, ``processing`` (new refunds answer PROCESSING until ``settle()``),
+``refunds`` (by out_refund_no), ``refunded_fen(out_trade_no)``, ``calls``, ``max_qps_seen``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from huoli.wechat.pay import REFUND_PATH, WeChatPayClient, hmac_signer, message_to_sign
+
+MCHID = "1900000109"
+MCH_KEY = "fake-mch-signing-key-0123456789"
+SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+
+_AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
+
+
+@dataclass
+class _Order:
+    out_trade_no: str
+    total_fen: int
+    transaction_id: str
+
+
+@dataclass
+class _Refund:
+    refund_id: str
+    out_refund_no: str
+    out_trade_no: str
+    transaction_id: str
+    refund_fen: int
+    total_fen: int
+    reason: str | None
+    status: str
+    create_time: str
+    success_time: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "refund_id": self.refund_id,
+            "out_refund_no": self.out_refund_no,
+            "transaction_id": self.transaction_id,
+            "out_trade_no": self.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "success_time": self.success_time,
+            "create_time": self.create_time,
+            "status": self.status,
+            "funds_account": "AVAILABLE",
+            "amount": {
+                "total": self.total_fen,
+                "refund": self.refund_fen,
+                "payer_total": self.total_fen,
+                "payer_refund": self.refund_fen,
+                "settlement_refund": self.refund_fen,
+                "settlement_total": self.total_fen,
+                "discount_refund": 0,
+                "currency": "CNY",
+            },
+        }
+
+
+def _err(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass
+class FakeWeChatPay:
+    qps_limit: int = 150
+    processing: bool = False
+    orders: dict[str, _Order] = field(default_factory=dict)
+    refunds: dict[str, _Refund] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    max_qps_seen: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _failures: list[tuple[int, str]] = field(default_factory=list)
+    _window: deque[float] = field(default_factory=deque)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _port: int | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeWeChatPay is not running")
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> FakeWeChatPay:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._port = sock.getsockname()[1]
+        config = uvicorn.Config(self._build_app(), log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-wechatpay", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("fake WeChat Pay server failed to start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = self._port = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.qps_limit = 150
+            self.processing = False
+            self.orders.clear()
+            self.refunds.clear()
+            self.calls.clear()
+            self.max_qps_seen = 0
+            self._failures.clear()
+            self._window.clear()
+
+    def client(self, *, qps: float = 100.0, key: str = MCH_KEY) -> WeChatPayClient:
+        return WeChatPayClient(
+            mchid=MCHID, serial_no=SERIAL_NO, signer=hmac_signer(key), base_url=self.url, qps=qps
+        )
+
+    # -- controls ---------------------------------------------------------------------------------
+
+    def add_order(self, out_trade_no: str, total_fen: int) -> None:
+        with self._lock:
+            self.orders[out_trade_no] = _Order(
+                out_trade_no, total_fen, f"4200{secrets.randbelow(10**24):024d}"
+            )
+
+    def fail_next(self, n: int, code: str = "SYSTEM_ERROR") -> None:
+        status = {
+            "SYSTEM_ERROR": 500,
+            "NOT_ENOUGH": 403,
+            "FREQUENCY_LIMITED": 429,
+            "USER_ACCOUNT_ABNORMAL": 403,
+        }
+        with self._lock:
+            self._failures.extend([(status.get(code, 400), code)] * n)
+
+    def settle(self) -> None:
+        with self._lock:
+            for r in self.refunds.values():
+                if r.status == "PROCESSING":
+                    r.status, r.success_time = "SUCCESS", _now_text()
+
+    def refunded_fen(self, out_trade_no: str) -> int:
+        with self._lock:
+            return sum(r.refund_fen for r in self.refunds.values() if r.out_trade_no == out_trade_no)
+
+    # -- protocol ---------------------------------------------------------------------------------
+
+    def _check(self, request: Request, body: bytes) -> Response | None:
+        now = time.monotonic()
+        with self._lock:
+            self._window.append(now)
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            self.max_qps_seen = max(self.max_qps_seen, len(self._window))
+            if len(self._window) > self.qps_limit:
+                return _err(429, "FREQUENCY_LIMITED", "Frequency limit exceeded")
+        auth = request.headers.get("authorization", "")
+        scheme, _, params = auth.partition(" ")
+        fields = dict(_AUTH_RE.findall(params))
+        if scheme != "WECHATPAY2-SHA256-RSA2048" or not {
+            "mchid",
+            "nonce_str",
+            "signature",
+            "timestamp",
+        } <= set(fields):
+            return _err(401, "SIGN_ERROR", "Authorization header missing or malformed")
+        if fields["mchid"] != MCHID:
+            return _err(400, "MCH_NOT_EXISTS", "mchid does not exist")
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        expected = hmac_signer(MCH_KEY)(
+            message_to_sign(request.method, path, fields["timestamp"], fields["nonce_str"], body.decode())
+        )
+        if not hmac.compare_digest(expected, fields["signature"]):
+            return _err(401, "SIGN_ERROR", "signature verification failed")
+        with self._lock:
+            if self._failures:
+                status, code = self._failures.pop(0)
+                return _err(status, code, f"injected {code}")
+        return None
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post(REFUND_PATH)
+        async def apply(request: Request) -> Response:
+            raw = await request.body()
+            self.calls["refund"] += 1
+            early = self._check(request, raw)
+            if early is not None:
+                return early
+            try:
+                body = json.loads(raw)
+                out_trade_no = body["out_trade_no"]
+                out_refund_no = body["out_refund_no"]
+                refund = body["amount"]["refund"]
+                total = body["amount"]["total"]
+                assert body["amount"].get("currency", "CNY") == "CNY"
+                assert isinstance(refund, int) and isinstance(total, int) and refund > 0
+                assert re.fullmatch(r"[0-9A-Za-z_\-|*@]{1,64}", out_refund_no)
+            except Exception:
+                return _err(400, "PARAM_ERROR", "invalid request body")
+            with self._lock:
+                order = self.orders.get(out_trade_no)
+                if order is None:
+                    return _err(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+                if total != order.total_fen:
+                    return _err(400, "PARAM_ERROR", "订单金额与原订单金额不一致")
+                seen = self.refunds.get(out_refund_no)
+                if seen is not None:
+                    if (seen.out_trade_no, seen.refund_fen) != (out_trade_no, refund):
+                        return _err(400, "INVALID_REQUEST", "退款单号重复但参数不一致")
+                    return JSONResponse(seen.to_json())
+                done = [r for r in self.refunds.values() if r.out_trade_no == out_trade_no]
+                if len(done) >= 50:
+                    return _err(400, "INVALID_REQUEST", "部分退款次数超过50次")
+                if sum(r.refund_fen for r in done) + refund > order.total_fen:
+                    return _err(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+                r = _Refund(
+                    refund_id=f"5030{secrets.randbelow(10**24):024d}",
+                    out_refund_no=out_refund_no,
+                    out_trade_no=out_trade_no,
+                    transaction_id=order.transaction_id,
+                    refund_fen=refund,
+                    total_fen=total,
+                    reason=body.get("reason"),
+                    status="PROCESSING" if self.processing else "SUCCESS",
+                    create_time=_now_text(),
+                    success_time=None if self.processing else _now_text(),
+                )
+                self.refunds[out_refund_no] = r
+                return JSONResponse(r.to_json())
+
+        @app.get(REFUND_PATH + "/{out_refund_no}")
+        async def query(out_refund_no: str, request: Request) -> Response:
+            self.calls["query"] += 1
+            early = self._check(request, b"")
+            if early is not None:
+                return early
+            with self._lock:
+                r = self.refunds.get(out_refund_no)
+                if r is None:
+                    return _err(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+                return JSONResponse(r.to_json())
+
+        return app
+
+
+@pytest.fixture(scope="session")
+def fake_wechatpay_server() -> Iterator[FakeWeChatPay]:
+    server = FakeWeChatPay().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_wechatpay(fake_wechatpay_server: FakeWeChatPay) -> FakeWeChatPay:
+    fake_wechatpay_server.reset()
+    return fake_wechatpay_server

@@ -1,0 +1,235 @@
+"""Flash sales (秒杀): a 2,000-attempt burst for 100 units sells exactly 100, on the DB path and via Redis."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+import redis
+from sqlalchemy import func, select
+from tests.promotions.helpers import race
+
+from huoli.db import unit_of_work
+from huoli.errors import Conflict, HuoliError
+from huoli.promotions import flashsale
+from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
+from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
+
+APP = "shop"
+START = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+DURING = START + timedelta(minutes=1)
+
+
+def setup_item(uow, stock: int = 100, limit: int = 1) -> str:  # type: ignore[no-untyped-def]
+    with uow() as db:
+        flashsale.create_session(
+            db=db,
+            app_id=APP,
+            spec=FlashSessionIn(
+                id="s1", name="10点秒杀", starts_at=START, ends_at=START + timedelta(hours=1)
+            ),
+            now=START,
+        )
+        flashsale.create_item(
+            db=db,
+            app_id=APP,
+            spec=FlashItemIn(
+                id="fi1",
+                session_id="s1",
+                item_id="sku-1",
+                price_fen=990,
+                original_price_fen=5900,
+                stock=stock,
+                per_user_limit=limit,
+                pay_window_s=600,
+            ),
+            now=START,
+        )
+    return "fi1"
+
+
+def attempt(uow, runtime, user: str, qty: int = 1, now: datetime = DURING):  # type: ignore[no-untyped-def]
+    with uow() as db:
+        return flashsale.attempt(
+            db=db,
+            settings=runtime.settings,
+            app_id=APP,
+            flash_item_id="fi1",
+            user_id=user,
+            quantity=qty,
+            now=now,
+        ).id
+
+
+def totals(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    with uow() as db:
+        stock = db.get(FlashItem, "fi1").stock  # type: ignore[union-attr]
+        held = db.scalar(
+            select(func.count()).select_from(FlashReservation).where(FlashReservation.status != "expired")
+        )
+        users = db.scalar(select(func.count(func.distinct(FlashReservation.user_id))))
+        return stock, held or 0, users or 0
+
+
+def test_daily_sessions_at_local_ten(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    with uow() as db:
+        rows = flashsale.create_daily_sessions(
+            db=db,
+            app_id=APP,
+            tz="Asia/Shanghai",
+            spec=DailySessionsIn(prefix="daily", first_day="2026-11-22", days=3, local_time=time(10, 0)),
+            now=START,
+        )
+        assert [r.starts_at for r in rows] == [START + timedelta(days=i) for i in range(3)]
+    with uow() as db:  # rerun: nothing doubled
+        again = flashsale.create_daily_sessions(
+            db=db,
+            app_id=APP,
+            tz="Asia/Shanghai",
+            spec=DailySessionsIn(prefix="daily", first_day="2026-11-22", days=3),
+            now=START,
+        )
+        assert again == [] and db.scalar(select(func.count()).select_from(FlashSession)) == 3
+
+
+def test_attempt_rules_and_expiry(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=2, limit=1)
+    with pytest.raises(HuoliError) as e:
+        attempt(uow, runtime, "u0", now=START - timedelta(seconds=1))
+    assert e.value.code == "not_started"
+    with pytest.raises(HuoliError) as e:
+        attempt(uow, runtime, "u0", qty=2)
+    assert e.value.code == "over_limit"
+    r1 = attempt(uow, runtime, "u1")
+    with pytest.raises(Conflict) as e:
+        attempt(uow, runtime, "u1")
+    assert e.value.code == "already_attempted"
+    attempt(uow, runtime, "u2")
+    with pytest.raises(Conflict) as e:
+        attempt(uow, runtime, "u3")
+    assert e.value.code == "sold_out"
+    s = runtime.settings
+    with uow() as db:
+        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=r1, order_id="o1", now=DURING)
+        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=r1, order_id="o1", now=DURING)
+    late = DURING + timedelta(seconds=601)
+    with uow() as db:
+        gone = flashsale.expire_unpaid(db=db, settings=s, now=late)
+        assert [g[2] for g in gone] == ["u2"]  # only the unpaid one gives its unit back
+    with uow() as db:
+        assert flashsale.expire_unpaid(db=db, settings=s, now=late) == []  # idempotent
+        assert db.get(FlashItem, "fi1").stock == 1  # type: ignore[union-attr]
+    attempt(uow, runtime, "u3", now=late)
+    with pytest.raises(Conflict), uow() as db:
+        res = db.scalars(select(FlashReservation).where(FlashReservation.user_id == "u2")).one()
+        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=res.id, order_id="o2", now=late)
+
+
+def test_concurrent_expiry_jobs_return_stock_once(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=10)
+    for i in range(10):
+        attempt(uow, runtime, f"u{i}")
+    late = DURING + timedelta(hours=1)
+
+    def job(_: int) -> int:
+        with uow() as db:
+            return len(flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late))
+
+    assert sum(race(6, job)) == 10
+    assert totals(uow)[0] == 10
+
+
+def test_burst_of_2000_attempts_for_100_units_db_path(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=100)
+    # 2,000 attempts by 1,600 users (400 of them try twice): exactly 100 win, nobody twice.
+    results = race(2000, lambda i: attempt(uow, runtime, f"u{i % 1600}"), threads=24)
+    wins = [r for r in results if isinstance(r, str)]
+    errors = [r for r in results if not isinstance(r, str)]
+    assert all(isinstance(e, Conflict) and e.code in ("sold_out", "already_attempted") for e in errors), {
+        repr(e) for e in errors if not isinstance(e, Conflict)
+    }
+    assert len(wins) == 100
+    assert totals(uow) == (0, 100, 100)
+
+
+@pytest.fixture
+def gate():  # type: ignore[no-untyped-def]
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    prefix = f"test-{secrets.token_hex(6)}"
+    yield flashsale.RedisGate(client, prefix=prefix)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+def test_burst_of_2000_attempts_for_100_units_redis_gate(uow, runtime, gate) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=100)
+    gate.load(APP, "fi1", 100)
+
+    def go(i: int) -> str:
+        return flashsale.attempt_gated(
+            factory=runtime.sessions,
+            gate=gate,
+            settings=runtime.settings,
+            app_id=APP,
+            flash_item_id="fi1",
+            user_id=f"u{i % 1600}",
+            quantity=1,
+            now=lambda: DURING,
+        ).id
+
+    results = race(2000, go, threads=24)
+    wins = [r for r in results if isinstance(r, str)]
+    assert all(isinstance(r, str | Conflict) for r in results)
+    assert len(wins) == 100
+    assert totals(uow) == (0, 100, 100)
+    assert int(gate.redis.get(gate.keys(APP, "fi1")[0])) == 0
+
+
+def test_gate_gives_back_what_the_database_refuses(uow, runtime, gate) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=1)
+    gate.load(APP, "fi1", 5)  # a gate seeded too high must still not oversell: the DB decides
+    outcomes = []
+    for i in range(3):
+        try:
+            outcomes.append(
+                flashsale.attempt_gated(
+                    factory=runtime.sessions,
+                    gate=gate,
+                    settings=runtime.settings,
+                    app_id=APP,
+                    flash_item_id="fi1",
+                    user_id=f"u{i}",
+                    quantity=1,
+                    now=lambda: DURING,
+                ).id
+            )
+        except Conflict as exc:
+            outcomes.append(exc.code)
+    assert outcomes[1:] == ["sold_out", "sold_out"]
+    assert int(gate.redis.get(gate.keys(APP, "fi1")[0])) == 4
+    assert gate.redis.scard(gate.keys(APP, "fi1")[1]) == 1
+    with unit_of_work(runtime.sessions, app_id=APP) as db:
+        assert db.get(FlashItem, "fi1").stock == 0  # type: ignore[union-attr]
+
+
+def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=5)
+    make_app("other")
+    with pytest.raises(HuoliError) as e, unit_of_work(runtime.sessions, app_id="other") as db:
+        flashsale.attempt(
+            db=db,
+            settings=runtime.settings,
+            app_id="other",
+            flash_item_id="fi1",
+            user_id="u1",
+            quantity=1,
+            now=DURING,
+        )
+    assert e.value.code == "not_found"
+    assert totals(uow)[0] == 5
