@@ -14,7 +14,10 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.frame import EventSelector, Frame
-from huoli.analytics.timebase import day_date  # noqa: F401 - re-exported for callers formatting days
+from huoli.analytics.timebase import (
+    day_date,  # noqa: F401 - re-exported for callers formatting days
+    epoch_s,
+)
 
 MAX_STEPS = 32
 TTC_BUCKETS = [60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400]  # seconds, upper bounds
@@ -156,7 +159,7 @@ def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
     agg = wide.group_by("battr").aggregate(**{f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)})
     per_bd = {r["battr"]: [int(r[f"s{k}"]) for k in range(1, n + 1)] for r in frame.run(agg)}
     conv = wide.filter(wide[f"t{n}"].notnull())
-    secs = conv[f"t{n}"].epoch_seconds() - conv.t1.epoch_seconds()
+    secs = epoch_s(conv[f"t{n}"]) - epoch_s(conv.t1)
     bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
     ttc_q = (
         conv.mutate(b=bucket, secs=secs)

@@ -10,6 +10,7 @@ import ibis
 from pydantic import BaseModel, Field
 
 from huoli.analytics.frame import Frame
+from huoli.analytics.timebase import epoch_s
 
 SESSION_GAP_SECONDS = 30 * 60
 # Bookkeeping events that are not steps of a path (they accompany every page or open).
@@ -34,7 +35,7 @@ def steps(frame: Frame, kind: str, gap: int) -> ibis.Table:
         ev = ev.filter(~ev.name.isin(AMBIENT)).mutate(label=ev.name)
     w = ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id])
     ev = ev.mutate(prev_ts=ev.ts.lag().over(w))
-    gap_s = ev.ts.epoch_seconds() - ev.prev_ts.epoch_seconds()
+    gap_s = epoch_s(ev.ts) - epoch_s(ev.prev_ts)
     ev = ev.mutate(brk=ibis.ifelse(ev.prev_ts.isnull() | (gap_s > gap), 1, 0))
     ev = ev.mutate(
         sess=ev.brk.sum().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id], rows=(None, 0)))

@@ -11,7 +11,15 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.frame import EventSelector, Frame
-from huoli.analytics.timebase import day_date, day_number, month_number, month_start, week_number, week_start
+from huoli.analytics.timebase import (
+    day_date,
+    day_number,
+    epoch_s,
+    month_number,
+    month_start,
+    week_number,
+    week_start,
+)
 
 MAX_PERIODS = 400
 WECHAT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 14, 30]
@@ -54,7 +62,7 @@ def _period_of_day(
         return ((day + 3) // 7).cast("int64")
     local = ts + (
         frame.tb.local_seconds(ts, day_date(frame.start_day - 4000), day_date(frame.end_day + 400))
-        - ts.epoch_seconds()
+        - epoch_s(ts)
     ).as_interval("s")
     return (local.year() * 12 + local.month() - 1).cast("int64")
 
@@ -121,7 +129,7 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
     else:
         span = 86400 * (7 if period == "week" else 1)
         j = coh.join(rets.select("actor", rts="ts"), "actor").filter(lambda r: r.rts >= r.anchor)
-        j = j.mutate(n=((j.rts.epoch_seconds() - j.anchor.epoch_seconds()) // span).cast("int64"))
+        j = j.mutate(n=((epoch_s(j.rts) - epoch_s(j.anchor)) // span).cast("int64"))
         j = j.select("actor", "cp", "bd", "n").distinct()
     sizes = coh.group_by("cp", "bd").aggregate(size=coh.count())
     if spec.brackets:

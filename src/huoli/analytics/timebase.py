@@ -45,6 +45,12 @@ def month_start(m: int) -> dt.date:
     return dt.date(m // 12, m % 12 + 1, 1)
 
 
+def epoch_s(ts: ibis.TimestampValue) -> ibis.IntegerValue:
+    """Whole seconds since the epoch (floored): DuckDB's epoch is fractional, ClickHouse's and Spark's are
+    not, so every second-level comparison uses this to give the same answer on every engine."""
+    return ts.epoch_seconds().floor().cast("int64")
+
+
 @dataclass(frozen=True)
 class TimeBase:
     tz: str
@@ -74,7 +80,7 @@ class TimeBase:
         return _transitions(self.tz, first - dt.timedelta(days=2), last + dt.timedelta(days=2))
 
     def local_seconds(self, ts: ibis.TimestampValue, first: dt.date, last: dt.date) -> ibis.IntegerValue:
-        epoch = ts.epoch_seconds()
+        epoch = epoch_s(ts)
         trans = self.transitions(first, last)
         if len(trans) == 1:
             return epoch + trans[0][1]
