@@ -51,3 +51,20 @@ def test_access_metrics(load: Loader) -> None:
     assert t["stay_per_visitor_ms"] == 120_000 and t["stay_per_open_ms"] == 120_000
     assert t["visit_depth"] == (2 + 1) / 2  # distinct pages per open
     assert t["bounce_rate"] == 1 / 2  # s2 saw one page
+
+
+def test_opens_count_every_start_once(load: Loader) -> None:
+    d = "2026-03-05"
+    rows = [
+        # SDK cold start: app_launch then app_show in one session → one open.
+        ev("app_launch", "u1", at(d, "09:00"), session_id="s1"),
+        ev("app_show", "u1", at(d, "09:00:01"), session_id="s1"),
+        # warm start in the same session → one more open.
+        ev("app_show", "u1", at(d, "09:10"), session_id="s1"),
+        # A source that logs a cold start only as a launch → one open.
+        ev("app_launch", "u2", at(d, "10:00"), session_id="s2"),
+    ]
+    f = frame(load(table(rows)), d, d)
+    (t,) = activity.totals(f)
+    assert t["opens"] == 3
+    assert activity.daily_access(f)[0]["opens"] == 3

@@ -9,7 +9,19 @@ import ibis
 from huoli.analytics.frame import Frame
 from huoli.analytics.timebase import day_date
 
-OPEN_EVENT = "app_show"  # every cold or warm start shows the app: 打开次数 counts these
+OPEN_EVENTS = ["app_show", "app_launch"]
+
+
+def opens_by(ev: ibis.Table, *keys: str) -> ibis.Table:
+    """打开次数 per `keys`: every app_show (the SDK sends one on each cold or warm start), plus app_launch
+    events of sessions that have no app_show (sources that log a cold start only as a launch)."""
+    o = ev.filter(ev.name.isin(OPEN_EVENTS))
+    o = o.mutate(sess=ibis.coalesce(o.session_id, o.event_id.cast("string")))
+    per = o.group_by([*keys, "sess"]).aggregate(
+        shows=(o.name == "app_show").sum(), launches=(o.name == "app_launch").sum()
+    )
+    n = ibis.ifelse(per.shows > 0, per.shows, per.launches)
+    return per.mutate(n=n).group_by(list(keys)).aggregate(opens=lambda x: x.n.sum())
 
 
 def _ratio(a: float | int | None, b: float | int | None) -> float | None:
@@ -69,7 +81,6 @@ def daily_access(frame: Frame) -> list[dict[str, Any]]:
     ev = frame.events()
     users = frame.users()
     per_day = ev.group_by("day").aggregate(
-        opens=(ev.name == OPEN_EVENT).sum(),
         page_visits=(ev.name == "page_view").sum(),
         stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
     )
@@ -85,6 +96,7 @@ def daily_access(frame: Frame) -> list[dict[str, Any]]:
         new = new.semi_join(ev.select("actor").distinct(), "actor")
     new = new.group_by(day=new.first_day).aggregate(new_visitors=lambda x: x.count())
     rows = {int(r["day"]): r for r in frame.run(per_day)}
+    opens = {int(r["day"]): int(r["opens"] or 0) for r in frame.run(opens_by(ev, "day"))}
     vis = {int(r["day"]): int(r["visitors"]) for r in frame.run(visitors)}
     nv = {int(r["day"]): int(r["new_visitors"]) for r in frame.run(new)}
     out = []
@@ -93,7 +105,7 @@ def daily_access(frame: Frame) -> list[dict[str, Any]]:
         out.append(
             {
                 "date": day_date(day).isoformat(),
-                "opens": int(r.get("opens") or 0),
+                "opens": opens.get(day, 0),
                 "page_visits": int(r.get("page_visits") or 0),
                 "visitors": vis.get(day, 0),
                 "new_visitors": nv.get(day, 0),
@@ -108,7 +120,6 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
     ev = frame.breakdown_of(frame.events())
     base = ev.group_by("bd").aggregate(
         active_users=ev.actor.nunique(),
-        opens=(ev.name == OPEN_EVENT).sum(),
         page_visits=(ev.name == "page_view").sum(),
         visitors=ev.actor.nunique(where=ev.name == "page_view"),
         stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
@@ -123,12 +134,13 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
     new_bd = ev.select("bd", "actor").distinct().semi_join(new, "actor")
     new_agg = new_bd.group_by("bd").aggregate(new_visitors=new_bd.count())
     rows = {r["bd"]: r for r in frame.run(base)}
+    open_rows = {r["bd"]: int(r["opens"] or 0) for r in frame.run(opens_by(ev, "bd"))}
     srows = {r["bd"]: r for r in frame.run(sess_agg)}
     nrows = {r["bd"]: int(r["new_visitors"]) for r in frame.run(new_agg)}
     out = []
     for bd, r in sorted(rows.items(), key=lambda kv: -int(kv[1]["active_users"])):
         s = srows.get(bd, {})
-        opens, visitors, stay = int(r["opens"] or 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
+        opens, visitors, stay = open_rows.get(bd, 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
         sessions = int(s.get("sessions") or 0)
         out.append(
             {

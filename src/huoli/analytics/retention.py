@@ -23,7 +23,7 @@ from huoli.analytics.timebase import (
 
 MAX_PERIODS = 400
 WECHAT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 14, 30]
-OPEN_EVENTS = ["app_show"]
+OPEN_EVENTS = ["app_show", "app_launch"]  # an open on a day: either start event
 
 
 class RetentionSpec(BaseModel):
