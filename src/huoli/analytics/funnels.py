@@ -14,10 +14,7 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.frame import EventSelector, Frame
-from huoli.analytics.timebase import (
-    day_date,  # noqa: F401 - re-exported for callers formatting days
-    epoch_s,
-)
+from huoli.analytics.timebase import epoch_s
 
 MAX_STEPS = 32
 TTC_BUCKETS = [60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400]  # seconds, upper bounds
@@ -104,7 +101,6 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
 def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     """Any order: from the user's first event matching any step in the range, how many distinct steps
     were matched within the window. Columns: actor, matched, bd1."""
-    n = len(spec.steps)
     parts = [
         ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64"))
         for i, s in enumerate(spec.steps)
@@ -116,7 +112,6 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         lambda r: (r.ts >= r.t1) & (r.ts <= r.t1 + ibis.interval(seconds=spec.window_seconds))
     )
     matched = j.select("actor", "step").distinct().group_by("actor").aggregate(matched=lambda x: x.count())
-    del n
     return anchor.join(matched, "actor").select("actor", "t1", "bd1", "matched")
 
 
