@@ -7,12 +7,8 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, scene_groups
+from huoli.analytics.frame import Frame, ratio, scene_groups
 from huoli.analytics.timebase import day_date
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b else None
 
 
 def new_users(frame: Frame) -> dict[str, Any]:
@@ -72,7 +68,7 @@ def channel_conversion(frame: Frame, key_event: str, within_days: int = 7) -> li
                 "channel": r["channel"] if r["channel"] is not None else "(none)",
                 "new_users": int(r["new_users"]),
                 "converted": int(r["converted"]),
-                "rate": _ratio(int(r["converted"]), int(r["new_users"])),
+                "rate": ratio(int(r["converted"]), int(r["new_users"])),
             }
         )
     return rows
@@ -95,16 +91,16 @@ def sharing(frame: Frame) -> dict[str, Any]:
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
     so = ev.filter(ev.name == "share_open").select("actor", "day")
     brought = new.join(so, "actor").filter(lambda x: x.day == x.first_day).select("actor").distinct()
-    n_brought = int(frame.engine.execute(brought.count().as_table()).column(0)[0].as_py() or 0)
+    n_brought = frame.count(brought)
     active, shares, opens = int(r["active"] or 0), int(r["shares"] or 0), int(r["share_opens"] or 0)
     return {
         "shares": shares,
         "sharers": int(r["sharers"] or 0),
         "share_opens": opens,
         "share_open_users": int(r["share_open_users"] or 0),
-        "reflow_ratio": _ratio(opens, shares),
+        "reflow_ratio": ratio(opens, shares),
         "new_users_from_shares": n_brought,
-        "k_factor": _ratio(n_brought, active - n_brought),
+        "k_factor": ratio(n_brought, active - n_brought),
     }
 
 

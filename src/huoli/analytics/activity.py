@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame
+from huoli.analytics.frame import Frame, ratio
 from huoli.analytics.timebase import day_date
 
 OPEN_EVENTS = ["app_show", "app_launch"]
@@ -22,10 +22,6 @@ def opens_by(ev: ibis.Table, *keys: str) -> ibis.Table:
     )
     n = ibis.ifelse(per.shows > 0, per.shows, per.launches)
     return per.mutate(n=n).group_by(list(keys)).aggregate(opens=lambda x: x.n.sum())
-
-
-def _ratio(a: float | int | None, b: float | int | None) -> float | None:
-    return None if not b or a is None else a / b
 
 
 def active_users(frame: Frame) -> list[dict[str, Any]]:
@@ -70,7 +66,7 @@ def active_users(frame: Frame) -> list[dict[str, Any]]:
                     "dau": running["dau"],
                     "wau": running["wau"],
                     "mau": running["mau"],
-                    "stickiness": _ratio(running["dau"], running["mau"]),
+                    "stickiness": ratio(running["dau"], running["mau"]),
                 }
             )
     return out
@@ -151,10 +147,10 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
                 "visitors": visitors,
                 "new_visitors": nrows.get(bd, 0),
                 "stay_ms": stay,
-                "stay_per_visitor_ms": _ratio(stay, visitors),
-                "stay_per_open_ms": _ratio(stay, opens),
-                "visit_depth": _ratio(int(s.get("session_pages") or 0), sessions),
-                "bounce_rate": _ratio(int(s.get("bounced") or 0), sessions),
+                "stay_per_visitor_ms": ratio(stay, visitors),
+                "stay_per_open_ms": ratio(stay, opens),
+                "visit_depth": ratio(int(s.get("session_pages") or 0), sessions),
+                "bounce_rate": ratio(int(s.get("bounced") or 0), sessions),
             }
         )
     return out
@@ -171,13 +167,11 @@ def frequency(frame: Frame) -> dict[str, Any]:
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day - 7))
     new = new.semi_join(ud, "actor")
     back = ud.join(new, "actor").filter(lambda r: (r.day > r.first_day) & (r.day <= r.first_day + 7))
-    n = int(frame.engine.execute(new.count().as_table()).column(0)[0].as_py() or 0)
-    returned = int(
-        frame.engine.execute(back.select("actor").distinct().count().as_table()).column(0)[0].as_py() or 0
-    )
+    n = frame.count(new)
+    returned = frame.count(back.select("actor").distinct())
     return {
         "distribution": dist,
-        "one_time": {"new_users": n, "one_time_users": n - returned, "share": _ratio(n - returned, n)},
+        "one_time": {"new_users": n, "one_time_users": n - returned, "share": ratio(n - returned, n)},
     }
 
 

@@ -97,6 +97,11 @@ def scene_group_expr(scene: ibis.IntegerValue) -> ibis.StringValue:
     return ibis.cases(*cases, else_="other")
 
 
+def ratio(a: float | None, b: float | None) -> float | None:
+    """a ÷ b, or None when either is missing or b is zero (a rate over nobody is unknown, not zero)."""
+    return a / b if a is not None and b else None
+
+
 def _bad(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": field_name, "message": message}])
 
@@ -260,3 +265,7 @@ class Frame:
 
     def run(self, expr: ibis.Expr) -> list[dict[str, Any]]:
         return self.engine.execute(expr).to_pylist()
+
+    def count(self, t: ibis.Table) -> int:
+        """Rows of `t`, as one scalar query."""
+        return int(self.engine.execute(t.count().as_table()).column(0)[0].as_py() or 0)

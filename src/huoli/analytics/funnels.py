@@ -184,7 +184,7 @@ def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -
     k = spec.dropoff_step or 1
     dropped = wide.filter(wide[f"t{k}"].notnull(), wide[f"t{k + 1}"].isnull()).select("actor", tk=f"t{k}")
     ids = [r["actor"] for r in frame.run(dropped.select("actor").order_by("actor").limit(spec.dropoff_limit))]
-    total = int(frame.engine.execute(dropped.count().as_table()).column(0)[0].as_py() or 0)
+    total = frame.count(dropped)
     after = dropped.join(ev, "actor").filter(lambda r: r.ts > r.tk)
     label = ibis.ifelse(after.name == "page_view", "page_view " + after.page.fill_null(""), after.name)
     nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(x.ts))

@@ -63,7 +63,7 @@ def compute(frame: Frame, spec: PathSpec) -> dict[str, Any]:
     t = j.join(nxt, ["actor", "sess", "level"]).select("level", src="label", dst="to")
     agg = t.group_by("level", "src", "dst").aggregate(n=lambda x: x.count())
     rows = frame.run(agg)
-    sessions = int(frame.engine.execute(a.count().as_table()).column(0)[0].as_py() or 0)
+    sessions = frame.count(a)
     levels: dict[int, list[tuple[str, str, int]]] = {}
     for r in rows:
         levels.setdefault(int(r["level"]), []).append((r["src"], r["dst"], int(r["n"])))

@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame
+from huoli.analytics.frame import Frame, ratio
 
 # Events that count as taking part in a promotion (the promotions domain's events plus coupon claims).
 PROMOTION_EVENTS = [
@@ -19,10 +19,6 @@ PROMOTION_EVENTS = [
     "referral_bound",
 ]
 LOAD_BUCKETS_MS = [1000, 2000, 3000, 5000]
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b else None
 
 
 def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[dict[str, Any]]:
@@ -59,19 +55,19 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
             {
                 "breakdown": bd,
                 "active_users": active,
-                "add_to_cart_rate": _ratio(int(r["cart_users"] or 0), active),
+                "add_to_cart_rate": ratio(int(r["cart_users"] or 0), active),
                 "order_users": order_users,
-                "order_rate": _ratio(order_users, active),
+                "order_rate": ratio(order_users, active),
                 "orders": orders,
-                "repurchase_rate": _ratio(reps.get(bd, 0), order_users),
+                "repurchase_rate": ratio(reps.get(bd, 0), order_users),
                 "gmv_fen": gmv,
                 "refunds_fen": int(r["refunds"] or 0),
-                "aov_fen": _ratio(gmv, orders),
-                "arpu_fen": _ratio(gmv, active),
+                "aov_fen": ratio(gmv, orders),
+                "arpu_fen": ratio(gmv, active),
                 "coupons_claimed": int(c.get("claimed") or 0),
                 "coupons_redeemed": int(c.get("redeemed") or 0),
-                "coupon_redeem_rate": _ratio(int(c.get("redeemed") or 0), int(c.get("claimed") or 0)),
-                "promotion_participation_rate": _ratio(int(r["promo_users"] or 0), active),
+                "coupon_redeem_rate": ratio(int(c.get("redeemed") or 0), int(c.get("claimed") or 0)),
+                "promotion_participation_rate": ratio(int(r["promo_users"] or 0), active),
             }
         )
     return out
@@ -93,8 +89,8 @@ def interaction(frame: Frame) -> list[dict[str, Any]]:
             row[k] = {
                 "users": users,
                 "events": events,
-                "rate": _ratio(users, active),
-                "per_active_user": _ratio(events, active),
+                "rate": ratio(users, active),
+                "per_active_user": ratio(events, active),
             }
         out.append(row)
     return out
@@ -144,7 +140,7 @@ def experience(frame: Frame, quantiles: tuple[float, ...] = (0.5, 0.75, 0.9, 0.9
                 "bucket": label,
                 "sessions": sessions,
                 "bounced": bounced,
-                "bounce_rate": _ratio(bounced, sessions),
+                "bounce_rate": ratio(bounced, sessions),
             }
         )
     return {
