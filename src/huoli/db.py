@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -132,28 +132,66 @@ def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> I
         session.close()
 
 
-def insert_or_ignore(db: Session, model: type[Base], values: dict[str, Any], conflict: list[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL; True when this call inserted the row.
+_IGNORE_STATEMENTS: dict[tuple[str, Any, tuple[str, ...] | None, str | None], Any] = {}
+
+
+def _ignore_statement(
+    dialect: str, model: type[Base], conflict: tuple[str, ...] | None, ret: str | None
+) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING [RETURNING], built once per shape and executed with bound values:
+    a statement carrying its own `.values()` is re-coerced and re-keyed on every call (~half the CPU of a
+    check-in on the ORM path)."""
+    key = (dialect, model, conflict, ret)
+    stmt = _IGNORE_STATEMENTS.get(key)
+    if stmt is None:
+        table: Any = model.__table__
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table)
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table)
+        else:  # pragma: no cover - huoli supports exactly these two
+            raise NotImplementedError(dialect)
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict) if conflict else None)
+        # RETURNING rather than rowcount: psycopg reports -1 for rowcount on this path.
+        returning = [table.c[ret]] if ret else list(table.primary_key.columns)
+        stmt = _IGNORE_STATEMENTS[key] = stmt.returning(*returning)
+    return stmt
+
+
+def insert_or_ignore(
+    db: Session,
+    model: type[Base],
+    values: dict[str, Any],
+    conflict: list[str] | None = None,
+    *,
+    returning: str | None = None,
+) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL. Returns whether this call inserted the row,
+    or with `returning` that column of the inserted row (None when it already existed).
 
     The database decides who wins a race on a unique key (check-then-insert would let two concurrent callers
-    both pass the check), so idempotency keys and natural keys are safe under concurrency.
+    both pass the check), so idempotency keys and natural keys are safe under concurrency. `conflict=None`
+    ignores a clash on any unique key (the caller then looks up which one it hit).
+    It runs as a Core statement on the session's connection, so it checks the app scope itself.
     """
     scope = db.info.get("app_id")
     if scope is not None and "app_id" in values and values["app_id"] != scope:
         from huoli.tenancy import CrossAppWrite
 
         raise CrossAppWrite(f"{model.__name__} of app {values['app_id']!r} in a session scoped to {scope!r}")
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    else:  # pragma: no cover - huoli supports exactly these two
-        raise NotImplementedError(dialect)
-    # RETURNING rather than rowcount: psycopg reports -1 for rowcount through SQLAlchemy's insert path.
-    key = list(inspect(model).primary_key)
-    return db.execute(stmt.returning(*key)).first() is not None
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # Core statements don't autoflush; keep pending ORM rows ahead of this insert
+    table: Any = model.__table__
+    unknown = [k for k in values if k not in table.c]
+    if unknown:  # Core silently drops keys that name no column; a typo must not lose data
+        raise ValueError(f"{model.__name__} has no columns {unknown}")
+    conn = db.connection()
+    stmt = _ignore_statement(conn.dialect.name, model, tuple(conflict) if conflict else None, returning)
+    row = conn.execute(stmt, values).first()
+    if returning is None:
+        return row is not None
+    return None if row is None else row[0]

@@ -113,20 +113,26 @@ async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProg
     """Verify a merchant-backend call; the nonce is recorded in its own short transaction."""
     body = await request.body()
     h = request.headers
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        verify_signed_request(
-            db=db,
-            secret=app.server_secret,
-            app_id=app.id,
-            method=request.method,
-            path=request.url.path,
-            timestamp=h.get("x-huoli-timestamp"),
-            nonce=h.get("x-huoli-nonce"),
-            signature=h.get("x-huoli-signature"),
-            body=body,
-            now=runtime.clock(),
-            skew=runtime.settings.signature_skew,
-        )
+    method, path, now = request.method, request.url.path, runtime.clock()
+
+    def verify() -> None:
+        with unit_of_work(runtime.sessions, app_id=app.id) as db:
+            verify_signed_request(
+                db=db,
+                secret=app.server_secret,
+                app_id=app.id,
+                method=method,
+                path=path,
+                timestamp=h.get("x-huoli-timestamp"),
+                nonce=h.get("x-huoli-nonce"),
+                signature=h.get("x-huoli-signature"),
+                body=body,
+                now=now,
+                skew=runtime.settings.signature_skew,
+            )
+
+    # A worker thread: the nonce insert commits (an fsync), which on the event loop stalls every request.
+    await asyncio.to_thread(verify)
     return app
 
 

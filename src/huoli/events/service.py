@@ -129,7 +129,7 @@ def emit(
     )
     if batch.rejected:
         raise ValidationFailed(f"invalid server event {name!r}", details=batch.rejected[0].errors)
-    row = batch.to_arrow().to_pylist()[0]
+    row = batch.rows()[0]
     # The unique event_id makes a concurrent or repeated emit of the same key a no-op.
     insert_or_ignore(
         db,

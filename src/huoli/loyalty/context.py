@@ -11,11 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Engine, Insert, event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
-from huoli.db import Base
 from huoli.errors import NotFound
 from huoli.loyalty.models import LoyaltyRulesRow
 from huoli.loyalty.schemas import LoyaltyRules
@@ -102,14 +101,3 @@ def make_ctx(db: Session, *, app_id: str, now: datetime, settings: Settings, app
     return Ctx(
         app_id=app_id, tz=ZoneInfo(app.timezone), rules=load_rules(db, app_id), now=now, settings=settings
     )
-
-
-def insert_ignore(db: Session, model: type[Base], values: dict[str, Any], conflict: list[str]) -> Insert:
-    """INSERT … ON CONFLICT (conflict) DO NOTHING for the session's dialect (caller adds RETURNING)."""
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)

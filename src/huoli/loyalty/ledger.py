@@ -18,10 +18,11 @@ import orjson
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards
-from huoli.loyalty.context import Ctx, insert_ignore
+from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
 
 
@@ -142,10 +143,8 @@ def _insert_transfer(
         "note": orjson.dumps(note).decode() if note else None,
         "created_at": ctx.now,
     }
-    row = db.execute(
-        insert_ignore(db, PointsTransfer, values, ["app_id", "business_key"]).returning(PointsTransfer.id)
-    ).first()
-    return None if row is None else int(row[0])
+    tid = insert_or_ignore(db, PointsTransfer, values, ["app_id", "business_key"], returning="id")
+    return None if tid is None else int(tid)
 
 
 def _same_user(existing: PointsTransfer, user_id: str) -> None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound
 from huoli.events import service as events
 from huoli.loyalty import ledger
-from huoli.loyalty.context import Ctx, insert_ignore
+from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import MallItem, MallRedemption
 from huoli.loyalty.schemas import MallItemIn, RedeemOut
 
@@ -68,21 +69,22 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
         ).first()
         if left is None:
             raise Conflict("out of stock", code="out_of_stock")
-    rid = db.execute(
-        insert_ignore(
-            db,
-            MallRedemption,
-            {
-                "app_id": ctx.app_id,
-                "user_id": user_id,
-                "item_id": item_id,
-                "points": item.points,
-                "business_key": business_key,
-                "created_at": ctx.now,
-            },
-            ["app_id", "business_key"],
-        ).returning(MallRedemption.id)
-    ).scalar_one()
+    rid = insert_or_ignore(
+        db,
+        MallRedemption,
+        {
+            "app_id": ctx.app_id,
+            "user_id": user_id,
+            "item_id": item_id,
+            "points": item.points,
+            "business_key": business_key,
+            "created_at": ctx.now,
+        },
+        ["app_id", "business_key"],
+        returning="id",
+    )
+    if rid is None:  # the spend above already claimed this key, so only a foreign row can hold it
+        raise Conflict("this business key was already used", code="business_key_reused")
     events.emit(
         db=db,
         app_id=ctx.app_id,

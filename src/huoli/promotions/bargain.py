@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance
-from huoli.promotions.common import dumps, emit, insert_ignore, loads, new_id
+from huoli.promotions.common import dumps, emit, loads, new_id
 from huoli.promotions.models import Bargain, BargainCampaign, BargainHelp
 from huoli.promotions.schemas import BargainCampaignIn
 from huoli.settings import Settings
@@ -73,7 +74,7 @@ def start(
     if c is None or not c.active:
         raise NotFound(f"bargain campaign {campaign_id!r} not found")
     bid = new_id("brg")
-    insert_ignore(
+    insert_or_ignore(
         db,
         Bargain,
         {
@@ -133,7 +134,7 @@ def help_bargain(
         raise Conflict("this bargain no longer takes help", code=code)
     seq = seat[0]
     cut = loads(b.cuts)[seq - 1]
-    if not insert_ignore(
+    if not insert_or_ignore(
         db,
         BargainHelp,
         {

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance
-from huoli.promotions.common import dumps, emit, insert_ignore, loads, new_id
+from huoli.promotions.common import dumps, emit, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn
 from huoli.settings import Settings
@@ -96,7 +97,7 @@ def claim(
     coupon_id = new_id("cpn")
     created = False
     for seq in range(1, t.per_user_limit + 1):
-        created = insert_ignore(
+        created = insert_or_ignore(
             db,
             Coupon,
             {

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance
-from huoli.promotions.common import emit, insert_ignore, new_id
+from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import (
     Commission,
     DistributionBinding,
@@ -68,7 +69,7 @@ def join(
     parent = None
     if invited_by and invited_by != user_id and _distributor(db, invited_by) is not None:
         parent = invited_by
-    insert_ignore(
+    insert_or_ignore(
         db,
         Distributor,
         {
@@ -102,7 +103,7 @@ def bind_customer(
     if customer_user_id == distributor_user_id or _distributor(db, distributor_user_id) is None:
         return None
     expires = now + timedelta(days=cfg.binding_days) if cfg.binding_mode == "window" else None
-    created = insert_ignore(
+    created = insert_or_ignore(
         db,
         DistributionBinding,
         {
@@ -178,7 +179,7 @@ def on_order_paid(
         if who == buyer_user_id or amount <= 0:
             continue  # no commission on one's own purchase
         cid = new_id("cm")
-        if not insert_ignore(
+        if not insert_or_ignore(
             db,
             Commission,
             {
@@ -295,7 +296,7 @@ def withdraw(
             details=[{"field": "amount_fen", "message": f">= {cfg.min_withdraw_fen}"}],
         )
     wid = new_id("wd")
-    if not insert_ignore(
+    if not insert_or_ignore(
         db,
         Withdrawal,
         {

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli.db import unit_of_work
+from huoli.db import insert_or_ignore, unit_of_work
 from huoli.errors import Conflict, HuoliError, NotFound
-from huoli.promotions.common import emit, insert_ignore, new_id
+from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
@@ -146,7 +146,7 @@ def attempt(
         "reserved_at": now,
         "pay_by": now + timedelta(seconds=pay_window_s),
     }
-    if not insert_ignore(db, FlashReservation, values):
+    if not insert_or_ignore(db, FlashReservation, values):
         raise Conflict("one attempt per person", code="already_attempted")
     emit(
         db,

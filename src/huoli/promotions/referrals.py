@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance, coupons
-from huoli.promotions.common import emit, insert_ignore, new_id
+from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import InviteCode, ReferralBinding, ReferralProgram
 from huoli.promotions.schemas import ReferralProgramIn
 from huoli.settings import Settings
@@ -59,7 +60,7 @@ def invite_code(*, db: Session, app_id: str, program_id: str, user_id: str, now:
         if existing is not None:
             return existing
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
-        insert_ignore(
+        insert_or_ignore(
             db,
             InviteCode,
             {
@@ -103,7 +104,7 @@ def bind(
     if now - invitee_created_at > timedelta(seconds=program.new_user_window_s):
         raise HuoliError("invitations are for new users", code="not_new_user")
     bid = new_id("rb")
-    insert_ignore(
+    insert_or_ignore(
         db,
         ReferralBinding,
         {

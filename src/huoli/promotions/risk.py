@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, UpstreamUnavailable
-from huoli.promotions.common import emit, insert_ignore
+from huoli.promotions.common import emit
 from huoli.promotions.models import VelocityCounter
 from huoli.settings import Settings
 from huoli.wechat.client import WeChatClient
@@ -68,7 +69,7 @@ def hit(
         if not subject:
             continue
         start = _window(now, seconds)
-        insert_ignore(
+        insert_or_ignore(
             db,
             VelocityCounter,
             {

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from huoli.db import insert_or_ignore
 from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals
-from huoli.promotions.common import insert_ignore, new_id
+from huoli.promotions.common import new_id
 from huoli.promotions.models import (
     Bargain,
     Commission,
@@ -50,7 +51,7 @@ def record_paid_order(
     db: Session, *, app_id: str, order_id: str, user_id: str, paid_fen: int, now: datetime
 ) -> bool:
     """Remember a paid order; True when it is the user's first one reported here (decided by the database)."""
-    insert_ignore(
+    insert_or_ignore(
         db,
         PaidOrder,
         {

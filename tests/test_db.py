@@ -1,0 +1,74 @@
+"""insert_or_ignore: the one idempotent insert every domain uses (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from huoli.db import insert_or_ignore, unit_of_work
+from huoli.loyalty.models import PointsTransfer
+from huoli.runtime import Runtime
+from huoli.tenancy import CrossAppWrite
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def transfer(app_id: str, key: str, points: int = 10) -> dict[str, Any]:
+    return {
+        "app_id": app_id,
+        "user_id": "u1",
+        "kind": "earn",
+        "reason": "order",
+        "points": points,
+        "business_key": key,
+        "ref": None,
+        "local_date": date(2026, 11, 20),
+        "note": None,
+        "created_at": NOW,
+    }
+
+
+def test_first_insert_wins_and_returning_gives_its_id(runtime: Runtime, make_app: Callable[..., Any]) -> None:
+    app = make_app()
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        first = insert_or_ignore(
+            db, PointsTransfer, transfer(app.id, "k1"), ["app_id", "business_key"], returning="id"
+        )
+        again = insert_or_ignore(
+            db, PointsTransfer, transfer(app.id, "k1", 99), ["app_id", "business_key"], returning="id"
+        )
+        other = insert_or_ignore(db, PointsTransfer, transfer(app.id, "k2"))  # any unique key
+        assert isinstance(first, int) and again is None and other is True
+        assert insert_or_ignore(db, PointsTransfer, transfer(app.id, "k2")) is False
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        rows = db.execute(
+            select(PointsTransfer.business_key, PointsTransfer.points).order_by(PointsTransfer.id)
+        ).all()
+        assert [tuple(r) for r in rows] == [("k1", 10), ("k2", 10)]
+
+
+def test_pending_orm_rows_are_flushed_first(runtime: Runtime, make_app: Callable[..., Any]) -> None:
+    app = make_app()
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        db.add(PointsTransfer(**transfer(app.id, "k1")))
+        # Core statements don't autoflush: without the flush this insert would win the key.
+        assert (
+            insert_or_ignore(db, PointsTransfer, transfer(app.id, "k1", 5), ["app_id", "business_key"])
+            is False
+        )
+        assert db.scalar(select(func.sum(PointsTransfer.points))) == 10
+
+
+def test_bad_calls_are_refused_and_change_nothing(runtime: Runtime, make_app: Callable[..., Any]) -> None:
+    a, b = make_app(), make_app()
+    with unit_of_work(runtime.sessions, app_id=a.id) as db:
+        with pytest.raises(CrossAppWrite):
+            insert_or_ignore(db, PointsTransfer, transfer(b.id, "k1"))
+        with pytest.raises(ValueError, match="no columns"):
+            insert_or_ignore(db, PointsTransfer, transfer(a.id, "k1") | {"pionts": 1})
+    with unit_of_work(runtime.sessions) as db:
+        assert db.scalar(select(func.count()).select_from(PointsTransfer)) == 0
