@@ -8,13 +8,18 @@ Endpoints (shapes of WeChat Pay v3 《申请退款》/《查询单笔退款》):
 * ``GET  /v3/refund/domestic/refunds/{out_refund_no}`` → the same object
 
 Errors are an HTTP status with ``{"code", "message"}``: 401 SIGN_ERROR (bad or missing
-``WECHATPAY2-SHA256-RSA2048`` authorization; this fake checks an HMAC-SHA256 signature with the
-merchant's test key), 400 PARAM_ERROR (malformed body, total ≠ order total), 400 INVALID_REQUEST (refund
-over the refundable amount, > 50 refunds per order, same out_refund_no with different parameters), 404
-RESOURCE_NOT_EXISTS (unknown order or refund), 429 FREQUENCY_LIMITED (more than ``qps_limit`` requests in
-any one-second window, 150 like the real API), and injected failures (``fail_next``: SYSTEM_ERROR 500,
-NOT_ENOUGH 403, …). Idempotency: the same ``out_refund_no`` with the same parameters returns the existing
-refund and never refunds twice.
+``WECHATPAY2-SHA256-RSA2048`` authorization; this fake verifies the RSA-SHA256 signature with the merchant's
+public key, as WeChat Pay does with the merchant certificate), 400 PARAM_ERROR (malformed body, total ≠ order
+total), 400 INVALID_REQUEST (refund over the refundable amount, > 50 refunds per order, same out_refund_no
+with different parameters), 404 RESOURCE_NOT_EXISTS (unknown order or refund), 429 FREQUENCY_LIMITED (more
+than ``qps_limit`` requests in any one-second window, 150 like the real API), and injected failures
+(``fail_next``: SYSTEM_ERROR 500, NOT_ENOUGH 403, …). Idempotency: the same ``out_refund_no`` with the same
+parameters returns the existing refund and never refunds twice.
+
+Every answer is signed like the real one: ``Wechatpay-Timestamp``, ``-Nonce``, ``-Serial`` (the platform
+key id) and ``-Signature`` (RSA-SHA256 over ``TIMESTAMP\nNONCE\nBODY\n`` with the platform private key). Keys
+are generated per process (nothing secret is committed): ``MERCHANT_KEY_PEM`` signs requests,
+``PLATFORM_PUBLIC_PEM`` checks answers. ``tamper_next(n)`` changes the next answers' bodies after signing.
 
 Controls: ``add_order``, ``fail_next``, ``processing`` (new refunds answer PROCESSING until ``settle()``),
 ``refunds`` (by out_refund_no), ``refunded_fen(out_trade_no)``, ``calls``, ``max_qps_seen``.
@@ -22,7 +27,7 @@ Controls: ``add_order``, ``fail_next``, ``processing`` (new refunds answer PROCE
 
 from __future__ import annotations
 
-import hmac
+import base64
 import json
 import re
 import secrets
@@ -30,21 +35,46 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import uvicorn
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from huoli.wechat.pay import REFUND_PATH, WeChatPayClient, hmac_signer, message_to_sign
+from huoli.wechat.pay import (
+    REFUND_PATH,
+    WeChatPayClient,
+    message_to_sign,
+    response_message,
+    rsa_signer,
+    rsa_verifier,
+)
 
 MCHID = "1900000109"
-MCH_KEY = "fake-mch-signing-key-0123456789"
-SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"  # the merchant certificate's serial
+PLATFORM_SERIAL = "PUB_KEY_ID_0114232134912410000000000000"  # 微信支付公钥 id
+
+
+def _pem_pair() -> tuple[rsa.RSAPrivateKey, bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return key, private, public
+
+
+_MERCHANT_KEY, MERCHANT_KEY_PEM, MERCHANT_PUBLIC_PEM = _pem_pair()
+_PLATFORM_KEY, PLATFORM_KEY_PEM, PLATFORM_PUBLIC_PEM = _pem_pair()
 
 _AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
 
@@ -94,6 +124,27 @@ class _Refund:
         }
 
 
+def _sign(response: Response, *, tamper: bool = False) -> Response:
+    """Sign the answer with the platform key (then spoil it if asked: a man in the middle)."""
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    message = response_message(timestamp, nonce, bytes(response.body))
+    signature = _PLATFORM_KEY.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    response.headers.update(
+        {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Serial": PLATFORM_SERIAL,
+            "Wechatpay-Signature": base64.b64encode(signature).decode(),
+        }
+    )
+    if tamper:
+        response.body = (
+            bytes(response.body).replace(b'"SUCCESS"', b'"CLOSED"').replace(b'"amount"', b'"amount" ')
+        )
+        response.headers["content-length"] = str(len(response.body))
+    return response
+
+
 def _err(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
@@ -112,6 +163,7 @@ class FakeWeChatPay:
     max_qps_seen: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _failures: list[tuple[int, str]] = field(default_factory=list)
+    _tamper: int = 0
     _window: deque[float] = field(default_factory=deque)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -159,10 +211,24 @@ class FakeWeChatPay:
             self.max_qps_seen = 0
             self._failures.clear()
             self._window.clear()
+            self._tamper = 0
 
-    def client(self, *, qps: float = 100.0, key: str = MCH_KEY) -> WeChatPayClient:
+    def client(
+        self,
+        *,
+        qps: float = 100.0,
+        key_pem: bytes = MERCHANT_KEY_PEM,
+        platform_pem: bytes = PLATFORM_PUBLIC_PEM,
+        clock: Callable[[], float] = time.time,
+    ) -> WeChatPayClient:
         return WeChatPayClient(
-            mchid=MCHID, serial_no=SERIAL_NO, signer=hmac_signer(key), base_url=self.url, qps=qps
+            mchid=MCHID,
+            serial_no=SERIAL_NO,
+            signer=rsa_signer(key_pem),
+            verifier=rsa_verifier({PLATFORM_SERIAL: platform_pem}),
+            base_url=self.url,
+            qps=qps,
+            clock=clock,
         )
 
     # -- controls ---------------------------------------------------------------------------------
@@ -182,6 +248,10 @@ class FakeWeChatPay:
         }
         with self._lock:
             self._failures.extend([(status.get(code, 400), code)] * n)
+
+    def tamper_next(self, n: int) -> None:
+        with self._lock:
+            self._tamper += n
 
     def settle(self) -> None:
         with self._lock:
@@ -216,11 +286,17 @@ class FakeWeChatPay:
             return _err(401, "SIGN_ERROR", "Authorization header missing or malformed")
         if fields["mchid"] != MCHID:
             return _err(400, "MCH_NOT_EXISTS", "mchid does not exist")
+        if fields.get("serial_no") != SERIAL_NO:
+            return _err(401, "SIGN_ERROR", "unknown merchant certificate serial_no")
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        expected = hmac_signer(MCH_KEY)(
-            message_to_sign(request.method, path, fields["timestamp"], fields["nonce_str"], body.decode())
+        message = message_to_sign(
+            request.method, path, fields["timestamp"], fields["nonce_str"], body.decode()
         )
-        if not hmac.compare_digest(expected, fields["signature"]):
+        try:
+            _MERCHANT_KEY.public_key().verify(
+                base64.b64decode(fields["signature"]), message, padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (InvalidSignature, ValueError):
             return _err(401, "SIGN_ERROR", "signature verification failed")
         with self._lock:
             if self._failures:
@@ -233,66 +309,78 @@ class FakeWeChatPay:
 
         @app.post(REFUND_PATH)
         async def apply(request: Request) -> Response:
-            raw = await request.body()
-            self.calls["refund"] += 1
-            early = self._check(request, raw)
-            if early is not None:
-                return early
-            try:
-                body = json.loads(raw)
-                out_trade_no = body["out_trade_no"]
-                out_refund_no = body["out_refund_no"]
-                refund = body["amount"]["refund"]
-                total = body["amount"]["total"]
-                assert body["amount"].get("currency", "CNY") == "CNY"
-                assert isinstance(refund, int) and isinstance(total, int) and refund > 0
-                assert re.fullmatch(r"[0-9A-Za-z_\-|*@]{1,64}", out_refund_no)
-            except Exception:
-                return _err(400, "PARAM_ERROR", "invalid request body")
-            with self._lock:
-                order = self.orders.get(out_trade_no)
-                if order is None:
-                    return _err(404, "RESOURCE_NOT_EXISTS", "订单不存在")
-                if total != order.total_fen:
-                    return _err(400, "PARAM_ERROR", "订单金额与原订单金额不一致")
-                seen = self.refunds.get(out_refund_no)
-                if seen is not None:
-                    if (seen.out_trade_no, seen.refund_fen) != (out_trade_no, refund):
-                        return _err(400, "INVALID_REQUEST", "退款单号重复但参数不一致")
-                    return JSONResponse(seen.to_json())
-                done = [r for r in self.refunds.values() if r.out_trade_no == out_trade_no]
-                if len(done) >= 50:
-                    return _err(400, "INVALID_REQUEST", "部分退款次数超过50次")
-                if sum(r.refund_fen for r in done) + refund > order.total_fen:
-                    return _err(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-                r = _Refund(
-                    refund_id=f"5030{secrets.randbelow(10**24):024d}",
-                    out_refund_no=out_refund_no,
-                    out_trade_no=out_trade_no,
-                    transaction_id=order.transaction_id,
-                    refund_fen=refund,
-                    total_fen=total,
-                    reason=body.get("reason"),
-                    status="PROCESSING" if self.processing else "SUCCESS",
-                    create_time=_now_text(),
-                    success_time=None if self.processing else _now_text(),
-                )
-                self.refunds[out_refund_no] = r
-                return JSONResponse(r.to_json())
+            return self._signed(await self._apply(request))
 
         @app.get(REFUND_PATH + "/{out_refund_no}")
         async def query(out_refund_no: str, request: Request) -> Response:
-            self.calls["query"] += 1
-            early = self._check(request, b"")
-            if early is not None:
-                return early
-            with self._lock:
-                r = self.refunds.get(out_refund_no)
-                if r is None:
-                    return _err(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
-                return JSONResponse(r.to_json())
+            return self._signed(self._query(out_refund_no, request))
 
         return app
+
+    def _signed(self, response: Response) -> Response:
+        with self._lock:
+            tamper = self._tamper > 0
+            self._tamper -= tamper
+        return _sign(response, tamper=tamper)
+
+    async def _apply(self, request: Request) -> Response:
+        raw = await request.body()
+        self.calls["refund"] += 1
+        early = self._check(request, raw)
+        if early is not None:
+            return early
+        try:
+            body = json.loads(raw)
+            out_trade_no = body["out_trade_no"]
+            out_refund_no = body["out_refund_no"]
+            refund = body["amount"]["refund"]
+            total = body["amount"]["total"]
+            assert body["amount"].get("currency", "CNY") == "CNY"
+            assert isinstance(refund, int) and isinstance(total, int) and refund > 0
+            assert re.fullmatch(r"[0-9A-Za-z_\-|*@]{1,64}", out_refund_no)
+        except Exception:
+            return _err(400, "PARAM_ERROR", "invalid request body")
+        with self._lock:
+            order = self.orders.get(out_trade_no)
+            if order is None:
+                return _err(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+            if total != order.total_fen:
+                return _err(400, "PARAM_ERROR", "订单金额与原订单金额不一致")
+            seen = self.refunds.get(out_refund_no)
+            if seen is not None:
+                if (seen.out_trade_no, seen.refund_fen) != (out_trade_no, refund):
+                    return _err(400, "INVALID_REQUEST", "退款单号重复但参数不一致")
+                return JSONResponse(seen.to_json())
+            done = [r for r in self.refunds.values() if r.out_trade_no == out_trade_no]
+            if len(done) >= 50:
+                return _err(400, "INVALID_REQUEST", "部分退款次数超过50次")
+            if sum(r.refund_fen for r in done) + refund > order.total_fen:
+                return _err(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+            r = _Refund(
+                refund_id=f"5030{secrets.randbelow(10**24):024d}",
+                out_refund_no=out_refund_no,
+                out_trade_no=out_trade_no,
+                transaction_id=order.transaction_id,
+                refund_fen=refund,
+                total_fen=total,
+                reason=body.get("reason"),
+                status="PROCESSING" if self.processing else "SUCCESS",
+                create_time=_now_text(),
+                success_time=None if self.processing else _now_text(),
+            )
+            self.refunds[out_refund_no] = r
+            return JSONResponse(r.to_json())
+
+    def _query(self, out_refund_no: str, request: Request) -> Response:
+        self.calls["query"] += 1
+        early = self._check(request, b"")
+        if early is not None:
+            return early
+        with self._lock:
+            r = self.refunds.get(out_refund_no)
+            if r is None:
+                return _err(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+            return JSONResponse(r.to_json())
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.fakes.wechatpay_server import (
-    MCH_KEY,
     MCHID,
+    MERCHANT_KEY_PEM,
+    PLATFORM_PUBLIC_PEM,
+    PLATFORM_SERIAL,
     SERIAL_NO,
     FakeWeChatPay,
     fake_wechatpay,
@@ -77,14 +79,21 @@ def test_jobs_close_a_due_group_and_refunds_pay_it_once(  # type: ignore[no-unty
     jobs = huoli("jobs", runtime=runtime, tmp_path=tmp_path)
     assert jobs.returncode == 0, jobs.stderr
     assert json.loads(jobs.stdout)["groups"] == {"failed": 1, "filled": 0}
+    key_file, platform_file = tmp_path / "apiclient_key.pem", tmp_path / "pub_key.pem"
+    key_file.write_bytes(MERCHANT_KEY_PEM)
+    platform_file.write_bytes(PLATFORM_PUBLIC_PEM)
     pay = [
         "refunds",
         "--mchid",
         MCHID,
         "--serial-no",
         SERIAL_NO,
-        "--test-hmac-key",
-        MCH_KEY,
+        "--key-file",
+        str(key_file),
+        "--platform-key-file",
+        str(platform_file),
+        "--platform-serial",
+        PLATFORM_SERIAL,
         "--base-url",
         fake_wechatpay.url,
     ]
@@ -95,6 +104,11 @@ def test_jobs_close_a_due_group_and_refunds_pay_it_once(  # type: ignore[no-unty
     assert fake_wechatpay.refunded_fen("T9000001") == 80
     missing = huoli("refunds", "--mchid", MCHID, "--serial-no", SERIAL_NO, runtime=runtime, tmp_path=tmp_path)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    swapped = [*pay]
+    swapped[swapped.index(str(key_file))] = str(platform_file)  # a public key where the private one goes
+    wrong = huoli(*swapped, runtime=runtime, tmp_path=tmp_path)
+    assert wrong.returncode != 0 and "cannot load the WeChat Pay keys" in wrong.stderr + wrong.stdout
+    assert "Traceback" not in wrong.stderr
     bad = tmp_path / "b.json"
     bad.write_text(json.dumps({"levels": 3, "level1_bp": 100}))
     check = huoli("check", "distribution", str(bad), runtime=runtime, tmp_path=tmp_path)

@@ -14,7 +14,7 @@ import typer
 
 from huoli.db import unit_of_work
 from huoli.promotions import compliance, groupbuy, service
-from huoli.wechat.pay import DEFAULT_BASE_URL, WeChatPayClient, hmac_signer, rsa_signer
+from huoli.wechat.pay import DEFAULT_BASE_URL, WeChatPayClient, rsa_signer, rsa_verifier
 
 CLI_NAME = "promotions"
 cli = typer.Typer(
@@ -56,27 +56,39 @@ def refunds(
         ),
     ],
     key_file: Annotated[
-        Path | None,
+        Path,
+        typer.Option(envvar="HUOLI_WECHATPAY_KEY_FILE", help="Merchant API private key (apiclient_key.pem)."),
+    ],
+    platform_key_file: Annotated[
+        Path,
         typer.Option(
-            envvar="HUOLI_WECHATPAY_KEY_FILE", help="Merchant API private key (PEM; needs `cryptography`)."
+            envvar="HUOLI_WECHATPAY_PLATFORM_KEY_FILE",
+            help="WeChat Pay public key (微信支付公钥, PEM) or platform certificate: answers are checked with it.",
         ),
-    ] = None,
-    test_hmac_key: Annotated[
-        str | None,
-        typer.Option(envvar="HUOLI_WECHATPAY_TEST_HMAC_KEY", help="Sign with HMAC (the fake server)."),
-    ] = None,
+    ],
+    platform_serial: Annotated[
+        str,
+        typer.Option(
+            envvar="HUOLI_WECHATPAY_PLATFORM_SERIAL",
+            help="Its id as WeChat sends it in Wechatpay-Serial (PUB_KEY_ID_… or the certificate serial).",
+        ),
+    ],
     base_url: Annotated[str, typer.Option(envvar="HUOLI_WECHATPAY_BASE_URL")] = DEFAULT_BASE_URL,
     qps: Annotated[float, typer.Option(min=1, max=150, help="Pacing; WeChat allows about 150/s.")] = 100.0,
 ) -> None:
     """Pay the refunds owed by failed or over-full group buys (idempotent on out_refund_no; retry freely)."""
-    from huoli.cli import guarded, runtime
+    from huoli.cli import fail, guarded, runtime
 
-    if key_file is None and test_hmac_key is None:
-        raise typer.BadParameter("give --key-file (production) or --test-hmac-key (fake server)")
-    signer = hmac_signer(test_hmac_key) if test_hmac_key else rsa_signer(key_file.read_bytes())  # type: ignore[union-attr]
+    try:
+        signer = rsa_signer(key_file.read_bytes())
+        verifier = rsa_verifier({platform_serial: platform_key_file.read_bytes()})
+    except (OSError, ValueError, TypeError) as exc:  # unreadable file, not PEM, not RSA
+        raise fail(f"cannot load the WeChat Pay keys: {exc}") from None
     with (
         runtime() as rt,
-        WeChatPayClient(mchid=mchid, serial_no=serial_no, signer=signer, base_url=base_url, qps=qps) as pay,
+        WeChatPayClient(
+            mchid=mchid, serial_no=serial_no, signer=signer, verifier=verifier, base_url=base_url, qps=qps
+        ) as pay,
     ):
         _print(
             guarded(

@@ -10,26 +10,31 @@ Semantics huoli relies on (WeChat Pay v3 《申请退款》):
 * Errors come as an HTTP status with ``{"code", "message"}``; :data:`ERROR_CODES` lists the documented ones.
 
 Request signing: ``Authorization: WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",signature="…",
-timestamp="…",serial_no="…"`` over ``METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY\\n``. The signature
-function is injected: production needs an RSA-SHA256 signer with the merchant's private key (the
-``cryptography`` package, see :func:`rsa_signer`); tests use :func:`hmac_signer`, which the fake verifies.
-Verifying WeChat's response signatures (``Wechatpay-Signature``) is not done here yet.
+timestamp="…",serial_no="…"`` over ``METHOD\nPATH?QUERY\nTIMESTAMP\nNONCE\nBODY\n``, RSA-SHA256 (PKCS#1 v1.5)
+with the merchant API private key (:func:`rsa_signer`).
+Response verification (《验证签名》): every 2xx answer must carry ``Wechatpay-Timestamp``, ``-Nonce``,
+``-Serial`` and ``-Signature`` — an RSA-SHA256 signature over ``TIMESTAMP\nNONCE\nBODY\n`` by the WeChat Pay
+platform key named by the serial (a platform certificate or, in the newer mode, the 微信支付公钥 with its
+``PUB_KEY_ID_…``), fresh within 5 minutes (:func:`rsa_verifier`). An answer that fails is not trusted: the
+call raises ``INVALID_RESPONSE_SIGNATURE`` and the caller may query the same ``out_refund_no`` again.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json as jsonlib
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
 REFUND_PATH = "/v3/refund/domestic/refunds"
@@ -51,30 +56,58 @@ ERROR_CODES: dict[str, tuple[int, str, bool]] = {
 }
 
 Signer = Callable[[bytes], str]
+# (serial, message, base64 signature) → valid?
+Verifier = Callable[[str, bytes, str], bool]
+RESPONSE_MAX_SKEW_S = 300  # WeChat Pay's advice: refuse answers whose timestamp is more than 5 minutes off
 
 
-def hmac_signer(key: str) -> Signer:
-    """A stand-in signer for tests and the fake server (HMAC-SHA256, base64)."""
-
-    def sign(message: bytes) -> str:
-        return base64.b64encode(hmac.new(key.encode(), message, hashlib.sha256).digest()).decode()
-
-    return sign
-
-
-def rsa_signer(
-    private_key_pem: bytes,
-) -> Signer:  # pragma: no cover - needs the optional cryptography package
+def rsa_signer(private_key_pem: bytes) -> Signer:
     """RSA-SHA256 (PKCS#1 v1.5) with the merchant API private key, as WeChat Pay v3 requires."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     key = serialization.load_pem_private_key(private_key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the merchant API key must be an RSA private key (apiclient_key.pem)")
 
     def sign(message: bytes) -> str:
         return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
     return sign
+
+
+def load_public_key(pem: bytes) -> rsa.RSAPublicKey:
+    """A platform key from a PEM public key (微信支付公钥) or a PEM X.509 platform certificate."""
+    if b"BEGIN CERTIFICATE" in pem:
+        key: Any = x509.load_pem_x509_certificate(pem).public_key()
+    else:
+        key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the WeChat Pay platform key must be an RSA public key or certificate")
+    return key
+
+
+def rsa_verifier(platform_keys: Mapping[str, bytes]) -> Verifier:
+    """Checks response signatures with the platform key of the serial WeChat names (serial → PEM)."""
+    keys = {serial: load_public_key(pem) for serial, pem in platform_keys.items()}
+    if not keys:
+        raise ValueError("at least one WeChat Pay platform key is needed")
+
+    def verify(serial: str, message: bytes, signature: str) -> bool:
+        key = keys.get(serial)
+        if key is None:
+            return False
+        try:
+            key.verify(
+                base64.b64decode(signature, validate=True), message, padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return verify
+
+
+def response_message(timestamp: str, nonce: str, body: bytes) -> bytes:
+    """What the platform signs: the raw body bytes, not a re-encoding of the parsed JSON."""
+    return f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
 
 
 def message_to_sign(method: str, path_and_query: str, timestamp: str, nonce: str, body: str) -> bytes:
@@ -141,14 +174,18 @@ class WeChatPayClient:
         mchid: str,
         serial_no: str,
         signer: Signer,
+        verifier: Verifier,
         base_url: str = DEFAULT_BASE_URL,
         qps: float = DEFAULT_QPS,
         http: httpx.Client | None = None,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.mchid = mchid
         self.serial_no = serial_no
         self._signer = signer
+        self._verifier = verifier
+        self._clock = clock
         self.base_url = base_url.rstrip("/")
         self.pacer = Pacer(qps)
         self._owns_http = http is None
@@ -207,7 +244,7 @@ class WeChatPayClient:
             raise WeChatPayError("UNAVAILABLE", f"malformed refund response: {exc}", retryable=True) from None
 
     def _authorization(self, method: str, path: str, body: str) -> str:
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self._clock()))
         nonce = secrets.token_hex(16)
         signature = self._signer(message_to_sign(method, path, timestamp, nonce, body))
         return (
@@ -251,8 +288,26 @@ class WeChatPayClient:
                 http_status=response.status_code,
                 retryable=None if code in ERROR_CODES else retry,
             )
+        self._check_signature(response)
         if not isinstance(data, dict):
             raise WeChatPayError(
                 "UNAVAILABLE", "non-JSON response", http_status=response.status_code, retryable=True
             )
         return data
+
+    def _check_signature(self, response: httpx.Response) -> None:
+        """Trust a 2xx answer only when WeChat Pay's platform key signed exactly these bytes, recently."""
+        h = response.headers
+        timestamp, nonce = h.get("wechatpay-timestamp", ""), h.get("wechatpay-nonce", "")
+        serial, signature = h.get("wechatpay-serial", ""), h.get("wechatpay-signature", "")
+        problem = None
+        if not (timestamp and nonce and serial and signature):
+            problem = "response signature headers missing"
+        elif not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > RESPONSE_MAX_SKEW_S:
+            problem = "response timestamp outside 5 minutes"
+        elif not self._verifier(serial, response_message(timestamp, nonce, response.content), signature):
+            problem = f"response signature does not verify with platform key {serial!r}"
+        if problem is not None:
+            raise WeChatPayError(
+                "INVALID_RESPONSE_SIGNATURE", problem, http_status=response.status_code, retryable=False
+            )
