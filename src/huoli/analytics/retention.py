@@ -101,13 +101,25 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
         return t
 
     starts = pick(ev_all, spec.start_event)
-    starts = starts.mutate(p=_period_of_day(starts.day, period, frame, starts.ts))
-    if spec.cohort == "first_time":
-        coh = starts.group_by("actor").aggregate(cp=starts.p.min(), anchor=starts.ts.min())
+    calendar = spec.day_model == "calendar"
+    if calendar:
+        # Calendar periods only need who was there on which day: one pass down to distinct (actor, day) pairs
+        # feeds cohorts and returns (grouping the raw events twice cost ~4x as much at 45M events).
+        ud = starts.select("actor", "day", p=_period_of_day(starts.day, period, frame, starts.ts)).distinct()
+        if spec.cohort == "first_time":
+            coh = ud.group_by("actor").aggregate(cp=ud.p.min())
+        else:
+            coh = ud.select("actor", cp=ud.p).distinct()
     else:
-        coh = starts.group_by("actor", "p").aggregate(anchor=starts.ts.min()).rename(cp="p")
+        starts = starts.mutate(p=_period_of_day(starts.day, period, frame, starts.ts))
+        if spec.cohort == "first_time":
+            coh = starts.group_by("actor").aggregate(cp=starts.p.min(), anchor=starts.ts.min())
+        else:
+            coh = starts.group_by("actor", "p").aggregate(anchor=starts.ts.min()).rename(cp="p")
     coh = coh.filter((coh.cp >= p_first) & (coh.cp <= p_last))
     if frame.query.breakdown:
+        if calendar:
+            starts = starts.mutate(p=_period_of_day(starts.day, period, frame, starts.ts))
         bd_src = frame.breakdown_of(starts.filter((starts.p >= p_first) & (starts.p <= p_last)))
         key = ["actor"] if spec.cohort == "first_time" else ["actor", "p"]
         bd = bd_src.group_by(key).aggregate(bd=bd_src.bd.argmin(bd_src.ts))
@@ -119,19 +131,31 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
         coh = coh.mutate(bd=coh.bd.fill_null("(none)"))
     else:
         coh = coh.mutate(bd=ibis.literal("(all)"))
-    rets = pick(ev_all.filter(ev_all.day >= frame.start_day), spec.return_event)
-    if spec.day_model == "calendar":
-        rets = (
-            rets.mutate(rp=_period_of_day(rets.day, period, frame, rets.ts)).select("actor", "rp").distinct()
-        )
+    if calendar:
+        if spec.return_event == spec.start_event:
+            back = ud
+        else:
+            r = pick(ev_all, spec.return_event)
+            back = r.select("actor", "day", p=_period_of_day(r.day, period, frame, r.ts)).distinct()
+        rets = back.filter(back.day >= frame.start_day).select("actor", rp="p").distinct()
         j = coh.join(rets, "actor").filter(lambda r: r.rp >= r.cp)
         j = j.mutate(n=(j.rp - j.cp).cast("int64"))
     else:
+        rets = pick(ev_all.filter(ev_all.day >= frame.start_day), spec.return_event)
         span = 86400 * (7 if period == "week" else 1)
         j = coh.join(rets.select("actor", rts="ts"), "actor").filter(lambda r: r.rts >= r.anchor)
         j = j.mutate(n=((epoch_s(j.rts) - epoch_s(j.anchor)) // span).cast("int64"))
         j = j.select("actor", "cp", "bd", "n").distinct()
     sizes = coh.group_by("cp", "bd").aggregate(size=coh.count())
+
+    def with_sizes(agg: ibis.Table) -> list[dict[str, Any]]:
+        """The cells and the cohort sizes in one statement (k = -1 marks a size): the cohorts are built once."""
+        both = agg.union(sizes.select("cp", "bd", k=ibis.literal(-1, "int64"), users=sizes.size))
+        rows = frame.run(both)
+        size_rows.extend({"cp": r["cp"], "bd": r["bd"], "size": r["users"]} for r in rows if r["k"] == -1)
+        return [r for r in rows if r["k"] != -1]
+
+    size_rows: list[dict[str, Any]] = []
     if spec.brackets:
         per_user = j.group_by("actor", "cp", "bd").aggregate(
             **{f"b{i}": ((j.n >= a) & (j.n <= b)).any() for i, (a, b) in enumerate(spec.brackets)}
@@ -143,30 +167,31 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
             (r["cp"], r["bd"]): [int(r[f"b{i}"] or 0) for i in range(len(spec.brackets))]
             for r in frame.run(agg)
         }
+        size_rows = frame.run(sizes)
         columns = [f"{a}" if a == b else f"{a}-{b}" for a, b in spec.brackets]
         col_last = [b for _, b in spec.brackets]
     elif spec.criterion == "on_or_after":
         per_user = j.group_by("actor", "cp", "bd").aggregate(mx=j.n.max())
-        agg = per_user.group_by("cp", "bd", "mx").aggregate(users=per_user.count())
+        agg = per_user.group_by("cp", "bd", k=per_user.mx.cast("int64")).aggregate(users=per_user.count())
         cells = {}
-        for r in frame.run(agg):
+        for r in with_sizes(agg):
             row = cells.setdefault((r["cp"], r["bd"]), [0] * (n_max + 1))
-            for k in range(min(int(r["mx"]), n_max) + 1):
+            for k in range(min(int(r["k"]), n_max) + 1):
                 row[k] += int(r["users"])
         columns = [str(k) for k in range(n_max + 1)]
         col_last = list(range(n_max + 1))
     else:
         jj = j.filter(j.n <= n_max)
-        agg = jj.group_by("cp", "bd", "n").aggregate(users=jj.count())
+        agg = jj.group_by("cp", "bd", k=jj.n).aggregate(users=jj.count())
         cells = {}
-        for r in frame.run(agg):
-            cells.setdefault((r["cp"], r["bd"]), [0] * (n_max + 1))[int(r["n"])] = int(r["users"])
+        for r in with_sizes(agg):
+            cells.setdefault((r["cp"], r["bd"]), [0] * (n_max + 1))[int(r["k"])] = int(r["users"])
         columns = [str(k) for k in range(n_max + 1)]
         col_last = list(range(n_max + 1))
     keys = WECHAT_KEYS if spec.preset else None
     rows: list[dict[str, Any]] = []
     totals: dict[str, tuple[list[int], list[int]]] = {}
-    for r in sorted(frame.run(sizes), key=lambda x: (x["bd"], x["cp"])):
+    for r in sorted(size_rows, key=lambda x: (x["bd"], x["cp"])):
         cp, bd, size = int(r["cp"]), r["bd"], int(r["size"])
         counts = cells.get((cp, bd), [0] * len(columns))
         values: list[int | None] = [
