@@ -205,8 +205,7 @@ def prepare(users: int, scratch: Path) -> tuple[int, dict[str, float]]:
     times: dict[str, float] = {}
     t = time.perf_counter()
     subprocess.run(
-        # One worker: the generator's multi-process path stalls on 60-day windows (known bug, see the note).
-        [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS), "--workers", "1",
+        [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS),
          "--out", str(scratch / "parquet")],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
