@@ -100,7 +100,9 @@ class FakeClickHouse:
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-clickhouse", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-clickhouse", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -122,7 +124,9 @@ class FakeClickHouse:
         with self._lock:
             self._session.close()
 
-    def fail_next(self, code: int = 242, message: str = "Table is in readonly mode (TABLE_IS_READ_ONLY)") -> None:
+    def fail_next(
+        self, code: int = 242, message: str = "Table is in readonly mode (TABLE_IS_READ_ONLY)"
+    ) -> None:
         self._fail.append((code, message))
 
     def direct(self, sql: str, fmt: str = "TabSeparated") -> bytes:
@@ -244,7 +248,9 @@ class FakeClickHouse:
                     out, fmt = fake.execute(method, params, body)
                 except ClickHouseError as exc:
                     text = str(exc)
-                    message = text if text.startswith("Code: ") else f"Code: {exc.code}. DB::Exception: {text}"
+                    message = (
+                        text if text.startswith("Code: ") else f"Code: {exc.code}. DB::Exception: {text}"
+                    )
                     self._answer(
                         _STATUS.get(exc.code, 500),
                         f"{message} {_VERSION}\n".encode(),
