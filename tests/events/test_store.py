@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from tests.fakes.clickhouse_server import FakeClickHouse, clickhouse_server  # noqa: F401 - fixture
+from tests.fakes.clickhouse_server import FakeClickHouse
 
 from huoli.events.clickhouse_store import ClickHouseEventStore
 from huoli.events.ingest import Caller, validate_events
@@ -114,7 +114,9 @@ def test_reads_summary_recent_and_ranges(open_store: Opener) -> None:
     """The admin overview and the importer's range probe answer the same on every backend."""
     store = open_store()
     now = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    store.append([batch("a", ids(3), now), batch("a", ids(2), now - timedelta(hours=1)), batch("b", ids(1), now)])
+    store.append(
+        [batch("a", ids(3), now), batch("a", ids(2), now - timedelta(hours=1)), batch("b", ids(1), now)]
+    )
     (row,) = store.summary(app_id="a", start=now - timedelta(days=1), end=now + timedelta(seconds=1))
     assert (row["name"], row["events"], row["users"]) == ("favorite", 5, 1)
     assert row["last_ts"] == now and row["first_ts"] == now - timedelta(hours=1)  # microseconds kept

@@ -26,7 +26,9 @@ never computes a result itself.
 
 Sessions (``session_id``) are not kept apart: all requests share the one chdb Session, serialised by a lock.
 Controls: ``requests`` (statements executed, newest last), ``fail_next(code, message)`` answers the next
-request with that ClickHouse error before running it (a server that is down or overloaded), ``url``.
+request with that ClickHouse error before running it (a server that is down or overloaded),
+``lose_next_answer()`` runs the next request and then answers an error (the work is done, the client can't
+know), ``direct(sql)`` reads the engine without HTTP, ``url()`` a store URL for a fresh database.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class FakeClickHouse:
         self._session = session.Session(str(data_dir / "chdb"))
         self._lock = threading.Lock()
         self._fail: list[tuple[int, str]] = []
+        self._lose_answers = 0
         self.requests: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -128,6 +131,10 @@ class FakeClickHouse:
         self, code: int = 242, message: str = "Table is in readonly mode (TABLE_IS_READ_ONLY)"
     ) -> None:
         self._fail.append((code, message))
+
+    def lose_next_answer(self) -> None:
+        """Execute the next request, then answer 500 as if the connection dropped after the work was done."""
+        self._lose_answers += 1
 
     def direct(self, sql: str, fmt: str = "TabSeparated") -> bytes:
         """Run SQL in the server's engine, bypassing HTTP (to inspect what a test stored)."""
@@ -164,9 +171,11 @@ class FakeClickHouse:
                         raise ClickHouseError(115, f"Unknown setting {name}. (UNKNOWN_SETTING)")
                     self._run(f"SET {name} = {_quote(value)}", "TabSeparated")
                     applied.append(name)
-                if insert:
-                    return self._insert(insert, data), fmt
-                return self._run(sql, fmt, bind), fmt
+                out = self._insert(insert, data) if insert else self._run(sql, fmt, bind)
+                if self._lose_answers:
+                    self._lose_answers -= 1
+                    raise ClickHouseError(209, "Timeout exceeded while writing to socket. (SOCKET_TIMEOUT)")
+                return out, fmt
             finally:
                 for name in applied:
                     self._run(f"SET {name} = DEFAULT", "TabSeparated")
