@@ -23,7 +23,7 @@ from huoli.settings import Settings
 
 __all__ = ["fake_wechat", "fake_wechat_server"]
 # Browser fixtures (Chromium, live server, signed-in console) for any domain's tests.
-pytest_plugins = ["tests.browser.fixtures"]
+pytest_plugins = ["tests.browser.fixtures", "tests.fakes.clickhouse_server"]
 
 PG_URL = os.environ.get("HUOLI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +18,7 @@ from huoli import migrate
 from huoli.apps.models import App
 from huoli.apps.service import AppCache
 from huoli.db import make_engine, make_session_factory
-from huoli.events.store import DuckDBEventStore, open_store
+from huoli.events.store import EventStore, open_store
 from huoli.events.writer import GroupCommitWriter
 from huoli.settings import Settings
 from huoli.wechat.client import WeChatClient
@@ -34,7 +33,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    store: DuckDBEventStore
+    store: EventStore
     writer: GroupCommitWriter
     app_cache: AppCache
     secret_key: str
@@ -76,7 +75,7 @@ def build_runtime(
     store = open_store(settings.resolved_event_store_url(), threads=settings.duckdb_threads)
     writer = GroupCommitWriter(
         store,
-        journal_dir=Path(store.path + ".journal") if store.durable else None,
+        journal_dir=store.journal_dir(settings.data_dir) if store.durable else None,
         max_events=settings.group_commit_max_events,
         linger_s=settings.group_commit_linger_ms / 1000,
     )

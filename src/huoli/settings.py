@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     )
     event_store_url: str = Field(
         "",
-        description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests).",
+        description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests); "
+        "clickhouse://user:password@host:8123/database?secure=0 for ClickHouse (docs/events.md).",
     )
     timezone: str = Field("Asia/Shanghai", description="Default app timezone for local days.")
     duckdb_threads: int | None = Field(

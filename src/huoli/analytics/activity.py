@@ -134,7 +134,8 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
     srows = {r["bd"]: r for r in frame.run(sess_agg)}
     nrows = {r["bd"]: int(r["new_visitors"]) for r in frame.run(new_agg)}
     out = []
-    for bd, r in sorted(rows.items(), key=lambda kv: -int(kv[1]["active_users"])):
+    # Ties by name: engines return groups in any order, and the same events must give the same answer.
+    for bd, r in sorted(rows.items(), key=lambda kv: (-int(kv[1]["active_users"]), str(kv[0]))):
         s = srows.get(bd, {})
         opens, visitors, stay = open_rows.get(bd, 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
         sessions = int(s.get("sessions") or 0)

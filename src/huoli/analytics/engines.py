@@ -10,7 +10,7 @@ compiled to the engine's SQL dialect and executed there; every engine returns an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -108,7 +108,13 @@ CLICKHOUSE_SETTINGS = {
 }
 
 
-def clickhouse_events_ddl(table: str = EVENTS_TABLE, engine: str = "MergeTree") -> str:
+def clickhouse_events_ddl(
+    table: str = EVENTS_TABLE,
+    engine: str = "MergeTree",
+    *,
+    partition_by: str | None = None,
+    indexes: Sequence[str] = (),
+) -> str:
     """The events table on ClickHouse: sorted for per-app, per-user scans (funnels, retention, paths)."""
     types = {
         pa.string(): "String",
@@ -120,8 +126,9 @@ def clickhouse_events_ddl(table: str = EVENTS_TABLE, engine: str = "MergeTree") 
     for f in EVENT_SCHEMA:
         t = types[f.type]
         cols.append(f"`{f.name}` {t if not f.nullable else f'Nullable({t})'}")
+    partition = f" PARTITION BY {partition_by}" if partition_by else ""
     return (
-        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)}) ENGINE = {engine} "
+        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, *indexes])}) ENGINE = {engine}{partition} "
         "ORDER BY (app_id, name, ts)"
     )
 
@@ -170,9 +177,16 @@ class ClickHouseEngine(SqlEngine):
     name = "clickhouse"
     dialect = "clickhouse"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, before_run: Callable[[], None] | None = None) -> None:
         self.client = client
-        super().__init__(lambda sql: self.client.query_arrow(sql, settings=CLICKHOUSE_SETTINGS))
+        self._before_run = before_run
+        super().__init__(self._query)
+
+    def _query(self, sql: str) -> pa.Table:
+        if self._before_run is not None:
+            self._before_run()  # the event store's writer loads acknowledged events first
+        result: pa.Table = self.client.query_arrow(sql, settings=CLICKHOUSE_SETTINGS)
+        return result
 
 
 class SparkEngine(SqlEngine):

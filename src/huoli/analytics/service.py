@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, value
-from huoli.analytics.engines import DuckDBEngine, Engine
+from huoli.analytics.engines import ClickHouseEngine, DuckDBEngine, Engine
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.models import ChannelCost
@@ -166,6 +166,13 @@ _known: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 
 
 def engine_for(runtime: Runtime) -> Engine:
+    """The metrics run where the events are: DuckDB in-process, or the ClickHouse server of the store."""
+    if runtime.store.dialect == "clickhouse":
+        from huoli.events.clickhouse_store import ClickHouseEventStore
+
+        store = runtime.store
+        assert isinstance(store, ClickHouseEventStore)
+        return ClickHouseEngine(store.client, before_run=lambda: store.before_read())
     return DuckDBEngine(runtime.store)
 
 
@@ -183,8 +190,7 @@ def known_events(runtime: Runtime, app_id: str) -> frozenset[str]:
 
 def _property_checker(runtime: Runtime, app_id: str) -> Callable[[str], bool]:
     def exists(key: str) -> bool:
-        sql = "SELECT 1 FROM events WHERE app_id = ? AND json_extract(properties, ?) IS NOT NULL LIMIT 1"
-        return runtime.store.query(sql, [app_id, f"$.{key}"]).num_rows > 0
+        return runtime.store.has_property(app_id=app_id, key=key)
 
     return exists
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import NAME_PATTERN
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import AppendResult, DuckDBEventStore
+from huoli.events.store import AppendResult, EventStore
 
 RECIPES = ("online_retail", "taobao_userbehavior", "huoli_parquet")
 _FORMATS = {"csv": "read_csv", "parquet": "read_parquet", "jsonl": "read_json"}
@@ -198,7 +198,7 @@ def _parquet_stats(src: duckdb.DuckDBPyConnection, path: Path) -> tuple[int, int
 
 def import_file(
     *,
-    store: DuckDBEventStore,
+    store: EventStore,
     path: Path,
     mapping: Mapping,
     app_id: str,

@@ -75,11 +75,13 @@ class AppendResult:
 class EventStore(Protocol):
     """The one event log, as the ingestion writer, the importer and the admin API use it.
 
-    Appends are idempotent by (app_id, event_id). A backend (DuckDB now; ClickHouse with the analytics
-    engine) implements these; `durable` False means the writer skips the journal (in-memory stores).
+    Appends are idempotent by (app_id, event_id). A backend (DuckDB here; ClickHouse in clickhouse_store.py)
+    implements these; `durable` False means the writer skips the journal (in-memory stores). `query` takes
+    `?` placeholders on every backend; SQL outside the subset both dialects share belongs in a method here.
     """
 
     before_read: Callable[[], None]
+    dialect: str  # what `query` speaks beyond the SQL both dialects share: "duckdb" or "clickhouse"
 
     @property
     def durable(self) -> bool: ...
@@ -107,6 +109,16 @@ class EventStore(Protocol):
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table: ...
 
     def count(self, *, app_id: str, name: str | None = None) -> int: ...
+
+    def summary(self, *, app_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+
+    def recent(self, *, app_id: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def has_property(self, *, app_id: str, key: str) -> bool: ...
+
+    def journal_dir(self, data_dir: Path) -> Path | None:
+        """Where the writer journals acknowledged events before they reach this store."""
+        ...
 
     def close(self) -> None: ...
 
@@ -157,70 +169,45 @@ def _first_copies(table: pa.Table, batch_of: npt.NDArray[np.int32]) -> tuple[pa.
     return table.take(pa.array(first)), batch_of[first]
 
 
-def open_store(url: str, *, threads: int | None = None) -> DuckDBEventStore:
+def open_store(url: str, *, threads: int | None = None) -> EventStore:
     if url.startswith("duckdb://"):
         return DuckDBEventStore(url.removeprefix("duckdb://"), threads=threads)
+    if url.startswith("clickhouse://"):
+        from huoli.events.clickhouse_store import ClickHouseEventStore
+
+        return ClickHouseEventStore.from_url(url)
     raise ValueError(
-        f"unsupported event store URL {url!r}: use duckdb:///path/events.duckdb "
-        "(ClickHouse arrives with the analytics engine)"
+        f"unsupported event store URL {url!r}: use duckdb:///path/events.duckdb or "
+        "clickhouse://user:password@host:8123/database"
     )
 
 
-class DuckDBEventStore:
-    """Embedded default. One process owns the file; writes are serialised by a lock (DuckDB is single-writer).
+class IndexedStore:
+    """What every backend shares: in-batch dedup, the recent-key index, the pending set, direct appends.
 
-    Reads call `before_read` first: the ingestion writer sets it to load journaled, acknowledged events that
-    are not in DuckDB yet, so every read sees every acknowledged event.
+    A backend answers two questions about its own log: which candidate keys it lacks (`_missing`), and which
+    keys have a ts at or after a floor (`_keys_since`, to rebuild the index at start).
     """
 
-    def __init__(
-        self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2), threads: int | None = None
-    ) -> None:
-        path = path.removeprefix("/") if path.startswith("/:memory:") else path
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._con = duckdb.connect(path)
-        # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
-        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
-        if threads is not None:
-            self._con.execute(f"SET threads = {int(threads)}")
-        self._index_lock = (
-            threading.Lock()
-        )  # guards the in-memory index only; DuckDB work uses per-thread cursors
+    def _init_index(self, recent_horizon: timedelta) -> None:
+        self._index_lock = threading.Lock()  # guards the in-memory index only
         self._append_lock = threading.Lock()
-        self._local = threading.local()
-        self._thread_cons: list[duckdb.DuckDBPyConnection] = []
-        columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
-        self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS journal_state (id INTEGER PRIMARY KEY, segment BIGINT, byte_offset BIGINT)"
-        )
         # Short buckets: forgetting one expired bucket is a small set difference, not a pause.
         self._recent = RecentKeys(
             horizon_us=int(recent_horizon / timedelta(microseconds=1)), bucket_us=2_000_000
         )
         self.before_read: Callable[[], None] = _no_op
-        self._load_recent()
 
-    @property
-    def durable(self) -> bool:
-        return self.path != ":memory:"
+    def _missing(self, subset: pa.Table) -> npt.NDArray[np.intp]:
+        """`_row` of the subset rows (app_id, event_id, ts, _row) whose key the log does not hold."""
+        raise NotImplementedError
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A read cursor over the same database (safe to use from another thread)."""
-        self.before_read()
-        return self._con.cursor()
+    def _keys_since(self, floor: datetime) -> tuple[list[str], list[str], npt.NDArray[np.int64]]:
+        """(app_ids, event_ids, ts in µs) of every stored event with ts >= floor."""
+        raise NotImplementedError
 
-    def _thread_con(self) -> duckdb.DuckDBPyConnection:
-        """This thread's own connection to the database: the commit and load threads never share one."""
-        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = self._con.cursor()
-            self._thread_cons.append(con)
-        return con
-
-    # --- writing -------------------------------------------------------------------------------------
+    def insert(self, rows: pa.Table, *, journal_position: Position | None = None) -> None:
+        raise NotImplementedError
 
     def prepare(self, batches: Sequence[pa.Table], pending: Container[str] = frozenset()) -> Prepared:
         """Decide which rows are new. `pending` holds keys accepted but not yet loaded (see writer.py)."""
@@ -252,7 +239,7 @@ class DuckDBEventStore:
     def _absent(
         self, rows: pa.Table, candidates: npt.NDArray[np.intp], pending: Container[str]
     ) -> npt.NDArray[np.intp]:
-        """Which candidates are neither pending nor in the log: an anti-join over only their ts range."""
+        """Which candidates are neither pending nor in the log."""
         if pending:
             apps = rows.column("app_id").take(pa.array(candidates)).to_pylist()
             ids = rows.column("event_id").take(pa.array(candidates)).to_pylist()
@@ -261,6 +248,86 @@ class DuckDBEventStore:
                 return candidates
         subset = rows.take(pa.array(candidates)).select(["app_id", "event_id", "ts"])
         subset = subset.append_column("_row", pa.array(candidates, pa.int64()))
+        return self._missing(subset)
+
+    def remember(self, prepared: Prepared) -> None:
+        """Index the kept rows (call once they are accepted: journaled or inserted)."""
+        mask = prepared.keep & prepared.recent
+        with self._index_lock:
+            self._recent.add(prepared.keys[mask], prepared.ts_us[mask])
+
+    def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
+        """Direct append (imports, tests): dedup, insert, index, in one go under the store lock."""
+        with self._append_lock:
+            prepared = self.prepare(batches)
+            self.insert(prepared.fresh())
+            self.remember(prepared)
+        return prepared.results()
+
+    def _load_recent(self) -> None:
+        now = _now_us()
+        floor = datetime.fromtimestamp(self._recent.floor_for(now) / 1e6, UTC)
+        apps, ids, ts_us = self._keys_since(floor)
+        keys = key_hashes(apps, ids)
+        with self._index_lock:
+            self._recent.reset(now_us=now, keys=keys, ts_us=ts_us)
+
+
+class DuckDBEventStore(IndexedStore):
+    """Embedded default. One process owns the file; writes are serialised by a lock (DuckDB is single-writer).
+
+    Reads call `before_read` first: the ingestion writer sets it to load journaled, acknowledged events that
+    are not in DuckDB yet, so every read sees every acknowledged event.
+    """
+
+    dialect = "duckdb"
+
+    def __init__(
+        self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2), threads: int | None = None
+    ) -> None:
+        path = path.removeprefix("/") if path.startswith("/:memory:") else path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._con = duckdb.connect(path)
+        # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
+        self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        if threads is not None:
+            self._con.execute(f"SET threads = {int(threads)}")
+        self._init_index(recent_horizon)  # DuckDB work uses per-thread cursors, not the index lock
+        self._local = threading.local()
+        self._thread_cons: list[duckdb.DuckDBPyConnection] = []
+        columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type in _SQL_TYPES.items())
+        self._con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
+        self._con.execute(
+            "CREATE TABLE IF NOT EXISTS journal_state (id INTEGER PRIMARY KEY, segment BIGINT, byte_offset BIGINT)"
+        )
+        self._load_recent()
+
+    @property
+    def durable(self) -> bool:
+        return self.path != ":memory:"
+
+    def journal_dir(self, data_dir: Path) -> Path | None:
+        return Path(self.path + ".journal") if self.durable else None
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A read cursor over the same database (safe to use from another thread)."""
+        self.before_read()
+        return self._con.cursor()
+
+    def _thread_con(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own connection to the database: the commit and load threads never share one."""
+        con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._con.cursor()
+            self._thread_cons.append(con)
+        return con
+
+    # --- writing -------------------------------------------------------------------------------------
+
+    def _missing(self, subset: pa.Table) -> npt.NDArray[np.intp]:
+        """An anti-join that reads only the subset's ts range (DuckDB prunes it by zone maps)."""
         lo, hi = pc.min_max(subset.column("ts")).values()
         con = self._thread_con()
         con.register("_check", subset)
@@ -279,11 +346,16 @@ class DuckDBEventStore:
             con.unregister("_check")
         return np.asarray(found, dtype=np.intp)
 
-    def remember(self, prepared: Prepared) -> None:
-        """Index the kept rows (call once they are accepted: journaled or inserted)."""
-        mask = prepared.keep & prepared.recent
-        with self._index_lock:
-            self._recent.add(prepared.keys[mask], prepared.ts_us[mask])
+    def _keys_since(self, floor: datetime) -> tuple[list[str], list[str], npt.NDArray[np.int64]]:
+        rows = (
+            self._thread_con()
+            .execute(
+                "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?",
+                [floor],
+            )
+            .fetchnumpy()
+        )
+        return list(rows["app_id"]), list(rows["event_id"]), np.asarray(rows["ts_us"], dtype=np.int64)
 
     def insert(self, rows: pa.Table, *, journal_position: Position | None = None) -> None:
         """One transaction: the rows, and how far into the journal the store now is."""
@@ -343,29 +415,6 @@ class DuckDBEventStore:
         rows = self._con.execute("SELECT segment, byte_offset FROM journal_state WHERE id = 1").fetchall()
         return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
-    def append(self, batches: Sequence[pa.Table]) -> list[AppendResult]:
-        """Direct append (imports, tests): dedup, insert, index, in one go under the store lock."""
-        with self._append_lock:
-            prepared = self.prepare(batches)
-            self.insert(prepared.fresh())
-            self.remember(prepared)
-        return prepared.results()
-
-    def _load_recent(self) -> None:
-        now = _now_us()
-        floor = datetime.fromtimestamp(self._recent.floor_for(now) / 1e6, UTC)
-        rows = (
-            self._thread_con()
-            .execute(
-                "SELECT app_id, event_id::VARCHAR AS event_id, epoch_us(ts) AS ts_us FROM events WHERE ts >= ?",
-                [floor],
-            )
-            .fetchnumpy()
-        )
-        keys = key_hashes(list(rows["app_id"]), list(rows["event_id"]))
-        with self._index_lock:
-            self._recent.reset(now_us=now, keys=keys, ts_us=np.asarray(rows["ts_us"], dtype=np.int64))
-
     # --- reading -------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
@@ -389,6 +438,10 @@ class DuckDBEventStore:
             """,
             [app_id, start, end],
         ).to_pylist()
+
+    def has_property(self, *, app_id: str, key: str) -> bool:
+        sql = "SELECT 1 FROM events WHERE app_id = ? AND json_extract(properties, ?) IS NOT NULL LIMIT 1"
+        return self.query(sql, [app_id, f"$.{key}"]).num_rows > 0
 
     def recent(self, *, app_id: str, limit: int) -> list[dict[str, Any]]:
         # event_id as text: DuckDB's UUID has no Arrow equivalent worth handing to callers.

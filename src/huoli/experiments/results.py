@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from huoli.errors import HuoliError
 from huoli.events.store import EventStore
 from huoli.experiments import stats
 from huoli.experiments.models import Experiment
@@ -172,6 +173,12 @@ class Summary:
 def summarise(
     store: EventStore, exp: Experiment, *, as_of: datetime, tz: str, metrics: list[MetricDef] | None = None
 ) -> Summary:
+    if store.dialect != "duckdb":
+        # build_sql is DuckDB SQL ($n parameters, arg_min, EXCLUDE); a ClickHouse port is not written yet.
+        raise HuoliError(
+            f"experiment results are not supported on a {store.dialect} event store yet (DuckDB only)",
+            code="not_supported",
+        )
     ms = metrics if metrics is not None else [m for _, m in metric_list(exp.metrics)]
     cuped_days = int(exp.stats.get("cuped_days", 14))
     start = exp.started_at or as_of
