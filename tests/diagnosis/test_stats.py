@@ -9,7 +9,6 @@ import pytest
 from scipy import stats as st
 
 from huoli.diagnosis import stats
-from huoli.diagnosis.service import _pooled_var, _var
 
 
 def test_two_proportions_matches_the_textbook_z() -> None:
@@ -30,14 +29,14 @@ def test_welch_from_summaries_equals_scipy_on_samples() -> None:
     assert e["statistic"] == pytest.approx(ref.statistic)
     assert e["p_value"] == pytest.approx(ref.pvalue)
     # The summaries the doctor computes in SQL (sum, sum of squares) give the same variance.
-    assert _var(float(a.sum()), float((a * a).sum()), len(a)) == pytest.approx(a.var(ddof=1))
+    assert stats.variance(float(a.sum()), float((a * a).sum()), len(a)) == pytest.approx(a.var(ddof=1))
 
 
 def test_pooled_variance_of_windows_is_the_variance_of_their_union() -> None:
     rng = np.random.default_rng(5)
     parts = [rng.poisson(4, n).astype(float) for n in (50, 70, 65)]
     ws = [{"s": p.sum(), "v": p.var(ddof=1), "n": len(p)} for p in parts]
-    assert _pooled_var(ws, "s", "v", "n") == pytest.approx(np.concatenate(parts).var(ddof=1))
+    assert stats.pooled_variance(ws, "s", "v", "n") == pytest.approx(np.concatenate(parts).var(ddof=1))
 
 
 def test_daily_series_reports_control_limits() -> None:

@@ -94,11 +94,14 @@ class Scenario:
     tz: str = "Asia/Shanghai"
     arrivals_per_day: float = 18.0
     mean_lifetime_days: float = 60.0
+    strength: float = 1.0  # 0 = healthy … 1 = the full injection (dose-response runs use values between)
 
     def __post_init__(self) -> None:
         unknown = set(self.inject) - set(INJECTIONS)
         if unknown:
             raise ValueError(f"unknown injections {sorted(unknown)}; one of {sorted(INJECTIONS)}")
+        if not 0 <= self.strength <= 1:
+            raise ValueError("strength must be between 0 and 1")
         if self.days < 5 * self.current_days + 14:
             raise ValueError("days must cover the current window, the baseline and two weeks of warm-up")
 
@@ -110,6 +113,10 @@ class Scenario:
 
     def on(self, name: str) -> bool:
         return name in self.inject
+
+    def dose(self, name: str, healthy: float, injected: float) -> float:
+        """The parameter's value: healthy unless `name` is injected, then moved `strength` of the way."""
+        return healthy + self.strength * (injected - healthy) if self.on(name) else healthy
 
 
 class _Events:
@@ -207,14 +214,12 @@ def generate(sc: Scenario) -> pa.Table:
     # --- users: a stationary population (arrivals × mean lifetime) plus daily arrivals ----------------------
     n_pre = rng.poisson(sc.arrivals_per_day * sc.mean_lifetime_days)
     arr_rate = np.full(D, sc.arrivals_per_day)
-    if sc.on("churn"):
-        arr_rate[in_cur] *= 0.4
+    arr_rate[in_cur] *= sc.dose("churn", 1.0, 0.4)
     n_new = rng.poisson(arr_rate)
     arrival = np.concatenate([np.full(n_pre, -1), np.repeat(np.arange(D), n_new)]).astype(np.int64)
     n = len(arrival)
     hazard = np.full(D, 1 / sc.mean_lifetime_days)
-    if sc.on("churn"):
-        hazard[in_cur] *= 6
+    hazard[in_cur] *= sc.dose("churn", 1.0, 6.0)
     days = np.arange(D)[None, :]
     dies = (rng.random((n, D)) < hazard[None, :]) & (days > arrival[:, None])
     death = np.where(dies.any(axis=1), dies.argmax(axis=1), D)
@@ -226,12 +231,12 @@ def generate(sc: Scenario) -> pa.Table:
     d1 = arrival[new_idx] + 1
     ok = d1 < D
     u1, d1 = new_idx[ok], d1[ok]
-    p_d1 = np.where((d1 >= cur0) & sc.on("retention"), 0.12, 0.65)
+    p_d1 = np.where(d1 >= cur0, sc.dose("retention", 0.65, 0.12), 0.65)
     act[u1, d1] = alive[u1, d1] & (rng.random(len(u1)) < p_d1)
     if sc.on("retention"):
         # Later days of the injected cohorts fade too, so the drop is a retention drop, not a D1 blip.
         late = (arrival >= cur0 - 1)[:, None] & (days > arrival[:, None] + 1)
-        act &= ~late | (rng.random((n, D)) < 0.3)
+        act &= ~late | (rng.random((n, D)) < sc.dose("retention", 1.0, 0.3))
 
     U, Dd = np.nonzero(act)
     U, Dd = U.astype(np.int64), Dd.astype(np.int64)
@@ -239,7 +244,7 @@ def generate(sc: Scenario) -> pa.Table:
     cur_pair = in_cur[Dd]
 
     # --- opens (sessions) ------------------------------------------------------------------------------------
-    lam = np.where(cur_pair & sc.on("activity_decline"), 0.25, 1.5)
+    lam = np.where(cur_pair, sc.dose("activity_decline", 1.5, 0.25), 1.5)
     k = 1 + rng.poisson(lam)
     O_pair = np.repeat(np.arange(pairs), k)
     O_u, O_d = U[O_pair], Dd[O_pair]
@@ -247,14 +252,16 @@ def generate(sc: Scenario) -> pa.Table:
     sess = np.arange(n_open, dtype=np.int64)
     t0 = day_us[O_d] + rng.integers(8 * 3600, 21 * 3600, n_open) * 1_000_000
     o_cur = in_cur[O_d]
-    load = rng.lognormal(np.log(np.where(o_cur & sc.on("slow"), 4200.0, 1100.0)), 0.35).astype(np.int64)
+    load = rng.lognormal(np.log(np.where(o_cur, sc.dose("slow", 1100.0, 4200.0), 1100.0)), 0.35).astype(
+        np.int64
+    )
     bounce = rng.random(n_open) < np.where(load >= 3000, 0.6, 0.2)
     views = np.where(bounce, 1, 1 + rng.geometric(0.45, n_open))
     first_open = np.r_[True, O_pair[1:] != O_pair[:-1]]
     # Orders happen in the day's first session; a deep path needs many more page views before them.
-    stay = rng.lognormal(np.log(np.where(o_cur & sc.on("activity_decline"), 45_000.0, 90_000.0)), 0.6).astype(
-        np.int64
-    )
+    stay = rng.lognormal(
+        np.log(np.where(o_cur, sc.dose("activity_decline", 90_000.0, 45_000.0), 90_000.0)), 0.6
+    ).astype(np.int64)
 
     ev = _Events()
     ev.add("app_show", t0, O_u, sess=sess)
@@ -264,9 +271,9 @@ def generate(sc: Scenario) -> pa.Table:
     r = rng.random((pairs, 12))
     view = r[:, 0] < 0.55
     cart = view & (r[:, 1] < 0.65)
-    p_order = np.where(cur_pair & sc.on("funnel"), 0.25, 0.7)
+    p_order = np.where(cur_pair, sc.dose("funnel", 0.7, 0.25), 0.7)
     order = cart & (r[:, 2] < p_order)
-    deep_extra = np.where(order & cur_pair & sc.on("deep"), 10, 0)
+    deep_extra = np.where(order & cur_pair, round(sc.dose("deep", 0, 10)), 0)
     # page views of the first session of each day get the extra depth
     pair_of_first = O_pair[first_open]
     views = views.copy()
@@ -282,8 +289,9 @@ def generate(sc: Scenario) -> pa.Table:
     t_act = t0[first_open] + (views[first_open] * 15 + 5) * 1_000_000  # after that session's page views
     # Items: one new item every 2 days (the stale scenario stops adding them three weeks before the end).
     intro = np.arange(-10, D, 2)
-    if sc.on("stale"):
-        intro = intro[intro <= D - 21]
+    stale = round(sc.dose("stale", 0, 21))
+    if stale:
+        intro = intro[intro <= D - stale]
     n_avail = np.searchsorted(intro, Dd, side="right")
     recent = r[:, 3] < 0.3
     pick = np.where(
@@ -304,19 +312,18 @@ def generate(sc: Scenario) -> pa.Table:
         amount=rng.integers(990, 29_900, len(w)),
         order=w,
     )
-    promo_cut = cur_pair & sc.on("promotion")
-    claim = r[:, 6] < np.where(promo_cut, 0.05, 0.15)
-    redeem = claim & (r[:, 7] < np.where(promo_cut, 0.12, 0.5))
+    claim = r[:, 6] < np.where(cur_pair, sc.dose("promotion", 0.15, 0.05), 0.15)
+    redeem = claim & (r[:, 7] < np.where(cur_pair, sc.dose("promotion", 0.5, 0.12), 0.5))
     w = np.nonzero(claim)[0]
     ev.add("coupon_claimed", t_act[w] + 3_000_000, U[w], coupon=w)
     w = np.nonzero(redeem)[0]
     ev.add("coupon_redeemed", t_act[w] + 3_600_000_000, U[w], coupon=w, order=w + pairs)
-    group = r[:, 8] < np.where(promo_cut, 0.02, 0.08)
+    group = r[:, 8] < np.where(cur_pair, sc.dose("promotion", 0.08, 0.02), 0.08)
     w = np.nonzero(group)[0]
     ev.add("group_joined", t_act[w] + 4_000_000, U[w])
-    cut = cur_pair & sc.on("interaction")
+    keep = np.where(cur_pair, sc.dose("interaction", 1.0, 0.0), 1.0)
     for j, (name, p) in enumerate((("share", 0.06), ("favorite", 0.05), ("comment", 0.04))):
-        hit = rng.random(pairs) < np.where(cut, 0.0, p)
+        hit = rng.random(pairs) < p * keep
         w = np.nonzero(hit)[0]
         if name == "share":
             share_w = w
@@ -324,7 +331,7 @@ def generate(sc: Scenario) -> pa.Table:
         else:
             ev.add(name, t_act[w] + (6 + j) * 1_000_000, U[w], sess=first_sess[w], item=item[w])
     # Share cards are opened by other active users of the same day.
-    reflow = np.where(cur_pair[share_w] & sc.on("reflow"), 0.1, 1.2)
+    reflow = np.where(cur_pair[share_w], sc.dose("reflow", 1.2, 0.1), 1.2)
     n_opens = rng.poisson(reflow)
     src = np.repeat(share_w, n_opens)
     by_day = np.argsort(Dd, kind="stable")
@@ -332,13 +339,13 @@ def generate(sc: Scenario) -> pa.Table:
     hi = np.searchsorted(Dd[by_day], Dd[src], side="right")
     opener = by_day[lo + (rng.random(len(src)) * (hi - lo)).astype(np.int64)]
     ev.add("share_open", t_act[src] + 600_000_000, U[opener], share=src)
-    msg = r[:, 9] < (0.0 if sc.on("silence") else 0.05)
+    msg = r[:, 9] < sc.dose("silence", 0.05, 0.0)
     w = np.nonzero(msg)[0]
     ev.add("message_sent", t_act[w] + 7_200_000_000, U[w])
     fb = r[:, 10] < 0.035
     w = np.nonzero(fb)[0]
     ev.add("feedback_submitted", t_act[w] + 8_000_000, U[w])
-    replied = fb & (r[:, 11] < np.where(cur_pair & sc.on("silence"), 0.1, 0.9))
+    replied = fb & (r[:, 11] < np.where(cur_pair, sc.dose("silence", 0.9, 0.1), 0.9))
     w = np.nonzero(replied)[0]
     ev.add("feedback_replied", t_act[w] + 1_800_000_000, U[w])
     return ev.table(sc.app_id, sc.seed)
@@ -356,10 +363,13 @@ class Run:
         return {f.id for f in self.diagnosis.findings}
 
 
-def matrix_scenarios(healthy_seeds: int = 9, seeds_per_signal: int = 1) -> list[Scenario]:
-    """Every signal injected alone (`seeds_per_signal` seeds each) and `healthy_seeds` healthy baselines."""
+def matrix_scenarios(
+    healthy_seeds: int = 9, seeds_per_signal: int = 1, strength: float = 1.0
+) -> list[Scenario]:
+    """Every signal injected alone (`seeds_per_signal` seeds each, at `strength`) and `healthy_seeds`
+    healthy baselines."""
     out = [
-        Scenario(seed=100 + 37 * k + i, inject=frozenset([name]))
+        Scenario(seed=100 + 37 * k + i, inject=frozenset([name]), strength=strength)
         for k in range(seeds_per_signal)
         for i, name in enumerate(sorted(INJECTIONS))
     ]

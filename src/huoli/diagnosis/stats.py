@@ -147,3 +147,18 @@ def bh(p_values: Sequence[float], q: float) -> tuple[list[bool], list[float]]:
         running = min(running, p_values[i] * m / rank)
         adjusted[i] = min(1.0, running)
     return [a <= q for a in adjusted], adjusted
+
+
+def variance(s: float, sq: float, n: int) -> float:
+    """Sample variance from the sum and the sum of squares (what the SQL aggregates return)."""
+    return max((sq - s * s / n) / (n - 1), 0.0) if n > 1 else 0.0
+
+
+def pooled_variance(ws: list[dict[str, Any]], sum_key: str, var_key: str, n_key: str) -> float:
+    """Variance of the union of several windows' samples, from each window's sum, variance and size."""
+    n = sum(w[n_key] for w in ws)
+    if n < 2:
+        return 0.0
+    total = sum(w[sum_key] for w in ws)
+    sq = sum(w[var_key] * (w[n_key] - 1) + (w[sum_key] ** 2 / w[n_key] if w[n_key] else 0.0) for w in ws)
+    return variance(total, sq, n)
