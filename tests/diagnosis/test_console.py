@@ -14,9 +14,10 @@ from huoli.diagnosis.simulate import Scenario, generate
 
 def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> None:
     yesterday = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() - dt.timedelta(days=1)
-    sc = Scenario(seed=21, inject=frozenset(["interaction"]), end=yesterday, app_id="shop")
+    sc = Scenario(seed=21, inject=frozenset(["interaction", "churn"]), end=yesterday, app_id="shop")
     live_server.runtime.store.append([generate(sc)])
     page = console.page
+    page.set_default_timeout(60_000)  # the diagnosis runs ~20 analytics queries; CI machines are shared
     console.goto("#/diagnosis")
     console.wait_ready()
     page.locator(f"#page-body[data-loaded='{yesterday.isoformat()}']").wait_for(timeout=240_000)
@@ -42,6 +43,14 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     assert rows.nth(4).locator("td").nth(1).inner_text() == "0"
     assert float(rows.nth(0).locator("td").nth(1).inner_text()) > 0.01
     console.shot("drilldown")
+
+    # A daily-series drill-down: new users per day over the baseline and current windows (35 days).
+    page.locator(".finding[data-id='churn.new_users'] button.drill").click()
+    page.locator("#diag-drill[data-state=ready][data-finding='churn.new_users']").wait_for(timeout=120_000)
+    assert page.locator("#diag-drill table tbody tr").count() == 35
+    assert page.locator("#diag-drill-chart canvas").count() >= 1
+    assert len(console.api_requests("/admin/analytics/activity")) == 1
+    console.shot("drilldown-series")
 
     # Re-running with an explicit end date reloads the findings for that day.
     page.locator("#diag-form input[name=end]").fill(yesterday.isoformat())
