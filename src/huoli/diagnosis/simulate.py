@@ -258,7 +258,6 @@ def generate(sc: Scenario) -> pa.Table:
     bounce = rng.random(n_open) < np.where(load >= 3000, 0.6, 0.2)
     views = np.where(bounce, 1, 1 + rng.geometric(0.45, n_open))
     first_open = np.r_[True, O_pair[1:] != O_pair[:-1]]
-    # Orders happen in the day's first session; a deep path needs many more page views before them.
     stay = rng.lognormal(
         np.log(np.where(o_cur, sc.dose("activity_decline", 90_000.0, 45_000.0), 90_000.0)), 0.6
     ).astype(np.int64)
@@ -274,7 +273,7 @@ def generate(sc: Scenario) -> pa.Table:
     p_order = np.where(cur_pair, sc.dose("funnel", 0.7, 0.25), 0.7)
     order = cart & (r[:, 2] < p_order)
     deep_extra = np.where(order & cur_pair, round(sc.dose("deep", 0, 10)), 0)
-    # page views of the first session of each day get the extra depth
+    # Orders happen in the day's first session; a deep path adds page views to it before the order.
     pair_of_first = O_pair[first_open]
     views = views.copy()
     views[first_open] += deep_extra[pair_of_first]
