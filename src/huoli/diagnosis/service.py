@@ -1,0 +1,211 @@
+"""The stagnation doctor: runs every check (checks.py) on the analytics metrics of one app, controls the
+false-discovery rate over all of them, and returns findings with evidence, severity and playbooks.
+
+Public contract (the weekly report builds on it): `diagnose(runtime, app, end=, tz=) -> Diagnosis`.
+`diagnose_engine` is the same on any analytics engine (the scenario tests run it on in-memory DuckDB).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from huoli.analytics.engines import Engine
+from huoli.db import unit_of_work
+from huoli.diagnosis import playbooks, stats
+from huoli.diagnosis import thresholds as thresholds_mod
+from huoli.diagnosis.checks import Candidate, Doctor
+from huoli.diagnosis.thresholds import Thresholds
+from huoli.errors import ValidationFailed
+from huoli.events.catalog import CATALOG
+
+if TYPE_CHECKING:
+    from huoli.apps.models import App
+    from huoli.runtime import Runtime
+
+Signal = Literal[
+    "activity_decline",
+    "churn_outrunning_growth",
+    "interaction_near_zero",
+    "conversion_stalling",
+    "root_cause",
+]
+Severity = Literal["high", "medium", "low"]
+SIGNALS: list[str] = [
+    "activity_decline",
+    "churn_outrunning_growth",
+    "interaction_near_zero",
+    "conversion_stalling",
+    "root_cause",
+]
+
+
+@dataclass
+class Finding:
+    id: str
+    signal: Signal
+    title: dict[str, str]
+    metric: str  # analytics metric + field, e.g. "activity.series.dau"
+    current: float
+    baseline: float | None
+    change: float | None  # relative: (current − baseline) / baseline
+    evidence: dict[str, Any]
+    users_affected: int
+    severity: Severity
+    playbooks: list[str]
+    detail: dict[str, Any]
+    drilldown: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Diagnosis:
+    app_id: str
+    end: dt.date
+    current: tuple[dt.date, dt.date]
+    baseline: tuple[dt.date, dt.date]
+    findings: list[Finding]
+    checked: list[str]  # every check that ran, found or not
+    skipped: dict[str, str] = field(default_factory=dict)  # check id → why it could not run
+    notes: list[str] = field(default_factory=list)  # e.g. baseline windows dropped for lack of history
+    tz: str = "Asia/Shanghai"
+    thresholds: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "end": self.end.isoformat(),
+            "tz": self.tz,
+            "current": [d.isoformat() for d in self.current],
+            "baseline": [d.isoformat() for d in self.baseline],
+            "findings": [f.to_dict() for f in self.findings],
+            "checked": list(self.checked),
+            "skipped": dict(self.skipped),
+            "notes": list(self.notes),
+            "thresholds": self.thresholds,
+        }
+
+
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def decide(candidates: list[Candidate], th: Thresholds) -> list[Finding]:
+    """Noise control: Benjamini–Hochberg over every test of the diagnosis, then the effect gate; severity."""
+    ps = [c.evidence["p_value"] for c in candidates]
+    reject, adjusted = stats.bh(ps, th.fdr)
+    out = []
+    for c, rej, adj in zip(candidates, reject, adjusted, strict=True):
+        c.evidence["p_adjusted"] = adj
+        c.evidence["fdr"] = th.fdr
+        c.evidence["significant"] = rej
+        if not (rej and c.gate):
+            continue
+        sev: Severity = (
+            "high"
+            if c.shortfall >= th.severity_high
+            else "medium"
+            if c.shortfall >= th.severity_medium
+            else "low"
+        )
+        change = (c.current - c.baseline) / c.baseline if c.baseline else None
+        out.append(
+            Finding(
+                id=c.id,
+                signal=c.signal,
+                title=c.title,
+                metric=c.metric,
+                current=_clean(c.current),
+                baseline=_clean(c.baseline) if c.baseline is not None else None,
+                change=_clean(change) if change is not None else None,
+                evidence={k: _clean(v) for k, v in c.evidence.items()},
+                users_affected=c.users_affected,
+                severity=sev,
+                playbooks=playbooks.for_finding(c.id),
+                detail=c.detail,
+                drilldown={**c.drilldown, "field": c.metric},
+            )
+        )
+    out.sort(key=lambda f: (SEVERITY_ORDER[f.severity], SIGNALS.index(f.signal), f.id))
+    return out
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe numbers: no NaN/inf (they are not valid JSON)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    return v
+
+
+# ---- entry points ---------------------------------------------------------------------------------------
+def default_end(tz: str, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(tz)).date() - dt.timedelta(days=1)
+
+
+def check_tz(tz: str) -> str:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationFailed(
+            f"unknown time zone {tz!r}", details=[{"field": "tz", "message": "not an IANA zone"}]
+        ) from None
+    return tz
+
+
+def diagnose_engine(
+    engine: Engine,
+    app_id: str,
+    *,
+    tz: str,
+    now: dt.datetime,
+    thresholds: Thresholds | None = None,
+    end: dt.date | None = None,
+    known_events: frozenset[str] | None = None,
+) -> Diagnosis:
+    th = thresholds or Thresholds()
+    tz = check_tz(tz)
+    end = end or default_end(tz, now)
+    today = now.astimezone(ZoneInfo(tz)).date()
+    if end >= today:
+        raise ValidationFailed(
+            f"end {end} is not a complete day yet",
+            details=[{"field": "end", "message": f"must be before {today}"}],
+        )
+    doc = Doctor(engine, app_id, tz, end, now, th, known_events or frozenset(CATALOG))
+    doc.run()
+    return Diagnosis(
+        app_id=app_id,
+        end=end,
+        current=doc.cur,
+        baseline=(doc.base[0][0], doc.base[-1][1]) if doc.base else (doc.cur[0], doc.cur[0]),
+        findings=decide(doc.candidates, th),
+        checked=doc.checked,
+        skipped=doc.skipped,
+        notes=doc.notes,
+        tz=tz,
+        thresholds=th.model_dump(mode="json"),
+    )
+
+
+def diagnose(runtime: Runtime, app: App, *, end: dt.date | None = None, tz: str | None = None) -> Diagnosis:
+    """Diagnose `app` on its event log: current window = `current_days` local days ending `end` (default
+    yesterday in the app timezone), baseline = the `baseline_windows` windows before it."""
+    from huoli.analytics import service as analytics
+
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        th = thresholds_mod.load(db, app.id)
+    return diagnose_engine(
+        analytics.engine_for(runtime),
+        app.id,
+        tz=tz or app.timezone,
+        now=runtime.clock(),
+        thresholds=th,
+        end=end,
+        known_events=analytics.known_events(runtime, app.id),
+    )
