@@ -135,20 +135,23 @@ def bars(
     return _svg(width, height, title, body)
 
 
-def diverging(title: str, rows: Sequence[tuple[str, float, str]], width: int = 640) -> Markup:
-    """Horizontal bars left (down) or right (up) of a centre line: (label, change, value text) per row."""
-    bar_h, gap, label_w = 18, 6, 220
+def diverging(title: str, rows: Sequence[tuple[str, float, str]], width: int = 720) -> Markup:
+    """Horizontal bars from a zero line, left for decreases and right for increases: (label, change, text)
+    per row. Columns: label | bars | text, so no text ever overlaps a bar."""
+    bar_h, gap, label_w, text_w = 18, 6, 230, 170
     height = max(len(rows), 1) * (bar_h + gap) + gap
-    span = max((abs(c) for _, c, _ in rows), default=0) or 1
-    mid = label_w + (width - label_w) / 2
-    half = (width - label_w) / 2 - 70
-    body = [f'<line x1="{mid:.1f}" x2="{mid:.1f}" y1="0" y2="{height}" class="grid"/>']
+    neg = max((-c for _, c, _ in rows if c < 0), default=0.0)
+    pos = max((c for _, c, _ in rows if c > 0), default=0.0)
+    area = width - label_w - text_w
+    zero = label_w + area * (neg / (neg + pos) if neg + pos else 0.5)
+    scale = area / (neg + pos) if neg + pos else 0.0
+    body = [f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="0" y2="{height}" class="grid"/>']
     for i, (label, change, text) in enumerate(rows):
         y = gap + i * (bar_h + gap)
-        w = half * abs(change) / span
-        x = mid if change >= 0 else mid - w
+        w = abs(change) * scale
+        x = zero if change >= 0 else zero - w
         cls = "up" if change >= 0 else "down"
-        shown = label if len(label) <= 34 else label[:33] + "…"
+        shown = label if len(label) <= 30 else label[:29] + "…"
         body.append(
             f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end" style="{FONT}">{escape(shown)}'
             f"<title>{escape(label)}</title></text>"
@@ -156,8 +159,7 @@ def diverging(title: str, rows: Sequence[tuple[str, float, str]], width: int = 6
         body.append(
             f'<rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h}" class="{cls} fill"/>'
         )
-        tx, anchor = (x + w + 4, "start") if change >= 0 else (x - 4, "end")
         body.append(
-            f'<text x="{tx:.1f}" y="{y + 13}" text-anchor="{anchor}" style="{FONT}">{escape(text)}</text>'
+            f'<text x="{width - 4}" y="{y + 13}" text-anchor="end" style="{FONT}">{escape(text)}</text>'
         )
     return _svg(width, height, title, body)

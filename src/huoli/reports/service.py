@@ -391,6 +391,7 @@ def _experiments(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> list[dic
             and e.started_at < end
             and (e.stopped_at is None or e.stopped_at >= start)
         ]
+        db.expunge_all()  # read_only rolls back on exit, which would expire them
     out = []
     for e in sorted(exps, key=lambda e: (e.started_at or now, e.key)):
         assert e.started_at is not None
