@@ -1,0 +1,1 @@
+"""The stagnation doctor: findings with evidence, severity and playbooks, built on the analytics metrics."""
