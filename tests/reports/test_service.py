@@ -15,6 +15,8 @@ from tests.flags.helpers import admin
 
 from huoli.analytics import service as analytics
 from huoli.db import unit_of_work
+from huoli.diagnosis import service as diagnosis
+from huoli.errors import ValidationFailed
 from huoli.experiments import results as results_mod
 from huoli.experiments import service as experiments
 from huoli.promotions import coupons, flashsale
@@ -77,6 +79,11 @@ def test_kpis_match_hand_counts_and_the_analytics_metrics(runtime: Runtime, shop
         assert getattr(k["d1_retention"], attr) == ret["weighted_mean"][0]["rate"][1]
         inter = analytics.run(runtime, app, "interaction", body)["result"][0]
         assert getattr(k["favorite_rate"], attr) == inter["favorite"]["rate"]
+    # the doctor's findings for the 7 days ending on the week's Sunday
+    diag = diagnosis.diagnose(runtime, app, end=report.week.sunday).to_dict()
+    assert report.findings["current"] == ["2026-03-02", "2026-03-08"]
+    assert [f["id"] for f in report.findings["findings"]] == [f["id"] for f in diag["findings"]]
+    assert report.findings["checked"] == diag["checked"]
     # daily series: both weeks, Monday..Sunday
     cur = [d["dau"] for d in report.daily if d["week"] == "current"]
     assert cur == [2, 2, 0, 0, 0, 0, 1]
@@ -211,7 +218,7 @@ def test_experiments_and_campaigns_of_the_week(
     # as of the week's end: the exposure of 10 March is not counted yet
     assert e["users"] == {"a": 3, "b": 3}
     week_end = dt.datetime(2026, 3, 9, tzinfo=sh)
-    assert e["as_of"] == week_end.isoformat()
+    assert dt.datetime.fromisoformat(e["as_of"]) == week_end
     expected = results_mod.results(runtime.store, live, as_of=week_end, tz="Asia/Shanghai")["verdict"]
     assert e["verdict"] == {"decision": expected["decision"], "text": expected["text"]}
     assert e["verdict"]["decision"] == "keep_running"
@@ -224,3 +231,11 @@ def test_experiments_and_campaigns_of_the_week(
     assert (mech["coupons"]["users"], mech["coupons"]["previous_users"]) == (2, 1)
     assert mech["coupons"]["events"] == {"coupon_claimed": 2, "coupon_redeemed": 0}
     assert mech["groupbuy"]["users"] == 0
+
+
+def test_a_week_that_has_not_ended_is_refused(runtime: Runtime, shop: Any, clock: Any) -> None:
+    sh = dt.timezone(dt.timedelta(hours=8))
+    clock.set(dt.datetime(2026, 3, 8, 23, 59, tzinfo=sh))  # Sunday 23:59 local: the week is not over
+    with pytest.raises(ValidationFailed) as exc:
+        service.build(runtime, _app(runtime, shop.id), parse_week(WEEK))
+    assert exc.value.details[0]["field"] == "week" and "has not ended" in exc.value.message

@@ -32,10 +32,12 @@ TEXT: dict[str, dict[str, str]] = {
     "new_users": {"zh": "每日新用户", "en": "New users per day"},
     "findings": {"zh": "诊断发现", "en": "Findings"},
     "no_findings": {"zh": "本周没有发现异常。", "en": "Nothing unusual found this week."},
-    "findings_na": {
-        "zh": "诊断（huoli doctor）在此部署中不可用。",
-        "en": "The diagnosis (huoli doctor) is not available in this deployment.",
+    "findings_scope": {
+        "zh": "诊断（huoli diagnose）运行了 {n} 项检查：{start} – {end} 对比基线 {b0} – {b1}。",
+        "en": "The diagnosis (huoli diagnose) ran {n} checks: {start} – {end} against the baseline {b0} – {b1}.",
     },
+    "current": {"zh": "当前", "en": "Current"},
+    "baseline": {"zh": "基线", "en": "Baseline"},
     "severity": {"zh": "严重度", "en": "Severity"},
     "users_affected": {"zh": "影响用户", "en": "Users affected"},
     "playbooks": {"zh": "建议动作", "en": "Playbooks"},
@@ -185,27 +187,31 @@ def _num(v: Any) -> str:
         return "–"
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
-    return f"{v:,}" if isinstance(v, int) else f"{v:,.3g}"
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.4g}"
 
 
-def findings_rows(report: WeeklyReport) -> list[dict[str, Any]]:
-    """The doctor's findings with their numbers as display text (most severe first, as the doctor ranks)."""
+def findings_rows(report: WeeklyReport, lang: Lang) -> list[dict[str, Any]]:
+    """The doctor's findings (in its order: most severe first) with their numbers as display text."""
     if not report.findings:
         return []
-    return [
-        {
-            "id": f.get("id", ""),
-            "severity": f.get("severity", ""),
-            "title": f.get("title") or {"zh": f.get("signal", ""), "en": f.get("signal", "")},
-            "detail": f.get("detail") or "",
-            "current": _num(f.get("current")),
-            "baseline": _num(f.get("baseline")),
-            "change": _num(f.get("change")),
-            "users_affected": _num(f.get("users_affected")),
-            "playbooks": [str(p) for p in f.get("playbooks") or []],
-        }
-        for f in report.findings.get("findings", [])
-    ]
+    t = Texts(lang)
+    rows = []
+    for f in report.findings.get("findings", []):
+        change = f.get("change")
+        rows.append(
+            {
+                "id": f["id"],
+                "severity": f["severity"],
+                "title": f["title"],
+                "metric": f.get("metric", ""),
+                "current": _num(f.get("current")),
+                "baseline": _num(f.get("baseline")),
+                "change": f"{change:+.1%}" if isinstance(change, int | float) else "–",
+                "users_affected": _num(f.get("users_affected")),
+                "playbooks": [t.plain(p) for p in f.get("playbook_titles", [])],
+            }
+        )
+    return rows
 
 
 def html(report: WeeklyReport, lang: Lang = "zh") -> str:
@@ -215,7 +221,7 @@ def html(report: WeeklyReport, lang: Lang = "zh") -> str:
         .get_template("weekly.html.j2")
         .render(
             r=report,
-            findings=findings_rows(report),
+            findings=findings_rows(report, lang),
             t=t,
             lang=lang,
             groups=_groups(report),
@@ -243,7 +249,7 @@ def markdown(report: WeeklyReport, lang: Lang = "zh") -> str:
             t=t,
             lang=lang,
             groups=_groups(report),
-            findings=findings_rows(report),
+            findings=findings_rows(report, lang),
             change=lambda k: fmt_change(k, lang),
             cell=_md_cell,
         )

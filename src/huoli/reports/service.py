@@ -22,6 +22,7 @@ from huoli.analytics.frame import Frame, MetricQuery, ratio, scene_groups
 from huoli.analytics.timebase import day_number
 from huoli.analytics.value import PROMOTION_EVENTS
 from huoli.db import read_only
+from huoli.errors import ValidationFailed
 from huoli.reports.weeks import IsoWeek, week_bounds_utc
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class WeeklyReport:
     movers: list[MoverGroup]
     experiments: list[dict[str, Any]]
     promotions: dict[str, Any]
-    findings: dict[str, Any] | None  # the doctor's diagnosis ending on the week's Sunday; None: not available
+    findings: dict[str, Any]  # the doctor's diagnosis (Diagnosis.to_dict()) of the window ending on Sunday
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def kpi(self, key: str) -> Kpi:
@@ -484,8 +485,18 @@ def _promotions(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str,
 # ---- findings -----------------------------------------------------------------------------------------
 
 
-def _findings(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str, Any] | None:
-    return None
+def _findings(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str, Any]:
+    """The doctor's diagnosis of the window ending on the week's Sunday, with its playbooks' titles."""
+    from huoli.diagnosis import playbooks
+    from huoli.diagnosis import service as diagnosis
+
+    out = diagnosis.diagnose(runtime, app, end=week.sunday, tz=tz).to_dict()
+    for f in out["findings"]:
+        f["playbook_titles"] = [
+            playbooks.CATALOG[p].title if p in playbooks.CATALOG else {"zh": p, "en": p}
+            for p in f["playbooks"]
+        ]
+    return out
 
 
 # ---- the report ---------------------------------------------------------------------------------------
@@ -493,6 +504,12 @@ def _findings(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str, A
 
 def build(runtime: Runtime, app: App, week: IsoWeek, *, tz: str | None = None) -> WeeklyReport:
     tz = tz or app.timezone
+    ends = week_bounds_utc(week, tz)[1]
+    if ends > runtime.clock():
+        raise ValidationFailed(
+            f"week {week.label} has not ended yet",
+            details=[{"field": "week", "message": f"it ends {ends.isoformat()}; ask for a complete week"}],
+        )
     timings: dict[str, float] = {}
 
     def timed(name: str, fn: Callable[[], Any]) -> Any:

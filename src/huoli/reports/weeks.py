@@ -73,8 +73,8 @@ def last_complete_week(now: dt.datetime, tz: str) -> IsoWeek:
 
 
 def week_bounds_utc(week: IsoWeek, tz: str) -> tuple[dt.datetime, dt.datetime]:
-    """[Monday 00:00, next Monday 00:00) local, as aware instants."""
+    """[Monday 00:00, next Monday 00:00) local, in UTC (same-zone aware arithmetic would ignore DST)."""
     zone = ZoneInfo(tz)
-    start = dt.datetime.combine(week.monday, dt.time(), zone)
-    end = dt.datetime.combine(week.sunday + dt.timedelta(days=1), dt.time(), zone)
+    start = dt.datetime.combine(week.monday, dt.time(), zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(week.sunday + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
     return start, end
