@@ -76,6 +76,7 @@ class Diagnosis:
     findings: list[Finding]
     checked: list[str]  # every check that ran, found or not
     skipped: dict[str, str] = field(default_factory=dict)  # check id → why it could not run
+    notes: list[str] = field(default_factory=list)  # e.g. baseline windows dropped for lack of history
     tz: str = "Asia/Shanghai"
     thresholds: dict[str, Any] = field(default_factory=dict)
 
@@ -89,6 +90,7 @@ class Diagnosis:
             "findings": [f.to_dict() for f in self.findings],
             "checked": list(self.checked),
             "skipped": dict(self.skipped),
+            "notes": list(self.notes),
             "thresholds": self.thresholds,
         }
 
@@ -142,6 +144,7 @@ class _Doctor:
         self.candidates: list[_Candidate] = []
         self.checked: list[str] = []
         self.skipped: dict[str, str] = {}
+        self.notes: list[str] = []
 
     # ---- plumbing ---------------------------------------------------------------------------------------
     def frame(self, start: dt.date, end: dt.date) -> Frame:
@@ -248,7 +251,25 @@ class _Doctor:
         }
 
     # ---- checks -----------------------------------------------------------------------------------------
+    def trim_to_history(self) -> None:
+        """Drop baseline windows that start before the app's first event: an empty week is no baseline."""
+        f = self.frame(*self.span)
+        ev = f.events(history=True)
+        (r,) = f.run(ev.aggregate(first=ev.day.min()))
+        if r["first"] is None:
+            return
+        first = day_date(int(r["first"]))
+        kept = [w for w in self.base if w[0] >= first]
+        if len(kept) < len(self.base):
+            self.notes.append(
+                f"{len(self.base) - len(kept)} baseline window(s) start before the first event ({first}); "
+                f"using {len(kept)}"
+            )
+        self.base = kept
+        self.span = (self.base[0][0] if self.base else self.cur[0], self.end)
+
     def run(self) -> None:
+        self.trim_to_history()
         wins = [self.window_data(self.frame(s, e)) for s, e in self.windows()]
         cur, base = wins[-1], wins[:-1]
         span = self.frame(*self.span)
@@ -699,7 +720,7 @@ class _Doctor:
                 title={"zh": f"{age} 天没有新内容被使用", "en": f"Nothing new used for {age} days"},
                 metric="events.first_seen(view_item.item_id, page_view.page)",
                 current=float(age),
-                baseline=float(th.stale_days),
+                baseline=None,  # a level check: the threshold is in detail
                 evidence={
                     "test": "exact count: no item or page first seen in the window",
                     "statistic": age,
@@ -715,7 +736,7 @@ class _Doctor:
                 detail={
                     "newest_first_seen": newest.isoformat(),
                     "items_and_pages": things,
-                    "stale_days": th.stale_days,
+                    "threshold": th.stale_days,
                 },
             )
         )
@@ -749,7 +770,7 @@ class _Doctor:
                 },
                 metric="experience.bounce_by_load",
                 current=share,
-                baseline=th.slow_share_min,
+                baseline=None,  # a level check: the threshold is in detail
                 evidence=ev,
                 gate=share >= th.slow_share_min and s_b / s_n > (f_b / f_n if f_n else 0),
                 shortfall=(share - th.slow_share_min) / th.slow_share_min
@@ -763,6 +784,7 @@ class _Doctor:
                     reduce=f"slow_share>={limit}",
                 ),
                 detail={
+                    "threshold": th.slow_share_min,
                     "slow_sessions": s_n,
                     "sessions": total,
                     "bounce_slow": s_b / s_n,
@@ -804,7 +826,7 @@ class _Doctor:
                 },
                 metric=f"paths.pages_before({th.core_event})",
                 current=mean,
-                baseline=th.max_steps_to_core,
+                baseline=None,  # a level check: the threshold is in detail
                 evidence=stats.mean_vs_threshold(
                     mean, _var(s, float(r["sq"] or 0), n), n, th.max_steps_to_core
                 ),
@@ -890,13 +912,13 @@ class _Doctor:
                 title={"zh": "用户反馈无人回复", "en": "Feedback left unanswered"},
                 metric=f"events.count({th.feedback_reply_event})/count({th.feedback_event})",
                 current=rate,
-                baseline=th.feedback_min_reply_rate,
+                baseline=None,  # a level check: the threshold is in detail
                 evidence=stats.rate_vs_threshold(answered, asked, th.feedback_min_reply_rate, "down"),
                 gate=rate < th.feedback_min_reply_rate,
                 shortfall=(th.feedback_min_reply_rate - rate) / th.feedback_min_reply_rate,
                 users_affected=asked - answered,
                 drilldown=_series_drill("activity", self.span_request(), "result.series", "date", "dau"),
-                detail={"feedback": asked, "replies": answered},
+                detail={"feedback": asked, "replies": answered, "threshold": th.feedback_min_reply_rate},
             )
         )
 
@@ -923,7 +945,7 @@ class _Doctor:
                 },
                 metric="retention.weighted_mean.rate[1]",
                 current=rate,
-                baseline=th.next_day_retention_min,
+                baseline=None,  # a level check: the threshold is in detail
                 evidence=stats.rate_vs_threshold(kept, size, th.next_day_retention_min, "down"),
                 gate=rate < th.next_day_retention_min,
                 shortfall=(th.next_day_retention_min - rate) / th.next_day_retention_min,
@@ -935,7 +957,12 @@ class _Doctor:
                     "cohort",
                     "rate.1",
                 ),
-                detail={"cohort_users": size, "retained_day_1": kept, "cohorts": [_iso(start), _iso(last)]},
+                detail={
+                    "threshold": th.next_day_retention_min,
+                    "cohort_users": size,
+                    "retained_day_1": kept,
+                    "cohorts": [_iso(start), _iso(last)],
+                },
             )
         )
 
@@ -1074,10 +1101,11 @@ def diagnose_engine(
         app_id=app_id,
         end=end,
         current=doc.cur,
-        baseline=(doc.base[0][0], doc.base[-1][1]),
+        baseline=(doc.base[0][0], doc.base[-1][1]) if doc.base else (doc.cur[0], doc.cur[0]),
         findings=doc.findings(),
         checked=doc.checked,
         skipped=doc.skipped,
+        notes=doc.notes,
         tz=tz,
         thresholds=th.model_dump(mode="json"),
     )

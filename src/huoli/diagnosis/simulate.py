@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,6 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from huoli.events.schema import EVENT_SCHEMA
+
+if TYPE_CHECKING:
+    from huoli.diagnosis.service import Diagnosis
+    from huoli.diagnosis.thresholds import Thresholds
 
 IntArray = npt.NDArray[np.int64]
 
@@ -337,3 +342,59 @@ def generate(sc: Scenario) -> pa.Table:
     w = np.nonzero(replied)[0]
     ev.add("feedback_replied", t_act[w] + 1_800_000_000, U[w])
     return ev.table(sc.app_id, sc.seed)
+
+
+@dataclass
+class Run:
+    """One scenario and what the doctor said about it."""
+
+    scenario: Scenario
+    diagnosis: Diagnosis
+
+    @property
+    def ids(self) -> set[str]:
+        return {f.id for f in self.diagnosis.findings}
+
+
+def matrix_scenarios(healthy_seeds: int = 9, seeds_per_signal: int = 1) -> list[Scenario]:
+    """Every signal injected alone (`seeds_per_signal` seeds each) and `healthy_seeds` healthy baselines."""
+    out = [
+        Scenario(seed=100 + 37 * k + i, inject=frozenset([name]))
+        for k in range(seeds_per_signal)
+        for i, name in enumerate(sorted(INJECTIONS))
+    ]
+    return out + [Scenario(seed=s) for s in range(1, healthy_seeds + 1)]
+
+
+def run(sc: Scenario, thresholds: Thresholds | None = None) -> Run:
+    from huoli.analytics.engines import DuckDBEngine
+    from huoli.diagnosis.service import diagnose_engine
+
+    engine = DuckDBEngine.from_arrow(generate(sc))
+    return Run(
+        sc, diagnose_engine(engine, sc.app_id, tz=sc.tz, now=sc.now, end=sc.end, thresholds=thresholds)
+    )
+
+
+def score(runs: list[Run]) -> dict[str, Any]:
+    """Recall: injected scenarios whose required findings all appear. Precision: findings that belong to
+    the injected signal (its required or allowed ids) among all findings, healthy scenarios included."""
+    injected = [r for r in runs if r.scenario.inject]
+    found = sum(1 for r in injected if all(INJECTIONS[i]["required"] <= r.ids for i in r.scenario.inject))
+    total = tp = 0
+    for r in runs:
+        ok: set[str] = set()
+        for i in r.scenario.inject:
+            ok |= INJECTIONS[i]["required"] | INJECTIONS[i]["allowed"]
+        total += len(r.ids)
+        tp += len(r.ids & ok)
+    return {
+        "scenarios": len(runs),
+        "injected": len(injected),
+        "healthy": len(runs) - len(injected),
+        "recall": found / len(injected) if injected else None,
+        "precision": tp / total if total else 1.0,
+        "findings": total,
+        "false_findings": total - tp,
+        "healthy_with_findings": sum(1 for r in runs if not r.scenario.inject and r.ids),
+    }
