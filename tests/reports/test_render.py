@@ -99,7 +99,19 @@ def _report() -> WeeklyReport:
                     "users_affected": 10,
                     "playbooks": ["recall_campaign"],
                     "playbook_titles": [{"zh": "召回", "en": "Recall"}],
-                }
+                },
+                {
+                    "id": "conversion.order_rate",
+                    "severity": "low",
+                    "title": {"zh": "下单率下降", "en": "Order rate falling"},
+                    "metric": "conversion.order_rate",
+                    "current": 0.045,
+                    "baseline": 0.05649,
+                    "change": -0.2034,
+                    "users_affected": 84,
+                    "playbooks": [],
+                    "playbook_titles": [],
+                },
             ],
         },
     )
@@ -140,6 +152,7 @@ def test_html_numbers_and_trends() -> None:
     assert "25.0%" in html and "+5.0 个百分点" in html  # rate: points
     assert 'class="num worse">+5.0' in html  # bounce up is worse
     assert "-10.0%" in html  # the finding's relative change
+    assert ">4.5%<" in html and ">5.6%<" in html and "-20.3%" in html  # a rate finding shows percentages
 
 
 def test_markdown_cells_are_neutralised() -> None:

@@ -105,12 +105,12 @@ def test_movers_keep_the_minimum_volume(runtime: Runtime, shop: Any) -> None:
 def test_rank_movers_orders_by_absolute_change_above_the_minimum() -> None:
     counts = {"a": (100, 50), "b": (10, 40), "c": (900, 1000), "d": (19, 0), "e": (300, 300)}
     min_volume, rows = rank_movers(counts, top=3)
-    # total 1400 (previous) → 0.5 % is 7, so the floor of 20 applies; d never reaches it, e did not move
+    # totals 1329 / 1390 → 0.5 % is 7, so the floor of 20 applies; d never reaches it, e did not move
     assert min_volume == 20
     assert rows == [
-        Mover("c", "c", 900, 1000, -100, -0.1),
-        Mover("a", "a", 100, 50, 50, 1.0),
-        Mover("b", "b", 10, 40, -30, -0.75),
+        Mover("c", "c", 900, 1000, -100, -0.1, pytest.approx(900 / 1329 - 1000 / 1390)),
+        Mover("a", "a", 100, 50, 50, 1.0, pytest.approx(100 / 1329 - 50 / 1390)),
+        Mover("b", "b", 10, 40, -30, -0.75, pytest.approx(10 / 1329 - 40 / 1390)),
     ]
     big = {f"v{i}": (10_000 + i, 10_000) for i in range(10)}
     min_volume, _ = rank_movers(big)

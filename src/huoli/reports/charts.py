@@ -135,10 +135,10 @@ def bars(
     return _svg(width, height, title, body)
 
 
-def diverging(title: str, rows: Sequence[tuple[str, float, str]], width: int = 720) -> Markup:
+def diverging(title: str, rows: Sequence[tuple[str, float, str]], width: int = 800) -> Markup:
     """Horizontal bars from a zero line, left for decreases and right for increases: (label, change, text)
     per row. Columns: label | bars | text, so no text ever overlaps a bar."""
-    bar_h, gap, label_w, text_w = 18, 6, 230, 170
+    bar_h, gap, label_w, text_w = 18, 6, 230, 240
     height = max(len(rows), 1) * (bar_h + gap) + gap
     neg = max((-c for _, c, _ in rows if c < 0), default=0.0)
     pos = max((c for _, c, _ in rows if c > 0), default=0.0)

@@ -66,6 +66,8 @@ TEXT: dict[str, dict[str, str]] = {
     "timezone": {"zh": "时区", "en": "Time zone"},
     "weekdays": {"zh": "一,二,三,四,五,六,日", "en": "Mon,Tue,Wed,Thu,Fri,Sat,Sun"},
     "pp": {"zh": "个百分点", "en": "pp"},
+    "share": {"zh": "占比", "en": "share"},
+    "share_change": {"zh": "占比变化（百分点）", "en": "Share of total (pp)"},
 }
 
 
@@ -159,7 +161,8 @@ def _charts(report: WeeklyReport, t: Texts) -> dict[str, Any]:
                 (
                     m.label,
                     float(m.change),
-                    f"{m.change:+,} ({m.previous:,} → {m.current:,})",
+                    f"{m.change:+,} ({m.previous:,} → {m.current:,})"
+                    + (f" · {t('share')} {m.share_change * 100:+.1f}" if m.share_change is not None else ""),
                 )
                 for m in g.rows
             ]
@@ -190,6 +193,11 @@ def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:,.4g}"
 
 
+def _is_rate(metric: str) -> bool:
+    # The doctor names each finding's metric (e.g. "conversion.order_rate"); these are fractions.
+    return any(k in metric for k in ("rate", "conversion_from", "share"))
+
+
 def findings_rows(report: WeeklyReport, lang: Lang) -> list[dict[str, Any]]:
     """The doctor's findings (in its order: most severe first) with their numbers as display text."""
     if not report.findings:
@@ -198,14 +206,16 @@ def findings_rows(report: WeeklyReport, lang: Lang) -> list[dict[str, Any]]:
     rows = []
     for f in report.findings.get("findings", []):
         change = f.get("change")
+        metric = str(f.get("metric", ""))
+        shown = (lambda v: fmt_value(v, "rate")) if _is_rate(metric) else _num
         rows.append(
             {
                 "id": f["id"],
                 "severity": f["severity"],
                 "title": f["title"],
-                "metric": f.get("metric", ""),
-                "current": _num(f.get("current")),
-                "baseline": _num(f.get("baseline")),
+                "metric": metric,
+                "current": shown(f.get("current")),
+                "baseline": shown(f.get("baseline")),
                 "change": f"{change:+.1%}" if isinstance(change, int | float) else "–",
                 "users_affected": _num(f.get("users_affected")),
                 "playbooks": [t.plain(p) for p in f.get("playbook_titles", [])],

@@ -84,6 +84,9 @@ class Mover:
     previous: int
     change: int
     change_pct: float | None
+    # This value's share of the dimension's total, this week minus last (points as a fraction): when
+    # everything falls 20 %, the value whose share moved is the one that behaved differently.
+    share_change: float | None = None
 
 
 @dataclass
@@ -317,10 +320,15 @@ def _scene_label(value: str) -> str:
 
 def rank_movers(counts: dict[str, tuple[int, int]], top: int = MOVERS_TOP) -> tuple[int, list[Mover]]:
     """(minimum volume, the `top` values whose count changed most) from value → (current, previous)."""
-    total = max(sum(c for c, _ in counts.values()), sum(p for _, p in counts.values()))
-    min_volume = max(MOVERS_MIN_COUNT, round(total * MOVERS_MIN_SHARE))
+    total_c, total_p = sum(c for c, _ in counts.values()), sum(p for _, p in counts.values())
+    min_volume = max(MOVERS_MIN_COUNT, round(max(total_c, total_p) * MOVERS_MIN_SHARE))
+
+    def share_change(c: int, p: int) -> float | None:
+        sc, sp = ratio(c, total_c), ratio(p, total_p)
+        return None if sc is None or sp is None else sc - sp
+
     rows = [
-        Mover(v, v, c, p, c - p, ratio(c - p, p))
+        Mover(v, v, c, p, c - p, ratio(c - p, p), share_change(c, p))
         for v, (c, p) in counts.items()
         if max(c, p) >= min_volume and c != p
     ]
