@@ -999,7 +999,7 @@ class _Doctor:
                     severity=sev,
                     playbooks=playbooks.for_finding(c.id),
                     detail=c.detail,
-                    drilldown=c.drilldown,
+                    drilldown={**c.drilldown, "field": c.metric},
                 )
             )
         out.sort(key=lambda f: (SEVERITY_ORDER[f.severity], SIGNALS.index(f.signal), f.id))

@@ -69,7 +69,7 @@ export default {
     const { h, chart, table } = ctx.ui;
     const t = (x, vars) => ctx.t(x, vars);
     const form = h("form", { id: "diag-form", class: "card" },
-      h("label", {}, t(T.end), " ", h("input", { type: "date", name: "end", value: ctx.params.end || "" })),
+      h("label", {}, t(T.end), " ", h("input", { type: "date", name: "end", value: ctx.params.asof || "" })),
       " ", h("button", { type: "submit" }, t(T.run)));
     const summary = h("p", { id: "diag-summary", class: "muted" });
     const list = h("div", { id: "diag-findings" });
@@ -166,7 +166,7 @@ export default {
 
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      ctx.setParams(form.elements.end.value ? { end: form.elements.end.value } : {});
+      ctx.setParams(form.elements.end.value ? { asof: form.elements.end.value } : {});
       load().catch((err) => ctx.ui.toast(err.message, { kind: "error" }));
     });
     await load();

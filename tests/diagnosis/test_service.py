@@ -1,0 +1,46 @@
+"""Edge cases of the doctor itself: an app without events, windows configured per app, a bad end date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from huoli.analytics.engines import DuckDBEngine
+from huoli.diagnosis.service import diagnose_engine
+from huoli.diagnosis.simulate import Scenario, generate
+from huoli.diagnosis.thresholds import Thresholds
+from huoli.errors import ValidationFailed
+from huoli.events.schema import EVENT_SCHEMA
+
+NOW = dt.datetime(2026, 11, 1, 4, tzinfo=dt.UTC)  # noon in Shanghai
+
+
+def test_an_app_without_events_gets_no_findings_and_every_check_says_why() -> None:
+    engine = DuckDBEngine.from_arrow(pa.Table.from_pylist([], schema=EVENT_SCHEMA))
+    d = diagnose_engine(engine, "empty", tz="Asia/Shanghai", now=NOW)
+    assert d.end == dt.date(2026, 10, 31)
+    assert d.findings == [] and d.checked == []
+    assert len(d.skipped) >= 20 and all(d.skipped.values())
+
+
+def test_windows_follow_the_thresholds_and_end_must_be_finished() -> None:
+    sc = Scenario(seed=8, days=49)
+    engine = DuckDBEngine.from_arrow(generate(sc))
+    th = Thresholds(current_days=5, baseline_windows=3)
+    d = diagnose_engine(engine, sc.app_id, tz=sc.tz, now=sc.now, end=sc.end, thresholds=th)
+    assert d.current == (sc.end - dt.timedelta(days=4), sc.end)
+    assert d.baseline == (sc.end - dt.timedelta(days=19), sc.end - dt.timedelta(days=5))
+    assert d.findings == [], [f.id for f in d.findings]
+    assert "churn.core_users" in d.checked and d.notes == []
+    # core_min_days longer than the window: that check cannot run and says so.
+    d = diagnose_engine(
+        engine, sc.app_id, tz=sc.tz, now=sc.now, end=sc.end, thresholds=Thresholds(current_days=3)
+    )
+    assert "churn.core_users" in d.skipped
+    with pytest.raises(ValidationFailed) as exc:
+        diagnose_engine(engine, sc.app_id, tz=sc.tz, now=sc.now, end=sc.end + dt.timedelta(days=1))
+    assert exc.value.details[0]["field"] == "end"
+    with pytest.raises(ValueError):
+        Thresholds(severity_high=0.2, severity_medium=0.3)
