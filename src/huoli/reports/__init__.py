@@ -1,0 +1,1 @@
+"""Weekly review reports: KPIs vs last week, movers, experiments, campaigns, findings — HTML and Markdown."""
