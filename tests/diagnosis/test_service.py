@@ -44,3 +44,23 @@ def test_windows_follow_the_thresholds_and_end_must_be_finished() -> None:
     assert exc.value.details[0]["field"] == "end"
     with pytest.raises(ValueError):
         Thresholds(severity_high=0.2, severity_medium=0.3)
+
+
+def test_a_silent_baseline_week_is_reported_as_empty_not_a_crash() -> None:
+    """A week without events inside the baseline (an outage, a paused app) leaves its window empty."""
+    sc = Scenario(seed=3, days=49)
+    events = generate(sc)
+    ts = events.column("ts").to_pylist()
+    # The third baseline week before the current one: 15–21 days before the end (local days, +08:00).
+    lo = dt.datetime.combine(
+        sc.end - dt.timedelta(days=20), dt.time(), tzinfo=dt.timezone(dt.timedelta(hours=8))
+    )
+    hi = lo + dt.timedelta(days=7)
+    keep = pa.array([not (lo <= t < hi) for t in ts])
+    engine = DuckDBEngine.from_arrow(events.filter(keep))
+    d = diagnose_engine(engine, sc.app_id, tz=sc.tz, now=sc.now, end=sc.end)
+    assert "conversion.order_rate" in d.checked
+    for f in d.findings:
+        windows = f.detail.get("windows")
+        if f.id.startswith("conversion.") and windows:
+            assert len(windows) == 5 and windows[2]["value"] is None

@@ -563,7 +563,13 @@ class Doctor:
                 direction="down",
                 users_affected=round((p0 - p1) * n1) if num_key != "coupons_redeemed" else n1 - k1,
                 drilldown=_window_drill("conversion", self.win_requests(extra), [f"result.0.{key}"]),
-                detail={"windows": _windows(self.windows(), [w[key] if w else None for w in [*bs, c]])},
+                # Every window, empty ones as None: `bs` drops them, so it cannot be paired with windows().
+                detail={
+                    "windows": _windows(
+                        self.windows(),
+                        [w["conversion"][key] if w["conversion"] else None for w in [*base, cur]],
+                    )
+                },
             )
         # Core path: a step losing more than max_step_loss of the previous step's users.
         steps = [s.model_dump() for s in th.core_path]
