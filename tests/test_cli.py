@@ -105,3 +105,6 @@ def test_demo_is_deterministic_and_reused(env: dict[str, str], tmp_path: Path) -
     count = r.stdout.split("events")[0].split(":")[-1].strip()
     assert count in r2.stdout and int(count.replace(",", "")) > 1000
     assert json.loads((tmp_path / "var" / "demo" / "keys.json").read_text()) == keys
+    # The tour points at the history's own last days (it ends on a fixed date), not at "yesterday".
+    assert "2026-11-02 – 2026-11-15" in r.stdout and "huoli diagnose --app demo --end 2026-11-15" in r.stdout
+    assert "--week 2026-W46" in r.stdout

@@ -335,6 +335,22 @@ def demo_run(
         verb = "generated and loaded" if state.generated else "reused"
         out.print(f"demo app [bold]{state.app_id}[/]: {state.events:,} events ({verb})")
         out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
+        # The history ends on a fixed day (deterministic demo): point every tool at its last weeks.
+        import datetime as dt
+
+        from huoli.demo.generator import DemoSpec
+
+        last = DemoSpec(users=1, days=1).end_date
+        first = last - dt.timedelta(days=days - 1)
+        week = f"{last.isocalendar().year}-W{last.isocalendar().week:02d}"
+        out.print(
+            f"the history runs {first} – {last} and stagnates in its last third; try:\n"
+            f"  huoli diagnose --app demo --end {last}\n"
+            f"  huoli report --app demo --week {week} --out var/demo/reports\n"
+            f"  huoli metrics retention --app demo --start {first} --end {last}",
+            soft_wrap=True,
+            highlight=False,
+        )
         if not serve_api:
             return
 
@@ -342,6 +358,12 @@ def demo_run(
 
         h, p = host or settings.host, port or settings.port
         out.print(f"serving http://{h}:{p}  — OpenAPI docs at http://{h}:{p}/docs ; Ctrl-C to stop")
+        out.print(
+            f"console: http://{h}:{p}/console/#/dashboard?start={max(first, last - dt.timedelta(days=29))}"
+            f"&end={last}&compare=1  (sign in with the owner key: {state.keys['owner']})",
+            soft_wrap=True,
+            highlight=False,
+        )
         out.print(
             f"try: curl -H 'Authorization: Bearer {state.keys['analyst']}' http://{h}:{p}/admin/events/summary"
             "?start=2026-10-17T00:00:00%2B08:00",
