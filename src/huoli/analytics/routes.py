@@ -25,6 +25,12 @@ def list_metrics() -> list[dict[str, Any]]:
     ]
 
 
+@router.get("/admin/analytics/vocabulary", dependencies=[role_at_least(Role.analyst)])
+async def vocabulary(runtime: RuntimeDep, op: OperatorDep) -> dict[str, Any]:
+    """Event names (catalog + seen, with counts), top pages and filter fields, for the console's pickers."""
+    return await run_in_threadpool(service.vocabulary, runtime, op.app_id)
+
+
 @router.post("/admin/analytics/{metric}", dependencies=[role_at_least(Role.analyst)])
 async def run_metric(
     metric: str,

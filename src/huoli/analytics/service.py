@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, value
 from huoli.analytics.engines import DuckDBEngine, Engine
-from huoli.analytics.frame import Frame, MetricQuery
+from huoli.analytics.frame import EVENT_FIELDS, USER_FIELDS, Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.models import ChannelCost
 from huoli.analytics.paths import PathSpec
@@ -179,6 +179,29 @@ def known_events(runtime: Runtime, app_id: str) -> frozenset[str]:
     names = frozenset(CATALOG) | frozenset(rows.to_pylist())
     _known[key] = (time.monotonic(), names)
     return names
+
+
+def vocabulary(runtime: Runtime, app_id: str) -> dict[str, Any]:
+    """What the console's builders offer in their pickers: event names (catalog and seen, with counts),
+    the most viewed pages, and the fields a filter or breakdown may name."""
+    seen = {
+        r["name"]: int(r["n"])
+        for r in runtime.store.query(
+            "SELECT name, count(*) AS n FROM events WHERE app_id = ? GROUP BY name", [app_id]
+        ).to_pylist()
+    }
+    pages = runtime.store.query(
+        "SELECT page, count(*) AS n FROM events WHERE app_id = ? AND name = 'page_view' AND page IS NOT NULL "
+        "GROUP BY page ORDER BY n DESC, page LIMIT 500",
+        [app_id],
+    ).to_pylist()
+    names = sorted(set(CATALOG) | set(seen), key=lambda n: (-seen.get(n, 0), n))
+    return {
+        "events": [{"name": n, "events": seen.get(n, 0), "catalog": n in CATALOG} for n in names],
+        "pages": [{"page": r["page"], "views": int(r["n"])} for r in pages],
+        "fields": [*EVENT_FIELDS, "scene_group"],
+        "user_fields": [f"user.{f}" for f in USER_FIELDS],
+    }
 
 
 def _property_checker(runtime: Runtime, app_id: str) -> Callable[[str], bool]:
