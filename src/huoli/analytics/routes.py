@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from huoli.analytics import service
+from huoli.analytics import dashboard, service
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 
@@ -29,6 +29,22 @@ def list_metrics() -> list[dict[str, Any]]:
 async def vocabulary(runtime: RuntimeDep, op: OperatorDep) -> dict[str, Any]:
     """Event names (catalog + seen, with counts), top pages and filter fields, for the console's pickers."""
     return await run_in_threadpool(service.vocabulary, runtime, op.app_id)
+
+
+@router.post("/admin/analytics/dashboard", dependencies=[role_at_least(Role.analyst)])
+async def run_dashboard(
+    runtime: RuntimeDep,
+    op: OperatorDep,
+    body: Annotated[
+        dict[str, Any], Body(examples=[{"start": "2026-10-01", "end": "2026-10-31", "compare": True}])
+    ],
+) -> dict[str, Any]:
+    """The console dashboard's figures in one request (declared before `/{metric}`, which would take the
+    name): the parts of activity, acquisition, funnel (`funnel`: event names), lifecycle, conversion,
+    interaction and WeChat new-user retention it draws, computed concurrently and cached per part until the
+    app's events change. `parts.<metric>.result` equals the metric's own answer for those keys."""
+    app = runtime.app_cache.get(op.app_id)
+    return await run_in_threadpool(dashboard.run, runtime, app, body)
 
 
 @router.post("/admin/analytics/{metric}", dependencies=[role_at_least(Role.analyst)])

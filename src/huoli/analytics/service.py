@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -30,6 +30,9 @@ from huoli.events.catalog import CATALOG
 if TYPE_CHECKING:
     from huoli.apps.models import App
     from huoli.runtime import Runtime
+
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -123,8 +126,13 @@ def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
             f"unknown metric {metric!r}",
             details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}],
         )
+    return parse_model(METRICS[metric].request, body)
+
+
+def parse_model(model: type[Q], body: dict[str, Any]) -> Q:
+    """Validates a request body; pydantic's errors become a 422 with one {field, message} each."""
     try:
-        return METRICS[metric].request.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         details = [
             {
@@ -212,6 +220,27 @@ def _property_checker(runtime: Runtime, app_id: str) -> Callable[[str], bool]:
     return exists
 
 
+def make_frame(
+    runtime: Runtime,
+    app: App,
+    q: MetricQuery,
+    *,
+    engine: Engine,
+    tz: str,
+    now: dt.datetime,
+    names: frozenset[str],
+) -> Frame:
+    return Frame(
+        engine=engine,
+        app_id=app.id,
+        query=q,
+        tz=tz,
+        now=now,
+        known_events=names,
+        property_exists=_property_checker(runtime, app.id),
+    )
+
+
 def run(
     runtime: Runtime,
     app: App,
@@ -227,15 +256,7 @@ def run(
     names = known_events(runtime, app.id)
 
     def frame_for(q: MetricQuery) -> Frame:
-        return Frame(
-            engine=engine,
-            app_id=app.id,
-            query=q,
-            tz=tz,
-            now=now,
-            known_events=names,
-            property_exists=_property_checker(runtime, app.id),
-        )
+        return make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
 
     frame = frame_for(req)
     closed_before = (now.astimezone(frame.tb.zone) - runtime.settings.event_max_age).date()
