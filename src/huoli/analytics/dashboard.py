@@ -1,16 +1,21 @@
 """The console dashboard's figures in one request: only the parts of each metric the dashboard draws, run
-concurrently (DuckDB answers each query on its own cursor), each part cached until the app's events change.
+concurrently (DuckDB answers each query on its own cursor), each part cached while the app's event count is
+unchanged — and for at most FRESH_FOR_S once it moves, so a live app's dashboard is at most a minute old.
 
 Same definitions as the metrics (docs/metrics.md); the parts are the metrics' own functions, so a figure here
 equals the one `POST /admin/analytics/<metric>` gives for the same range."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -19,7 +24,7 @@ from huoli.analytics import acquisition, activity, funnels, lifecycle, retention
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
-from huoli.analytics.service import _Cache, _Strict, engine_for, known_events, make_frame, parse_model
+from huoli.analytics.service import _Strict, engine_for, known_events, make_frame, parse_model
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -52,9 +57,45 @@ PARTS: dict[str, tuple[Callable[[Frame, DashboardRequest], Any], bool]] = {
     "retention": (lambda f, r: retention.compute(f, RetentionSpec(preset="wechat_new")), False),
 }
 
+# Live apps add events every second: a part up to this old is served even when the event count moved on.
+FRESH_FOR_S = 60.0
+
+
+@dataclass
+class _Entry:
+    version: int
+    at: float  # time.monotonic() when computed
+    as_of: dt.datetime
+    result: Any
+
+
+class PartCache:
+    """Dashboard parts by request: valid while the app's event count is unchanged, or for FRESH_FOR_S."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._data: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, key: tuple[Any, ...], version: int) -> _Entry | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or (hit.version != version and time.monotonic() - hit.at > FRESH_FOR_S):
+                return None
+            self._data.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], entry: _Entry) -> None:
+        with self._lock:
+            self._data[key] = entry
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
 # Shared by all requests; DuckDB already spreads one query over the cores, so one query per core at most.
 _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dashboard")
-_caches: dict[int, _Cache] = {}
+_caches: dict[int, PartCache] = {}
 
 
 def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +108,10 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
     for i, e in enumerate(req.funnel):
         frame0.check_event(e, f"funnel.{i}")
     today = now.astimezone(frame0.tb.zone).date().isoformat()
-    # Events only ever get added, so the app's event count versions every figure (plus "today" for
-    # the retention cells that are null until their day is over).
+    # Events are only ever added, so the app's event count versions every figure ("today" is in the key
+    # for the retention cells that stay null until their day is over).
     version = runtime.store.count(app_id=app.id)
-    cache = _caches.setdefault(id(runtime.store), _Cache(size=512))
+    cache = _caches.setdefault(id(runtime.store), PartCache())
     started = time.perf_counter()
 
     jobs: list[tuple[str, str, DashboardRequest]] = []
@@ -80,7 +121,7 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
         if req.compare and with_previous:
             jobs.append((name, "previous", previous))
 
-    def one(name: str, q: DashboardRequest) -> tuple[Any, float, bool]:
+    def one(name: str, q: DashboardRequest) -> tuple[_Entry, float, bool]:
         key = (
             app.id,
             name,
@@ -93,23 +134,22 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
             return hit, 0.0, True
         t0 = time.perf_counter()
         frame = make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
-        result = PARTS[name][0](frame, q)
-        cache.put(key, version, result)
-        return result, (time.perf_counter() - t0) * 1000, False
+        entry = _Entry(version, time.monotonic(), now, PARTS[name][0](frame, q))
+        cache.put(key, entry)
+        return entry, (time.perf_counter() - t0) * 1000, False
 
     futures = [(name, slot, q, _pool.submit(one, name, q)) for name, slot, q in jobs]
     parts: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     hits = 0
+    as_of = now
     for name, slot, q, fut in futures:
-        result, ms, hit = fut.result()
+        entry, ms, hit = fut.result()
         hits += hit
+        as_of = min(as_of, entry.as_of)
         part = parts.setdefault(name, {})
-        part[slot] = (
-            result
-            if slot == "result"
-            else {"start": q.start.isoformat(), "end": q.end.isoformat(), "result": result}
-        )
+        span = {"start": q.start.isoformat(), "end": q.end.isoformat()}
+        part[slot] = entry.result if slot == "result" else {**span, "result": entry.result}
         timings[f"{name}.{slot}"] = round(ms, 1)
     return {
         "app_id": app.id,
@@ -121,5 +161,6 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
         "parts": parts,
         "timings_ms": timings,
         "cached_parts": hits,
+        "as_of": as_of.isoformat(),  # when the oldest part was computed (cached parts are up to a minute old)
         "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
     }

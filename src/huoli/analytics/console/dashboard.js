@@ -124,7 +124,7 @@ export default {
         [{ key: "metric", title: t("dash.metric") }, { key: "value", title: t("dash.value"), align: "right" }],
         [...rates.map(([k, v]) => ({ metric: t(k), value: pct(v) })), { metric: t("dash.aov"), value: yuan(c0.aov_fen) }],
       ));
-      status.textContent = t("dash.note");
+      status.textContent = `${t("dash.note")} ${t("dash.asOf", { time: ctx.fmt.datetime(res.as_of) })}`;
       root.dataset.loaded = `${range.start}..${range.end}${range.compare ? "+compare" : ""}`;
       // Where the time goes, for bench/console.py: the request (server + transfer) and drawing.
       performance.measure("dashboard:request", { start: t0, end: t1 });
