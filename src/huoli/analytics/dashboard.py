@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,7 +96,8 @@ class PartCache:
 
 # Shared by all requests; DuckDB already spreads one query over the cores, so one query per core at most.
 _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dashboard")
-_caches: dict[int, PartCache] = {}
+# Per event store, and gone with it (a new runtime must never see another one's parts).
+_caches: weakref.WeakKeyDictionary[Any, PartCache] = weakref.WeakKeyDictionary()
 
 
 def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +113,7 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
     # Events are only ever added, so the app's event count versions every figure ("today" is in the key
     # for the retention cells that stay null until their day is over).
     version = runtime.store.count(app_id=app.id)
-    cache = _caches.setdefault(id(runtime.store), PartCache())
+    cache = _caches.setdefault(runtime.store, PartCache())
     started = time.perf_counter()
 
     jobs: list[tuple[str, str, DashboardRequest]] = []
