@@ -26,7 +26,7 @@ def _event(i: int, name: str, at: datetime, **kw: Any) -> dict[str, Any]:
 
 def _history() -> list[dict[str, Any]]:
     """Six users over the last days: all open and view the index; four view an item, two add it to the cart;
-    one of those who dropped after the item view went on to the cart page."""
+    one of those who dropped after the item view went on to the cart page, and one went there from the index."""
     now = datetime.now(UTC).replace(microsecond=0)
     events: list[dict[str, Any]] = []
     for i in range(6):
@@ -42,7 +42,7 @@ def _history() -> list[dict[str, Any]]:
             ev("page_view", 30 * (i + 1) + 1, page="pages/item/item")
         if i < 2:
             ev("add_to_cart", 300, properties={"item_id": f"item-{i}"})
-        if i == 2:
+        if i in (2, 5):
             ev("page_view", 400, page="pages/cart/cart")
         # a return visit the next day for half of them (retention)
         if i % 2 == 0:
@@ -130,23 +130,13 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
     _loaded(c)
     c.shot("funnel")
 
-    api = _api(
-        live_server,
-        "funnel",
-        {
-            "steps": [
-                {"event": "app_show"},
-                {
-                    "event": "page_view",
-                    "filters": [{"field": "page", "op": "eq", "value": "pages/index/index"}],
-                },
-                {"event": "view_item"},
-                {"event": "add_to_cart"},
-            ],
-            "window_seconds": 7 * 86400,
-            "dropoff_step": 3,
-        },
-    )
+    spec_steps = [
+        {"event": "app_show"},
+        {"event": "page_view", "filters": [{"field": "page", "op": "eq", "value": "pages/index/index"}]},
+        {"event": "view_item"},
+        {"event": "add_to_cart"},
+    ]
+    api = _api(live_server, "funnel", {"steps": spec_steps, "window_seconds": 7 * 86400, "dropoff_step": 3})
     assert [s["users"] for s in api["steps"]] == [6, 6, 4, 2]  # the history above, through the API
     expected = [
         [str(s["step"]), s["event"], str(s["users"]), _pct(s["conversion_from_start"])] for s in api["steps"]
@@ -173,6 +163,19 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
     assert page.locator("#f-steps .f-step").nth(1).locator(".f-value").input_value() == "pages/index/index"
     assert page.locator("#f-dropoff-step").input_value() == "3"
     c.shot("funnel-reloaded")
+
+    # breakdown by channel, attributed to the last step reached: one row per channel, as the API says
+    page.locator("#f-form input[name=breakdown]").fill("channel")
+    page.locator("#f-form select[name=attribution]").select_option("last_touch")
+    page.locator("#f-run").click()
+    _loaded(c)
+    body = {"steps": spec_steps, "dropoff_step": 3, "breakdown": "channel", "attribution": "last_touch"}
+    api = _api(live_server, "funnel", body)
+    assert sorted(b["breakdown"] for b in api["breakdown"]) == ["ads", "share"]
+    shown = _cells(c, "#f-breakdown")
+    assert [r[0] for r in shown] == [b["breakdown"] for b in api["breakdown"]]
+    assert [r[1] for r in shown] == [str(b["steps"][0]["users"]) for b in api["breakdown"]]
+    c.shot("funnel-by-channel")
 
 
 def test_funnel_field_errors(shop: ConsoleSession) -> None:
@@ -287,7 +290,7 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     )
     level1 = api["levels"][0]
     assert level1["transitions"] == [{"from": "pages/index/index", "to": "pages/item/item", "sessions": 4}]
-    assert level1["cut"] == {"transitions": 0, "sessions": 0}
+    assert level1["cut"] == {"transitions": 1, "sessions": 1}  # index → cart, left out by top 1
     option = _chart_option(c, "#p-chart")
     links = option["series"][0]["links"]
     assert sum(x["value"] for x in links) == sum(
@@ -327,6 +330,7 @@ def test_vocabulary(live_server: LiveServer) -> None:
     body = r.json()
     names = {e["name"]: e for e in body["events"]}
     assert names["app_show"]["events"] == 9 and names["app_show"]["catalog"]
+    assert names["page_view"]["events"] == 12
     assert names["order_paid"]["events"] == 0  # catalog events are offered even before the app sends them
     assert body["events"][0]["name"] == "page_view"  # most sent first
     assert [p["page"] for p in body["pages"]] == ["pages/index/index", "pages/item/item", "pages/cart/cart"]
