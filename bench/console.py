@@ -203,7 +203,8 @@ def main() -> None:
         "The overview asks `GET /admin/events/summary` once for the range and once per local day (4 at a time), "
         "so its time grows with the number of days until the analytics API serves daily series. The dashboard "
         "is one `POST /admin/analytics/dashboard`: the parts of seven metrics it draws, run concurrently on "
-        "the server and cached per part until the app's event count changes (docs/console.md).",
+        "the server and cached per part while the app's event count is unchanged (at most a minute after it "
+        "moves; docs/console.md).",
     ]
     command = f"python bench/console.py --users {args.users} --days {args.days} --repeat {args.repeat}"
     write_section("console", "Console", command, body, write=not args.no_write)

@@ -1,4 +1,4 @@
-// Dashboard: the core metrics from /admin/analytics/* for the shared range (and the previous one).
+// Dashboard: the core metrics for the shared range (and the previous one), from one batch request.
 
 import { retentionTable } from "./lib/builder.js";
 
@@ -32,8 +32,8 @@ export default {
     const status = h("p", { class: "muted", id: "dash-status" });
     root.append(status);
 
-    // One request for every figure: the server runs the parts concurrently and caches each one until the
-    // app's events change (POST /admin/analytics/dashboard; the same numbers as the metric endpoints).
+    // One request for every figure: the server runs the parts concurrently and caches each one while the
+    // app's events are unchanged (POST /admin/analytics/dashboard; the same numbers as the metric endpoints).
     let latest = 0;
     async function load(range) {
       const mine = ++latest;
