@@ -321,6 +321,15 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     assert page.locator("#p-form select[name=direction]").input_value() == "before"
     c.shot("paths-before-cart")
 
+    # English: the same builder state, English labels
+    page.locator("#lang-toggle").click()
+    c.wait_ready()
+    _loaded(c)
+    assert page.locator("#p-run").inner_text() == "Run"
+    assert page.locator(".page-title").inner_text() == "Paths"
+    assert page.locator("#p-form input[name=anchor]").input_value() == "pages/cart/cart"
+    c.shot("paths-english")
+
 
 def test_vocabulary(live_server: LiveServer) -> None:
     keys = live_server.make_app("shop", "小店")
