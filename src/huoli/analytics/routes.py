@@ -41,8 +41,9 @@ async def run_dashboard(
 ) -> dict[str, Any]:
     """The console dashboard's figures in one request (declared before `/{metric}`, which would take the
     name): the parts of activity, acquisition, funnel (`funnel`: event names), lifecycle, conversion,
-    interaction and WeChat new-user retention it draws, computed concurrently and cached per part until the
-    app's events change. `parts.<metric>.result` equals the metric's own answer for those keys."""
+    interaction and WeChat new-user retention it draws, computed concurrently and cached per part while the
+    app's event count is unchanged (then for at most a minute; `as_of` says when). `parts.<metric>.result`
+    equals the metric's own answer for those keys (docs/console.md "Dashboard speed")."""
     app = runtime.app_cache.get(op.app_id)
     return await run_in_threadpool(dashboard.run, runtime, app, body)
 
