@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -13,7 +15,16 @@ from huoli.analytics import dashboard, service
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 
-router = APIRouter(tags=["analytics"])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Merged into the app's lifespan by include_router: runs after the runtime is built.
+    runtime = getattr(app.state, "runtime", None)
+    dashboard.warm_up_in_background(runtime.settings.timezone if runtime else "Asia/Shanghai")
+    yield
+
+
+router = APIRouter(tags=["analytics"], lifespan=_lifespan)
 
 
 @router.get("/admin/analytics", dependencies=[role_at_least(Role.analyst)])
