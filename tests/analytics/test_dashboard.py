@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from huoli.analytics import dashboard
+from huoli.analytics import dashboard, engines
 from huoli.runtime import Runtime
 
 from .fixtures import at, ev, table
@@ -151,3 +151,14 @@ def test_bad_requests(client: TestClient, shop: str) -> None:
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "funnel"
     r = client.post("/admin/analytics/dashboard", json=RANGE)
     assert r.status_code == 401
+
+
+def test_warm_up_prepares_every_query_shape(client: TestClient, shop: str) -> None:
+    engines._templates._data.clear()
+    dashboard.warm_up("Asia/Shanghai")
+    shapes = dict(engines._templates._data)
+    assert sum(t is not None for t in shapes.values()) >= len(dashboard.PARTS)
+    # a real dashboard, another app, range and clock: every query finds its shape already compiled
+    r = _post(client, shop, "dashboard", {**RANGE, "compare": True})
+    assert r.status_code == 200
+    assert engines._templates._data.keys() == shapes.keys()
