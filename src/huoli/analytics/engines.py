@@ -68,7 +68,7 @@ def compile_sql(expr: ibis.Expr, dialect: str) -> str:
 # Ibis takes 20–400 ms of pure Python to compile one metric query, often more than DuckDB takes to run it,
 # and the same metric for another range or app differs only in literal values. So each expression is
 # compiled once per *shape*: its range- and app-dependent literals (strings, dates, timestamps, integers
-# ≥ 1000) are swapped for sentinels, the SQL of that is kept as a template (sentinels as placeholders), and
+# from 1000 up) are swapped for sentinels, the SQL of that is kept as a template (sentinels as placeholders), and
 # an expression of the same shape gets the template with its own literals rendered into the placeholders.
 # A shape whose SQL shows a sentinel the compiler transformed (rather than rendered) is never templated.
 
@@ -102,7 +102,8 @@ class _Templates:
             return ops.Literal(dt.datetime(1901, 1, 1, tzinfo=tz) + dt.timedelta(seconds=i), dtype)
         if dtype.is_date() and isinstance(value, dt.date):
             return ops.Literal(dt.date(1901, 1, 1) + dt.timedelta(days=i), dtype)
-        if dtype.is_integer() and dtype.is_signed_integer() and isinstance(value, int) and abs(value) >= 1000:
+        # Non-negative only: "-" before a rendered "-5" would make "--", a comment.
+        if dtype.is_integer() and dtype.is_signed_integer() and isinstance(value, int) and value >= 1000:
             base = _INT_BASE.get(dtype.nbytes)
             if base is None:
                 return None
@@ -126,7 +127,7 @@ class _Templates:
             if sent is not None:
                 mapping[lit] = sent
                 real.append(lit)
-            elif lit.dtype.is_integer() and isinstance(lit.value, int) and abs(lit.value) >= 1000:
+            elif lit.dtype.is_integer() and isinstance(lit.value, int) and lit.value >= 1000:
                 return None  # out of sentinels: it would stay in the SQL next to look-alike placeholders
         if not real:
             return None
