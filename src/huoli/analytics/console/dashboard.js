@@ -1,6 +1,6 @@
 // Dashboard: the core metrics for the shared range (and the previous one), from one batch request.
 
-import { retentionTable } from "./lib/builder.js";
+import { ensureStyles, retentionTable } from "./lib/builder.js";
 
 const FUNNEL = ["app_show", "view_item", "add_to_cart", "order_paid"];
 
@@ -16,6 +16,7 @@ export default {
   async render(root, ctx) {
     const { h, clear, table, chart } = ctx.ui;
     const t = ctx.t;
+    ensureStyles(h); // the retention heatmap's cells
     const card = (id, title) => {
       const body = h("div", { id, class: id.endsWith("-chart") ? "chart" : null });
       root.append(h("section", { class: "card" }, h("h2", {}, t(title)), body));
@@ -97,7 +98,7 @@ export default {
       const steps = fun.result.steps;
       chart(funnelEl, {
         animation: false, tooltip: { renderMode: "richText" },
-        grid: { left: 110, right: 56, top: 8, bottom: 8 },
+        grid: { left: 110, right: 100, top: 8, bottom: 8 },
         xAxis: { type: "value", minInterval: 1 }, yAxis: { type: "category", inverse: true, data: steps.map((s) => s.event) },
         series: [{ type: "bar", data: steps.map((s) => s.users), label: { show: true, position: "right",
           formatter: (p) => `${ctx.fmt.number(p.value)} · ${pct(steps[p.dataIndex].conversion_from_start)}` } }],
