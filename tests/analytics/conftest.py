@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from huoli.analytics import engines
 from huoli.analytics.engines import ChdbEngine, DuckDBEngine, SparkEngine
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.events.schema import EVENT_SCHEMA
@@ -16,6 +17,12 @@ from huoli.events.schema import EVENT_SCHEMA
 from .fixtures import APP
 
 ENGINES = ["duckdb", "chdb", "spark"]
+
+
+@pytest.fixture(autouse=True)
+def _verify_sql_templates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every templated query of these tests is also compiled by Ibis directly and must be the same SQL."""
+    monkeypatch.setattr(engines, "VERIFY_TEMPLATES", True)
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,16 @@ def test_dashboard(console: ConsoleSession, live_server: LiveServer) -> None:
     assert page.locator("#dash-activity-chart canvas").count() >= 1
     assert page.locator("#dash-funnel-chart canvas").count() >= 1
     assert page.locator("#dash-retention table tbody tr").count() >= 1
+    # the heatmap: the weighted-mean row first, D0 of every (complete) cohort shaded
+    assert page.locator("#dash-retention tbody tr.ret-mean").count() == 1
+    assert page.locator("#dash-retention tbody td[data-col='c0'] .ret-cell[style]").count() >= 2
+    assert page.locator("#dash-lifecycle-chart canvas").count() >= 1
+    assert page.locator("#dash-channel-chart canvas").count() >= 1
+    # one batch request for every figure
+    assert len(console.api_requests("/admin/analytics/dashboard")) == 1
     console.shot("dashboard-7d")
     page.locator("#range-compare").check()
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
     assert page.locator("#dash-kpis .kpi").count() == 8
+    assert len(console.api_requests("/admin/analytics/dashboard")) == 2
     console.shot("dashboard-compare")

@@ -10,8 +10,11 @@ import ibis
 from huoli.analytics.frame import Frame, ratio, scene_groups
 from huoli.analytics.timebase import day_date
 
+NEW_USER_KEYS = ("by_channel", "by_scene", "by_scene_group")
 
-def new_users(frame: Frame) -> dict[str, Any]:
+
+def new_users(frame: Frame, keys: tuple[str, ...] = NEW_USER_KEYS) -> dict[str, Any]:
+    """New users by first channel / scene / scene group; `keys` picks which (the dashboard draws one)."""
     users = frame.users()
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
     if frame.query.filters or frame.query.user_filters:
@@ -22,6 +25,8 @@ def new_users(frame: Frame) -> dict[str, Any]:
         ("by_scene", "first_scene"),
         ("by_scene_group", "first_scene_group"),
     ):
+        if key not in keys:
+            continue
         agg = new.group_by("first_day", value=new[col].cast("string")).aggregate(users=lambda x: x.count())
         rows = frame.run(agg)
         totals: dict[str, int] = {}
@@ -37,10 +42,10 @@ def new_users(frame: Frame) -> dict[str, Any]:
             "series": [{"date": d, **series[d]} for d in sorted(series)],
         }
     groups = scene_groups()
-    for row in out["by_scene_group"]["totals"]:
+    for row in out.get("by_scene_group", {"totals": []})["totals"]:
         g = groups.get(row["value"])
         row["label"] = {"zh": g["zh"], "en": g["en"]} if g else {"zh": "其他", "en": "Other"}
-    out["total"] = sum(r["users"] for r in out["by_channel"]["totals"])
+    out["total"] = sum(r["users"] for r in out[keys[0]]["totals"])
     return out
 
 

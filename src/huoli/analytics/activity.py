@@ -111,8 +111,9 @@ def daily_access(frame: Frame) -> list[dict[str, Any]]:
     return out
 
 
-def totals(frame: Frame) -> list[dict[str, Any]]:
-    """Whole-range figures, one row per breakdown value."""
+def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
+    """Whole-range figures, one row per breakdown value; new_visitors=False skips that (first-seen) query
+    and leaves `new_visitors` out (the dashboard does not show it)."""
     ev = frame.breakdown_of(frame.events())
     base = ev.group_by("bd").aggregate(
         active_users=ev.actor.nunique(),
@@ -125,14 +126,16 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
     sess_agg = sess.group_by("bd").aggregate(
         sessions=sess.count(), session_pages=sess.pages.sum(), bounced=(sess.views == 1).sum()
     )
-    users = frame.users()
-    new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
-    new_bd = ev.select("bd", "actor").distinct().semi_join(new, "actor")
-    new_agg = new_bd.group_by("bd").aggregate(new_visitors=new_bd.count())
     rows = {r["bd"]: r for r in frame.run(base)}
     open_rows = {r["bd"]: int(r["opens"] or 0) for r in frame.run(opens_by(ev, "bd"))}
     srows = {r["bd"]: r for r in frame.run(sess_agg)}
-    nrows = {r["bd"]: int(r["new_visitors"]) for r in frame.run(new_agg)}
+    nrows: dict[str, int] = {}
+    if new_visitors:
+        users = frame.users()
+        new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
+        new_bd = ev.select("bd", "actor").distinct().semi_join(new, "actor")
+        new_agg = new_bd.group_by("bd").aggregate(new_visitors=new_bd.count())
+        nrows = {r["bd"]: int(r["new_visitors"]) for r in frame.run(new_agg)}
     out = []
     # Ties by name: engines return groups in any order, and the same events must give the same answer.
     for bd, r in sorted(rows.items(), key=lambda kv: (-int(kv[1]["active_users"]), str(kv[0]))):
@@ -146,7 +149,7 @@ def totals(frame: Frame) -> list[dict[str, Any]]:
                 "opens": opens,
                 "page_visits": int(r["page_visits"] or 0),
                 "visitors": visitors,
-                "new_visitors": nrows.get(bd, 0),
+                **({"new_visitors": nrows.get(bd, 0)} if new_visitors else {}),
                 "stay_ms": stay,
                 "stay_per_visitor_ms": ratio(stay, visitors),
                 "stay_per_open_ms": ratio(stay, opens),

@@ -9,12 +9,16 @@ compiled to the engine's SQL dialect and executed there; every engine returns an
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 
 from huoli.events.schema import EVENT_SCHEMA
@@ -47,12 +51,146 @@ def compile_sql(expr: ibis.Expr, dialect: str) -> str:
         )
 
         ibis.options.pyspark = Backend.Options()
-    sql = ibis.to_sql(expr, dialect=dialect)
+    sql = _templates.compile(expr, dialect) if dialect in TEMPLATE_DIALECTS else None
+    if sql is None:
+        sql = str(ibis.to_sql(expr, dialect=dialect))
+    elif VERIFY_TEMPLATES:
+        direct = str(ibis.to_sql(expr, dialect=dialect, pretty=False))
+        assert sql == direct, f"SQL template disagrees with Ibis:\n{sql}\n---\n{direct}"
     sql = re.sub(r"\bhuoli_json_value\(", _JSON_FUNCTION[dialect] + "(", str(sql), flags=re.IGNORECASE)
     if dialect == "clickhouse":
         # Ibis compiles nunique() to uniq(), an estimate; every huoli number is exact.
         sql = re.sub(r"\buniq(If)?\(", r"uniqExact\1(", sql)
     return sql
+
+
+# ---- compiled-SQL templates ------------------------------------------------------------------------------
+# Ibis takes 20–400 ms of pure Python to compile one metric query, often more than DuckDB takes to run it,
+# and the same metric for another range or app differs only in literal values. So each expression is
+# compiled once per *shape*: its range- and app-dependent literals (strings, dates, timestamps, integers
+# from 1000 up) are swapped for sentinels, the SQL of that is kept as a template (sentinels as placeholders), and
+# an expression of the same shape gets the template with its own literals rendered into the placeholders.
+# A shape whose SQL shows a sentinel the compiler transformed (rather than rendered) is never templated.
+
+TEMPLATE_DIALECTS = {"duckdb"}
+VERIFY_TEMPLATES = False  # tests: also compile with Ibis and insist on the identical SQL
+_INT_BASE = {2: 2003, 4: 2_000_000_011, 8: 7_301_000_000_011}  # by byte width; slots 1009 apart
+_INT_STEP = 1009
+_STR_MARK = "hl~slot~"
+_SLOT = re.compile(r"[:$@]hlslot(\d+)(?!\d)")  # how sqlglot writes Placeholder("hlslot<i>")
+
+
+class _Templates:
+    def __init__(self, size: int = 2048) -> None:
+        self._data: OrderedDict[Any, str | None] = OrderedDict()  # (dialect, shape) → template SQL or None
+        self._lock = threading.Lock()
+        self.size = size
+
+    @staticmethod
+    def _collides(lit: ops.Literal) -> bool:
+        """A real value that could pass for a sentinel (a 1901 date, the string mark)."""
+        v = lit.value
+        return (isinstance(v, dt.date) and v.year == 1901) or (isinstance(v, str) and _STR_MARK in v.lower())
+
+    @staticmethod
+    def _sentinel(i: int, lit: ops.Literal) -> ops.Literal | None:
+        dtype, value = lit.dtype, lit.value
+        if dtype.is_string():
+            return ops.Literal(f"{_STR_MARK}{i}~", dtype)
+        if dtype.is_timestamp() and isinstance(value, dt.datetime):
+            tz = dt.UTC if value.tzinfo is not None else None
+            return ops.Literal(dt.datetime(1901, 1, 1, tzinfo=tz) + dt.timedelta(seconds=i), dtype)
+        if dtype.is_date() and isinstance(value, dt.date):
+            return ops.Literal(dt.date(1901, 1, 1) + dt.timedelta(days=i), dtype)
+        # Non-negative only: "-" before a rendered "-5" would make "--", a comment.
+        if dtype.is_integer() and dtype.is_signed_integer() and isinstance(value, int) and value >= 1000:
+            base = _INT_BASE.get(dtype.nbytes)
+            if base is None:
+                return None
+            v = base + _INT_STEP * i
+            return ops.Literal(v, dtype) if v <= 2 ** (8 * dtype.nbytes - 1) - 1 else None
+        return None
+
+    def compile(self, expr: ibis.Expr, dialect: str) -> str | None:
+        """The SQL for `expr` from its shape's template, or None when it has none (compile directly)."""
+        import ibis.backends.sql.compilers as sc
+
+        compiler = getattr(sc, dialect).compiler
+        op = expr.unbind().op()
+        lits = [lit for lit in op.find(ops.Literal) if lit.value is not None]
+        mapping: dict[ops.Literal, ops.Literal] = {}
+        real: list[ops.Literal] = []
+        for lit in lits:
+            if self._collides(lit):
+                return None
+            sent = self._sentinel(len(real), lit)
+            if sent is not None:
+                mapping[lit] = sent
+                real.append(lit)
+            elif lit.dtype.is_integer() and isinstance(lit.value, int) and lit.value >= 1000:
+                return None  # out of sentinels: it would stay in the SQL next to look-alike placeholders
+        if not real:
+            return None
+        shape = op.replace(mapping)
+        key = (dialect, shape)
+        with self._lock:
+            known = key in self._data
+            template = self._data.get(key)
+            if known:
+                self._data.move_to_end(key)
+        if not known:
+            template = self._build(compiler, shape, [mapping[lit] for lit in real])
+            with self._lock:
+                self._data[key] = template
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+        if template is None:
+            return None
+        rendered = [
+            compiler.visit_Literal(lit, value=lit.value, dtype=lit.dtype).sql(dialect=compiler.dialect)
+            for lit in real
+        ]
+        # One pass, so a rendered literal is never scanned again.
+        return _SLOT.sub(lambda m: rendered[int(m.group(1))], template)
+
+    @staticmethod
+    def _build(compiler: Any, shape: ops.Node, sentinels: list[ops.Literal]) -> str | None:
+        import sqlglot.expressions as sge
+
+        try:
+            ast = compiler.to_sqlglot(shape.to_expr())
+        except Exception:  # a compiler rule that needs the literal's value: no template for this shape
+            return None
+        asts = [compiler.visit_Literal(s, value=s.value, dtype=s.dtype) for s in sentinels]
+        by_type: dict[type, list[tuple[int, Any]]] = {}
+        for i, a in enumerate(asts):
+            by_type.setdefault(type(a), []).append((i, a))
+        seen = [0] * len(sentinels)
+
+        def mark(node: Any) -> Any:
+            for i, a in by_type.get(type(node), ()):
+                if node == a:
+                    seen[i] += 1
+                    return sge.Placeholder(this=f"hlslot{i}")
+            return node
+
+        ast = ast.transform(mark, copy=False)
+        # Not pretty: pretty-printing wraps by text width, which would depend on the literals.
+        text = str(ast.sql(dialect=compiler.dialect))
+        # Anything left that looks like a sentinel was transformed by the compiler, not rendered: unsafe.
+        slots = {int(i) for i in _SLOT.findall(text)}  # the generator may write a node more than once
+        # (A sentinel not seen at all sat in a column the query never reads; Ibis pruned it.)
+        if _STR_MARK in text.lower() or "1901" in text or slots != {i for i, n in enumerate(seen) if n}:
+            return None
+        sentinel_ints = [s.value for s in sentinels if s.dtype.is_integer()]
+        for m in re.finditer(r"\d{4,}", text):
+            n = int(m.group())
+            if any(abs(n - v) < _INT_STEP for v in sentinel_ints):
+                return None
+        return text
+
+
+_templates = _Templates()
 
 
 class Engine(Protocol):

@@ -127,7 +127,8 @@ def _apply_exclusions(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis
     return wide
 
 
-def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
+def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> dict[str, Any]:
+    """time_to_convert=False skips that query (the dashboard does not draw it): `time_to_convert` is None."""
     n = len(spec.steps)
     for i, s in enumerate(spec.steps):
         frame.check_selector(s, f"steps[{i}]")
@@ -153,6 +154,9 @@ def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
     wide = wide.mutate(battr=bd.fill_null("(none)"))
     agg = wide.group_by("battr").aggregate(**{f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)})
     per_bd = {r["battr"]: [int(r[f"s{k}"]) for k in range(1, n + 1)] for r in frame.run(agg)}
+    dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
+    if not time_to_convert:
+        return _result(spec, per_bd, ttc=None, dropoff=dropoff)
     conv = wide.filter(wide[f"t{n}"].notnull())
     secs = epoch_s(conv[f"t{n}"]) - epoch_s(conv.t1)
     bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
@@ -163,7 +167,6 @@ def compute(frame: Frame, spec: FunnelSpec) -> dict[str, Any]:
     )
     ttc_rows = frame.run(ttc_q)
     ttc = _ttc(ttc_rows)
-    dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
     return _result(spec, per_bd, ttc=ttc, dropoff=dropoff)
 
 

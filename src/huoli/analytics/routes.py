@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from huoli.analytics import service
+from huoli.analytics import dashboard, service
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 
-router = APIRouter(tags=["analytics"])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Merged into the app's lifespan by include_router: runs after the runtime is built.
+    runtime = getattr(app.state, "runtime", None)
+    dashboard.warm_up_in_background(runtime.settings.timezone if runtime else "Asia/Shanghai")
+    yield
+
+
+router = APIRouter(tags=["analytics"], lifespan=_lifespan)
 
 
 @router.get("/admin/analytics", dependencies=[role_at_least(Role.analyst)])
@@ -23,6 +34,29 @@ def list_metrics() -> list[dict[str, Any]]:
         {"metric": name, "title": m.title, "request_schema": m.request.model_json_schema()}
         for name, m in service.METRICS.items()
     ]
+
+
+@router.get("/admin/analytics/vocabulary", dependencies=[role_at_least(Role.analyst)])
+async def vocabulary(runtime: RuntimeDep, op: OperatorDep) -> dict[str, Any]:
+    """Event names (catalog + seen, with counts), top pages and filter fields, for the console's pickers."""
+    return await run_in_threadpool(service.vocabulary, runtime, op.app_id)
+
+
+@router.post("/admin/analytics/dashboard", dependencies=[role_at_least(Role.analyst)])
+async def run_dashboard(
+    runtime: RuntimeDep,
+    op: OperatorDep,
+    body: Annotated[
+        dict[str, Any], Body(examples=[{"start": "2026-10-01", "end": "2026-10-31", "compare": True}])
+    ],
+) -> dict[str, Any]:
+    """The console dashboard's figures in one request (declared before `/{metric}`, which would take the
+    name): the parts of activity, acquisition, funnel (`funnel`: event names), lifecycle, conversion,
+    interaction and WeChat new-user retention it draws, computed concurrently and cached per part while the
+    app's event count is unchanged (then for at most a minute; `as_of` says when). `parts.<metric>.result`
+    equals the metric's own answer for those keys (docs/console.md "Dashboard speed")."""
+    app = runtime.app_cache.get(op.app_id)
+    return await run_in_threadpool(dashboard.run, runtime, app, body)
 
 
 @router.post("/admin/analytics/{metric}", dependencies=[role_at_least(Role.analyst)])

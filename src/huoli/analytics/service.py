@@ -10,7 +10,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, value
 from huoli.analytics.engines import ClickHouseEngine, DuckDBEngine, Engine
-from huoli.analytics.frame import Frame, MetricQuery
+from huoli.analytics.frame import EVENT_FIELDS, USER_FIELDS, Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.models import ChannelCost
 from huoli.analytics.paths import PathSpec
@@ -30,6 +30,9 @@ from huoli.events.catalog import CATALOG
 if TYPE_CHECKING:
     from huoli.apps.models import App
     from huoli.runtime import Runtime
+
+
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -123,8 +126,13 @@ def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
             f"unknown metric {metric!r}",
             details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}],
         )
+    return parse_model(METRICS[metric].request, body)
+
+
+def parse_model(model: type[Q], body: dict[str, Any]) -> Q:
+    """Validates a request body; pydantic's errors become a 422 with one {field, message} each."""
     try:
-        return METRICS[metric].request.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as exc:
         details = [
             {
@@ -188,11 +196,55 @@ def known_events(runtime: Runtime, app_id: str) -> frozenset[str]:
     return names
 
 
+def vocabulary(runtime: Runtime, app_id: str) -> dict[str, Any]:
+    """What the console's builders offer in their pickers: event names (catalog and seen, with counts),
+    the most viewed pages, and the fields a filter or breakdown may name."""
+    seen = {
+        r["name"]: int(r["n"])
+        for r in runtime.store.query(
+            "SELECT name, count(*) AS n FROM events WHERE app_id = ? GROUP BY name", [app_id]
+        ).to_pylist()
+    }
+    pages = runtime.store.query(
+        "SELECT page, count(*) AS n FROM events WHERE app_id = ? AND name = 'page_view' AND page IS NOT NULL "
+        "GROUP BY page ORDER BY n DESC, page LIMIT 500",
+        [app_id],
+    ).to_pylist()
+    names = sorted(set(CATALOG) | set(seen), key=lambda n: (-seen.get(n, 0), n))
+    return {
+        "events": [{"name": n, "events": seen.get(n, 0), "catalog": n in CATALOG} for n in names],
+        "pages": [{"page": r["page"], "views": int(r["n"])} for r in pages],
+        "fields": [*EVENT_FIELDS, "scene_group"],
+        "user_fields": [f"user.{f}" for f in USER_FIELDS],
+    }
+
+
 def _property_checker(runtime: Runtime, app_id: str) -> Callable[[str], bool]:
     def exists(key: str) -> bool:
         return runtime.store.has_property(app_id=app_id, key=key)
 
     return exists
+
+
+def make_frame(
+    runtime: Runtime,
+    app: App,
+    q: MetricQuery,
+    *,
+    engine: Engine,
+    tz: str,
+    now: dt.datetime,
+    names: frozenset[str],
+) -> Frame:
+    return Frame(
+        engine=engine,
+        app_id=app.id,
+        query=q,
+        tz=tz,
+        now=now,
+        known_events=names,
+        property_exists=_property_checker(runtime, app.id),
+    )
 
 
 def run(
@@ -210,15 +262,7 @@ def run(
     names = known_events(runtime, app.id)
 
     def frame_for(q: MetricQuery) -> Frame:
-        return Frame(
-            engine=engine,
-            app_id=app.id,
-            query=q,
-            tz=tz,
-            now=now,
-            known_events=names,
-            property_exists=_property_checker(runtime, app.id),
-        )
+        return make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
 
     frame = frame_for(req)
     closed_before = (now.astimezone(frame.tb.zone) - runtime.settings.event_max_age).date()
