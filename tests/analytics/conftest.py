@@ -25,8 +25,10 @@ def _verify_sql_templates(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engines, "VERIFY_TEMPLATES", True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chdb_engine() -> Iterator[ChdbEngine]:
+    # Per module: chdb runs one embedded server per process, so it must be closed before a module whose
+    # fake ClickHouse server (tests/fakes/clickhouse_server.py) opens its own on disk.
     engine = ChdbEngine()
     yield engine
     engine.close()
