@@ -66,7 +66,9 @@ def test_concurrent_first_logins_create_one_user(runtime: Runtime, make_app, fak
 
     results = race(8, login)
     client.close()
-    assert all(isinstance(r, users.LoginResult) for r in results), results
+    assert all(isinstance(r, users.LoginResult) for r in results), [
+        r for r in results if not isinstance(r, users.LoginResult)
+    ]
     assert len({r.user_id for r in results}) == 1
     assert sum(r.is_new for r in results) == 1, [(r.is_new, r.user_id) for r in results]
     with unit_of_work(runtime.sessions) as db:

@@ -79,7 +79,9 @@ def login_with_wechat(
             "created_at": now,
             "last_login_at": now,
         },
-        ["app_id", "openid"],
+        # No conflict target: the id is derived from the openid, so a racing twin can clash on the primary
+        # key before (app_id, openid) is checked, and PostgreSQL only forgives clashes on a named target.
+        None,
     )
     user = db.scalars(select(User).where(User.openid == wx.openid)).one()
     if not is_new:
