@@ -4,11 +4,12 @@ under /v1/server/promotions, operators under /admin/promotions. Rules live in th
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
@@ -109,6 +110,37 @@ def _ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def _known_user(db: Session, uid: str) -> service.UserFacts:
+    """The user's facts (openid, created_at) for rewards that depend on being new; 404 for a stranger."""
+    facts = service.user_facts(db, uid)
+    if facts is None:
+        raise NotFound("unknown user", code="unknown_user")
+    return facts
+
+
+def _velocity(
+    db: Session,
+    runtime: Runtime,
+    app: App,
+    action: str,
+    uid: str,
+    device: str | None,
+    request: Request,
+    now: datetime,
+) -> None:
+    """The per-user/device/IP velocity limits of one rewarded action (risk.hit), inside the caller's work."""
+    risk.hit(
+        db=db,
+        settings=runtime.settings,
+        app_id=app.id,
+        action=action,
+        now=now,
+        user_id=uid,
+        device_id=device,
+        ip=_ip(request),
+    )
+
+
 def _risk_rank(runtime: Runtime, app: App, user_id: str, ip: str) -> int | None:
     """WeChat's risk rank, asked before any fission reward; None when the app has no WeChat credentials."""
     if not app.wx_appid or not app.wx_secret:
@@ -177,16 +209,7 @@ def claim_coupon(
     uid = _user(user)
     now = runtime.clock()
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        risk.hit(
-            db=db,
-            settings=runtime.settings,
-            app_id=app.id,
-            action="coupon_claim",
-            now=now,
-            user_id=uid,
-            device_id=device,
-            ip=_ip(request),
-        )
+        _velocity(db, runtime, app, "coupon_claim", uid, device, request, now)
         c, _ = coupons.claim(
             db=db,
             settings=runtime.settings,
@@ -284,19 +307,8 @@ def claim_gift_pack(
     _guard_reward(runtime, app, uid, _ip(request), "gift_pack")
     now = runtime.clock()
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        facts = service.user_facts(db, uid)
-        if facts is None:
-            raise NotFound("unknown user", code="unknown_user")
-        risk.hit(
-            db=db,
-            settings=runtime.settings,
-            app_id=app.id,
-            action="gift_pack",
-            now=now,
-            user_id=uid,
-            device_id=device,
-            ip=_ip(request),
-        )
+        facts = _known_user(db, uid)
+        _velocity(db, runtime, app, "gift_pack", uid, device, request, now)
         got = coupons.grant_gift_pack(
             db=db,
             settings=runtime.settings,
@@ -480,16 +492,7 @@ def help_bargain(
     _guard_reward(runtime, app, uid, _ip(request), "bargain_help")
     now = runtime.clock()
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        risk.hit(
-            db=db,
-            settings=runtime.settings,
-            app_id=app.id,
-            action="bargain_help",
-            now=now,
-            user_id=uid,
-            device_id=device,
-            ip=_ip(request),
-        )
+        _velocity(db, runtime, app, "bargain_help", uid, device, request, now)
         h = bargain.help_bargain(
             db=db,
             settings=runtime.settings,
@@ -539,19 +542,8 @@ def bind_referral(
     code = code.removeprefix("ref_")
     now = runtime.clock()
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        facts = service.user_facts(db, uid)
-        if facts is None:
-            raise NotFound("unknown user", code="unknown_user")
-        risk.hit(
-            db=db,
-            settings=runtime.settings,
-            app_id=app.id,
-            action="referral_bind",
-            now=now,
-            user_id=uid,
-            device_id=device,
-            ip=_ip(request),
-        )
+        facts = _known_user(db, uid)
+        _velocity(db, runtime, app, "referral_bind", uid, device, request, now)
         b = referrals.bind(
             db=db,
             settings=runtime.settings,
