@@ -13,6 +13,7 @@ from huoli.db import unit_of_work
 from huoli.deps import AppDbDep, MiniProgramAppDep, MiniProgramUserDep, OperatorDep, RuntimeDep, role_at_least
 from huoli.errors import Unauthorized, ValidationFailed
 from huoli.flags import service
+from huoli.flags.loader import loader_for
 from huoli.flags.schemas import (
     ClientFlagsOut,
     EvaluateIn,
@@ -65,10 +66,15 @@ async def client_flags(
         "now": now,
         "settings": runtime.settings,
     }
-    # A user seen in the last seconds is evaluated on the event loop (pure CPU); others read the database
-    # in a worker thread first.
+    # Evaluation is pure CPU on the event loop; a user not seen in the last seconds is first read in a batch
+    # with the other first visits of the moment (flags.loader), then evaluated the same way.
     done = service.evaluate_for_user(**kwargs, allow_io=False)
     if done is None:
+        await loader_for(runtime.sessions).ensure(
+            app.id, kwargs["user_id"], kwargs["user_id"] or anonymous_id
+        )
+        done = service.evaluate_for_user(**kwargs, allow_io=False)
+    if done is None:  # evicted between the read and now (a full cache): read it here, off the loop
         done = await asyncio.to_thread(lambda: service.evaluate_for_user(**kwargs))
     assert done is not None
     result, prefs = done

@@ -363,15 +363,63 @@ def evaluate(
     return Evaluation(values, details, exposures, exposure_flags, sticky_docs)
 
 
-def _load_sticky(db: Session, unit: str) -> dict[str, dict[str, Any]]:
-    row = db.scalar(
-        select(StickyBucket).where(StickyBucket.attribute_name == "id", StickyBucket.attribute_value == unit)
-    )
-    if row is None:
+def _sticky_doc(unit: str, assignments: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    return {f"id||{unit}": {"attributeName": "id", "attributeValue": unit, "assignments": dict(assignments)}}
+
+
+def pending_copy(docs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A private copy of sticky docs: evaluation mutates assignments, the cache must not see that."""
+    return {k: {**v, "assignments": dict(v["assignments"])} for k, v in docs.items()}
+
+
+# Core columns, not ORM attributes: these reads are the hot path of a first visit and need no entities.
+_PREFS = UserPreference.__table__.c
+_STICKY = StickyBucket.__table__.c
+
+
+def load_states(
+    factory: sessionmaker[Session], app_id: str, wanted: list[tuple[str | None, str | None]]
+) -> dict[str, tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]]:
+    """Preferences and sticky buckets of many (user_id, unit) pairs in two indexed IN-queries, cached in the
+    per-user state (an entry already there is newer than this read, so it is kept). Returns unit → state."""
+    users = sorted({u for u, _ in wanted if u is not None})
+    units = sorted({n for _, n in wanted if n is not None})
+    if not units:
         return {}
-    return {
-        f"id||{unit}": {"attributeName": "id", "attributeValue": unit, "assignments": dict(row.assignments)}
-    }
+    prefs: dict[str, dict[str, Any]] = {}
+    sticky: dict[str, dict[str, dict[str, Any]]] = {}
+    with read_only(factory) as db:
+        for start in range(0, len(users), 500):  # under every engine's bound-parameter limit
+            for row in db.execute(
+                select(_PREFS.user_id, _PREFS.font_size, _PREFS.units, _PREFS.theme, _PREFS.updated_at).where(
+                    _PREFS.app_id == app_id, _PREFS.user_id.in_(users[start : start + 500])
+                )
+            ):
+                prefs[row.user_id] = {
+                    "font_size": row.font_size,
+                    "units": row.units,
+                    "theme": row.theme,
+                    "updated_at": row.updated_at,
+                }
+        for start in range(0, len(units), 500):
+            for value, assignments in db.execute(
+                select(_STICKY.attribute_value, _STICKY.assignments).where(
+                    _STICKY.app_id == app_id,
+                    _STICKY.attribute_name == "id",
+                    _STICKY.attribute_value.in_(units[start : start + 500]),
+                )
+            ):
+                sticky[value] = _sticky_doc(value, assignments)
+    state = cache_for(factory).state
+    out: dict[str, tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]] = {}
+    for user_id, unit in wanted:
+        if unit is None:
+            continue
+        # Preferences belong to logged-in users only; an anonymous unit never carries any.
+        got = (prefs.get(user_id) if user_id is not None else None, sticky.get(unit, {}))
+        state.put_if_absent((app_id, unit), got[0], pending_copy(got[1]))
+        out[unit] = got
+    return out
 
 
 def save_sticky(
@@ -541,6 +589,15 @@ class _UserState:
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
 
+    def put_if_absent(
+        self, key: tuple[str, str], prefs: dict[str, Any] | None, sticky: dict[str, Any]
+    ) -> None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and time.monotonic() - hit[0] <= STATE_TTL_S:
+                return
+        self.put(key, prefs, sticky)
+
     def forget(self, key: tuple[str, str]) -> None:
         with self._lock:
             self._items.pop(key, None)
@@ -590,17 +647,10 @@ def evaluate_for_user(
         prefs = state[0] if user_id is not None else None
         sticky = {k: {**v, "assignments": dict(v["assignments"])} for k, v in state[1].items()}
     elif user_id is not None or (unit is not None and compiled.has_experiments):
-        with read_only(factory, app_id=app_id) as db:
-            if user_id is not None:
-                prefs = preferences_dict(get_preferences(db=db, user_id=user_id))
-            if unit is not None:
-                sticky = _load_sticky(db, unit)
-        if unit is not None:
-            _state.put(
-                (app_id, unit),
-                prefs,
-                {k: {**v, "assignments": dict(v["assignments"])} for k, v in (sticky or {}).items()},
-            )
+        loaded = load_states(factory, app_id, [(user_id, unit)])
+        prefs, docs = loaded.get(unit or "", (None, {}))
+        prefs = prefs if user_id is not None else None
+        sticky = pending_copy(docs)
     if not compiled.has_experiments:
         sticky = None
     attrs = attributes_for(
