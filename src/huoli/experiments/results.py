@@ -37,25 +37,51 @@ def _ident(name: str) -> str:
     return name
 
 
-def _value(prop: str | None) -> str:
+@dataclass(frozen=True)
+class Dialect:
+    """The few spellings in which DuckDB and ClickHouse differ for this statement; the rest is shared SQL."""
+
+    name: str
+    arg_min: str
+    json_text: str  # (doc, '$.key') → the value's text, NULL when absent
+    to_double: str  # text → DOUBLE, NULL when not a number
+    local_date: str  # {ts}, {tz} → the calendar date in that time zone
+
+
+DUCKDB = Dialect(
+    "duckdb", "arg_min", "json_extract_string", "TRY_CAST({x} AS DOUBLE)", "timezone({tz}, {ts})::DATE"
+)
+# JSON_VALUE gives NULL for an absent key under the store's function_json_value_return_type_allow_nullable.
+CLICKHOUSE = Dialect("clickhouse", "argMin", "JSON_VALUE", "toFloat64OrNull({x})", "toDate({ts}, {tz})")
+DIALECTS = {d.name: d for d in (DUCKDB, CLICKHOUSE)}
+
+
+def _value(prop: str | None, d: Dialect) -> str:
     if prop is None:
         return "1"
     if prop in _NUMERIC_COLUMNS:
         return f"coalesce(ev.{prop}, 0)"
-    return f"coalesce(TRY_CAST(json_extract_string(ev.properties, '$.{_ident(prop)}') AS DOUBLE), 0)"
+    text = f"{d.json_text}(ev.properties, '$.{_ident(prop)}')"
+    return f"coalesce({d.to_double.format(x=text)}, 0)"
 
 
 def _window(days: int) -> str:
     return f"ev.ts >= x.t0 AND ev.ts < x.t0 + INTERVAL {int(days)} DAY"
 
 
-def metric_columns(i: int, m: MetricDef, cuped_days: int) -> tuple[list[str], list[str]]:
-    """(per-user expressions, per-variant aggregates) for metric i."""
+def metric_columns(
+    i: int, m: MetricDef, cuped_days: int, d: Dialect = DUCKDB, tz: str = "$5"
+) -> tuple[list[str], list[str]]:
+    """(per-user expressions, per-variant aggregates) for metric i; `tz` is the time zone's SQL (a parameter
+    or a literal)."""
     per_user: list[str] = []
     agg: list[str] = []
     if m.kind is MetricKind.retention:
         match = f"ev.name = '{_ident(m.event)}'" if m.event else "ev.name <> 'experiment_exposure'"
-        day = f"timezone($5, ev.ts)::DATE = timezone($5, x.t0)::DATE + {int(m.retention_day)}"
+        day = (
+            f"{d.local_date.format(ts='ev.ts', tz=tz)} = {d.local_date.format(ts='x.t0', tz=tz)} "
+            f"+ {int(m.retention_day)}"
+        )
         per_user.append(f"max(CASE WHEN {match} AND {day} THEN 1 ELSE 0 END) AS m{i}")
     elif m.kind is MetricKind.conversion:
         assert m.event
@@ -66,56 +92,71 @@ def metric_columns(i: int, m: MetricDef, cuped_days: int) -> tuple[list[str], li
         assert m.event
         per_user.append(
             f"sum(CASE WHEN ev.name = '{_ident(m.event)}' AND {_window(m.window_days)} "
-            f"THEN {_value(m.property)} ELSE 0 END) AS m{i}"
+            f"THEN {_value(m.property, d)} ELSE 0 END) AS m{i}"
         )
     agg += [f"sum(m{i}) AS s{i}", f"sum(m{i} * m{i}) AS q{i}"]
     if m.kind is MetricKind.ratio:
         assert m.denominator_event
         per_user.append(
             f"sum(CASE WHEN ev.name = '{_ident(m.denominator_event)}' AND {_window(m.window_days)} "
-            f"THEN {_value(m.denominator_property)} ELSE 0 END) AS d{i}"
+            f"THEN {_value(m.denominator_property, d)} ELSE 0 END) AS d{i}"
         )
         agg += [f"sum(d{i}) AS ds{i}", f"sum(d{i} * d{i}) AS dq{i}", f"sum(m{i} * d{i}) AS x{i}"]
     if m.cuped:
         assert m.event
         pre = f"ev.ts >= x.t0 - INTERVAL {int(cuped_days)} DAY AND ev.ts < x.t0"
         per_user.append(
-            f"sum(CASE WHEN ev.name = '{_ident(m.event)}' AND {pre} THEN {_value(m.property)} ELSE 0 END) AS p{i}"
+            f"sum(CASE WHEN ev.name = '{_ident(m.event)}' AND {pre} THEN {_value(m.property, d)} ELSE 0 END)"
+            f" AS p{i}"
         )
         agg += [f"sum(p{i}) AS ps{i}", f"sum(p{i} * p{i}) AS pq{i}", f"sum(p{i} * m{i}) AS px{i}"]
     return per_user, agg
 
 
-def build_sql(metrics: list[MetricDef], *, cuped_days: int) -> str:
+# DuckDB binds $n parameters; on ClickHouse the store renders values as literals, so they appear inline.
+_DUCKDB_PARAMS = {"app": "$1", "experiment": "$2", "lo": "$3", "as_of": "$4", "tz": "$5"}
+
+
+def build_sql(
+    metrics: list[MetricDef],
+    *,
+    cuped_days: int,
+    dialect: str = "duckdb",
+    params: dict[str, str] | None = None,
+) -> str:
     """The whole result as one statement: first exposures → per-user metric values → per-variant sums.
 
-    Parameters: $1 app id, $2 experiment key, $3 earliest event that can count, $4 as of, $5 time zone.
+    DuckDB parameters: $1 app id, $2 experiment key, $3 earliest event that can count, $4 as of, $5 time
+    zone. Other dialects take `params`: the same five as SQL literals, keyed app/experiment/lo/as_of/tz.
     """
+    d = DIALECTS[dialect]
+    p = _DUCKDB_PARAMS if params is None else params
     names: set[str] = set()
     any_event = False
     per_user: list[str] = []
     agg: list[str] = []
     for i, m in enumerate(metrics):
-        pu, ag = metric_columns(i, m, cuped_days)
+        pu, ag = metric_columns(i, m, cuped_days, d, p["tz"])
         per_user += pu
         agg += ag
         if m.kind is MetricKind.retention and m.event is None:
             any_event = True
         names.update(_ident(n) for n in (m.event, m.denominator_event) if n)
     name_filter = "" if any_event else "AND name IN (" + ", ".join(f"'{n}'" for n in sorted(names)) + ")"
+    sums = ", ".join(f"agg.{a.rsplit(' AS ', 1)[1]}" for a in agg)
     # Users without any metric event contribute 0 to every sum: aggregate only users with events (inner
     # join), and count users per variant from the exposures alone — no 10M-row outer join.
     return f"""
 WITH x AS (
-    SELECT user_id, arg_min(json_extract_string(properties, '$.variant'), ts) AS variant, min(ts) AS t0
+    SELECT user_id, {d.arg_min}({d.json_text}(properties, '$.variant'), ts) AS variant, min(ts) AS t0
     FROM events
-    WHERE app_id = $1 AND name = 'experiment_exposure' AND user_id IS NOT NULL AND ts < $4
-      AND json_extract_string(properties, '$.experiment') = $2
+    WHERE app_id = {p["app"]} AND name = 'experiment_exposure' AND user_id IS NOT NULL AND ts < {p["as_of"]}
+      AND {d.json_text}(properties, '$.experiment') = {p["experiment"]}
     GROUP BY user_id
 ), ev AS (
     SELECT user_id, name, ts, amount_fen, duration_ms, load_ms, properties
     FROM events
-    WHERE app_id = $1 AND user_id IS NOT NULL AND ts >= $3 AND ts < $4 {name_filter}
+    WHERE app_id = {p["app"]} AND user_id IS NOT NULL AND ts >= {p["lo"]} AND ts < {p["as_of"]} {name_filter}
 ), u AS (
     SELECT x.variant, {", ".join(per_user)}
     FROM x JOIN ev ON ev.user_id = x.user_id
@@ -125,7 +166,7 @@ WITH x AS (
 ), n AS (
     SELECT variant, count(*) AS n FROM x GROUP BY variant
 )
-SELECT n.variant, n.n, agg.* EXCLUDE (variant) FROM n LEFT JOIN agg ON agg.variant = n.variant
+SELECT n.variant, n.n, {sums} FROM n LEFT JOIN agg ON agg.variant = n.variant
 """
 
 
@@ -173,22 +214,32 @@ class Summary:
 def summarise(
     store: EventStore, exp: Experiment, *, as_of: datetime, tz: str, metrics: list[MetricDef] | None = None
 ) -> Summary:
-    if store.dialect != "duckdb":
-        # build_sql is DuckDB SQL ($n parameters, arg_min, EXCLUDE); a ClickHouse port is not written yet.
+    if store.dialect not in DIALECTS:
         raise HuoliError(
-            f"experiment results are not supported on a {store.dialect} event store yet (DuckDB only)",
-            code="not_supported",
+            f"experiment results are not supported on a {store.dialect} event store", code="not_supported"
         )
     ms = metrics if metrics is not None else [m for _, m in metric_list(exp.metrics)]
     cuped_days = int(exp.stats.get("cuped_days", 14))
     start = exp.started_at or as_of
     # A day of margin before the start: event clocks (devices, merchant servers) lag the server's a little.
     lo = start - timedelta(days=max(1, cuped_days if any(m.cuped for m in ms) else 0))
-    sql = build_sql(ms, cuped_days=cuped_days)
-    params: list[Any] = [exp.app_id, exp.key, lo, as_of]
-    if any(m.kind is MetricKind.retention for m in ms):
-        params.append(tz)  # DuckDB refuses parameters the statement does not use
-    table = store.query(sql, params)
+    if store.dialect == "clickhouse":
+        from huoli.events.clickhouse_store import literal
+
+        values = {"app": exp.app_id, "experiment": exp.key, "lo": lo, "as_of": as_of, "tz": tz}
+        sql = build_sql(
+            ms,
+            cuped_days=cuped_days,
+            dialect="clickhouse",
+            params={k: literal(v) for k, v in values.items()},
+        )
+        table = store.query(sql)
+    else:
+        sql = build_sql(ms, cuped_days=cuped_days)
+        params: list[Any] = [exp.app_id, exp.key, lo, as_of]
+        if any(m.kind is MetricKind.retention for m in ms):
+            params.append(tz)  # DuckDB refuses parameters the statement does not use
+        table = store.query(sql, params)
     return Summary({r["variant"]: r for r in table.to_pylist() if r["variant"] is not None})
 
 
