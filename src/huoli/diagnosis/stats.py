@@ -7,7 +7,13 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from scipy import stats as st
+
+def _st() -> Any:
+    # scipy.stats costs ~1 s to import; only an analysis needs it, not every `huoli` command's start.
+    from scipy import stats
+
+    return stats
+
 
 Direction = Literal["down", "up"]
 
@@ -22,7 +28,7 @@ def two_proportions(k1: int, n1: int, k0: int, n0: int, direction: Direction) ->
     pooled = (k1 + k0) / (n1 + n0)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
     z = (p1 - p0) / se if se > 0 else 0.0
-    p = st.norm.cdf(z) if direction == "down" else st.norm.sf(z)
+    p = _st().norm.cdf(z) if direction == "down" else _st().norm.sf(z)
     return {"test": "two-proportion z-test", "statistic": z, "p_value": _p(p), "n": n1, "n_baseline": n0}
 
 
@@ -43,7 +49,7 @@ def welch(
             "n": n1,
             "n_baseline": n0,
         }
-    res = st.ttest_ind_from_stats(
+    res = _st().ttest_ind_from_stats(
         mean1,
         math.sqrt(max(var1, 0.0)),
         n1,
@@ -82,7 +88,7 @@ def daily_series(current: Sequence[float], baseline: Sequence[float], direction:
 
 def rate_vs_threshold(k: int, n: int, threshold: float, direction: Direction) -> dict[str, Any]:
     """Exact binomial test that the true rate is below (direction down) or above the threshold."""
-    res = st.binomtest(k, n, threshold, alternative="less" if direction == "down" else "greater")
+    res = _st().binomtest(k, n, threshold, alternative="less" if direction == "down" else "greater")
     return {"test": "exact binomial test vs threshold", "statistic": k / n, "p_value": _p(res.pvalue), "n": n}
 
 
@@ -93,7 +99,7 @@ def counts_ratio(current: int, baseline: int, windows: int, direction: Direction
     if total == 0:
         return {"test": "conditional Poisson test", "statistic": 0.0, "p_value": 1.0, "n": 0}
     q = 1 / (windows + 1)
-    res = st.binomtest(current, total, q, alternative="less" if direction == "down" else "greater")
+    res = _st().binomtest(current, total, q, alternative="less" if direction == "down" else "greater")
     return {
         "test": "conditional Poisson test",
         "statistic": current / (baseline / windows) if baseline else math.inf,
@@ -104,7 +110,7 @@ def counts_ratio(current: int, baseline: int, windows: int, direction: Direction
 
 def poisson_vs_threshold(events: int, exposure: int, threshold: float) -> dict[str, Any]:
     """Events per unit of exposure below the threshold: P(X ≤ events) for X ~ Poisson(threshold × exposure)."""
-    p = st.poisson.cdf(events, threshold * exposure)
+    p = _st().poisson.cdf(events, threshold * exposure)
     return {
         "test": "Poisson test vs threshold",
         "statistic": events / exposure,
@@ -129,7 +135,7 @@ def mean_vs_threshold(mean: float, var: float, n: int, threshold: float) -> dict
     return {
         "test": "one-sample t-test vs threshold",
         "statistic": t,
-        "p_value": _p(st.t.sf(t, n - 1)),
+        "p_value": _p(_st().t.sf(t, n - 1)),
         "n": n,
     }
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _sps() -> Any:
+    # scipy.stats costs ~1 s to import; only an analysis needs it, not every `huoli` command's start.
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -199,9 +206,9 @@ def welch_t_test(a: Moments, b: Moments, *, relative: bool = True, alpha: float 
     if not _usable(a, b, relative):
         return _blank(relative, "frequentist")
     e = effect(a, b, relative=relative)
-    crit = float(sps.t.ppf(1 - alpha / 2, e.dof))
+    crit = float(_sps().t.ppf(1 - alpha / 2, e.dof))
     t_stat = e.estimate / e.se
-    p = float(2 * sps.t.sf(abs(t_stat), e.dof))
+    p = float(2 * _sps().t.sf(abs(t_stat), e.dof))
     w = crit * e.se
     return TestResult(e.estimate, (e.estimate - w, e.estimate + w), p, e.se, relative, "frequentist")
 
@@ -243,10 +250,10 @@ def bayesian_test(a: Moments, b: Moments, *, relative: bool = True, alpha: float
         return _blank(relative, "bayesian")
     e = effect(a, b, relative=relative)
     mu, sd = e.estimate, e.se
-    ctw = float(sps.norm.sf(0, loc=mu, scale=sd))
-    lo, hi = (float(x) for x in sps.norm.ppf([alpha / 2, 1 - alpha / 2], loc=mu, scale=sd))
+    ctw = float(_sps().norm.sf(0, loc=mu, scale=sd))
+    lo, hi = (float(x) for x in _sps().norm.ppf([alpha / 2, 1 - alpha / 2], loc=mu, scale=sd))
     z = mu / sd
-    gain = mu * float(sps.norm.cdf(z)) + sd * float(sps.norm.pdf(z))
+    gain = mu * float(_sps().norm.cdf(z)) + sd * float(_sps().norm.pdf(z))
     risk = (gain, gain - mu)
     return TestResult(mu, (lo, hi), None, sd, relative, "bayesian", ctw, risk)
 
@@ -261,7 +268,7 @@ def srm_p_value(users: Sequence[float], weights: Sequence[float]) -> float:
     exp = total * w / w.sum()
     mask = exp > 0
     x2 = float((((obs - exp) ** 2)[mask] / exp[mask]).sum())
-    return float(sps.chi2.sf(x2, int(mask.sum()) - 1))
+    return float(_sps().chi2.sf(x2, int(mask.sum()) - 1))
 
 
 SRM_THRESHOLD = 0.001
@@ -297,7 +304,7 @@ def users_needed(
     e = effect(a, b, relative=relative) if _usable(a, b, relative) else None
     if e is None or e.estimate == 0:
         return 0
-    z = float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
+    z = float(_sps().norm.ppf(1 - alpha / 2) + _sps().norm.ppf(power))
     # variance scales as 1/n: find n where z·se(n) = |estimate|
     per_unit = e.variance * (a.n + b.n)
     return math.ceil(per_unit * (z / e.estimate) ** 2)
