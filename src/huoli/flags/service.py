@@ -417,7 +417,7 @@ def load_states(
             continue
         # Preferences belong to logged-in users only; an anonymous unit never carries any.
         got = (prefs.get(user_id) if user_id is not None else None, sticky.get(unit, {}))
-        state.put_if_absent((app_id, unit), got[0], pending_copy(got[1]))
+        state.put((app_id, unit), got[0], pending_copy(got[1]), keep=True)
         out[unit] = got
     return out
 
@@ -582,21 +582,23 @@ class _UserState:
             return None
         return hit[1], hit[2]
 
-    def put(self, key: tuple[str, str], prefs: dict[str, Any] | None, sticky: dict[str, Any]) -> None:
+    def put(
+        self,
+        key: tuple[str, str],
+        prefs: dict[str, Any] | None,
+        sticky: dict[str, Any],
+        *,
+        keep: bool = False,
+    ) -> None:
+        """Cache a user's state; with keep, a live entry stays (it was written after the read that sent this)."""
         with self._lock:
+            hit = self._items.get(key)
+            if keep and hit is not None and time.monotonic() - hit[0] <= STATE_TTL_S:
+                return
             self._items[key] = (time.monotonic(), prefs, sticky)
             self._items.move_to_end(key)
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
-
-    def put_if_absent(
-        self, key: tuple[str, str], prefs: dict[str, Any] | None, sticky: dict[str, Any]
-    ) -> None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and time.monotonic() - hit[0] <= STATE_TTL_S:
-                return
-        self.put(key, prefs, sticky)
 
     def forget(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -645,7 +647,7 @@ def evaluate_for_user(
     state = _state.get((app_id, unit)) if unit is not None else None
     if state is not None:
         prefs = state[0] if user_id is not None else None
-        sticky = {k: {**v, "assignments": dict(v["assignments"])} for k, v in state[1].items()}
+        sticky = pending_copy(state[1])
     elif user_id is not None or (unit is not None and compiled.has_experiments):
         loaded = load_states(factory, app_id, [(user_id, unit)])
         prefs, docs = loaded.get(unit or "", (None, {}))
@@ -663,7 +665,7 @@ def evaluate_for_user(
     sticky_changed = sticky is not None and {k: v["assignments"] for k, v in sticky.items()} != before
     new = {k: v for k, v in result.exposures.items() if (app_id, k, unit or "") not in _seen}
     if unit is not None and log_exposures and (sticky_changed or new):
-        from huoli.flags.writer import Pending, pending_sticky, writer_for
+        from huoli.flags.writer import Pending, writer_for
 
         writer_for(factory).submit(
             Pending(
@@ -672,13 +674,13 @@ def evaluate_for_user(
                 anonymous_id=anonymous_id,
                 exposures=new,
                 flags=dict(result.exposure_flags),
-                sticky=pending_sticky(sticky) if sticky_changed and sticky is not None else None,
+                sticky=pending_copy(sticky) if sticky_changed and sticky is not None else None,
                 now=now,
                 settings=settings,
             )
         )
         if sticky_changed and sticky is not None:
-            _state.put((app_id, unit), prefs, pending_sticky(sticky))
+            _state.put((app_id, unit), prefs, pending_copy(sticky))
         for k in new:
             _seen.add((app_id, k, unit))
     return result, prefs

@@ -13,7 +13,6 @@ import atexit
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,10 +133,6 @@ def writer_for(factory: sessionmaker[Session]) -> ExposureWriter:
 def flush_all(timeout: float = 10.0) -> None:
     for w in list(_writers.values()):
         w.flush(timeout)
-
-
-def pending_sticky(docs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {k: {**v, "assignments": dict(v["assignments"])} for k, v in docs.items()}
 
 
 atexit.register(flush_all, 5.0)
