@@ -59,3 +59,9 @@ def write_section(key: str, title: str, command: str, body: list[str], *, write:
             text = text.rstrip("\n") + "\n\n" + section + "\n"
         DOC.write_text(text)
     return section
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc): the server's own CPU, whatever else loads the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

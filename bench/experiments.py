@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_section
+from common import cpu_seconds, markdown_table, write_section
 from huoli.apps import service as apps
 from huoli.apps.schemas import AppCreate
 from huoli.auth.service import issue_session_token
@@ -313,8 +313,14 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
                 ).encode()
             )
         asyncio.run(load(port, requests[: max(1, int(rate * 2))], rate, 2.0))  # warm-up
+        cpu0 = cpu_seconds(server.pid)
         first = asyncio.run(load(port, requests, rate, seconds))
+        cpu1 = cpu_seconds(server.pid)
         again = asyncio.run(load(port, requests, rate, seconds))
+        cpu2 = cpu_seconds(server.pid)
+        # The server's CPU per request: what the path costs, whatever else was loading the machine.
+        first["cpu_ms"] = (cpu1 - cpu0) / max(1, first["requests"]) * 1000
+        again["cpu_ms"] = (cpu2 - cpu1) / max(1, again["requests"]) * 1000
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -325,7 +331,7 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
                 f"GET /v1/flags, {label}",
                 f"open loop {rate:.0f} req/s for {seconds:.0f} s, 11 flags + 1 experiment, logged-in users",
                 f"{r['rate']:.0f} req/s served, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
-                f"max {r['max']:.1f} ms, {r['errors']:.0f} errors",
+                f"max {r['max']:.1f} ms, {r['errors']:.0f} errors; server CPU {r['cpu_ms']:.2f} ms/request",
                 "p99 < 20 ms",
                 "yes" if r["p99"] < 20 and not r["errors"] else "NO",
             ]
