@@ -135,3 +135,24 @@ def test_a_failed_batch_read_fails_each_waiting_request(
 def _flush_writes() -> Any:
     yield
     writer.flush_all()
+
+
+def test_batched_reads_stay_inside_their_app(runtime: Runtime, make_app, client) -> None:  # type: ignore[no-untyped-def]
+    # The batch reads are Core statements that write the app filter themselves (no tenancy listener).
+    shop, other = make_app("shop"), make_app("other")
+    with unit_of_work(runtime.sessions, app_id=shop.id) as db:
+        service.set_preferences(
+            db=db,
+            app_id=shop.id,
+            user_id="u1",
+            prefs_in=PreferencesIn(theme="dark"),
+            now=runtime.clock(),
+            settings=runtime.settings,
+        )
+    service.cache_for(runtime.sessions).state = service._UserState()
+    mine, theirs = (
+        asyncio.run(_get_all(runtime, shop.id, ["u1"]))[0],
+        asyncio.run(_get_all(runtime, other.id, ["u1"]))[0],
+    )
+    assert mine.json()["preferences"]["theme"] == "dark"
+    assert theirs.status_code == 200 and theirs.json()["preferences"] is None
