@@ -113,3 +113,37 @@ def test_flags_and_experiments_from_the_command_line(env: dict[str, str], tmp_pa
     r = huoli("flags", "evaluate", "--app", "shop", "--user", "u7", "--json", env=env)
     assert json.loads(r.stdout)["home_layout"]["value"] == "feed"
     assert huoli("experiments", "start", "nope", "--app", "shop", env=env).returncode == 1
+
+
+def test_holdouts_from_the_command_line(env: dict[str, str]) -> None:
+    assert huoli("apps", "create", "shop", "--name", "Shop", env=env).returncode == 0
+    r = huoli(
+        "experiments", "holdouts", "create", "q4", "--app", "shop", "--name", "Q4 campaigns", "--percent", "0.1",
+        env=env,
+    )  # fmt: skip
+    assert r.returncode == 0 and "holding out 10.0%" in r.stdout, r.stderr
+    bad = huoli(
+        "experiments",
+        "holdouts",
+        "create",
+        "big",
+        "--app",
+        "shop",
+        "--name",
+        "x",
+        "--percent",
+        "0.9",
+        env=env,
+    )
+    assert bad.returncode == 1 and "percent" in bad.stderr and "Traceback" not in bad.stderr
+    listed = json.loads(huoli("experiments", "holdouts", "list", "--app", "shop", "--json", env=env).stdout)
+    assert listed == [{"key": "q4", "name": "Q4 campaigns", "scope": "campaign", "percent": 0.1}]
+    answers = [
+        huoli("experiments", "holdouts", "check", "q4", f"u{i}", "--app", "shop", env=env).stdout.strip()
+        for i in range(12)
+    ]
+    assert set(answers) <= {"yes", "no"} and "no" in answers
+    again = huoli("experiments", "holdouts", "check", "q4", "u3", "--app", "shop", env=env).stdout.strip()
+    assert again == answers[3]  # deterministic
+    unknown = huoli("experiments", "holdouts", "check", "nope", "u1", "--app", "shop", env=env)
+    assert unknown.returncode == 1 and "unknown holdout 'nope'" in unknown.stderr

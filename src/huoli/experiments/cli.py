@@ -22,7 +22,7 @@ from huoli.cli import fail, guarded, out, runtime  # noqa: E402
 from huoli.db import unit_of_work  # noqa: E402
 from huoli.experiments import results as results_mod  # noqa: E402
 from huoli.experiments import service  # noqa: E402
-from huoli.experiments.schemas import ExperimentCreate  # noqa: E402
+from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate  # noqa: E402
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
@@ -115,6 +115,57 @@ def stop(
         )
         shipped = f", shipped {exp.shipped_variant}" if exp.shipped_variant else ""
         out.print(f"experiment [bold]{exp.key}[/] is {exp.status}{shipped}")
+
+
+holdouts_cli = typer.Typer(
+    help="Holdout groups: users kept out of experiments (and campaigns).", no_args_is_help=True
+)
+cli.add_typer(holdouts_cli, name="holdouts")
+
+
+@holdouts_cli.command("list")
+def list_holdouts(app: AppOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Holdouts of the app."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        rows: list[dict[str, Any]] = [
+            {"key": h.key, "name": h.name, "scope": h.scope, "percent": h.percent}
+            for h in service.list_holdouts(db=db)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("key", "name", "scope", "held out")
+    for r in rows:
+        table.add_row(r["key"], escape(r["name"]), r["scope"], f"{r['percent']:.1%}")
+    out.print(table)
+
+
+@holdouts_cli.command("create")
+def create_holdout(
+    key: Annotated[str, typer.Argument(help="Holdout key.")],
+    app: AppOpt,
+    name: Annotated[str, typer.Option("--name", help="Display name.")],
+    percent: Annotated[float, typer.Option("--percent", help="Share of users held out, e.g. 0.05.")],
+    scope: Annotated[str, typer.Option("--scope", help="global (one per app) or campaign.")] = "campaign",
+) -> None:
+    """Create a holdout: its own hashing salt, so it is independent of every experiment's split."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        body = guarded(lambda: HoldoutCreate(key=key, name=name, scope=scope, percent=percent))
+        h = guarded(lambda: service.create_holdout(db=db, app_id=app, holdout_in=body))
+        out.print(f"created {h.scope} holdout [bold]{h.key}[/] holding out {h.percent:.1%} of users")
+
+
+@holdouts_cli.command("check")
+def check_holdout(
+    key: Annotated[str, typer.Argument(help="Holdout key.")],
+    user_id: Annotated[str, typer.Argument(help="User id.")],
+    app: AppOpt,
+) -> None:
+    """Is this user held out? Prints yes or no (deterministic: the same answer the API and SDK see)."""
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        if key not in {h.key for h in service.list_holdouts(db=db)}:
+            raise fail(f"unknown holdout {key!r}")
+        typer.echo("yes" if service.in_holdout(db=db, app_id=app, holdout_key=key, user_id=user_id) else "no")
 
 
 def _fmt_ci(ci: list[float | None] | None, pct: bool) -> str:

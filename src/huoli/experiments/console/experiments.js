@@ -36,6 +36,11 @@ const T = {
   role: { zh: "角色", en: "Role" },
   created: { zh: "已创建", en: "Created" },
   overTime: { zh: "主要指标提升（累计，按天）", en: "Primary metric lift (cumulative, per day)" },
+  holdouts: { zh: "对照保留组", en: "Holdouts" },
+  newHoldout: { zh: "新建保留组", en: "New holdout" },
+  scope: { zh: "范围", en: "Scope" },
+  heldOut: { zh: "保留比例", en: "Held out" },
+  noHoldouts: { zh: "还没有保留组", en: "No holdouts yet" },
 };
 
 const pct = (x) => (x == null ? "–" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
@@ -59,6 +64,50 @@ function listView(root, ctx, experiments, flags) {
     ),
   );
   root.append(setupForm(ctx, flags));
+}
+
+// Holdouts: users kept out of every experiment (global) or of one campaign, to measure incremental lift.
+function holdoutsView(root, ctx, holdouts) {
+  const { h, table } = ctx.ui;
+  const t = ctx.t;
+  root.append(
+    h("h3", {}, t(T.holdouts)),
+    table(
+      [
+        { key: "key", title: t(T.key) },
+        { key: "name", title: t(T.name) },
+        { key: "scope", title: t(T.scope) },
+        { key: "percent", title: t(T.heldOut), align: "right", format: (v) => `${(v * 100).toFixed(1)}%` },
+        { key: "created_at", title: t(T.created), format: (v) => ctx.fmt.datetime(v) },
+      ],
+      holdouts,
+      { empty: t(T.noHoldouts) },
+    ),
+  );
+  const input = (name, attrs = {}) => h("input", { name, id: `holdout-${name}`, ...attrs });
+  const form = h("form", { id: "holdout-form", class: "card" },
+    h("h3", {}, t(T.newHoldout)),
+    field(h, t(T.key), input("key", { placeholder: "q4-campaigns" })),
+    field(h, t(T.name), input("name")),
+    field(h, t(T.scope), h("select", { name: "scope", id: "holdout-scope" },
+      ["campaign", "global"].map((k) => h("option", { value: k }, k)))),
+    field(h, `${t(T.heldOut)} (0–0.5)`, input("percent", { value: "0.05", inputmode: "decimal" })),
+    h("button", { type: "submit", id: "holdout-create" }, t(T.create)));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    ctx.ui.formErrors(form, null);
+    const v = (name) => form.elements.namedItem(name).value.trim();
+    const body = { key: v("key"), name: v("name"), scope: v("scope"), percent: Number(v("percent")) };
+    try {
+      await ctx.api("/admin/holdouts", { method: "POST", body });
+      ctx.ui.toast(t(T.created));
+      ctx.navigate(`#/experiments?r=${Date.now()}`); // a new hash: the page renders again with the new row
+    } catch (err) {
+      if (err instanceof ctx.ApiError && err.status === 422) ctx.ui.formErrors(form, err);
+      else ctx.ui.toast(err.message, { kind: "error" });
+    }
+  });
+  root.append(form);
 }
 
 // One labelled input per line (the shell styles no form layout).
@@ -212,7 +261,11 @@ export default {
   range: false,
   async render(root, ctx) {
     if (ctx.params.key) return resultsView(root, ctx, ctx.params.key);
-    const [experiments, flags] = await Promise.all([ctx.api("/admin/experiments"), ctx.api("/admin/flags")]);
-    if (ctx.isCurrent()) listView(root, ctx, experiments, flags);
+    const [experiments, flags, holdouts] = await Promise.all([
+      ctx.api("/admin/experiments"), ctx.api("/admin/flags"), ctx.api("/admin/holdouts"),
+    ]);
+    if (!ctx.isCurrent()) return;
+    listView(root, ctx, experiments, flags);
+    holdoutsView(root, ctx, holdouts);
   },
 };
