@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from huoli.auth.service import issue_session_token
+from huoli.db import unit_of_work
+from huoli.flags import service
 from huoli.runtime import Runtime
 
 
@@ -26,3 +29,28 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def attach_experiment(
+    runtime: Runtime,
+    app_id: str,
+    *,
+    flag: str,
+    key: str,
+    variations: list[Any],
+    meta_keys: list[str],
+    weights: list[float] | None = None,
+) -> None:
+    """Run an experiment on a flag the way the experiments domain does (GrowthBook rule, hash v2, seed = key)."""
+    rule: dict[str, Any] = {
+        "key": key,
+        "variations": variations,
+        "meta": [{"key": k} for k in meta_keys],
+        "hashVersion": 2,
+        "seed": key,
+        "bucketVersion": 0,
+    }
+    if weights is not None:
+        rule["weights"] = weights
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        service.attach_experiment(db=db, key=flag, rule=rule, now=runtime.clock(), settings=runtime.settings)

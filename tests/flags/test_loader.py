@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from tests.flags.helpers import admin, user_headers
+from tests.flags.helpers import admin, attach_experiment, user_headers
 
 from huoli.app import create_app
 from huoli.db import unit_of_work
@@ -21,22 +21,16 @@ USERS = 60
 
 
 def _theme_experiment(runtime: Runtime, app_id: str) -> None:
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        service.attach_experiment(
-            db=db,
-            key="theme",
-            rule={
-                "key": "theme-test",
-                "variations": ["light", "dark"],
-                "weights": [0.0, 1.0],  # a new user always gets dark: light can only come from a sticky row
-                "meta": [{"key": "light"}, {"key": "dark"}],
-                "hashVersion": 2,
-                "seed": "theme-test",
-                "bucketVersion": 0,
-            },
-            now=runtime.clock(),
-            settings=runtime.settings,
-        )
+    # A new user always gets dark: light can only come from a sticky row.
+    attach_experiment(
+        runtime,
+        app_id,
+        flag="theme",
+        key="theme-test",
+        variations=["light", "dark"],
+        meta_keys=["light", "dark"],
+        weights=[0.0, 1.0],
+    )
 
 
 async def _get_all(runtime: Runtime, app_id: str, users: list[str]) -> list[httpx.Response]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.flags.helpers import admin, user_headers, wait_for
+from tests.flags.helpers import admin, attach_experiment, user_headers, wait_for
 
 from huoli.db import unit_of_work
 from huoli.flags import service, writer
@@ -179,21 +179,14 @@ def test_exposures_are_logged_once_per_user_and_experiment(
 ) -> None:  # type: ignore[no-untyped-def]
     op = shop.keys["operator"]
     create(client, op, {"key": "coupon_type", "type": "string", "default_value": "none"})
-    with unit_of_work(runtime.sessions, app_id=shop.id) as db:
-        service.attach_experiment(
-            db=db,
-            key="coupon_type",
-            rule={
-                "key": "coupon-test",
-                "variations": ["新人礼包", "首单立减"],
-                "meta": [{"key": "control"}, {"key": "b"}],
-                "hashVersion": 2,
-                "seed": "coupon-test",
-                "bucketVersion": 0,
-            },
-            now=runtime.clock(),
-            settings=runtime.settings,
-        )
+    attach_experiment(
+        runtime,
+        shop.id,
+        flag="coupon_type",
+        key="coupon-test",
+        variations=["新人礼包", "首单立减"],
+        meta_keys=["control", "b"],
+    )
     seen = {}
     for i in range(20):
         h = user_headers(runtime, shop.id, f"u_{i}")
@@ -225,22 +218,15 @@ def test_sticky_buckets_keep_users_in_their_variant_when_weights_change(  # type
     create(client, op, {"key": "theme", "type": "string", "default_value": "light"})
 
     def attach(weights: list[float]) -> None:
-        with unit_of_work(runtime.sessions, app_id=shop.id) as db:
-            service.attach_experiment(
-                db=db,
-                key="theme",
-                rule={
-                    "key": "theme-test",
-                    "variations": ["light", "dark"],
-                    "weights": weights,
-                    "meta": [{"key": "light"}, {"key": "dark"}],
-                    "hashVersion": 2,
-                    "seed": "theme-test",
-                    "bucketVersion": 0,
-                },
-                now=runtime.clock(),
-                settings=runtime.settings,
-            )
+        attach_experiment(
+            runtime,
+            shop.id,
+            flag="theme",
+            key="theme-test",
+            variations=["light", "dark"],
+            meta_keys=["light", "dark"],
+            weights=weights,
+        )
 
     attach([1.0, 0.0])
     early = [f"s{i}" for i in range(10)]
