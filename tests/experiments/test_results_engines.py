@@ -98,6 +98,17 @@ def _fill(store: EventStore, raw: list[dict[str, Any]]) -> None:
     assert r.accepted == len(raw)
 
 
+def _experiment(metrics: list[MetricDef]) -> Experiment:
+    return Experiment(
+        app_id="shop",
+        key="exp",
+        started_at=START,
+        stats={"cuped_days": 14, "method": "frequentist", "alpha": 0.05},
+        variants=[{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
+        metrics=[{"role": "primary", **m.model_dump(mode="json")} for m in metrics],
+    )
+
+
 @pytest.fixture
 def stores(clickhouse_server: FakeClickHouse, tmp_path: Path) -> Any:
     raw = _events(7)
@@ -112,14 +123,7 @@ def stores(clickhouse_server: FakeClickHouse, tmp_path: Path) -> Any:
 
 def test_results_on_clickhouse_equal_duckdb(stores: Any) -> None:
     duck, ch = stores
-    exp = Experiment(
-        app_id="shop",
-        key="exp",
-        started_at=START,
-        stats={"cuped_days": 14, "method": "frequentist"},
-        variants=[{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
-        metrics=[{"role": "primary", **m.model_dump(mode="json")} for m in METRICS],
-    )
+    exp = _experiment(METRICS)
     want = summarise(duck, exp, as_of=AS_OF, tz="Asia/Shanghai", metrics=METRICS)
     got = summarise(ch, exp, as_of=AS_OF, tz="Asia/Shanghai", metrics=METRICS)
     assert set(want.rows) == set(got.rows) == {"a", "b"}
@@ -149,14 +153,7 @@ def test_unknown_store_dialect_is_refused() -> None:
 
 def test_analysis_runs_on_clickhouse_summaries(stores: Any) -> None:
     _, ch = stores
-    exp = Experiment(
-        app_id="shop",
-        key="exp",
-        started_at=START,
-        stats={"cuped_days": 14, "method": "frequentist", "alpha": 0.05},
-        variants=[{"key": "a", "weight": 0.5}, {"key": "b", "weight": 0.5}],
-        metrics=[{"role": "primary", **METRICS[0].model_dump(mode="json")}],
-    )
+    exp = _experiment(METRICS[:1])
     out = analyse(exp, summarise(ch, exp, as_of=AS_OF, tz="Asia/Shanghai"))
     assert sum(out["srm"]["users"].values()) == 300
     assert out["metrics"][0]["comparisons"][0]["available"] is not False
