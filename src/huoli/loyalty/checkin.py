@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore
 from huoli.errors import Conflict, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
@@ -60,47 +60,49 @@ def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, tot
     return got
 
 
-def _latest(db: Session, user_id: str) -> Checkin | None:
-    return db.scalars(
-        select(Checkin).where(Checkin.user_id == user_id).order_by(Checkin.local_date.desc()).limit(1)
-    ).first()
+# Today's row with streak and total carried from the member's latest earlier row, in one statement (the
+# unique key still decides a double tap). `run_from` is yesterday, or today when a reset cycle starts.
+_CHECK_IN = text(
+    "INSERT INTO loyalty_checkins (app_id, user_id, local_date, streak, total, makeup, created_at) "
+    "SELECT :app_id, :user_id, :today, CASE WHEN p.local_date = :run_from THEN p.streak + 1 ELSE 1 END, "
+    "coalesce(p.total, 0) + 1, :makeup, :now FROM (SELECT 1 AS one) AS o LEFT JOIN "
+    "(SELECT local_date, streak, total FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
+    "AND local_date < :today ORDER BY local_date DESC LIMIT 1) AS p ON 1 = 1 WHERE 1 = 1 "
+    "ON CONFLICT (app_id, user_id, local_date) DO NOTHING RETURNING streak, total"
+).bindparams(
+    bindparam("today", type_=Date()),
+    bindparam("run_from", type_=Date()),
+    bindparam("makeup", type_=Boolean()),
+    bindparam("now", type_=UTCDateTime()),
+)
 
 
 def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
-    # One read gives yesterday's streak and the running total (kept on each row).
-    latest = _latest(db, user_id)
-    if latest is not None and latest.local_date == today:
-        return CheckinOut(
-            local_date=today,
-            checked_in=False,
-            streak=latest.streak,
-            total_days=latest.total,
-            points=0,
-            rewards=[],
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # a Core statement doesn't autoflush
+    won = (
+        db.connection()
+        .execute(
+            _CHECK_IN,
+            {
+                "app_id": ctx.app_id,
+                "user_id": user_id,
+                "today": today,
+                "run_from": today if _starts_cycle(ctx, today) else today - timedelta(days=1),
+                "makeup": False,
+                "now": ctx.now,
+            },
         )
-    streak = _streak_after(ctx, latest, today)
-    total = (latest.total if latest is not None else 0) + 1
-    won = insert_or_ignore(
-        db,
-        Checkin,
-        {
-            "app_id": ctx.app_id,
-            "user_id": user_id,
-            "local_date": today,
-            "streak": streak,
-            "total": total,
-            "makeup": False,
-            "created_at": ctx.now,
-        },
-        ["app_id", "user_id", "local_date"],
+        .first()
     )
-    if not won:  # a concurrent tap of the same member won the day
+    if won is None:  # today's row exists: a repeat, or a concurrent tap of the same member won the day
         row = _row(db, user_id, today)
         assert row is not None
         return CheckinOut(
             local_date=today, checked_in=False, streak=row.streak, total_days=row.total, points=0, rewards=[]
         )
+    streak, total = int(won[0]), int(won[1])
     rule = ctx.rules.points.actions.get("checkin")
     points = 0
     if rule is not None and rule.points:
