@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from huoli.auth.models import ServerNonce
+from huoli.db import insert_or_ignore
 from huoli.errors import Unauthorized
 
 TOKEN_ALGORITHM = "HS256"
@@ -112,12 +112,12 @@ def verify_signed_request(
     )
     if not hmac.compare_digest(expected, signature.lower()):
         raise Unauthorized("bad signature", code="bad_signature")
-    try:
-        with db.begin_nested():
-            db.add(ServerNonce(app_id=app_id, nonce=nonce, created_at=now))
-            db.flush()
-    except IntegrityError as exc:
-        raise Unauthorized("replayed request (nonce already used)", code="replayed_request") from exc
+    # One INSERT … ON CONFLICT DO NOTHING (not a savepoint, an ORM flush and a release): the unique key
+    # still decides between two concurrent uses of one nonce.
+    if not insert_or_ignore(
+        db, ServerNonce, {"app_id": app_id, "nonce": nonce, "created_at": now}, ["app_id", "nonce"]
+    ):
+        raise Unauthorized("replayed request (nonce already used)", code="replayed_request")
 
 
 def prune_nonces(*, db: Session, older_than: datetime) -> int:
