@@ -64,14 +64,15 @@ def request(method: str, path: str, port: int, headers: dict[str, str], body: by
     return (head + "\r\n").encode() + body
 
 
-def build_requests(n: int, port: int, server_secret: str) -> list[bytes]:
-    """Alternating check-ins (a new member each) and signed paid orders (a new order each)."""
+def build_requests(n: int, port: int, server_secret: str, phase: str) -> list[bytes]:
+    """Alternating check-ins (a new member each) and signed paid orders (a new order each); `phase` keeps
+    the members of each load phase distinct (a repeat would measure the idempotent replay path)."""
     now = datetime.now(UTC)
     out = []
     for i in range(n):
         if i % 2 == 0:
             token, _ = issue_session_token(
-                secret=SECRET, app_id=APP, user_id=f"u_c{i}", now=now, ttl=timedelta(hours=1)
+                secret=SECRET, app_id=APP, user_id=f"u_c{phase}_{i}", now=now, ttl=timedelta(hours=1)
             )
             out.append(
                 request(
@@ -178,14 +179,12 @@ def bench_http(env: dict[str, str], server_secret: str, seconds: float, rate: fl
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        warm = build_requests(200, port, server_secret)
+        warm = build_requests(200, port, server_secret, "warm")
         asyncio.run(load(port, warm, None, 5, 8))
         results = []
         for mode_rate, conc in ((None, 16), (rate, 64)):
             n = int(seconds * (mode_rate or 1500)) + 100
-            reqs = build_requests(n, port, server_secret)
-            # Distinct members and orders per phase: repeats would measure the idempotent replay path.
-            reqs = [r.replace(b"u_c", f"u_c{len(results)}x".encode()) for r in reqs]
+            reqs = build_requests(n, port, server_secret, str(len(results)))
             cpu = cpu_seconds(server.pid)
             result = asyncio.run(load(port, reqs, mode_rate, seconds, conc))
             result["cpu_ms"] = (cpu_seconds(server.pid) - cpu) * 1000 / max(1, result["requests"])
