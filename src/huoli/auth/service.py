@@ -85,6 +85,33 @@ def verify_signed_request(
     skew: timedelta,
 ) -> None:
     """Check signature, freshness and single use. The nonce row commits with the request's own work."""
+    checked = check_signature(
+        secret=secret,
+        method=method,
+        path=path,
+        timestamp=timestamp,
+        nonce=nonce,
+        signature=signature,
+        body=body,
+        now=now,
+        skew=skew,
+    )
+    record_nonce(db=db, app_id=app_id, nonce=checked, now=now)
+
+
+def check_signature(
+    *,
+    secret: str,
+    method: str,
+    path: str,
+    timestamp: str | None,
+    nonce: str | None,
+    signature: str | None,
+    body: bytes,
+    now: datetime,
+    skew: timedelta,
+) -> str:
+    """Signature and freshness, without the database; returns the nonce `record_nonce` must then record."""
     if not timestamp or not nonce or not signature:
         raise Unauthorized(
             "signed request headers missing",
@@ -112,8 +139,15 @@ def verify_signed_request(
     )
     if not hmac.compare_digest(expected, signature.lower()):
         raise Unauthorized("bad signature", code="bad_signature")
-    # One INSERT … ON CONFLICT DO NOTHING (not a savepoint, an ORM flush and a release): the unique key
-    # still decides between two concurrent uses of one nonce.
+    return nonce
+
+
+def record_nonce(*, db: Session, app_id: str, nonce: str, now: datetime) -> None:
+    """Single use of a checked nonce (401 on a replay).
+
+    One INSERT … ON CONFLICT DO NOTHING (not a savepoint, an ORM flush and a release): the unique key still
+    decides between two concurrent uses of one nonce.
+    """
     if not insert_or_ignore(
         db, ServerNonce, {"app_id": app_id, "nonce": nonce, "created_at": now}, ["app_id", "nonce"]
     ):

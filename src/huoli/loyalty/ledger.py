@@ -194,7 +194,8 @@ def _insert_transfer(
     return _insert_row(db, values)
 
 
-_LOT_INSERT = insert(PointsLot.__table__).values(
+_LOTS: Any = PointsLot.__table__
+_LOT_INSERT = insert(_LOTS).values(
     {
         c: bindparam(c)
         for c in ("app_id", "user_id", "transfer_id", "points", "remaining", "available_at", "expires_at")
