@@ -62,47 +62,58 @@ def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, tot
 
 # Today's row with streak and total carried from the member's latest earlier row, in one statement (the
 # unique key still decides a double tap). `run_from` is yesterday, or today when a reset cycle starts.
-_CHECK_IN = text(
+_INSERT_TODAY = (
     "INSERT INTO loyalty_checkins (app_id, user_id, local_date, streak, total, makeup, created_at) "
     "SELECT :app_id, :user_id, :today, CASE WHEN p.local_date = :run_from THEN p.streak + 1 ELSE 1 END, "
     "coalesce(p.total, 0) + 1, :makeup, :now FROM (SELECT 1 AS one) AS o LEFT JOIN "
     "(SELECT local_date, streak, total FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
     "AND local_date < :today ORDER BY local_date DESC LIMIT 1) AS p ON 1 = 1 WHERE 1 = 1 "
     "ON CONFLICT (app_id, user_id, local_date) DO NOTHING RETURNING streak, total"
-).bindparams(
+)
+_BINDS = (
     bindparam("today", type_=Date()),
     bindparam("run_from", type_=Date()),
     bindparam("makeup", type_=Boolean()),
     bindparam("now", type_=UTCDateTime()),
 )
+_CHECK_IN = {
+    "sqlite": text(_INSERT_TODAY + ", 1 AS won").bindparams(*_BINDS),
+    # PostgreSQL also answers a repeat in the same round trip: today's row as the statement's snapshot
+    # saw it (a row a concurrent tap committed meanwhile is not in it: then no row, and it is read again).
+    "postgresql": text(
+        f"WITH ins AS ({_INSERT_TODAY}) SELECT streak, total, 1 AS won FROM ins UNION ALL "
+        "SELECT streak, total, 0 FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
+        "AND local_date = :today AND NOT EXISTS (SELECT 1 FROM ins)"
+    ).bindparams(*_BINDS),
+}
 
 
 def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
-    won = (
-        db.connection()
-        .execute(
-            _CHECK_IN,
-            {
-                "app_id": ctx.app_id,
-                "user_id": user_id,
-                "today": today,
-                "run_from": today if _starts_cycle(ctx, today) else today - timedelta(days=1),
-                "makeup": False,
-                "now": ctx.now,
-            },
-        )
-        .first()
-    )
-    if won is None:  # today's row exists: a repeat, or a concurrent tap of the same member won the day
-        row = _row(db, user_id, today)
-        assert row is not None
+    conn = db.connection()
+    found = conn.execute(
+        _CHECK_IN[conn.dialect.name],
+        {
+            "app_id": ctx.app_id,
+            "user_id": user_id,
+            "today": today,
+            "run_from": today if _starts_cycle(ctx, today) else today - timedelta(days=1),
+            "makeup": False,
+            "now": ctx.now,
+        },
+    ).first()
+    if found is None:  # today's row exists: a repeat, or a concurrent tap of the same member won the day
+        mine = _row(db, user_id, today)
+        assert mine is not None
+        streak, total, won = mine.streak, mine.total, 0
+    else:
+        streak, total, won = int(found[0]), int(found[1]), int(found[2])
+    if not won:
         return CheckinOut(
-            local_date=today, checked_in=False, streak=row.streak, total_days=row.total, points=0, rewards=[]
+            local_date=today, checked_in=False, streak=streak, total_days=total, points=0, rewards=[]
         )
-    streak, total = int(won[0]), int(won[1])
     rule = ctx.rules.points.actions.get("checkin")
     points = 0
     if rule is not None and rule.points:
