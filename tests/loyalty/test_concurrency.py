@@ -107,3 +107,47 @@ def test_mall_never_oversells_and_keeps_per_user_limits(runtime: Runtime, shop) 
             db.scalar(select(func.sum(PointsTransfer.points)).where(PointsTransfer.kind == "spend")) or 0
         )
         assert spent == 50
+
+
+def test_earns_racing_spends_keep_the_ledger_balanced(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    """Uncapped earns take the account lock inside their insert statement on PostgreSQL: racing spends of
+    the same member still never overdraw, and every earn lands once with its lot."""
+    with uow(runtime, "shop", T0) as (db, ctx):
+        ledger.earn(db, ctx, user_id="u1", points=30, reason="admin", key="seed")
+
+    def act(i: int) -> object:
+        with uow(runtime, "shop", T0) as (db, ctx):
+            if i % 2:
+                return ledger.spend(db, ctx, user_id="u1", points=4, reason="mall", key=f"s{i}")
+            return ledger.earn(db, ctx, user_id="u1", points=2, reason="admin", key=f"e{i // 4}")
+
+    results = race(40, act)
+    earned = [r for r in results if isinstance(r, ledger.Earned)]
+    spent = [r for r in results if isinstance(r, ledger.Spent)]
+    refused = [r for r in results if isinstance(r, Conflict) and r.code == "insufficient_points"]
+    assert len(earned) == 20 and len(spent) + len(refused) == 20, results
+    assert sum(r.applied for r in earned) == 10  # keys e0…e9, each raced by two calls
+    with uow(runtime, "shop", T0) as (db, ctx):
+        remaining = db.scalars(select(PointsLot.remaining)).all()
+        assert len(remaining) == 11 and min(remaining) >= 0
+        total = db.scalar(select(func.sum(PointsTransfer.points)))
+        assert total == sum(remaining) == 30 + 10 * 2 - 4 * len(spent)
+        assert ledger.balance(db, ctx, "u1").available == total >= 0
+
+
+def test_first_growth_entries_racing_both_count_toward_the_tier(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    """Two first growth entries of a new member: one creates the member, the other reads again after it
+    and sees both entries, so together they upgrade (600 + 600 ≥ silver's 1000) though neither alone does."""
+    from huoli.loyalty import tiers
+    from huoli.loyalty.models import MemberTier
+
+    def grow(i: int) -> bool:
+        with uow(runtime, "shop", T0) as (db, ctx):
+            return tiers.add_growth(db, ctx, user_id="new", amount=600, source="spend", key=f"order:g{i}")
+
+    assert race(2, grow) == [True, True]
+    with uow(runtime, "shop", T0) as (db, ctx):
+        assert db.scalar(select(func.count()).select_from(MemberTier)) == 1
+        assert tiers.growth(db, ctx, "new") == 1200
+        assert db.scalar(select(MemberTier.tier)) == "silver"
+    assert [e["to_tier"] for e in outbox(runtime, "shop", "tier_changed")] == ["silver"]

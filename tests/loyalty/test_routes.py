@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from tests.events.helpers import signed_headers
 from tests.loyalty.helpers import admin, mp_headers, signed_post, stored
 
 from huoli.runtime import Runtime
@@ -168,3 +170,23 @@ def test_mall_over_http(client: TestClient, runtime: Runtime, shop) -> None:  # 
     assert r.status_code == 409 and r.json()["code"] in ("per_user_limit", "out_of_stock")
     assert client.get("/v1/loyalty/points", headers=h).json()["available"] == 70
     assert stored(runtime, shop.id, "mall_redeemed", 1) == 1
+
+
+def test_signed_calls_record_their_nonce_with_the_work(client: TestClient, shop) -> None:  # type: ignore[no-untyped-def]
+    """The nonce commits in the route's own transaction: a replay of a done call is refused and changes
+    nothing; a refused call (rolled back) leaves its nonce unused, so the same signed bytes may come again."""
+    path = "/v1/server/loyalty/orders/spend"
+    spend = orjson.dumps({"user_id": "u9", "order_id": "S1", "order_amount_fen": 10_000, "points": 10})
+    headers = signed_headers(shop.id, shop.server_secret, path, spend)
+    assert client.post(path, content=spend, headers=headers).json()["code"] == "insufficient_points"
+    again = client.post(path, content=spend, headers=headers)
+    assert again.status_code == 409 and again.json()["code"] == "insufficient_points"
+
+    path = "/v1/server/loyalty/orders/paid"
+    paid = orjson.dumps({"user_id": "u9", "order_id": "P1", "amount_fen": 5_000})
+    headers = signed_headers(shop.id, shop.server_secret, path, paid)
+    assert client.post(path, content=paid, headers=headers).json()["points"] == 50
+    replay = client.post(path, content=paid, headers=headers)
+    assert replay.status_code == 401 and replay.json()["code"] == "replayed_request"
+    ledger = client.get("/admin/loyalty/members/u9/ledger", headers=admin(shop, "analyst")).json()
+    assert ledger["balance"]["available"] == 50 and len(ledger["transfers"]) == 1

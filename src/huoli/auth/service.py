@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 import jwt
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from huoli.auth.models import ServerNonce
+from huoli.db import insert_or_ignore
 from huoli.errors import Unauthorized
 
 TOKEN_ALGORITHM = "HS256"
@@ -85,6 +85,33 @@ def verify_signed_request(
     skew: timedelta,
 ) -> None:
     """Check signature, freshness and single use. The nonce row commits with the request's own work."""
+    checked = check_signature(
+        secret=secret,
+        method=method,
+        path=path,
+        timestamp=timestamp,
+        nonce=nonce,
+        signature=signature,
+        body=body,
+        now=now,
+        skew=skew,
+    )
+    record_nonce(db=db, app_id=app_id, nonce=checked, now=now)
+
+
+def check_signature(
+    *,
+    secret: str,
+    method: str,
+    path: str,
+    timestamp: str | None,
+    nonce: str | None,
+    signature: str | None,
+    body: bytes,
+    now: datetime,
+    skew: timedelta,
+) -> str:
+    """Signature and freshness, without the database; returns the nonce `record_nonce` must then record."""
     if not timestamp or not nonce or not signature:
         raise Unauthorized(
             "signed request headers missing",
@@ -112,12 +139,19 @@ def verify_signed_request(
     )
     if not hmac.compare_digest(expected, signature.lower()):
         raise Unauthorized("bad signature", code="bad_signature")
-    try:
-        with db.begin_nested():
-            db.add(ServerNonce(app_id=app_id, nonce=nonce, created_at=now))
-            db.flush()
-    except IntegrityError as exc:
-        raise Unauthorized("replayed request (nonce already used)", code="replayed_request") from exc
+    return nonce
+
+
+def record_nonce(*, db: Session, app_id: str, nonce: str, now: datetime) -> None:
+    """Single use of a checked nonce (401 on a replay).
+
+    One INSERT … ON CONFLICT DO NOTHING (not a savepoint, an ORM flush and a release): the unique key still
+    decides between two concurrent uses of one nonce.
+    """
+    if not insert_or_ignore(
+        db, ServerNonce, {"app_id": app_id, "nonce": nonce, "created_at": now}, ["app_id", "nonce"]
+    ):
+        raise Unauthorized("replayed request (nonce already used)", code="replayed_request")
 
 
 def prune_nonces(*, db: Session, older_than: datetime) -> int:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Boolean, Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore
 from huoli.errors import Conflict, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
@@ -60,46 +60,59 @@ def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, tot
     return got
 
 
-def _latest(db: Session, user_id: str) -> Checkin | None:
-    return db.scalars(
-        select(Checkin).where(Checkin.user_id == user_id).order_by(Checkin.local_date.desc()).limit(1)
-    ).first()
+# Today's row with streak and total carried from the member's latest earlier row, in one statement (the
+# unique key still decides a double tap). `run_from` is yesterday, or today when a reset cycle starts.
+_INSERT_TODAY = (
+    "INSERT INTO loyalty_checkins (app_id, user_id, local_date, streak, total, makeup, created_at) "
+    "SELECT :app_id, :user_id, :today, CASE WHEN p.local_date = :run_from THEN p.streak + 1 ELSE 1 END, "
+    "coalesce(p.total, 0) + 1, :makeup, :now FROM (SELECT 1 AS one) AS o LEFT JOIN "
+    "(SELECT local_date, streak, total FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
+    "AND local_date < :today ORDER BY local_date DESC LIMIT 1) AS p ON 1 = 1 WHERE 1 = 1 "
+    "ON CONFLICT (app_id, user_id, local_date) DO NOTHING RETURNING streak, total"
+)
+_BINDS = (
+    bindparam("today", type_=Date()),
+    bindparam("run_from", type_=Date()),
+    bindparam("makeup", type_=Boolean()),
+    bindparam("now", type_=UTCDateTime()),
+)
+_CHECK_IN = {
+    "sqlite": text(_INSERT_TODAY + ", 1 AS won").bindparams(*_BINDS),
+    # PostgreSQL also answers a repeat in the same round trip: today's row as the statement's snapshot
+    # saw it (a row a concurrent tap committed meanwhile is not in it: then no row, and it is read again).
+    "postgresql": text(
+        f"WITH ins AS ({_INSERT_TODAY}) SELECT streak, total, 1 AS won FROM ins UNION ALL "
+        "SELECT streak, total, 0 FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
+        "AND local_date = :today AND NOT EXISTS (SELECT 1 FROM ins)"
+    ).bindparams(*_BINDS),
+}
 
 
 def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
-    # One read gives yesterday's streak and the running total (kept on each row).
-    latest = _latest(db, user_id)
-    if latest is not None and latest.local_date == today:
-        return CheckinOut(
-            local_date=today,
-            checked_in=False,
-            streak=latest.streak,
-            total_days=latest.total,
-            points=0,
-            rewards=[],
-        )
-    streak = _streak_after(ctx, latest, today)
-    total = (latest.total if latest is not None else 0) + 1
-    won = insert_or_ignore(
-        db,
-        Checkin,
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # a Core statement doesn't autoflush
+    conn = db.connection()
+    found = conn.execute(
+        _CHECK_IN[conn.dialect.name],
         {
             "app_id": ctx.app_id,
             "user_id": user_id,
-            "local_date": today,
-            "streak": streak,
-            "total": total,
+            "today": today,
+            "run_from": today if _starts_cycle(ctx, today) else today - timedelta(days=1),
             "makeup": False,
-            "created_at": ctx.now,
+            "now": ctx.now,
         },
-        ["app_id", "user_id", "local_date"],
-    )
-    if not won:  # a concurrent tap of the same member won the day
-        row = _row(db, user_id, today)
-        assert row is not None
+    ).first()
+    if found is None:  # today's row exists: a repeat, or a concurrent tap of the same member won the day
+        mine = _row(db, user_id, today)
+        assert mine is not None
+        streak, total, won = mine.streak, mine.total, 0
+    else:
+        streak, total, won = int(found[0]), int(found[1]), int(found[2])
+    if not won:
         return CheckinOut(
-            local_date=today, checked_in=False, streak=row.streak, total_days=row.total, points=0, rewards=[]
+            local_date=today, checked_in=False, streak=streak, total_days=total, points=0, rewards=[]
         )
     rule = ctx.rules.points.actions.get("checkin")
     points = 0

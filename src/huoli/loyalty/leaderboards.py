@@ -64,6 +64,28 @@ def record(db: Session, ctx: Ctx, *, user_id: str, board: str, value: int, mode:
     _record_sql(db, ctx, board, periods, user_id, value, mode)
 
 
+_PG_RECORD: dict[tuple[int, str], Any] = {}
+
+
+def _pg_record(n: int, mode: str) -> Any:
+    """The upsert-and-deltas statement, parsed once per shape (it runs on every check-in and earn)."""
+    stmt = _PG_RECORD.get((n, mode))
+    if stmt is None:
+        values = ", ".join(f"(:app, :board, :p{i}, :user, :v, NULL, :now)" for i in range(n))
+        grown = "t.score + EXCLUDED.score" if mode == "add" else "GREATEST(t.score, EXCLUDED.score)"
+        stmt = _PG_RECORD[(n, mode)] = text(
+            "WITH up AS (INSERT INTO loyalty_board_scores AS t "
+            f"(app_id, board, period, user_id, score, prev, updated_at) VALUES {values} "
+            "ON CONFLICT (app_id, board, period, user_id) DO UPDATE "
+            f"SET prev = t.score, score = {grown}, updated_at = EXCLUDED.updated_at "
+            "RETURNING period, score, prev, (xmax = 0) AS inserted) "
+            "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
+            "SELECT :app, :board, period, score, 1 FROM up WHERE inserted OR score <> prev "
+            "UNION ALL SELECT :app, :board, period, prev, -1 FROM up WHERE NOT inserted AND score <> prev"
+        )
+    return stmt
+
+
 def _record_sql(
     db: Session, ctx: Ctx, board: str, periods: list[str], user_id: str, value: int, mode: str
 ) -> None:
@@ -97,21 +119,9 @@ def _record_sql(
             "now": ctx.now,
         }
         params |= {f"p{i}": p for i, p in enumerate(periods)}
-        values = ", ".join(f"(:app, :board, :p{i}, :user, :v, NULL, :now)" for i in range(len(periods)))
-        grown = "t.score + EXCLUDED.score" if mode == "add" else "GREATEST(t.score, EXCLUDED.score)"
-        db.execute(
-            text(
-                "WITH up AS (INSERT INTO loyalty_board_scores AS t "
-                f"(app_id, board, period, user_id, score, prev, updated_at) VALUES {values} "
-                "ON CONFLICT (app_id, board, period, user_id) DO UPDATE "
-                f"SET prev = t.score, score = {grown}, updated_at = EXCLUDED.updated_at "
-                "RETURNING period, score, prev, (xmax = 0) AS inserted) "
-                "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
-                "SELECT :app, :board, period, score, 1 FROM up WHERE inserted OR score <> prev "
-                "UNION ALL SELECT :app, :board, period, prev, -1 FROM up WHERE NOT inserted AND score <> prev"
-            ),
-            params,
-        )
+        if db.new or db.dirty or db.deleted:
+            db.flush()  # a Core statement doesn't autoflush
+        db.connection().execute(_pg_record(len(periods), mode), params)
         return
     # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
     old: dict[str, int | None] = {}

@@ -15,10 +15,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    Text,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards
@@ -58,17 +71,31 @@ def lock_account(db: Session, ctx: Ctx, user_id: str) -> int:
     One statement: ON CONFLICT DO UPDATE takes the row lock on PostgreSQL like SELECT … FOR UPDATE would.
     """
     values = {"app_id": ctx.app_id, "user_id": user_id, "debt": 0, "created_at": ctx.now}
-    table = PointsAccount.__table__
-    if db.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # a Core statement doesn't autoflush
+    conn = db.connection()
+    return int(conn.execute(_lock_statement(conn.dialect.name), values).scalar_one())
 
-        stmt: Any = pg_insert(PointsAccount).values(**values)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(PointsAccount).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["app_id", "user_id"], set_={"debt": table.c.debt})
-    return int(db.execute(stmt.returning(table.c.debt)).scalar_one())
+_LOCK: dict[str, Any] = {}
+
+
+def _lock_statement(dialect: str) -> Any:
+    """Built once per dialect and run with bound values (a statement carrying its values is re-coerced per call)."""
+    stmt = _LOCK.get(dialect)
+    if stmt is None:
+        table: Any = PointsAccount.__table__
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            ins: Any = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            ins = sqlite_insert(table)
+        ins = ins.on_conflict_do_update(index_elements=["app_id", "user_id"], set_={"debt": table.c.debt})
+        stmt = _LOCK[dialect] = ins.returning(table.c.debt)
+    return stmt
 
 
 def _add_debt(db: Session, user_id: str, delta: int) -> None:
@@ -118,6 +145,37 @@ def expiry_for(ctx: Ctx, earned_on: date) -> datetime | None:
     return datetime.combine(date(earned_on.year + 2, 1, 1), time(0), tzinfo=ctx.tz)
 
 
+def _transfer_values(
+    ctx: Ctx,
+    *,
+    user_id: str,
+    kind: str,
+    reason: str,
+    points: int,
+    key: str,
+    ref: str | None,
+    note: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "app_id": ctx.app_id,
+        "user_id": user_id,
+        "kind": kind,
+        "reason": reason,
+        "points": points,
+        "business_key": key,
+        "ref": ref,
+        "local_date": ctx.today,
+        "note": orjson.dumps(note).decode() if note else None,
+        "created_at": ctx.now,
+    }
+
+
+def _insert_row(db: Session, values: dict[str, Any]) -> int | None:
+    """The transfer's id, or None when the key is already taken (a concurrent retry won)."""
+    tid = insert_or_ignore(db, PointsTransfer, values, ["app_id", "business_key"], returning="id")
+    return None if tid is None else int(tid)
+
+
 def _insert_transfer(
     db: Session,
     ctx: Ctx,
@@ -130,21 +188,61 @@ def _insert_transfer(
     ref: str | None,
     note: dict[str, Any] | None = None,
 ) -> int | None:
-    """The transfer's id, or None when the key is already taken (a concurrent retry won)."""
-    values = {
-        "app_id": ctx.app_id,
-        "user_id": user_id,
-        "kind": kind,
-        "reason": reason,
-        "points": points,
-        "business_key": key,
-        "ref": ref,
-        "local_date": ctx.today,
-        "note": orjson.dumps(note).decode() if note else None,
-        "created_at": ctx.now,
+    values = _transfer_values(
+        ctx, user_id=user_id, kind=kind, reason=reason, points=points, key=key, ref=ref, note=note
+    )
+    return _insert_row(db, values)
+
+
+_LOTS: Any = PointsLot.__table__
+_LOT_INSERT = insert(_LOTS).values(
+    {
+        c: bindparam(c)
+        for c in ("app_id", "user_id", "transfer_id", "points", "remaining", "available_at", "expires_at")
     }
-    tid = insert_or_ignore(db, PointsTransfer, values, ["app_id", "business_key"], returning="id")
-    return None if tid is None else int(tid)
+    | {"expiry_warned": False}
+)
+
+_LOCK_CTE = (
+    "a AS (INSERT INTO loyalty_accounts (app_id, user_id, debt, created_at) "
+    "VALUES (:app_id, :user_id, 0, :created_at) "
+    "ON CONFLICT (app_id, user_id) DO UPDATE SET debt = loyalty_accounts.debt RETURNING debt)"
+)
+_EARN_PG: dict[bool, Any] = {}
+
+
+def _insert_earn_pg(db: Session, values: dict[str, Any], *, lock: bool) -> tuple[int | None, int]:
+    """The earn's transfer and its lot (only when the transfer's key was new; debt is paid first) in one
+    round trip; with `lock`, the same statement first takes the account lock (an earn without a daily cap
+    reads nothing under it but the debt): the transfer insert selects from it, so it runs after the lock.
+    Returns (transfer id or None, debt)."""
+    stmt = _EARN_PG.get(lock)
+    if stmt is None:
+        account = _LOCK_CTE if lock else "a AS (SELECT :debt AS debt)"
+        stmt = _EARN_PG[lock] = text(
+            f"WITH {account}, t AS (INSERT INTO loyalty_transfers "
+            "(app_id, user_id, kind, reason, points, business_key, ref, local_date, note, created_at) "
+            "SELECT :app_id, :user_id, :kind, :reason, :points, :business_key, :ref, :local_date, :note, "
+            ":created_at FROM a ON CONFLICT (app_id, business_key) DO NOTHING RETURNING id), "
+            "l AS (INSERT INTO loyalty_lots "
+            "(app_id, user_id, transfer_id, points, remaining, available_at, expires_at, expiry_warned) "
+            "SELECT :app_id, :user_id, t.id, :points, :points - least(a.debt, :points), :available_at, "
+            ":expires_at, false FROM t, a WHERE :points > 0) "
+            "SELECT (SELECT id FROM t) AS id, (SELECT debt FROM a) AS debt"
+        ).bindparams(
+            *([] if lock else [bindparam("debt", type_=BigInteger())]),
+            bindparam("points", type_=BigInteger()),
+            bindparam("ref", type_=String()),
+            bindparam("note", type_=Text()),
+            bindparam("local_date", type_=Date()),
+            bindparam("created_at", type_=UTCDateTime()),
+            bindparam("available_at", type_=UTCDateTime()),
+            bindparam("expires_at", type_=UTCDateTime()),
+        )
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # a Core statement doesn't autoflush
+    row = db.connection().execute(stmt, values).one()
+    return (None if row.id is None else int(row.id)), int(row.debt)
 
 
 def _same_user(existing: PointsTransfer, user_id: str) -> None:
@@ -170,7 +268,10 @@ def earn(
     day and reason (a capped-out earn is still recorded with 0 points, so its key stays used)."""
     if points < 0:
         raise ValidationFailed("earn needs points >= 0", details=[{"field": "points", "message": ">= 0"}])
-    debt = lock_account(db, ctx, user_id)
+    # On PostgreSQL an uncapped earn takes the account lock in its insert statement (one round trip).
+    pg = db.get_bind().dialect.name == "postgresql"
+    fused = pg and daily_cap is None
+    debt = 0 if fused else lock_account(db, ctx, user_id)
     if daily_cap is not None:
         used = db.scalar(
             select(func.coalesce(func.sum(PointsTransfer.points), 0)).where(
@@ -181,9 +282,23 @@ def earn(
             )
         )
         points = max(0, min(points, daily_cap - int(used or 0)))
-    transfer_id = _insert_transfer(
-        db, ctx, user_id=user_id, kind="earn", reason=reason, points=points, key=key, ref=ref, note=note
+    available_at = ctx.now + timedelta(days=pending_days)
+    expiry = expiry_for(ctx, ctx.today) if expires_at is True else expires_at or None
+    assert not isinstance(expiry, bool)
+    transfer = _transfer_values(
+        ctx, user_id=user_id, kind="earn", reason=reason, points=points, key=key, ref=ref, note=note
     )
+    lot = {"available_at": available_at, "expires_at": expiry}
+    if pg:
+        values = transfer | lot | ({} if fused else {"debt": debt})
+        transfer_id, debt = _insert_earn_pg(db, values, lock=fused)
+    else:
+        transfer_id = _insert_row(db, transfer)
+        if transfer_id is not None and points:
+            ids = {"app_id": ctx.app_id, "user_id": user_id, "transfer_id": transfer_id, "points": points}
+            db.connection().execute(_LOT_INSERT, ids | lot | {"remaining": points - min(debt, points)})
+    # Outstanding claw-back debt is paid from new points first (the lot above already keeps it back).
+    cover = min(debt, points)
     if transfer_id is None:  # the key is taken: a retry (or a concurrent twin that won)
         existing = find_transfer(db, key)
         assert existing is not None
@@ -191,25 +306,8 @@ def earn(
         return Earned(points=existing.points, business_key=key, applied=False)
     if points == 0:
         return Earned(points=0, business_key=key, applied=True)
-    available_at = ctx.now + timedelta(days=pending_days)
-    expiry = expiry_for(ctx, ctx.today) if expires_at is True else expires_at or None
-    assert not isinstance(expiry, bool)
-    # Outstanding claw-back debt is paid from new points first.
-    cover = min(debt, points)
     if cover:
         _add_debt(db, user_id, -cover)
-    db.add(
-        PointsLot(
-            app_id=ctx.app_id,
-            user_id=user_id,
-            transfer_id=transfer_id,
-            points=points,
-            remaining=points - cover,
-            available_at=available_at,
-            expires_at=expiry,
-        )
-    )
-    db.flush()
     leaderboards.record(db, ctx, user_id=user_id, board="points", value=points)
     events.emit(
         db=db,

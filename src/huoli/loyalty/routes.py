@@ -8,11 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
+from huoli.auth.service import record_nonce
 from huoli.db import unit_of_work
 from huoli.deps import (
     AppDbDep,
@@ -20,7 +22,8 @@ from huoli.deps import (
     MiniProgramUserDep,
     OperatorDep,
     RuntimeDep,
-    SignedAppDep,
+    SignedCall,
+    SignedCallDep,
     role_at_least,
 )
 from huoli.errors import Unauthorized
@@ -69,6 +72,19 @@ router = APIRouter(tags=["loyalty"])
 def _mp(runtime: Runtime, app: App) -> Iterator[tuple[Session, Ctx]]:
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         yield db, make_ctx(db, app_id=app.id, now=runtime.clock(), settings=runtime.settings, app=app)
+
+
+@contextmanager
+def _signed(runtime: Runtime, call: SignedCall) -> Iterator[tuple[Session, Ctx]]:
+    """A merchant call's unit of work: its nonce is recorded first, in the same transaction as the work."""
+    with unit_of_work(runtime.sessions, app_id=call.app.id) as db:
+        record_nonce(db=db, app_id=call.app.id, nonce=call.nonce, now=call.now)
+        yield db, make_ctx(db, app_id=call.app.id, now=call.now, settings=runtime.settings, app=call.app)
+
+
+def _json(out: BaseModel) -> Response:
+    """The hot routes' answer, serialised once: FastAPI would validate the returned model again first."""
+    return Response(out.model_dump_json(), media_type="application/json")
 
 
 def _me(user: Any) -> str:
@@ -146,10 +162,11 @@ def quote(
 
 
 @router.post("/v1/loyalty/checkin", response_model=CheckinOut)
-def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> CheckinOut:
+def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> Response:
     """签到 today (app timezone). A repeat on the same day answers checked_in=false and rewards nothing."""
     with _mp(runtime, app) as (db, ctx):
-        return checkin.check_in(db, ctx, user_id=_me(user))
+        out = checkin.check_in(db, ctx, user_id=_me(user))
+    return _json(out)
 
 
 @router.post("/v1/loyalty/checkin/makeup", response_model=CheckinOut)
@@ -225,22 +242,23 @@ def redeem(
 
 
 @router.post("/v1/server/loyalty/orders/paid", response_model=EarnOut)
-def order_paid(body: OrderPaidIn, runtime: RuntimeDep, app: SignedAppDep) -> EarnOut:
+def order_paid(body: OrderPaidIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Earn points for a paid order (once per order_id)."""
-    with _mp(runtime, app) as (db, ctx):
-        return service.order_paid(
-            db, ctx, user_id=_ref(app, body), order_id=body.order_id, amount_fen=body.amount_fen
+    with _signed(runtime, call) as (db, ctx):
+        out = service.order_paid(
+            db, ctx, user_id=_ref(call.app, body), order_id=body.order_id, amount_fen=body.amount_fen
         )
+    return _json(out)
 
 
 @router.post("/v1/server/loyalty/orders/refunded", response_model=ReverseOut)
-def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, app: SignedAppDep) -> ReverseOut:
+def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, call: SignedCallDep) -> ReverseOut:
     """Reverse points for a (partial) refund, once per refund_id."""
-    with _mp(runtime, app) as (db, ctx):
+    with _signed(runtime, call) as (db, ctx):
         return service.order_refunded(
             db,
             ctx,
-            user_id=_ref(app, body),
+            user_id=_ref(call.app, body),
             order_id=body.order_id,
             refund_id=body.refund_id,
             amount_fen=body.amount_fen,
@@ -248,13 +266,13 @@ def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, app: SignedAppDep) 
 
 
 @router.post("/v1/server/loyalty/orders/spend", response_model=SpendOut)
-def order_spend(body: OrderSpendIn, runtime: RuntimeDep, app: SignedAppDep) -> SpendOut:
+def order_spend(body: OrderSpendIn, runtime: RuntimeDep, call: SignedCallDep) -> SpendOut:
     """Use points on an order (redemption rate, per-order cap); once per order_id."""
-    with _mp(runtime, app) as (db, ctx):
+    with _signed(runtime, call) as (db, ctx):
         s = ledger.spend_for_order(
             db,
             ctx,
-            user_id=_ref(app, body),
+            user_id=_ref(call.app, body),
             order_id=body.order_id,
             order_amount_fen=body.order_amount_fen,
             points=body.points,
@@ -268,16 +286,16 @@ def order_spend(body: OrderSpendIn, runtime: RuntimeDep, app: SignedAppDep) -> S
 
 
 @router.post("/v1/server/loyalty/actions", response_model=EarnOut)
-def action(body: ActionEarnIn, runtime: RuntimeDep, app: SignedAppDep) -> EarnOut:
+def action(body: ActionEarnIn, runtime: RuntimeDep, call: SignedCallDep) -> EarnOut:
     """Points for a configured action (e.g. review) under its daily cap; once per key."""
-    with _mp(runtime, app) as (db, ctx):
-        return service.earn_action(db, ctx, user_id=_ref(app, body), action=body.action, key=body.key)
+    with _signed(runtime, call) as (db, ctx):
+        return service.earn_action(db, ctx, user_id=_ref(call.app, body), action=body.action, key=body.key)
 
 
 @router.post("/v1/server/loyalty/scores", status_code=204)
-def score(body: ScoreIn, runtime: RuntimeDep, app: SignedAppDep) -> None:
+def score(body: ScoreIn, runtime: RuntimeDep, call: SignedCallDep) -> None:
     """Feed a leaderboard metric (study minutes, steps, …): add to, or raise to, the member's score."""
-    with _mp(runtime, app) as (db, ctx):
+    with _signed(runtime, call) as (db, ctx):
         leaderboards.record(db, ctx, user_id=body.user_id, board=body.board, value=body.value, mode=body.mode)
 
 

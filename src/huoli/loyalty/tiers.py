@@ -8,12 +8,13 @@ Upgrades are instant (checked on every growth entry); downgrades follow the poli
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore
 from huoli.events import service as events
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberTier
@@ -23,12 +24,14 @@ from huoli.loyalty.schemas import TierLevel, TierOut
 QUALIFIED_REFRESH = timedelta(hours=1)
 
 
-def growth(db: Session, ctx: Ctx, user_id: str) -> int:
+def _growth_query(ctx: Ctx, user_id: str) -> Any:
     stmt = select(func.coalesce(func.sum(GrowthEntry.amount), 0)).where(GrowthEntry.user_id == user_id)
-    window = ctx.rules.tiers.window_days
-    if window is not None:
-        stmt = stmt.where(GrowthEntry.created_at > ctx.now - timedelta(days=window))
-    return max(0, int(db.scalar(stmt) or 0))
+    since = _since(ctx)
+    return stmt if since is None else stmt.where(GrowthEntry.created_at > since)
+
+
+def growth(db: Session, ctx: Ctx, user_id: str) -> int:
+    return max(0, int(db.scalar(_growth_query(ctx, user_id)) or 0))
 
 
 def level_for(ctx: Ctx, value: int) -> TierLevel:
@@ -44,39 +47,20 @@ def _index(ctx: Ctx, code: str) -> int:
     return next((i for i, lv in enumerate(ctx.rules.tiers.levels) if lv.code == code), 0)
 
 
-def _member(db: Session, ctx: Ctx, user_id: str) -> MemberTier:
-    member = db.get(MemberTier, (ctx.app_id, user_id))
-    if member is not None:
-        return member
-    first = ctx.rules.tiers.levels[0].code
-    # Two first growth entries of one member can race: the primary key decides, not the read above.
-    insert_or_ignore(
-        db,
-        MemberTier,
-        {
-            "app_id": ctx.app_id,
-            "user_id": user_id,
-            "tier": first,
-            "tier_since": ctx.now,
-            "qualified_at": ctx.now,
-        },
-        ["app_id", "user_id"],
-    )
-    member = db.get(MemberTier, (ctx.app_id, user_id))
-    assert member is not None
-    return member
+def _set(db: Session, user_id: str, **values: Any) -> None:
+    # ORM-enabled UPDATE: tenancy-scoped, and keeps a MemberTier already loaded in the session in step.
+    db.execute(update(MemberTier).where(MemberTier.user_id == user_id).values(**values))
 
 
-def _change(db: Session, ctx: Ctx, member: MemberTier, to: str) -> None:
-    before = member.tier
-    member.tier, member.tier_since, member.qualified_at = to, ctx.now, ctx.now
+def _change(db: Session, ctx: Ctx, user_id: str, before: str, to: str) -> None:
+    _set(db, user_id, tier=to, tier_since=ctx.now, qualified_at=ctx.now)
     events.emit(
         db=db,
         app_id=ctx.app_id,
         name="tier_changed",
         ts=ctx.now,
-        idempotency_key=f"loyalty:tier:{member.user_id}:{before}:{to}:{ctx.now.isoformat()}",
-        user_id=member.user_id,
+        idempotency_key=f"loyalty:tier:{user_id}:{before}:{to}:{ctx.now.isoformat()}",
+        user_id=user_id,
         properties={"from_tier": before, "to_tier": to},
         settings=ctx.settings,
     )
@@ -86,44 +70,131 @@ def add_growth(db: Session, ctx: Ctx, *, user_id: str, amount: int, source: str,
     """Append a growth entry once per key, then upgrade instantly if the member now qualifies higher."""
     if amount == 0:
         return False
-    added = insert_or_ignore(
+    values = {
+        "app_id": ctx.app_id,
+        "user_id": user_id,
+        "entry_key": key,
+        "source": source,
+        "amount": amount,
+        "created_at": ctx.now,
+    }
+    state: tuple[str, datetime, int] | None = None
+    if db.get_bind().dialect.name == "postgresql":
+        added, state = _add_growth_pg(db, ctx, values)
+    else:
+        added = insert_or_ignore(db, GrowthEntry, values, ["app_id", "entry_key"])
+    if not added:
+        return False
+    if state is None:  # SQLite, or PostgreSQL when a concurrent first entry created the member
+        _insert_member(db, ctx, user_id)
+        state = _state(db, ctx, user_id)
+    tier, qualified_at, value = state
+    _apply(db, ctx, user_id, tier, qualified_at, value, job=False)
+    return True
+
+
+def _since(ctx: Ctx) -> datetime | None:
+    window = ctx.rules.tiers.window_days
+    return None if window is None else ctx.now - timedelta(days=window)
+
+
+_GROWTH_PG: dict[bool, Any] = {}
+
+
+def _add_growth_pg(
+    db: Session, ctx: Ctx, values: dict[str, Any]
+) -> tuple[bool, tuple[str, datetime, int] | None]:
+    """One round trip: insert the entry, create the member on its first entry, read tier and growth.
+
+    The read runs in the statement's snapshot, which can't see the entry inserted by the same statement
+    (added in by hand) nor a member row a concurrent first entry committed meanwhile (then the caller
+    reads again, in a new statement). Returns (added, (tier, qualified_at, growth) or None to read again).
+    """
+    windowed = ctx.rules.tiers.window_days is not None
+    stmt = _GROWTH_PG.get(windowed)
+    if stmt is None:
+        window = " AND created_at > :since" if windowed else ""
+        member = "FROM loyalty_members WHERE app_id = :app_id AND user_id = :user_id"
+        stmt = _GROWTH_PG[windowed] = text(
+            "WITH g AS (INSERT INTO loyalty_growth (app_id, user_id, entry_key, source, amount, created_at) "
+            "VALUES (:app_id, :user_id, :entry_key, :source, :amount, :created_at) "
+            "ON CONFLICT (app_id, entry_key) DO NOTHING RETURNING amount), "
+            "m AS (INSERT INTO loyalty_members (app_id, user_id, tier, tier_since, qualified_at) "
+            "SELECT :app_id, :user_id, :first, :created_at, :created_at FROM g "
+            "ON CONFLICT (app_id, user_id) DO NOTHING RETURNING tier, qualified_at) "
+            "SELECT (SELECT amount FROM g) AS added, "
+            f"coalesce((SELECT tier FROM m), (SELECT tier {member})) AS tier, "
+            f"coalesce((SELECT qualified_at FROM m), (SELECT qualified_at {member})) AS qualified_at, "
+            "(SELECT coalesce(sum(amount), 0) FROM loyalty_growth "
+            f"WHERE app_id = :app_id AND user_id = :user_id{window}) AS growth"
+        ).columns(qualified_at=UTCDateTime())
+    if db.new or db.dirty or db.deleted:
+        db.flush()  # a Core statement doesn't autoflush
+    params = values | {"first": ctx.rules.tiers.levels[0].code}
+    if windowed:
+        params["since"] = _since(ctx)
+    row = db.connection().execute(stmt, params).one()
+    if row.added is None:
+        return False, None
+    if row.tier is None:
+        return True, None
+    return True, (row.tier, row.qualified_at, max(0, int(row.growth) + int(row.added)))
+
+
+def _insert_member(db: Session, ctx: Ctx, user_id: str) -> None:
+    # Two first growth entries of one member can race: the primary key decides, not a prior read.
+    insert_or_ignore(
         db,
-        GrowthEntry,
+        MemberTier,
         {
             "app_id": ctx.app_id,
             "user_id": user_id,
-            "entry_key": key,
-            "source": source,
-            "amount": amount,
-            "created_at": ctx.now,
+            "tier": ctx.rules.tiers.levels[0].code,
+            "tier_since": ctx.now,
+            "qualified_at": ctx.now,
         },
-        ["app_id", "entry_key"],
+        ["app_id", "user_id"],
     )
-    if added:
-        evaluate(db, ctx, user_id=user_id, job=False)
-    return added
 
 
-def evaluate(db: Session, ctx: Ctx, *, user_id: str, job: bool) -> str:
-    """Apply upgrade (always) and downgrade (per policy; only from the job unless policy allows)."""
-    member = _member(db, ctx, user_id)
-    value = growth(db, ctx, user_id)
+def _state(db: Session, ctx: Ctx, user_id: str) -> tuple[str, datetime, int]:
+    """(tier, qualified_at, growth) of an existing member in one read."""
+    row = db.execute(
+        select(MemberTier.tier, MemberTier.qualified_at, _growth_query(ctx, user_id).scalar_subquery()).where(
+            MemberTier.user_id == user_id
+        )
+    ).one()
+    return row[0], row[1], max(0, int(row[2] or 0))
+
+
+def _apply(
+    db: Session, ctx: Ctx, user_id: str, tier: str, qualified_at: datetime, value: int, *, job: bool
+) -> str:
+    """Upgrade (always) or downgrade (per policy; only from the job); returns the tier after."""
     target = level_for(ctx, value)
-    current = _index(ctx, member.tier)
+    current = _index(ctx, tier)
     wanted = _index(ctx, target.code)
     if wanted > current:
-        _change(db, ctx, member, target.code)
-    elif wanted == current and ctx.now - member.qualified_at >= QUALIFIED_REFRESH:
-        member.qualified_at = ctx.now
+        _change(db, ctx, user_id, tier, target.code)
+        return target.code
+    if wanted == current and ctx.now - qualified_at >= QUALIFIED_REFRESH:
+        _set(db, user_id, qualified_at=ctx.now)
     elif job:
         policy = ctx.rules.tiers.downgrade
         if policy == "periodic" or (
             policy == "after_days"
-            and ctx.now - member.qualified_at >= timedelta(days=ctx.rules.tiers.downgrade_after_days)
+            and ctx.now - qualified_at >= timedelta(days=ctx.rules.tiers.downgrade_after_days)
         ):
-            _change(db, ctx, member, target.code)
-    db.flush()
-    return member.tier
+            _change(db, ctx, user_id, tier, target.code)
+            return target.code
+    return tier
+
+
+def evaluate(db: Session, ctx: Ctx, *, user_id: str, job: bool) -> str:
+    """Apply upgrade (always) and downgrade (per policy; only from the job unless policy allows)."""
+    _insert_member(db, ctx, user_id)
+    tier, qualified_at, value = _state(db, ctx, user_id)
+    return _apply(db, ctx, user_id, tier, qualified_at, value, job=job)
 
 
 def reevaluate_all(db: Session, ctx: Ctx) -> dict[str, int]:
