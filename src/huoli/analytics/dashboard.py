@@ -27,7 +27,14 @@ from huoli.analytics import acquisition, activity, funnels, lifecycle, retention
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
-from huoli.analytics.service import _Strict, engine_for, known_events, make_frame, parse_model
+from huoli.analytics.service import (
+    _Strict,
+    engine_for,
+    known_events,
+    make_frame,
+    parse_model,
+    prepare_rollup,
+)
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -132,6 +139,8 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
     version = runtime.store.count(app_id=app.id)
     cache = _caches.setdefault(runtime.store, PartCache())
     started = time.perf_counter()
+    # Once per request, before the parts run concurrently: they read the rollup, never write it.
+    rollup_tz = prepare_rollup(engine, app, tz)
 
     jobs: list[tuple[str, str, DashboardRequest]] = []
     previous = DashboardRequest.model_validate(req.previous().model_dump())
@@ -152,7 +161,7 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
         if hit is not None:
             return hit, 0.0, True
         t0 = time.perf_counter()
-        frame = make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
+        frame = make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names, rollup_tz=rollup_tz)
         entry = _Entry(version, time.monotonic(), now, PARTS[name].fn(frame, q))
         cache.put(key, entry)
         return entry, (time.perf_counter() - t0) * 1000, False
