@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, value
+from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, rollup, value
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
@@ -215,9 +215,22 @@ def warm_up(tz: str) -> None:
     now = dt.datetime.now(dt.UTC)
     end = now.astimezone(ZoneInfo(tz)).date()
     req = DashboardRequest(start=end - dt.timedelta(days=6), end=end)
-    frame = Frame(engine=engine, app_id="warm-up", query=req, tz=tz, now=now, known_events=frozenset(CATALOG))
-    for job in PARTS.values():
-        job.fn(frame, req)
+    rollup.delta_sql("warm-up", tz, end, end)  # the refresh's own query
+    rolled = tz if rollup.prepare(engine, "warm-up", tz) else None
+    # Both shapes of the routed parts: over the user-day rollup (the app's timezone) and over the events;
+    # and a range ending today or before it (equal day literals share one placeholder: another shape).
+    for rollup_tz, later in ((rolled, 0), (rolled, 30), (None, 0)):
+        frame = Frame(
+            engine=engine,
+            app_id="warm-up",
+            query=req,
+            tz=tz,
+            now=now + dt.timedelta(days=later),
+            known_events=frozenset(CATALOG),
+            rollup_tz=rollup_tz,
+        )
+        for job in PARTS.values():
+            job.fn(frame, req)
 
 
 def warm_up_in_background(tz: str) -> None:

@@ -89,6 +89,13 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
     )
 
 
+def delta_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:
+    """DuckDB SQL aggregating the `_rollup_src` view (the new events) into rollup rows; templated like every
+    metric query, so a refresh does not pay Ibis' compile time (dashboard.warm_up compiles it once)."""
+    src = ibis.table(events_table().schema(), name="_rollup_src")
+    return compile_sql(aggregate(src, app_id, tz, first, last), "duckdb")
+
+
 def _span(lo: Any, hi: Any) -> tuple[dt.date, dt.date]:
     """Local-date bounds for events with UTC times lo..hi: one day of margin covers any UTC offset."""
     return lo.date() - dt.timedelta(days=1), hi.date() + dt.timedelta(days=1)
@@ -150,8 +157,7 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, app_id: str, tz: str
         ).fetchone()
         if n:
             first, last = _span(_from_us(us_lo), _from_us(us_hi))
-            src = ibis.table(events_table().schema(), name="_rollup_src")
-            sql = compile_sql(aggregate(src, app_id, tz, first, last), "duckdb")
+            sql = delta_sql(app_id, tz, first, last)
             if lo < 0:
                 # First build: no rows to merge with; sorted by day so range reads skip by zone maps.
                 con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql}) ORDER BY day")
@@ -193,7 +199,10 @@ def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
 def build_clickhouse(run: Any, app_id: str, tz: str) -> None:
     """chdb / ClickHouse: (re)build the (app, tz) rollup in full from the events with `run(sql)`."""
     run(_CLICKHOUSE_DDL)
-    run(f"ALTER TABLE {USER_DAYS} DELETE WHERE app_id = '{_ch_quote(app_id)}' AND tz = '{_ch_quote(tz)}'")
+    run(
+        f"ALTER TABLE {USER_DAYS} DELETE WHERE app_id = '{_ch_quote(app_id)}' AND tz = '{_ch_quote(tz)}' "
+        "SETTINGS mutations_sync = 2"
+    )
     span = run(
         f"SELECT min(ts) AS lo, max(ts) AS hi, count() AS n FROM {EVENTS_TABLE} "
         f"WHERE app_id = '{_ch_quote(app_id)}'"
@@ -226,7 +235,8 @@ def prepare(engine: Any, app_id: str, tz: str) -> bool:
     from huoli.analytics.engines import ChdbEngine, SparkEngine
 
     if isinstance(engine, ChdbEngine):
-        build_clickhouse(engine.native, app_id, tz)
+        # Straight to the session: DDL and mutations take no query-level SETTINGS suffix.
+        build_clickhouse(lambda sql: engine.session.query(sql, "ArrowTable"), app_id, tz)
         return True
     if isinstance(engine, SparkEngine):
         register_spark(engine.spark, app_id, tz)
