@@ -210,14 +210,14 @@ def child(kind: str, data: str, timeout: float, raw: bool = False) -> dict[str, 
     return result
 
 
-def prepare(users: int, scratch: Path) -> tuple[int, dict[str, float]]:
+def prepare(users: int, scratch: Path, workers: int | None = None) -> tuple[int, dict[str, float]]:
     env = {**os.environ, "HUOLI_DATA_DIR": str(scratch / "var")}
     huoli = [sys.executable, "-m", "huoli.cli"]
     times: dict[str, float] = {}
     t = time.perf_counter()
     subprocess.run(
         [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS),
-         "--out", str(scratch / "parquet")],
+         "--out", str(scratch / "parquet"), *(["--workers", str(workers)] if workers else [])],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     times["generate"] = time.perf_counter() - t
@@ -256,6 +256,7 @@ def main() -> None:
         help="keep the generated data here and reuse it when present (compare runs on the same data); "
         "the DuckDB file then keeps its rollup, so a second run times an up-to-date refresh, not a build",
     )
+    p.add_argument("--workers", type=int, help="processes generating the data (default: CPU count)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -270,7 +271,7 @@ def main() -> None:
             n, load = json.loads((scratch / "ready.json").read_text())  # the same data as a previous run
         else:
             scratch.mkdir(parents=True, exist_ok=True)
-            n, load = prepare(a.users, scratch)
+            n, load = prepare(a.users, scratch, a.workers)
             (scratch / "ready.json").write_text(json.dumps([n, load]))
         results = {k: child(k, str(scratch), 3600, a.raw) for k in ("duckdb", "chdb", "native")}
         if not a.no_spark:
