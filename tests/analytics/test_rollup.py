@@ -261,3 +261,54 @@ def test_service_refreshes_the_rollup_before_each_metric(
     assert rows.to_pylist() == [3]
     # Another timezone than the app's takes the raw path and agrees with the day boundary there.
     assert [r["dau"] for r in series({"tz": "UTC"})] == [1, 2, 0]
+
+
+def test_refreshes_racing_with_ingestion_equal_a_rebuild(log: pa.Table, tmp_path: Any) -> None:
+    """Appends on one thread, two threads refreshing meanwhile: every event is folded in exactly once."""
+    import threading
+
+    store = DuckDBEventStore(str(tmp_path / "events.duckdb"))
+    engine = DuckDBEngine(store)
+    batches = [log.slice(i, 4000) for i in range(0, log.num_rows, 4000)]
+    done = threading.Event()
+    errors: list[BaseException] = []
+    folds: list[int] = []
+
+    def ingest() -> None:
+        try:
+            for b in batches:
+                store.append([b])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def refresh() -> None:
+        try:
+            while not done.is_set():
+                cur = store.cursor()
+                folds.append(rollup.refresh_duckdb(cur, APP, TZ, owner=store))
+                cur.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=ingest),
+        threading.Thread(target=refresh),
+        threading.Thread(target=refresh),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    assert sum(n > 0 for n in folds) >= 3  # the refreshes really did interleave with the appends
+    rollup.prepare(engine, APP, TZ)
+    folded = store.query("SELECT sum(events) AS n FROM user_days").column(0).to_pylist()
+    assert folded == [log.num_rows]
+    full = DuckDBEngine.from_arrow(log)
+    assert rollup.prepare(full, APP, TZ)
+    con = store.cursor()
+    assert _rollup_rows(con) == _rollup_rows(full.con)  # type: ignore[attr-defined]
+    con.close()
+    store.close()
