@@ -72,9 +72,11 @@ def _peak_rss_gib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024, 2)
 
 
-def run_huoli(engine_kind: str, data: str) -> dict[str, Any]:
-    """In a child process: every question on one engine; returns seconds per question and peak RSS."""
-    from huoli.analytics import activity
+def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
+    """In a child process: every question on one engine; returns seconds per question and peak RSS.
+    The user-day rollup is built first and timed on its own (`rollup`: DuckDB's is the first build of
+    the persistent table, then `rollup_noop` an up-to-date refresh, what each request pays); raw=True skips it."""
+    from huoli.analytics import activity, rollup
     from huoli.analytics.engines import ChdbEngine, DuckDBEngine, SparkEngine
     from huoli.analytics.frame import Frame
     from huoli.analytics.service import METRICS, parse
@@ -93,6 +95,14 @@ def run_huoli(engine_kind: str, data: str) -> dict[str, Any]:
     now = dt.datetime.combine(END + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     out: dict[str, Any] = {}
     checks: dict[str, Any] = {}
+    rollup_tz = None
+    if not raw:
+        started = time.perf_counter()
+        rollup_tz = "Asia/Shanghai" if rollup.prepare(engine, APP, "Asia/Shanghai") else None
+        out["rollup"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        rollup.prepare(engine, APP, "Asia/Shanghai")
+        out["rollup_noop"] = round(time.perf_counter() - started, 2)
     for q, reqs in _requests().items():
         if engine_kind == "spark" and q == "dashboard":
             continue
@@ -108,6 +118,7 @@ def run_huoli(engine_kind: str, data: str) -> dict[str, Any]:
                 tz="Asia/Shanghai",
                 now=now,
                 known_events=frozenset(CATALOG),
+                rollup_tz=rollup_tz,
             )
             if metric == "activity_dau":
                 res: Any = activity.active_users(frame)
@@ -182,9 +193,9 @@ def run_native(data: str) -> dict[str, Any]:
     return out
 
 
-def child(kind: str, data: str, timeout: float) -> dict[str, Any]:
+def child(kind: str, data: str, timeout: float, raw: bool = False) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--data", data],
+        [sys.executable, __file__, "--child", kind, "--data", data, *(["--raw"] if raw else [])],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -199,14 +210,14 @@ def child(kind: str, data: str, timeout: float) -> dict[str, Any]:
     return result
 
 
-def prepare(users: int, scratch: Path) -> tuple[int, dict[str, float]]:
+def prepare(users: int, scratch: Path, workers: int | None = None) -> tuple[int, dict[str, float]]:
     env = {**os.environ, "HUOLI_DATA_DIR": str(scratch / "var")}
     huoli = [sys.executable, "-m", "huoli.cli"]
     times: dict[str, float] = {}
     t = time.perf_counter()
     subprocess.run(
         [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS),
-         "--out", str(scratch / "parquet")],
+         "--out", str(scratch / "parquet"), *(["--workers", str(workers)] if workers else [])],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     times["generate"] = time.perf_counter() - t
@@ -237,21 +248,37 @@ def main() -> None:
     p.add_argument("--spark-timeout", type=float, default=1800)
     p.add_argument("--no-spark", action="store_true")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--raw", action="store_true", help="huoli without the user-day rollup (every metric scans events)"
+    )
+    p.add_argument(
+        "--scratch",
+        help="keep the generated data here and reuse it when present (compare runs on the same data); "
+        "the DuckDB file then keeps its rollup, so a second run times an up-to-date refresh, not a build",
+    )
+    p.add_argument("--workers", type=int, help="processes generating the data (default: CPU count)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        res = run_native(a.data) if a.child == "native" else run_huoli(a.child, a.data)
+        res = run_native(a.data) if a.child == "native" else run_huoli(a.child, a.data, a.raw)
         print(json.dumps(res))
         return
-    scratch = Path(tempfile.mkdtemp(prefix="huoli-bench-analytics-"))
+    keep = a.scratch is not None
+    scratch = Path(a.scratch) if keep else Path(tempfile.mkdtemp(prefix="huoli-bench-analytics-"))
     try:
-        n, load = prepare(a.users, scratch)
-        results = {k: child(k, str(scratch), 3600) for k in ("duckdb", "chdb", "native")}
+        if keep and (scratch / "ready.json").exists():
+            n, load = json.loads((scratch / "ready.json").read_text())  # the same data as a previous run
+        else:
+            scratch.mkdir(parents=True, exist_ok=True)
+            n, load = prepare(a.users, scratch, a.workers)
+            (scratch / "ready.json").write_text(json.dumps([n, load]))
+        results = {k: child(k, str(scratch), 3600, a.raw) for k in ("duckdb", "chdb", "native")}
         if not a.no_spark:
-            results["spark"] = child("spark", str(scratch), a.spark_timeout)
+            results["spark"] = child("spark", str(scratch), a.spark_timeout, a.raw)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
     duck, ch, nat = results["duckdb"], results["chdb"], results["native"]
     rows = []
     for q in ("funnel", "retention", "dau", "dashboard"):
@@ -287,6 +314,16 @@ def main() -> None:
             rows,
         ),
         "",
+        "User-day rollup: "
+        + (
+            "not used (--raw)."
+            if a.raw
+            else f"built in DuckDB {duck.get('rollup')} s (persistent; an up-to-date refresh "
+            f"{duck.get('rollup_noop')} s), chdb {ch.get('rollup')} s (full build)"
+            + (f", Spark {results['spark'].get('rollup')} s (an in-query view)" if "spark" in results else "")
+            + "; not included in the times above."
+        ),
+        "",
         f"Peak RSS: DuckDB {duck.get('peak_rss_gib')} GiB, chdb {ch.get('peak_rss_gib')} GiB, "
         f"native {nat.get('peak_rss_gib')} GiB"
         + (f", Spark driver {results['spark'].get('peak_rss_gib')} GiB" if "spark" in results else "")
@@ -300,7 +337,7 @@ def main() -> None:
     write_section(
         "analytics",
         "Analytics engine",
-        f"python bench/analytics.py --users {a.users}",
+        f"python bench/analytics.py --users {a.users}" + (" --raw" if a.raw else ""),
         body,
         write=not a.no_write,
     )

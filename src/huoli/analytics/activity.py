@@ -28,7 +28,10 @@ def active_users(frame: Frame) -> list[dict[str, Any]]:
     """DAU, WAU (trailing 7 days) and MAU (trailing 30) per day, by per-user coverage intervals: an active
     day d covers [d, d+w-1]; after the user's previous active day p it adds only [max(d, p+w), d+w-1], so
     summing interval starts/ends counts each user once per covered day without a 30× join."""
-    ud = frame.events(first_day=frame.start_day - 29).select("actor", "day").distinct()
+    if frame.rollup_ok():
+        ud = frame.user_days(first_day=frame.start_day - 29).select("actor", "day")
+    else:
+        ud = frame.events(first_day=frame.start_day - 29).select("actor", "day").distinct()
     prev = ud.day.lag().over(ibis.window(group_by=ud.actor, order_by=ud.day))
     ud = ud.mutate(prev=prev)
     parts = []
@@ -75,7 +78,7 @@ def active_users(frame: Frame) -> list[dict[str, Any]]:
 def daily_access(frame: Frame) -> list[dict[str, Any]]:
     """Per local day: opens, page visits, visitors, new visitors, total stay."""
     ev = frame.events()
-    users = frame.users()
+    users = frame.first_days()
     per_day = ev.group_by("day").aggregate(
         page_visits=(ev.name == "page_view").sum(),
         stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
@@ -131,7 +134,7 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
     srows = {r["bd"]: r for r in frame.run(sess_agg)}
     nrows: dict[str, int] = {}
     if new_visitors:
-        users = frame.users()
+        users = frame.first_days()
         new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))
         new_bd = ev.select("bd", "actor").distinct().semi_join(new, "actor")
         new_agg = new_bd.group_by("bd").aggregate(new_visitors=new_bd.count())
@@ -162,12 +165,15 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
 
 def frequency(frame: Frame) -> dict[str, Any]:
     """How many users were active on exactly k days of the range; one-time-user share (一次性用户占比)."""
-    ud = frame.events().select("actor", "day").distinct()
+    if frame.rollup_ok():
+        ud = frame.user_days().select("actor", "day")
+    else:
+        ud = frame.events().select("actor", "day").distinct()
     per_user = ud.group_by("actor").aggregate(days=ud.count())
     hist = per_user.group_by("days").aggregate(users=per_user.count()).order_by("days")
     dist = [{"active_days": int(r["days"]), "users": int(r["users"])} for r in frame.run(hist)]
     # New users whose 7-day follow-up lies inside the range, and how many of them never came back in it.
-    users = frame.users()
+    users = frame.first_days()
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day - 7))
     new = new.semi_join(ud, "actor")
     back = ud.join(new, "actor").filter(lambda r: (r.day > r.first_day) & (r.day <= r.first_day + 7))

@@ -23,11 +23,18 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, value
+from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, rollup, value
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
-from huoli.analytics.service import _Strict, engine_for, known_events, make_frame, parse_model
+from huoli.analytics.service import (
+    _Strict,
+    engine_for,
+    known_events,
+    make_frame,
+    parse_model,
+    prepare_rollup,
+)
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -132,6 +139,8 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
     version = runtime.store.count(app_id=app.id)
     cache = _caches.setdefault(runtime.store, PartCache())
     started = time.perf_counter()
+    # Once per request, before the parts run concurrently: they read the rollup, never write it.
+    rollup_tz = prepare_rollup(engine, app, tz)
 
     jobs: list[tuple[str, str, DashboardRequest]] = []
     previous = DashboardRequest.model_validate(req.previous().model_dump())
@@ -152,7 +161,7 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
         if hit is not None:
             return hit, 0.0, True
         t0 = time.perf_counter()
-        frame = make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
+        frame = make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names, rollup_tz=rollup_tz)
         entry = _Entry(version, time.monotonic(), now, PARTS[name].fn(frame, q))
         cache.put(key, entry)
         return entry, (time.perf_counter() - t0) * 1000, False
@@ -206,9 +215,22 @@ def warm_up(tz: str) -> None:
     now = dt.datetime.now(dt.UTC)
     end = now.astimezone(ZoneInfo(tz)).date()
     req = DashboardRequest(start=end - dt.timedelta(days=6), end=end)
-    frame = Frame(engine=engine, app_id="warm-up", query=req, tz=tz, now=now, known_events=frozenset(CATALOG))
-    for job in PARTS.values():
-        job.fn(frame, req)
+    rollup.delta_sql("warm-up", tz, end, end)  # the refresh's own query
+    rolled = tz if rollup.prepare(engine, "warm-up", tz) else None
+    # Both shapes of the routed parts: over the user-day rollup (the app's timezone) and over the events;
+    # and a range ending today or before it (equal day literals share one placeholder: another shape).
+    for rollup_tz, later in ((rolled, 0), (rolled, 30), (None, 0)):
+        frame = Frame(
+            engine=engine,
+            app_id="warm-up",
+            query=req,
+            tz=tz,
+            now=now + dt.timedelta(days=later),
+            known_events=frozenset(CATALOG),
+            rollup_tz=rollup_tz,
+        )
+        for job in PARTS.values():
+            job.fn(frame, req)
 
 
 def warm_up_in_background(tz: str) -> None:

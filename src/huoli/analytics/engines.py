@@ -222,6 +222,7 @@ class DuckDBEngine(SqlEngine):
 
     def __init__(self, store: EventStore) -> None:
         super().__init__(store.query)
+        self.store = store  # the user-day rollup lives in the same database (rollup.py)
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> SqlEngine:

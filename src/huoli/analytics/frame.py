@@ -18,6 +18,7 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.engines import Engine, events_table, json_value
+from huoli.analytics.rollup import user_days_table
 from huoli.analytics.timebase import TimeBase, day_number
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
@@ -117,6 +118,8 @@ class Frame:
     now: dt.datetime
     known_events: frozenset[str] = field(default_factory=lambda: frozenset(CATALOG))
     property_exists: Callable[[str], bool] | None = None  # None: not checked (cross-engine tests)
+    # The timezone whose user-day rollup is current on the engine for this app (rollup.prepare), or None.
+    rollup_tz: str | None = None
 
     def __post_init__(self) -> None:
         self.tb = TimeBase(self.tz)
@@ -225,6 +228,35 @@ class Frame:
                 users = users.filter(self.predicate(users, f, users[f.field]))
             t = t.semi_join(users, "actor")
         return t
+
+    def rollup_ok(self, *, whole_users: bool = False) -> bool:
+        """The user-day rollup can answer: it is current for this app in this query's timezone, and the
+        question has no event or user filters (which the rollup cannot express) — unless the caller only
+        asks whole-user facts (first day), which are never filtered."""
+        if self.rollup_tz is None or self.rollup_tz != self.tz:
+            return False
+        return whole_users or not (self.query.filters or self.query.user_filters)
+
+    def user_days(
+        self, *, first_day: int | None = None, last_day: int | None = None, history: bool = False
+    ) -> ibis.Table:
+        """Rollup rows (actor, day, events, opens, first_ts, last_ts) for local days first_day..last_day:
+        exactly the distinct (actor, day) pairs of the unfiltered events() over the same days."""
+        first = self.start_day if first_day is None else first_day
+        last = self.end_day if last_day is None else last_day
+        t = user_days_table()
+        preds = [t.app_id == self.app_id, t.tz == self.tz, t.day <= last]
+        if not history:
+            preds.append(t.day >= first)
+        return t.filter(*preds)
+
+    def first_days(self, *, last_day: int | None = None) -> ibis.Table:
+        """One row per actor seen up to last_day: actor, first_day, first_ts (from the rollup when current)."""
+        last = self.end_day if last_day is None else last_day
+        if self.rollup_ok(whole_users=True):
+            u = self.user_days(last_day=last, history=True)
+            return u.group_by("actor").aggregate(first_day=u.day.min(), first_ts=u.first_ts.min())
+        return self.users(last_day=last).select("actor", "first_day", "first_ts")
 
     def selected(self, t: ibis.Table, sel: EventSelector) -> ibis.BooleanValue:
         preds = [t.name == sel.event] + [self.predicate(t, f) for f in sel.filters]

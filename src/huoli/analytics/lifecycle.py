@@ -16,10 +16,13 @@ def compute(frame: Frame, period: Literal["day", "week", "month"] = "day") -> di
     p_last = _period_number(frame.query.end, period)
     # Read from the start of the period before the first one, so "dormant" and "returning" are known.
     lookback = {"day": 1, "week": 7, "month": 31}[period] + 6
-    ev = frame.events(first_day=frame.start_day - lookback)
+    if frame.rollup_ok():
+        ev = frame.user_days(first_day=frame.start_day - lookback).rename(ts="first_ts")
+    else:
+        ev = frame.events(first_day=frame.start_day - lookback)
     act = ev.mutate(p=_period_of_day(ev.day, period, frame, ev.ts)).select("actor", "p").distinct()
     act = act.filter((act.p >= p_first - 1) & (act.p <= p_last))
-    users = frame.users()
+    users = frame.first_days()
     users = users.mutate(fp=_period_of_day(users.first_day, period, frame, users.first_ts)).select(
         "actor", "fp"
     )

@@ -102,7 +102,24 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
 
     starts = pick(ev_all, spec.start_event)
     calendar = spec.day_model == "calendar"
-    if calendar:
+    # Any-event (or open) cohorts without breakdown: the user-day rollup has exactly the (actor, day) pairs.
+    rolled = (
+        calendar
+        and frame.rollup_ok()
+        and spec.start_event is None
+        and spec.return_event is None
+        and not frame.query.breakdown
+    )
+    if rolled:
+        days = frame.user_days(last_day=horizon_day, history=spec.cohort == "first_time")
+        if open_only:
+            days = days.filter(days.opens > 0)
+        ud = days.select("actor", "day", p=_period_of_day(days.day, period, frame, days.first_ts))
+        if spec.cohort == "first_time":
+            coh = ud.group_by("actor").aggregate(cp=ud.p.min())
+        else:
+            coh = ud.select("actor", cp=ud.p).distinct()
+    elif calendar:
         # Calendar periods only need who was there on which day: one pass down to distinct (actor, day) pairs
         # feeds cohorts and returns (grouping the raw events twice cost ~4x as much at 45M events).
         ud = starts.select("actor", "day", p=_period_of_day(starts.day, period, frame, starts.ts)).distinct()

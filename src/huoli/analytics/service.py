@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, value
+from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, rollup, value
 from huoli.analytics.engines import ClickHouseEngine, DuckDBEngine, Engine
 from huoli.analytics.frame import EVENT_FIELDS, USER_FIELDS, Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
@@ -235,6 +235,7 @@ def make_frame(
     tz: str,
     now: dt.datetime,
     names: frozenset[str],
+    rollup_tz: str | None = None,
 ) -> Frame:
     return Frame(
         engine=engine,
@@ -244,7 +245,21 @@ def make_frame(
         now=now,
         known_events=names,
         property_exists=_property_checker(runtime, app.id),
+        rollup_tz=rollup_tz,
     )
+
+
+# Metrics with parts the user-day rollup answers (docs/metrics.md#the-user-day-rollup).
+ROLLUP_METRICS = frozenset({"activity", "retention", "lifecycle"})
+
+
+def prepare_rollup(engine: Engine, app: App, tz: str) -> str | None:
+    """Bring the app's user-day rollup up to date (events ingested since its watermark) and return the
+    timezone it answers for; None (raw path) for another timezone than the app's or an engine without it
+    (the ClickHouse store)."""
+    if tz != app.timezone or engine.name != "duckdb":
+        return None
+    return tz if rollup.prepare(engine, app.id, tz) else None
 
 
 def run(
@@ -261,8 +276,10 @@ def run(
     engine = engine or engine_for(runtime)
     names = known_events(runtime, app.id)
 
+    rollup_tz: str | None = None
+
     def frame_for(q: MetricQuery) -> Frame:
-        return make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names)
+        return make_frame(runtime, app, q, engine=engine, tz=tz, now=now, names=names, rollup_tz=rollup_tz)
 
     frame = frame_for(req)
     closed_before = (now.astimezone(frame.tb.zone) - runtime.settings.event_max_age).date()
@@ -273,6 +290,9 @@ def run(
     if cacheable and (hit := cache.get(key, version)) is not None:
         return {**hit, "cached": True}
     started = time.perf_counter()
+    if metric in ROLLUP_METRICS:
+        rollup_tz = prepare_rollup(engine, app, tz)
+        frame = frame_for(req)
     result = METRICS[metric].run(frame, req, runtime)
     out: dict[str, Any] = {
         "metric": metric,

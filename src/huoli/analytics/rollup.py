@@ -1,0 +1,255 @@
+"""The user-day rollup (docs/metrics.md#the-user-day-rollup): one row per (app, timezone, actor, local day)
+with that day's event count, open events and first/last event time — what DAU/WAU/MAU, calendar-day
+retention and lifecycle need, about an order of magnitude fewer rows than the events.
+
+- DuckDB (the event store, or a private in-memory engine): a real table `user_days` kept incrementally.
+  A watermark per (app, timezone) is the highest event `rowid` folded in; DuckDB appends rows in commit
+  order, so `rowid > watermark` is exactly the events ingested since, whatever their event time (late
+  events land on their own old day). Their per-(actor, day) aggregates are merged into the rows of the
+  same keys (sum of counts, min/max of times): only touched keys change, and the result equals a rebuild.
+- ClickHouse / chdb: the same table built in full from the events (no ingestion-order column to resume
+  from); the event store's ClickHouse backend does not route to it.
+- Spark (batch): a temporary view aggregating the events in-query; nothing is persisted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pyarrow as pa
+
+from huoli.analytics.engines import EVENTS_TABLE, compile_sql, events_table
+from huoli.analytics.timebase import TimeBase
+
+if TYPE_CHECKING:
+    import duckdb
+
+USER_DAYS = "user_days"
+OPEN_EVENTS = ["app_show", "app_launch"]
+
+# Nullable as Ibis sees it (like the events): non-null types would not union with computed columns.
+ROLLUP_SCHEMA = pa.schema(
+    [
+        pa.field("app_id", pa.string()),
+        pa.field("tz", pa.string()),
+        pa.field("actor", pa.string()),
+        pa.field("day", pa.int64()),
+        pa.field("events", pa.int64()),
+        pa.field("opens", pa.int64()),
+        pa.field("first_ts", pa.timestamp("us", tz="UTC")),
+        pa.field("last_ts", pa.timestamp("us", tz="UTC")),
+    ]
+)
+_DUCKDB_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {USER_DAYS} (app_id VARCHAR NOT NULL, tz VARCHAR NOT NULL, "
+    "actor VARCHAR NOT NULL, day BIGINT NOT NULL, events BIGINT NOT NULL, opens BIGINT NOT NULL, "
+    "first_ts TIMESTAMPTZ NOT NULL, last_ts TIMESTAMPTZ NOT NULL)"
+)
+_STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS user_days_state (app_id VARCHAR NOT NULL, tz VARCHAR NOT NULL, "
+    "watermark BIGINT NOT NULL, PRIMARY KEY (app_id, tz))"
+)
+_CLICKHOUSE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {USER_DAYS} (app_id String, tz String, actor String, day Int64, "
+    "events Int64, opens Int64, first_ts DateTime64(6, 'UTC'), last_ts DateTime64(6, 'UTC')) "
+    "ENGINE = MergeTree ORDER BY (app_id, tz, day, actor)"
+)
+
+
+def user_days_table() -> ibis.Table:
+    """The unbound rollup the routed metrics read (one row per app, tz, actor, local day)."""
+    return ibis.table(ibis.Schema.from_pyarrow(ROLLUP_SCHEMA), name=USER_DAYS)
+
+
+def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt.date) -> ibis.Table:
+    """The rollup rows of `source` (events of any subset): local days by the same arithmetic as Frame.events,
+    with the zone's offsets for first..last (the span of the events' local dates)."""
+    t = source.filter(source.app_id == app_id)
+    t = t.mutate(actor=ibis.coalesce(t.user_id, t.anonymous_id)).filter(lambda x: x.actor.notnull())
+    t = t.mutate(day=TimeBase(tz).day(t.ts, first, last))
+    agg = t.group_by("actor", "day").aggregate(
+        events=t.count(),
+        opens=t.name.isin(OPEN_EVENTS).cast("int64").sum(),
+        first_ts=t.ts.min(),
+        last_ts=t.ts.max(),
+    )
+    return agg.select(
+        app_id=ibis.literal(app_id),
+        tz=ibis.literal(tz),
+        actor="actor",
+        day=agg.day.cast("int64"),
+        events=agg.events.cast("int64"),
+        opens=agg.opens.cast("int64"),
+        first_ts="first_ts",
+        last_ts="last_ts",
+    )
+
+
+def delta_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:
+    """DuckDB SQL aggregating the `_rollup_src` view (the new events) into rollup rows; templated like every
+    metric query, so a refresh does not pay Ibis' compile time (dashboard.warm_up compiles it once)."""
+    src = ibis.table(events_table().schema(), name="_rollup_src")
+    return compile_sql(aggregate(src, app_id, tz, first, last), "duckdb")
+
+
+def _span(lo: Any, hi: Any) -> tuple[dt.date, dt.date]:
+    """Local-date bounds for events with UTC times lo..hi: one day of margin covers any UTC offset."""
+    return lo.date() - dt.timedelta(days=1), hi.date() + dt.timedelta(days=1)
+
+
+def _from_us(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(us))
+
+
+# One lock per DuckDB database: two refreshes of the same rollup must not merge the same events twice.
+_locks: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def _lock_for(owner: Any) -> threading.Lock:
+    with _locks_guard:
+        lock = _locks.get(owner)
+        if lock is None:
+            lock = _locks[owner] = threading.Lock()
+        return lock
+
+
+def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owner: Any = None) -> int:
+    """Bring the (app, tz) rollup up to date with every event committed before this call; returns the
+    number of new events folded in. `con` must be a cursor of its own (this runs one transaction on it);
+    `owner` is the object whose lock serialises refreshes of that database (default: the connection)."""
+    TimeBase(tz)  # a bad timezone is a request error before any DDL runs
+    with _lock_for(owner if owner is not None else con):
+        con.execute(_DUCKDB_DDL)
+        con.execute(_STATE_DDL)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            n = _refresh_in_transaction(con, app_id, tz)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return n
+
+
+def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, app_id: str, tz: str) -> int:
+    row = con.execute(
+        "SELECT watermark FROM user_days_state WHERE app_id = ? AND tz = ?", [app_id, tz]
+    ).fetchone()
+    lo = int(row[0]) if row else -1
+    hi_row = con.execute(f"SELECT max(rowid) FROM {EVENTS_TABLE}").fetchone()
+    hi = int(hi_row[0]) if hi_row and hi_row[0] is not None else -1
+    if hi <= lo:
+        return 0
+    # The events ingested since the watermark (rowid order = commit order), of this app only.
+    app_lit = app_id.replace("'", "''")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _rollup_src AS SELECT * FROM {EVENTS_TABLE} "
+        f"WHERE rowid > {lo} AND rowid <= {hi} AND app_id = '{app_lit}'"
+    )
+    try:
+        n, us_lo, us_hi = con.execute(  # type: ignore[misc]
+            "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM _rollup_src"
+        ).fetchone()
+        if n:
+            first, last = _span(_from_us(us_lo), _from_us(us_hi))
+            sql = delta_sql(app_id, tz, first, last)
+            if lo < 0:
+                # First build: no rows to merge with; sorted by day so range reads skip by zone maps.
+                con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql}) ORDER BY day")
+            else:
+                _merge(con, sql)
+    finally:
+        con.execute("DROP VIEW IF EXISTS _rollup_src")
+    con.execute("INSERT OR REPLACE INTO user_days_state VALUES (?, ?, ?)", [app_id, tz, hi])
+    return int(n)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
+    """Fold new per-(actor, day) aggregates into the stored rows of the same keys (and add new keys)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _rollup_delta AS {delta_sql}")
+    try:
+        keys = "u.app_id = d.app_id AND u.tz = d.tz AND u.actor = d.actor AND u.day = d.day"
+        lo_day, hi_day = con.execute("SELECT min(day), max(day) FROM _rollup_delta").fetchone()  # type: ignore[misc]
+        near = f"u.day BETWEEN {int(lo_day)} AND {int(hi_day)}"  # lets the scan skip far-off days
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _rollup_merged AS
+            SELECT d.app_id, d.tz, d.actor, d.day,
+                   d.events + coalesce(u.events, 0) AS events,
+                   d.opens + coalesce(u.opens, 0) AS opens,
+                   CASE WHEN u.first_ts IS NULL OR d.first_ts < u.first_ts THEN d.first_ts ELSE u.first_ts END
+                     AS first_ts,
+                   CASE WHEN u.last_ts IS NULL OR d.last_ts > u.last_ts THEN d.last_ts ELSE u.last_ts END
+                     AS last_ts
+            FROM _rollup_delta d LEFT JOIN (SELECT * FROM {USER_DAYS} u WHERE {near}) u ON {keys}
+            """
+        )
+        con.execute(f"DELETE FROM {USER_DAYS} u USING _rollup_delta d WHERE {near} AND {keys}")
+        con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM _rollup_merged")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _rollup_delta")
+        con.execute("DROP TABLE IF EXISTS _rollup_merged")
+
+
+def build_clickhouse(run: Any, app_id: str, tz: str) -> None:
+    """chdb / ClickHouse: (re)build the (app, tz) rollup in full from the events with `run(sql)`."""
+    run(_CLICKHOUSE_DDL)
+    run(
+        f"ALTER TABLE {USER_DAYS} DELETE WHERE app_id = '{_ch_quote(app_id)}' AND tz = '{_ch_quote(tz)}' "
+        "SETTINGS mutations_sync = 2"
+    )
+    span = run(
+        f"SELECT min(ts) AS lo, max(ts) AS hi, count() AS n FROM {EVENTS_TABLE} "
+        f"WHERE app_id = '{_ch_quote(app_id)}'"
+    ).to_pylist()
+    if not span or not span[0]["n"]:
+        return
+    first, last = _span(span[0]["lo"], span[0]["hi"])
+    sql = compile_sql(aggregate(events_table(), app_id, tz, first, last), "clickhouse")
+    run(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql})")
+
+
+def _ch_quote(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def register_spark(spark: Any, app_id: str, tz: str) -> None:
+    """Spark (batch): `user_days` as a temporary view that aggregates the `events` view in-query."""
+    span = spark.sql(f"SELECT min(ts) AS lo, max(ts) AS hi FROM {EVENTS_TABLE}").collect()[0]
+    if span["lo"] is None:
+        lo = hi = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
+    else:
+        lo, hi = span["lo"], span["hi"]
+    first, last = _span(lo, hi)
+    sql = compile_sql(aggregate(events_table(), app_id, tz, first, last), "pyspark")
+    spark.sql(sql).createOrReplaceTempView(USER_DAYS)
+
+
+def prepare(engine: Any, app_id: str, tz: str) -> bool:
+    """Make `user_days` current for (app, tz) on `engine`; False when the engine has no rollup (raw path)."""
+    from huoli.analytics.engines import ChdbEngine, SparkEngine
+
+    if isinstance(engine, ChdbEngine):
+        # Straight to the session: DDL and mutations take no query-level SETTINGS suffix.
+        build_clickhouse(lambda sql: engine.session.query(sql, "ArrowTable"), app_id, tz)
+        return True
+    if isinstance(engine, SparkEngine):
+        register_spark(engine.spark, app_id, tz)
+        return True
+    store = getattr(engine, "store", None)
+    if store is not None and getattr(store, "dialect", None) == "duckdb":
+        cur, owner = store.cursor(), store  # cursor() first loads acknowledged events (before_read)
+    elif (con := getattr(engine, "con", None)) is not None:  # DuckDBEngine.from_arrow: in-memory
+        cur, owner = con.cursor(), engine
+    else:
+        return False
+    try:
+        refresh_duckdb(cur, app_id, tz, owner=owner)
+    finally:
+        cur.close()
+    return True

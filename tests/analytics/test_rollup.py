@@ -1,0 +1,314 @@
+"""The user-day rollup: every routed metric gives the raw path's numbers on DuckDB, chdb and Spark; the
+incremental refresh (incl. late events for old days) equals a full rebuild; the +08:00 day boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from huoli.analytics import rollup
+from huoli.analytics.engines import DuckDBEngine
+from huoli.analytics.frame import Frame
+from huoli.analytics.service import METRICS, parse
+from huoli.analytics.timebase import day_number
+from huoli.demo.generator import DemoSpec, generate
+from huoli.events.catalog import CATALOG
+from huoli.events.schema import EVENT_SCHEMA
+from huoli.events.store import DuckDBEventStore
+from huoli.runtime import Runtime
+
+from .conftest import Loader
+from .fixtures import APP, at, ev, table
+
+pytestmark = pytest.mark.timeout(1800)
+
+TZ = "Asia/Shanghai"
+END = dt.date(2026, 3, 21)
+NOW = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+RANGE = {"start": "2026-03-01", "end": "2026-03-21"}
+FILTER = [{"field": "scene_group", "op": "ne", "value": "ads"}]
+# Every routed metric shape, plus filters and a breakdown that must send (parts of) them to the raw path.
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("activity", {}),
+    ("activity", {"filters": FILTER}),
+    ("activity", {"user_filters": [{"field": "first_channel", "op": "in", "value": ["ads", "share"]}]}),
+    ("retention", {"periods": 14}),
+    ("retention", {"cohort": "recurring", "period": "week", "periods": 2, "criterion": "on_or_after"}),
+    ("retention", {"brackets": [[1, 1], [2, 7], [8, 14]]}),
+    ("retention", {"preset": "wechat_new"}),
+    ("retention", {"preset": "wechat_active", "start": "2026-03-10", "end": "2026-03-12"}),
+    ("retention", {"period": "month", "periods": 1, "start": "2026-02-01"}),
+    ("retention", {"periods": 7, "filters": FILTER}),
+    ("retention", {"periods": 7, "breakdown": "channel"}),
+    ("lifecycle", {}),
+    ("lifecycle", {"period": "week", "start": "2026-02-02"}),
+    ("lifecycle", {"period": "month", "start": "2026-01-01"}),
+    ("lifecycle", {"filters": FILTER}),
+]
+SPARK_CASES = [0, 1, 3, 6, 12]  # Spark plans each query in seconds: one or two per metric
+
+
+@pytest.fixture(scope="module")
+def log() -> pa.Table:
+    spec = DemoSpec(users=600, days=60, end_date=END, app_id=APP, seed=7)
+    return pa.Table.from_batches(list(generate(spec, batch_users=600)), schema=EVENT_SCHEMA)
+
+
+def _run(engine: Any, metric: str, body: dict[str, Any], rollup_tz: str | None, tz: str = TZ) -> Any:
+    req = parse(metric, body)
+    frame = Frame(
+        engine=engine,
+        app_id=APP,
+        query=req,
+        tz=tz,
+        now=NOW,
+        known_events=frozenset(CATALOG),
+        rollup_tz=rollup_tz,
+    )
+    return METRICS[metric].run(frame, req, None)
+
+
+def _raw_and_rolled(engine: Any, cases: list[int]) -> list[tuple[Any, Any]]:
+    assert rollup.prepare(engine, APP, TZ)
+    out = []
+    for i in cases:
+        metric, extra = CASES[i]
+        body = {**RANGE, **extra}
+        out.append((_run(engine, metric, body, None), _run(engine, metric, body, TZ)))
+    return out
+
+
+@pytest.mark.slow
+def test_rollup_equals_raw_on_every_engine(log: pa.Table, load: Loader) -> None:
+    kind = load.engine_kind  # type: ignore[attr-defined]
+    cases = SPARK_CASES if kind == "spark" else list(range(len(CASES)))
+    engine = load(log)
+    for i, (raw, rolled) in zip(cases, _raw_and_rolled(engine, cases), strict=True):
+        assert raw == rolled, f"{kind}: {CASES[i]}"
+    act = _run(engine, "activity", RANGE, TZ)
+    assert max(r["dau"] for r in act["series"]) > 20  # not a vacuous comparison
+
+
+def _corrupt(engine: Any, sql: str) -> None:
+    engine.con.execute(sql)
+
+
+@pytest.mark.parametrize(
+    ("metric", "body"),
+    [
+        ("activity", RANGE),
+        ("retention", {**RANGE, "periods": 7}),
+        ("retention", {**RANGE, "preset": "wechat_new"}),
+        ("lifecycle", RANGE),
+    ],
+)
+def test_routed_metrics_read_the_rollup(log: pa.Table, metric: str, body: dict[str, Any]) -> None:
+    """A wrong rollup gives wrong numbers: proof that these metrics are answered from it."""
+    engine = DuckDBEngine.from_arrow(log)
+    assert rollup.prepare(engine, APP, TZ)
+    good = _run(engine, metric, body, TZ)
+    assert good == _run(engine, metric, body, None)
+    # Drop a third of the rows of the range's days (and all open counts) from the rollup only.
+    _corrupt(
+        engine,
+        f"DELETE FROM user_days WHERE hash(actor) % 3 = 0 AND day >= {day_number(dt.date(2026, 3, 1))}",
+    )
+    _corrupt(engine, "UPDATE user_days SET opens = 0 WHERE hash(actor) % 3 = 1")
+    assert _run(engine, metric, body, TZ) != good
+    assert _run(engine, metric, body, None) == good  # the raw path never reads it
+    # Another timezone than the rollup's: raw path.
+    assert _run(engine, metric, body, TZ, tz="Asia/Tokyo") == _run(
+        engine, metric, body, None, tz="Asia/Tokyo"
+    )
+
+
+def _rollup_rows(con: Any) -> list[tuple[Any, ...]]:
+    return con.execute(
+        "SELECT app_id, tz, actor, day, events, opens, epoch_us(first_ts), epoch_us(last_ts) FROM user_days "
+        "ORDER BY ALL"
+    ).fetchall()
+
+
+def _late_events() -> pa.Table:
+    """New events ingested after the rest: a late one on an old day for an existing user (a new row and a
+    merged row), a brand-new user whose first day is in the past, and today's activity."""
+    return table(
+        [
+            ev("app_show", "late-1", at("2026-02-10", "23:59")),
+            ev("page_view", "late-1", at("2026-02-11", "00:01")),
+            ev("app_show", "late-1", at("2026-03-05", "09:00")),
+        ]
+    )
+
+
+def test_incremental_refresh_equals_a_full_rebuild(log: pa.Table) -> None:
+    ts = log.column("ts").cast(pa.int64()).to_numpy()
+    cut = int(dt.datetime(2026, 3, 8, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    early, later = log.filter(pa.array(ts < cut)), log.filter(pa.array(ts >= cut))
+    # An existing user's late events for old days, arriving with the later batch.
+    old_user = log.column("user_id")[0].as_py()
+    stray = table(
+        [
+            ev("app_show", old_user, at("2026-01-25", "08:00")),
+            ev("add_to_cart", old_user, at("2026-02-20", "23:59")),
+        ]
+    )
+    engine = DuckDBEngine.from_arrow(early)
+    con = engine.con  # type: ignore[attr-defined]
+    assert rollup.prepare(engine, APP, TZ)
+    body = {**RANGE, "periods": 14}
+    assert _run(engine, "retention", body, TZ) == _run(engine, "retention", body, None)
+    for part in (later, stray, _late_events()):
+        con.register("_more", part.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA))
+        con.execute("INSERT INTO events SELECT * FROM _more")
+        con.unregister("_more")
+        assert rollup.refresh_duckdb(con.cursor(), APP, TZ, owner=engine) == part.num_rows
+    assert rollup.refresh_duckdb(con.cursor(), APP, TZ, owner=engine) == 0  # nothing new: nothing changes
+    full = DuckDBEngine.from_arrow(pa.concat_tables([early, later, stray, _late_events()]))
+    assert rollup.prepare(full, APP, TZ)
+    assert _rollup_rows(con) == _rollup_rows(full.con)  # type: ignore[attr-defined]
+    for metric, extra in CASES:
+        b = {**RANGE, **extra}
+        assert _run(engine, metric, b, TZ) == _run(full, metric, b, None), (metric, extra)
+
+
+def test_the_plus_eight_day_boundary(load: Loader) -> None:
+    """23:59 and 00:01 in +08:00 are the same UTC day but two local days: two rollup rows, D1 retained."""
+    rows = [
+        ev("app_show", "u1", at("2026-03-01", "23:59")),
+        ev("app_show", "u1", at("2026-03-02", "00:01")),
+        ev("page_view", "u2", at("2026-03-02", "00:01")),
+        ev("app_show", "u3", at("2026-03-01", "00:00")),
+        ev("app_show", "u3", at("2026-03-02", "23:59:59")),
+    ]
+    engine = load(table(rows))
+    assert rollup.prepare(engine, APP, TZ)
+    body = {"start": "2026-03-01", "end": "2026-03-02"}
+    act = _run(engine, "activity", body, TZ)
+    assert [r["dau"] for r in act["series"]] == [2, 3]
+    assert [r["mau"] for r in act["series"]] == [2, 3]
+    ret = _run(engine, "retention", {**body, "periods": 1}, TZ)
+    assert [(r["size"], r["retained"]) for r in ret["rows"]] == [(2, [2, 2]), (1, [1, 0])]
+    opens = _run(engine, "retention", {**body, "preset": "wechat_new"}, TZ)
+    assert [r["size"] for r in opens["rows"]] == [2]  # u2 never opened: not in the opens cohort
+    life = _run(engine, "lifecycle", body, TZ)
+    assert [(r["new"], r["returning"]) for r in life["rows"]] == [(2, 0), (1, 2)]
+    for metric, b in (("activity", body), ("retention", {**body, "periods": 1}), ("lifecycle", body)):
+        assert _run(engine, metric, b, TZ) == _run(engine, metric, b, None)
+
+
+def test_the_event_store_rollup_is_incremental_and_persistent(tmp_path: Any) -> None:
+    path = str(tmp_path / "events.duckdb")
+    store = DuckDBEventStore(path)
+    store.append([table([ev("app_show", "u1", at("2026-03-01", "10:00"))])])
+    engine = DuckDBEngine(store)
+    assert rollup.prepare(engine, APP, TZ)
+    body = {"start": "2026-03-01", "end": "2026-03-02"}
+    assert [r["dau"] for r in _run(engine, "activity", body, TZ)["series"]] == [1, 0]
+    store.append([table([ev("app_show", "u2", at("2026-03-02", "00:01")), *_late_events().to_pylist()])])
+    store.close()
+    store = DuckDBEventStore(path)  # the rollup and its watermark survive a restart
+    engine = DuckDBEngine(store)
+    state = store.query("SELECT watermark FROM user_days_state").column(0).to_pylist()
+    assert state == [0]
+    assert rollup.prepare(engine, APP, TZ)
+    assert [r["dau"] for r in _run(engine, "activity", body, TZ)["series"]] == [1, 1]
+    life = _run(engine, "lifecycle", {"start": "2026-02-10", "end": "2026-02-11"}, TZ)
+    assert [r["new"] for r in life["rows"]] == [1, 0] and life == _run(
+        engine, "lifecycle", {"start": "2026-02-10", "end": "2026-02-11"}, None
+    )
+    store.close()
+
+
+def test_service_refreshes_the_rollup_before_each_metric(
+    client: TestClient, runtime: Runtime, make_app: Callable[..., Any], clock: Any
+) -> None:
+    clock.set(dt.datetime(2026, 3, 3, 8, tzinfo=dt.UTC))
+    app = make_app()
+    runtime.store.append([table([ev("app_show", "u1", at("2026-03-02", "10:00"), app_id=app.id)])])
+    body = {"start": "2026-03-01", "end": "2026-03-03"}
+
+    def series(extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        r = client.post(
+            "/admin/analytics/activity",
+            json={**body, **(extra or {})},
+            headers={"Authorization": f"Bearer {app.keys['analyst']}"},
+        )
+        assert r.status_code == 200, r.text
+        result: list[dict[str, Any]] = r.json()["result"]["series"]
+        return result
+
+    assert [r["dau"] for r in series()] == [0, 1, 0]
+    # A late event for an old day, then today's: both counted on the next request.
+    runtime.store.append(
+        [
+            table(
+                [
+                    ev("app_show", "u2", at("2026-03-01", "23:59"), app_id=app.id),
+                    ev("app_show", "u3", at("2026-03-03", "00:01"), app_id=app.id),
+                ]
+            )
+        ]
+    )
+    again = series()
+    assert [r["dau"] for r in again] == [1, 1, 1] and [r["mau"] for r in again] == [1, 2, 3]
+    rows = runtime.store.query("SELECT count(*) FROM user_days WHERE app_id = ?", [app.id]).column(0)
+    assert rows.to_pylist() == [3]
+    # Another timezone than the app's takes the raw path and agrees with the day boundary there.
+    assert [r["dau"] for r in series({"tz": "UTC"})] == [1, 2, 0]
+
+
+def test_refreshes_racing_with_ingestion_equal_a_rebuild(log: pa.Table, tmp_path: Any) -> None:
+    """Appends on one thread, two threads refreshing meanwhile: every event is folded in exactly once."""
+    import threading
+
+    store = DuckDBEventStore(str(tmp_path / "events.duckdb"))
+    engine = DuckDBEngine(store)
+    batches = [log.slice(i, 4000) for i in range(0, log.num_rows, 4000)]
+    done = threading.Event()
+    errors: list[BaseException] = []
+    folds: list[int] = []
+
+    def ingest() -> None:
+        try:
+            for b in batches:
+                store.append([b])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def refresh() -> None:
+        try:
+            while not done.is_set():
+                cur = store.cursor()
+                folds.append(rollup.refresh_duckdb(cur, APP, TZ, owner=store))
+                cur.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=ingest),
+        threading.Thread(target=refresh),
+        threading.Thread(target=refresh),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    assert not errors, errors
+    assert sum(n > 0 for n in folds) >= 3  # the refreshes really did interleave with the appends
+    rollup.prepare(engine, APP, TZ)
+    folded = store.query("SELECT sum(events) AS n FROM user_days").column(0).to_pylist()
+    assert folded == [log.num_rows]
+    full = DuckDBEngine.from_arrow(log)
+    assert rollup.prepare(full, APP, TZ)
+    con = store.cursor()
+    assert _rollup_rows(con) == _rollup_rows(full.con)  # type: ignore[attr-defined]
+    con.close()
+    store.close()
