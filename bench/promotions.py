@@ -58,6 +58,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, *, timeout: float = 60.0) -> None:
+    """Wait until the idle server stops using CPU (start-up warm-ups run on background threads), so the
+    first phase measures requests, not start-up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.02:
+            return
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -303,6 +314,7 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        settle(server.pid)
         if gate:
             import redis
 
