@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.db import insert_or_ignore, unit_of_work
@@ -22,6 +23,7 @@ from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
+from huoli.tenancy import CrossAppWrite
 
 
 def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
@@ -121,6 +123,35 @@ _DECREMENT = (
 )
 
 
+_RES: Table = FlashReservation.__table__  # type: ignore[assignment]
+_RES_COLUMNS = ("id", "app_id", "flash_item_id", "user_id", "quantity", "status", "reserved_at", "pay_by")
+# PostgreSQL: the reservation insert and the conditional decrement in one statement (one round trip less
+# per win); the decrement runs only when the insert did, so a repeat attempt never touches the stock row.
+_pg_ins = (
+    pg_insert(_RES)
+    .values({_RES.c[c]: bindparam(f"v_{c}", type_=_RES.c[c].type) for c in _RES_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(_RES.c.id)
+    .cte("ins")
+)
+_pg_dec = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.id == bindparam("fid"),
+        _ITEMS.c.app_id == bindparam("app"),
+        _ITEMS.c.stock >= bindparam("qty"),
+        exists(select(_pg_ins.c.id)),
+    )
+    .values(stock=_ITEMS.c.stock - bindparam("qty"))
+    .returning(_ITEMS.c.stock)
+    .cte("dec")
+)
+_PG_RESERVE = select(
+    select(func.count()).select_from(_pg_ins).scalar_subquery(),
+    select(_pg_dec.c.stock).scalar_subquery(),
+)
+
+
 def _check_window(d: hot.FlashItemDef, quantity: int, now: datetime) -> None:
     if now < d.starts_at:
         raise HuoliError("the flash sale has not started", code="not_started")
@@ -154,9 +185,10 @@ def attempt(
 ) -> FlashReservation:
     """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
 
-    With the item's definition cached (it never changes) a win is three statements (insert, outbox,
-    conditional decrement) and a sold-out answer none: the stock the database last reported is trusted for
-    a second to refuse, never to admit (hot.py). The decrement is last, so its row lock is held briefly.
+    With the item's definition cached (it never changes) a win is two statements on PostgreSQL (the outbox
+    event, then the reservation insert and conditional decrement in one) or three on SQLite, and a sold-out
+    answer none: the stock the database last reported is trusted for a second to refuse, never to admit
+    (hot.py). The decrement is last, so the stock row's lock is held only until the commit.
     """
     cache = hot.for_bind(db.get_bind())
     conn = db.connection()
@@ -186,24 +218,43 @@ def attempt(
         "reserved_at": now,
         "pay_by": now + timedelta(seconds=d.pay_window_s),
     }
-    if not insert_or_ignore(db, FlashReservation, values):
-        raise Conflict("one attempt per person", code="already_attempted")
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="flashsale_reserved",
-        ts=now,
-        key=res_id,
-        user_id=user_id,
-        properties={"item_id": d.sku, "flash_item_id": flash_item_id, "quantity": quantity},
-    )
-    # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
-    left = conn.execute(_DECREMENT, {"fid": flash_item_id, "app": app_id, "qty": quantity}).first()
+
+    def reserved_event() -> None:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="flashsale_reserved",
+            ts=now,
+            key=res_id,
+            user_id=user_id,
+            properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
+        )
+
+    sku = d.sku
+    bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
+    if conn.dialect.name == "postgresql":
+        scope = db.info.get("app_id")
+        if scope is not None and scope != app_id:  # the Core insert below bypasses the session's guard
+            raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
+        # Event first: the statement that takes the stock row's lock is the transaction's last.
+        reserved_event()
+        inserted, left = conn.execute(
+            _PG_RESERVE, {**bound, **{f"v_{k}": v for k, v in values.items()}}
+        ).one()
+        if not inserted:
+            raise Conflict("one attempt per person", code="already_attempted")  # rolls back the event
+    else:
+        if not insert_or_ignore(db, FlashReservation, values):
+            raise Conflict("one attempt per person", code="already_attempted")
+        reserved_event()
+        # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
+        row = conn.execute(_DECREMENT, bound).first()
+        left = None if row is None else row[0]
     if left is None:
         cache.saw_stock(app_id, flash_item_id, quantity - 1)  # fewer than asked for: the next ones stop here
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
-    cache.saw_stock(app_id, flash_item_id, left[0])
+    cache.saw_stock(app_id, flash_item_id, left)
     return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
 
 
