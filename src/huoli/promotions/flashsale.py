@@ -218,6 +218,7 @@ def attempt(
         "reserved_at": now,
         "pay_by": now + timedelta(seconds=d.pay_window_s),
     }
+    sku = d.sku
 
     def reserved_event() -> None:
         emit(
@@ -231,7 +232,6 @@ def attempt(
             properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
         )
 
-    sku = d.sku
     bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
     if conn.dialect.name == "postgresql":
         scope = db.info.get("app_id")
