@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from tests.promotions.helpers import race
 
 from huoli.errors import Conflict, HuoliError, ValidationFailed
@@ -307,3 +307,41 @@ def test_retried_and_concurrent_redemption_uses_the_coupon_once(uow, runtime) ->
             assert isinstance(r, list)  # the winner and its retries succeed
         else:
             assert isinstance(r, Conflict), r
+
+
+def test_lock_is_one_read_one_update_and_its_event(uow, runtime) -> None:  # type: ignore[no-untyped-def]
+    tid = make(uow, runtime, kind="threshold", amount_fen=2000, threshold_fen=10000, per_user_limit=2)
+    first, _ = claim(uow, runtime, tid, "u1", "k1")
+    second, _ = claim(uow, runtime, tid, "u1", "k2")
+    s = runtime.settings
+    with uow() as db:  # loads the template's terms into the process cache
+        coupons.lock(
+            db=db, settings=s, app_id=APP, user_id="u1", order_id="o1", coupon_ids=[first], cart=CART, now=NOW
+        )
+    seen: list[str] = []
+
+    def count(_c, _cur, statement, *_a) -> None:  # type: ignore[no-untyped-def]
+        # the outbox relay shares the engine: count this domain's statements and the outbox inserts
+        if "promo_coupon" in statement or statement.startswith("INSERT INTO event_outbox"):
+            seen.append(statement.split()[0])
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        with uow() as db:
+            q = coupons.lock(
+                db=db,
+                settings=s,
+                app_id=APP,
+                user_id="u1",
+                order_id="o2",
+                coupon_ids=[second],
+                cart=CART,
+                now=NOW,
+            )
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert q.discounts == {second: 2000}
+    assert seen == ["SELECT", "UPDATE", "INSERT"]
+    with uow() as db:
+        assert db.get(Coupon, second).status == "locked"  # type: ignore[union-attr]
+        assert db.get(Coupon, second).order_id == "o2"  # type: ignore[union-attr]

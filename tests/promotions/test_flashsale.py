@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, time, timedelta
+from time import sleep
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 from tests.promotions.helpers import race
 
 from huoli.db import unit_of_work
 from huoli.errors import Conflict, HuoliError
-from huoli.promotions import flashsale
+from huoli.promotions import flashsale, hot
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 
@@ -233,3 +234,40 @@ def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_
         )
     assert e.value.code == "not_found"
     assert totals(uow)[0] == 5
+
+
+def test_sold_out_is_answered_from_the_cache_and_stock_returned_elsewhere_shows_within_the_ttl(
+    uow, runtime, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(hot, "STOCK_TTL_S", 2.0)  # long enough for a loaded machine
+    setup_item(uow, stock=1)
+    flash_sql: list[str] = []
+
+    def count(_c, _cur, statement, *_a) -> None:  # type: ignore[no-untyped-def]
+        if "promo_flash" in statement:  # the outbox relay shares the engine; count only this domain's SQL
+            flash_sql.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        attempt(uow, runtime, "u1")
+        with pytest.raises(Conflict) as e:
+            attempt(uow, runtime, "u2")  # the database says no, and the process remembers it
+        assert e.value.code == "sold_out"
+        flash_sql.clear()
+        for user in ["u3", "u4", "u1"]:  # even a repeat attempt answers sold_out first, as before
+            with pytest.raises(Conflict) as e:
+                attempt(uow, runtime, user)
+            assert e.value.code == "sold_out"
+        assert flash_sql == []
+        with pytest.raises(Conflict):
+            flashsale.precheck(runtime.engine, app_id=APP, flash_item_id="fi1", quantity=1, now=DURING)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    # Another process gives a unit back (its cache knows, ours doesn't): refused until the mark lapses.
+    with uow() as db:
+        db.execute(update(FlashItem).where(FlashItem.id == "fi1").values(stock=1))
+    with pytest.raises(Conflict):
+        attempt(uow, runtime, "u5")
+    sleep(2.1)
+    attempt(uow, runtime, "u5")
+    assert totals(uow) == (0, 2, 2)

@@ -48,17 +48,19 @@ def test_attempts_go_through_the_gate_and_settle_in_the_database(
                 "item_id": "sku",
                 "price_fen": 1,
                 "original_price_fen": 2,
-                "stock": 2,
+                "stock": 3,
             },
         ).status_code
         == 201
     )
     stock_key = f"huoli:flash:{app.id}:f:stock"
-    assert int(r.get(stock_key)) == 2  # type: ignore[arg-type]
+    assert int(r.get(stock_key)) == 3  # type: ignore[arg-type]
     codes = []
-    for i in range(4):
+    # u0 tries twice while stock is left (refused by the gate's user set); once sold out, every attempt —
+    # repeat or not — answers sold_out from the process's cache, as on the database path.
+    for user in ["u0", "u1", "u0", "u2", "u3", "u1"]:
         token, _ = issue_session_token(
-            secret=runtime.secret_key, app_id=app.id, user_id=f"u{i % 3}", now=now, ttl=timedelta(hours=1)
+            secret=runtime.secret_key, app_id=app.id, user_id=user, now=now, ttl=timedelta(hours=1)
         )
         resp = client.post(
             "/v1/promotions/flash/items/f/attempt",
@@ -66,10 +68,10 @@ def test_attempts_go_through_the_gate_and_settle_in_the_database(
             headers={"X-Huoli-App-Id": app.id, "Authorization": f"Bearer {token}"},
         )
         codes.append(resp.status_code if resp.status_code == 200 else resp.json()["code"])
-    assert codes == [200, 200, "sold_out", "already_attempted"]
+    assert codes == [200, 200, "already_attempted", 200, "sold_out", "sold_out"]
     assert int(r.get(stock_key)) == 0  # type: ignore[arg-type]
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         assert db.get(FlashItem, "f").stock == 0  # type: ignore[union-attr]
-        assert db.scalar(select(func.count()).select_from(FlashReservation)) == 2
+        assert db.scalar(select(func.count()).select_from(FlashReservation)) == 3
     r.delete(stock_key, f"huoli:flash:{app.id}:f:users")
     r.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
-from huoli.promotions import compliance
+from huoli.promotions import compliance, hot
 from huoli.promotions.common import dumps, emit, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn
@@ -257,14 +258,14 @@ class Quote:
         return self.subtotal_fen - self.discount_fen
 
 
-def _in_scope(t: CouponTemplate, line: CartLine) -> bool:
+def _in_scope(t: CouponTemplate | hot.TemplateTerms, line: CartLine) -> bool:
     if t.scope == "all":
         return True
-    ids = set(loads(t.scope_ids))
+    ids = t.scope_ids if isinstance(t.scope_ids, frozenset) else set(loads(t.scope_ids))
     return (line.category_id in ids) if t.scope == "category" else (line.item_id in ids)
 
 
-def discount_for(t: CouponTemplate, cart: Sequence[CartLine]) -> int:
+def discount_for(t: CouponTemplate | hot.TemplateTerms, cart: Sequence[CartLine]) -> int:
     """What one coupon takes off this cart (0 when its threshold or scope is not met)."""
     base = sum(line.price_fen * line.quantity for line in cart if _in_scope(t, line))
     if base <= 0:
@@ -275,6 +276,145 @@ def discount_for(t: CouponTemplate, cart: Sequence[CartLine]) -> int:
         return min(t.amount_fen, base) if base >= t.threshold_fen else 0
     off = base * t.percent_off // 100
     return min(off, t.max_discount_fen) if t.max_discount_fen is not None else off
+
+
+_COUPONS: Table = Coupon.__table__  # type: ignore[assignment]
+_TEMPLATES: Table = CouponTemplate.__table__  # type: ignore[assignment]
+
+# Checkout runs on Core statements built once, with the app filter written out (like the 秒杀 attempt): the
+# ORM's per-statement cost and identity-map bookkeeping were most of a lock's CPU (docs/promotions.md).
+_SELECTED = select(
+    _COUPONS.c.id,
+    _COUPONS.c.template_id,
+    _COUPONS.c.user_id,
+    _COUPONS.c.status,
+    _COUPONS.c.order_id,
+    _COUPONS.c.valid_from,
+    _COUPONS.c.valid_until,
+).where(_COUPONS.c.app_id == bindparam("app"))
+# The selection and whatever the order already holds, in one read.
+_SELECTED_OR_HELD = _SELECTED.where(
+    or_(
+        _COUPONS.c.id.in_(bindparam("ids", expanding=True)),
+        and_(_COUPONS.c.order_id == bindparam("order"), _COUPONS.c.status == "locked"),
+    )
+)
+_SELECTED_ONLY = _SELECTED.where(_COUPONS.c.id.in_(bindparam("ids", expanding=True)))
+_TERMS = select(
+    _TEMPLATES.c.id,
+    _TEMPLATES.c.kind,
+    _TEMPLATES.c.amount_fen,
+    _TEMPLATES.c.threshold_fen,
+    _TEMPLATES.c.percent_off,
+    _TEMPLATES.c.max_discount_fen,
+    _TEMPLATES.c.scope,
+    _TEMPLATES.c.scope_ids,
+    _TEMPLATES.c.stackable,
+).where(_TEMPLATES.c.app_id == bindparam("app"), _TEMPLATES.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK = (
+    update(_COUPONS)
+    .where(
+        _COUPONS.c.id == bindparam("cid"),
+        _COUPONS.c.app_id == bindparam("app"),
+        _COUPONS.c.status == "available",
+    )
+    .values(
+        status="locked",
+        order_id=bindparam("b_order"),
+        locked_at=bindparam("b_now", type_=_COUPONS.c.locked_at.type),
+        discount_fen=bindparam("b_off"),
+    )
+    .returning(_COUPONS.c.id)
+)
+
+
+def _terms(db: Session, app_id: str, template_ids: set[str]) -> dict[str, hot.TemplateTerms]:
+    """Discount terms per template: from the process cache, the missing ones in one read."""
+    cache = hot.for_bind(db.get_bind())
+    out: dict[str, hot.TemplateTerms] = {}
+    missing = []
+    for tid in template_ids:
+        t = cache.terms(app_id, tid)
+        if t is None:
+            missing.append(tid)
+        else:
+            out[tid] = t
+    if missing:
+        for r in db.connection().execute(_TERMS, {"app": app_id, "ids": missing}):
+            t = hot.TemplateTerms(
+                id=r[0],
+                kind=r[1],
+                amount_fen=r[2],
+                threshold_fen=r[3],
+                percent_off=r[4],
+                max_discount_fen=r[5],
+                scope=r[6],
+                scope_ids=frozenset(loads(r[7])),
+                stackable=r[8],
+            )
+            cache.put_terms(app_id, t)
+            out[t.id] = t
+    return out
+
+
+def _validate(
+    db: Session,
+    *,
+    app_id: str,
+    user_id: str,
+    ids: list[str],
+    rows: dict[str, Any],
+    cart: Sequence[CartLine],
+    now: datetime,
+    order_id: str | None,
+) -> Quote:
+    """Ownership, state, validity now, scope, threshold and stacking of a selection (rows by coupon id)."""
+    subtotal = sum(line.price_fen * line.quantity for line in cart)
+    wanted = {rows[c].template_id for c in ids if c in rows and rows[c].user_id == user_id}
+    templates = _terms(db, app_id, wanted) if wanted else {}
+    discounts: dict[str, int] = {}
+    for cid in ids:
+        c = rows.get(cid)
+        if c is None or c.user_id != user_id:
+            raise NotFound(f"coupon {cid!r} not found", code="coupon_not_found")
+        usable = c.status == "available" or (c.status == "locked" and order_id and c.order_id == order_id)
+        if not usable:
+            raise Conflict(f"coupon {cid!r} is {c.status}", code=f"coupon_{c.status}")
+        if not (c.valid_from <= now < c.valid_until):
+            raise HuoliError(f"coupon {cid!r} is not valid now", code="coupon_not_valid_now")
+        t = templates.get(c.template_id)
+        if t is None:
+            raise NotFound(f"coupon template {c.template_id!r} not found")
+        off = discount_for(t, cart)
+        if off <= 0:
+            raise HuoliError(f"coupon {cid!r} does not apply to this order", code="coupon_not_applicable")
+        discounts[cid] = off
+    if len(ids) > 1:
+        by_template = [rows[c].template_id for c in ids]
+        if len(set(by_template)) != len(by_template):
+            raise HuoliError("one coupon per kind per order", code="stacking_not_allowed")
+        if not all(templates[t].stackable for t in by_template):
+            raise HuoliError("these coupons cannot be combined", code="stacking_not_allowed")
+    # Combined discounts never exceed the order; the last coupons give way first.
+    room = subtotal
+    for cid in ids:
+        discounts[cid] = min(discounts[cid], room)
+        room -= discounts[cid]
+    return Quote(subtotal_fen=subtotal, discounts=discounts)
+
+
+def _read(db: Session, app_id: str, ids: list[str], order_id: str | None) -> list[Any]:
+    conn = db.connection()
+    if order_id is None:
+        return list(conn.execute(_SELECTED_ONLY, {"app": app_id, "ids": ids}))
+    return list(conn.execute(_SELECTED_OR_HELD, {"app": app_id, "ids": ids, "order": order_id}))
+
+
+def _scope(db: Session) -> str:
+    app_id = db.info.get("app_id")
+    if app_id is None:  # the Core reads below filter by app themselves; they need to know which
+        raise RuntimeError("checkout needs a session scoped to one app (unit_of_work(..., app_id=...))")
+    return str(app_id)
 
 
 def quote(
@@ -289,37 +429,12 @@ def quote(
     """Validate a coupon selection against a cart (stacking, scope, threshold, validity) without changes."""
     if not cart:
         raise ValidationFailed("empty cart", details=[{"field": "cart", "message": "at least one line"}])
-    subtotal = sum(line.price_fen * line.quantity for line in cart)
+    app_id = _scope(db)
     ids = list(dict.fromkeys(coupon_ids))
-    coupons = {c.id: c for c in db.scalars(select(Coupon).where(Coupon.id.in_(ids)))} if ids else {}
-    templates: dict[str, CouponTemplate] = {}
-    discounts: dict[str, int] = {}
-    for cid in ids:
-        c = coupons.get(cid)
-        if c is None or c.user_id != user_id:
-            raise NotFound(f"coupon {cid!r} not found", code="coupon_not_found")
-        usable = c.status == "available" or (c.status == "locked" and order_id and c.order_id == order_id)
-        if not usable:
-            raise Conflict(f"coupon {cid!r} is {c.status}", code=f"coupon_{c.status}")
-        if not (c.valid_from <= now < c.valid_until):
-            raise HuoliError(f"coupon {cid!r} is not valid now", code="coupon_not_valid_now")
-        t = templates.setdefault(c.template_id, get_template(db, c.template_id))
-        off = discount_for(t, cart)
-        if off <= 0:
-            raise HuoliError(f"coupon {cid!r} does not apply to this order", code="coupon_not_applicable")
-        discounts[cid] = off
-    if len(ids) > 1:
-        by_template = [coupons[c].template_id for c in ids]
-        if len(set(by_template)) != len(by_template):
-            raise HuoliError("one coupon per kind per order", code="stacking_not_allowed")
-        if not all(templates[t].stackable for t in by_template):
-            raise HuoliError("these coupons cannot be combined", code="stacking_not_allowed")
-    # Combined discounts never exceed the order; the last coupons give way first.
-    room = subtotal
-    for cid in ids:
-        discounts[cid] = min(discounts[cid], room)
-        room -= discounts[cid]
-    return Quote(subtotal_fen=subtotal, discounts=discounts)
+    rows = {r.id: r for r in _read(db, app_id, ids, None)} if ids else {}
+    return _validate(
+        db, app_id=app_id, user_id=user_id, ids=ids, rows=rows, cart=cart, now=now, order_id=order_id
+    )
 
 
 def lock(
@@ -334,21 +449,27 @@ def lock(
     now: datetime,
 ) -> Quote:
     """Reserve coupons for an order at checkout. Repeating the call for the order is a no-op; a new
-    selection for the same order releases the coupons it no longer uses."""
-    q = quote(db=db, user_id=user_id, coupon_ids=coupon_ids, cart=cart, now=now, order_id=order_id)
-    held = set(
-        db.scalars(select(Coupon.id).where(Coupon.order_id == order_id, Coupon.status == "locked")).all()
+    selection for the same order releases the coupons it no longer uses.
+
+    Three statements for one new coupon: one read (the selection and what the order holds), the
+    conditional `available → locked` update, the event."""
+    if not cart:
+        raise ValidationFailed("empty cart", details=[{"field": "cart", "message": "at least one line"}])
+    ids = list(dict.fromkeys(coupon_ids))
+    found = _read(db, app_id, ids, order_id)
+    rows = {r.id: r for r in found}
+    q = _validate(
+        db, app_id=app_id, user_id=user_id, ids=ids, rows=rows, cart=cart, now=now, order_id=order_id
     )
+    held = {r.id for r in found if r.order_id == order_id and r.status == "locked"}
     for cid in held - set(q.discounts):
         _release_one(db, settings, app_id, cid, order_id, now)
+    conn = db.connection()
     for cid, off in q.discounts.items():
         if cid in held:
             continue
-        got = db.execute(
-            update(Coupon)
-            .where(Coupon.id == cid, Coupon.status == "available")
-            .values(status="locked", order_id=order_id, locked_at=now, discount_fen=off)
-            .returning(Coupon.id)
+        got = conn.execute(
+            _LOCK, {"cid": cid, "app": app_id, "b_order": order_id, "b_now": now, "b_off": off}
         ).first()
         if got is None:
             raise Conflict(f"coupon {cid!r} was just used elsewhere", code="coupon_locked")

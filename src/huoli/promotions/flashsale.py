@@ -12,15 +12,18 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.db import insert_or_ignore, unit_of_work
 from huoli.errors import Conflict, HuoliError, NotFound
+from huoli.promotions import hot
 from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
+from huoli.tenancy import CrossAppWrite
 
 
 def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
@@ -91,6 +94,84 @@ def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -
     return row
 
 
+_ITEMS: Table = FlashItem.__table__  # type: ignore[assignment]
+_SESSIONS: Table = FlashSession.__table__  # type: ignore[assignment]
+
+# Core statements built once, executed with bound values, the app filter written out: on this hot path the
+# ORM's per-statement cost (tenancy criteria, statement construction and cache keys) is the bottleneck.
+_DEFINITION = (
+    select(
+        _ITEMS.c.item_id,
+        _ITEMS.c.per_user_limit,
+        _ITEMS.c.pay_window_s,
+        _SESSIONS.c.starts_at,
+        _SESSIONS.c.ends_at,
+        _ITEMS.c.stock,
+    )
+    .join(_SESSIONS, (_SESSIONS.c.id == _ITEMS.c.session_id) & (_SESSIONS.c.app_id == _ITEMS.c.app_id))
+    .where(_ITEMS.c.id == bindparam("fid"), _ITEMS.c.app_id == bindparam("app"))
+)
+_DECREMENT = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.id == bindparam("fid"),
+        _ITEMS.c.app_id == bindparam("app"),
+        _ITEMS.c.stock >= bindparam("qty"),
+    )
+    .values(stock=_ITEMS.c.stock - bindparam("qty"))
+    .returning(_ITEMS.c.stock)
+)
+
+
+_RES: Table = FlashReservation.__table__  # type: ignore[assignment]
+_RES_COLUMNS = ("id", "app_id", "flash_item_id", "user_id", "quantity", "status", "reserved_at", "pay_by")
+# PostgreSQL: the reservation insert and the conditional decrement in one statement (one round trip less
+# per win); the decrement runs only when the insert did, so a repeat attempt never touches the stock row.
+_pg_ins = (
+    pg_insert(_RES)
+    .values({_RES.c[c]: bindparam(f"v_{c}", type_=_RES.c[c].type) for c in _RES_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(_RES.c.id)
+    .cte("ins")
+)
+_pg_dec = (
+    update(_ITEMS)
+    .where(
+        _ITEMS.c.id == bindparam("fid"),
+        _ITEMS.c.app_id == bindparam("app"),
+        _ITEMS.c.stock >= bindparam("qty"),
+        exists(select(_pg_ins.c.id)),
+    )
+    .values(stock=_ITEMS.c.stock - bindparam("qty"))
+    .returning(_ITEMS.c.stock)
+    .cte("dec")
+)
+_PG_RESERVE = select(
+    select(func.count()).select_from(_pg_ins).scalar_subquery(),
+    select(_pg_dec.c.stock).scalar_subquery(),
+)
+
+
+def _check_window(d: hot.FlashItemDef, quantity: int, now: datetime) -> None:
+    if now < d.starts_at:
+        raise HuoliError("the flash sale has not started", code="not_started")
+    if now >= d.ends_at:
+        raise HuoliError("the flash sale has ended", code="ended")
+    if quantity > d.per_user_limit:
+        raise HuoliError(f"at most {d.per_user_limit} per person", code="over_limit")
+
+
+def precheck(bind: Any, *, app_id: str, flash_item_id: str, quantity: int, now: datetime) -> None:
+    """The refusals an attempt can get from this process's cache alone (no I/O, safe on the event loop):
+    not started, ended, over the limit, or sold out within the last second. Passing proves nothing."""
+    cache = hot.for_bind(bind)
+    d = cache.flash_item(app_id, flash_item_id)
+    if d is not None:
+        _check_window(d, quantity, now)
+    if cache.known_short(app_id, flash_item_id, quantity):
+        raise Conflict("sold out", code="sold_out")
+
+
 def attempt(
     *,
     db: Session,
@@ -100,40 +181,31 @@ def attempt(
     user_id: str,
     quantity: int,
     now: datetime,
+    admitted: bool = False,
 ) -> FlashReservation:
     """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
 
-    Four statements on the hot path (read, insert, outbox, conditional decrement): a burst is bound by
-    round trips and by how long the stock row stays locked, so both are kept to the minimum.
+    With the item's definition cached (it never changes) a win is two statements on PostgreSQL (the outbox
+    event, then the reservation insert and conditional decrement in one) or three on SQLite, and a sold-out
+    answer none: the stock the database last reported is trusted for a second to refuse, never to admit
+    (hot.py). The decrement is last, so the stock row's lock is held only until the commit.
     """
-    items: Table = FlashItem.__table__  # type: ignore[assignment]
-    sessions: Table = FlashSession.__table__  # type: ignore[assignment]
-    # Core statements with the app filter written out: this is the one hot path where the ORM's per-statement
-    # cost (tenancy criteria, bulk-update bookkeeping) is the bottleneck (docs/promotions.md).
+    cache = hot.for_bind(db.get_bind())
     conn = db.connection()
-    row = conn.execute(
-        select(
-            items.c.item_id,
-            items.c.stock,
-            items.c.per_user_limit,
-            items.c.pay_window_s,
-            sessions.c.starts_at,
-            sessions.c.ends_at,
+    d = cache.flash_item(app_id, flash_item_id)
+    if d is None:
+        row = conn.execute(_DEFINITION, {"fid": flash_item_id, "app": app_id}).first()
+        if row is None:
+            raise NotFound(f"flash item {flash_item_id!r} not found")
+        d = hot.FlashItemDef(
+            sku=row[0], per_user_limit=row[1], pay_window_s=row[2], starts_at=row[3], ends_at=row[4]
         )
-        .join(sessions, (sessions.c.id == items.c.session_id) & (sessions.c.app_id == items.c.app_id))
-        .where(items.c.id == flash_item_id, items.c.app_id == app_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"flash item {flash_item_id!r} not found")
-    sku, stock, limit, pay_window_s, starts_at, ends_at = row
-    if now < starts_at:
-        raise HuoliError("the flash sale has not started", code="not_started")
-    if now >= ends_at:
-        raise HuoliError("the flash sale has ended", code="ended")
-    if quantity > limit:
-        raise HuoliError(f"at most {limit} per person", code="over_limit")
-    # Lock-free early exit once sold out (the read above): most of a burst ends here.
-    if stock < quantity:
+        cache.put_flash_item(app_id, flash_item_id, d)
+        cache.saw_stock(app_id, flash_item_id, row[5])
+    _check_window(d, quantity, now)
+    # An attempt the Redis gate admitted is settled by the database alone: the gate may be at 0 while the
+    # units it admitted are still on their way here.
+    if not admitted and cache.known_short(app_id, flash_item_id, quantity):
         raise Conflict("sold out", code="sold_out")
     res_id = new_id("fsr")
     values: dict[str, object] = {
@@ -144,29 +216,45 @@ def attempt(
         "quantity": quantity,
         "status": "reserved",
         "reserved_at": now,
-        "pay_by": now + timedelta(seconds=pay_window_s),
+        "pay_by": now + timedelta(seconds=d.pay_window_s),
     }
-    if not insert_or_ignore(db, FlashReservation, values):
-        raise Conflict("one attempt per person", code="already_attempted")
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="flashsale_reserved",
-        ts=now,
-        key=res_id,
-        user_id=user_id,
-        properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
-    )
-    # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
-    left = conn.execute(
-        update(items)
-        .where(items.c.id == flash_item_id, items.c.app_id == app_id, items.c.stock >= quantity)
-        .values(stock=items.c.stock - quantity)
-        .returning(items.c.stock)
-    ).first()
+    sku = d.sku
+
+    def reserved_event() -> None:
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="flashsale_reserved",
+            ts=now,
+            key=res_id,
+            user_id=user_id,
+            properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
+        )
+
+    bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
+    if conn.dialect.name == "postgresql":
+        scope = db.info.get("app_id")
+        if scope is not None and scope != app_id:  # the Core insert below bypasses the session's guard
+            raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
+        # Event first: the statement that takes the stock row's lock is the transaction's last.
+        reserved_event()
+        inserted, left = conn.execute(
+            _PG_RESERVE, {**bound, **{f"v_{k}": v for k, v in values.items()}}
+        ).one()
+        if not inserted:
+            raise Conflict("one attempt per person", code="already_attempted")  # rolls back the event
+    else:
+        if not insert_or_ignore(db, FlashReservation, values):
+            raise Conflict("one attempt per person", code="already_attempted")
+        reserved_event()
+        # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
+        row = conn.execute(_DECREMENT, bound).first()
+        left = None if row is None else row[0]
     if left is None:
+        cache.saw_stock(app_id, flash_item_id, quantity - 1)  # fewer than asked for: the next ones stop here
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
+    cache.saw_stock(app_id, flash_item_id, left)
     return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
 
 
@@ -202,8 +290,10 @@ def mark_paid(
 def _return_stock(
     db: Session, settings: Settings, rows: list[Any], now: datetime, reason: str
 ) -> list[tuple[str, str, str, int]]:
+    cache = hot.for_bind(db.get_bind())
     for res_id, item_id, uid, qty, app in rows:
         db.execute(update(FlashItem).where(FlashItem.id == item_id).values(stock=FlashItem.stock + qty))
+        cache.stock_returned(app, item_id)  # this process sees the unit again at once, others within a second
         emit(
             db,
             settings,
@@ -327,6 +417,9 @@ def attempt_gated(
     now: Callable[[], datetime],
 ) -> FlashReservation:
     """Gate first, then settle in the database in its own unit of work (a flow: it owns the transaction)."""
+    bind = factory.kw.get("bind")
+    if bind is not None:
+        precheck(bind, app_id=app_id, flash_item_id=flash_item_id, quantity=quantity, now=now())
     verdict = gate.admit(app_id, flash_item_id, user_id, quantity)
     if verdict == -2:
         with unit_of_work(factory, app_id=app_id) as db:
@@ -340,6 +433,8 @@ def attempt_gated(
                 now=now(),
             )
     if verdict == 0:
+        if bind is not None:  # the gate's counter is short: later attempts here skip the round trip for 1 s
+            hot.for_bind(bind).saw_stock(app_id, flash_item_id, quantity - 1)
         raise Conflict("sold out", code="sold_out")
     if verdict < 0:
         raise Conflict("one attempt per person", code="already_attempted")
@@ -353,11 +448,20 @@ def attempt_gated(
                 user_id=user_id,
                 quantity=quantity,
                 now=now(),
+                admitted=True,
             )
     except Conflict as exc:
         if exc.code != "already_attempted":  # a DB duplicate means the unit is already held in the DB
-            gate.give_back(app_id, flash_item_id, user_id, quantity)
+            _give_back(gate, bind, app_id, flash_item_id, user_id, quantity)
         raise
     except Exception:
-        gate.give_back(app_id, flash_item_id, user_id, quantity)
+        _give_back(gate, bind, app_id, flash_item_id, user_id, quantity)
         raise
+
+
+def _give_back(
+    gate: RedisGate, bind: Any, app_id: str, flash_item_id: str, user_id: str, quantity: int
+) -> None:
+    gate.give_back(app_id, flash_item_id, user_id, quantity)
+    if bind is not None:  # the unit is in the gate again: stop refusing from the cache here
+        hot.for_bind(bind).stock_returned(app_id, flash_item_id)

@@ -7,9 +7,11 @@ import threading
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
@@ -98,6 +100,12 @@ def _gate(runtime: Runtime) -> flashsale.RedisGate | None:
 
             _gates[url] = flashsale.RedisGate(redis.Redis.from_url(url))
         return _gates[url]
+
+
+def _json(model: BaseModel) -> Response:
+    """The hot routes' answer, serialised once (response_model then only documents it): FastAPI would
+    validate the returned model again before serialising it."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 def _user(user: MiniProgramUser | None) -> str:
@@ -275,11 +283,11 @@ def quote_coupons(
 @router.post(f"{V1}/coupons/lock", response_model=QuoteOut)
 def lock_coupons(
     body: CheckoutIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
-) -> QuoteOut:
+) -> Response:
     """Checkout: validate and reserve the coupons for order_id (idempotent per order)."""
     uid = _user(user)
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        return _quote_out(
+        q = _quote_out(
             coupons.lock(
                 db=db,
                 settings=runtime.settings,
@@ -291,6 +299,7 @@ def lock_coupons(
                 now=runtime.clock(),
             )
         )
+    return _json(q)
 
 
 @router.post(f"{V1}/gift-packs/{{pack_id}}/claim", response_model=list[CouponOut])
@@ -359,32 +368,46 @@ def flash_sessions(runtime: RuntimeDep, app: MiniProgramAppDep) -> list[dict[str
 
 
 @router.post(f"{V1}/flash/items/{{flash_item_id}}/attempt", response_model=ReservationOut)
-def flash_attempt(
+async def flash_attempt(
     flash_item_id: str, body: AttemptIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
-) -> ReservationOut:
+) -> Response:
     """秒杀: one attempt per user per item; the reservation must be paid before pay_by."""
     uid = _user(user)
+    # async: most of a burst is refused from the in-process cache right here, without a thread hop or I/O
+    flashsale.precheck(
+        runtime.engine,
+        app_id=app.id,
+        flash_item_id=flash_item_id,
+        quantity=body.quantity,
+        now=runtime.clock(),
+    )
+    return _json(await run_in_threadpool(_flash_attempt, runtime, app.id, flash_item_id, uid, body.quantity))
+
+
+def _flash_attempt(
+    runtime: Runtime, app_id: str, flash_item_id: str, uid: str, quantity: int
+) -> ReservationOut:
     gate = _gate(runtime)
     if gate is not None:
         res = flashsale.attempt_gated(
             factory=runtime.sessions,
             gate=gate,
             settings=runtime.settings,
-            app_id=app.id,
+            app_id=app_id,
             flash_item_id=flash_item_id,
             user_id=uid,
-            quantity=body.quantity,
+            quantity=quantity,
             now=runtime.clock,
         )
         return ReservationOut.model_validate(res)
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
         res = flashsale.attempt(
             db=db,
             settings=runtime.settings,
-            app_id=app.id,
+            app_id=app_id,
             flash_item_id=flash_item_id,
             user_id=uid,
-            quantity=body.quantity,
+            quantity=quantity,
             now=runtime.clock(),
         )
         return ReservationOut.model_validate(res)
