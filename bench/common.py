@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,3 +66,14 @@ def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc): the server's own CPU, whatever else loads the machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(pid: int, *, timeout: float = 60.0) -> None:
+    """Wait until the idle server stops using CPU (start-up warm-ups run on background threads), so the
+    first phase measures requests, not start-up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.02:
+            return

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, markdown_table, write_section
+from common import cpu_seconds, markdown_table, settle, write_section
 from huoli.apps import service as apps
 from huoli.apps.schemas import AppCreate
 from huoli.auth.service import issue_session_token
@@ -312,6 +312,7 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
                     f"X-Huoli-App-Id: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
                 ).encode()
             )
+        settle(server.pid)
         asyncio.run(load(port, requests[: max(1, int(rate * 2))], rate, 2.0))  # warm-up
         cpu0 = cpu_seconds(server.pid)
         first = asyncio.run(load(port, requests, rate, seconds))

@@ -38,7 +38,7 @@ import orjson
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import markdown_table, write_section
+from common import cpu_seconds, markdown_table, write_section
 from huoli.auth.service import issue_session_token, sign_request
 from load_ingest import Connection
 
@@ -161,12 +161,6 @@ async def load(
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_http(env: dict[str, str], server_secret: str, seconds: float, rate: float) -> list[dict[str, Any]]:
     port = free_port()
     server = subprocess.Popen(
@@ -179,6 +173,7 @@ def bench_http(env: dict[str, str], server_secret: str, seconds: float, rate: fl
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
+        settle(server.pid)
         warm = build_requests(200, port, server_secret, "warm")
         asyncio.run(load(port, warm, None, 5, 8))
         results = []

@@ -34,7 +34,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from common import markdown_table, write_section
+from common import cpu_seconds, markdown_table, settle, write_section
 from huoli.apps import service as apps
 from huoli.apps.schemas import AppCreate
 from huoli.auth.service import issue_session_token
@@ -50,23 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = "bench"
 SECRET = "bench-secret-key"
 DEFAULT_PG = os.environ.get("HUOLI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc): the server's own CPU, whatever else loads the machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def settle(pid: int, *, timeout: float = 60.0) -> None:
-    """Wait until the idle server stops using CPU (start-up warm-ups run on background threads), so the
-    first phase measures requests, not start-up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        time.sleep(0.5)
-        if cpu_seconds(pid) - before < 0.02:
-            return
 
 
 def free_port() -> int:
