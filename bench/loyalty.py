@@ -38,7 +38,7 @@ import orjson
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cpu_seconds, markdown_table, write_section
+from common import cpu_seconds, markdown_table, settle, write_section
 from huoli.auth.service import issue_session_token, sign_request
 from load_ingest import Connection
 
