@@ -4,7 +4,9 @@
    ratio) from the DuckDB event store: ≤ 5 s. Exposure and metric events are generated in DuckDB SQL.
 2. Flag evaluation in-process: ≥ 50,000 evaluations/s (20 flags with targeting, rollouts, one experiment).
 3. `GET /v1/flags` against `huoli serve` (one process), open loop at 500 requests/s, logged-in users with a
-   running experiment (first requests write exposures): p99 < 20 ms.
+   running experiment: p99 < 20 ms. Three phases: every request a new user (each writes its exposure: the
+   worst case), the same users again (cached), and a day's mix (20% new users, 80% returning users whose
+   cached state has expired).
 
 Usage: python bench/experiments.py [--users N] [--seconds S] [--no-write]
 """
@@ -37,6 +39,7 @@ from huoli.experiments import service as experiments
 from huoli.experiments.schemas import ExperimentCreate
 from huoli.flags import service as flags
 from huoli.flags.schemas import FlagCreate
+from huoli.flags.service import STATE_TTL_S
 from huoli.runtime import build_runtime
 from huoli.settings import Settings
 from load_ingest import Connection
@@ -300,18 +303,21 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
             except httpx.TransportError:
                 time.sleep(0.1)
         now = datetime.now(UTC)
-        n_users = int(rate * seconds)  # every request a new user: each writes its exposure (worst case)
-        requests = []
-        for i in range(n_users):
+
+        def request_for(user: str) -> bytes:
             token, _ = issue_session_token(
-                secret="bench", app_id="bench", user_id=f"u_{i}", now=now, ttl=timedelta(hours=1)
+                secret="bench", app_id="bench", user_id=user, now=now, ttl=timedelta(hours=1)
             )
-            requests.append(
-                (
-                    f"GET /v1/flags?attributes=%7B%22segment%22%3A%22vip%22%7D HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                    f"X-Huoli-App-Id: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
-                ).encode()
-            )
+            return (
+                f"GET /v1/flags?attributes=%7B%22segment%22%3A%22vip%22%7D HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"X-Huoli-App-Id: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
+            ).encode()
+
+        n_users = int(rate * seconds)  # every request a new user: each writes its exposure (worst case)
+        requests = [request_for(f"u_{i}") for i in range(n_users)]
+        # A day's mix: one request in five from a new user, the rest from users seen before whose cached
+        # state has expired (read again, no exposure to write).
+        mixed = [request_for(f"new_{i}") if i % 5 == 0 else r for i, r in enumerate(requests)]
         settle(server.pid)
         asyncio.run(load(port, requests[: max(1, int(rate * 2))], rate, 2.0))  # warm-up
         cpu0 = cpu_seconds(server.pid)
@@ -319,14 +325,22 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
         cpu1 = cpu_seconds(server.pid)
         again = asyncio.run(load(port, requests, rate, seconds))
         cpu2 = cpu_seconds(server.pid)
+        time.sleep(STATE_TTL_S + 1)  # the returning users' cached state expires
+        cpu3 = cpu_seconds(server.pid)
+        mix = asyncio.run(load(port, mixed, rate, seconds))
+        cpu4 = cpu_seconds(server.pid)
         # The server's CPU per request: what the path costs, whatever else was loading the machine.
-        first["cpu_ms"] = (cpu1 - cpu0) / max(1, first["requests"]) * 1000
-        again["cpu_ms"] = (cpu2 - cpu1) / max(1, again["requests"]) * 1000
+        for r, (c0, c1) in ((first, (cpu0, cpu1)), (again, (cpu1, cpu2)), (mix, (cpu3, cpu4))):
+            r["cpu_ms"] = (c1 - c0) / max(1, r["requests"]) * 1000
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     rows = []
-    for label, r in (("first visit (exposure written)", first), ("repeat visit (cached exposure)", again)):
+    for label, r in (
+        ("first visit (exposure written)", first),
+        ("repeat visit (cached exposure)", again),
+        ("mix: 20% new users, 80% returning after their cached state expired", mix),
+    ):
         rows.append(
             [
                 f"GET /v1/flags, {label}",
