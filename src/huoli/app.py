@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huoli import __version__
@@ -50,6 +51,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"code": code, "message": str(exc.detail), "details": None}, status_code=exc.status_code
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique key the request's own checks could not see (e.g. an id another app already uses: app-scoped
+        # queries don't see other apps' rows) is the caller's conflict, not a server error; nothing was written.
+        text = str(exc.orig)
+        if "UNIQUE constraint failed" in text or "duplicate key value violates unique constraint" in text:
+            body = {
+                "code": "conflict",
+                "message": "conflicts with an existing record (already in use)",
+                "details": None,
+            }
+            return JSONResponse(body, status_code=409)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -190,3 +190,23 @@ def test_signed_calls_record_their_nonce_with_the_work(client: TestClient, shop)
     assert replay.status_code == 401 and replay.json()["code"] == "replayed_request"
     ledger = client.get("/admin/loyalty/members/u9/ledger", headers=admin(shop, "analyst")).json()
     assert ledger["balance"]["available"] == 50 and len(ledger["transfers"]) == 1
+
+
+def test_the_same_user_in_two_apps_has_two_separate_loyalty_records(  # type: ignore[no-untyped-def]
+    client: TestClient, runtime: Runtime, shop, make_app
+) -> None:
+    # Check-in and earn run prebuilt Core statements that write their app filter themselves.
+    other = make_app("other")
+    for _ in range(2):
+        assert (
+            client.post("/v1/loyalty/checkin", headers=mp_headers(runtime, shop.id, "u_1")).status_code == 200
+        )
+    body = {"openid": "oSAME", "order_id": "A1", "amount_fen": 10_000}
+    assert signed_post(client, shop, "/v1/server/loyalty/orders/paid", body).json()["points"] == 100
+    theirs = client.post("/v1/loyalty/checkin", headers=mp_headers(runtime, other.id, "u_1")).json()
+    assert theirs["checked_in"] is True and theirs["streak"] == 1  # not "already checked in" from the shop
+    again = signed_post(client, other, "/v1/server/loyalty/orders/paid", body).json()
+    assert again["applied"] is True and again["points"] == 100  # the shop's order key does not count here
+    mine = client.get("/v1/loyalty/points", headers=mp_headers(runtime, shop.id, "u_1")).json()
+    other_pts = client.get("/v1/loyalty/points", headers=mp_headers(runtime, other.id, "u_1")).json()
+    assert mine["available"] == 5 and other_pts["available"] == 5

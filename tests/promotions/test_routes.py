@@ -385,3 +385,57 @@ def test_order_paid_asks_wechat_only_when_a_referral_is_pending(
     )
     assert paid.status_code == 200 and paid.json()["referral_pending"] is False
     assert fake_wechat.call_count("/wxa/getuserriskrank") == 0
+
+
+def test_flash_items_and_coupons_stay_inside_their_app(
+    client: TestClient, runtime: Runtime, app, make_app
+) -> None:  # type: ignore[no-untyped-def]
+    # The flash attempt and the coupon lock run prebuilt Core statements that write their app filter themselves.
+    other = make_app("other")
+    now = datetime.now(UTC)
+    window = {
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    item = {"item_id": "sku", "price_fen": 100, "original_price_fen": 1000, "stock": 5}
+    for a, sid, fid in ((app, "s1", "f1"), (other, "s2", "f2")):
+        r = client.post(
+            "/admin/promotions/flash/sessions", headers=admin(a), json={"id": sid, "name": "秒杀", **window}
+        )
+        assert r.status_code == 201, r.text
+        r = client.post(
+            "/admin/promotions/flash/items", headers=admin(a), json={"id": fid, "session_id": sid, **item}
+        )
+        assert r.status_code == 201, r.text
+    # Ids are global keys: another app's id is a clear conflict, not a server error.
+    taken = client.post(
+        "/admin/promotions/flash/sessions", headers=admin(other), json={"id": "s1", "name": "x", **window}
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "conflict"
+    shop_user, other_user = user(runtime, app.id, "a1", "oA1"), user(runtime, other.id, "b1", "oB1")
+    assert client.post("/v1/promotions/flash/items/f2/attempt", headers=shop_user, json={}).status_code == 404
+    assert (
+        client.post("/v1/promotions/flash/items/f1/attempt", headers=other_user, json={}).status_code == 404
+    )
+    assert client.post("/v1/promotions/flash/items/f1/attempt", headers=shop_user, json={}).status_code == 200
+    assert client.get("/admin/promotions/flash/items/f2", headers=admin(other)).json()["reservations"] == {}
+    # A coupon of the shop cannot be locked from the other app, even by id.
+    template = {"id": "m1", "name": "无门槛10元", "kind": "fixed", "amount_fen": 1000, "valid_days": 7}
+    assert (
+        client.post("/admin/promotions/coupon-templates", headers=admin(app), json=template).status_code
+        == 201
+    )
+    mine = user(runtime, app.id, "c1", "oC1")
+    claim = {"template_id": "m1", "request_id": "r1"}
+    cid = client.post("/v1/promotions/coupons/claim", headers=mine, json=claim).json()["id"]
+    lock = {
+        "order_id": "o1",
+        "coupon_ids": [cid],
+        "cart": [{"item_id": "sku", "price_fen": 5000, "quantity": 1}],
+    }
+    theirs = client.post(
+        "/v1/promotions/coupons/lock", headers=user(runtime, other.id, "c1", "oC1"), json=lock
+    )
+    assert 400 <= theirs.status_code < 500 and "discount_fen" not in theirs.json(), theirs.text
+    ok = client.post("/v1/promotions/coupons/lock", headers=mine, json=lock)
+    assert ok.status_code == 200 and ok.json()["discount_fen"] == 1000, ok.text
