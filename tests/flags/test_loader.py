@@ -4,6 +4,7 @@ users, and a failed read answers every waiting request instead of hanging them (
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -33,13 +34,20 @@ def _theme_experiment(runtime: Runtime, app_id: str) -> None:
     )
 
 
-async def _get_all(runtime: Runtime, app_id: str, users: list[str]) -> list[httpx.Response]:
-    # As a server would: an exception in the app is a 500 answer, not raised into the client.
-    transport = httpx.ASGITransport(app=create_app(runtime=runtime), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://huoli") as http:
-        return await asyncio.gather(
-            *(http.get("/v1/flags", headers=user_headers(runtime, app_id, u)) for u in users)
-        )
+def _get_all(runtime: Runtime, app_id: str, users: list[str]) -> list[httpx.Response]:
+    """Concurrent GET /v1/flags for `users`, on an event loop of their own thread (a browser test earlier in
+    the session may have left one running on the main thread, where asyncio.run refuses to start)."""
+
+    async def run() -> list[httpx.Response]:
+        # As a server would: an exception in the app is a 500 answer, not raised into the client.
+        transport = httpx.ASGITransport(app=create_app(runtime=runtime), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://huoli") as http:
+            return await asyncio.gather(
+                *(http.get("/v1/flags", headers=user_headers(runtime, app_id, u)) for u in users)
+            )
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_concurrent_first_visits_are_read_in_batches_with_each_users_state(  # type: ignore[no-untyped-def]
@@ -82,7 +90,7 @@ def test_concurrent_first_visits_are_read_in_batches_with_each_users_state(  # t
 
     event.listen(runtime.engine, "before_cursor_execute", count)
     try:
-        answers = asyncio.run(_get_all(runtime, shop.id, users))
+        answers = _get_all(runtime, shop.id, users)
     finally:
         event.remove(runtime.engine, "before_cursor_execute", count)
 
@@ -116,11 +124,11 @@ def test_a_failed_batch_read_fails_each_waiting_request(
 
     monkeypatch.setattr(service, "load_states", broken)
     service.cache_for(runtime.sessions).state = service._UserState()
-    answers = asyncio.run(_get_all(runtime, shop.id, ["a", "b", "c"]))
+    answers = _get_all(runtime, shop.id, ["a", "b", "c"])
     assert [r.status_code for r in answers] == [500, 500, 500]
     monkeypatch.undo()
     # The loader recovers: the next visit reads again and succeeds.
-    again = asyncio.run(_get_all(runtime, shop.id, ["a"]))
+    again = _get_all(runtime, shop.id, ["a"])
     assert again[0].status_code == 200 and again[0].json()["flags"] == {"x": False}
     assert loader.loader_for(runtime.sessions) is loader.loader_for(runtime.sessions)
 
@@ -145,8 +153,8 @@ def test_batched_reads_stay_inside_their_app(runtime: Runtime, make_app, client)
         )
     service.cache_for(runtime.sessions).state = service._UserState()
     mine, theirs = (
-        asyncio.run(_get_all(runtime, shop.id, ["u1"]))[0],
-        asyncio.run(_get_all(runtime, other.id, ["u1"]))[0],
+        _get_all(runtime, shop.id, ["u1"])[0],
+        _get_all(runtime, other.id, ["u1"])[0],
     )
     assert mine.json()["preferences"]["theme"] == "dark"
     assert theirs.status_code == 200 and theirs.json()["preferences"] is None
