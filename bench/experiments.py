@@ -272,8 +272,13 @@ async def load(port: int, requests: list[bytes], rate: float, seconds: float) ->
     }
 
 
-def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]:
-    env = {**os.environ, "HUOLI_DATA_DIR": str(scratch / "http"), "HUOLI_SECRET_KEY": "bench"}
+def bench_http(scratch: Path, seconds: float, rate: float, workers: int = 1) -> list[list[object]]:
+    env = {
+        **os.environ,
+        "HUOLI_DATA_DIR": str(scratch / "http"),
+        "HUOLI_SECRET_KEY": "bench",
+        "HUOLI_WORKERS": str(workers),
+    }
     subprocess.run(
         [*HUOLI, "apps", "create", "bench", "--name", "bench"], env=env, check=True, capture_output=True
     )
@@ -344,7 +349,8 @@ def bench_http(scratch: Path, seconds: float, rate: float) -> list[list[object]]
         rows.append(
             [
                 f"GET /v1/flags, {label}",
-                f"open loop {rate:.0f} req/s for {seconds:.0f} s, 11 flags + 1 experiment, logged-in users",
+                f"open loop {rate:.0f} req/s for {seconds:.0f} s, 11 flags + 1 experiment, logged-in users; "
+                + (f"`serve --workers {workers}`" if workers > 1 else "one server process"),
                 f"{r['rate']:.0f} req/s served, p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
                 f"max {r['max']:.1f} ms, {r['errors']:.0f} errors; server CPU {r['cpu_ms']:.2f} ms/request",
                 "p99 < 20 ms",
@@ -359,12 +365,18 @@ def main() -> None:
     p.add_argument("--users", type=int, default=10_000_000, help="exposed users for the results bench")
     p.add_argument("--seconds", type=float, default=20, help="length of each HTTP load phase")
     p.add_argument("--rate", type=float, default=500, help="GET /v1/flags requests per second")
+    p.add_argument("--workers", type=int, default=2, help="`huoli serve --workers` for the HTTP phases")
     p.add_argument("--no-write", action="store_true", help="print, don't update docs/benchmarks.md")
+    p.add_argument("--http-only", action="store_true", help="only the GET /v1/flags phases (implies --no-write)")
     a = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="huoli-bench-exp-"))
+    if a.http_only:
+        for row in bench_http(scratch, a.seconds, a.rate, a.workers):
+            print(" | ".join(map(str, row)))
+        return
     rows = bench_evaluation(min(a.seconds, 5))
     rows += bench_results(a.users, scratch)
-    rows += bench_http(scratch, a.seconds, a.rate)
+    rows += bench_http(scratch, a.seconds, a.rate, a.workers)
     body = markdown_table(["workload", "setup", "result", "target", "met"], rows)
     body += [
         "",
@@ -372,7 +384,10 @@ def main() -> None:
         " → per-variant sums); the statistics then take microseconds. No peer to compare: GrowthBook computes"
         " results in the customer's warehouse; gbstats' numbers are checked for equality in the tests instead.",
     ]
-    cmd = f"python bench/experiments.py --users {a.users} --seconds {a.seconds:g} --rate {a.rate:g}"
+    cmd = (
+        f"python bench/experiments.py --users {a.users} --seconds {a.seconds:g} --rate {a.rate:g}"
+        f" --workers {a.workers}"
+    )
     write_section("experiments", "Experiments and flags", cmd, body, write=not a.no_write)
 
 

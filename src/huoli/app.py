@@ -95,14 +95,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt = runtime or build_runtime(settings or Settings())
         app.state.runtime = rt
         stop = threading.Event()
-        relay = asyncio.create_task(_relay_loop(rt, stop))
+        # Only the process that owns the event store relays; workers' events wait in the outbox for it.
+        relay = asyncio.create_task(_relay_loop(rt, stop)) if rt.primary else None
         try:
             yield
         finally:
             stop.set()
-            relay.cancel()
-            await asyncio.gather(relay, return_exceptions=True)
-            await asyncio.to_thread(events_service.relay_outbox, factory=rt.sessions, writer=rt.writer)
+            if relay is not None:
+                relay.cancel()
+                await asyncio.gather(relay, return_exceptions=True)
+                await asyncio.to_thread(events_service.relay_outbox, factory=rt.sessions, writer=rt.writer)
             if owned:
                 rt.close()
 

@@ -91,18 +91,6 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
         rt.close()
 
 
-def run_server(api: Any, host: str, port: int) -> None:
-    import gc
-
-    import uvicorn
-
-    # A process-level choice, so it lives here, not in the app: startup objects (modules, ORM and pydantic
-    # metadata) never die, so keep them out of GC scans, whose full passes otherwise stall requests under load.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
-
-
 def guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
@@ -119,16 +107,35 @@ def guarded(fn: Callable[[], T]) -> T:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings: 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings: 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes (default from settings: 1). The first owns the event store; the others answer "
+            "/v1/ calls and forward the rest to it. Meant for PostgreSQL.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) on the embedded stores or the configured ones."""
-
-    from huoli.app import create_app
-
     settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    n = workers or settings.workers
     with runtime() as rt:
-        api = create_app(settings, runtime=rt)
-        out.print(f"huoli serving on http://{host or settings.host}:{port or settings.port}  (docs: /docs)")
-        run_server(api, host or settings.host, port or settings.port)
+        out.print(
+            f"huoli serving on http://{host}:{port}  (docs: /docs)" + (f" — {n} processes" if n > 1 else "")
+        )
+        listen_and_serve(settings, rt, host, port, n)
+
+
+def listen_and_serve(settings: Settings, rt: Runtime, host: str, port: int, workers: int = 1) -> None:
+    from huoli import serving
+
+    try:
+        sock = serving.bind(host, port, shared=workers > 1)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    serving.serve(settings, rt, sock, workers)
 
 
 @app.command()
@@ -354,8 +361,6 @@ def demo_run(
         if not serve_api:
             return
 
-        from huoli.app import create_app
-
         h, p = host or settings.host, port or settings.port
         out.print(f"serving http://{h}:{p}  — OpenAPI docs at http://{h}:{p}/docs ; Ctrl-C to stop")
         out.print(
@@ -370,7 +375,7 @@ def demo_run(
             soft_wrap=True,
             highlight=False,
         )
-        run_server(create_app(settings, runtime=rt), h, p)
+        listen_and_serve(settings, rt, h, p)
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ class Runtime:
     app_cache: AppCache
     secret_key: str
     clock: Callable[[], datetime] = system_clock
+    primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,11 +60,34 @@ class Runtime:
             return client
 
     def close(self) -> None:
-        self.writer.close()
-        self.store.close()
+        if self.primary:
+            self.writer.close()
+            self.store.close()
         for client in self._wechat.values():
             client.close()
         self.engine.dispose()
+
+
+def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
+    """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
+    owns the event store; the store and writer here refuse every use with a message naming the mistake."""
+    from typing import cast
+
+    from huoli.serving import PrimaryOnlyResource
+
+    engine = make_engine(settings.resolved_database_url())
+    sessions = make_session_factory(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        app_cache=AppCache(sessions),
+        secret_key=settings.resolved_secret_key(),
+        store=cast(EventStore, PrimaryOnlyResource("event store")),
+        writer=cast(GroupCommitWriter, PrimaryOnlyResource("event writer")),
+        clock=clock,
+        primary=False,
+    )
 
 
 def build_runtime(

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="`huoli serve` processes: 1 primary (event store, analytics) + N-1 workers answering /v1/ "
+        "(docs/architecture.md#processes). More than 1 is meant for PostgreSQL.",
+    )
     max_batch_events: int = Field(500, ge=1, le=10_000)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     event_max_age: timedelta = Field(

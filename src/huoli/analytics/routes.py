@@ -20,6 +20,9 @@ from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Merged into the app's lifespan by include_router: runs after the runtime is built.
     runtime = getattr(app.state, "runtime", None)
+    if runtime is not None and not runtime.primary:  # a worker forwards analytics to the primary
+        yield
+        return
     dashboard.warm_up_in_background(runtime.settings.timezone if runtime else "Asia/Shanghai")
     yield
 
