@@ -67,8 +67,9 @@ def _stat(pid: int) -> list[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its live descendants (`serve --workers` spawns processes; Linux /proc):
-    the server's own CPU, whatever else loads the machine."""
+    """utime + stime of a process and its live descendants (`serve --workers` spawns processes; PostgreSQL a
+    backend per connection), plus what each had reaped of children that exited (cutime + cstime): the
+    server's own CPU, whatever else loads the machine."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -83,7 +84,7 @@ def cpu_seconds(pid: int) -> float:
             fields = _stat(p)
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
         todo += children.get(p, [])
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -97,3 +98,52 @@ def settle(pid: int, *, timeout: float = 60.0) -> None:
         time.sleep(0.5)
         if cpu_seconds(pid) - before < 0.02:
             return
+
+
+def postgres_pid() -> int | None:
+    """The local PostgreSQL postmaster (its backends are its children), if one runs on this machine."""
+    comms: dict[int, tuple[str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+                comms[int(entry.name)] = (comm, int(_stat(int(entry.name))[1]))
+            except (OSError, IndexError):
+                continue
+    for pid, (comm, ppid) in comms.items():
+        if comm == "postgres" and comms.get(ppid, ("", 0))[0] != "postgres":
+            return pid
+    return None
+
+
+class CpuBudget:
+    """CPU per request of each party on this machine: the server's process tree, PostgreSQL (postmaster and
+    backends) and this load generator. Their sum bounds what the machine can serve: cores / sum."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.pg_pid = postgres_pid()
+
+    def snapshot(self) -> tuple[float, float, float]:
+        own = os.times()
+        pg = cpu_seconds(self.pg_pid) if self.pg_pid else 0.0
+        return cpu_seconds(self.server_pid), pg, own.user + own.system
+
+    def per_request(self, before: tuple[float, float, float], requests: int) -> dict[str, float]:
+        after = self.snapshot()
+        n = max(1, requests)
+        server, pg, client = ((a - b) * 1000 / n for a, b in zip(after, before, strict=True))
+        total = server + pg + client
+        return {
+            "server_ms": server,
+            "pg_ms": pg,
+            "client_ms": client,
+            "ceiling_rps": (os.cpu_count() or 1) * 1000 / total if total else 0.0,
+        }
+
+    @staticmethod
+    def describe(b: dict[str, float]) -> str:
+        return (
+            f"CPU-ms/request: server {b['server_ms']:.2f}, PostgreSQL {b['pg_ms']:.2f}, load client "
+            f"{b['client_ms']:.2f} → this machine's ceiling ≈ {b['ceiling_rps']:,.0f}/s"
+        )

@@ -367,7 +367,9 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=500, help="GET /v1/flags requests per second")
     p.add_argument("--workers", type=int, default=2, help="`huoli serve --workers` for the HTTP phases")
     p.add_argument("--no-write", action="store_true", help="print, don't update docs/benchmarks.md")
-    p.add_argument("--http-only", action="store_true", help="only the GET /v1/flags phases (implies --no-write)")
+    p.add_argument(
+        "--http-only", action="store_true", help="only the GET /v1/flags phases (implies --no-write)"
+    )
     a = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="huoli-bench-exp-"))
     if a.http_only:

@@ -34,7 +34,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from common import cpu_seconds, markdown_table, settle, write_section
+from common import CpuBudget, markdown_table, settle, write_section
 from huoli.apps import service as apps
 from huoli.apps.schemas import AppCreate
 from huoli.auth.service import issue_session_token
@@ -231,6 +231,7 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--coupon-seconds", type=float, default=15)
     p.add_argument("--coupon-rate", type=float, default=300)
+    p.add_argument("--workers", type=int, default=2, help="`huoli serve --workers` (1 = one process)")
     p.add_argument("--redis", action="store_true", help="also run the flash workload through the Redis gate")
     a = p.parse_args()
 
@@ -256,11 +257,12 @@ def main() -> None:
         "Workloads: (1) 秒杀 attempts, closed loop, each by a distinct logged-in user, total stock = a tenth of "
         "the prebuilt users (demand far above supply, like the 2,000-for-100 correctness test), then the "
         "database is checked for oversell; (2) coupon validate + lock (POST "
-        "/v1/promotions/coupons/lock) open loop, a distinct order and coupon per request.",
+        "/v1/promotions/coupons/lock) open loop, a distinct order and coupon per request. Server: "
+        + (f"`huoli serve --workers {a.workers}`." if a.workers > 1 else "one `huoli serve` process."),
         "",
         *markdown_table(["workload", "target", "result", "p50 ms", "p99 ms", "check"], rows),
     ]
-    cmd = "python bench/promotions.py" + (" --redis" if a.redis else "")
+    cmd = f"python bench/promotions.py --workers {a.workers}" + (" --redis" if a.redis else "")
     write_section("promotions", "Promotions: flash sale and coupon checkout", cmd, body, write=not a.no_write)
 
 
@@ -270,6 +272,7 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
         "HUOLI_DATA_DIR": str(scratch / "var"),
         "HUOLI_DATABASE_URL": url,
         "HUOLI_SECRET_KEY": SECRET,
+        "HUOLI_WORKERS": str(a.workers),
     }
     if gate:
         env["HUOLI_REDIS_URL"] = os.environ.get("HUOLI_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -312,11 +315,12 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
             )
             for i in range(users)
         ]
-        cpu0 = cpu_seconds(server.pid)
+        budget = CpuBudget(server.pid)
+        cpu0 = budget.snapshot()
         flash = asyncio.run(
             drive(port, flash_reqs, seconds=a.flash_seconds, concurrency=a.concurrency, rate=None)
         )
-        flash_cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(1, flash["requests"])
+        flash_cpu = budget.per_request(cpu0, flash["requests"])
         won = flash["statuses"].get(200, 0)
         check = verify_flash(settings, items, stock, won)
         cart = [{"item_id": "sku", "price_fen": 6000, "quantity": 2}]
@@ -330,11 +334,11 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
             )
             for i, cid in enumerate(data["coupon_ids"])
         ]
-        cpu0 = cpu_seconds(server.pid)
+        cpu0 = budget.snapshot()
         lock = asyncio.run(
             drive(port, lock_reqs, seconds=a.coupon_seconds, concurrency=64, rate=a.coupon_rate)
         )
-        lock_cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(1, lock["requests"])
+        lock_cpu = budget.per_request(cpu0, lock["requests"])
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -345,7 +349,7 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
             f"秒杀 attempts ({label}, {a.concurrency} in flight, {items}×{stock} units)",
             "≥ 1,000 attempts/s, zero oversell",
             f"{flash['per_s']:,} attempts/s ({won:,} won, statuses {flash['statuses']}; "
-            f"server {flash_cpu_ms:.2f} CPU-ms/attempt)"
+            f"{CpuBudget.describe(flash_cpu)})"
             + (" — ran out of prebuilt users" if flash["exhausted"] else ""),
             flash["p50_ms"],
             flash["p99_ms"],
@@ -354,7 +358,7 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
         [
             f"coupon validate + lock at {a.coupon_rate:g}/s ({label} server)",
             "p99 < 30 ms",
-            f"{lock['per_s']:,} req/s, statuses {lock['statuses']}; server {lock_cpu_ms:.2f} CPU-ms/request",
+            f"{lock['per_s']:,} req/s, statuses {lock['statuses']}; {CpuBudget.describe(lock_cpu)}",
             lock["p50_ms"],
             lock["p99_ms"],
             "all 200" if set(lock["statuses"]) == {200} else "errors",

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -94,6 +95,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         owned = runtime is None
         rt = runtime or build_runtime(settings or Settings())
         app.state.runtime = rt
+        if (
+            rt.engine.dialect.name == "postgresql"
+        ):  # sync routes run on these threads, each holding a connection
+            anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.database_pool_size
         stop = threading.Event()
         # Only the process that owns the event store relays; workers' events wait in the outbox for it.
         relay = asyncio.create_task(_relay_loop(rt, stop)) if rt.primary else None

@@ -75,7 +75,7 @@ def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = 
 
     from huoli.serving import PrimaryOnlyResource
 
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
     sessions = make_session_factory(engine)
     return Runtime(
         settings=settings,
@@ -93,7 +93,7 @@ def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = 
 def build_runtime(
     settings: Settings, *, run_migrations: bool = True, clock: Callable[[], datetime] = system_clock
 ) -> Runtime:
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
     if run_migrations:
         migrate.upgrade(engine)
     store = open_store(settings.resolved_event_store_url(), threads=settings.duckdb_threads)

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
     host: str = "127.0.0.1"
     port: int = 8000
+    database_pool_size: int = Field(
+        20,
+        ge=2,
+        le=500,
+        description="PostgreSQL connections each process keeps open; its request threads are capped to the same "
+        "number, so a burst waits for a pooled connection instead of opening and closing extra ones.",
+    )
     workers: int = Field(
         1,
         ge=1,
