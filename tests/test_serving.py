@@ -8,6 +8,7 @@ once-per-day rules hold across processes; a dead worker is replaced; stopping st
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import signal
 import socket
@@ -75,6 +76,28 @@ def test_the_proxy_answers_503_when_the_primary_is_gone(tmp_path: Path) -> None:
     asyncio.run(run())
     assert sent[0]["status"] == 503
     assert orjson.loads(sent[1]["body"])["code"] == "primary_unavailable"
+
+
+def test_serve_refuses_a_port_another_server_holds_even_one_that_would_share_it(tmp_path: Path) -> None:
+    # SO_REUSEPORT lets any socket of the same user that also asks for it join the port: a second huoli would
+    # silently take half of the first one's connections. Both kinds of holder must be refused.
+    for reuse in (False, True):
+        holder = socket.socket()
+        if reuse:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "HUOLI_DATA_DIR": str(tmp_path / f"var{reuse}"), "HUOLI_SECRET_KEY": SECRET}
+        try:
+            r = subprocess.run(
+                [sys.executable, "-m", "huoli.cli", "serve", "--port", str(port), "--workers", "2"],
+                env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+        finally:
+            holder.close()
+        assert r.returncode == 1, (reuse, r.stdout, r.stderr)
+        assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
 
 
 # --- the real command -------------------------------------------------------------------------------------
@@ -207,7 +230,9 @@ def test_workers_share_the_load_and_the_event_log(served: dict[str, Any]) -> Non
         for c in clients:
             assert c.get("/v1/flags", headers={"X-Huoli-App-Id": "shop"}).status_code == 200
         owners = _connection_owners(pids, port)
-        assert sum(owners.values()) >= 24, owners  # ours, plus any earlier probe the server has not reaped yet
+        assert sum(owners.values()) >= 24, (
+            owners
+        )  # ours, plus any earlier probe the server has not reaped yet
         assert len(owners) >= 2 and set(owners) - {server.pid}, f"one process took every connection: {owners}"
 
         # Each member taps check-in twice at once over two connections (often two processes): rewarded once.
@@ -246,6 +271,24 @@ def test_workers_share_the_load_and_the_event_log(served: dict[str, Any]) -> Non
         # Sequential members, concurrent taps: clients are not shared between threads at the same moment.
         for i in range(12):
             member(i)
+        # Forwarding passes bodies and headers through unchanged: a gzip batch as the SDK sends it from every
+        # connection, and an oversized body that the primary refuses with its own answer.
+        for i, c in enumerate(clients):
+            batch = [
+                {"event_id": str(uuid.uuid4()), "name": "page_view", "ts": int(time.time() * 1000),
+                 "session_id": f"g{i}", "page": "pages/index/index"}
+            ]  # fmt: skip
+            r = c.post(
+                "/v1/events",
+                content=gzip.compress(orjson.dumps({"events": batch})),
+                headers={**_member(f"g{i}"), "Content-Encoding": "gzip", "Content-Type": "application/json"},
+            )
+            assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+            events_sent += 1
+        huge = clients[0].post(
+            "/v1/events", content=b"[" + b"0," * 3_000_000 + b"0]", headers={"X-Huoli-App-Id": "shop"}
+        )
+        assert huge.status_code == 413, huge.text
         for user, taps in results.items():
             assert sorted(t["checked_in"] for t in taps) == [False, True], (user, taps)
             assert sum(t["points"] for t in taps) == 5, (user, taps)

@@ -95,9 +95,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         owned = runtime is None
         rt = runtime or build_runtime(settings or Settings())
         app.state.runtime = rt
-        if (
-            rt.engine.dialect.name == "postgresql"
-        ):  # sync routes run on these threads, each holding a connection
+        # Sync routes run on these threads, each holding a pooled connection: no more threads than connections.
+        if rt.engine.dialect.name == "postgresql":
             anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.database_pool_size
         stop = threading.Event()
         # Only the process that owns the event store relays; workers' events wait in the outbox for it.

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,8 +72,6 @@ class Runtime:
 def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
     """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
     owns the event store; the store and writer here refuse every use with a message naming the mistake."""
-    from typing import cast
-
     from huoli.serving import PrimaryOnlyResource
 
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -44,8 +45,12 @@ log = logging.getLogger(__name__)
 
 # Ingestion needs the journal and the store's dedup index, which live in the primary alone.
 _PRIMARY_V1 = ("/v1/events", "/v1/server/events")
-# Hop-by-hop headers (RFC 9110 §7.6.1) and the length, which the forwarding client sets from the body.
-_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"te", b"trailer", b"content-length"}
+# Hop-by-hop headers (RFC 9110 §7.6.1): each connection has its own.
+_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"te", b"trailer"}
+
+
+class _ClientGone(Exception):
+    """The caller disconnected before its request body was complete."""
 
 
 def served_by_worker(path: str) -> bool:
@@ -104,29 +109,35 @@ class PrimaryProxy:
         await self._forward(scope, receive, send)
 
     async def _forward(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        chunks = []
-        while True:  # bodies here are bounded (ingestion caps them at max_body_bytes before reading)
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP]
+        async def body() -> AsyncIterator[bytes]:
+            # Streamed, not buffered: the primary applies its own size caps as the bytes arrive.
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _ClientGone
+                yield message.get("body", b"")
+                if not message.get("more_body"):
+                    return
+
+        headers = [
+            (k, v) for k, v in scope["headers"] if k.lower() not in _HOP and k.lower() != b"x-forwarded-for"
+        ]
         client = scope.get("client")
-        if client:  # the caller's address, for the primary's logs and rate limits
+        if (
+            client
+        ):  # the caller's address (informational: the primary trusts no forwarded header on its socket)
             headers.append((b"x-forwarded-for", str(client[0]).encode()))
         path = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             path += b"?" + scope["query_string"]
         http = self._http()
-        request = http.build_request(
-            scope["method"], path.decode("latin-1"), headers=headers, content=b"".join(chunks)
-        )
+        request = http.build_request(scope["method"], path.decode("latin-1"), headers=headers, content=body())
         try:
             response = await http.send(request, stream=True)
+        except _ClientGone:
+            return  # nobody to answer; the primary saw a cut-off body and dropped it
         except httpx.TransportError as exc:
-            body = (
+            answer = (
                 b'{"code":"primary_unavailable","message":"the primary process is not answering: '
                 + type(exc).__name__.encode()
                 + b'","details":null}'
@@ -138,11 +149,11 @@ class PrimaryProxy:
                     "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")],
                 }
             )
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": answer})
             return
         try:
             # date and server: this process's uvicorn adds its own
-            drop = (_HOP - {b"content-length"}) | {b"date", b"server"}
+            drop = _HOP | {b"date", b"server"}
             out = [(k, v) for k, v in response.headers.raw if k.lower() not in drop]
             await send({"type": "http.response.start", "status": response.status_code, "headers": out})
             async for chunk in response.aiter_raw():  # raw: a gzip answer passes through as sent
