@@ -387,5 +387,9 @@ if __name__ == "__main__":
     from huoli.cli import main as _main
 
     _main()
-else:
-    _add_domain_clis()  # last: domain CLIs import the helpers above
+elif __name__ == "huoli.cli":
+    # Last: domain CLIs import the helpers above. Only under the module's own name: a process that
+    # multiprocessing spawns from `python -m huoli.cli` re-runs this file as `__mp_main__`, where registering
+    # would import the domain CLIs, which import `huoli.cli` again, half-built (the parallel demo generator's
+    # workers died of it and the pool restarted them forever).
+    _add_domain_clis()

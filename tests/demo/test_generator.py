@@ -466,3 +466,22 @@ def test_other_time_zone_with_dst_stays_inside_window() -> None:
     assert (first, last, apps) == (dt.date(2026, 10, 25), dt.date(2026, 11, 7), "wx123")
     with pytest.raises(ValueError):
         DemoSpec(users=10, days=3, tz="Mars/Olympus")
+
+
+def test_parallel_generation_from_the_cli_module(tmp_path: Path) -> None:
+    # `python -m huoli.cli` is how the benches run it: spawned workers re-run the main module, which once
+    # crashed them on a circular import while the pool restarted them forever (a hang, not an error).
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "huoli.cli", "demo", "generate", "--users", "3600", "--days", "1000",
+         "--out", str(tmp_path / "out"), "--workers", "2"],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "in 2 files" in r.stdout and "circular import" not in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
