@@ -131,6 +131,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _listeners(port: int) -> int:
+    """Listening sockets on the port: each process opens its own (SO_REUSEPORT) once it is ready."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for f in rows if int(f[1].split(":")[1], 16) == port and f[3] == "0A")
+
+
 def _connection_owners(pid_list: list[int], port: int) -> dict[int, int]:
     """How many established connections to `port` each process holds (socket inodes ↔ /proc/net/tcp)."""
     inodes: dict[str, int] = {}
@@ -179,7 +185,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[dict[str, Any]]:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while len(_children(server.pid)) < 2 or not _all_up(base):
+        while _listeners(port) < 3 or not _all_up(base):
             assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
             assert time.monotonic() < deadline, "server with workers did not start"
             time.sleep(0.2)
@@ -323,7 +329,7 @@ def test_a_dead_worker_is_replaced_and_stopping_stops_every_process(served: dict
         assert time.monotonic() < deadline, f"no replacement for worker {before[0]}: {now}"
         time.sleep(0.2)
     deadline = time.monotonic() + 30
-    while not _all_up(base):
+    while _listeners(served["port"]) < 3 or not _all_up(base):
         assert time.monotonic() < deadline, "the replacement worker never answered"
         time.sleep(0.2)
     r = httpx.post(f"{base}/v1/loyalty/checkin", headers=_member("after"))
