@@ -84,7 +84,7 @@ def outbox(runtime: Runtime, app_id: str, name: str) -> list[dict[str, Any]]:
     for row in rows:
         if row["name"] == name:
             props = orjson.loads(row["properties"]) if row["properties"] else {}
-            for col in ("item_id", "order_id", "amount_fen"):
+            for col in ("item_id", "order_id", "amount_fen", "coupon_id"):
                 if row.get(col) is not None:
                     props[col] = row[col]
             out.append(props | {"user_id": row["user_id"]})

@@ -127,9 +127,10 @@ CATALOG: dict[str, EventSpec] = {
         server_only=True,
     ),
     "loyalty_reward": EventSpec(
-        "A loyalty reward was granted (check-in milestone, task); coupon rewards are placeholders to issue.",
+        "A loyalty reward was granted (check-in milestone, task); a coupon reward names the coupon issued, or "
+        "why none could be (coupon_error: the promotions error code).",
         required={"reward_type": str, "source": str},
-        optional={"ref": str, "amount": int},
+        optional={"ref": str, "amount": int, "coupon_id": str, "coupon_error": str},
         server_only=True,
     ),
     "badge_awarded": EventSpec("A badge (勋章) was awarded.", required={"badge": str}, server_only=True),
@@ -142,7 +143,10 @@ CATALOG: dict[str, EventSpec] = {
         server_only=True,
     ),
     "mall_redeemed": EventSpec(
-        "A points-mall item was redeemed.", required={"item_id": str, "points": int}, server_only=True
+        "A points-mall item was redeemed (a coupon item names the coupon issued).",
+        required={"item_id": str, "points": int},
+        optional={"kind": str, "ref": str, "coupon_id": str},
+        server_only=True,
     ),
     # promotions (docs/promotions.md); every one is written by the server inside the business transaction
     "coupon_locked": EventSpec(

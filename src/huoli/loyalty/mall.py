@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
-from huoli.errors import Conflict, NotFound
+from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import ledger
 from huoli.loyalty.context import Ctx
@@ -21,6 +21,8 @@ from huoli.loyalty.schemas import MallItemIn, RedeemOut
 
 
 def upsert_item(db: Session, ctx: Ctx, item: MallItemIn) -> MallItem:
+    if item.kind == "coupon":
+        _check_coupon_ref(db, ctx, item.ref)
     row = db.get(MallItem, (ctx.app_id, item.id))
     if row is None:
         row = MallItem(app_id=ctx.app_id, id=item.id, created_at=ctx.now)
@@ -29,6 +31,29 @@ def upsert_item(db: Session, ctx: Ctx, item: MallItemIn) -> MallItem:
         setattr(row, field, getattr(item, field))
     db.flush()
     return row
+
+
+def _check_coupon_ref(db: Session, ctx: Ctx, ref: str | None) -> None:
+    """A coupon item issues a coupon of a promotions template of this app: refuse a missing one at setup,
+    not at the member's first redemption."""
+    from huoli.promotions.models import CouponTemplate
+
+    found = ref is not None and db.scalar(
+        select(func.count())
+        .select_from(CouponTemplate)
+        .where(CouponTemplate.app_id == ctx.app_id, CouponTemplate.id == ref)
+    )
+    if not found:
+        raise ValidationFailed(
+            "a coupon item needs ref = the id of one of this app's coupon templates",
+            details=[{"field": "ref", "message": f"no coupon template {ref!r} in this app"}],
+        )
+
+
+def _issued_coupon(db: Session, business_key: str) -> str | None:
+    from huoli.promotions.models import Coupon
+
+    return db.scalar(select(Coupon.id).where(Coupon.claim_key == f"loyalty:{business_key}"))
 
 
 def items(db: Session, *, active_only: bool) -> list[MallItem]:
@@ -42,7 +67,13 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
     business_key = f"mall:{user_id}:{key}"
     done = db.scalars(select(MallRedemption).where(MallRedemption.business_key == business_key)).first()
     if done is not None:
-        return RedeemOut(redemption_id=done.id, item_id=done.item_id, points=done.points, applied=False)
+        return RedeemOut(
+            redemption_id=done.id,
+            item_id=done.item_id,
+            points=done.points,
+            applied=False,
+            coupon_id=_issued_coupon(db, business_key),
+        )
     item = db.get(MallItem, (ctx.app_id, item_id))
     if item is None or not item.active:
         raise NotFound(f"no active mall item {item_id!r}", code="item_not_found")
@@ -51,7 +82,13 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
     )
     if not spent.applied:
         done = db.scalars(select(MallRedemption).where(MallRedemption.business_key == business_key)).one()
-        return RedeemOut(redemption_id=done.id, item_id=done.item_id, points=done.points, applied=False)
+        return RedeemOut(
+            redemption_id=done.id,
+            item_id=done.item_id,
+            points=done.points,
+            applied=False,
+            coupon_id=_issued_coupon(db, business_key),
+        )
     if item.per_user_limit is not None:
         mine = db.scalar(
             select(func.count())
@@ -85,6 +122,24 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
     )
     if rid is None:  # the spend above already claimed this key, so only a foreign row can hold it
         raise Conflict("this business key was already used", code="business_key_reused")
+    coupon_id = None
+    if item.kind == "coupon":
+        from huoli.promotions import coupons  # the promotions domain owns coupon stock and limits
+
+        # No savepoint: a coupon that can't be issued (sold out, per-user limit) fails the whole redemption,
+        # so the member keeps the points.
+        assert item.ref is not None
+        coupon, _ = coupons.claim(
+            db=db,
+            settings=ctx.settings,
+            app_id=ctx.app_id,
+            template_id=item.ref,
+            user_id=user_id,
+            claim_key=f"loyalty:{business_key}",
+            now=ctx.now,
+            source="loyalty",
+        )
+        coupon_id = coupon.id
     events.emit(
         db=db,
         app_id=ctx.app_id,
@@ -93,7 +148,10 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
         idempotency_key=f"loyalty:{business_key}",
         user_id=user_id,
         properties={"item_id": item_id, "points": item.points, "kind": item.kind}
-        | ({"ref": item.ref} if item.ref else {}),
+        | ({"ref": item.ref} if item.ref else {})
+        | ({"coupon_id": coupon_id} if coupon_id else {}),
         settings=ctx.settings,
     )
-    return RedeemOut(redemption_id=int(rid), item_id=item_id, points=item.points, applied=True)
+    return RedeemOut(
+        redemption_id=int(rid), item_id=item_id, points=item.points, applied=True, coupon_id=coupon_id
+    )

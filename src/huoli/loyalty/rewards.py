@@ -1,10 +1,11 @@
-"""Hands out one reward (points, coupon placeholder, badge, growth) once per grant key."""
+"""Hands out one reward (points, coupon, badge, growth) once per grant key."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
+from huoli.errors import HuoliError
 from huoli.events import service as events
 from huoli.loyalty import badges, ledger, tiers
 from huoli.loyalty.context import Ctx
@@ -13,8 +14,9 @@ from huoli.loyalty.schemas import Reward
 
 
 def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, source: str) -> bool:
-    """True when this call granted it. Coupons are recorded and announced (event `loyalty_reward`) for the
-    promotions domain to issue; huoli's loyalty engine does not own coupon stock."""
+    """True when this call granted it. A coupon reward is issued by the promotions domain in the same
+    transaction (its limits and stock apply); when it can't be, the grant still counts once and the event
+    says why, so a check-in never fails for a coupon template that ran out."""
     won = insert_or_ignore(
         db,
         RewardGrant,
@@ -49,6 +51,10 @@ def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, sour
         badges.award(db, ctx, user_id=user_id, code=reward.ref, source=source)
     elif reward.type == "growth":
         tiers.add_growth(db, ctx, user_id=user_id, amount=reward.amount, source=source, key=f"grant:{key}")
+    coupon: dict[str, str] = {}
+    if reward.type == "coupon":
+        assert reward.ref is not None
+        coupon = issue_coupon(db, ctx, user_id=user_id, template_id=reward.ref, key=f"loyalty:grant:{key}")
     events.emit(
         db=db,
         app_id=ctx.app_id,
@@ -57,7 +63,30 @@ def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, sour
         idempotency_key=f"loyalty:grant:{key}",
         user_id=user_id,
         properties={"reward_type": reward.type, "source": source, "amount": reward.amount}
-        | ({"ref": reward.ref} if reward.ref else {}),
+        | ({"ref": reward.ref} if reward.ref else {})
+        | coupon,
         settings=ctx.settings,
     )
     return True
+
+
+def issue_coupon(db: Session, ctx: Ctx, *, user_id: str, template_id: str, key: str) -> dict[str, str]:
+    """Issue one coupon of a promotions template, once per key; {"coupon_id"} or {"coupon_error": code}.
+    A savepoint keeps a refused issue (inactive, sold out, per-user limit) from undoing the caller's work."""
+    from huoli.promotions import coupons  # the promotions domain owns coupon stock and limits
+
+    try:
+        with db.begin_nested():
+            issued, _ = coupons.claim(
+                db=db,
+                settings=ctx.settings,
+                app_id=ctx.app_id,
+                template_id=template_id,
+                user_id=user_id,
+                claim_key=key,
+                now=ctx.now,
+                source="loyalty",
+            )
+    except HuoliError as exc:
+        return {"coupon_error": exc.code}
+    return {"coupon_id": issued.id}

@@ -451,3 +451,4 @@ class RedeemOut(BaseModel):
     item_id: str
     points: int
     applied: bool
+    coupon_id: str | None = Field(None, description="the coupon issued, for a coupon item")
