@@ -163,3 +163,29 @@ def test_racing_mall_coupon_purchases_keep_the_template_limits(runtime: Runtime,
             db.scalar(select(func.sum(PointsTransfer.points)).where(PointsTransfer.kind == "spend")) or 0
         )
         assert spent == 30  # every refused purchase gave its points back
+
+
+def test_tier_monthly_coupons_once_per_member_per_local_month(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    from huoli.loyalty import service, tiers
+
+    # A template's per-user limit counts over its whole life, so a monthly one allows many; black_monthly is
+    # left undefined.
+    template(runtime, "shop", "gold_monthly", claim_trigger="reward", per_user_limit=24)
+    with uow(runtime, "shop", T0) as (db, ctx):
+        for user, growth in (("gold1", 5000), ("silver1", 1000), ("black1", 20000)):
+            tiers.add_growth(db, ctx, user_id=user, amount=growth, source="admin", key=f"g:{user}")
+
+    def run(when: datetime) -> dict[str, object]:
+        with uow(runtime, "shop", when) as (db, ctx):
+            out = service.run_job(db, ctx, job="tier-benefits")["tier_benefits"]
+            assert isinstance(out, dict)
+            return out
+
+    first = run(T0)
+    assert first == {"month": "2026-03", "issued": 1, "already_this_month": 0, "failed": {"not_found": 1}}
+    assert run(T0 + timedelta(days=20))["issued"] == 0  # the same month again: nothing new
+    # 1 April 00:30 in Shanghai is still 31 March in UTC: the app's month decides.
+    april = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
+    assert run(april)["issued"] == 1
+    assert [c.template_id for c in coupons_of(runtime, "shop", "gold1")] == ["gold_monthly", "gold_monthly"]
+    assert coupons_of(runtime, "shop", "silver1") == []

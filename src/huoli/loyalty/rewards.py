@@ -54,7 +54,7 @@ def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, sour
     coupon: dict[str, str] = {}
     if reward.type == "coupon":
         assert reward.ref is not None
-        coupon = issue_coupon(db, ctx, user_id=user_id, template_id=reward.ref, key=f"loyalty:grant:{key}")
+        coupon, _ = issue_coupon(db, ctx, user_id=user_id, template_id=reward.ref, key=f"loyalty:grant:{key}")
     events.emit(
         db=db,
         app_id=ctx.app_id,
@@ -70,14 +70,17 @@ def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, sour
     return True
 
 
-def issue_coupon(db: Session, ctx: Ctx, *, user_id: str, template_id: str, key: str) -> dict[str, str]:
-    """Issue one coupon of a promotions template, once per key; {"coupon_id"} or {"coupon_error": code}.
+def issue_coupon(
+    db: Session, ctx: Ctx, *, user_id: str, template_id: str, key: str
+) -> tuple[dict[str, str], bool]:
+    """Issue one coupon of a promotions template, once per key: ({"coupon_id"} or {"coupon_error": code},
+    whether this call issued it).
     A savepoint keeps a refused issue (inactive, sold out, per-user limit) from undoing the caller's work."""
     from huoli.promotions import coupons  # the promotions domain owns coupon stock and limits
 
     try:
         with db.begin_nested():
-            issued, _ = coupons.claim(
+            issued, created = coupons.claim(
                 db=db,
                 settings=ctx.settings,
                 app_id=ctx.app_id,
@@ -88,5 +91,5 @@ def issue_coupon(db: Session, ctx: Ctx, *, user_id: str, template_id: str, key: 
                 source="loyalty",
             )
     except HuoliError as exc:
-        return {"coupon_error": exc.code}
-    return {"coupon_id": issued.id}
+        return {"coupon_error": exc.code}, False
+    return {"coupon_id": issued.id}, created

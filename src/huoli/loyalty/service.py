@@ -97,6 +97,8 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
         return {"members_warned": ledger.warn_expiring(db, ctx)}
     if job == "tiers":
         return {"tiers": tiers.reevaluate_all(db, ctx)}
+    if job == "tier-benefits":
+        return {"tier_benefits": tiers.issue_monthly_coupons(db, ctx)}
     if job == "compact-boards":
         return {"deltas_folded": leaderboards.compact(db, ctx)}
     if job == "scan-tasks":
@@ -105,4 +107,4 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
     raise NotFound(f"no job {job!r} ({', '.join(JOBS)})", code="job_not_found")
 
 
-JOBS = ("expire", "warn-expiring", "tiers", "scan-tasks", "compact-boards")
+JOBS = ("expire", "warn-expiring", "tiers", "tier-benefits", "scan-tasks", "compact-boards")

@@ -209,6 +209,34 @@ def reevaluate_all(db: Session, ctx: Ctx) -> dict[str, int]:
     return counts
 
 
+def issue_monthly_coupons(db: Session, ctx: Ctx) -> dict[str, object]:
+    """The tier-benefits job: each member's tier `monthly_coupons`, one of each per local month. Safe to run
+    daily (or on the member day): the month's claim key makes every later run of the month issue nothing."""
+    from huoli.loyalty.rewards import issue_coupon  # rewards imports this module
+
+    month = ctx.today.strftime("%Y-%m")
+    by_tier = {lv.code: lv.monthly_coupons for lv in ctx.rules.tiers.levels if lv.monthly_coupons}
+    issued, already = 0, 0
+    failed: dict[str, int] = {}  # promotions error code → count (sold out, inactive, missing template)
+    if by_tier:
+        members = db.execute(
+            select(MemberTier.user_id, MemberTier.tier)
+            .where(MemberTier.tier.in_(by_tier))
+            .order_by(MemberTier.user_id)
+        ).all()
+        for user_id, tier in members:
+            for template_id in by_tier[tier]:
+                key = f"loyalty:tier:{month}:{user_id}:{template_id}"
+                out, created = issue_coupon(db, ctx, user_id=user_id, template_id=template_id, key=key)
+                if "coupon_error" in out:
+                    failed[out["coupon_error"]] = failed.get(out["coupon_error"], 0) + 1
+                elif created:
+                    issued += 1
+                else:
+                    already += 1
+    return {"month": month, "issued": issued, "already_this_month": already, "failed": failed}
+
+
 def is_member_day(ctx: Ctx, day: date | None = None) -> bool:
     md = ctx.rules.tiers.member_day
     return md is not None and (day or ctx.today).day == md
