@@ -271,3 +271,44 @@ def test_sold_out_is_answered_from_the_cache_and_stock_returned_elsewhere_shows_
     sleep(2.1)
     attempt(uow, runtime, "u5")
     assert totals(uow) == (0, 2, 2)
+
+
+def test_stock_given_back_reaches_the_gate_after_the_commit_once(uow, runtime, gate) -> None:  # type: ignore[no-untyped-def]
+    setup_item(uow, stock=2)
+    gate.load(APP, "fi1", 2)
+    counter = gate.keys(APP, "fi1")[0]
+
+    def attempt_gated(user: str, now: datetime = DURING) -> str:
+        return flashsale.attempt_gated(
+            factory=runtime.sessions, gate=gate, settings=runtime.settings, app_id=APP,
+            flash_item_id="fi1", user_id=user, quantity=1, now=lambda: now,
+        ).id  # fmt: skip
+
+    first, second = attempt_gated("u1"), attempt_gated("u2")
+    assert int(gate.redis.get(counter)) == 0
+    late = DURING + timedelta(minutes=11)  # past the 10-minute pay window
+    # A job whose transaction rolls back gives nothing back to the gate.
+    with pytest.raises(RuntimeError), unit_of_work(runtime.sessions) as db:
+        assert len(flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late, gate=gate)) == 2
+        raise RuntimeError("the job's transaction fails after the flip")
+    assert int(gate.redis.get(counter)) == 0
+    with unit_of_work(runtime.sessions) as db:
+        flashsale.cancel(db=db, settings=runtime.settings, reservation_id=first, now=late, gate=gate)
+        assert int(gate.redis.get(counter)) == 0  # not before the commit
+    assert int(gate.redis.get(counter)) == 1
+    with unit_of_work(runtime.sessions) as db:
+        assert [
+            r[0] for r in flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late, gate=gate)
+        ] == [second]
+        assert (
+            flashsale.cancel(db=db, settings=runtime.settings, reservation_id=first, now=late, gate=gate)
+            == []
+        )
+    assert int(gate.redis.get(counter)) == 2  # each unit once, however often the job runs
+    # The units sell again through the gate (no undersell); a user's used attempt stays used.
+    with pytest.raises(Conflict) as again:
+        attempt_gated("u1", late)
+    assert again.value.code == "already_attempted"
+    assert attempt_gated("u3", late) and attempt_gated("u4", late)
+    # (stock, reservations not expired, users): u3 and u4 hold the returned units; u1's cancelled row stays.
+    assert totals(uow) == (0, 3, 4)

@@ -7,12 +7,13 @@ away before it reaches the database; whatever it admits is settled by the same d
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, exists, func, select, update
+from sqlalchemy import Table, bindparam, event, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -288,9 +289,19 @@ def mark_paid(
 
 
 def _return_stock(
-    db: Session, settings: Settings, rows: list[Any], now: datetime, reason: str
+    db: Session, settings: Settings, rows: list[Any], now: datetime, reason: str, gate: RedisGate | None
 ) -> list[tuple[str, str, str, int]]:
     cache = hot.for_bind(db.get_bind())
+    if gate is not None and rows:
+        # After the commit, not before: a rolled-back return must not reach the gate (the database, not the
+        # gate, decides who wins, so a crash in between can only undersell, never oversell).
+        returned = [(app, item_id, qty) for _, item_id, _, qty, app in rows]
+
+        def restock(_: Session) -> None:
+            for app, item_id, qty in returned:
+                gate.restock(app, item_id, qty)
+
+        event.listen(db, "after_commit", restock, once=True)
     for res_id, item_id, uid, qty, app in rows:
         db.execute(update(FlashItem).where(FlashItem.id == item_id).values(stock=FlashItem.stock + qty))
         cache.stock_returned(app, item_id)  # this process sees the unit again at once, others within a second
@@ -308,9 +319,9 @@ def _return_stock(
 
 
 def cancel(
-    *, db: Session, settings: Settings, reservation_id: str, now: datetime
+    *, db: Session, settings: Settings, reservation_id: str, now: datetime, gate: RedisGate | None = None
 ) -> list[tuple[str, str, str, int]]:
-    """The order was cancelled before payment: stock goes back (once)."""
+    """The order was cancelled before payment: stock goes back (once), to the gate too after the commit."""
     rows = db.execute(
         update(FlashReservation)
         .where(FlashReservation.id == reservation_id, FlashReservation.status == "reserved")
@@ -323,11 +334,11 @@ def cancel(
             FlashReservation.app_id,
         )
     ).all()
-    return _return_stock(db, settings, list(rows), now, "cancelled")
+    return _return_stock(db, settings, list(rows), now, "cancelled", gate)
 
 
 def expire_unpaid(
-    *, db: Session, settings: Settings, now: datetime, limit: int = 1000
+    *, db: Session, settings: Settings, now: datetime, limit: int = 1000, gate: RedisGate | None = None
 ) -> list[tuple[str, str, str, int]]:
     """Job: reservations unpaid past pay_by give their stock back. The status flip is the idempotency key:
     a second run (or a concurrent one) finds nothing left to flip."""
@@ -350,7 +361,7 @@ def expire_unpaid(
             FlashReservation.app_id,
         )
     ).all()
-    return _return_stock(db, settings, list(rows), now, "unpaid")
+    return _return_stock(db, settings, list(rows), now, "unpaid", gate)
 
 
 # -- Redis gate ---------------------------------------------------------------------------------------
@@ -370,9 +381,17 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
 
-# Compensation when the database refused what the gate admitted (or a reservation expired).
+# Compensation when the database refused what the gate admitted: the unit and the user's attempt come back.
 UNGATE_LUA = """
 if redis.call('SREM', KEYS[2], ARGV[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+
+# Stock a reservation gave back (expired unpaid, order cancelled): the unit comes back, the user's attempt stays
+# used (the database keeps their reservation row). Only into a loaded counter: no counter, no gate for the item.
+RESTOCK_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) end
 return 1
 """
 
@@ -385,6 +404,7 @@ class RedisGate:
         self.prefix = prefix
         self._gate = redis.register_script(GATE_LUA)
         self._ungate = redis.register_script(UNGATE_LUA)
+        self._restock = redis.register_script(RESTOCK_LUA)
 
     def keys(self, app_id: str, flash_item_id: str) -> list[str]:
         base = f"{self.prefix}:flash:{app_id}:{flash_item_id}"
@@ -403,6 +423,9 @@ class RedisGate:
 
     def give_back(self, app_id: str, flash_item_id: str, user_id: str, quantity: int) -> None:
         self._ungate(keys=self.keys(app_id, flash_item_id), args=[user_id, quantity])
+
+    def restock(self, app_id: str, flash_item_id: str, quantity: int) -> None:
+        self._restock(keys=self.keys(app_id, flash_item_id)[:1], args=[quantity])
 
 
 def attempt_gated(
@@ -465,3 +488,19 @@ def _give_back(
     gate.give_back(app_id, flash_item_id, user_id, quantity)
     if bind is not None:  # the unit is in the gate again: stop refusing from the cache here
         hot.for_bind(bind).stock_returned(app_id, flash_item_id)
+
+
+_gates: dict[str, RedisGate] = {}
+_gates_lock = threading.Lock()
+
+
+def gate_for(redis_url: str | None) -> RedisGate | None:
+    """One gate per Redis URL and process (HUOLI_REDIS_URL), or None when the gate is not configured."""
+    if not redis_url:
+        return None
+    with _gates_lock:
+        if redis_url not in _gates:
+            import redis
+
+            _gates[redis_url] = RedisGate(redis.Redis.from_url(redis_url))
+        return _gates[redis_url]

@@ -3,7 +3,6 @@ under /v1/server/promotions, operators under /admin/promotions. Rules live in th
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -85,21 +84,10 @@ SERVER = "/v1/server/promotions"
 ADMIN = "/admin/promotions"
 DeviceDep = Annotated[str | None, Header(alias="X-Huoli-Device-Id", max_length=128)]
 
-_gates: dict[str, flashsale.RedisGate] = {}
-_gates_lock = threading.Lock()
-
 
 def _gate(runtime: Runtime) -> flashsale.RedisGate | None:
     """One Redis gate per process when HUOLI_REDIS_URL is set (cached like the WeChat clients)."""
-    url = runtime.settings.redis_url
-    if not url:
-        return None
-    with _gates_lock:
-        if url not in _gates:
-            import redis
-
-            _gates[url] = flashsale.RedisGate(redis.Redis.from_url(url))
-        return _gates[url]
+    return flashsale.gate_for(runtime.settings.redis_url)
 
 
 def _json(model: BaseModel) -> Response:

@@ -166,8 +166,9 @@ def order_cancelled(
     now: datetime,
 ) -> dict[str, int]:
     released = coupons.release(db=db, settings=settings, app_id=app_id, order_id=order_id, now=now)
+    gate = flashsale.gate_for(settings.redis_url)
     stock = (
-        flashsale.cancel(db=db, settings=settings, reservation_id=flash_reservation_id, now=now)
+        flashsale.cancel(db=db, settings=settings, reservation_id=flash_reservation_id, now=now, gate=gate)
         if flash_reservation_id
         else []
     )
@@ -178,7 +179,11 @@ def run_jobs(*, db: Session, settings: Settings, now: datetime) -> dict[str, obj
     """Every periodic job except refund payment (which calls WeChat Pay): safe to run often and concurrently."""
     return {
         "coupons": coupons.expire(db=db, settings=settings, now=now),
-        "flash_expired": len(flashsale.expire_unpaid(db=db, settings=settings, now=now)),
+        "flash_expired": len(
+            flashsale.expire_unpaid(
+                db=db, settings=settings, now=now, gate=flashsale.gate_for(settings.redis_url)
+            )
+        ),
         "groups": groupbuy.close_due(db=db, settings=settings, now=now),
         "bargains_expired": bargain.expire(db=db, settings=settings, now=now),
         "commissions_credited": distribution.credit_due(db=db, settings=settings, now=now),
