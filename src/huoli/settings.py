@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     console_node_modules: Path | None = Field(
         None, description="node_modules with the console's browser libraries (default: console/node_modules)."
     )
+    wechatpay_api_v3_key: str = Field(
+        "", description="WeChat Pay APIv3 key (32 bytes): decrypts refund notifications (docs/promotions.md)."
+    )
+    wechatpay_platform_key_file: Path | None = Field(
+        None,
+        description="WeChat Pay public key (微信支付公钥, PEM) or platform certificate: checks notifications.",
+    )
+    wechatpay_platform_serial: str = Field(
+        "", description="Its id as sent in Wechatpay-Serial (PUB_KEY_ID_…)."
+    )
     redis_url: str | None = Field(
         None, description="Optional Redis (redis://127.0.0.1:6379/0): flash-sale gate."
     )

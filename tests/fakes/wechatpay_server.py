@@ -6,6 +6,9 @@ Endpoints (shapes of WeChat Pay v3 《申请退款》/《查询单笔退款》):
   amount: {refund, total, currency}}`` → 200 ``{refund_id, out_refund_no, out_trade_no, status, amount,
   create_time, …}``
 * ``GET  /v3/refund/domestic/refunds/{out_refund_no}`` → the same object
+* ``refund_notification(out_refund_no)`` builds what WeChat Pay POSTs to the refund's ``notify_url``
+  (《退款结果通知》): the refund encrypted with AEAD_AES_256_GCM under the APIv3 key, the envelope signed with
+  the platform key; the test delivers it to huoli's route
 
 Errors are an HTTP status with ``{"code", "message"}``: 401 SIGN_ERROR (bad or missing
 ``WECHATPAY2-SHA256-RSA2048`` authorization; this fake verifies the RSA-SHA256 signature with the merchant's
@@ -45,6 +48,7 @@ import uvicorn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -60,6 +64,7 @@ from huoli.wechat.pay import (
 MCHID = "1900000109"
 SERIAL_NO = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"  # the merchant certificate's serial
 PLATFORM_SERIAL = "PUB_KEY_ID_0114232134912410000000000000"  # 微信支付公钥 id
+API_V3_KEY = b"huoli-test-apiv3-key-32-bytes-ok"  # the merchant's APIv3 key: 32 bytes
 
 
 def _pem_pair() -> tuple[rsa.RSAPrivateKey, bytes, bytes]:
@@ -258,6 +263,61 @@ class FakeWeChatPay:
             for r in self.refunds.values():
                 if r.status == "PROCESSING":
                     r.status, r.success_time = "SUCCESS", _now_text()
+
+    def refund_notification(
+        self,
+        out_refund_no: str,
+        *,
+        api_v3_key: bytes = API_V3_KEY,
+        timestamp: int | None = None,
+        event_type: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """What WeChat Pay POSTs to the refund's notify_url (《退款结果通知》): the refund, encrypted with
+        AEAD_AES_256_GCM under the APIv3 key, in an envelope signed with the platform key like an answer."""
+        with self._lock:
+            r = self.refunds[out_refund_no]
+            status = r.status
+            resource = {
+                "mchid": MCHID,
+                "out_trade_no": r.out_trade_no,
+                "transaction_id": r.transaction_id,
+                "out_refund_no": r.out_refund_no,
+                "refund_id": r.refund_id,
+                "refund_status": status,
+                "success_time": r.success_time,
+                "user_received_account": "支付用户零钱",
+                "amount": {"total": r.total_fen, "refund": r.refund_fen, "payer_total": r.total_fen,
+                           "payer_refund": r.refund_fen},
+            }  # fmt: skip
+        nonce = secrets.token_hex(6)  # 12 characters, as WeChat sends
+        ciphertext = AESGCM(api_v3_key).encrypt(nonce.encode(), json.dumps(resource).encode(), b"refund")
+        envelope = {
+            "id": f"EV-{secrets.token_hex(10)}",
+            "create_time": _now_text(),
+            "resource_type": "encrypt-resource",
+            "event_type": event_type or f"REFUND.{status}",
+            "summary": "退款成功" if status == "SUCCESS" else "退款异常",
+            "resource": {
+                "original_type": "refund",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": base64.b64encode(ciphertext).decode(),
+                "associated_data": "refund",
+                "nonce": nonce,
+            },
+        }
+        body = json.dumps(envelope, ensure_ascii=False).encode()
+        ts, sig_nonce = str(timestamp if timestamp is not None else int(time.time())), secrets.token_hex(16)
+        signature = _PLATFORM_KEY.sign(
+            response_message(ts, sig_nonce, body), padding.PKCS1v15(), hashes.SHA256()
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "Wechatpay-Timestamp": ts,
+            "Wechatpay-Nonce": sig_nonce,
+            "Wechatpay-Serial": PLATFORM_SERIAL,
+            "Wechatpay-Signature": base64.b64encode(signature).decode(),
+        }
+        return headers, body
 
     def refunded_fen(self, out_trade_no: str) -> int:
         with self._lock:

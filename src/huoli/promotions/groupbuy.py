@@ -22,7 +22,7 @@ from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import Group, GroupCampaign, GroupMember, Refund
 from huoli.promotions.schemas import GroupCampaignIn
 from huoli.settings import Settings
-from huoli.wechat.pay import WeChatPayClient, WeChatPayError
+from huoli.wechat.pay import RefundNotice, WeChatPayClient, WeChatPayError
 
 
 def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: datetime) -> GroupCampaign:
@@ -331,6 +331,51 @@ def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 50
 # -- refunds ------------------------------------------------------------------------------------------
 
 
+def _settle(db: Session, settings: Settings, row: Refund, outcome: str, refund_id: str | None) -> str:
+    """Apply WeChat's word on a refund (an answer, a query or a notification); idempotent. Returns the
+    counter it belongs to: succeeded, processing or failed."""
+    if refund_id:
+        row.refund_id = refund_id
+    if outcome == "SUCCESS":
+        if row.status != "succeeded":
+            row.status = "succeeded"
+            member = db.get(GroupMember, row.source)
+            if member is not None:
+                member.status = "refunded"
+            emit(
+                db,
+                settings,
+                app_id=row.app_id,
+                name="promo_refund_succeeded",
+                ts=row.updated_at,
+                key=row.out_refund_no,
+                user_id=member.user_id if member else None,
+                properties={"amount_fen": row.refund_fen, "order_id": row.out_trade_no, "reason": row.reason},
+            )
+        return "succeeded"
+    if outcome == "PROCESSING":
+        if row.status != "succeeded":  # a late answer never undoes a success a notification brought
+            row.status = "processing"
+        return "processing"
+    # CLOSED / ABNORMAL / non-retryable errors need an operator (e.g. refund to a bank card).
+    if row.status != "succeeded":
+        row.status = "failed"
+    return "failed"
+
+
+def apply_refund_notice(
+    *, db: Session, settings: Settings, notice: RefundNotice, now: datetime
+) -> str | None:
+    """WeChat Pay's refund notification, already verified and decrypted: the same outcome as a query
+    (idempotent: WeChat may send it several times). None when no refund of ours has that out_refund_no."""
+    row = db.scalars(select(Refund).where(Refund.out_refund_no == notice.out_refund_no)).first()
+    if row is None or row.out_trade_no != notice.out_trade_no or row.refund_fen != notice.refund_fen:
+        return None
+    row.updated_at = now
+    row.last_error = None if notice.status == "SUCCESS" else f"notification: {notice.event_type}"
+    return _settle(db, settings, row, notice.status, notice.refund_id)
+
+
 def process_refunds(
     *,
     factory: sessionmaker[Session],
@@ -389,36 +434,8 @@ def process_refunds(
             row.attempts += 1
             row.updated_at = now()
             row.last_error = error
-            if refund_id:
-                row.refund_id = refund_id
-            if outcome == "SUCCESS":
-                if row.status != "succeeded":
-                    row.status = "succeeded"
-                    member = db.get(GroupMember, row.source)
-                    if member is not None:
-                        member.status = "refunded"
-                    emit(
-                        db,
-                        settings,
-                        app_id=app_id,
-                        name="promo_refund_succeeded",
-                        ts=row.updated_at,
-                        key=row.out_refund_no,
-                        user_id=member.user_id if member else None,
-                        properties={
-                            "amount_fen": row.refund_fen,
-                            "order_id": row.out_trade_no,
-                            "reason": row.reason,
-                        },
-                    )
-                out["succeeded"] += 1
-            elif outcome == "PROCESSING":
-                row.status = "processing"
-                out["processing"] += 1
-            elif outcome == "RETRY" and row.attempts < max_attempts:
+            if outcome == "RETRY" and row.attempts < max_attempts:
                 out["retry"] += 1
-            else:
-                # CLOSED / ABNORMAL / non-retryable errors need an operator (e.g. refund to a bank card).
-                row.status = "failed"
-                out["failed"] += 1
+                continue
+            out[_settle(db, settings, row, "FAILED" if outcome == "RETRY" else outcome, refund_id)] += 1
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -77,6 +78,7 @@ from huoli.promotions.schemas import (
 )
 from huoli.runtime import Runtime
 from huoli.users.service import derive_user_id
+from huoli.wechat.pay import WeChatPayError, parse_refund_notification, rsa_verifier
 
 router = APIRouter(tags=["promotions"])
 V1 = "/v1/promotions"
@@ -737,6 +739,45 @@ def server_order_cancelled(body: OrderCancelledIn, runtime: RuntimeDep, app: Sig
             flash_reservation_id=body.flash_reservation_id,
             now=runtime.clock(),
         )
+
+
+_verifiers: dict[tuple[str, str], Any] = {}
+
+
+def _notify_answer(status: int, message: str) -> Response:
+    # WeChat Pay's own failure shape; anything but 200/204 makes it send the notification again later.
+    return Response(orjson.dumps({"code": "FAIL", "message": message}), status, media_type="application/json")
+
+
+@router.post("/v1/promotions/wechatpay/refund-notify", status_code=204, response_class=Response)
+async def wechatpay_refund_notify(request: Request, runtime: RuntimeDep) -> Response:
+    """WeChat Pay's refund result notification (《退款结果通知》, the refund's notify_url): verified with the
+    platform key, decrypted with the APIv3 key, applied like a query answer. 204 acknowledges it."""
+    s = runtime.settings
+    if not (s.wechatpay_api_v3_key and s.wechatpay_platform_key_file and s.wechatpay_platform_serial):
+        return _notify_answer(503, "refund notifications are not configured (HUOLI_WECHATPAY_*)")
+    key = (str(s.wechatpay_platform_key_file), s.wechatpay_platform_serial)
+    if key not in _verifiers:
+        _verifiers[key] = rsa_verifier({key[1]: s.wechatpay_platform_key_file.read_bytes()})
+    body = await request.body()
+    try:
+        notice = parse_refund_notification(
+            request.headers,
+            body,
+            verifier=_verifiers[key],
+            api_v3_key=s.wechatpay_api_v3_key.encode(),
+            now_s=runtime.clock().timestamp(),
+        )
+    except WeChatPayError as exc:
+        return _notify_answer(401, exc.message)
+
+    def apply() -> str | None:
+        with unit_of_work(runtime.sessions) as db:  # the notification names no app: out_refund_no does
+            return groupbuy.apply_refund_notice(db=db, settings=s, notice=notice, now=runtime.clock())
+
+    if await run_in_threadpool(apply) is None:
+        return _notify_answer(404, f"no refund {notice.out_refund_no!r} of that order and amount")
+    return Response(status_code=204)
 
 
 @router.post(f"{SERVER}/groups/join")

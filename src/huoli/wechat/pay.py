@@ -17,6 +17,10 @@ Response verification (《验证签名》): every 2xx answer must carry ``Wechat
 platform key named by the serial (a platform certificate or, in the newer mode, the 微信支付公钥 with its
 ``PUB_KEY_ID_…``), fresh within 5 minutes (:func:`rsa_verifier`). An answer that fails is not trusted: the
 call raises ``INVALID_RESPONSE_SIGNATURE`` and the caller may query the same ``out_refund_no`` again.
+Refund notifications (《退款结果通知》): WeChat Pay POSTs ``{id, event_type: REFUND.SUCCESS | REFUND.ABNORMAL
+| REFUND.CLOSED, resource: {algorithm: AEAD_AES_256_GCM, ciphertext, nonce, associated_data}}`` to the
+``notify_url``, signed like an answer; the resource decrypts with the merchant's APIv3 key
+(:func:`parse_refund_notification`). A 200/204 acknowledges it; anything else makes WeChat send it again.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from typing import Any
 
 import httpx
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com"
 REFUND_PATH = "/v3/refund/domestic/refunds"
@@ -126,6 +131,75 @@ class WeChatPayError(Exception):
         known = ERROR_CODES.get(code)
         self.retryable = retryable if retryable is not None else (known[2] if known else False)
         super().__init__(f"WeChat Pay {code} [HTTP {http_status}]: {message}")
+
+
+def signature_problem(
+    headers: Mapping[str, str], body: bytes, verifier: Verifier, now_s: float
+) -> str | None:
+    """Why a signed message from WeChat Pay (an answer or a notification) can't be trusted, or None."""
+    h = {k.lower(): v for k, v in headers.items()}
+    timestamp, nonce = h.get("wechatpay-timestamp", ""), h.get("wechatpay-nonce", "")
+    serial, signature = h.get("wechatpay-serial", ""), h.get("wechatpay-signature", "")
+    if not (timestamp and nonce and serial and signature):
+        return "signature headers missing"
+    if not timestamp.isdigit() or abs(now_s - int(timestamp)) > RESPONSE_MAX_SKEW_S:
+        return "timestamp outside 5 minutes"
+    if not verifier(serial, response_message(timestamp, nonce, body), signature):
+        return f"signature does not verify with platform key {serial!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class RefundNotice:
+    notification_id: str
+    event_type: str  # REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED
+    out_refund_no: str
+    out_trade_no: str
+    refund_id: str
+    status: str  # SUCCESS | ABNORMAL | CLOSED
+    refund_fen: int
+    total_fen: int
+
+
+def parse_refund_notification(
+    headers: Mapping[str, str], body: bytes, *, verifier: Verifier, api_v3_key: bytes, now_s: float
+) -> RefundNotice:
+    """Verify and decrypt a refund notification; raises WeChatPayError(INVALID_NOTIFICATION) when it is not
+    genuine, fresh and well-formed (then answer non-2xx: WeChat sends it again)."""
+
+    def bad(message: str) -> WeChatPayError:
+        return WeChatPayError("INVALID_NOTIFICATION", message, retryable=False)
+
+    problem = signature_problem(headers, body, verifier, now_s)
+    if problem is not None:
+        raise bad(problem)
+    try:
+        note = jsonlib.loads(body)
+        res = note["resource"]
+        if res.get("algorithm") != "AEAD_AES_256_GCM":
+            raise bad(f"unknown algorithm {res.get('algorithm')!r}")
+        plain = AESGCM(api_v3_key).decrypt(
+            res["nonce"].encode(),
+            base64.b64decode(res["ciphertext"]),
+            (res.get("associated_data") or "").encode() or None,
+        )
+        data = jsonlib.loads(plain)
+        return RefundNotice(
+            notification_id=str(note["id"]),
+            event_type=str(note["event_type"]),
+            out_refund_no=str(data["out_refund_no"]),
+            out_trade_no=str(data["out_trade_no"]),
+            refund_id=str(data["refund_id"]),
+            status=str(data["refund_status"]),
+            refund_fen=int(data["amount"]["refund"]),
+            total_fen=int(data["amount"]["total"]),
+        )
+    except WeChatPayError:
+        raise
+    except InvalidTag:
+        raise bad("the resource does not decrypt with this APIv3 key") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise bad(f"malformed notification: {type(exc).__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -297,17 +371,11 @@ class WeChatPayClient:
 
     def _check_signature(self, response: httpx.Response) -> None:
         """Trust a 2xx answer only when WeChat Pay's platform key signed exactly these bytes, recently."""
-        h = response.headers
-        timestamp, nonce = h.get("wechatpay-timestamp", ""), h.get("wechatpay-nonce", "")
-        serial, signature = h.get("wechatpay-serial", ""), h.get("wechatpay-signature", "")
-        problem = None
-        if not (timestamp and nonce and serial and signature):
-            problem = "response signature headers missing"
-        elif not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > RESPONSE_MAX_SKEW_S:
-            problem = "response timestamp outside 5 minutes"
-        elif not self._verifier(serial, response_message(timestamp, nonce, response.content), signature):
-            problem = f"response signature does not verify with platform key {serial!r}"
+        problem = signature_problem(response.headers, response.content, self._verifier, self._clock())
         if problem is not None:
             raise WeChatPayError(
-                "INVALID_RESPONSE_SIGNATURE", problem, http_status=response.status_code, retryable=False
+                "INVALID_RESPONSE_SIGNATURE",
+                f"response {problem}",
+                http_status=response.status_code,
+                retryable=False,
             )
