@@ -255,3 +255,38 @@ def test_a_domain_event_landing_behind_the_cursor_still_counts(runtime: Runtime,
     with uow(runtime, "shop", now + timedelta(seconds=10)) as (db, ctx):
         assert ledger.balance(db, ctx, "u2").available == 3  # … but the late event was counted
         assert ledger.balance(db, ctx, "u1").available == 3  # and the re-read one only once
+
+
+def test_every_active_local_day_earns_growth_once_not_only_check_in_days(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    sh = ZoneInfo("Asia/Shanghai")
+
+    def used(user: str, when: datetime, source: str = "client", name: str = "page_view") -> None:
+        raw = [{"event_id": str(uuid.uuid4()), "ts": int(when.timestamp() * 1000), "name": name}
+               | ({"page": "pages/index/index"} if name == "page_view" else
+                  {"user_id": user, "properties": {"order_id": "o1", "amount_fen": 100}})]  # fmt: skip
+        batch = validate_events(
+            raw,
+            caller=Caller(app_id="shop", source=source, user_id=user if source == "client" else None),
+            now=when,
+            max_age=timedelta(days=7),
+            max_future=timedelta(minutes=10),
+        )
+        assert not batch.rejected, batch.rejected
+        runtime.writer.append(batch.to_arrow())
+
+    # u1: 23:59 and 00:01 Shanghai time are two local days; three events on the first are still one day.
+    for minute in (0, 30, 59):
+        used("u1", datetime(2026, 3, 2, 23, minute, tzinfo=sh))
+    used("u1", datetime(2026, 3, 3, 0, 1, tzinfo=sh))
+    with uow(runtime, "shop", datetime(2026, 3, 2, 9, 0, tzinfo=sh)) as (db, ctx):
+        checkin.check_in(db, ctx, user_id="u1")  # 2 March's growth through check-in: the same key, no double
+    used("u2", datetime(2026, 3, 2, 12, 0, tzinfo=sh), source="server", name="order_paid")  # not app use
+    seen = []
+    # The second run re-reads the 5 minutes behind the cursor (events loaded after their received_at).
+    for later in (datetime(2026, 3, 3, 0, 2, 30, tzinfo=sh), datetime(2026, 3, 3, 0, 4, tzinfo=sh)):
+        with uow(runtime, "shop", later) as (db, ctx):
+            seen.append(service.run_job(db, ctx, job="scan-tasks", store=runtime.store)["active_member_days"])
+    assert seen == [2, 2]  # the same member-days twice, the growth once
+    with uow(runtime, "shop", later) as (db, ctx):
+        assert tiers.growth(db, ctx, "u1") == 2 * ctx.rules.tiers.growth_per_active_day
+        assert tiers.growth(db, ctx, "u2") == 0

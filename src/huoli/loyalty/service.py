@@ -103,7 +103,10 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
         return {"deltas_folded": leaderboards.compact(db, ctx)}
     if job == "scan-tasks":
         assert store is not None
-        return {"events_read": tasks.scan_events(db, ctx, store=store)}
+        return {
+            "events_read": tasks.scan_events(db, ctx, store=store),
+            "active_member_days": tasks.scan_active_days(db, ctx, store=store),
+        }
     raise NotFound(f"no job {job!r} ({', '.join(JOBS)})", code="job_not_found")
 
 

@@ -249,3 +249,33 @@ def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000
             cursor.position = position
         db.flush()
     return len(rows)
+
+
+def scan_active_days(db: Session, ctx: Ctx, *, store: EventStore) -> int:
+    """Growth for each local day a member used the mini-program (any client event, not only check-in),
+    read from the event log since the cursor; returns the member-days seen. Idempotent per member and day
+    (growth key `active:<user>:<date>`, the one check-in uses), so overlapping re-reads add nothing."""
+    per_day = ctx.rules.tiers.growth_per_active_day
+    cursor = db.get(ScanCursor, (ctx.app_id, "active_days"))
+    start = cursor.position if cursor is not None else ctx.now - ctx.settings.event_max_age
+    hi = ctx.now - SCAN_LAG
+    if per_day <= 0 or start >= hi:
+        return 0
+    # Per user and UTC hour, the first and last event: an hour spans at most two local days (any zone
+    # offset), and both ends' days hold an event, so these two instants name every active local day.
+    rows = store.query(
+        "SELECT user_id, min(ts) AS lo, max(ts) AS hi FROM events WHERE app_id = ? AND source = 'client' "
+        "AND user_id IS NOT NULL AND received_at > ? AND received_at <= ? GROUP BY user_id, date_trunc('hour', ts)",
+        [ctx.app_id, start - SCAN_OVERLAP, hi],  # the overlap catches events loaded after their received_at
+    ).to_pylist()
+    days = {(r["user_id"], ctx.local_date(r[end])) for r in rows for end in ("lo", "hi")}
+    for user_id, day in sorted(days):
+        tiers.add_growth(
+            db, ctx, user_id=user_id, amount=per_day, source="active_day", key=f"active:{user_id}:{day}"
+        )
+    if cursor is None:
+        db.add(ScanCursor(app_id=ctx.app_id, name="active_days", position=hi))
+    else:
+        cursor.position = hi
+    db.flush()
+    return len(days)
