@@ -182,10 +182,35 @@ def test_tier_monthly_coupons_once_per_member_per_local_month(runtime: Runtime, 
             return out
 
     first = run(T0)
-    assert first == {"month": "2026-03", "issued": 1, "already_this_month": 0, "failed": {"not_found": 1}}
+    assert first == {
+        "month": "2026-03", "issued": 1, "already_this_month": 0, "birthday_gifts": 0, "failed": {"not_found": 1},
+    }  # fmt: skip
     assert run(T0 + timedelta(days=20))["issued"] == 0  # the same month again: nothing new
     # 1 April 00:30 in Shanghai is still 31 March in UTC: the app's month decides.
     april = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
     assert run(april)["issued"] == 1
     assert [c.template_id for c in coupons_of(runtime, "shop", "gold1")] == ["gold_monthly", "gold_monthly"]
     assert coupons_of(runtime, "shop", "silver1") == []
+
+
+def test_birthday_gift_once_a_year_from_the_day_to_the_month_end(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    from huoli.loyalty import profile, service, tiers
+
+    template(runtime, "shop", "birthday_gold", claim_trigger="reward", per_user_limit=10)
+    with uow(runtime, "shop", T0) as (db, ctx):
+        for user, growth, birthday in (("g1", 5000, "03-10"), ("g2", 5000, "02-29"), ("s1", 1000, "03-10")):
+            tiers.add_growth(db, ctx, user_id=user, amount=growth, source="admin", key=f"g:{user}")
+            profile.set_birthday(db, ctx, user_id=user, birthday=birthday, by_operator=False)
+
+    def gifts(day: str) -> int:
+        when = datetime.fromisoformat(f"{day}T10:00:00+08:00")
+        with uow(runtime, "shop", when) as (db, ctx):
+            out = service.run_job(db, ctx, job="tier-benefits")["tier_benefits"]
+            assert isinstance(out, dict)
+            return int(out["birthday_gifts"])
+
+    assert [gifts(d) for d in ("2026-03-09", "2026-03-10", "2026-03-20")] == [0, 1, 0]  # g1, once
+    assert gifts("2027-03-31") == 1  # next year; the job missed the day itself but not the month
+    assert gifts("2027-02-28") == 1  # g2, born 29 Feb, in a year without one
+    assert [c.template_id for c in coupons_of(runtime, "shop", "g1")] == ["birthday_gold"] * 2
+    assert coupons_of(runtime, "shop", "s1") == []  # silver has no birthday gift

@@ -210,3 +210,28 @@ def test_the_same_user_in_two_apps_has_two_separate_loyalty_records(  # type: ig
     mine = client.get("/v1/loyalty/points", headers=mp_headers(runtime, shop.id, "u_1")).json()
     other_pts = client.get("/v1/loyalty/points", headers=mp_headers(runtime, other.id, "u_1")).json()
     assert mine["available"] == 5 and other_pts["available"] == 5
+
+
+def test_member_birthday_is_set_once_and_corrected_by_an_operator(
+    client: TestClient, runtime: Runtime, shop
+) -> None:  # type: ignore[no-untyped-def]
+    h = mp_headers(runtime, shop.id, "u_1")
+    assert client.get("/v1/loyalty/profile", headers={"X-Huoli-App-Id": shop.id}).status_code == 401
+    assert client.get("/v1/loyalty/profile", headers=h).json() == {
+        "user_id": "u_1", "birthday": None, "birthday_locked": False,
+    }  # fmt: skip
+    for bad in ("02-30", "13-01", "8-15", "2026-08-15"):
+        r = client.put("/v1/loyalty/profile", json={"birthday": bad}, headers=h)
+        assert r.status_code == 422 and r.json()["details"][0]["field"] == "birthday", (bad, r.text)
+    assert client.put("/v1/loyalty/profile", json={"birthday": "02-29"}, headers=h).json()["birthday_locked"]
+    assert (
+        client.put("/v1/loyalty/profile", json={"birthday": "02-29"}, headers=h).status_code == 200
+    )  # a retry
+    r = client.put("/v1/loyalty/profile", json={"birthday": "09-01"}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "birthday_locked"
+    fixed = client.put(
+        "/admin/loyalty/members/u_1/profile", json={"birthday": "09-01"}, headers=admin(shop, "operator")
+    )
+    assert fixed.status_code == 200 and fixed.json()["birthday"] == "09-01"
+    assert client.get("/v1/loyalty/profile", headers=h).json()["birthday"] == "09-01"
+    assert client.put("/admin/loyalty/members/u_1/profile", headers=admin(shop, "analyst")).status_code == 403

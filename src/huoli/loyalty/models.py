@@ -252,6 +252,17 @@ class MemberTier(AppScoped, Base):
     qualified_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last time growth met the tier's threshold
 
 
+class MemberProfile(AppScoped, Base):
+    """What a member tells about themselves for benefits: the birthday (month-day), set once by the member."""
+
+    __tablename__ = "loyalty_profiles"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    birthday: Mapped[str | None] = mapped_column(String(5))  # MM-DD
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class MallItem(AppScoped, Base):
     """积分商城 item: a coupon, goods or privilege bought with points."""
 

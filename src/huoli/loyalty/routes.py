@@ -27,7 +27,7 @@ from huoli.deps import (
     role_at_least,
 )
 from huoli.errors import Unauthorized
-from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, service, tasks, tiers
+from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, profile, service, tasks, tiers
 from huoli.loyalty.context import Ctx, load_rules, make_ctx, save_rules
 from huoli.loyalty.leaderboards import Period
 from huoli.loyalty.schemas import (
@@ -50,6 +50,8 @@ from huoli.loyalty.schemas import (
     OrderPaidIn,
     OrderRefundIn,
     OrderSpendIn,
+    ProfileIn,
+    ProfileOut,
     QuoteOut,
     RedeemIn,
     RedeemOut,
@@ -223,6 +225,21 @@ def my_tier(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDe
         return tiers.status(db, ctx, _me(user))
 
 
+@router.get("/v1/loyalty/profile", response_model=ProfileOut)
+def my_profile(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> ProfileOut:
+    with _mp(runtime, app) as (db, ctx):
+        return profile.get(db, ctx, _me(user))
+
+
+@router.put("/v1/loyalty/profile", response_model=ProfileOut)
+def set_my_profile(
+    body: ProfileIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+) -> ProfileOut:
+    """The member's birthday (MM-DD) for the tier birthday gift: set once (409 birthday_locked after)."""
+    with _mp(runtime, app) as (db, ctx):
+        return profile.set_birthday(db, ctx, user_id=_me(user), birthday=body.birthday, by_operator=False)
+
+
 @router.get("/v1/loyalty/mall/items", response_model=list[MallItemOut])
 def mall_items(runtime: RuntimeDep, app: MiniProgramAppDep) -> list[MallItemOut]:
     with _mp(runtime, app) as (db, _ctx):
@@ -360,6 +377,17 @@ def adjust(user_id: str, body: AdjustIn, db: AppDbDep, op: OperatorDep, runtime:
 @router.get("/admin/loyalty/members/{user_id}/tier", response_model=TierOut, dependencies=read)
 def member_tier(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> TierOut:
     return tiers.status(db, _admin_ctx(db, runtime, op), user_id)
+
+
+@router.put("/admin/loyalty/members/{user_id}/profile", response_model=ProfileOut, dependencies=write)
+def correct_profile(
+    user_id: str, body: ProfileIn | None, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
+) -> ProfileOut:
+    """An operator corrects (or, with no body, clears) a member's birthday."""
+    ctx = _admin_ctx(db, runtime, op)
+    return profile.set_birthday(
+        db, ctx, user_id=user_id, birthday=body.birthday if body else None, by_operator=True
+    )
 
 
 @router.get("/admin/loyalty/badges", response_model=list[BadgeOut], dependencies=read)

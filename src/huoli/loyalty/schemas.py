@@ -446,6 +446,29 @@ class RedeemIn(BaseModel):
     key: str = Field(min_length=1, max_length=150, description="idempotency key (one per tap)")
 
 
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    birthday: str = Field(description="month-day, MM-DD (no year: only the gift's day is needed)")
+
+    @field_validator("birthday")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        try:
+            date.fromisoformat(f"2000-{value}")  # a leap year: 02-29 is a real birthday
+        except ValueError:
+            raise ValueError("expected MM-DD, a real day of the year (e.g. 08-15)") from None
+        if len(value) != 5:
+            raise ValueError("expected MM-DD, a real day of the year (e.g. 08-15)")
+        return value
+
+
+class ProfileOut(BaseModel):
+    user_id: str
+    birthday: str | None
+    birthday_locked: bool = Field(description="set once by the member; an operator can correct it")
+
+
 class RedeemOut(BaseModel):
     redemption_id: int
     item_id: str

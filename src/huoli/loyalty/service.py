@@ -98,7 +98,7 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
     if job == "tiers":
         return {"tiers": tiers.reevaluate_all(db, ctx)}
     if job == "tier-benefits":
-        return {"tier_benefits": tiers.issue_monthly_coupons(db, ctx)}
+        return {"tier_benefits": tiers.issue_benefits(db, ctx)}
     if job == "compact-boards":
         return {"deltas_folded": leaderboards.compact(db, ctx)}
     if job == "scan-tasks":

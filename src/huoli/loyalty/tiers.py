@@ -8,6 +8,7 @@ Upgrades are instant (checked on every growth entry); downgrades follow the poli
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -209,9 +210,10 @@ def reevaluate_all(db: Session, ctx: Ctx) -> dict[str, int]:
     return counts
 
 
-def issue_monthly_coupons(db: Session, ctx: Ctx) -> dict[str, object]:
-    """The tier-benefits job: each member's tier `monthly_coupons`, one of each per local month. Safe to run
-    daily (or on the member day): the month's claim key makes every later run of the month issue nothing."""
+def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
+    """The tier-benefits job: each member's tier `monthly_coupons`, one of each per local month, and the
+    `birthday_gift` (see _birthday_gifts). Safe to run daily: the claim keys (per month, per year) make every
+    later run of the period issue nothing."""
     from huoli.loyalty.rewards import issue_coupon  # rewards imports this module
 
     month = ctx.today.strftime("%Y-%m")
@@ -234,7 +236,54 @@ def issue_monthly_coupons(db: Session, ctx: Ctx) -> dict[str, object]:
                     issued += 1
                 else:
                     already += 1
-    return {"month": month, "issued": issued, "already_this_month": already, "failed": failed}
+    gifts = _birthday_gifts(db, ctx, failed)
+    return {
+        "month": month,
+        "issued": issued,
+        "already_this_month": already,
+        "birthday_gifts": gifts,
+        "failed": failed,
+    }
+
+
+def _birthday_gifts(db: Session, ctx: Ctx, failed: dict[str, int]) -> int:
+    """Each member whose tier has a `birthday_gift` gets it once a year, from the birthday (local day; 29 Feb
+    → 28 Feb in other years) to the end of that month, so a job that missed the day still delivers."""
+    from huoli.loyalty.models import MemberProfile
+    from huoli.loyalty.rewards import issue_coupon
+
+    gift_of = {lv.code: lv.birthday_gift for lv in ctx.rules.tiers.levels if lv.birthday_gift}
+    today = ctx.today
+    if not gift_of:
+        return 0
+    rows = db.execute(
+        select(MemberTier.user_id, MemberTier.tier, MemberProfile.birthday)
+        .join(
+            MemberProfile,
+            (MemberProfile.app_id == MemberTier.app_id) & (MemberProfile.user_id == MemberTier.user_id),
+        )
+        .where(MemberTier.tier.in_(gift_of), MemberProfile.birthday.like(f"{today.month:02d}-%"))
+        .order_by(MemberTier.user_id)
+    ).all()
+    issued = 0
+    for user_id, tier, birthday in rows:
+        day = int(str(birthday)[3:])
+        if today.month == 2 and day == 29 and not calendar.isleap(today.year):
+            day = 28
+        if today.day < day:
+            continue
+        out, created = issue_coupon(
+            db,
+            ctx,
+            user_id=user_id,
+            template_id=gift_of[tier],
+            key=f"loyalty:birthday:{today.year}:{user_id}",
+        )
+        if "coupon_error" in out:
+            failed[out["coupon_error"]] = failed.get(out["coupon_error"], 0) + 1
+        elif created:
+            issued += 1
+    return issued
 
 
 def is_member_day(ctx: Ctx, day: date | None = None) -> bool:
