@@ -1,11 +1,12 @@
-"""`huoli serve --workers N`: one primary process and N-1 request workers on one listening socket.
+"""`huoli serve --workers N`: one primary process and N-1 request workers on one port.
 
 DuckDB allows one writing process per file, and one Python process is bound by its GIL (about 200–250
 hot-path requests/s measured, docs/benchmarks.md). So:
 
 - the **primary** (the process `huoli serve` starts) owns the event store, the ingestion journal, the outbox
   relay and the analytics; it answers every route, on the public socket and on a private Unix socket;
-- each **worker** (a spawned process) accepts on the same public socket and answers the mini-program and
+- each **worker** (a spawned process) listens on the same port (its own SO_REUSEPORT socket, so the kernel
+  spreads connections evenly) and answers the mini-program and
   signed-server calls (`/v1/…`) itself, on the operational database only; anything that needs the event
   store (`/v1/events`, `/v1/server/events`, `/admin/…`, the console, `/healthz`) it forwards unchanged to the
   primary over the Unix socket (`PrimaryProxy`);
@@ -13,8 +14,9 @@ hot-path requests/s measured, docs/benchmarks.md). So:
   one event log stays whole; the in-process caches already expire on a TTL (flags, apps, loyalty rules,
   promotion definitions), so a change made through one process reaches the others within that TTL.
 
-The primary restarts a worker that dies. Several processes on SQLite serialise their writes on the file
-lock (busy timeout 30 s); the multi-process shape is meant for PostgreSQL (docs/architecture.md).
+The primary restarts a worker that dies; a worker stops when its primary is gone. Several processes on
+SQLite serialise their writes on the file lock (busy timeout 30 s); the multi-process shape is meant for
+PostgreSQL (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -219,9 +221,8 @@ def worker_main(argv: list[str] | None = None) -> None:
     p.add_argument("--primary", required=True, help="the primary's Unix socket")
     p.add_argument("--parent", type=int, required=True)
     a = p.parse_args(argv)
-    settings = Settings(
-        **json.loads(sys.stdin.read())
-    )  # the primary's settings exactly, CLI options included
+    # The primary's settings exactly (a pipe, not argv or the environment: they hold secrets).
+    settings = Settings(**json.loads(sys.stdin.read()))
     _watch_parent(a.parent)
     rt = build_worker_runtime(settings)
     sock = bind(a.host, a.port, shared=True, check_free=False)  # last: accept only once ready to answer
