@@ -6,8 +6,8 @@ hot-path requests/s measured, docs/benchmarks.md). So:
 - the **primary** (the process `huoli serve` starts) owns the event store, the ingestion journal, the outbox
   relay and the analytics; it answers every route, on the public socket and on a private Unix socket;
 - each **worker** (a spawned process) listens on the same port (its own SO_REUSEPORT socket, so the kernel
-  spreads connections evenly) and answers the mini-program and
-  signed-server calls (`/v1/…`) itself, on the operational database only; anything that needs the event
+  spreads connections evenly) and answers the mini-program and signed-server calls (`/v1/…`) itself, on
+  the operational database only; anything that needs the event
   store (`/v1/events`, `/v1/server/events`, `/admin/…`, the console, `/healthz`) it forwards unchanged to the
   primary over the Unix socket (`PrimaryProxy`);
 - domain events written by workers go through the transactional outbox, which the primary relays, so the
