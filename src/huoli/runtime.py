@@ -69,12 +69,15 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
-    """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
-    owns the event store; the store and writer here refuse every use with a message naming the mistake."""
-    from huoli.serving import PrimaryOnlyResource
-
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+def _wire(
+    settings: Settings,
+    engine: Engine,
+    store: EventStore,
+    writer: GroupCommitWriter,
+    *,
+    clock: Callable[[], datetime],
+    primary: bool = True,
+) -> Runtime:
     sessions = make_session_factory(engine)
     return Runtime(
         settings=settings,
@@ -82,11 +85,22 @@ def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = 
         sessions=sessions,
         app_cache=AppCache(sessions),
         secret_key=settings.resolved_secret_key(),
-        store=cast(EventStore, PrimaryOnlyResource("event store")),
-        writer=cast(GroupCommitWriter, PrimaryOnlyResource("event writer")),
+        store=store,
+        writer=writer,
         clock=clock,
-        primary=False,
+        primary=primary,
     )
+
+
+def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
+    """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
+    owns the event store; the store and writer here refuse every use with a message naming the mistake."""
+    from huoli.serving import PrimaryOnlyResource
+
+    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+    store = cast(EventStore, PrimaryOnlyResource("event store"))
+    writer = cast(GroupCommitWriter, PrimaryOnlyResource("event writer"))
+    return _wire(settings, engine, store, writer, clock=clock, primary=False)
 
 
 def build_runtime(
@@ -102,14 +116,4 @@ def build_runtime(
         max_events=settings.group_commit_max_events,
         linger_s=settings.group_commit_linger_ms / 1000,
     )
-    sessions = make_session_factory(engine)
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=sessions,
-        app_cache=AppCache(sessions),
-        secret_key=settings.resolved_secret_key(),
-        store=store,
-        writer=writer,
-        clock=clock,
-    )
+    return _wire(settings, engine, store, writer, clock=clock)

@@ -50,10 +50,14 @@ def _check_coupon_ref(db: Session, ctx: Ctx, ref: str | None) -> None:
         )
 
 
-def _issued_coupon(db: Session, business_key: str) -> str | None:
+def _replayed(db: Session, done: MallRedemption, business_key: str) -> RedeemOut:
+    """A retried tap: the redemption it made, with the coupon that redemption issued."""
     from huoli.promotions.models import Coupon
 
-    return db.scalar(select(Coupon.id).where(Coupon.claim_key == f"loyalty:{business_key}"))
+    coupon_id = db.scalar(select(Coupon.id).where(Coupon.claim_key == f"loyalty:{business_key}"))
+    return RedeemOut(
+        redemption_id=done.id, item_id=done.item_id, points=done.points, applied=False, coupon_id=coupon_id
+    )
 
 
 def items(db: Session, *, active_only: bool) -> list[MallItem]:
@@ -67,13 +71,7 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
     business_key = f"mall:{user_id}:{key}"
     done = db.scalars(select(MallRedemption).where(MallRedemption.business_key == business_key)).first()
     if done is not None:
-        return RedeemOut(
-            redemption_id=done.id,
-            item_id=done.item_id,
-            points=done.points,
-            applied=False,
-            coupon_id=_issued_coupon(db, business_key),
-        )
+        return _replayed(db, done, business_key)
     item = db.get(MallItem, (ctx.app_id, item_id))
     if item is None or not item.active:
         raise NotFound(f"no active mall item {item_id!r}", code="item_not_found")
@@ -82,13 +80,7 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
     )
     if not spent.applied:
         done = db.scalars(select(MallRedemption).where(MallRedemption.business_key == business_key)).one()
-        return RedeemOut(
-            redemption_id=done.id,
-            item_id=done.item_id,
-            points=done.points,
-            applied=False,
-            coupon_id=_issued_coupon(db, business_key),
-        )
+        return _replayed(db, done, business_key)
     if item.per_user_limit is not None:
         mine = db.scalar(
             select(func.count())

@@ -242,13 +242,16 @@ def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000
         if server and isinstance(inviter, str) and inviter != r["user_id"]:
             tiers.record_invite(db, ctx, inviter_id=inviter, invitee_id=r["user_id"])
     if rows:
-        position = max(start, rows[-1]["received_at"])
-        if cursor is None:
-            db.add(ScanCursor(app_id=ctx.app_id, name="tasks", position=position))
-        else:
-            cursor.position = position
-        db.flush()
+        _advance(db, ctx, cursor, "tasks", max(start, rows[-1]["received_at"]))
     return len(rows)
+
+
+def _advance(db: Session, ctx: Ctx, cursor: ScanCursor | None, name: str, position: datetime) -> None:
+    if cursor is None:
+        db.add(ScanCursor(app_id=ctx.app_id, name=name, position=position))
+    else:
+        cursor.position = position
+    db.flush()
 
 
 def scan_active_days(db: Session, ctx: Ctx, *, store: EventStore) -> int:
@@ -273,9 +276,5 @@ def scan_active_days(db: Session, ctx: Ctx, *, store: EventStore) -> int:
         tiers.add_growth(
             db, ctx, user_id=user_id, amount=per_day, source="active_day", key=f"active:{user_id}:{day}"
         )
-    if cursor is None:
-        db.add(ScanCursor(app_id=ctx.app_id, name="active_days", position=hi))
-    else:
-        cursor.position = hi
-    db.flush()
+    _advance(db, ctx, cursor, "active_days", hi)
     return len(days)
