@@ -56,9 +56,13 @@ class FunnelSpec(BaseModel):
         return self
 
 
-def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
+def _events(frame: Frame, spec: FunnelSpec, *, steps_only: bool = True) -> ibis.Table:
+    """The range plus the window. steps_only keeps just the events a step or exclusion names (a superset
+    of what each selects), except in strict order, whose "very next event" is among all of them."""
     extra_days = math.ceil(spec.window_seconds / 86400) + 1
-    ev = frame.events(last_day=frame.end_day + extra_days)
+    names = sorted({s.event for s in spec.steps} | {x.event.event for x in spec.exclusions})
+    only = steps_only and spec.order != "strict"
+    ev = frame.events(last_day=frame.end_day + extra_days, names=names if only else None)
     return frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
 
 
@@ -135,10 +139,10 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
     for i, x in enumerate(spec.exclusions):
         frame.check_selector(x.event, f"exclusions[{i}].event")
     ev = _events(frame, spec)
+    per_bd: dict[str, list[int]] = {}
     if spec.order == "any":
         wide = _wide_any(frame, spec, ev)
         counts = wide.group_by(bd=wide.bd1, matched=wide.matched).aggregate(users=lambda x: x.count())
-        per_bd: dict[str, list[int]] = {}
         for r in frame.run(counts):
             row = per_bd.setdefault(r["bd"], [0] * n)
             for k in range(min(int(r["matched"]), n)):
@@ -152,22 +156,37 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
     else:
         bd = wide[f"bd{spec.attribution_step}"]
     wide = wide.mutate(battr=bd.fill_null("(none)"))
-    agg = wide.group_by("battr").aggregate(**{f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)})
-    per_bd = {r["battr"]: [int(r[f"s{k}"]) for k in range(1, n + 1)] for r in frame.run(agg)}
-    dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
+    counts = {f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)}
+    if not time_to_convert:
+        rows = frame.run(wide.group_by("battr").aggregate(**counts))
+    else:
+        # Time to convert rides in the same query (grouped by bucket too; -1: not converted), so the
+        # per-user table is computed once, not once per result.
+        secs = epoch_s(wide[f"t{n}"]) - epoch_s(wide.t1)
+        bucket = ibis.cases(
+            (wide[f"t{n}"].isnull(), -1),
+            *[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)],
+            else_=len(TTC_BUCKETS),
+        )
+        grouped = wide.mutate(b=bucket, secs=secs).group_by("battr", "b")
+        rows = frame.run(grouped.aggregate(**counts, total=lambda x: x.secs.sum()))
+    per_bd = {}
+    for r in rows:
+        row = per_bd.setdefault(r["battr"], [0] * n)
+        for k in range(n):
+            row[k] += int(r[f"s{k + 1}"])
+    dropoff = None
+    if spec.dropoff_step:
+        dropoff = _dropoff(frame, spec, _events(frame, spec, steps_only=False), wide)
     if not time_to_convert:
         return _result(spec, per_bd, ttc=None, dropoff=dropoff)
-    conv = wide.filter(wide[f"t{n}"].notnull())
-    secs = epoch_s(conv[f"t{n}"]) - epoch_s(conv.t1)
-    bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
-    ttc_q = (
-        conv.mutate(b=bucket, secs=secs)
-        .group_by("b")
-        .aggregate(users=lambda x: x.count(), total=lambda x: x.secs.sum())
-    )
-    ttc_rows = frame.run(ttc_q)
-    ttc = _ttc(ttc_rows)
-    return _result(spec, per_bd, ttc=ttc, dropoff=dropoff)
+    by_bucket: dict[int, dict[str, int]] = {}
+    for r in rows:
+        if int(r["b"]) >= 0:
+            acc = by_bucket.setdefault(int(r["b"]), {"b": int(r["b"]), "users": 0, "total": 0})
+            acc["users"] += int(r[f"s{n}"])
+            acc["total"] += int(r["total"] or 0)
+    return _result(spec, per_bd, ttc=_ttc(list(by_bucket.values())), dropoff=dropoff)
 
 
 def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
