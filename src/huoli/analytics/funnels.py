@@ -56,49 +56,66 @@ class FunnelSpec(BaseModel):
         return self
 
 
-def _events(frame: Frame, spec: FunnelSpec, *, steps_only: bool = True) -> ibis.Table:
-    """The range plus the window. steps_only keeps just the events a step or exclusion names (a superset
-    of what each selects), except in strict order, whose "very next event" is among all of them."""
-    extra_days = math.ceil(spec.window_seconds / 86400) + 1
+def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
+    """The range plus the window, with `bd`: just the events a step or exclusion names (a superset of what
+    each selects), except in strict order, whose "very next event" is among all events."""
     names = sorted({s.event for s in spec.steps} | {x.event.event for x in spec.exclusions})
-    only = steps_only and spec.order != "strict"
-    ev = frame.events(last_day=frame.end_day + extra_days, names=names if only else None)
+    ev = _span(frame, spec, names if spec.order != "strict" else None)
     return frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
 
 
+def _span(frame: Frame, spec: FunnelSpec, names: list[str] | None = None) -> ibis.Table:
+    return frame.events(last_day=frame.end_day + math.ceil(spec.window_seconds / 86400) + 1, names=names)
+
+
 def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
-    """One row per user who did step 1 in the range: t1..tN (null when not reached), bd1..bdN, anchor."""
+    """One row per user who did step 1 in the range: t1..tN (null when not reached), anchor, and the
+    bd<k> the attribution reads."""
     window = ibis.interval(seconds=spec.window_seconds)
     n = len(spec.steps)
-    if spec.order == "strict":
+    strict = spec.order == "strict"
+    if strict:
         ev = ev.mutate(
             rn=ibis.row_number().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id]))
         )
+    # Step k's event must differ from step k-1's only when one event can match both (same name).
+    need_id = [
+        not strict and k < n and spec.steps[k - 1].event == spec.steps[k].event for k in range(1, n + 1)
+    ]
+    need_bd = [
+        spec.attribution == "last_touch"
+        or (spec.attribution == "first_touch" and k == 1)
+        or (spec.attribution == "step" and k == spec.attribution_step)
+        for k in range(1, n + 1)
+    ]
+
+    def firsts(t: ibis.Table, k: int, rn: ibis.Value | None) -> dict[str, Any]:
+        """Step k's event: the earliest of `t` (its time, and the id, bd, rn later use needs)."""
+        cols: dict[str, Any] = {"t": t.ts.min()}
+        if need_id[k - 1]:
+            cols["id"] = t.event_id.argmin(t.ts)
+        if need_bd[k - 1]:
+            cols["bd"] = t.bd.argmin(t.ts)
+        if rn is not None:
+            cols["rn"] = rn.argmin(t.ts)
+        return cols
+
     in_range = ev.day <= frame.end_day
     s1 = ev.filter(frame.selected(ev, spec.steps[0]), in_range)
-    cols: dict[str, Any] = {"t1": s1.ts.min(), "id1": s1.event_id.argmin(s1.ts), "bd1": s1.bd.argmin(s1.ts)}
-    if spec.order == "strict":
-        cols["rn1"] = s1.rn.argmin(s1.ts)
-    wide = s1.group_by("actor").aggregate(**cols)
-    wide = wide.mutate(deadline=wide.t1 + window)
-    frontier = wide.select(
-        "actor", "deadline", t="t1", id="id1", **({"rn": "rn1"} if spec.order == "strict" else {})
-    )
+    first = s1.group_by("actor").aggregate(**firsts(s1, 1, s1.rn if strict else None))
+    frontier = first.mutate(deadline=first.t + window)
+    wide = frontier.select("actor", "deadline", t1="t", **({"bd1": "bd"} if need_bd[0] else {}))
     for k in range(2, n + 1):
         cand = ev.filter(frame.selected(ev, spec.steps[k - 1]))
-        j = frontier.join(cand, "actor")
-        if spec.order == "strict":
+        j = frontier.drop(*(["bd"] if "bd" in frontier.columns else [])).join(cand, "actor")
+        if strict:
             j = j.filter(j.rn_right == j.rn + 1, j.ts <= j.deadline)
         else:
-            j = j.filter(j.ts >= j.t, j.ts <= j.deadline, j.event_id != j.id)
-        agg: dict[str, Any] = {"t": j.ts.min(), "id": j.event_id.argmin(j.ts), "bd": j.bd.argmin(j.ts)}
-        if spec.order == "strict":
-            agg["rn"] = j.rn_right.argmin(j.ts)
-        step = j.group_by("actor", "deadline").aggregate(**agg)
-        wide = wide.left_join(step.select("actor", **{f"t{k}": "t", f"bd{k}": "bd"}), "actor").drop(
-            "actor_right"
-        )
-        frontier = step.drop("bd")
+            j = j.filter(j.ts >= j.t, j.ts <= j.deadline, *([j.event_id != j.id] if need_id[k - 2] else []))
+        step = j.group_by("actor", "deadline").aggregate(**firsts(j, k, j.rn_right if strict else None))
+        got = {f"t{k}": "t", **({f"bd{k}": "bd"} if need_bd[k - 1] else {})}
+        wide = wide.left_join(step.select("actor", **got), "actor").drop("actor_right")
+        frontier = step
     return wide
 
 
@@ -177,7 +194,9 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
             row[k] += int(r[f"s{k + 1}"])
     dropoff = None
     if spec.dropoff_step:
-        dropoff = _dropoff(frame, spec, _events(frame, spec, steps_only=False), wide)
+        k = spec.dropoff_step
+        dropped = sum(v[k - 1] - v[k] for v in per_bd.values())
+        dropoff = _dropoff(frame, spec, _span(frame, spec), wide, dropped)
     if not time_to_convert:
         return _result(spec, per_bd, ttc=None, dropoff=dropoff)
     by_bucket: dict[int, dict[str, int]] = {}
@@ -202,11 +221,12 @@ def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> dict[str, Any]:
+def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table, total: int) -> dict[str, Any]:
+    """`total`: the users who reached step k but not k+1, from the chart's counts (the same per-user table:
+    reaching k+1 implies reaching k), so it needs no query of its own."""
     k = spec.dropoff_step or 1
     dropped = wide.filter(wide[f"t{k}"].notnull(), wide[f"t{k + 1}"].isnull()).select("actor", tk=f"t{k}")
     ids = [r["actor"] for r in frame.run(dropped.select("actor").order_by("actor").limit(spec.dropoff_limit))]
-    total = frame.count(dropped)
     after = dropped.join(ev, "actor").filter(lambda r: r.ts > r.tk)
     label = ibis.ifelse(after.name == "page_view", "page_view " + after.page.fill_null(""), after.name)
     nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(x.ts))
