@@ -57,11 +57,16 @@ class FunnelSpec(BaseModel):
 
 
 def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
-    """The range plus the window, with `bd`: just the events a step or exclusion names (a superset of what
-    each selects), except in strict order, whose "very next event" is among all events."""
+    """The range plus the window: actor, ts, day, event_id, bd and whether the event matches step k (`m<k>`)
+    and exclusion i (`x<i>`). Only the events a step or exclusion names, except in strict order, whose "very
+    next event" is among all events."""
     names = sorted({s.event for s in spec.steps} | {x.event.event for x in spec.exclusions})
     ev = _span(frame, spec, names if spec.order != "strict" else None)
-    return frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
+    ev = frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
+    flags = {f"m{k}": frame.selected(ev, s) for k, s in enumerate(spec.steps, 1)}
+    flags |= {f"x{i}": frame.selected(ev, x.event) for i, x in enumerate(spec.exclusions)}
+    # Just these columns: Ibis's compile time grows with the columns every later relation carries.
+    return ev.select("actor", "ts", "day", "event_id", "bd", **flags)
 
 
 def _span(frame: Frame, spec: FunnelSpec, names: list[str] | None = None) -> ibis.Table:
@@ -101,12 +106,17 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         return cols
 
     in_range = ev.day <= frame.end_day
-    s1 = ev.filter(frame.selected(ev, spec.steps[0]), in_range)
+    s1 = ev.filter(ev.m1, in_range)
     first = s1.group_by("actor").aggregate(**firsts(s1, 1, s1.rn if strict else None))
     frontier = first.mutate(deadline=first.t + window)
     wide = frontier.select("actor", "deadline", t1="t", **({"bd1": "bd"} if need_bd[0] else {}))
     for k in range(2, n + 1):
-        cand = ev.filter(frame.selected(ev, spec.steps[k - 1]))
+        cand = ev.filter(ev[f"m{k}"])
+        # Only the columns this step reads: a narrower join also compiles faster (Ibis time grows with it).
+        keep = [
+            c for c, used in [("event_id", need_id[k - 2] or need_id[k - 1]), ("bd", need_bd[k - 1])] if used
+        ]
+        cand = cand.select("actor", "ts", *keep, *(["rn"] if strict else []))
         j = frontier.drop(*(["bd"] if "bd" in frontier.columns else [])).join(cand, "actor")
         if strict:
             j = j.filter(j.rn_right == j.rn + 1, j.ts <= j.deadline)
@@ -123,8 +133,7 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     """Any order: from the user's first event matching any step in the range, how many distinct steps
     were matched within the window. Columns: actor, matched, bd1."""
     parts = [
-        ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64"))
-        for i, s in enumerate(spec.steps)
+        ev.filter(ev[f"m{i + 1}"]).mutate(step=ibis.literal(i + 1, "int64")) for i in range(len(spec.steps))
     ]
     hits = ibis.union(*parts, distinct=False)
     first = hits.filter(hits.day <= frame.end_day)
@@ -138,9 +147,9 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
 
 def _apply_exclusions(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> ibis.Table:
     n = len(spec.steps)
-    for x in spec.exclusions:
+    for i, x in enumerate(spec.exclusions):
         a, b = x.from_step, x.to_step or n
-        ex = ev.filter(frame.selected(ev, x.event)).select("actor", xts="ts")
+        ex = ev.filter(ev[f"x{i}"]).select("actor", xts="ts")
         j = wide.filter(wide[f"t{a}"].notnull()).join(ex, "actor")
         until = ibis.coalesce(j[f"t{b}"], j.deadline)
         bad = j.filter((j.xts > j[f"t{a}"]) & (j.xts < until)).select("actor").distinct()
