@@ -58,10 +58,8 @@ class FunnelSpec(BaseModel):
 
 def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
     """The range plus the window: actor, ts, day, event_id, bd and whether the event matches step k (`m<k>`)
-    and exclusion i (`x<i>`). Only the events a step or exclusion names, except in strict order, whose "very
-    next event" is among all events."""
-    names = sorted({s.event for s in spec.steps} | {x.event.event for x in spec.exclusions})
-    ev = _span(frame, spec, names if spec.order != "strict" else None)
+    and exclusion i (`x<i>`). Each use filters on its flag, which engines push down into their scan."""
+    ev = _span(frame, spec)
     ev = frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
     flags = {f"m{k}": frame.selected(ev, s) for k, s in enumerate(spec.steps, 1)}
     flags |= {f"x{i}": frame.selected(ev, x.event) for i, x in enumerate(spec.exclusions)}
@@ -69,8 +67,8 @@ def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
     return ev.select("actor", "ts", "day", "event_id", "bd", **flags)
 
 
-def _span(frame: Frame, spec: FunnelSpec, names: list[str] | None = None) -> ibis.Table:
-    return frame.events(last_day=frame.end_day + math.ceil(spec.window_seconds / 86400) + 1, names=names)
+def _span(frame: Frame, spec: FunnelSpec) -> ibis.Table:
+    return frame.events(last_day=frame.end_day + math.ceil(spec.window_seconds / 86400) + 1)
 
 
 def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
