@@ -184,8 +184,7 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
     if not time_to_convert:
         rows = frame.run(wide.group_by("battr").aggregate(**counts))
     else:
-        # Time to convert rides in the same query (grouped by bucket too; -1: not converted), so the
-        # per-user table is computed once, not once per result.
+        # Time to convert rides along (bucket -1: not converted): the per-user table is computed once.
         secs = epoch_s(wide[f"t{n}"]) - epoch_s(wide.t1)
         bucket = ibis.cases(
             (wide[f"t{n}"].isnull(), -1),
