@@ -57,44 +57,73 @@ class FunnelSpec(BaseModel):
 
 
 def _events(frame: Frame, spec: FunnelSpec) -> ibis.Table:
-    extra_days = math.ceil(spec.window_seconds / 86400) + 1
-    ev = frame.events(last_day=frame.end_day + extra_days)
-    return frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
+    """The range plus the window: actor, ts, day, event_id, bd and whether the event matches step k (`m<k>`)
+    and exclusion i (`x<i>`). Each use filters on its flag, which engines push down into their scan."""
+    ev = _span(frame, spec)
+    ev = frame.breakdown_of(ev) if frame.query.breakdown else ev.mutate(bd=ibis.literal("(all)"))
+    flags = {f"m{k}": frame.selected(ev, s) for k, s in enumerate(spec.steps, 1)}
+    flags |= {f"x{i}": frame.selected(ev, x.event) for i, x in enumerate(spec.exclusions)}
+    # Just these columns: Ibis's compile time grows with the columns every later relation carries.
+    return ev.select("actor", "ts", "day", "event_id", "bd", **flags)
+
+
+def _span(frame: Frame, spec: FunnelSpec) -> ibis.Table:
+    return frame.events(last_day=frame.end_day + math.ceil(spec.window_seconds / 86400) + 1)
 
 
 def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
-    """One row per user who did step 1 in the range: t1..tN (null when not reached), bd1..bdN, anchor."""
+    """One row per user who did step 1 in the range: t1..tN (null when not reached), anchor, and the
+    bd<k> the attribution reads."""
     window = ibis.interval(seconds=spec.window_seconds)
     n = len(spec.steps)
-    if spec.order == "strict":
+    strict = spec.order == "strict"
+    if strict:
         ev = ev.mutate(
             rn=ibis.row_number().over(ibis.window(group_by=ev.actor, order_by=[ev.ts, ev.event_id]))
         )
+    # Step k's event must differ from step k-1's only when one event can match both (same name).
+    need_id = [
+        not strict and k < n and spec.steps[k - 1].event == spec.steps[k].event for k in range(1, n + 1)
+    ]
+    need_bd = [
+        spec.attribution == "last_touch"
+        or (spec.attribution == "first_touch" and k == 1)
+        or (spec.attribution == "step" and k == spec.attribution_step)
+        for k in range(1, n + 1)
+    ]
+
+    def firsts(t: ibis.Table, k: int, rn: ibis.Value | None) -> dict[str, Any]:
+        """Step k's event: the earliest of `t` (its time, and the id, bd, rn later use needs)."""
+        cols: dict[str, Any] = {"t": t.ts.min()}
+        if need_id[k - 1]:
+            cols["id"] = t.event_id.argmin(t.ts)
+        if need_bd[k - 1]:
+            cols["bd"] = t.bd.argmin(t.ts)
+        if rn is not None:
+            cols["rn"] = rn.argmin(t.ts)
+        return cols
+
     in_range = ev.day <= frame.end_day
-    s1 = ev.filter(frame.selected(ev, spec.steps[0]), in_range)
-    cols: dict[str, Any] = {"t1": s1.ts.min(), "id1": s1.event_id.argmin(s1.ts), "bd1": s1.bd.argmin(s1.ts)}
-    if spec.order == "strict":
-        cols["rn1"] = s1.rn.argmin(s1.ts)
-    wide = s1.group_by("actor").aggregate(**cols)
-    wide = wide.mutate(deadline=wide.t1 + window)
-    frontier = wide.select(
-        "actor", "deadline", t="t1", id="id1", **({"rn": "rn1"} if spec.order == "strict" else {})
-    )
+    s1 = ev.filter(ev.m1, in_range)
+    first = s1.group_by("actor").aggregate(**firsts(s1, 1, s1.rn if strict else None))
+    frontier = first.mutate(deadline=first.t + window)
+    wide = frontier.select("actor", "deadline", t1="t", **({"bd1": "bd"} if need_bd[0] else {}))
     for k in range(2, n + 1):
-        cand = ev.filter(frame.selected(ev, spec.steps[k - 1]))
-        j = frontier.join(cand, "actor")
-        if spec.order == "strict":
+        cand = ev.filter(ev[f"m{k}"])
+        # Only the columns this step reads: a narrower join also compiles faster (Ibis time grows with it).
+        keep = [
+            c for c, used in [("event_id", need_id[k - 2] or need_id[k - 1]), ("bd", need_bd[k - 1])] if used
+        ]
+        cand = cand.select("actor", "ts", *keep, *(["rn"] if strict else []))
+        j = frontier.drop(*(["bd"] if "bd" in frontier.columns else [])).join(cand, "actor")
+        if strict:
             j = j.filter(j.rn_right == j.rn + 1, j.ts <= j.deadline)
         else:
-            j = j.filter(j.ts >= j.t, j.ts <= j.deadline, j.event_id != j.id)
-        agg: dict[str, Any] = {"t": j.ts.min(), "id": j.event_id.argmin(j.ts), "bd": j.bd.argmin(j.ts)}
-        if spec.order == "strict":
-            agg["rn"] = j.rn_right.argmin(j.ts)
-        step = j.group_by("actor", "deadline").aggregate(**agg)
-        wide = wide.left_join(step.select("actor", **{f"t{k}": "t", f"bd{k}": "bd"}), "actor").drop(
-            "actor_right"
-        )
-        frontier = step.drop("bd")
+            j = j.filter(j.ts >= j.t, j.ts <= j.deadline, *([j.event_id != j.id] if need_id[k - 2] else []))
+        step = j.group_by("actor", "deadline").aggregate(**firsts(j, k, j.rn_right if strict else None))
+        got = {f"t{k}": "t", **({f"bd{k}": "bd"} if need_bd[k - 1] else {})}
+        wide = wide.left_join(step.select("actor", **got), "actor").drop("actor_right")
+        frontier = step
     return wide
 
 
@@ -102,8 +131,7 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     """Any order: from the user's first event matching any step in the range, how many distinct steps
     were matched within the window. Columns: actor, matched, bd1."""
     parts = [
-        ev.filter(frame.selected(ev, s)).mutate(step=ibis.literal(i + 1, "int64"))
-        for i, s in enumerate(spec.steps)
+        ev.filter(ev[f"m{i + 1}"]).mutate(step=ibis.literal(i + 1, "int64")) for i in range(len(spec.steps))
     ]
     hits = ibis.union(*parts, distinct=False)
     first = hits.filter(hits.day <= frame.end_day)
@@ -117,9 +145,9 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
 
 def _apply_exclusions(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> ibis.Table:
     n = len(spec.steps)
-    for x in spec.exclusions:
+    for i, x in enumerate(spec.exclusions):
         a, b = x.from_step, x.to_step or n
-        ex = ev.filter(frame.selected(ev, x.event)).select("actor", xts="ts")
+        ex = ev.filter(ev[f"x{i}"]).select("actor", xts="ts")
         j = wide.filter(wide[f"t{a}"].notnull()).join(ex, "actor")
         until = ibis.coalesce(j[f"t{b}"], j.deadline)
         bad = j.filter((j.xts > j[f"t{a}"]) & (j.xts < until)).select("actor").distinct()
@@ -135,10 +163,10 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
     for i, x in enumerate(spec.exclusions):
         frame.check_selector(x.event, f"exclusions[{i}].event")
     ev = _events(frame, spec)
+    per_bd: dict[str, list[int]] = {}
     if spec.order == "any":
         wide = _wide_any(frame, spec, ev)
         counts = wide.group_by(bd=wide.bd1, matched=wide.matched).aggregate(users=lambda x: x.count())
-        per_bd: dict[str, list[int]] = {}
         for r in frame.run(counts):
             row = per_bd.setdefault(r["bd"], [0] * n)
             for k in range(min(int(r["matched"]), n)):
@@ -152,22 +180,38 @@ def compute(frame: Frame, spec: FunnelSpec, *, time_to_convert: bool = True) -> 
     else:
         bd = wide[f"bd{spec.attribution_step}"]
     wide = wide.mutate(battr=bd.fill_null("(none)"))
-    agg = wide.group_by("battr").aggregate(**{f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)})
-    per_bd = {r["battr"]: [int(r[f"s{k}"]) for k in range(1, n + 1)] for r in frame.run(agg)}
-    dropoff = _dropoff(frame, spec, ev, wide) if spec.dropoff_step else None
+    counts = {f"s{k}": wide[f"t{k}"].count() for k in range(1, n + 1)}
+    if not time_to_convert:
+        rows = frame.run(wide.group_by("battr").aggregate(**counts))
+    else:
+        # Time to convert rides along (bucket -1: not converted): the per-user table is computed once.
+        secs = epoch_s(wide[f"t{n}"]) - epoch_s(wide.t1)
+        bucket = ibis.cases(
+            (wide[f"t{n}"].isnull(), -1),
+            *[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)],
+            else_=len(TTC_BUCKETS),
+        )
+        grouped = wide.mutate(b=bucket, secs=secs).group_by("battr", "b")
+        rows = frame.run(grouped.aggregate(**counts, total=lambda x: x.secs.sum()))
+    per_bd = {}
+    for r in rows:
+        row = per_bd.setdefault(r["battr"], [0] * n)
+        for k in range(n):
+            row[k] += int(r[f"s{k + 1}"])
+    dropoff = None
+    if spec.dropoff_step:
+        k = spec.dropoff_step
+        dropped = sum(v[k - 1] - v[k] for v in per_bd.values())
+        dropoff = _dropoff(frame, spec, _span(frame, spec), wide, dropped)
     if not time_to_convert:
         return _result(spec, per_bd, ttc=None, dropoff=dropoff)
-    conv = wide.filter(wide[f"t{n}"].notnull())
-    secs = epoch_s(conv[f"t{n}"]) - epoch_s(conv.t1)
-    bucket = ibis.cases(*[(secs <= b, i) for i, b in enumerate(TTC_BUCKETS)], else_=len(TTC_BUCKETS))
-    ttc_q = (
-        conv.mutate(b=bucket, secs=secs)
-        .group_by("b")
-        .aggregate(users=lambda x: x.count(), total=lambda x: x.secs.sum())
-    )
-    ttc_rows = frame.run(ttc_q)
-    ttc = _ttc(ttc_rows)
-    return _result(spec, per_bd, ttc=ttc, dropoff=dropoff)
+    by_bucket: dict[int, dict[str, int]] = {}
+    for r in rows:
+        if int(r["b"]) >= 0:
+            acc = by_bucket.setdefault(int(r["b"]), {"b": int(r["b"]), "users": 0, "total": 0})
+            acc["users"] += int(r[f"s{n}"])
+            acc["total"] += int(r["total"] or 0)
+    return _result(spec, per_bd, ttc=_ttc(list(by_bucket.values())), dropoff=dropoff)
 
 
 def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -183,11 +227,12 @@ def _ttc(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table) -> dict[str, Any]:
+def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table, total: int) -> dict[str, Any]:
+    """`total`: the users who reached step k but not k+1, from the chart's counts (the same per-user table:
+    reaching k+1 implies reaching k), so it needs no query of its own."""
     k = spec.dropoff_step or 1
     dropped = wide.filter(wide[f"t{k}"].notnull(), wide[f"t{k + 1}"].isnull()).select("actor", tk=f"t{k}")
     ids = [r["actor"] for r in frame.run(dropped.select("actor").order_by("actor").limit(spec.dropoff_limit))]
-    total = frame.count(dropped)
     after = dropped.join(ev, "actor").filter(lambda r: r.ts > r.tk)
     label = ibis.ifelse(after.name == "page_view", "page_view " + after.page.fill_null(""), after.name)
     nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(x.ts))
