@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,10 @@ def test_the_proxy_answers_503_when_the_primary_is_gone(tmp_path: Path) -> None:
         await proxy(scope, receive, send)
         await proxy._http().aclose()
 
-    asyncio.run(run())
+    # On a thread of its own: a browser test earlier in the session may leave an event loop running on the
+    # main thread, where asyncio.run refuses to start.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     assert sent[0]["status"] == 503
     assert orjson.loads(sent[1]["body"])["code"] == "primary_unavailable"
 
