@@ -125,9 +125,8 @@ class PrimaryProxy:
             (k, v) for k, v in scope["headers"] if k.lower() not in _HOP and k.lower() != b"x-forwarded-for"
         ]
         client = scope.get("client")
-        if (
-            client
-        ):  # the caller's address (informational: the primary trusts no forwarded header on its socket)
+        # The caller's address (informational: the primary trusts no forwarded header on its socket).
+        if client:
             headers.append((b"x-forwarded-for", str(client[0]).encode()))
         path = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
@@ -267,10 +266,6 @@ class Supervisor:
         self._backoff_s = 0.0
         self._watch = threading.Thread(target=self._watch_loop, name="huoli-workers", daemon=True)
 
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p, _ in self._procs]
-
     def _spawn(self) -> tuple[subprocess.Popen[bytes], float]:
         # A fresh interpreter: not fork (this process holds DB connections and threads), not multiprocessing's
         # spawn (it re-runs the CLI module as __main__, whose domain imports are circular from there).
@@ -324,20 +319,24 @@ def serve(settings: Settings, rt: Runtime, public: socket.socket, workers: int =
     """Run the primary here on `rt` and `workers - 1` worker processes on `public`; returns when it stops."""
     from huoli.app import create_app
 
+    api = create_app(settings, runtime=rt)
+    if workers <= 1:  # one process: no workers to forward, so no private socket either
+        try:
+            _run(api, [public])
+        finally:
+            public.close()
+        return
     uds_dir = Path(tempfile.mkdtemp(prefix="huoli-"))  # short path: Unix socket paths are capped at 108 bytes
     uds_path = str(uds_dir / "primary.sock")
     private = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     private.bind(uds_path)
     private.listen(2048)
-    supervisor = Supervisor(settings, public, uds_path, workers - 1) if workers > 1 else None
+    supervisor = Supervisor(settings, public, uds_path, workers - 1)
     try:
-        api = create_app(settings, runtime=rt)
-        if supervisor is not None:
-            supervisor.start()  # after the primary's migrations (the caller built rt) and before it serves
+        supervisor.start()  # after the primary's migrations (the caller built rt) and before it serves
         _run(api, [public, private])
     finally:
-        if supervisor is not None:
-            supervisor.stop()
+        supervisor.stop()
         with contextlib.suppress(OSError):
             private.close()
             public.close()

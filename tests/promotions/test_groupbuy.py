@@ -117,14 +117,19 @@ def test_refund_crash_after_wechat_accepted_is_not_a_double_refund(uow, runtime,
     assert fake_wechatpay.refunded_fen("T200001") == 7000 and len(fake_wechatpay.refunds) == 1
 
 
-def test_processing_refunds_are_queried_until_done(uow, runtime, fake_wechatpay) -> None:  # type: ignore[no-untyped-def]
+def processing_refund(uow, runtime, fake: FakeWeChatPay, trade: str) -> None:  # type: ignore[no-untyped-def]
+    """A lone leader's group fails at its deadline; WeChat Pay takes the refund as PROCESSING."""
     campaign(uow)
-    join(uow, runtime, None, "leader", "T300001", 7000)
-    fake_wechatpay.add_order("T300001", 7000)
-    fake_wechatpay.processing = True
+    join(uow, runtime, None, "leader", trade, 7000)
+    fake.add_order(trade, 7000)
+    fake.processing = True
     with uow() as db:
         groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))
-    assert pay_refunds(runtime, fake_wechatpay)["processing"] == 1
+    assert pay_refunds(runtime, fake)["processing"] == 1
+
+
+def test_processing_refunds_are_queried_until_done(uow, runtime, fake_wechatpay) -> None:  # type: ignore[no-untyped-def]
+    processing_refund(uow, runtime, fake_wechatpay, "T300001")
     fake_wechatpay.settle()
     assert pay_refunds(runtime, fake_wechatpay)["succeeded"] == 1
     assert fake_wechatpay.calls["refund"] == 1 and fake_wechatpay.calls["query"] == 1

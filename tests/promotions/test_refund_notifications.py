@@ -8,7 +8,6 @@ which the test delivers to `POST /v1/promotions/wechatpay/refund-notify`.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -16,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.fakes.wechatpay_server import (
+    API_V3_KEY,
     MERCHANT_PUBLIC_PEM,
     PLATFORM_PUBLIC_PEM,
     PLATFORM_SERIAL,
@@ -24,10 +24,9 @@ from tests.fakes.wechatpay_server import (
     fake_wechatpay_server,
 )
 from tests.loyalty.helpers import stored
-from tests.promotions.test_groupbuy import NOW, campaign, join, pay_refunds
+from tests.promotions.test_groupbuy import pay_refunds, processing_refund
 
 from huoli.db import unit_of_work
-from huoli.promotions import groupbuy
 from huoli.promotions.models import GroupMember, Refund
 from huoli.runtime import Runtime
 
@@ -42,14 +41,8 @@ def notified(runtime: Runtime, tmp_path: Path, uow, fake_wechatpay: FakeWeChatPa
     key.write_bytes(PLATFORM_PUBLIC_PEM)
     runtime.settings.wechatpay_platform_key_file = key
     runtime.settings.wechatpay_platform_serial = PLATFORM_SERIAL
-    runtime.settings.wechatpay_api_v3_key = "huoli-test-apiv3-key-32-bytes-ok"
-    campaign(uow)
-    join(uow, runtime, None, "leader", "T400001", 7000)
-    fake_wechatpay.add_order("T400001", 7000)
-    fake_wechatpay.processing = True
-    with uow() as db:
-        groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))
-    assert pay_refunds(runtime, fake_wechatpay)["processing"] == 1
+    runtime.settings.wechatpay_api_v3_key = API_V3_KEY.decode()
+    processing_refund(uow, runtime, fake_wechatpay, "T400001")
     fake_wechatpay.settle()
     [out_refund_no] = fake_wechatpay.refunds
     return out_refund_no

@@ -9,6 +9,7 @@ Upgrades are instant (checked on every growth entry); downgrades follow the poli
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from huoli.db import UTCDateTime, insert_or_ignore
 from huoli.events import service as events
 from huoli.loyalty.context import Ctx
-from huoli.loyalty.models import GrowthEntry, MemberTier
+from huoli.loyalty.models import GrowthEntry, MemberProfile, MemberTier
 from huoli.loyalty.schemas import TierLevel, TierOut
 
 # Downgrades count in days: refreshing "last qualified" at most hourly spares a write on most growth entries.
@@ -219,7 +220,7 @@ def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
     month = ctx.today.strftime("%Y-%m")
     by_tier = {lv.code: lv.monthly_coupons for lv in ctx.rules.tiers.levels if lv.monthly_coupons}
     issued, already = 0, 0
-    failed: dict[str, int] = {}  # promotions error code → count (sold out, inactive, missing template)
+    failed: Counter[str] = Counter()  # promotions error code → count (sold out, inactive, missing template)
     if by_tier:
         members = db.execute(
             select(MemberTier.user_id, MemberTier.tier)
@@ -231,7 +232,7 @@ def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
                 key = f"loyalty:tier:{month}:{user_id}:{template_id}"
                 out, created = issue_coupon(db, ctx, user_id=user_id, template_id=template_id, key=key)
                 if "coupon_error" in out:
-                    failed[out["coupon_error"]] = failed.get(out["coupon_error"], 0) + 1
+                    failed[out["coupon_error"]] += 1
                 elif created:
                     issued += 1
                 else:
@@ -242,15 +243,14 @@ def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
         "issued": issued,
         "already_this_month": already,
         "birthday_gifts": gifts,
-        "failed": failed,
+        "failed": dict(failed),
     }
 
 
-def _birthday_gifts(db: Session, ctx: Ctx, failed: dict[str, int]) -> int:
+def _birthday_gifts(db: Session, ctx: Ctx, failed: Counter[str]) -> int:
     """Each member whose tier has a `birthday_gift` gets it once a year, from the birthday (local day; 29 Feb
     → 28 Feb in other years) to the end of that month, so a job that missed the day still delivers."""
-    from huoli.loyalty.models import MemberProfile
-    from huoli.loyalty.rewards import issue_coupon
+    from huoli.loyalty.rewards import issue_coupon  # rewards imports this module
 
     gift_of = {lv.code: lv.birthday_gift for lv in ctx.rules.tiers.levels if lv.birthday_gift}
     today = ctx.today
@@ -280,7 +280,7 @@ def _birthday_gifts(db: Session, ctx: Ctx, failed: dict[str, int]) -> int:
             key=f"loyalty:birthday:{today.year}:{user_id}",
         )
         if "coupon_error" in out:
-            failed[out["coupon_error"]] = failed.get(out["coupon_error"], 0) + 1
+            failed[out["coupon_error"]] += 1
         elif created:
             issued += 1
     return issued
