@@ -7,9 +7,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
+from tests.conftest import PG_URL
 
-from huoli.db import insert_or_ignore, unit_of_work
+import huoli.db as db
+from huoli.db import insert_or_ignore, normalise_url, unit_of_work
 from huoli.loyalty.models import PointsTransfer
 from huoli.runtime import Runtime
 from huoli.tenancy import CrossAppWrite
@@ -72,3 +75,37 @@ def test_bad_calls_are_refused_and_change_nothing(runtime: Runtime, make_app: Ca
             insert_or_ignore(db, PointsTransfer, transfer(a.id, "k1") | {"pionts": 1})
     with unit_of_work(runtime.sessions) as db:
         assert db.scalar(select(func.count()).select_from(PointsTransfer)) == 0
+
+
+def _backend_pid(engine: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _kill_backend(pid: int) -> None:
+    admin = sa.create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar_one()
+    admin.dispose()
+
+
+def test_a_dropped_idle_connection_is_replaced_but_a_busy_one_is_not_pinged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pooled PostgreSQL connections are pinged only after IDLE_PING_S unused: a connection the server
+    dropped while idle is replaced unnoticed; one returned moments ago goes straight back to work, which is
+    why a connection dropped in that moment surfaces as an error (the ping really is what saves the first)."""
+    engine = db.make_engine(PG_URL, pool_size=1)
+    try:
+        first = _backend_pid(engine)
+        _kill_backend(first)
+        monkeypatch.setattr(db, "IDLE_PING_S", 0.0)  # the connection has now been idle long enough
+        second = _backend_pid(engine)
+        assert second != first
+        monkeypatch.setattr(db, "IDLE_PING_S", 3600.0)  # returned moments ago: no ping
+        _kill_backend(second)
+        with pytest.raises(sa.exc.OperationalError):
+            _backend_pid(engine)
+        assert _backend_pid(engine) not in (first, second)  # the pool discarded the broken one itself
+    finally:
+        engine.dispose()
