@@ -7,8 +7,9 @@ Questions (range = the last 30 or 60 local days):
   funnel     5 steps (app_show → page_view → view_item → add_to_cart → order_paid), 7-day window
   retention  D0–D30 daily first-time retention matrix (cohorts: the first 30 days)
   dau        DAU / WAU / MAU for each of the 60 days
-  dashboard  headline metrics for the last 30 days vs the previous 30 (activity, acquisition, lifecycle,
-             conversion, interaction; the console's home page)
+  dashboard  the console's home page (huoli.analytics.dashboard): headline activity, DAU/WAU/MAU, a 4-step
+             funnel, lifecycle, new-user retention, conversion, new users by channel and interaction for the
+             last 30 days, and the previous 30 where the page compares; its cache is not used
 Each engine runs in its own process so peak memory (ru_maxrss) is its own. Writes its section of
 docs/benchmarks.md unless --no-write.
 """
@@ -57,10 +58,8 @@ def _requests() -> dict[str, list[tuple[str, dict[str, Any]]]]:
         ],
         "retention": [("retention", {"start": first, "end": cohort_end, "periods": 30})],
         "dau": [("activity_dau", {"start": first, "end": last})],
-        "dashboard": [
-            (m, {"start": mid, "end": last, "compare": True})
-            for m in ("activity", "acquisition", "lifecycle", "conversion", "interaction")
-        ],
+        # The console's home page: every part of huoli.analytics.dashboard, this period and the previous one.
+        "dashboard": [("dashboard", {"start": mid, "end": last, "compare": True})],
     }
 
 
@@ -76,7 +75,7 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
     """In a child process: every question on one engine; returns seconds per question and peak RSS.
     The user-day rollup is built first and timed on its own (`rollup`: DuckDB's is the first build of
     the persistent table, then `rollup_noop` an up-to-date refresh, what each request pays); raw=True skips it."""
-    from huoli.analytics import activity, rollup
+    from huoli.analytics import activity, dashboard, rollup
     from huoli.analytics.engines import ChdbEngine, DuckDBEngine, SparkEngine
     from huoli.analytics.frame import Frame
     from huoli.analytics.service import METRICS, parse
@@ -110,7 +109,7 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
 
         def one(metric: str, body: dict[str, Any], q: str = q) -> None:
             name = "activity" if metric == "activity_dau" else metric
-            req = parse(name, body)
+            req = body["request"] if metric.startswith("part:") else parse(name, body)
             frame = Frame(
                 engine=engine,
                 app_id=APP,
@@ -120,8 +119,10 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
                 known_events=frozenset(CATALOG),
                 rollup_tz=rollup_tz,
             )
-            if metric == "activity_dau":
-                res: Any = activity.active_users(frame)
+            if metric.startswith("part:"):
+                res: Any = dashboard.PARTS[metric[5:]].fn(frame, req)
+            elif metric == "activity_dau":
+                res = activity.active_users(frame)
                 checks[q] = [sum(r["dau"] for r in res), res[-1]["mau"]]
             else:
                 res = METRICS[name].run(frame, req, None)
@@ -133,12 +134,23 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
                         sum(r["retained"][1] or 0 for r in res["rows"]),
                     ]
 
-        if q == "dashboard" and engine_kind == "duckdb":
-            # The console asks for the dashboard's metrics concurrently; DuckDB serves them on parallel cursors.
-            from concurrent.futures import ThreadPoolExecutor
+        if q == "dashboard":
+            # What dashboard.run does, without its cache: each part for this period and (where the console
+            # compares) the previous one; on DuckDB concurrently, as the server runs them.
+            (_, body), jobs = reqs[0], []
+            req = dashboard.DashboardRequest.model_validate(body)
+            for name, part in dashboard.PARTS.items():
+                jobs.append((f"part:{name}", {"request": req}))
+                if part.with_previous:
+                    jobs.append((f"part:{name}", {"request": req.previous()}))
+            if engine_kind == "duckdb":
+                from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda mb: one(*mb), reqs))
+                with ThreadPoolExecutor(4) as pool:
+                    list(pool.map(lambda mb: one(*mb), jobs))
+            else:
+                for metric, job in jobs:
+                    one(metric, job)
         else:
             for metric, body in reqs:
                 one(metric, body)

@@ -7,7 +7,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, ratio, scene_groups
+from huoli.analytics.frame import Frame, actor_counts, ratio, scene_groups
 from huoli.analytics.timebase import day_date
 
 NEW_USER_KEYS = ("by_channel", "by_scene", "by_scene_group")
@@ -84,12 +84,14 @@ def sharing(frame: Frame) -> dict[str, Any]:
     shares ÷ (active users − those users). A user is brought by a share when they opened a share card on
     their first day."""
     ev = frame.events()
-    agg = ev.aggregate(
-        active=ev.actor.nunique(),
-        shares=(ev.name == "share").sum(),
-        sharers=ev.actor.nunique(where=ev.name == "share"),
-        share_opens=(ev.name == "share_open").sum(),
-        share_open_users=ev.actor.nunique(where=ev.name == "share_open"),
+    agg = actor_counts(
+        ev,
+        [],
+        {"active": None, "sharers": ev.name == "share", "share_open_users": ev.name == "share_open"},
+        {
+            "shares": (ev.name == "share").cast("int64"),
+            "share_opens": (ev.name == "share_open").cast("int64"),
+        },
     )
     (r,) = frame.run(agg)
     users = frame.users()

@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, ratio
+from huoli.analytics.frame import Frame, actor_counts, ratio
 from huoli.analytics.timebase import day_date
 
 OPEN_EVENTS = ["app_show", "app_launch"]
@@ -118,14 +118,21 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
     """Whole-range figures, one row per breakdown value; new_visitors=False skips that (first-seen) query
     and leaves `new_visitors` out (the dashboard does not show it)."""
     ev = frame.breakdown_of(frame.events())
-    base = ev.group_by("bd").aggregate(
-        active_users=ev.actor.nunique(),
-        page_visits=(ev.name == "page_view").sum(),
-        visitors=ev.actor.nunique(where=ev.name == "page_view"),
-        stay_ms=ev.duration_ms.sum(where=ev.name == "app_hide"),
+    base = actor_counts(
+        ev,
+        ["bd"],
+        {"active_users": None, "visitors": ev.name == "page_view"},
+        {
+            "page_visits": (ev.name == "page_view").cast("int64"),
+            "stay_ms": ibis.ifelse(ev.name == "app_hide", ev.duration_ms, None),
+        },
     )
     pv = ev.filter(ev.name == "page_view", ev.session_id.notnull())
-    sess = pv.group_by("bd", "session_id").aggregate(views=pv.count(), pages=pv.page.nunique())
+    # Views per (session, page) first: a grouped COUNT(DISTINCT page) is several times slower in DuckDB.
+    per_page = pv.group_by("bd", "session_id", "page").aggregate(n=pv.count())
+    sess = per_page.group_by("bd", "session_id").aggregate(
+        views=per_page.n.sum(), pages=per_page.page.count()
+    )
     sess_agg = sess.group_by("bd").aggregate(
         sessions=sess.count(), session_pages=sess.pages.sum(), bounced=(sess.views == 1).sum()
     )

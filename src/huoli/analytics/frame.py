@@ -103,6 +103,27 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def actor_counts(
+    ev: ibis.Table,
+    by: list[str],
+    users: dict[str, ibis.BooleanValue | None],
+    sums: dict[str, ibis.Value] | None = None,
+) -> ibis.Table:
+    """Per `by` group: distinct actors (`users`: name → the condition an actor's event must meet at least
+    once, None for any event) and plain sums over the events. Aggregated per (group, actor) first, then per
+    group: DuckDB gives each COUNT(DISTINCT actor) FILTER its own hash table, which at 50M events took 3 s for
+    four of them against 0.6 s this way (docs/benchmarks.md). Same numbers: an actor counts once per group."""
+    per = ev.group_by([*by, "actor"]).aggregate(
+        **{f"u_{k}": c.cast("int64").max() if c is not None else ev.count() for k, c in users.items()},
+        **{f"s_{k}": v.sum() for k, v in (sums or {}).items()},
+    )
+    totals = {
+        **{k: (per[f"u_{k}"] > 0).sum() for k in users},
+        **{k: per[f"s_{k}"].sum() for k in sums or {}},
+    }
+    return per.group_by(by).aggregate(**totals) if by else per.aggregate(**totals)
+
+
 def _bad(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": field_name, "message": message}])
 

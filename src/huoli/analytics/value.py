@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, ratio
+from huoli.analytics.frame import Frame, actor_counts, ratio
 
 # Events that count as taking part in a promotion (the promotions domain's events plus coupon claims).
 PROMOTION_EVENTS = [
@@ -25,16 +25,24 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
     promo = promotion_events or PROMOTION_EVENTS
     ev = frame.breakdown_of(frame.events())
     paid = ev.name == "order_paid"
-    base = ev.group_by("bd").aggregate(
-        active=ev.actor.nunique(),
-        cart_users=ev.actor.nunique(where=ev.name == "add_to_cart"),
-        order_users=ev.actor.nunique(where=paid),
-        orders=ev.order_id.nunique(where=paid),
-        gmv=ev.amount_fen.sum(where=paid),
-        refunds=ev.amount_fen.sum(where=ev.name == "order_refunded"),
-        promo_users=ev.actor.nunique(where=ev.name.isin(promo)),
+    base = actor_counts(
+        ev,
+        ["bd"],
+        {
+            "active": None,
+            "cart_users": ev.name == "add_to_cart",
+            "order_users": paid,
+            "promo_users": ev.name.isin(promo),
+        },
+        {
+            "gmv": ibis.ifelse(paid, ev.amount_fen, None),
+            "refunds": ibis.ifelse(ev.name == "order_refunded", ev.amount_fen, None),
+        },
     )
     o = ev.filter(paid)
+    # An order id is counted once even if reported under two actors: over paid events only, a small set.
+    order_ids = o.group_by("bd").aggregate(orders=o.order_id.nunique())
+    orders_by_bd = {r["bd"]: int(r["orders"] or 0) for r in frame.run(order_ids)}
     per_user = o.group_by("bd", "actor").aggregate(n=o.order_id.nunique())
     rep = per_user.group_by("bd").aggregate(repeat=(per_user.n >= 2).sum())
     claimed = (
@@ -48,7 +56,7 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
     out = []
     for r in sorted(frame.run(base), key=lambda r: -int(r["active"])):
         bd = r["bd"]
-        active, orders, gmv = int(r["active"]), int(r["orders"] or 0), int(r["gmv"] or 0)
+        active, orders, gmv = int(r["active"]), orders_by_bd.get(bd, 0), int(r["gmv"] or 0)
         order_users = int(r["order_users"] or 0)
         c = coups.get(bd, {})
         out.append(
@@ -75,10 +83,12 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
 
 def interaction(frame: Frame) -> list[dict[str, Any]]:
     ev = frame.breakdown_of(frame.events())
-    agg = ev.group_by("bd").aggregate(
-        active=ev.actor.nunique(),
-        **{f"{k}_users": ev.actor.nunique(where=ev.name == k) for k in ("share", "favorite", "comment")},
-        **{f"{k}_events": (ev.name == k).sum() for k in ("share", "favorite", "comment")},
+    kinds = ("share", "favorite", "comment")
+    agg = actor_counts(
+        ev,
+        ["bd"],
+        {"active": None, **{f"{k}_users": ev.name == k for k in kinds}},
+        {f"{k}_events": (ev.name == k).cast("int64") for k in kinds},
     )
     out = []
     for r in sorted(frame.run(agg), key=lambda r: -int(r["active"])):
