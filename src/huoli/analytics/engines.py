@@ -70,9 +70,9 @@ def _duckdb_fast_paths() -> None:
         return self.agg.arg_max_null(arg, key, where=where)
 
     # Ibis's compiler dispatches on the method named visit_<Operation> (SQLGlotCompiler.visit_node).
-    DuckDBCompiler.visit_ExtractEpochSeconds = visit_epoch_seconds  # type: ignore[method-assign]
-    DuckDBCompiler.visit_ArgMin = visit_arg_min  # type: ignore[method-assign]
-    DuckDBCompiler.visit_ArgMax = visit_arg_max  # type: ignore[method-assign]
+    DuckDBCompiler.visit_ExtractEpochSeconds = visit_epoch_seconds
+    DuckDBCompiler.visit_ArgMin = visit_arg_min
+    DuckDBCompiler.visit_ArgMax = visit_arg_max
 
 
 _duckdb_fast_paths()
