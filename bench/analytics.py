@@ -326,6 +326,10 @@ def main() -> None:
             rows,
         ),
         "",
+        "Dashboard: the console's home page, every part of `huoli.analytics.dashboard` for the last 30 days and,"
+        " where the page compares, the previous 30 (its cache not used); earlier runs timed five whole metrics"
+        " (activity, acquisition, lifecycle, conversion, interaction) with compare instead.",
+        "",
         "User-day rollup: "
         + (
             "not used (--raw)."
