@@ -118,15 +118,24 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
     """Whole-range figures, one row per breakdown value; new_visitors=False skips that (first-seen) query
     and leaves `new_visitors` out (the dashboard does not show it)."""
     ev = frame.breakdown_of(frame.events())
-    base = actor_counts(
-        ev,
-        ["bd"],
-        {"active_users": None, "visitors": ev.name == "page_view"},
-        {
-            "page_visits": (ev.name == "page_view").cast("int64"),
-            "stay_ms": ibis.ifelse(ev.name == "app_hide", ev.duration_ms, None),
-        },
-    )
+    if frame.counters_ok():
+        ud = frame.counter_days()
+        base = actor_counts(
+            ud,
+            ["bd"],
+            {"active_users": None, "visitors": ud.page_views > 0},
+            {"page_visits": ud.page_views, "stay_ms": ud.stay_ms},
+        )
+    else:
+        base = actor_counts(
+            ev,
+            ["bd"],
+            {"active_users": None, "visitors": ev.name == "page_view"},
+            {
+                "page_visits": (ev.name == "page_view").cast("int64"),
+                "stay_ms": ibis.ifelse(ev.name == "app_hide", ev.duration_ms, None),
+            },
+        )
     pv = ev.filter(ev.name == "page_view", ev.session_id.notnull())
     # Views per (session, page) first: a grouped COUNT(DISTINCT page) is several times slower in DuckDB.
     per_page = pv.group_by("bd", "session_id", "page").aggregate(n=pv.count())

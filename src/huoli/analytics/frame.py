@@ -258,6 +258,15 @@ class Frame:
             return False
         return whole_users or not (self.query.filters or self.query.user_filters)
 
+    def counters_ok(self) -> bool:
+        """The rollup's per-day counters (rollup.COUNTERS) can answer whole-range figures: rollup_ok() and
+        no breakdown (they are summed over the whole app)."""
+        return self.rollup_ok() and not self.query.breakdown
+
+    def counter_days(self) -> ibis.Table:
+        """The range's rollup rows with `bd` = '(all)', for actor_counts over the counters."""
+        return self.user_days().mutate(bd=ibis.literal("(all)"))
+
     def user_days(
         self, *, first_day: int | None = None, last_day: int | None = None, history: bool = False
     ) -> ibis.Table:

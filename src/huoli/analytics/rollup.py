@@ -30,6 +30,31 @@ if TYPE_CHECKING:
 
 USER_DAYS = "user_days"
 OPEN_EVENTS = ["app_show", "app_launch"]
+# Events that count as taking part in a promotion (the promotions domain's events plus coupon claims).
+PROMOTION_EVENTS = [
+    "coupon_claimed",
+    "flashsale_reserved",
+    "group_opened",
+    "group_joined",
+    "bargain_started",
+    "bargain_helped",
+    "referral_bound",
+]
+# Per-(actor, day) counters the headline activity, conversion and interaction figures sum when a question has
+# no filter or breakdown: column → (the events it covers, the field it sums or None to count them).
+COUNTERS: dict[str, tuple[list[str], str | None]] = {
+    "page_views": (["page_view"], None),
+    "stay_ms": (["app_hide"], "duration_ms"),
+    "shares": (["share"], None),
+    "share_opens": (["share_open"], None),
+    "favorites": (["favorite"], None),
+    "comments": (["comment"], None),
+    "carts": (["add_to_cart"], None),
+    "paid": (["order_paid"], None),
+    "gmv_fen": (["order_paid"], "amount_fen"),
+    "refunds_fen": (["order_refunded"], "amount_fen"),
+    "promos": (PROMOTION_EVENTS, None),
+}
 
 # Nullable as Ibis sees it (like the events): non-null types would not union with computed columns.
 ROLLUP_SCHEMA = pa.schema(
@@ -42,12 +67,15 @@ ROLLUP_SCHEMA = pa.schema(
         pa.field("opens", pa.int64()),
         pa.field("first_ts", pa.timestamp("us", tz="UTC")),
         pa.field("last_ts", pa.timestamp("us", tz="UTC")),
+        *(pa.field(c, pa.int64()) for c in COUNTERS),
     ]
 )
 _DUCKDB_DDL = (
     f"CREATE TABLE IF NOT EXISTS {USER_DAYS} (app_id VARCHAR NOT NULL, tz VARCHAR NOT NULL, "
     "actor VARCHAR NOT NULL, day BIGINT NOT NULL, events BIGINT NOT NULL, opens BIGINT NOT NULL, "
-    "first_ts TIMESTAMPTZ NOT NULL, last_ts TIMESTAMPTZ NOT NULL)"
+    "first_ts TIMESTAMPTZ NOT NULL, last_ts TIMESTAMPTZ NOT NULL"
+    + "".join(f", {c} BIGINT NOT NULL" for c in COUNTERS)
+    + ")"
 )
 _STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS user_days_state (app_id VARCHAR NOT NULL, tz VARCHAR NOT NULL, "
@@ -55,8 +83,9 @@ _STATE_DDL = (
 )
 _CLICKHOUSE_DDL = (
     f"CREATE TABLE IF NOT EXISTS {USER_DAYS} (app_id String, tz String, actor String, day Int64, "
-    "events Int64, opens Int64, first_ts DateTime64(6, 'UTC'), last_ts DateTime64(6, 'UTC')) "
-    "ENGINE = MergeTree ORDER BY (app_id, tz, day, actor)"
+    "events Int64, opens Int64, first_ts DateTime64(6, 'UTC'), last_ts DateTime64(6, 'UTC')"
+    + "".join(f", {c} Int64" for c in COUNTERS)
+    + ") ENGINE = MergeTree ORDER BY (app_id, tz, day, actor)"
 )
 
 
@@ -76,6 +105,7 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
         opens=t.name.isin(OPEN_EVENTS).cast("int64").sum(),
         first_ts=t.ts.min(),
         last_ts=t.ts.max(),
+        **{c: _counter(t, names, field) for c, (names, field) in COUNTERS.items()},
     )
     return agg.select(
         app_id=ibis.literal(app_id),
@@ -86,7 +116,16 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
         opens=agg.opens.cast("int64"),
         first_ts="first_ts",
         last_ts="last_ts",
+        **{c: agg[c].cast("int64") for c in COUNTERS},
     )
+
+
+def _counter(t: ibis.Table, names: list[str], field: str | None) -> ibis.IntegerValue:
+    hit = t.name.isin(names) if len(names) > 1 else t.name == names[0]
+    if field is None:
+        return hit.cast("int64").sum()
+    # 0, not NULL, for a day without such an event (or without the field): sums of sums stay plain sums.
+    return t[field].cast("int64").sum(where=hit).fill_null(0)
 
 
 def delta_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:
@@ -124,8 +163,9 @@ def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owne
     `owner` is the object whose lock serialises refreshes of that database (default: the connection)."""
     TimeBase(tz)  # a bad timezone is a request error before any DDL runs
     with _lock_for(owner if owner is not None else con):
-        con.execute(_DUCKDB_DDL)
         con.execute(_STATE_DDL)
+        _upgrade_duckdb(con)
+        con.execute(_DUCKDB_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
             n = _refresh_in_transaction(con, app_id, tz)
@@ -134,6 +174,21 @@ def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owne
             con.execute("ROLLBACK")
             raise
     return n
+
+
+def _upgrade_duckdb(con: duckdb.DuckDBPyConnection) -> None:
+    """A rollup written by an earlier huoli (other columns) is derived data: drop it, and the next refresh
+    rebuilds it from the events."""
+    have = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [USER_DAYS],
+        ).fetchall()
+    ]
+    if have and have != ROLLUP_SCHEMA.names:
+        con.execute(f"DROP TABLE {USER_DAYS}")
+        con.execute("DELETE FROM user_days_state")
 
 
 def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, app_id: str, tz: str) -> int:
@@ -176,6 +231,7 @@ def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
         keys = "u.app_id = d.app_id AND u.tz = d.tz AND u.actor = d.actor AND u.day = d.day"
         lo_day, hi_day = con.execute("SELECT min(day), max(day) FROM _rollup_delta").fetchone()  # type: ignore[misc]
         near = f"u.day BETWEEN {int(lo_day)} AND {int(hi_day)}"  # lets the scan skip far-off days
+        counters = "".join(f", d.{c} + coalesce(u.{c}, 0) AS {c}" for c in COUNTERS)
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _rollup_merged AS
@@ -185,7 +241,7 @@ def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
                    CASE WHEN u.first_ts IS NULL OR d.first_ts < u.first_ts THEN d.first_ts ELSE u.first_ts END
                      AS first_ts,
                    CASE WHEN u.last_ts IS NULL OR d.last_ts > u.last_ts THEN d.last_ts ELSE u.last_ts END
-                     AS last_ts
+                     AS last_ts{counters}
             FROM _rollup_delta d LEFT JOIN (SELECT * FROM {USER_DAYS} u WHERE {near}) u ON {keys}
             """
         )
@@ -198,6 +254,12 @@ def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
 
 def build_clickhouse(run: Any, app_id: str, tz: str) -> None:
     """chdb / ClickHouse: (re)build the (app, tz) rollup in full from the events with `run(sql)`."""
+    have = run(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = "
+        f"'{USER_DAYS}' ORDER BY position"
+    ).to_pylist()
+    if have and [r["name"] for r in have] != ROLLUP_SCHEMA.names:  # an earlier huoli's rollup: rebuilt
+        run(f"DROP TABLE {USER_DAYS}")
     run(_CLICKHOUSE_DDL)
     run(
         f"ALTER TABLE {USER_DAYS} DELETE WHERE app_id = '{_ch_quote(app_id)}' AND tz = '{_ch_quote(tz)}' "

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from huoli.analytics import service as analytics
 from huoli.analytics.frame import Frame, MetricQuery, ratio, scene_groups
+from huoli.analytics.rollup import PROMOTION_EVENTS
 from huoli.analytics.timebase import day_number
-from huoli.analytics.value import PROMOTION_EVENTS
 from huoli.db import read_only
 from huoli.errors import ValidationFailed
 from huoli.reports.weeks import IsoWeek, week_bounds_utc
