@@ -346,6 +346,6 @@ def test_a_rollup_of_an_earlier_shape_is_rebuilt(log: pa.Table) -> None:
     assert rollup.prepare(engine, APP, TZ)
     columns = [d[0] for d in con.execute("SELECT * FROM user_days LIMIT 0").description]
     assert columns == rollup.ROLLUP_SCHEMA.names
-    assert con.execute("SELECT count(*) FROM user_days").fetchone()[0] > 1000  # rebuilt from the events
+    assert con.execute("SELECT count(*) FROM user_days").fetchall()[0][0] > 1000  # rebuilt from the events
     for metric in ("activity", "interaction", "conversion"):
         assert _run(engine, metric, RANGE, TZ) == _run(engine, metric, RANGE, None), metric
