@@ -146,7 +146,8 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
             if engine_kind == "duckdb":
                 from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(4) as pool:
+                # dashboard.run's pool: one query per core (DuckDB spreads each over the cores already)
+                with ThreadPoolExecutor(dashboard._pool._max_workers) as pool:
                     list(pool.map(lambda mb: one(*mb), jobs))
             else:
                 for metric, job in jobs:

@@ -59,3 +59,36 @@ def test_rules_form_saves_and_shows_field_errors(console: ConsoleSession, live_s
     error.wait_for()
     assert page.locator("[name='points.expiry_days']").get_attribute("aria-invalid") == "true"
     assert live_server.api(owner, "GET", "/admin/loyalty/rules").json()["points"]["expiry_days"] == 365
+
+
+def test_member_birthday_shown_and_corrected(console: ConsoleSession, live_server: LiveServer) -> None:
+    c, page = console, console.page
+    owner = live_server.keys["shop"]["owner"]
+    r = live_server.api(owner, "PUT", "/admin/loyalty/members/u_bd/profile", json={"birthday": "03-15"})
+    assert r.status_code == 200, r.text
+    c.goto("#/loyalty-member?user=u_bd")
+    page.locator("#member-birthday").wait_for()
+    assert page.locator("#member-birthday").inner_text() == "03-15"
+    assert page.locator("#profile-birthday").input_value() == "03-15"
+
+    c.allow_console_error(r"status of 422")
+    page.locator("#profile-birthday").fill("13-40")
+    page.locator("#member-profile button[type=submit]").click()
+    page.locator("#member-profile .field-error").first.wait_for()
+    assert page.locator("#member-birthday").inner_text() == "03-15"  # refused: nothing changed
+
+    page.locator("#profile-birthday").fill("02-29")
+    page.locator("#member-profile button[type=submit]").click()
+    page.locator("#member-birthday").get_by_text("02-29").wait_for()
+    got = live_server.api(owner, "GET", "/admin/loyalty/members/u_bd/profile").json()
+    assert got == {"user_id": "u_bd", "birthday": "02-29", "birthday_locked": True}
+
+
+def test_rules_page_runs_a_job(console: ConsoleSession, live_server: LiveServer) -> None:
+    c, page = console, console.page
+    c.goto("#/loyalty-rules")
+    c.wait_ready()
+    page.locator("#rules-jobs [data-job=tier-benefits]").click()
+    page.locator(".toast").get_by_text("tier_benefits").wait_for()
+    page.locator("#rules-jobs [data-job=expire]").click()
+    page.locator(".toast").get_by_text("points_expired: 0").wait_for()

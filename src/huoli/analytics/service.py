@@ -250,7 +250,7 @@ def make_frame(
 
 
 # Metrics with parts the user-day rollup answers (docs/metrics.md#the-user-day-rollup).
-ROLLUP_METRICS = frozenset({"activity", "retention", "lifecycle"})
+ROLLUP_METRICS = frozenset({"activity", "retention", "lifecycle", "conversion", "interaction", "acquisition"})
 
 
 def prepare_rollup(engine: Engine, app: App, tz: str) -> str | None:

@@ -379,6 +379,11 @@ def member_tier(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
     return tiers.status(db, _admin_ctx(db, runtime, op), user_id)
 
 
+@router.get("/admin/loyalty/members/{user_id}/profile", response_model=ProfileOut, dependencies=read)
+def member_profile(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> ProfileOut:
+    return profile.get(db, _admin_ctx(db, runtime, op), user_id)
+
+
 @router.put("/admin/loyalty/members/{user_id}/profile", response_model=ProfileOut, dependencies=write)
 def correct_profile(
     user_id: str, body: ProfileIn | None, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
@@ -460,5 +465,6 @@ def admin_board(
 
 @router.post("/admin/loyalty/jobs/{job}", dependencies=write)
 def run_job(job: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> dict[str, object]:
-    """Run one job now: expire, warn-expiring, tiers, scan-tasks (also `huoli loyalty job …`)."""
+    """Run one job now: expire, warn-expiring, tiers, tier-benefits, scan-tasks, compact-boards (also
+    `huoli loyalty job …`)."""
     return service.run_job(db, _admin_ctx(db, runtime, op), job=job, store=runtime.store)

@@ -30,6 +30,10 @@ const L = {
   submit: { zh: "提交", en: "Submit" },
   done: { zh: "已调整", en: "Adjusted" },
   none: { zh: "暂无记录", en: "No records" },
+  birthday: { zh: "生日", en: "Birthday" },
+  unset: { zh: "未填写", en: "Not set" },
+  birthdayFix: { zh: "更正生日（MM-DD，留空为清除）", en: "Correct birthday (MM-DD, empty clears)" },
+  birthdaySaved: { zh: "生日已更新", en: "Birthday updated" },
   kinds: {
     earn: { zh: "获得", en: "Earn" }, spend: { zh: "消耗", en: "Spend" }, expire: { zh: "过期", en: "Expire" },
     reverse: { zh: "退款冲正", en: "Refund reversal" },
@@ -57,9 +61,9 @@ export default {
       h("div", { class: "value", id }, String(value)));
 
     async function show(userId) {
-      const [ledger, tier] = await Promise.all([
-        ctx.api(`/admin/loyalty/members/${encodeURIComponent(userId)}/ledger`),
-        ctx.api(`/admin/loyalty/members/${encodeURIComponent(userId)}/tier`),
+      const base = `/admin/loyalty/members/${encodeURIComponent(userId)}`;
+      const [ledger, tier, profile] = await Promise.all([
+        ctx.api(`${base}/ledger`), ctx.api(`${base}/tier`), ctx.api(`${base}/profile`),
       ]);
       if (!ctx.isCurrent()) return;
       const b = ledger.balance;
@@ -90,6 +94,26 @@ export default {
           else toast(err.message, { kind: "error" });
         }
       });
+      // The member sets the birthday once (the yearly gift can't be re-aimed); customer service corrects it here.
+      const birthday = h("input", { id: "profile-birthday", name: "birthday", type: "text", autocomplete: "off",
+        placeholder: "MM-DD", value: profile.birthday || "" });
+      const profileForm = h("form", { id: "member-profile", novalidate: true },
+        h("div", { class: "form-grid" },
+          h("label", { for: "profile-birthday" }, t(L.birthdayFix)), h("div", { class: "field" }, birthday),
+          h("span"), h("div", {}, h("button", { type: "submit", class: "primary" }, t(L.submit)))));
+      profileForm.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        formErrors(profileForm, null);
+        const value = birthday.value.trim();
+        try {
+          await ctx.api(`${base}/profile`, { method: "PUT", body: value ? { birthday: value } : null });
+          toast(L.birthdaySaved);
+          await show(userId);
+        } catch (err) {
+          if (err.status === 422) formErrors(profileForm, err);
+          else toast(err.message, { kind: "error" });
+        }
+      });
       const time = (v) => (v ? ctx.fmt.datetime(v) : t(L.never));
       clear(result).append(
         h("section", { class: "card" },
@@ -99,7 +123,8 @@ export default {
             stat(L.debt, ctx.fmt.number(b.debt), "member-debt"),
             stat(L.expiring, ctx.fmt.number(b.expiring_soon), "member-expiring"),
             stat(L.tier, tier.name, "member-tier"),
-            stat(L.growth, ctx.fmt.number(tier.growth), "member-growth"))),
+            stat(L.growth, ctx.fmt.number(tier.growth), "member-growth"),
+            stat(L.birthday, profile.birthday || t(L.unset), "member-birthday"))),
         h("section", { class: "card" }, h("h2", {}, t(L.transfers)), table([
           { key: "local_date", title: t(L.date) },
           { key: "kind", title: t(L.kind), format: (v) => t(L.kinds[v] || { zh: v, en: v }) },
@@ -116,6 +141,7 @@ export default {
           { key: "expires_at", title: t(L.expiresAt), format: time },
         ], ledger.lots, { empty: t(L.none) })),
         h("section", { class: "card" }, h("h2", {}, t(L.adjust)), adjust),
+        h("section", { class: "card" }, h("h2", {}, t(L.birthday)), profileForm),
       );
     }
 

@@ -22,7 +22,19 @@ const L = {
   save: { zh: "保存", en: "Save" },
   saved: { zh: "规则已保存", en: "Rules saved" },
   badJson: { zh: "JSON 格式错误：", en: "Invalid JSON: " },
+  jobs: { zh: "立即运行任务（通常由定时任务每天运行）", en: "Run a job now (normally scheduled daily)" },
+  jobDone: { zh: "已完成：", en: "Done: " },
 };
+
+// The scheduled loyalty jobs (service.JOBS); each is idempotent, so running one by hand is always safe.
+const JOBS = [
+  { id: "expire", label: { zh: "积分过期", en: "Expire points" } },
+  { id: "warn-expiring", label: { zh: "过期提醒", en: "Expiry reminders" } },
+  { id: "tiers", label: { zh: "等级重算", en: "Re-evaluate tiers" } },
+  { id: "tier-benefits", label: { zh: "发放等级权益（月券、生日礼）", en: "Issue tier benefits (monthly, birthday)" } },
+  { id: "scan-tasks", label: { zh: "扫描任务进度", en: "Scan task progress" } },
+  { id: "compact-boards", label: { zh: "整理排行榜", en: "Compact leaderboards" } },
+];
 
 const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? o : o[k]), obj);
 const set = (obj, path, value) => {
@@ -93,6 +105,22 @@ export default {
         submit.disabled = false;
       }
     });
-    root.append(h("section", { class: "card" }, form));
+    const jobs = h("div", { class: "actions", id: "rules-jobs" }, JOBS.map((job) => {
+      const button = h("button", { type: "button", "data-job": job.id }, t(job.label));
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          const out = await ctx.api(`/admin/loyalty/jobs/${job.id}`, { method: "POST" });
+          const summary = Object.entries(out).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
+          toast(t(L.jobDone) + summary.join(", "));
+        } catch (err) {
+          toast(err.message, { kind: "error" });
+        } finally {
+          button.disabled = false;
+        }
+      });
+      return button;
+    }));
+    root.append(h("section", { class: "card" }, form), h("section", { class: "card" }, h("h2", {}, t(L.jobs)), jobs));
   },
 };
