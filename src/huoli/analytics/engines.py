@@ -45,7 +45,7 @@ _JSON_FUNCTION = {"duckdb": "json_extract_string", "clickhouse": "JSON_VALUE", "
 
 
 def _duckdb_fast_paths() -> None:
-    """Two of Ibis's DuckDB translations cost ~10x what they need to at 100M events (docs/benchmarks.md):
+    """Two of Ibis's DuckDB translations cost ~10x what they need to on the bench's 98.6M events (bench/analytics.py):
 
     - epoch_seconds() is EPOCH(CAST(ts AS TIMESTAMP)): converting each TIMESTAMPTZ to a local TIMESTAMP goes
       through ICU per row (2.4 s for 50M events); EPOCH of the TIMESTAMPTZ itself is the same instant's

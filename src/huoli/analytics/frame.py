@@ -112,7 +112,7 @@ def actor_counts(
     """Per `by` group: distinct actors (`users`: name → the condition an actor's event must meet at least
     once, None for any event) and plain sums over the events. Aggregated per (group, actor) first, then per
     group: DuckDB gives each COUNT(DISTINCT actor) FILTER its own hash table, which at 50M events took 3 s for
-    four of them against 0.6 s this way (docs/benchmarks.md). Same numbers: an actor counts once per group."""
+    four of them against 0.6 s this way (bench data). Same numbers: an actor counts once per group."""
     per = ev.group_by([*by, "actor"]).aggregate(
         **{f"u_{k}": c.cast("int64").max() if c is not None else ev.count() for k, c in users.items()},
         **{f"s_{k}": v.sum() for k, v in (sums or {}).items()},
