@@ -147,7 +147,7 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
                 from concurrent.futures import ThreadPoolExecutor
 
                 # dashboard.run's pool: one query per core (DuckDB spreads each over the cores already)
-                with ThreadPoolExecutor(dashboard._pool._max_workers) as pool:
+                with ThreadPoolExecutor(dashboard.POOL_SIZE) as pool:
                     list(pool.map(lambda mb: one(*mb), jobs))
             else:
                 for metric, job in jobs:

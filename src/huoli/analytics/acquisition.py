@@ -7,7 +7,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, actor_counts, ratio, scene_groups
+from huoli.analytics.frame import Frame, ratio, scene_groups
 from huoli.analytics.timebase import day_date
 
 NEW_USER_KEYS = ("by_channel", "by_scene", "by_scene_group")
@@ -84,24 +84,12 @@ def sharing(frame: Frame) -> dict[str, Any]:
     shares ÷ (active users − those users). A user is brought by a share when they opened a share card on
     their first day."""
     ev = frame.events()
-    if frame.counters_ok():
-        ud = frame.user_days()
-        agg = actor_counts(
-            ud,
-            [],
-            {"active": None, "sharers": ud.shares > 0, "share_open_users": ud.share_opens > 0},
-            {"shares": ud.shares, "share_opens": ud.share_opens},
-        )
-    else:
-        agg = actor_counts(
-            ev,
-            [],
-            {"active": None, "sharers": ev.name == "share", "share_open_users": ev.name == "share_open"},
-            {
-                "shares": (ev.name == "share").cast("int64"),
-                "share_opens": (ev.name == "share_open").cast("int64"),
-            },
-        )
+    agg = frame.counted(
+        ev,
+        [],
+        {"active": None, "sharers": "shares", "share_open_users": "share_opens"},
+        {"shares": "shares", "share_opens": "share_opens"},
+    )
     (r,) = frame.run(agg)
     users = frame.users()
     new = users.filter((users.first_day >= frame.start_day) & (users.first_day <= frame.end_day))

@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, actor_counts, ratio
+from huoli.analytics.frame import Frame, ratio
 from huoli.analytics.timebase import day_date
 
 OPEN_EVENTS = ["app_show", "app_launch"]
@@ -118,24 +118,12 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
     """Whole-range figures, one row per breakdown value; new_visitors=False skips that (first-seen) query
     and leaves `new_visitors` out (the dashboard does not show it)."""
     ev = frame.breakdown_of(frame.events())
-    if frame.counters_ok():
-        ud = frame.counter_days()
-        base = actor_counts(
-            ud,
-            ["bd"],
-            {"active_users": None, "visitors": ud.page_views > 0},
-            {"page_visits": ud.page_views, "stay_ms": ud.stay_ms},
-        )
-    else:
-        base = actor_counts(
-            ev,
-            ["bd"],
-            {"active_users": None, "visitors": ev.name == "page_view"},
-            {
-                "page_visits": (ev.name == "page_view").cast("int64"),
-                "stay_ms": ibis.ifelse(ev.name == "app_hide", ev.duration_ms, None),
-            },
-        )
+    base = frame.counted(
+        ev,
+        ["bd"],
+        {"active_users": None, "visitors": "page_views"},
+        {"page_visits": "page_views", "stay_ms": "stay_ms"},
+    )
     pv = ev.filter(ev.name == "page_view", ev.session_id.notnull())
     # Views per (session, page) first: a grouped COUNT(DISTINCT page) is several times slower in DuckDB.
     per_page = pv.group_by("bd", "session_id", "page").aggregate(n=pv.count())

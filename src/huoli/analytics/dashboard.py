@@ -119,7 +119,8 @@ class PartCache:
 
 
 # Shared by all requests; DuckDB already spreads one query over the cores, so one query per core at most.
-_pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="dashboard")
+POOL_SIZE = min(4, os.cpu_count() or 1)
+_pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="dashboard")
 # Per event store, and gone with it (a new runtime must never see another one's parts).
 _caches: weakref.WeakKeyDictionary[Any, PartCache] = weakref.WeakKeyDictionary()
 

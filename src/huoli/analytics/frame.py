@@ -18,7 +18,7 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.engines import Engine, events_table, json_value
-from huoli.analytics.rollup import user_days_table
+from huoli.analytics.rollup import counter_hit, counter_value, user_days_table
 from huoli.analytics.timebase import TimeBase, day_number
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
@@ -263,9 +263,31 @@ class Frame:
         no breakdown (they are summed over the whole app)."""
         return self.rollup_ok() and not self.query.breakdown
 
-    def counter_days(self) -> ibis.Table:
-        """The range's rollup rows with `bd` = '(all)', for actor_counts over the counters."""
-        return self.user_days().mutate(bd=ibis.literal("(all)"))
+    def counted(
+        self,
+        ev: ibis.Table,
+        by: list[str],
+        users: dict[str, str | ibis.BooleanValue | None],
+        sums: dict[str, str],
+    ) -> ibis.Table:
+        """actor_counts of rollup counters (rollup.COUNTERS) per `by` group of `ev` (events with `bd`):
+        `users` maps a result to the counter an actor must have (None: any activity; an expression over `ev`
+        for a condition no counter holds, which takes the raw path), `sums` to the counter summed. Read from
+        the rollup when counters_ok(), else from `ev` by the counters' own definitions."""
+        rolled = self.counters_ok() and not any(isinstance(c, ibis.Expr) for c in users.values())
+        t = self.user_days().mutate(bd=ibis.literal("(all)")) if rolled else ev
+
+        def has(c: str | ibis.BooleanValue) -> ibis.BooleanValue:
+            if isinstance(c, ibis.Expr):
+                return c
+            return t[c] > 0 if rolled else counter_hit(t, c)
+
+        return actor_counts(
+            t,
+            by,
+            {k: None if c is None else has(c) for k, c in users.items()},
+            {k: t[c] if rolled else counter_value(t, c) for k, c in sums.items()},
+        )
 
     def user_days(
         self, *, first_day: int | None = None, last_day: int | None = None, history: bool = False

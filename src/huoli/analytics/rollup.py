@@ -105,7 +105,7 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
         opens=t.name.isin(OPEN_EVENTS).cast("int64").sum(),
         first_ts=t.ts.min(),
         last_ts=t.ts.max(),
-        **{c: _counter(t, names, field) for c, (names, field) in COUNTERS.items()},
+        **{c: _counter(t, c) for c in COUNTERS},
     )
     return agg.select(
         app_id=ibis.literal(app_id),
@@ -120,12 +120,23 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
     )
 
 
-def _counter(t: ibis.Table, names: list[str], field: str | None) -> ibis.IntegerValue:
-    hit = t.name.isin(names) if len(names) > 1 else t.name == names[0]
-    if field is None:
-        return hit.cast("int64").sum()
+def counter_hit(t: ibis.Table, counter: str) -> ibis.BooleanValue:
+    """Whether an event of `t` counts toward `counter` (COUNTERS): the one definition the rollup is built
+    with and the raw path of every routed figure uses, so the two agree by construction."""
+    names, _ = COUNTERS[counter]
+    return t.name.isin(names) if len(names) > 1 else t.name == names[0]
+
+
+def counter_value(t: ibis.Table, counter: str) -> ibis.IntegerValue:
+    """An event's contribution to `counter`: 1 (or its field) when it counts, else 0 (or NULL)."""
+    _, field = COUNTERS[counter]
+    hit = counter_hit(t, counter)
+    return hit.cast("int64") if field is None else ibis.ifelse(hit, t[field].cast("int64"), None)
+
+
+def _counter(t: ibis.Table, counter: str) -> ibis.IntegerValue:
     # 0, not NULL, for a day without such an event (or without the field): sums of sums stay plain sums.
-    return t[field].cast("int64").sum(where=hit).fill_null(0)
+    return counter_value(t, counter).sum().fill_null(0)
 
 
 def delta_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, actor_counts, ratio
+from huoli.analytics.frame import Frame, ratio
 from huoli.analytics.rollup import PROMOTION_EVENTS
 
 LOAD_BUCKETS_MS = [1000, 2000, 3000, 5000]
@@ -16,34 +16,18 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
     promo = promotion_events or PROMOTION_EVENTS
     ev = frame.breakdown_of(frame.events())
     paid = ev.name == "order_paid"
-    if frame.counters_ok() and promotion_events is None:
-        ud = frame.counter_days()
-        base = actor_counts(
-            ud,
-            ["bd"],
-            {
-                "active": None,
-                "cart_users": ud.carts > 0,
-                "order_users": ud.paid > 0,
-                "promo_users": ud.promos > 0,
-            },
-            {"gmv": ud.gmv_fen, "refunds": ud.refunds_fen},
-        )
-    else:
-        base = actor_counts(
-            ev,
-            ["bd"],
-            {
-                "active": None,
-                "cart_users": ev.name == "add_to_cart",
-                "order_users": paid,
-                "promo_users": ev.name.isin(promo),
-            },
-            {
-                "gmv": ibis.ifelse(paid, ev.amount_fen, None),
-                "refunds": ibis.ifelse(ev.name == "order_refunded", ev.amount_fen, None),
-            },
-        )
+    # A promotion list of the caller's own is no counter: that question reads the events.
+    base = frame.counted(
+        ev,
+        ["bd"],
+        {
+            "active": None,
+            "cart_users": "carts",
+            "order_users": "paid",
+            "promo_users": "promos" if promotion_events is None else ev.name.isin(promo),
+        },
+        {"gmv": "gmv_fen", "refunds": "refunds_fen"},
+    )
     o = ev.filter(paid)
     # An order id is counted once even if reported under two actors: over paid events only, a small set.
     order_ids = o.group_by("bd").aggregate(orders=o.order_id.nunique())
@@ -88,23 +72,13 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
 
 def interaction(frame: Frame) -> list[dict[str, Any]]:
     ev = frame.breakdown_of(frame.events())
-    kinds = ("share", "favorite", "comment")
-    if frame.counters_ok():
-        ud = frame.counter_days()
-        cols = {"share": ud.shares, "favorite": ud.favorites, "comment": ud.comments}
-        agg = actor_counts(
-            ud,
-            ["bd"],
-            {"active": None, **{f"{k}_users": cols[k] > 0 for k in kinds}},
-            {f"{k}_events": cols[k] for k in kinds},
-        )
-    else:
-        agg = actor_counts(
-            ev,
-            ["bd"],
-            {"active": None, **{f"{k}_users": ev.name == k for k in kinds}},
-            {f"{k}_events": (ev.name == k).cast("int64") for k in kinds},
-        )
+    counters = {"share": "shares", "favorite": "favorites", "comment": "comments"}
+    agg = frame.counted(
+        ev,
+        ["bd"],
+        {"active": None, **{f"{k}_users": c for k, c in counters.items()}},
+        {f"{k}_events": c for k, c in counters.items()},
+    )
     out = []
     for r in sorted(frame.run(agg), key=lambda r: -int(r["active"])):
         active = int(r["active"])
