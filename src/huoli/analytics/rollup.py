@@ -168,14 +168,21 @@ def _lock_for(owner: Any) -> threading.Lock:
         return lock
 
 
+# Databases whose rollup table was checked for an earlier huoli's shape (_upgrade_duckdb) in this process.
+_shape_checked: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owner: Any = None) -> int:
     """Bring the (app, tz) rollup up to date with every event committed before this call; returns the
     number of new events folded in. `con` must be a cursor of its own (this runs one transaction on it);
     `owner` is the object whose lock serialises refreshes of that database (default: the connection)."""
     TimeBase(tz)  # a bad timezone is a request error before any DDL runs
-    with _lock_for(owner if owner is not None else con):
+    key = owner if owner is not None else con
+    with _lock_for(key):
         con.execute(_STATE_DDL)
-        _upgrade_duckdb(con)
+        if key not in _shape_checked:  # once per database object, not on every request's refresh
+            _upgrade_duckdb(con)
+            _shape_checked.add(key)
         con.execute(_DUCKDB_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
