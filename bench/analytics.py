@@ -1,7 +1,8 @@
 """`make bench` (analytics): the issue's questions on a generated log, huoli on each engine vs chdb running
 hand-written native ClickHouse SQL on the same data.
 
-Workload: `huoli demo generate --users U --days 60` (650,000 users ≈ 100M events), imported into DuckDB with
+Workload: `huoli demo generate --users U --days 60 --activity A` (the issue's shape: 3,000,000 light users at
+activity 0.04 ≈ 100M events; `--users 650000 --activity 1` is the same volume from fewer, heavier users), imported into DuckDB with
 `huoli import`, loaded into a chdb MergeTree table, and read by Spark local[2] from the same Parquet.
 Questions (range = the last 30 or 60 local days):
   funnel     5 steps (app_show → page_view → view_item → add_to_cart → order_paid), 7-day window
@@ -223,14 +224,17 @@ def child(kind: str, data: str, timeout: float, raw: bool = False) -> dict[str, 
     return result
 
 
-def prepare(users: int, scratch: Path, workers: int | None = None) -> tuple[int, dict[str, float]]:
+def prepare(
+    users: int, scratch: Path, workers: int | None = None, activity: float = 1.0
+) -> tuple[int, dict[str, float]]:
     env = {**os.environ, "HUOLI_DATA_DIR": str(scratch / "var")}
     huoli = [sys.executable, "-m", "huoli.cli"]
     times: dict[str, float] = {}
     t = time.perf_counter()
     subprocess.run(
         [*huoli, "demo", "generate", "--users", str(users), "--days", str(DAYS),
-         "--out", str(scratch / "parquet"), *(["--workers", str(workers)] if workers else [])],
+         "--activity", str(activity), "--out", str(scratch / "parquet"),
+         *(["--workers", str(workers)] if workers else [])],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     times["generate"] = time.perf_counter() - t
@@ -256,7 +260,13 @@ def prepare(users: int, scratch: Path, workers: int | None = None) -> tuple[int,
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--users", type=int, default=650_000, help="generated users (650,000 ≈ 100M events over 60 days)"
+        "--users", type=int, default=3_000_000, help="generated users (3M at activity 0.04 ≈ 100M events)"
+    )
+    p.add_argument(
+        "--activity",
+        type=float,
+        default=0.04,
+        help="how often users come back (demo generator; 1.0 ≈ 150 events per user over 60 days)",
     )
     p.add_argument("--spark-timeout", type=float, default=1800)
     p.add_argument("--no-spark", action="store_true")
@@ -281,12 +291,16 @@ def main() -> None:
     scratch = Path(a.scratch) if keep else Path(tempfile.mkdtemp(prefix="huoli-bench-analytics-"))
     try:
         reused = keep and (scratch / "ready.json").exists()
+        shape = {"users": a.users, "activity": a.activity}
         if reused:
-            n, load = json.loads((scratch / "ready.json").read_text())  # the same data as a previous run
+            ready = json.loads((scratch / "ready.json").read_text())  # the same data as a previous run
+            if not isinstance(ready, dict) or ready.get("shape") != shape:
+                sys.exit(f"{scratch} holds data of another shape ({ready}); use another --scratch")
+            n, load = ready["events"], ready["load"]
         else:
             scratch.mkdir(parents=True, exist_ok=True)
-            n, load = prepare(a.users, scratch, a.workers)
-            (scratch / "ready.json").write_text(json.dumps([n, load]))
+            n, load = prepare(a.users, scratch, a.workers, a.activity)
+            (scratch / "ready.json").write_text(json.dumps({"events": n, "load": load, "shape": shape}))
         results = {k: child(k, str(scratch), 3600, a.raw) for k in ("duckdb", "chdb", "native")}
         if not a.no_spark:
             results["spark"] = child("spark", str(scratch), a.spark_timeout, a.raw)
@@ -311,7 +325,7 @@ def main() -> None:
             ]
         )
     body = [
-        f"{n:,} events, {a.users:,} users, {DAYS} days (demo generator); loads: "
+        f"{n:,} events, {a.users:,} users, {DAYS} days (demo generator, activity {a.activity}); loads: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in load.items())
         + ".",
         "",
@@ -360,7 +374,7 @@ def main() -> None:
     write_section(
         "analytics",
         "Analytics engine",
-        f"python bench/analytics.py --users {a.users}" + (" --raw" if a.raw else ""),
+        f"python bench/analytics.py --users {a.users} --activity {a.activity}" + (" --raw" if a.raw else ""),
         body,
         write=not a.no_write,
     )

@@ -66,6 +66,8 @@ def test_apps_and_keys_lifecycle(env: dict[str, str]) -> None:
         (("import", "/no/such/file.csv", "--mapping", "online_retail", "--app", "shop"), "unknown app"),
         (("import", "/no/such/file.csv", "--mapping", "nope", "--app", "shop"), "neither a recipe"),
         (("demo", "generate", "--users", "0"), "greater than or equal to 1"),
+        (("demo", "generate", "--activity", "0.5"), "--activity needs --out"),
+        (("demo", "generate", "--activity", "0", "--out", "/tmp/never"), "activity must be in (0, 1]"),
     ],
 )
 def test_bad_input_fails_cleanly(env: dict[str, str], args: tuple[str, ...], message: str) -> None:

@@ -306,12 +306,21 @@ def demo_generate(
         Path | None, typer.Option("--out", help="Write Parquet here instead of loading it.")
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes (default: CPU count).")] = None,
+    activity: Annotated[
+        float,
+        typer.Option(
+            help="How often users come back, 0–1 (1: ~150 events per user over 60 days; 0.04: ~34). "
+            "Needs --out: the demo app keeps the default."
+        ),
+    ] = 1.0,
 ) -> None:
     """Generate a deterministic, realistic event history (Parquet; loaded into the demo app unless --out)."""
     from huoli.demo import service as demo
     from huoli.demo.generator import DemoSpec, write_parquet_parallel
 
-    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed))
+    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed, activity=activity))
+    if out_dir is None and activity != 1.0:
+        fail("--activity needs --out (the demo app is generated with the default mix)")
     if out_dir is not None:
         result = write_parquet_parallel(spec, out_dir, workers=workers)
         rate = result.events / result.seconds if result.seconds else 0.0

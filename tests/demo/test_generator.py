@@ -134,6 +134,29 @@ def test_invalid_specs_are_rejected() -> None:
         DemoSpec(users=10, days=0)
     with pytest.raises(ValueError):
         list(generate(DemoSpec(users=10, days=3), batch_users=0))
+    for activity in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="activity"):
+            DemoSpec(users=10, days=3, activity=activity)
+
+
+def test_activity_scales_returning_days_only() -> None:
+    # The benches' "3M light users" shape: the same users are acquired on the same days (day 0 is never
+    # scaled), they just come back less; activity=1.0 is exactly the default data.
+    con = duckdb.connect()
+    con.register("heavy", _table(DemoSpec(users=2_000, days=30, seed=4)))
+    con.register("light", _table(DemoSpec(users=2_000, days=30, seed=4, activity=0.1)))
+    assert _table(DemoSpec(users=300, days=7, seed=4, activity=1.0)).equals(
+        _table(DemoSpec(users=300, days=7, seed=4))
+    )
+    sql = (
+        "SELECT count(DISTINCT user_id), count(DISTINCT (user_id, CAST(timezone('Asia/Shanghai', ts) AS DATE))),"
+        " count(*) FROM r"
+    )
+    (u_full, ud_full, n_full) = con.execute(sql.replace(" r", " heavy")).fetchone() or ()
+    (u_light, ud_light, n_light) = con.execute(sql.replace(" r", " light")).fetchone() or ()
+    assert u_light == u_full == 2_000
+    assert ud_light < 0.45 * ud_full  # far fewer returning user-days
+    assert n_light < 0.6 * n_full
 
 
 def test_event_ids_are_unique_uuid4_text(events: pa.Table) -> None:

@@ -248,10 +248,15 @@ class DemoSpec:
     end_date: dt.date = dt.date(2026, 11, 15)
     app_id: str = "demo"
     tz: str = "Asia/Shanghai"
+    # Scales the chance that an acquired user comes back on a later day (1.0: the default mix, ~150 events
+    # per user over 60 days; lower gives the many-light-users shape of a large app's audience).
+    activity: float = 1.0
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1:
             raise ValueError("users and days must be positive")
+        if not 0.0 < self.activity <= 1.0:
+            raise ValueError("activity must be in (0, 1]")
         if self.seed < 0:
             raise ValueError("seed must be non-negative (numpy SeedSequence entropy)")
         if not self.app_id:
@@ -485,6 +490,8 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
         floor = _ACTIVE_FLOOR[seg[lo:hi]][:, None]
         decay = floor + (1 - floor) * np.exp(-np.maximum(age, 0) / _ACTIVE_TAU_DAYS)
         p_active = _BASE_ACTIVE_P[seg[lo:hi]][:, None] * decay * world.active_factor[None, :]
+        if spec.activity != 1.0:  # the default keeps its exact floats (same data as before the knob)
+            p_active = p_active * spec.activity
         draws = rng.random((hi - lo, n_days))
         active = (age == 0) | ((age > 0) & (age < life[lo:hi, None]) & (draws < p_active))
         chunk_user, chunk_day = np.nonzero(active)  # row-major, so sorted by (user, day)
