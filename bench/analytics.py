@@ -2,8 +2,9 @@
 hand-written native ClickHouse SQL on the same data.
 
 Workload: `huoli demo generate --users U --days 60 --activity A` (the issue's shape: 3,000,000 light users at
-activity 0.04 ≈ 100M events; `--users 650000 --activity 1` is the same volume from fewer, heavier users), imported into DuckDB with
-`huoli import`, loaded into a chdb MergeTree table, and read by Spark local[2] from the same Parquet.
+activity 0.04 ≈ 100M events; `--users 650000 --activity 1` is the same volume from fewer, heavier users),
+imported into DuckDB with `huoli import`, loaded into a chdb MergeTree table, and read by Spark local[2] from
+the same Parquet.
 Questions (range = the last 30 or 60 local days):
   funnel     5 steps (app_show → page_view → view_item → add_to_cart → order_paid), 7-day window
   retention  D0–D30 daily first-time retention matrix (cohorts: the first 30 days)
