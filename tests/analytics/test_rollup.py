@@ -349,3 +349,97 @@ def test_a_rollup_of_an_earlier_shape_is_rebuilt(log: pa.Table) -> None:
     assert con.execute("SELECT count(*) FROM user_days").fetchall()[0][0] > 1000  # rebuilt from the events
     for metric in ("activity", "interaction", "conversion"):
         assert _run(engine, metric, RANGE, TZ) == _run(engine, metric, RANGE, None), metric
+
+
+def _sessions_log() -> list[dict[str, Any]]:
+    """Sessions around the edges of the range 2026-03-02..03 (+08:00), by hand."""
+
+    def pv(user: str, day: str, hm: str, sess: str, page: str | None) -> dict[str, Any]:
+        return ev("page_view", user, at(day, hm), session_id=sess, page=page)
+
+    return [
+        # s1 starts before the range: only its two page views on 03-02 count (two pages, no open).
+        ev("app_show", "u1", at("2026-03-01", "23:50"), session_id="s1"),
+        pv("u1", "2026-03-01", "23:55", "s1", "pages/a"),
+        pv("u1", "2026-03-02", "00:05", "s1", "pages/b"),
+        pv("u1", "2026-03-02", "00:10", "s1", "pages/a"),
+        # s2 runs past the range: its launch and one view count, so inside the range it bounced.
+        ev("app_launch", "u2", at("2026-03-03", "23:58"), session_id="s2"),
+        pv("u2", "2026-03-03", "23:59", "s2", "pages/c"),
+        pv("u2", "2026-03-04", "00:01", "s2", "pages/c"),
+        # s3 inside: two warm starts (shows win over the launch), three views of two pages.
+        ev("app_launch", "u3", at("2026-03-02", "09:00"), session_id="s3"),
+        ev("app_show", "u3", at("2026-03-02", "09:00:01"), session_id="s3"),
+        ev("app_show", "u3", at("2026-03-02", "09:20"), session_id="s3"),
+        pv("u3", "2026-03-02", "09:01", "s3", "pages/a"),
+        pv("u3", "2026-03-02", "09:02", "s3", "pages/a"),
+        pv("u3", "2026-03-02", "09:03", "s3", "pages/b"),
+        # s4 crosses the midnight inside the range, one page on both days (distinct pages do not add up),
+        # and its person signs in halfway (another actor, the same session).
+        pv("u4", "2026-03-02", "23:59", "s4", "pages/d"),
+        pv("u4-signed-in", "2026-03-03", "00:01", "s4", "pages/d"),
+        # Opens without a session id are sessions of their own; a page view without one is in no session.
+        ev("app_show", "u5", at("2026-03-03", "10:00")),
+        ev("app_show", "u5", at("2026-03-03", "11:00")),
+        ev("page_view", "u5", at("2026-03-03", "10:01"), page="pages/e"),
+        # s6: a page view without a page: a view, no page.
+        pv("u6", "2026-03-02", "12:00", "s6", None),
+        # s7 spans the whole range and beyond: one view inside it.
+        ev("app_show", "u7", at("2026-03-01", "23:00"), session_id="s7"),
+        pv("u7", "2026-03-02", "12:00", "s7", "pages/f"),
+        pv("u7", "2026-03-04", "01:00", "s7", "pages/g"),
+        # Outside the range entirely.
+        ev("app_show", "u8", at("2026-03-05", "10:00"), session_id="s8"),
+        pv("u8", "2026-03-05", "10:01", "s8", "pages/a"),
+    ]
+
+
+SESSION_RANGE = {"start": "2026-03-02", "end": "2026-03-03"}
+
+
+def test_session_figures_at_the_range_edges(load: Loader) -> None:
+    """Opens, visit depth and bounce from the session rollup equal the raw path on every engine, also for
+    sessions that cross the range's first or last midnight (they count only their events inside it)."""
+    engine = load(table(_sessions_log()))
+    assert rollup.prepare(engine, APP, TZ)
+    (rolled,) = _run(engine, "activity", SESSION_RANGE, TZ)["totals"]
+    (raw,) = _run(engine, "activity", SESSION_RANGE, None)["totals"]
+    assert rolled == raw
+    # sessions with a view inside: s1 (2 views, 2 pages), s2 (1, 1), s3 (3, 2), s4 (2, 1), s6 (1, 0),
+    # s7 (1, 1): 7 pages over 6 sessions, 3 of a single view; opens: s2 1 + s3 2 + u5's two.
+    assert rolled["opens"] == 5
+    assert rolled["visit_depth"] == pytest.approx(7 / 6)
+    assert rolled["bounce_rate"] == pytest.approx(3 / 6)
+    # One day inside the range: s4 is then an edge session too.
+    day = {"start": "2026-03-03", "end": "2026-03-03"}
+    assert _run(engine, "activity", day, TZ)["totals"] == _run(engine, "activity", day, None)["totals"]
+
+
+def test_the_session_rollup_is_read_and_merged_exactly() -> None:
+    rows = _sessions_log()
+    engine = DuckDBEngine.from_arrow(table(rows[:12]))
+    con = engine.con  # type: ignore[attr-defined]
+    assert rollup.prepare(engine, APP, TZ)
+    # The rest arrives later, some of it into sessions already in the rollup (s3 gets a page it had and a
+    # new one; s1 and s2 late views): each touched session is recomputed, not summed into.
+    late = [
+        *rows[12:],
+        ev("page_view", "u3", at("2026-03-02", "09:30"), session_id="s3", page="pages/a"),
+        ev("page_view", "u3", at("2026-03-02", "09:31"), session_id="s3", page="pages/h"),
+        ev("page_view", "u1", at("2026-03-02", "00:20"), session_id="s1", page="pages/c"),
+    ]
+    con.register("_more", table(late))
+    con.execute("INSERT INTO events SELECT * FROM _more")
+    assert rollup.refresh_duckdb(con.cursor(), APP, TZ, owner=engine) == len(late)
+    full = DuckDBEngine.from_arrow(table(rows + late[len(rows) - 12 :]))
+    assert rollup.prepare(full, APP, TZ)
+    sql = "SELECT * EXCLUDE (first_ts, last_ts), epoch_us(first_ts), epoch_us(last_ts) FROM user_sessions ORDER BY ALL"
+    assert con.execute(sql).fetchall() == full.con.execute(sql).fetchall()  # type: ignore[attr-defined]
+    s3 = con.execute("SELECT shows, launches, views, pages FROM user_sessions WHERE sess = 's3'").fetchall()
+    assert s3 == [(2, 1, 5, 3)]
+    good = _run(engine, "activity", SESSION_RANGE, TZ)["totals"]
+    assert good == _run(engine, "activity", SESSION_RANGE, None)["totals"]
+    # A wrong session rollup gives wrong figures: proof they are read from it.
+    con.execute("UPDATE user_sessions SET pages = pages + 1, shows = shows + 1 WHERE sess = 's3'")
+    (bad,) = _run(engine, "activity", SESSION_RANGE, TZ)["totals"]
+    assert (bad["opens"], bad["visit_depth"]) != (good[0]["opens"], good[0]["visit_depth"])

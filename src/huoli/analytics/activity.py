@@ -7,6 +7,7 @@ from typing import Any
 import ibis
 
 from huoli.analytics.frame import Frame, ratio
+from huoli.analytics.rollup import session_events, session_stats
 from huoli.analytics.timebase import day_date
 
 OPEN_EVENTS = ["app_show", "app_launch"]
@@ -124,18 +125,8 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
         {"active_users": None, "visitors": "page_views"},
         {"page_visits": "page_views", "stay_ms": "stay_ms"},
     )
-    pv = ev.filter(ev.name == "page_view", ev.session_id.notnull())
-    # Views per (session, page) first: a grouped COUNT(DISTINCT page) is several times slower in DuckDB.
-    per_page = pv.group_by("bd", "session_id", "page").aggregate(n=pv.count())
-    sess = per_page.group_by("bd", "session_id").aggregate(
-        views=per_page.n.sum(), pages=per_page.page.count()
-    )
-    sess_agg = sess.group_by("bd").aggregate(
-        sessions=sess.count(), session_pages=sess.pages.sum(), bounced=(sess.views == 1).sum()
-    )
     rows = {r["bd"]: r for r in frame.run(base)}
-    open_rows = {r["bd"]: int(r["opens"] or 0) for r in frame.run(opens_by(ev, "bd"))}
-    srows = {r["bd"]: r for r in frame.run(sess_agg)}
+    srows = _session_figures(frame, ev)
     nrows: dict[str, int] = {}
     if new_visitors:
         users = frame.first_days()
@@ -147,8 +138,8 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
     # Ties by name: engines return groups in any order, and the same events must give the same answer.
     for bd, r in sorted(rows.items(), key=lambda kv: (-int(kv[1]["active_users"]), str(kv[0]))):
         s = srows.get(bd, {})
-        opens, visitors, stay = open_rows.get(bd, 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
-        sessions = int(s.get("sessions") or 0)
+        opens, visitors, stay = s.get("opens", 0), int(r["visitors"] or 0), int(r["stay_ms"] or 0)
+        sessions = s.get("sessions", 0)
         out.append(
             {
                 "breakdown": bd,
@@ -160,11 +151,64 @@ def totals(frame: Frame, *, new_visitors: bool = True) -> list[dict[str, Any]]:
                 "stay_ms": stay,
                 "stay_per_visitor_ms": ratio(stay, visitors),
                 "stay_per_open_ms": ratio(stay, opens),
-                "visit_depth": ratio(int(s.get("session_pages") or 0), sessions),
-                "bounce_rate": ratio(int(s.get("bounced") or 0), sessions),
+                "visit_depth": ratio(s.get("session_pages", 0), sessions),
+                "bounce_rate": ratio(s.get("bounced", 0), sessions),
             }
         )
     return out
+
+
+SESSION_FIGURES = ("opens", "sessions", "session_pages", "bounced")
+
+
+def _session_sums(st: ibis.Table, where: ibis.BooleanValue | None = None) -> dict[str, ibis.Value]:
+    """Over session_stats rows: opens (a session's app_shows, or its app_launches when it has no show),
+    sessions with a page view, their distinct pages, and sessions of a single page view (bounces)."""
+    return {
+        "opens": ibis.ifelse(st.shows > 0, st.shows, st.launches).sum(where=where),
+        "sessions": (st.views > 0).sum(where=where),
+        "session_pages": st.pages.sum(where=where),
+        "bounced": (st.views == 1).sum(where=where),
+    }
+
+
+def _session_figures(frame: Frame, ev: ibis.Table) -> dict[str, dict[str, int]]:
+    """Per breakdown value of `ev` (events with `bd`): SESSION_FIGURES over the range's events, from the
+    session rollup when counters_ok()."""
+    if frame.counters_ok():
+        return {"(all)": _rolled_session_figures(frame)}
+    st = session_stats(session_events(ev), ["bd"])
+    agg = st.group_by("bd").aggregate(**_session_sums(st))
+    return {r["bd"]: {k: int(r[k] or 0) for k in SESSION_FIGURES} for r in frame.run(agg)}
+
+
+def _rolled_session_figures(frame: Frame) -> dict[str, int]:
+    """Sessions wholly inside the range are summed from their rollup rows. A session that crosses the
+    range's first or last midnight counts only its events inside the range (as the raw path does), so those
+    few are computed from the events of the range's edge days, which the rows' day spans bound."""
+    s, lo, hi = frame.user_sessions(), frame.start_day, frame.end_day
+    inside = (s.first_day >= lo) & (s.last_day <= hi)
+    (row,) = frame.run(
+        s.aggregate(
+            **_session_sums(s, inside),
+            head=s.last_day.max(where=s.first_day < lo),
+            tail=s.first_day.min(where=s.last_day > hi),
+        )
+    )
+    # Events of the edge sessions in [lo, head] and [tail, hi] (both empty when there are none): always
+    # this one query shape, so its SQL template is compiled once (dashboard.warm_up).
+    head = min(hi, int(row["head"])) if row["head"] is not None else lo - 1
+    tail = max(lo, int(row["tail"])) if row["tail"] is not None else hi + 1
+    if head + 1 >= tail:  # the windows meet: the whole range, once
+        head, tail = hi, hi + 1
+    ev = ibis.union(
+        frame.events(last_day=head, apply_filters=False),
+        frame.events(first_day=tail, apply_filters=False),
+        distinct=False,
+    )
+    st = session_stats(session_events(ev).semi_join(s.filter(~inside).select("sess"), "sess"), [])
+    (extra,) = frame.run(st.aggregate(**_session_sums(st)))
+    return {k: int(row[k] or 0) + int(extra[k] or 0) for k in SESSION_FIGURES}
 
 
 def frequency(frame: Frame) -> dict[str, Any]:

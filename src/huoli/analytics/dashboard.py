@@ -216,7 +216,8 @@ def warm_up(tz: str) -> None:
     now = dt.datetime.now(dt.UTC)
     end = now.astimezone(ZoneInfo(tz)).date()
     req = DashboardRequest(start=end - dt.timedelta(days=6), end=end)
-    rollup.delta_sql("warm-up", tz, end, end)  # the refresh's own query
+    rollup.delta_sql("warm-up", tz, end, end)  # the refresh's own queries
+    rollup.delta_sessions_sql("warm-up", tz, end, end)
     rolled = tz if rollup.prepare(engine, "warm-up", tz) else None
     # Both shapes of the routed parts: over the user-day rollup (the app's timezone) and over the events;
     # and a range ending today or before it (equal day literals share one placeholder: another shape).

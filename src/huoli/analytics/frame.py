@@ -18,7 +18,7 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.engines import Engine, events_table, json_value
-from huoli.analytics.rollup import counter_hit, counter_value, user_days_table
+from huoli.analytics.rollup import counter_hit, counter_value, user_days_table, user_sessions_table
 from huoli.analytics.timebase import TimeBase, day_number
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
@@ -301,6 +301,17 @@ class Frame:
         if not history:
             preds.append(t.day >= first)
         return t.filter(*preds)
+
+    def user_sessions(self) -> ibis.Table:
+        """Session-rollup rows (sess, first_day, last_day, shows, launches, views, pages, …) of the sessions
+        with an event in the query's local days."""
+        t = user_sessions_table()
+        return t.filter(
+            t.app_id == self.app_id,
+            t.tz == self.tz,
+            t.first_day <= self.end_day,
+            t.last_day >= self.start_day,
+        )
 
     def first_days(self, *, last_day: int | None = None) -> ibis.Table:
         """One row per actor seen up to last_day: actor, first_day, first_ts (from the rollup when current)."""

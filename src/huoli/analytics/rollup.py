@@ -10,6 +10,12 @@ retention and lifecycle need, about an order of magnitude fewer rows than the ev
 - ClickHouse / chdb: the same table built in full from the events (no ingestion-order column to resume
   from); the event store's ClickHouse backend does not route to it.
 - Spark (batch): a temporary view aggregating the events in-query; nothing is persisted.
+
+Beside it, the session rollup `user_sessions`: one row per (app, timezone, session) with the session's first
+and last local day, its opens and its page views and distinct pages — what opens (打开次数), visit depth and
+bounce rate need, which per-day rows cannot hold (a session's distinct pages do not add up across days).
+Kept with the same watermark in the same transaction; a session touched by new events is recomputed from
+its events (bounded by its first and last time), so it always equals a rebuild.
 """
 
 from __future__ import annotations
@@ -89,6 +95,36 @@ _CLICKHOUSE_DDL = (
 )
 
 
+USER_SESSIONS = "user_sessions"
+SESSIONS_SCHEMA = pa.schema(
+    [
+        pa.field("app_id", pa.string()),
+        pa.field("tz", pa.string()),
+        pa.field("sess", pa.string()),
+        pa.field("first_day", pa.int64()),
+        pa.field("last_day", pa.int64()),
+        pa.field("first_ts", pa.timestamp("us", tz="UTC")),
+        pa.field("last_ts", pa.timestamp("us", tz="UTC")),
+        pa.field("shows", pa.int64()),
+        pa.field("launches", pa.int64()),
+        pa.field("views", pa.int64()),
+        pa.field("pages", pa.int64()),
+    ]
+)
+_SESSION_COUNTS = ("shows", "launches", "views", "pages")
+_SESSIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {USER_SESSIONS} (app_id VARCHAR NOT NULL, tz VARCHAR NOT NULL, "
+    "sess VARCHAR NOT NULL, first_day BIGINT NOT NULL, last_day BIGINT NOT NULL, first_ts TIMESTAMPTZ NOT NULL, "
+    "last_ts TIMESTAMPTZ NOT NULL" + "".join(f", {c} BIGINT NOT NULL" for c in _SESSION_COUNTS) + ")"
+)
+_SESSIONS_CLICKHOUSE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {USER_SESSIONS} (app_id String, tz String, sess String, first_day Int64, "
+    "last_day Int64, first_ts DateTime64(6, 'UTC'), last_ts DateTime64(6, 'UTC')"
+    + "".join(f", {c} Int64" for c in _SESSION_COUNTS)
+    + ") ENGINE = MergeTree ORDER BY (app_id, tz, first_day, sess)"
+)
+
+
 def user_days_table() -> ibis.Table:
     """The unbound rollup the routed metrics read (one row per app, tz, actor, local day)."""
     return ibis.table(ibis.Schema.from_pyarrow(ROLLUP_SCHEMA), name=USER_DAYS)
@@ -120,6 +156,58 @@ def aggregate(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt
     )
 
 
+def user_sessions_table() -> ibis.Table:
+    """The unbound session rollup (one row per app, tz, session)."""
+    return ibis.table(ibis.Schema.from_pyarrow(SESSIONS_SCHEMA), name=USER_SESSIONS)
+
+
+def session_events(t: ibis.Table) -> ibis.Table:
+    """The events behind the session figures, with `sess`: opens (app_show / app_launch; one without a
+    session id is a session of its own) and page views that carry a session id."""
+    t = t.filter(t.name.isin([*OPEN_EVENTS, "page_view"]))
+    t = t.filter((t.name != "page_view") | t.session_id.notnull())
+    return t.mutate(sess=ibis.coalesce(t.session_id, t.event_id.cast("string")))
+
+
+def session_stats(t: ibis.Table, by: list[str], *, spans: bool = False) -> ibis.Table:
+    """Per (`by`, sess) of session_events rows: shows, launches, views and distinct (non-null) pages, and with
+    spans=True the first/last `day` and `ts`. Pages per (sess, page) first: a grouped COUNT(DISTINCT) is
+    several times slower in DuckDB."""
+    t = t.mutate(pkey=ibis.ifelse(t.name == "page_view", t.page, ibis.null("string")))
+    span = {"first_day": t.day.min(), "last_day": t.day.max(), "first_ts": t.ts.min(), "last_ts": t.ts.max()}
+    per_page = t.group_by([*by, "sess", "pkey"]).aggregate(
+        shows=(t.name == "app_show").sum(),
+        launches=(t.name == "app_launch").sum(),
+        views=(t.name == "page_view").sum(),
+        **(span if spans else {}),
+    )
+    p = per_page
+    fold = {"first_day": p.first_day.min(), "last_day": p.last_day.max(), "first_ts": p.first_ts.min(),
+            "last_ts": p.last_ts.max()} if spans else {}  # fmt: skip
+    return p.group_by([*by, "sess"]).aggregate(
+        shows=p.shows.sum(), launches=p.launches.sum(), views=p.views.sum(), pages=p.pkey.count(), **fold
+    )
+
+
+def aggregate_sessions(source: ibis.Table, app_id: str, tz: str, first: dt.date, last: dt.date) -> ibis.Table:
+    """The session-rollup rows of `source` (events of whole sessions): local days by Frame.events' arithmetic,
+    the same actor filter (events without a person are in no figure)."""
+    t = source.filter(source.app_id == app_id)
+    t = t.filter(ibis.coalesce(t.user_id, t.anonymous_id).notnull())
+    t = session_events(t)
+    agg = session_stats(t.mutate(day=TimeBase(tz).day(t.ts, first, last)), [], spans=True)
+    return agg.select(
+        app_id=ibis.literal(app_id),
+        tz=ibis.literal(tz),
+        sess="sess",
+        first_day=agg.first_day.cast("int64"),
+        last_day=agg.last_day.cast("int64"),
+        first_ts="first_ts",
+        last_ts="last_ts",
+        **{c: agg[c].cast("int64") for c in _SESSION_COUNTS},
+    )
+
+
 def counter_hit(t: ibis.Table, counter: str) -> ibis.BooleanValue:
     """Whether an event of `t` counts toward `counter` (COUNTERS): the one definition the rollup is built
     with and the raw path of every routed figure uses, so the two agree by construction."""
@@ -139,11 +227,19 @@ def _counter(t: ibis.Table, counter: str) -> ibis.IntegerValue:
     return counter_value(t, counter).sum().fill_null(0)
 
 
+def _src() -> ibis.Table:
+    return ibis.table(events_table().schema(), name="_rollup_src")
+
+
 def delta_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:
     """DuckDB SQL aggregating the `_rollup_src` view (the new events) into rollup rows; templated like every
     metric query, so a refresh does not pay Ibis' compile time (dashboard.warm_up compiles it once)."""
-    src = ibis.table(events_table().schema(), name="_rollup_src")
-    return compile_sql(aggregate(src, app_id, tz, first, last), "duckdb")
+    return compile_sql(aggregate(_src(), app_id, tz, first, last), "duckdb")
+
+
+def delta_sessions_sql(app_id: str, tz: str, first: dt.date, last: dt.date) -> str:
+    """Like delta_sql, for the session rollup rows of the `_rollup_src` view."""
+    return compile_sql(aggregate_sessions(_src(), app_id, tz, first, last), "duckdb")
 
 
 def _span(lo: Any, hi: Any) -> tuple[dt.date, dt.date]:
@@ -184,6 +280,7 @@ def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owne
             _upgrade_duckdb(con)
             _shape_checked.add(key)
         con.execute(_DUCKDB_DDL)
+        con.execute(_SESSIONS_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
             n = _refresh_in_transaction(con, app_id, tz)
@@ -195,17 +292,17 @@ def refresh_duckdb(con: duckdb.DuckDBPyConnection, app_id: str, tz: str, *, owne
 
 
 def _upgrade_duckdb(con: duckdb.DuckDBPyConnection) -> None:
-    """A rollup written by an earlier huoli (other columns) is derived data: drop it, and the next refresh
-    rebuilds it from the events."""
-    have = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-            [USER_DAYS],
-        ).fetchall()
-    ]
-    if have and have != ROLLUP_SCHEMA.names:
-        con.execute(f"DROP TABLE {USER_DAYS}")
+    """Rollups written by an earlier huoli (other columns, or no session rollup beside the user days) are
+    derived data: drop them, and the next refresh rebuilds both from the events (one watermark)."""
+
+    def columns(table: str) -> list[str]:
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position"
+        return [r[0] for r in con.execute(sql, [table]).fetchall()]
+
+    days, sessions = columns(USER_DAYS), columns(USER_SESSIONS)
+    if (days or sessions) and (days != ROLLUP_SCHEMA.names or sessions != SESSIONS_SCHEMA.names):
+        con.execute(f"DROP TABLE IF EXISTS {USER_DAYS}")
+        con.execute(f"DROP TABLE IF EXISTS {USER_SESSIONS}")
         con.execute("DELETE FROM user_days_state")
 
 
@@ -218,26 +315,29 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, app_id: str, tz: str
     hi = int(hi_row[0]) if hi_row and hi_row[0] is not None else -1
     if hi <= lo:
         return 0
-    # The events ingested since the watermark (rowid order = commit order), of this app only.
+    # The events ingested since the watermark (rowid order = commit order), of this app only. Temp objects
+    # live in the refresh's transaction: a failure rolls them back, so they are dropped on success only (a
+    # DROP in the aborted transaction would hide the real error).
     app_lit = app_id.replace("'", "''")
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW _rollup_src AS SELECT * FROM {EVENTS_TABLE} "
         f"WHERE rowid > {lo} AND rowid <= {hi} AND app_id = '{app_lit}'"
     )
-    try:
-        n, us_lo, us_hi = con.execute(  # type: ignore[misc]
-            "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM _rollup_src"
-        ).fetchone()
-        if n:
-            first, last = _span(_from_us(us_lo), _from_us(us_hi))
-            sql = delta_sql(app_id, tz, first, last)
-            if lo < 0:
-                # First build: no rows to merge with; sorted by day so range reads skip by zone maps.
-                con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql}) ORDER BY day")
-            else:
-                _merge(con, sql)
-    finally:
-        con.execute("DROP VIEW IF EXISTS _rollup_src")
+    n, us_lo, us_hi = con.execute(  # type: ignore[misc]
+        "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM _rollup_src"
+    ).fetchone()
+    if n:
+        first, last = _span(_from_us(us_lo), _from_us(us_hi))
+        sql = delta_sql(app_id, tz, first, last)
+        sessions_sql = delta_sessions_sql(app_id, tz, first, last)
+        if lo < 0:
+            # First build: no rows to merge with; sorted by day so range reads skip by zone maps.
+            con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql}) ORDER BY day")
+            con.execute(f"INSERT INTO {USER_SESSIONS} SELECT * FROM ({sessions_sql}) ORDER BY first_day")
+        else:
+            _merge(con, sql)
+            _merge_sessions(con, sessions_sql, app_id, tz, hi)
+    con.execute("DROP VIEW IF EXISTS _rollup_src")
     con.execute("INSERT OR REPLACE INTO user_days_state VALUES (?, ?, ?)", [app_id, tz, hi])
     return int(n)
 
@@ -245,53 +345,88 @@ def _refresh_in_transaction(con: duckdb.DuckDBPyConnection, app_id: str, tz: str
 def _merge(con: duckdb.DuckDBPyConnection, delta_sql: str) -> None:
     """Fold new per-(actor, day) aggregates into the stored rows of the same keys (and add new keys)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _rollup_delta AS {delta_sql}")
-    try:
-        keys = "u.app_id = d.app_id AND u.tz = d.tz AND u.actor = d.actor AND u.day = d.day"
-        lo_day, hi_day = con.execute("SELECT min(day), max(day) FROM _rollup_delta").fetchone()  # type: ignore[misc]
-        near = f"u.day BETWEEN {int(lo_day)} AND {int(hi_day)}"  # lets the scan skip far-off days
-        counters = "".join(f", d.{c} + coalesce(u.{c}, 0) AS {c}" for c in COUNTERS)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _rollup_merged AS
-            SELECT d.app_id, d.tz, d.actor, d.day,
-                   d.events + coalesce(u.events, 0) AS events,
-                   d.opens + coalesce(u.opens, 0) AS opens,
-                   CASE WHEN u.first_ts IS NULL OR d.first_ts < u.first_ts THEN d.first_ts ELSE u.first_ts END
-                     AS first_ts,
-                   CASE WHEN u.last_ts IS NULL OR d.last_ts > u.last_ts THEN d.last_ts ELSE u.last_ts END
-                     AS last_ts{counters}
-            FROM _rollup_delta d LEFT JOIN (SELECT * FROM {USER_DAYS} u WHERE {near}) u ON {keys}
-            """
-        )
-        con.execute(f"DELETE FROM {USER_DAYS} u USING _rollup_delta d WHERE {near} AND {keys}")
-        con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM _rollup_merged")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _rollup_delta")
-        con.execute("DROP TABLE IF EXISTS _rollup_merged")
+    keys = "u.app_id = d.app_id AND u.tz = d.tz AND u.actor = d.actor AND u.day = d.day"
+    lo_day, hi_day = con.execute("SELECT min(day), max(day) FROM _rollup_delta").fetchone()  # type: ignore[misc]
+    near = f"u.day BETWEEN {int(lo_day)} AND {int(hi_day)}"  # lets the scan skip far-off days
+    counters = "".join(f", d.{c} + coalesce(u.{c}, 0) AS {c}" for c in COUNTERS)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _rollup_merged AS
+        SELECT d.app_id, d.tz, d.actor, d.day,
+               d.events + coalesce(u.events, 0) AS events,
+               d.opens + coalesce(u.opens, 0) AS opens,
+               CASE WHEN u.first_ts IS NULL OR d.first_ts < u.first_ts THEN d.first_ts ELSE u.first_ts END
+                 AS first_ts,
+               CASE WHEN u.last_ts IS NULL OR d.last_ts > u.last_ts THEN d.last_ts ELSE u.last_ts END
+                 AS last_ts{counters}
+        FROM _rollup_delta d LEFT JOIN (SELECT * FROM {USER_DAYS} u WHERE {near}) u ON {keys}
+        """
+    )
+    con.execute(f"DELETE FROM {USER_DAYS} u USING _rollup_delta d WHERE {near} AND {keys}")
+    con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM _rollup_merged")
+    con.execute("DROP TABLE IF EXISTS _rollup_delta")
+    con.execute("DROP TABLE IF EXISTS _rollup_merged")
+
+
+def _merge_sessions(con: duckdb.DuckDBPyConnection, sessions_sql: str, app_id: str, tz: str, hi: int) -> None:
+    """Recompute every session the new events touch from all of its events up to the watermark `hi`. Its
+    distinct pages do not add up, so the stored row is replaced, not summed into; its events lie between the
+    stored row's first and last time and the new events', which bounds the scan (the events table is
+    roughly in time order, so zone maps skip the rest)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sess_delta AS {sessions_sql}")
+    app_lit, tz_lit = app_id.replace("'", "''"), tz.replace("'", "''")
+    keys = f"u.app_id = '{app_lit}' AND u.tz = '{tz_lit}' AND u.sess = d.sess"
+    lo_us, hi_us = con.execute(  # type: ignore[misc]
+        "SELECT epoch_us(min(least(d.first_ts, coalesce(u.first_ts, d.first_ts)))), "
+        "epoch_us(max(greatest(d.last_ts, coalesce(u.last_ts, d.last_ts)))) "
+        f"FROM _sess_delta d LEFT JOIN {USER_SESSIONS} u ON {keys}"
+    ).fetchone()
+    if lo_us is None:
+        con.execute("DROP TABLE _sess_delta")
+        return
+    lo_ts, hi_ts = _from_us(lo_us).isoformat(), _from_us(hi_us).isoformat()
+    # The touched sessions' whole event history (rowid ≤ hi: what this refresh's watermark covers).
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _rollup_src AS SELECT * FROM {EVENTS_TABLE} "
+        f"WHERE rowid <= {hi} AND app_id = '{app_lit}' AND ts >= TIMESTAMPTZ '{lo_ts}' "
+        f"AND ts <= TIMESTAMPTZ '{hi_ts}' "
+        "AND coalesce(session_id, CAST(event_id AS VARCHAR)) IN (SELECT sess FROM _sess_delta)"
+    )
+    first, last = _span(_from_us(lo_us), _from_us(hi_us))
+    full_sql = delta_sessions_sql(app_id, tz, first, last)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sess_full AS {full_sql}")
+    con.execute(f"DELETE FROM {USER_SESSIONS} u USING _sess_delta d WHERE {keys}")
+    con.execute(f"INSERT INTO {USER_SESSIONS} SELECT * FROM _sess_full")
+    con.execute("DROP TABLE IF EXISTS _sess_delta")
+    con.execute("DROP TABLE IF EXISTS _sess_full")
 
 
 def build_clickhouse(run: Any, app_id: str, tz: str) -> None:
-    """chdb / ClickHouse: (re)build the (app, tz) rollup in full from the events with `run(sql)`."""
-    have = run(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = "
-        f"'{USER_DAYS}' ORDER BY position"
-    ).to_pylist()
-    if have and [r["name"] for r in have] != ROLLUP_SCHEMA.names:  # an earlier huoli's rollup: rebuilt
-        run(f"DROP TABLE {USER_DAYS}")
-    run(_CLICKHOUSE_DDL)
-    run(
-        f"ALTER TABLE {USER_DAYS} DELETE WHERE app_id = '{_ch_quote(app_id)}' AND tz = '{_ch_quote(tz)}' "
-        "SETTINGS mutations_sync = 2"
-    )
+    """chdb / ClickHouse: (re)build the (app, tz) rollups in full from the events with `run(sql)`."""
+    app, zone = _ch_quote(app_id), _ch_quote(tz)
+    for table, schema, ddl in (
+        (USER_DAYS, ROLLUP_SCHEMA, _CLICKHOUSE_DDL),
+        (USER_SESSIONS, SESSIONS_SCHEMA, _SESSIONS_CLICKHOUSE_DDL),
+    ):
+        have = run(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = "
+            f"'{table}' ORDER BY position"
+        ).to_pylist()
+        if have and [r["name"] for r in have] != schema.names:  # an earlier huoli's rollup: rebuilt
+            run(f"DROP TABLE {table}")
+        run(ddl)
+        run(
+            f"ALTER TABLE {table} DELETE WHERE app_id = '{app}' AND tz = '{zone}' SETTINGS mutations_sync = 2"
+        )
     span = run(
-        f"SELECT min(ts) AS lo, max(ts) AS hi, count() AS n FROM {EVENTS_TABLE} "
-        f"WHERE app_id = '{_ch_quote(app_id)}'"
+        f"SELECT min(ts) AS lo, max(ts) AS hi, count() AS n FROM {EVENTS_TABLE} WHERE app_id = '{app}'"
     ).to_pylist()
     if not span or not span[0]["n"]:
         return
     first, last = _span(span[0]["lo"], span[0]["hi"])
-    sql = compile_sql(aggregate(events_table(), app_id, tz, first, last), "clickhouse")
-    run(f"INSERT INTO {USER_DAYS} SELECT * FROM ({sql})")
+    for table, build in ((USER_DAYS, aggregate), (USER_SESSIONS, aggregate_sessions)):
+        sql = compile_sql(build(events_table(), app_id, tz, first, last), "clickhouse")
+        run(f"INSERT INTO {table} SELECT * FROM ({sql})")
 
 
 def _ch_quote(s: str) -> str:
@@ -299,19 +434,22 @@ def _ch_quote(s: str) -> str:
 
 
 def register_spark(spark: Any, app_id: str, tz: str) -> None:
-    """Spark (batch): `user_days` as a temporary view that aggregates the `events` view in-query."""
+    """Spark (batch): `user_days` and `user_sessions` as temporary views that aggregate the `events` view
+    in-query."""
     span = spark.sql(f"SELECT min(ts) AS lo, max(ts) AS hi FROM {EVENTS_TABLE}").collect()[0]
     if span["lo"] is None:
         lo = hi = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
     else:
         lo, hi = span["lo"], span["hi"]
     first, last = _span(lo, hi)
-    sql = compile_sql(aggregate(events_table(), app_id, tz, first, last), "pyspark")
-    spark.sql(sql).createOrReplaceTempView(USER_DAYS)
+    for table, build in ((USER_DAYS, aggregate), (USER_SESSIONS, aggregate_sessions)):
+        sql = compile_sql(build(events_table(), app_id, tz, first, last), "pyspark")
+        spark.sql(sql).createOrReplaceTempView(table)
 
 
 def prepare(engine: Any, app_id: str, tz: str) -> bool:
-    """Make `user_days` current for (app, tz) on `engine`; False when the engine has no rollup (raw path)."""
+    """Make `user_days` and `user_sessions` current for (app, tz) on `engine`; False when the engine has no
+    rollup (raw path)."""
     from huoli.analytics.engines import ChdbEngine, SparkEngine
 
     if isinstance(engine, ChdbEngine):
