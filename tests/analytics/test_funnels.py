@@ -37,6 +37,35 @@ def test_window_is_measured_from_the_first_step_1_event(load: Loader) -> None:
     assert out["time_to_convert"]["mean_seconds"] == 59 * 60
 
 
+def test_later_steps_before_step_1_or_without_it(load: Loader) -> None:
+    """Only events at or after the previous step count, and nobody enters without step 1 in the range (the
+    one-pass form's per-user minimums and lists must not take a step done earlier, or an empty one)."""
+    rows = [
+        # u1: b and c before its first a, then a, b (c only before): reaches step 2.
+        ev("b", "u1", at(D, "01:00")),
+        ev("c", "u1", at(D, "01:05")),
+        ev("a", "u1", at(D, "02:00")),
+        ev("b", "u1", at(D, "02:10")),
+        # u2: b and c but never a: not in the funnel.
+        ev("b", "u2", at(D, "03:00")),
+        ev("c", "u2", at(D, "03:10")),
+        # u3: a, then c before b, then b and c: all three (c at or after b).
+        ev("a", "u3", at(D, "04:00")),
+        ev("c", "u3", at(D, "04:05")),
+        ev("b", "u3", at(D, "04:10")),
+        ev("c", "u3", at(D, "04:20")),
+        # u4: a the day before the range (not a step 1 in it), then b and c inside it.
+        ev("a", "u4", at("2026-03-04", "23:00")),
+        ev("b", "u4", at(D, "00:10")),
+        ev("c", "u4", at(D, "00:20")),
+    ]
+    engine = load(table(rows))
+    out = funnels.compute(frame(engine, D, D), spec("a", "b", "c", window_seconds=86400))
+    assert [s["users"] for s in out["steps"]] == [2, 2, 1]
+    by_channel = funnels.compute(frame(engine, D, D, breakdown="channel"), spec("a", "b", "c"))
+    assert [s["users"] for s in by_channel["steps"]] == [2, 2, 1]
+
+
 def test_order_modes_and_step_filters(load: Loader) -> None:
     rows = [
         ev("a", "u1", at(D, "10:00")),

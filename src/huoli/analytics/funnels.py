@@ -11,9 +11,10 @@ import math
 from typing import Any, Literal
 
 import ibis
+import ibis.expr.operations as ops
 from pydantic import BaseModel, Field, model_validator
 
-from huoli.analytics.frame import EventSelector, Frame
+from huoli.analytics.frame import EVENT_FIELDS, EventSelector, Frame
 from huoli.analytics.timebase import epoch_s
 
 MAX_STEPS = 32
@@ -92,6 +93,12 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         for k in range(1, n + 1)
     ]
 
+    # The one-pass form evaluates the breakdown on every step event: only a plain column is cheap there
+    # (scene_group, properties.* and user.* cost more per row than the per-step joins save; measured).
+    plain_bd = frame.query.breakdown is None or frame.query.breakdown in EVENT_FIELDS
+    if not strict and not any(need_id) and not any(need_bd[1:]) and plain_bd:
+        return _wide_lists(frame, spec, ev)
+
     def firsts(t: ibis.Table, k: int, rn: ibis.Value | None) -> dict[str, Any]:
         """Step k's event: the earliest of `t` (its time, and the id, bd, rn later use needs)."""
         cols: dict[str, Any] = {"t": t.ts.min()}
@@ -125,6 +132,45 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         wide = wide.left_join(step.select("actor", **got), "actor").drop("actor_right")
         frontier = step
     return wide
+
+
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00", timezone="UTC")
+
+
+def _barrier(t: ibis.Table, k: int) -> ibis.Table:
+    """t as a self-reference, which Ibis never merges into the next projection: otherwise it inlines t<k>
+    into step k+1's lambda (evaluated per list element; ClickHouse refuses the nested lambda of the same
+    name). A fixed identifier, unlike view()'s counter, keeps the query's shape (its SQL template) stable."""
+    return ops.SelfReference(t.op(), identifier=_BARRIER_ID + k).to_expr()
+
+
+_BARRIER_ID = 1 << 40  # far above view()'s counter, so never the same reference as one of those
+
+
+def _wide_lists(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
+    """_wide for a sequential funnel whose neighbouring steps are different events and whose breakdown is
+    step 1's: one pass over the step events grouped per user, each later step's times as a list, then
+    t<k> = the earliest time in list k at or after t<k-1> and by the deadline. The join per step reads the
+    log once per step and probes it per user: at 101M events (bench data) ~2.1 s against ~1.75 s for this."""
+    n = len(spec.steps)
+    first = ev.m1 & (ev.day <= frame.end_day)
+    hits = ev.filter(ibis.or_(*[ev[f"m{k}"] for k in range(1, n + 1)]))
+    g = hits.group_by("actor").aggregate(
+        t1=hits.ts.min(where=first),
+        # Without a breakdown bd is one constant: no per-row argmin for it.
+        bd1=hits.bd.argmin(hits.ts, where=first) if frame.query.breakdown else hits.bd.max(),
+        **{f"l{k}": hits.ts.collect(where=hits[f"m{k}"]) for k in range(2, n + 1)},
+    )
+    # ClickHouse's minIf over no matching row (and min of an empty array) is the epoch, not NULL.
+    g = _barrier(g.mutate(t1=g.t1.nullif(_EPOCH)), 1)
+    g = g.filter(g.t1.notnull())
+    g = g.mutate(deadline=g.t1 + ibis.interval(seconds=spec.window_seconds))
+    for k in range(2, n + 1):
+        prev = g[f"t{k - 1}"]
+        tk = g[f"l{k}"].filter(lambda x, prev=prev, g=g: (x >= prev) & (x <= g.deadline)).mins()
+        # NULLIF for ClickHouse (above), not a CASE: DuckDB would evaluate the list twice.
+        g = _barrier(g.mutate(**{f"t{k}": tk.nullif(_EPOCH)}), k)
+    return g.select("actor", "deadline", "t1", "bd1", *[f"t{k}" for k in range(2, n + 1)])
 
 
 def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
