@@ -318,9 +318,11 @@ def demo_generate(
     from huoli.demo import service as demo
     from huoli.demo.generator import DemoSpec, write_parquet_parallel
 
-    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed, activity=activity))
+    if not 0.0 < activity <= 1.0:
+        raise fail("--activity must be in (0, 1]")
     if out_dir is None and activity != 1.0:
-        fail("--activity needs --out (the demo app is generated with the default mix)")
+        raise fail("--activity needs --out (the demo app is generated with the default mix)")
+    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed, activity=activity))
     if out_dir is not None:
         result = write_parquet_parallel(spec, out_dir, workers=workers)
         rate = result.events / result.seconds if result.seconds else 0.0
