@@ -58,12 +58,15 @@ def test_later_steps_before_step_1_or_without_it(load: Loader) -> None:
         ev("a", "u4", at("2026-03-04", "23:00")),
         ev("b", "u4", at(D, "00:10")),
         ev("c", "u4", at(D, "00:20")),
+        # u5: a, then only c (no b): step 1 only.
+        ev("a", "u5", at(D, "05:00")),
+        ev("c", "u5", at(D, "05:10")),
     ]
     engine = load(table(rows))
     out = funnels.compute(frame(engine, D, D), spec("a", "b", "c", window_seconds=86400))
-    assert [s["users"] for s in out["steps"]] == [2, 2, 1]
+    assert [s["users"] for s in out["steps"]] == [3, 2, 1]
     by_channel = funnels.compute(frame(engine, D, D, breakdown="channel"), spec("a", "b", "c"))
-    assert [s["users"] for s in by_channel["steps"]] == [2, 2, 1]
+    assert [s["users"] for s in by_channel["steps"]] == [3, 2, 1]
 
 
 def test_order_modes_and_step_filters(load: Loader) -> None:
