@@ -7,22 +7,23 @@ from typing import Any
 import ibis
 
 from huoli.analytics.frame import Frame, ratio
-from huoli.analytics.rollup import session_events, session_stats
+from huoli.analytics.rollup import OPEN_EVENTS, session_events, session_stats
 from huoli.analytics.timebase import day_date
 
-OPEN_EVENTS = ["app_show", "app_launch"]
+
+def _opens(shows: ibis.IntegerValue, launches: ibis.IntegerValue) -> ibis.IntegerValue:
+    """打开次数 of one session: its app_shows (the SDK sends one on each cold or warm start), or its
+    app_launches when it has none (sources that log a cold start only as a launch)."""
+    return ibis.ifelse(shows > 0, shows, launches)
 
 
 def opens_by(ev: ibis.Table, *keys: str) -> ibis.Table:
-    """打开次数 per `keys`: every app_show (the SDK sends one on each cold or warm start), plus app_launch
-    events of sessions that have no app_show (sources that log a cold start only as a launch)."""
-    o = ev.filter(ev.name.isin(OPEN_EVENTS))
-    o = o.mutate(sess=ibis.coalesce(o.session_id, o.event_id.cast("string")))
+    """打开次数 per `keys`: the sessions' opens (_opens) summed, sessions as in the session figures."""
+    o = session_events(ev.filter(ev.name.isin(OPEN_EVENTS)))
     per = o.group_by([*keys, "sess"]).aggregate(
         shows=(o.name == "app_show").sum(), launches=(o.name == "app_launch").sum()
     )
-    n = ibis.ifelse(per.shows > 0, per.shows, per.launches)
-    return per.mutate(n=n).group_by(list(keys)).aggregate(opens=lambda x: x.n.sum())
+    return per.group_by(list(keys)).aggregate(opens=_opens(per.shows, per.launches).sum())
 
 
 def active_users(frame: Frame) -> list[dict[str, Any]]:
@@ -162,10 +163,10 @@ SESSION_FIGURES = ("opens", "sessions", "session_pages", "bounced")
 
 
 def _session_sums(st: ibis.Table, where: ibis.BooleanValue | None = None) -> dict[str, ibis.Value]:
-    """Over session_stats rows: opens (a session's app_shows, or its app_launches when it has no show),
-    sessions with a page view, their distinct pages, and sessions of a single page view (bounces)."""
+    """Over session_stats rows: opens (_opens), sessions with a page view, their distinct pages, and
+    sessions of a single page view (bounces)."""
     return {
-        "opens": ibis.ifelse(st.shows > 0, st.shows, st.launches).sum(where=where),
+        "opens": _opens(st.shows, st.launches).sum(where=where),
         "sessions": (st.views > 0).sum(where=where),
         "session_pages": st.pages.sum(where=where),
         "bounced": (st.views == 1).sum(where=where),

@@ -11,6 +11,7 @@ import ibis
 from pydantic import BaseModel, Field, model_validator
 
 from huoli.analytics.frame import EventSelector, Frame
+from huoli.analytics.rollup import OPEN_EVENTS  # an open on a day: either start event
 from huoli.analytics.timebase import (
     day_date,
     day_number,
@@ -23,7 +24,6 @@ from huoli.analytics.timebase import (
 
 MAX_PERIODS = 400
 WECHAT_KEYS = [0, 1, 2, 3, 4, 5, 6, 7, 14, 30]
-OPEN_EVENTS = ["app_show", "app_launch"]  # an open on a day: either start event
 
 
 class RetentionSpec(BaseModel):
