@@ -150,6 +150,23 @@ def unit_of_work(factory: sessionmaker[Session], *, app_id: str | None = None) -
 
 
 @contextmanager
+def single_statement(factory: sessionmaker[Session], *, app_id: str | None = None) -> Iterator[Session]:
+    """A unit of work whose writes are one statement. On PostgreSQL it runs outside a transaction (the
+    statement is atomic by itself), so the row locks it takes are released when it ends, not at a commit
+    that waits for this thread to get the GIL back; on SQLite it is an ordinary transaction."""
+    session = factory()
+    if app_id is not None:
+        session.info["app_id"] = app_id
+    try:
+        with session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+    finally:
+        session.close()
+
+
+@contextmanager
 def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> Iterator[Session]:
     """A session for reads only (app-scoped like unit_of_work): on SQLite it takes no write lock, each
     statement sees the latest commit. Never write through it."""

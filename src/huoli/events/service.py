@@ -89,9 +89,8 @@ def server_event_id(app_id: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(_SERVER_EVENT_NAMESPACE, f"{app_id}:{idempotency_key}"))
 
 
-def emit(
+def outbox_row(
     *,
-    db: Session,
     app_id: str,
     name: str,
     ts: datetime,
@@ -103,11 +102,9 @@ def emit(
     channel: str | None = None,
     scene: int | None = None,
     settings: Settings,
-) -> str:
-    """Record a server-side event inside the caller's transaction (the outbox). Returns its event_id.
-
-    Validated with the same rules as API events, so a domain can't write what a client couldn't.
-    """
+) -> dict[str, Any]:
+    """The outbox row of a server-side event, validated with the same rules as API events (a domain can't
+    write what a client couldn't). Its event_id is derived from the key, so writing it twice is a no-op."""
     event_id = server_event_id(app_id, idempotency_key)
     raw = {
         "event_id": event_id,
@@ -130,19 +127,46 @@ def emit(
     if batch.rejected:
         raise ValidationFailed(f"invalid server event {name!r}", details=batch.rejected[0].errors)
     row = batch.rows()[0]
-    # The unique event_id makes a concurrent or repeated emit of the same key a no-op.
-    insert_or_ignore(
-        db,
-        OutboxEvent,
-        {
-            "app_id": app_id,
-            "event_id": event_id,
-            "payload": orjson.dumps(row).decode(),
-            "created_at": utcnow(),
-        },
-        ["event_id"],
+    return {
+        "app_id": app_id,
+        "event_id": event_id,
+        "payload": orjson.dumps(row).decode(),
+        "created_at": utcnow(),
+    }
+
+
+def emit(
+    *,
+    db: Session,
+    app_id: str,
+    name: str,
+    ts: datetime,
+    idempotency_key: str,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    page: str | None = None,
+    channel: str | None = None,
+    scene: int | None = None,
+    settings: Settings,
+) -> str:
+    """Record a server-side event inside the caller's transaction (the outbox). Returns its event_id."""
+    row = outbox_row(
+        app_id=app_id,
+        name=name,
+        ts=ts,
+        idempotency_key=idempotency_key,
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        properties=properties,
+        page=page,
+        channel=channel,
+        scene=scene,
+        settings=settings,
     )
-    return event_id
+    # The unique event_id makes a concurrent or repeated emit of the same key a no-op.
+    insert_or_ignore(db, OutboxEvent, row, ["event_id"])
+    return str(row["event_id"])
 
 
 def relay_outbox(*, factory: sessionmaker[Session], writer: GroupCommitWriter, limit: int = 5000) -> int:

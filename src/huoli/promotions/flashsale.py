@@ -10,15 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, event, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, bindparam, event, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli.db import insert_or_ignore, unit_of_work
+from huoli.db import UTCDateTime, insert_or_ignore, single_statement
 from huoli.errors import Conflict, HuoliError, NotFound
+from huoli.events.service import outbox_row
 from huoli.promotions import hot
 from huoli.promotions.common import emit, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
@@ -125,31 +127,26 @@ _DECREMENT = (
 
 
 _RES: Table = FlashReservation.__table__  # type: ignore[assignment]
-_RES_COLUMNS = ("id", "app_id", "flash_item_id", "user_id", "quantity", "status", "reserved_at", "pay_by")
-# PostgreSQL: the reservation insert and the conditional decrement in one statement (one round trip less
-# per win); the decrement runs only when the insert did, so a repeat attempt never touches the stock row.
-_pg_ins = (
-    pg_insert(_RES)
-    .values({_RES.c[c]: bindparam(f"v_{c}", type_=_RES.c[c].type) for c in _RES_COLUMNS})
-    .on_conflict_do_nothing()
-    .returning(_RES.c.id)
-    .cte("ins")
-)
-_pg_dec = (
-    update(_ITEMS)
-    .where(
-        _ITEMS.c.id == bindparam("fid"),
-        _ITEMS.c.app_id == bindparam("app"),
-        _ITEMS.c.stock >= bindparam("qty"),
-        exists(select(_pg_ins.c.id)),
-    )
-    .values(stock=_ITEMS.c.stock - bindparam("qty"))
-    .returning(_ITEMS.c.stock)
-    .cte("dec")
-)
-_PG_RESERVE = select(
-    select(func.count()).select_from(_pg_ins).scalar_subquery(),
-    select(_pg_dec.c.stock).scalar_subquery(),
+# PostgreSQL: a whole win in one statement: the conditional decrement, then the reservation and its outbox
+# event only if it took stock. Run outside a transaction (`attempt_now`), the stock row's lock lasts as long
+# as the statement, not until a commit that waits for this thread's turn at the GIL: the contended path's
+# throughput is one item's lock hold time. A repeat is refused before the decrement; a concurrent twin of
+# the same user passes that check on its snapshot, and the unique key then fails the whole statement.
+_PG_RESERVE = text(
+    "WITH dec AS (UPDATE promo_flash_items SET stock = stock - :qty WHERE id = :fid AND app_id = :app "
+    "AND stock >= :qty AND NOT EXISTS (SELECT 1 FROM promo_flash_reservations WHERE flash_item_id = :fid "
+    "AND user_id = :uid) RETURNING stock), "
+    "ins AS (INSERT INTO promo_flash_reservations "
+    "(id, app_id, flash_item_id, user_id, quantity, status, reserved_at, pay_by) "
+    "SELECT :rid, :app, :fid, :uid, :qty, 'reserved', :reserved_at, :pay_by FROM dec RETURNING id), "
+    "ev AS (INSERT INTO event_outbox (event_id, payload, created_at, app_id) "
+    "SELECT :e_id, :e_payload, :e_created, :app FROM ins ON CONFLICT (event_id) DO NOTHING) "
+    "SELECT (SELECT stock FROM dec), EXISTS (SELECT 1 FROM promo_flash_reservations "
+    "WHERE flash_item_id = :fid AND user_id = :uid)"
+).bindparams(
+    bindparam("reserved_at", type_=UTCDateTime()),
+    bindparam("pay_by", type_=UTCDateTime()),
+    bindparam("e_created", type_=UTCDateTime()),
 )
 
 
@@ -186,10 +183,10 @@ def attempt(
 ) -> FlashReservation:
     """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
 
-    With the item's definition cached (it never changes) a win is two statements on PostgreSQL (the outbox
-    event, then the reservation insert and conditional decrement in one) or three on SQLite, and a sold-out
-    answer none: the stock the database last reported is trusted for a second to refuse, never to admit
-    (hot.py). The decrement is last, so the stock row's lock is held only until the commit.
+    With the item's definition cached (it never changes) a win is one statement on PostgreSQL (_PG_RESERVE)
+    or three on SQLite, and a sold-out answer none: the stock the database last reported is trusted for a
+    second to refuse, never to admit (hot.py). On SQLite the decrement is last, so the stock row's lock is
+    held only until the commit; on PostgreSQL run it through `attempt_now`, outside a transaction.
     """
     cache = hot.for_bind(db.get_bind())
     conn = db.connection()
@@ -236,15 +233,35 @@ def attempt(
     bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
     if conn.dialect.name == "postgresql":
         scope = db.info.get("app_id")
-        if scope is not None and scope != app_id:  # the Core insert below bypasses the session's guard
+        if scope is not None and scope != app_id:  # the Core statement below bypasses the session's guard
             raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
-        # Event first: the statement that takes the stock row's lock is the transaction's last.
-        reserved_event()
-        inserted, left = conn.execute(
-            _PG_RESERVE, {**bound, **{f"v_{k}": v for k, v in values.items()}}
-        ).one()
-        if not inserted:
-            raise Conflict("one attempt per person", code="already_attempted")  # rolls back the event
+        event = outbox_row(
+            app_id=app_id,
+            name="flashsale_reserved",
+            ts=now,
+            idempotency_key=f"promo:flashsale_reserved:{res_id}",
+            user_id=user_id,
+            properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
+            settings=settings,
+        )
+        try:
+            left, attempted = conn.execute(
+                _PG_RESERVE,
+                {
+                    **bound,
+                    "uid": user_id,
+                    "rid": res_id,
+                    "reserved_at": now,
+                    "pay_by": values["pay_by"],
+                    "e_id": event["event_id"],
+                    "e_payload": event["payload"],
+                    "e_created": event["created_at"],
+                },
+            ).one()
+        except IntegrityError as exc:  # a concurrent twin of this user won: nothing of this statement stays
+            raise Conflict("one attempt per person", code="already_attempted") from exc
+        if left is None and attempted:
+            raise Conflict("one attempt per person", code="already_attempted")
     else:
         if not insert_or_ignore(db, FlashReservation, values):
             raise Conflict("one attempt per person", code="already_attempted")
@@ -428,6 +445,31 @@ class RedisGate:
         self._restock(keys=self.keys(app_id, flash_item_id)[:1], args=[quantity])
 
 
+def attempt_now(
+    *,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    app_id: str,
+    flash_item_id: str,
+    user_id: str,
+    quantity: int,
+    now: datetime,
+    admitted: bool = False,
+) -> FlashReservation:
+    """An attempt in its own unit of work: outside a transaction on PostgreSQL (db.single_statement)."""
+    with single_statement(factory, app_id=app_id) as db:
+        return attempt(
+            db=db,
+            settings=settings,
+            app_id=app_id,
+            flash_item_id=flash_item_id,
+            user_id=user_id,
+            quantity=quantity,
+            now=now,
+            admitted=admitted,
+        )
+
+
 def attempt_gated(
     *,
     factory: sessionmaker[Session],
@@ -444,17 +486,17 @@ def attempt_gated(
     if bind is not None:
         precheck(bind, app_id=app_id, flash_item_id=flash_item_id, quantity=quantity, now=now())
     verdict = gate.admit(app_id, flash_item_id, user_id, quantity)
-    if verdict == -2:
-        with unit_of_work(factory, app_id=app_id) as db:
-            return attempt(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                flash_item_id=flash_item_id,
-                user_id=user_id,
-                quantity=quantity,
-                now=now(),
-            )
+    call = partial(
+        attempt_now,
+        factory=factory,
+        settings=settings,
+        app_id=app_id,
+        flash_item_id=flash_item_id,
+        user_id=user_id,
+        quantity=quantity,
+    )
+    if verdict == -2:  # the gate doesn't know this item: the database alone decides
+        return call(now=now())
     if verdict == 0:
         if bind is not None:  # the gate's counter is short: later attempts here skip the round trip for 1 s
             hot.for_bind(bind).saw_stock(app_id, flash_item_id, quantity - 1)
@@ -462,17 +504,7 @@ def attempt_gated(
     if verdict < 0:
         raise Conflict("one attempt per person", code="already_attempted")
     try:
-        with unit_of_work(factory, app_id=app_id) as db:
-            return attempt(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                flash_item_id=flash_item_id,
-                user_id=user_id,
-                quantity=quantity,
-                now=now(),
-                admitted=True,
-            )
+        return call(now=now(), admitted=True)
     except Conflict as exc:
         if exc.code != "already_attempted":  # a DB duplicate means the unit is already held in the DB
             _give_back(gate, bind, app_id, flash_item_id, user_id, quantity)

@@ -390,17 +390,16 @@ def _flash_attempt(
             now=runtime.clock,
         )
         return ReservationOut.model_validate(res)
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        res = flashsale.attempt(
-            db=db,
-            settings=runtime.settings,
-            app_id=app_id,
-            flash_item_id=flash_item_id,
-            user_id=uid,
-            quantity=quantity,
-            now=runtime.clock(),
-        )
-        return ReservationOut.model_validate(res)
+    res = flashsale.attempt_now(
+        factory=runtime.sessions,
+        settings=runtime.settings,
+        app_id=app_id,
+        flash_item_id=flash_item_id,
+        user_id=uid,
+        quantity=quantity,
+        now=runtime.clock(),
+    )
+    return ReservationOut.model_validate(res)
 
 
 # -- mini-program: group buys, bargains ----------------------------------------------------------------
