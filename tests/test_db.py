@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -109,3 +110,56 @@ def test_a_dropped_idle_connection_is_replaced_but_a_busy_one_is_not_pinged(
         assert _backend_pid(engine) not in (first, second)  # the pool discarded the broken one itself
     finally:
         engine.dispose()
+
+
+_STAMP = (
+    sa.text("SELECT :n + 1 AS next, :at AS at, :day AS day")
+    .bindparams(
+        sa.bindparam("n", type_=sa.Integer()),
+        sa.bindparam("at", type_=db.UTCDateTime()),
+        sa.bindparam("day", type_=sa.Date()),
+    )
+    .columns(next=sa.Integer(), at=db.UTCDateTime(), day=sa.Date())
+)
+
+
+def test_run_answers_as_sqlalchemy_would(runtime: Runtime, make_app: Callable[..., Any]) -> None:
+    """db.run: the hot paths' statements on the driver directly (PostgreSQL), else through SQLAlchemy. Same
+    rows either way (by index and by name), datetimes in UTC, SQLAlchemy's exception classes, and the
+    engine's cursor listeners still see each statement."""
+    app = make_app()
+    shanghai = NOW.astimezone(ZoneInfo("Asia/Shanghai"))
+    seen: list[str] = []
+
+    def listen(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(runtime.engine, "before_cursor_execute", listen)
+    try:
+        with unit_of_work(runtime.sessions, app_id=app.id) as s:
+            params = {"n": 41, "at": shanghai, "day": date(2026, 11, 20)}
+            row = db.run(s, _STAMP, params)[0]
+            via_sqlalchemy = s.connection().execute(_STAMP, params).one()
+    finally:
+        sa.event.remove(runtime.engine, "before_cursor_execute", listen)
+    assert (row[0], row.next, row.day) == (42, 42, date(2026, 11, 20))
+    assert row.at == NOW and row.at.utcoffset() == via_sqlalchemy.at.utcoffset()
+    assert tuple(row) == tuple(via_sqlalchemy)
+    assert sum(st.startswith("SELECT") for st in seen) == 2  # run's statement and SQLAlchemy's
+    with (
+        unit_of_work(runtime.sessions, app_id=app.id) as s,
+        pytest.raises(sa.exc.StatementError, match="naive"),
+    ):
+        db.run(s, _STAMP, {"n": 1, "at": datetime(2026, 11, 20, 8, 0), "day": date(2026, 11, 20)})
+    # A unique-key violation is SQLAlchemy's IntegrityError (what callers and the API's handler catch).
+    insert = sa.text(
+        "INSERT INTO loyalty_transfers (app_id, user_id, kind, reason, points, business_key, local_date, "
+        "created_at) VALUES (:app_id, :user_id, :kind, :reason, :points, :business_key, :local_date, :created_at)"
+    ).bindparams(sa.bindparam("created_at", type_=db.UTCDateTime()))
+    values = {k: v for k, v in transfer(app.id, "dup").items() if k not in ("ref", "note")}
+    with unit_of_work(runtime.sessions, app_id=app.id) as s:
+        db.run(s, insert, values)
+    with pytest.raises(sa.exc.IntegrityError), unit_of_work(runtime.sessions, app_id=app.id) as s:
+        db.run(s, insert, values)
+    with unit_of_work(runtime.sessions, app_id=app.id) as s:
+        assert s.scalar(select(func.count()).select_from(PointsTransfer)) == 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -181,6 +181,62 @@ def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> I
         session.close()
 
 
+_DRIVER_SQL: dict[tuple[int, tuple[str, ...]], str | None] = {}
+
+
+def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> str | None:
+    """The statement compiled once for psycopg, or None when SQLAlchemy must run it: a bound type needs its
+    conversion (UTCDateTime's `run` applies itself), or a bound value is a column default."""
+    key = (id(stmt), keys)
+    if key in _DRIVER_SQL:
+        return _DRIVER_SQL[key]
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    plain = all(
+        isinstance(b.type, UTCDateTime) or b.type.bind_processor(dialect) is None
+        for b in compiled.binds.values()
+    )
+    # A bound name the caller doesn't pass is a column default SQLAlchemy fills in at execution: leave those
+    # statements to it.
+    filled = set(compiled.binds) <= set(keys)
+    sql = _DRIVER_SQL[key] = compiled.string if plain and filled else None
+    return sql
+
+
+def run(db: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    """Execute a prebuilt Core or text statement in the session's transaction; its rows (index and
+    attribute access). On PostgreSQL it goes to the driver directly, compiled once, which psycopg prepares
+    after a few runs as it does under SQLAlchemy: SQLAlchemy's per-execution work (cache key, parameters,
+    execution context, result proxy) was half a hot statement's client CPU (measured: 135 → 69 µs on a
+    trivial statement). Datetimes keep UTCDateTime's rules (naive refused, results in UTC), and the
+    engine's before_cursor_execute listeners still see the statement."""
+    conn = db.connection()
+    sql = _driver_sql(stmt, conn.dialect, tuple(params)) if conn.dialect.name == "postgresql" else None
+    if sql is None:
+        result = conn.execute(stmt, params)
+        return list(result) if result.returns_rows else []
+    for value in params.values():
+        if isinstance(value, datetime) and value.tzinfo is None:  # as UTCDateTime refuses it, wrapped alike
+            refused = ValueError("naive datetime refused: huoli stores timezone-aware instants only")
+            raise StatementError(str(refused), sql, params, refused)
+    from psycopg.rows import namedtuple_row
+
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor(row_factory=namedtuple_row) as cur:
+        if conn.dispatch.before_cursor_execute:  # statement counters, tracing
+            conn.dispatch.before_cursor_execute(conn, cur, sql, params, None, False)
+        try:
+            cur.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+        except conn.dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy would: its exception classes (IntegrityError…), a dead connection invalidated.
+            if conn.dialect.is_disconnect(exc, driver, cur):
+                conn.invalidate(exc)
+            raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
+    if any(isinstance(v, datetime) for r in rows for v in r):
+        rows = [type(r)(*(v.astimezone(UTC) if isinstance(v, datetime) else v for v in r)) for r in rows]
+    return rows
+
+
 _IGNORE_STATEMENTS: dict[tuple[str, Any, tuple[str, ...] | None, str | None], Any] = {}
 
 
@@ -238,9 +294,11 @@ def insert_or_ignore(
     unknown = [k for k in values if k not in table.c]
     if unknown:  # Core silently drops keys that name no column; a typo must not lose data
         raise ValueError(f"{model.__name__} has no columns {unknown}")
-    conn = db.connection()
-    stmt = _ignore_statement(conn.dialect.name, model, tuple(conflict) if conflict else None, returning)
-    row = conn.execute(stmt, values).first()
+    stmt = _ignore_statement(
+        db.get_bind().dialect.name, model, tuple(conflict) if conflict else None, returning
+    )
+    rows = run(db, stmt, values)
+    row = rows[0] if rows else None
     if returning is None:
         return row is not None
     return None if row is None else row[0]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import Boolean, Date, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore, run
 from huoli.errors import Conflict, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
@@ -92,9 +92,9 @@ def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
-    conn = db.connection()
-    found = conn.execute(
-        _CHECK_IN[conn.dialect.name],
+    rows = run(
+        db,
+        _CHECK_IN[db.get_bind().dialect.name],
         {
             "app_id": ctx.app_id,
             "user_id": user_id,
@@ -103,7 +103,8 @@ def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
             "makeup": False,
             "now": ctx.now,
         },
-    ).first()
+    )
+    found = rows[0] if rows else None
     if found is None:  # today's row exists: a repeat, or a concurrent tap of the same member won the day
         mine = _row(db, user_id, today)
         assert mine is not None

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from huoli.db import run
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import LeaderboardCount, LeaderboardScore
 from huoli.loyalty.schemas import BoardEntry, BoardOut
@@ -121,7 +122,7 @@ def _record_sql(
         params |= {f"p{i}": p for i, p in enumerate(periods)}
         if db.new or db.dirty or db.deleted:
             db.flush()  # a Core statement doesn't autoflush
-        db.connection().execute(_pg_record(len(periods), mode), params)
+        run(db, _pg_record(len(periods), mode), params)
         return
     # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
     old: dict[str, int | None] = {}

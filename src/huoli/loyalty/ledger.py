@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore, run
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.loyalty import leaderboards
@@ -241,7 +241,7 @@ def _insert_earn_pg(db: Session, values: dict[str, Any], *, lock: bool) -> tuple
         )
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
-    row = db.connection().execute(stmt, values).one()
+    row = run(db, stmt, values)[0]
     return (None if row.id is None else int(row.id)), int(row.debt)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore
+from huoli.db import UTCDateTime, insert_or_ignore, run
 from huoli.events import service as events
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberProfile, MemberTier
@@ -135,7 +135,7 @@ def _add_growth_pg(
     params = values | {"first": ctx.rules.tiers.levels[0].code}
     if windowed:
         params["since"] = _since(ctx)
-    row = db.connection().execute(stmt, params).one()
+    row = run(db, stmt, params)[0]
     if row.added is None:
         return False, None
     if row.tier is None:

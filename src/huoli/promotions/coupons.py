@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore
+from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance, hot
 from huoli.promotions.common import dumps, emit, loads, new_id
@@ -464,14 +464,11 @@ def lock(
     held = {r.id for r in found if r.order_id == order_id and r.status == "locked"}
     for cid in held - set(q.discounts):
         _release_one(db, settings, app_id, cid, order_id, now)
-    conn = db.connection()
     for cid, off in q.discounts.items():
         if cid in held:
             continue
-        got = conn.execute(
-            _LOCK, {"cid": cid, "app": app_id, "b_order": order_id, "b_now": now, "b_off": off}
-        ).first()
-        if got is None:
+        got = run(db, _LOCK, {"cid": cid, "app": app_id, "b_order": order_id, "b_now": now, "b_off": off})
+        if not got:
             raise Conflict(f"coupon {cid!r} was just used elsewhere", code="coupon_locked")
         emit(
             db,

@@ -18,7 +18,7 @@ from sqlalchemy import Table, bindparam, event, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli.db import UTCDateTime, insert_or_ignore, single_statement
+from huoli.db import UTCDateTime, insert_or_ignore, run, single_statement
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events.service import outbox_row
 from huoli.promotions import hot
@@ -245,7 +245,8 @@ def attempt(
             settings=settings,
         )
         try:
-            left, attempted = conn.execute(
+            left, attempted = run(
+                db,
                 _PG_RESERVE,
                 {
                     **bound,
@@ -257,7 +258,7 @@ def attempt(
                     "e_payload": event["payload"],
                     "e_created": event["created_at"],
                 },
-            ).one()
+            )[0]
         except IntegrityError as exc:  # a concurrent twin of this user won: nothing of this statement stays
             raise Conflict("one attempt per person", code="already_attempted") from exc
         if left is None and attempted:
