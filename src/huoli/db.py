@@ -181,15 +181,17 @@ def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> I
         session.close()
 
 
-_DRIVER_SQL: dict[tuple[int, tuple[str, ...]], str | None] = {}
+# (id of the statement, parameter names) -> (the statement, kept so its id is never reused; its SQL or None)
+_DRIVER_SQL: dict[tuple[int, tuple[str, ...]], tuple[Any, str | None]] = {}
 
 
 def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> str | None:
     """The statement compiled once for psycopg, or None when SQLAlchemy must run it: a bound type needs its
     conversion (UTCDateTime's `run` applies itself), or a bound value is a column default."""
     key = (id(stmt), keys)
-    if key in _DRIVER_SQL:
-        return _DRIVER_SQL[key]
+    known = _DRIVER_SQL.get(key)
+    if known is not None:
+        return known[1]
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
     plain = all(
         isinstance(b.type, UTCDateTime) or b.type.bind_processor(dialect) is None
@@ -198,7 +200,8 @@ def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> str | None:
     # A bound name the caller doesn't pass is a column default SQLAlchemy fills in at execution: leave those
     # statements to it.
     filled = set(compiled.binds) <= set(keys)
-    sql = _DRIVER_SQL[key] = compiled.string if plain and filled else None
+    sql = compiled.string if plain and filled else None
+    _DRIVER_SQL[key] = (stmt, sql)
     return sql
 
 
