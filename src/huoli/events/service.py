@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import orjson
 import pyarrow as pa
@@ -89,34 +89,33 @@ def server_event_id(app_id: str, idempotency_key: str) -> str:
     return str(uuid.uuid5(_SERVER_EVENT_NAMESPACE, f"{app_id}:{idempotency_key}"))
 
 
-def outbox_row(
-    *,
-    app_id: str,
-    name: str,
-    ts: datetime,
-    idempotency_key: str,
-    user_id: str | None = None,
-    anonymous_id: str | None = None,
-    properties: Mapping[str, Any] | None = None,
-    page: str | None = None,
-    channel: str | None = None,
-    scene: int | None = None,
-    settings: Settings,
-) -> dict[str, Any]:
+class ServerEvent(TypedDict):
+    """A server-side event as domains describe it (emit, outbox_row)."""
+
+    app_id: str
+    name: str
+    ts: datetime
+    idempotency_key: str
+    settings: Settings
+    user_id: NotRequired[str | None]
+    anonymous_id: NotRequired[str | None]
+    properties: NotRequired[Mapping[str, Any] | None]
+    page: NotRequired[str | None]
+    channel: NotRequired[str | None]
+    scene: NotRequired[int | None]
+
+
+_OPTIONAL = ("user_id", "anonymous_id", "page", "channel", "scene")
+
+
+def outbox_row(**event: Unpack[ServerEvent]) -> dict[str, Any]:
     """The outbox row of a server-side event, validated with the same rules as API events (a domain can't
     write what a client couldn't). Its event_id is derived from the key, so writing it twice is a no-op."""
-    event_id = server_event_id(app_id, idempotency_key)
-    raw = {
-        "event_id": event_id,
-        "name": name,
-        "ts": ts.isoformat(),
-        "user_id": user_id,
-        "anonymous_id": anonymous_id,
-        "properties": dict(properties or {}),
-        "page": page,
-        "channel": channel,
-        "scene": scene,
-    }
+    app_id, ts, settings = event["app_id"], event["ts"], event["settings"]
+    event_id = server_event_id(app_id, event["idempotency_key"])
+    raw: dict[str, Any] = {"event_id": event_id, "name": event["name"], "ts": ts.isoformat()}
+    raw |= {k: event.get(k) for k in _OPTIONAL}
+    raw["properties"] = dict(event.get("properties") or {})
     batch = validate_events(
         [raw],
         caller=Caller(app_id=app_id, source="server"),
@@ -125,7 +124,7 @@ def outbox_row(
         max_future=settings.event_max_future,
     )
     if batch.rejected:
-        raise ValidationFailed(f"invalid server event {name!r}", details=batch.rejected[0].errors)
+        raise ValidationFailed(f"invalid server event {event['name']!r}", details=batch.rejected[0].errors)
     row = batch.rows()[0]
     return {
         "app_id": app_id,
@@ -135,35 +134,9 @@ def outbox_row(
     }
 
 
-def emit(
-    *,
-    db: Session,
-    app_id: str,
-    name: str,
-    ts: datetime,
-    idempotency_key: str,
-    user_id: str | None = None,
-    anonymous_id: str | None = None,
-    properties: Mapping[str, Any] | None = None,
-    page: str | None = None,
-    channel: str | None = None,
-    scene: int | None = None,
-    settings: Settings,
-) -> str:
+def emit(*, db: Session, **event: Unpack[ServerEvent]) -> str:
     """Record a server-side event inside the caller's transaction (the outbox). Returns its event_id."""
-    row = outbox_row(
-        app_id=app_id,
-        name=name,
-        ts=ts,
-        idempotency_key=idempotency_key,
-        user_id=user_id,
-        anonymous_id=anonymous_id,
-        properties=properties,
-        page=page,
-        channel=channel,
-        scene=scene,
-        settings=settings,
-    )
+    row = outbox_row(**event)
     # The unique event_id makes a concurrent or repeated emit of the same key a no-op.
     insert_or_ignore(db, OutboxEvent, row, ["event_id"])
     return str(row["event_id"])
