@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Boolean, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -181,28 +181,36 @@ def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> I
         session.close()
 
 
-# (id of the statement, parameter names) -> (the statement, kept so its id is never reused; its SQL or None)
-_DRIVER_SQL: dict[tuple[int, tuple[str, ...]], tuple[Any, str | None]] = {}
+# (id of the statement, parameter names) -> (the statement, kept so its id is never reused; its SQL and the
+# literal values it binds itself, or None)
+_DRIVER_SQL: dict[tuple[int, tuple[str, ...]], tuple[Any, tuple[str, dict[str, Any]] | None]] = {}
 
 
-def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> str | None:
-    """The statement compiled once for psycopg, or None when SQLAlchemy must run it: a bound type needs its
-    conversion (UTCDateTime's `run` applies itself), or a bound value is a column default."""
+def _driver_sql(stmt: Any, dialect: Any, keys: tuple[str, ...]) -> tuple[str, dict[str, Any]] | None:
+    """The statement compiled once for psycopg with the literals it binds itself (`status == 'available'`),
+    or None when SQLAlchemy must run it: a bound type needs a conversion psycopg doesn't do the same way
+    (UTCDateTime's rules `run` applies itself; a bool is a bool to both), or a bound value is a column
+    default SQLAlchemy computes at execution."""
     key = (id(stmt), keys)
     known = _DRIVER_SQL.get(key)
     if known is not None:
         return known[1]
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
     plain = all(
-        isinstance(b.type, UTCDateTime) or b.type.bind_processor(dialect) is None
+        isinstance(b.type, UTCDateTime | Boolean)
+        or b.type.dialect_impl(dialect).bind_processor(dialect) is None
         for b in compiled.binds.values()
     )
-    # A bound name the caller doesn't pass is a column default SQLAlchemy fills in at execution: leave those
-    # statements to it.
-    filled = set(compiled.binds) <= set(keys)
-    sql = compiled.string if plain and filled else None
-    _DRIVER_SQL[key] = (stmt, sql)
-    return sql
+    sql = compiled.string
+    literals = {  # SQLAlchemy lists anonymous binds under internal names too: keep the ones the SQL names
+        name: b.value
+        for name, b in compiled.binds.items()
+        if name not in keys and b.value is not None and b.callable is None and f"%({name})s" in sql
+    }
+    filled = all(f"%({name})s" not in sql or name in keys or name in literals for name in compiled.binds)
+    shape = (sql, literals) if plain and filled else None
+    _DRIVER_SQL[key] = (stmt, shape)
+    return shape
 
 
 def run(db: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
@@ -213,10 +221,13 @@ def run(db: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
     trivial statement). Datetimes keep UTCDateTime's rules (naive refused, results in UTC), and the
     engine's before_cursor_execute listeners still see the statement."""
     conn = db.connection()
-    sql = _driver_sql(stmt, conn.dialect, tuple(params)) if conn.dialect.name == "postgresql" else None
-    if sql is None:
+    shape = _driver_sql(stmt, conn.dialect, tuple(params)) if conn.dialect.name == "postgresql" else None
+    if shape is None:
         result = conn.execute(stmt, params)
         return list(result) if result.returns_rows else []
+    sql, literals = shape
+    if literals:
+        params = literals | params
     for value in params.values():
         if isinstance(value, datetime) and value.tzinfo is None:  # as UTCDateTime refuses it, wrapped alike
             refused = ValueError("naive datetime refused: huoli stores timezone-aware instants only")
