@@ -38,16 +38,21 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime refused: huoli stores timezone-aware instants only")
-        return value.astimezone(UTC)
+        return None if value is None else _aware(value).astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _in_utc(value)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime refused: huoli stores timezone-aware instants only")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A stored instant as read back: naive ones (SQLite keeps no zone) are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
@@ -229,9 +234,11 @@ def run(db: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
     if literals:
         params = literals | params
     for value in params.values():
-        if isinstance(value, datetime) and value.tzinfo is None:  # as UTCDateTime refuses it, wrapped alike
-            refused = ValueError("naive datetime refused: huoli stores timezone-aware instants only")
-            raise StatementError(str(refused), sql, params, refused)
+        if isinstance(value, datetime):
+            try:
+                _aware(value)
+            except ValueError as refused:  # UTCDateTime's refusal, wrapped as SQLAlchemy wraps it
+                raise StatementError(str(refused), sql, params, refused) from refused
     from psycopg.rows import namedtuple_row
 
     driver: Any = conn.connection.driver_connection
@@ -247,7 +254,7 @@ def run(db: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
                 conn.invalidate(exc)
             raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error) from exc
     if any(isinstance(v, datetime) for r in rows for v in r):
-        rows = [type(r)(*(v.astimezone(UTC) if isinstance(v, datetime) else v for v in r)) for r in rows]
+        rows = [type(r)(*(_in_utc(v) if isinstance(v, datetime) else v for v in r)) for r in rows]
     return rows
 
 
