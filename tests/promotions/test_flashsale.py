@@ -53,17 +53,15 @@ def setup_item(uow, stock: int = 100, limit: int = 1) -> str:  # type: ignore[no
     return "fi1"
 
 
+def attempt_in(db, runtime, user: str, qty: int = 1, now: datetime = DURING) -> str:  # type: ignore[no-untyped-def]
+    return flashsale.attempt(
+        db=db, settings=runtime.settings, app_id=APP, flash_item_id="fi1", user_id=user, quantity=qty, now=now
+    ).id
+
+
 def attempt(uow, runtime, user: str, qty: int = 1, now: datetime = DURING):  # type: ignore[no-untyped-def]
     with uow() as db:
-        return flashsale.attempt(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
-            flash_item_id="fi1",
-            user_id=user,
-            quantity=qty,
-            now=now,
-        ).id
+        return attempt_in(db, runtime, user, qty, now)
 
 
 def totals(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
@@ -206,15 +204,7 @@ def test_the_stock_row_is_free_as_soon_as_the_statement_ends(uow, runtime, datab
     setup_item(uow, stock=5)
     for user, unit in (("u1", single_statement(runtime.sessions, app_id=APP)), ("u2", uow())):
         with unit as db:
-            flashsale.attempt(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
-                flash_item_id="fi1",
-                user_id=user,
-                quantity=1,
-                now=DURING,
-            )
+            attempt_in(db, runtime, user)
             if user == "u1":
                 add_a_unit_elsewhere(runtime)
             else:  # inside an ordinary transaction the same update waits: the test tells the two apart

@@ -18,6 +18,28 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
+def step_event(
+    settings: Settings,
+    *,
+    app_id: str,
+    name: str,
+    ts: datetime,
+    key: str,
+    user_id: str | None,
+    properties: Mapping[str, Any],
+) -> events.ServerEvent:
+    """A promotion step's event; its key names the step, so a retried step logs once."""
+    return {
+        "app_id": app_id,
+        "name": name,
+        "ts": ts,
+        "idempotency_key": f"promo:{name}:{key}",
+        "user_id": user_id,
+        "properties": properties,
+        "settings": settings,
+    }
+
+
 def emit(
     db: Session,
     settings: Settings,
@@ -31,13 +53,9 @@ def emit(
 ) -> None:
     events.emit(
         db=db,
-        app_id=app_id,
-        name=name,
-        ts=ts,
-        idempotency_key=f"promo:{name}:{key}",
-        user_id=user_id,
-        properties=properties,
-        settings=settings,
+        **step_event(
+            settings, app_id=app_id, name=name, ts=ts, key=key, user_id=user_id, properties=properties
+        ),
     )
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.db import UTCDateTime, insert_or_ignore, run, single_statement
 from huoli.errors import Conflict, HuoliError, NotFound
-from huoli.events.service import outbox_row
+from huoli.events import service as events
 from huoli.promotions import hot
-from huoli.promotions.common import emit, new_id
+from huoli.promotions.common import emit, new_id, step_event
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
@@ -215,34 +215,21 @@ def attempt(
         "reserved_at": now,
         "pay_by": now + timedelta(seconds=d.pay_window_s),
     }
-    sku = d.sku
-
-    def reserved_event() -> None:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="flashsale_reserved",
-            ts=now,
-            key=res_id,
-            user_id=user_id,
-            properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
-        )
-
+    reserved = step_event(
+        settings,
+        app_id=app_id,
+        name="flashsale_reserved",
+        ts=now,
+        key=res_id,
+        user_id=user_id,
+        properties={"item_id": d.sku, "flash_item_id": flash_item_id, "quantity": quantity},
+    )
     bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
     if conn.dialect.name == "postgresql":
         scope = db.info.get("app_id")
         if scope is not None and scope != app_id:  # the Core statement below bypasses the session's guard
             raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
-        event = outbox_row(
-            app_id=app_id,
-            name="flashsale_reserved",
-            ts=now,
-            idempotency_key=f"promo:flashsale_reserved:{res_id}",
-            user_id=user_id,
-            properties={"item_id": sku, "flash_item_id": flash_item_id, "quantity": quantity},
-            settings=settings,
-        )
+        outbox = events.outbox_row(**reserved)
         try:
             left, attempted = run(
                 db,
@@ -253,9 +240,9 @@ def attempt(
                     "rid": res_id,
                     "reserved_at": now,
                     "pay_by": values["pay_by"],
-                    "e_id": event["event_id"],
-                    "e_payload": event["payload"],
-                    "e_created": event["created_at"],
+                    "e_id": outbox["event_id"],
+                    "e_payload": outbox["payload"],
+                    "e_created": outbox["created_at"],
                 },
             )[0]
         except IntegrityError as exc:  # a concurrent twin of this user won: nothing of this statement stays
@@ -265,7 +252,7 @@ def attempt(
     else:
         if not insert_or_ignore(db, FlashReservation, values):
             raise Conflict("one attempt per person", code="already_attempted")
-        reserved_event()
+        events.emit(db=db, **reserved)
         # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
         row = conn.execute(_DECREMENT, bound).first()
         left = None if row is None else row[0]
