@@ -143,18 +143,27 @@ def emit(*, db: Session, **event: Unpack[ServerEvent]) -> str:
 
 
 def relay_outbox(*, factory: sessionmaker[Session], writer: GroupCommitWriter, limit: int = 5000) -> int:
-    """Move committed outbox rows into the event store; safe to run concurrently with itself and to retry."""
+    """Move committed outbox rows into the event store; safe to run concurrently with itself and to retry.
+
+    Batches follow one another only while they come back full (a backlog). Draining until the outbox is
+    empty would, under steady traffic, chase every new commit in batches of one or two, each paying a
+    whole pass (journal fsync, store insert): measured, that tripled the server's CPU per check-in."""
     moved = 0
     while True:
         with factory() as db, db.begin():
-            rows = list(db.scalars(select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)))
-            if not rows:
-                return moved
-            records = [orjson.loads(r.payload) for r in rows]
-            for rec in records:
-                for key in ("ts", "received_at"):
-                    rec[key] = datetime.fromisoformat(rec[key])
-            writer.append(pa.Table.from_pylist(records, schema=EVENT_SCHEMA))
-            # Delete only after the store acknowledged; a crash in between re-sends and the store dedups.
-            db.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])))
-            moved += len(rows)
+            rows = db.execute(select(OutboxEvent.id, OutboxEvent.payload).order_by(OutboxEvent.id).limit(limit)).all()
+            if rows:
+                records = [orjson.loads(r.payload) for r in rows]
+                for rec in records:
+                    for key in ("ts", "received_at"):
+                        rec[key] = datetime.fromisoformat(rec[key])
+                writer.append(pa.Table.from_pylist(records, schema=EVENT_SCHEMA))
+                # Delete only after the store acknowledged; a crash in between re-sends and the store dedups.
+                db.execute(
+                    delete(OutboxEvent)
+                    .where(OutboxEvent.id.in_([r.id for r in rows]))
+                    .execution_options(synchronize_session=False)  # nothing of it is loaded in this session
+                )
+                moved += len(rows)
+        if len(rows) < limit:
+            return moved
