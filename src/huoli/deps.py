@@ -6,13 +6,14 @@ Routes declare which caller they serve; this module is the only place that reads
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from huoli.apps import service as apps
 from huoli.apps.models import App
@@ -35,6 +36,24 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def run_hot(runtime: Runtime, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a hot route's unit of work: a few indexed single-row statements that hold no lock across a pause.
+
+    With `runtime.hot_on_loop` (PostgreSQL by default) it runs right here on the event loop, blocking it for
+    the few milliseconds it takes, instead of in a request thread. Measured (docs/benchmarks.md): the hop to a
+    thread and the GIL handoffs between busy request threads cost a third of a check-in's server CPU, and its
+    tail latency. One unit of work at a time per process is safe: it never waits for another request of its
+    own process (none is half-done while the loop is busy here), and threads of other routes finish without
+    the loop. Throughput then comes from processes: `huoli serve --workers` (docs/architecture.md#processes).
+    """
+    if runtime.hot_on_loop:
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Runtime:
     secret_key: str
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
+    hot_on_loop: bool = False  # see Settings.hot_routes_on_loop and deps.run_hot
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +90,11 @@ def _wire(
         writer=writer,
         clock=clock,
         primary=primary,
+        hot_on_loop=(
+            settings.hot_routes_on_loop
+            if settings.hot_routes_on_loop is not None
+            else engine.dialect.name == "postgresql"
+        ),
     )
 
 

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         description="PostgreSQL connections each process keeps open; its request threads are capped to the same "
         "number, so a burst waits for a pooled connection instead of opening and closing extra ones.",
     )
+    hot_routes_on_loop: bool | None = Field(
+        None,
+        description="Run the hot routes' short units of work (check-in, points earn, coupon lock, flash-sale "
+        "attempt) on the event loop instead of a request thread: no thread hop or GIL contention, one at a time "
+        "per process, so serve with several processes (--workers). Default: on with PostgreSQL, off with SQLite "
+        "(whose file lock can make a write wait up to the busy timeout, which would stall the whole process).",
+    )
     workers: int = Field(
         1,
         ge=1,

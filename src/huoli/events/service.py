@@ -151,7 +151,9 @@ def relay_outbox(*, factory: sessionmaker[Session], writer: GroupCommitWriter, l
     moved = 0
     while True:
         with factory() as db, db.begin():
-            rows = db.execute(select(OutboxEvent.id, OutboxEvent.payload).order_by(OutboxEvent.id).limit(limit)).all()
+            rows = db.execute(
+                select(OutboxEvent.id, OutboxEvent.payload).order_by(OutboxEvent.id).limit(limit)
+            ).all()
             if rows:
                 records = [orjson.loads(r.payload) for r in rows]
                 for rec in records:

@@ -25,6 +25,7 @@ from huoli.deps import (
     SignedCall,
     SignedCallDep,
     role_at_least,
+    run_hot,
 )
 from huoli.errors import Unauthorized
 from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, profile, service, tasks, tiers
@@ -164,11 +165,14 @@ def quote(
 
 
 @router.post("/v1/loyalty/checkin", response_model=CheckinOut)
-def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> Response:
+async def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> Response:
     """签到 today (app timezone). A repeat on the same day answers checked_in=false and rewards nothing."""
+    return _json(await run_hot(runtime, _check_in, runtime, app, _me(user)))
+
+
+def _check_in(runtime: Runtime, app: App, user_id: str) -> CheckinOut:
     with _mp(runtime, app) as (db, ctx):
-        out = checkin.check_in(db, ctx, user_id=_me(user))
-    return _json(out)
+        return checkin.check_in(db, ctx, user_id=user_id)
 
 
 @router.post("/v1/loyalty/checkin/makeup", response_model=CheckinOut)
@@ -259,13 +263,16 @@ def redeem(
 
 
 @router.post("/v1/server/loyalty/orders/paid", response_model=EarnOut)
-def order_paid(body: OrderPaidIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
+async def order_paid(body: OrderPaidIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Earn points for a paid order (once per order_id)."""
+    return _json(await run_hot(runtime, _order_paid, runtime, call, body))
+
+
+def _order_paid(runtime: Runtime, call: SignedCall, body: OrderPaidIn) -> EarnOut:
     with _signed(runtime, call) as (db, ctx):
-        out = service.order_paid(
+        return service.order_paid(
             db, ctx, user_id=_ref(call.app, body), order_id=body.order_id, amount_fen=body.amount_fen
         )
-    return _json(out)
 
 
 @router.post("/v1/server/loyalty/orders/refunded", response_model=ReverseOut)
@@ -303,8 +310,12 @@ def order_spend(body: OrderSpendIn, runtime: RuntimeDep, call: SignedCallDep) ->
 
 
 @router.post("/v1/server/loyalty/actions", response_model=EarnOut)
-def action(body: ActionEarnIn, runtime: RuntimeDep, call: SignedCallDep) -> EarnOut:
+async def action(body: ActionEarnIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Points for a configured action (e.g. review) under its daily cap; once per key."""
+    return _json(await run_hot(runtime, _action, runtime, call, body))
+
+
+def _action(runtime: Runtime, call: SignedCall, body: ActionEarnIn) -> EarnOut:
     with _signed(runtime, call) as (db, ctx):
         return service.earn_action(db, ctx, user_id=_ref(call.app, body), action=body.action, key=body.key)
 

@@ -25,6 +25,7 @@ from huoli.deps import (
     RuntimeDep,
     SignedAppDep,
     role_at_least,
+    run_hot,
 )
 from huoli.errors import HuoliError, NotFound, Unauthorized, ValidationFailed
 from huoli.promotions import (
@@ -271,17 +272,20 @@ def quote_coupons(
 
 
 @router.post(f"{V1}/coupons/lock", response_model=QuoteOut)
-def lock_coupons(
+async def lock_coupons(
     body: CheckoutIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
 ) -> Response:
     """Checkout: validate and reserve the coupons for order_id (idempotent per order)."""
-    uid = _user(user)
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        q = _quote_out(
+    return _json(await run_hot(runtime, _lock_coupons, runtime, app.id, _user(user), body))
+
+
+def _lock_coupons(runtime: Runtime, app_id: str, uid: str, body: CheckoutIn) -> QuoteOut:
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        return _quote_out(
             coupons.lock(
                 db=db,
                 settings=runtime.settings,
-                app_id=app.id,
+                app_id=app_id,
                 user_id=uid,
                 order_id=body.order_id,
                 coupon_ids=body.coupon_ids,
@@ -289,7 +293,6 @@ def lock_coupons(
                 now=runtime.clock(),
             )
         )
-    return _json(q)
 
 
 @router.post(f"{V1}/gift-packs/{{pack_id}}/claim", response_model=list[CouponOut])
@@ -371,7 +374,7 @@ async def flash_attempt(
         quantity=body.quantity,
         now=runtime.clock(),
     )
-    return _json(await run_in_threadpool(_flash_attempt, runtime, app.id, flash_item_id, uid, body.quantity))
+    return _json(await run_hot(runtime, _flash_attempt, runtime, app.id, flash_item_id, uid, body.quantity))
 
 
 def _flash_attempt(
