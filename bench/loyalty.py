@@ -38,7 +38,7 @@ import orjson
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CpuBudget, markdown_table, settle, write_section
+from common import CpuBudget, client_gc_paused, markdown_table, settle, write_section
 from huoli.auth.service import issue_session_token, sign_request
 from load_ingest import Connection
 
@@ -182,7 +182,8 @@ def bench_http(env: dict[str, str], server_secret: str, seconds: float, rate: fl
             reqs = build_requests(n, port, server_secret, str(len(results)))
             budget = CpuBudget(server.pid)
             cpu = budget.snapshot()
-            result = asyncio.run(load(port, reqs, mode_rate, seconds, conc))
+            with client_gc_paused():
+                result = asyncio.run(load(port, reqs, mode_rate, seconds, conc))
             result.update(budget.per_request(cpu, result["requests"]))
             results.append(result)
         return results
@@ -316,7 +317,12 @@ def main() -> None:
     p.add_argument("--members", type=int, default=1_000_000, help="leaderboard members")
     p.add_argument("--samples", type=int, default=200, help="leaderboard calls timed")
     p.add_argument("--no-write", action="store_true", help="print, don't update docs/benchmarks.md")
-    p.add_argument("--workers", type=int, default=2, help="`huoli serve --workers` (1 = one process)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=3,
+        help="`huoli serve --workers` (1 = one process; cores + 1 on PostgreSQL)",
+    )
     p.add_argument("--no-boards", action="store_true", help="HTTP part only (skip the leaderboard part)")
     a = p.parse_args()
 

@@ -34,7 +34,7 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
-from common import CpuBudget, markdown_table, settle, write_section
+from common import CpuBudget, client_gc_paused, markdown_table, settle, write_section
 from huoli.apps import service as apps
 from huoli.apps.schemas import AppCreate
 from huoli.auth.service import issue_session_token
@@ -238,7 +238,12 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--coupon-seconds", type=float, default=15)
     p.add_argument("--coupon-rate", type=float, default=300)
-    p.add_argument("--workers", type=int, default=2, help="`huoli serve --workers` (1 = one process)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=3,
+        help="`huoli serve --workers` (1 = one process; cores + 1 on PostgreSQL)",
+    )
     p.add_argument("--redis", action="store_true", help="also run the flash workload through the Redis gate")
     a = p.parse_args()
 
@@ -324,9 +329,10 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
         ]
         budget = CpuBudget(server.pid)
         cpu0 = budget.snapshot()
-        flash = asyncio.run(
-            drive(port, flash_reqs, seconds=a.flash_seconds, concurrency=a.concurrency, rate=None)
-        )
+        with client_gc_paused():
+            flash = asyncio.run(
+                drive(port, flash_reqs, seconds=a.flash_seconds, concurrency=a.concurrency, rate=None)
+            )
         flash_cpu = budget.per_request(cpu0, flash["requests"])
         won = flash["statuses"].get(200, 0)
         check = verify_flash(settings, items, stock, won)
@@ -342,9 +348,10 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
             for i, cid in enumerate(data["coupon_ids"])
         ]
         cpu0 = budget.snapshot()
-        lock = asyncio.run(
-            drive(port, lock_reqs, seconds=a.coupon_seconds, concurrency=64, rate=a.coupon_rate)
-        )
+        with client_gc_paused():
+            lock = asyncio.run(
+                drive(port, lock_reqs, seconds=a.coupon_seconds, concurrency=64, rate=a.coupon_rate)
+            )
         lock_cpu = budget.per_request(cpu0, lock["requests"])
     finally:
         server.send_signal(signal.SIGTERM)
