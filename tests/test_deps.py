@@ -65,4 +65,14 @@ def test_hot_routes_run_on_the_loop_with_postgresql_and_on_threads_with_sqlite(h
         assert client.post("/v1/loyalty/checkin", headers={"X-Huoli-App-Id": "shop"}).status_code == 401
         again = client.post("/v1/loyalty/checkin", headers=mp_headers(hot_runtime, "shop", "u1")).json()
         assert again["checked_in"] is False and again["points"] == 0
+        # An error raised inside the unit of work reaches the caller as the same 4xx.
+        lock = {
+            "order_id": "o1",
+            "coupon_ids": ["nope"],
+            "cart": [{"item_id": "s", "price_fen": 100, "quantity": 1}],
+        }
+        bad = client.post(
+            "/v1/promotions/coupons/lock", headers=mp_headers(hot_runtime, "shop", "u1"), json=lock
+        )
+        assert bad.status_code == 404 and bad.json()["code"] == "coupon_not_found", bad.text
     assert seen == ({"loop"} if on_loop else {"thread"})
