@@ -40,9 +40,15 @@ class Runtime:
     secret_key: str
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
-    hot_on_loop: bool = False  # see Settings.hot_routes_on_loop and deps.run_hot
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def hot_on_loop(self) -> bool:
+        """Whether deps.run_hot runs hot routes on the event loop (Settings.hot_routes_on_loop; default: on
+        PostgreSQL)."""
+        choice = self.settings.hot_routes_on_loop
+        return choice if choice is not None else self.engine.dialect.name == "postgresql"
 
     def wechat_for(self, app: App) -> WeChatClient:
         """One client per mini-program, kept so its access_token cache lives as long as the process."""
@@ -90,11 +96,6 @@ def _wire(
         writer=writer,
         clock=clock,
         primary=primary,
-        hot_on_loop=(
-            settings.hot_routes_on_loop
-            if settings.hot_routes_on_loop is not None
-            else engine.dialect.name == "postgresql"
-        ),
     )
 
 

@@ -160,8 +160,12 @@ def test_burst_of_2000_attempts_for_100_units_db_path(uow, runtime, path) -> Non
     per win and none for a refusal; inside a unit of work, and on the route's path (attempt_now: on
     PostgreSQL one autocommitted statement)."""
     setup_item(uow, stock=100)
-    one = (lambda i: attempt(uow, runtime, f"u{i % 1600}")) if path == "transaction" else None
-    results = race(2000, one or (lambda i: attempt_now(runtime, f"u{i % 1600}")), threads=24)
+
+    def one(i: int) -> str:
+        user = f"u{i % 1600}"
+        return attempt(uow, runtime, user) if path == "transaction" else attempt_now(runtime, user)
+
+    results = race(2000, one, threads=24)
     wins = [r for r in results if isinstance(r, str)]
     errors = [r for r in results if not isinstance(r, str)]
     assert all(isinstance(e, Conflict) and e.code in ("sold_out", "already_attempted") for e in errors), {
