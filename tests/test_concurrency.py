@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from huoli.apps.models import App
@@ -131,3 +132,82 @@ def test_concurrent_emits_of_one_key_write_one_event(runtime: Runtime, make_app)
     assert len(set(results)) == 1 and isinstance(results[0], str), results
     with unit_of_work(runtime.sessions) as db:
         assert db.scalar(select(func.count()).select_from(OutboxEvent)) == 1
+
+
+def test_order_paid_and_admin_adjustment_of_one_member_under_load_never_hang(
+    runtime: Runtime, make_app: Callable[..., Any]
+) -> None:
+    """Issue 20 (critical): a signed order-paid (a hot route, on the event loop on PostgreSQL) and an admin
+    points adjustment for the same member, many at once, on a real server: each answers, health checks
+    answer throughout, and every point is counted once."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    import orjson
+    import uvicorn
+    from tests.browser.fixtures import _free_port
+    from tests.events.helpers import signed_headers
+
+    from huoli.app import create_app
+
+    app = make_app()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    paid_path = "/v1/server/loyalty/orders/paid"
+    rounds = 40
+
+    def order_paid(i: int) -> int:
+        raw = orjson.dumps({"user_id": "m1", "order_id": f"o{i}", "amount_fen": 1000})
+        headers = signed_headers(app.id, app.server_secret, paid_path, raw)
+        return httpx.post(base + paid_path, content=raw, headers=headers, timeout=20).status_code
+
+    def adjust(i: int) -> int:
+        return httpx.post(
+            f"{base}/admin/loyalty/members/m1/adjust",
+            json={"points": 1, "key": f"adj{i}", "note": "goodwill"},
+            headers={"Authorization": f"Bearer {app.keys['owner']}"},
+            timeout=20,
+        ).status_code
+
+    health: list[float] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            t = time.monotonic()
+            ok = httpx.get(base + "/healthz", timeout=20).status_code == 200
+            health.append(time.monotonic() - t if ok else float("inf"))
+            time.sleep(0.05)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        with ThreadPoolExecutor(16) as pool:  # the two kinds interleaved, as a busy shop sends them
+            calls = [pool.submit(fn, i) for i in range(rounds) for fn in (order_paid, adjust)]
+            answers = [c.result() for c in calls]
+            statuses = answers[0::2], answers[1::2]
+    finally:
+        stop.set()
+        prober.join()
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert statuses == ([200] * rounds, [200] * rounds)
+    assert health and max(health) < 5, f"health check took {max(health):.1f} s"
+    with TestClient(create_app(runtime=runtime)) as client:
+        balance = client.get(
+            "/admin/loyalty/members/m1/ledger", headers={"Authorization": f"Bearer {app.keys['owner']}"}
+        )
+    assert balance.status_code == 200, balance.text
+    b = balance.json()["balance"]
+    orders_points = b["available"] + b["pending"] - rounds  # each adjustment gave 1 point
+    assert orders_points > 0 and orders_points % rounds == 0, b  # every order earned the same, once

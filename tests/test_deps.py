@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -38,11 +41,14 @@ def where_statements_run(rt: Runtime, table: str, call: Callable[[], object]) ->
             except RuntimeError:  # no event loop in this thread: a request thread
                 seen.add("thread")
 
-    event.listen(rt.engine, "before_cursor_execute", note)
+    engines = [rt.engine] + ([rt.loop_engine] if rt.loop_engine is not None else [])
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
     try:
         call()
     finally:
-        event.remove(rt.engine, "before_cursor_execute", note)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
     return seen
 
 
@@ -76,3 +82,57 @@ def test_hot_routes_run_on_the_loop_with_postgresql_and_on_threads_with_sqlite(h
         )
         assert bad.status_code == 404 and bad.json()["code"] == "coupon_not_found", bad.text
     assert seen == ({"loop"} if on_loop else {"thread"})
+
+
+def _hold_lock(rt: Runtime, holding: threading.Event, seconds: float) -> None:
+    """Another transaction holds the lock a check-in needs for `seconds`, then commits."""
+    with rt.engine.connect() as conn:
+        if rt.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("LOCK TABLE loyalty_checkins IN EXCLUSIVE MODE")  # blocks its inserts
+        else:
+            conn.exec_driver_sql("INSERT INTO loyalty_checkins SELECT * FROM loyalty_checkins WHERE 0")
+        holding.set()
+        time.sleep(seconds)
+        conn.commit()
+
+
+def test_a_locked_row_never_stalls_the_event_loop(settings: Settings, clock: Clock) -> None:
+    """Issue 20 (critical): a hot unit of work on the loop that meets a lock gives up within its bound and
+    waits on a thread; the loop keeps answering meanwhile, and the request still succeeds."""
+    rt = build_runtime(settings.model_copy(update={"hot_routes_on_loop": True}), clock=clock)
+    try:
+        with unit_of_work(rt.sessions) as db:
+            apps.create(db=db, app_in=AppCreate(id="shop", name="shop"))
+        api = create_app(runtime=rt)
+        holding = threading.Event()
+        holder = threading.Thread(target=_hold_lock, args=(rt, holding, 1.5))
+
+        async def scenario() -> tuple[httpx.Response, float, float]:
+            lags: list[float] = []
+            done = asyncio.Event()
+
+            async def ticker() -> None:
+                while not done.is_set():
+                    t = time.monotonic()
+                    await asyncio.sleep(0.01)
+                    lags.append(time.monotonic() - t - 0.01)
+
+            transport = httpx.ASGITransport(app=api)
+            async with httpx.AsyncClient(transport=transport, base_url="http://huoli") as c:
+                holder.start()
+                await asyncio.to_thread(holding.wait, 10)
+                tick = asyncio.create_task(ticker())
+                started = time.monotonic()
+                r = await c.post("/v1/loyalty/checkin", headers=mp_headers(rt, "shop", "u1"))
+                took = time.monotonic() - started
+                done.set()
+                await tick
+            return r, took, max(lags)
+
+        answer, took, worst_lag = asyncio.run(scenario())
+        holder.join()
+        assert answer.status_code == 200 and answer.json()["checked_in"] is True, answer.text
+        assert took > 1.0  # it did meet the lock and wait for it...
+        assert worst_lag < 0.5, f"the event loop stalled {worst_lag:.2f} s"  # ...but not on the loop
+    finally:
+        rt.close()

@@ -15,13 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huoli import __version__
+from huoli.db import waited_too_long
 from huoli.domains import domain_modules
 from huoli.errors import HuoliError
 from huoli.events import service as events_service
+from huoli.limits import BodyLimit
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
 
@@ -48,7 +50,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = codes.get(exc.status_code, "http_error")
         return JSONResponse(
             {"code": code, "message": str(exc.detail), "details": None}, status_code=exc.status_code
         )
@@ -67,12 +70,46 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(body, status_code=409)
         return await _unexpected(request, exc)
 
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the schema let through but the column can't hold (out of range, bad text): the caller's
+        # input, refused by the database; the unit of work rolled back, so nothing was written.
+        log.warning("value refused by the database: %s", str(exc.orig).splitlines()[0])
+        body = {
+            "code": "invalid_value",
+            "message": "a value is out of the range the database can store",
+            "details": None,
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if waited_too_long(exc):
+            body = {
+                "code": "busy",
+                "message": "the records this request needs are busy; nothing was changed, try again",
+                "details": None,
+            }
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+        if (isinstance(exc, OperationalError) and exc.connection_invalidated) or _unreachable(exc):
+            log.error("database unavailable: %s", str(exc.orig).splitlines()[0])
+            body = {"code": "database_unavailable", "message": "database unavailable", "details": None}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(
             {"code": "internal_error", "message": "internal error", "details": None}, status_code=500
         )
+
+
+def _unreachable(exc: DBAPIError) -> bool:
+    """The database could not be reached or dropped the connection (not a fault of this request)."""
+    if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) is None:
+        return "sqlite" not in type(exc.orig).__module__  # psycopg's connection failures carry no SQLSTATE
+    return str(getattr(exc.orig, "sqlstate", "")).startswith(("08", "57P"))  # connection / shutdown
 
 
 async def _relay_loop(runtime: Runtime, stop: threading.Event) -> None:
@@ -124,12 +161,24 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime is not None:
         app.state.runtime = runtime
     _install_error_handlers(app)
+    limits = (runtime.settings if runtime is not None else settings) or Settings()
+    app.add_middleware(
+        BodyLimit,
+        default=limits.max_request_bytes,
+        per_path={
+            # event batches have their own, larger cap (checked again after gzip inflation by the route)
+            "/v1/events": limits.max_body_bytes,
+            "/v1/server/events": limits.max_body_bytes,
+            # public with only an app id: a login is a code and a device id, never more than a few KB
+            "/v1/auth/wechat": 16 * 1024,
+        },
+    )
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:
         """Liveness and readiness: both stores answer."""
         rt: Runtime = request.app.state.runtime
-        with rt.engine.connect() as conn:
+        with rt.engine.connect().execution_options(huoli_read_only=True) as conn:  # no SQLite write lock
             conn.execute(text("SELECT 1"))
         rt.store.query("SELECT 1")
         return {"status": "ok", "version": __version__}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,15 +69,26 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """Bounds on every wait in the database: nothing waits for a lock or runs a statement without one."""
+
+    lock_ms: int = 10_000
+    statement_ms: int | None = 60_000  # None: no statement bound (migrations)
+    idle_in_transaction_ms: int | None = 60_000
+
+
+def make_engine(url: str, *, pool_size: int = 10, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:":
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        busy_s = timeouts.lock_ms / 1000
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_s}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -84,7 +97,7 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(timeouts.lock_ms)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -105,9 +118,67 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
     # (relay, flag reads, exposure writes). Overflow connections close when returned, and a backend started
     # and ended per request cost more CPU than the request (measured: PostgreSQL's CPU per request went
     # negative in a tree sum, its backends exiting faster than they were counted).
-    engine = create_engine(url, pool_size=pool_size, max_overflow=10, **kwargs)
+    kwargs.setdefault("max_overflow", 10)
+    # libpq waits for a TCP connect without a bound by default
+    kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 10)
+    engine = create_engine(url, pool_size=pool_size, **kwargs)
     _ping_when_idle(engine)
+    _bound_waits(engine, timeouts)
     return engine
+
+
+def _bound_waits(engine: Engine, timeouts: Timeouts) -> None:
+    """Session settings on every new PostgreSQL connection (SQLAlchemy's documented connect-event recipe):
+    lock and statement waits end with an error instead of never, and a transaction left idle is ended."""
+    settings = {
+        "lock_timeout": timeouts.lock_ms,
+        "statement_timeout": timeouts.statement_ms or 0,
+        "idle_in_transaction_session_timeout": timeouts.idle_in_transaction_ms or 0,
+    }
+    sql = "; ".join(f"SET {name} = {int(ms)}" for name, ms in settings.items())
+
+    @event.listens_for(engine, "connect")
+    def _set_timeouts(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        with dbapi_conn.cursor() as cur:
+            cur.execute(sql)
+        dbapi_conn.autocommit = autocommit
+
+
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout)
+_WAITED_TOO_LONG = {"55P03", "57014"}
+
+
+def waited_too_long(exc: BaseException) -> bool:
+    """Whether a database error means a lock or statement wait hit its bound (nothing was written)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _WAITED_TOO_LONG:
+        return True
+    return orig is not None and "database is locked" in str(orig)  # SQLite's busy timeout
+
+
+# The engine a hot unit of work on the event loop runs on (deps.run_hot); None elsewhere.
+_LOOP_BIND: ContextVar[Engine | None] = ContextVar("huoli_loop_bind", default=None)
+
+
+class RoutedSession(Session):
+    """A Session that uses the event loop's engine (short lock bound) while deps.run_hot runs a unit of work
+    there: the unit's code stays the same wherever it runs (SQLAlchemy's documented get_bind override)."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = _LOOP_BIND.get()
+        return bind if bind is not None else super().get_bind(*args, **kwargs)
+
+
+@contextmanager
+def on_engine(engine: Engine) -> Iterator[None]:
+    """Sessions opened inside this block run on `engine`."""
+    token = _LOOP_BIND.set(engine)
+    try:
+        yield
+    finally:
+        _LOOP_BIND.reset(token)
 
 
 # A pooled connection unused this long is pinged before reuse (the server may have dropped it); a busier one
@@ -135,7 +206,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=engine, class_=RoutedSession, expire_on_commit=False)
 
 
 @contextmanager
@@ -178,12 +249,21 @@ def read_only(factory: sessionmaker[Session], *, app_id: str | None = None) -> I
     session = factory()
     if app_id is not None:
         session.info["app_id"] = app_id
+    session.info["read_only"] = True
+    event.listen(session, "before_flush", _refuse_writes)
     try:
         session.connection(execution_options={"huoli_read_only": True})
         yield session
     finally:
         session.rollback()
         session.close()
+
+
+def _refuse_writes(session: Session, *_: Any) -> None:
+    # SQLite runs a read-only session without a transaction (each statement commits by itself) and
+    # PostgreSQL rolls it back: a write here would be half-kept or silently lost, so it is a bug to refuse.
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("write through a read-only session (use unit_of_work)")
 
 
 # (id of the statement, parameter names) -> (the statement, kept so its id is never reused; its SQL and the
@@ -304,6 +384,8 @@ def insert_or_ignore(
     ignores a clash on any unique key (the caller then looks up which one it hit).
     It runs as a Core statement on the session's connection, so it checks the app scope itself.
     """
+    if db.info.get("read_only"):
+        raise RuntimeError("write through a read-only session (use unit_of_work)")
     scope = db.info.get("app_id")
     if scope is not None and "app_id" in values and values["app_id"] != scope:
         from huoli.tenancy import CrossAppWrite

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -24,7 +25,7 @@ from huoli.auth.service import (
     verify_session_token,
     verify_signed_request,
 )
-from huoli.db import unit_of_work
+from huoli.db import on_engine, read_only, unit_of_work, waited_too_long
 from huoli.errors import Unauthorized
 from huoli.runtime import Runtime
 
@@ -42,17 +43,25 @@ T = TypeVar("T")
 
 
 async def run_hot(runtime: Runtime, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a hot route's unit of work: a few indexed single-row statements that hold no lock across a pause.
+    """Run a hot route's unit of work: a few indexed single-row statements.
 
     With `runtime.hot_on_loop` (PostgreSQL by default) it runs right here on the event loop, blocking it for
     the few milliseconds it takes, instead of in a request thread. Measured (docs/benchmarks.md): the hop to a
     thread and the GIL handoffs between busy request threads cost a third of a check-in's server CPU, and its
-    tail latency. One unit of work at a time per process is safe: it never waits for another request of its
-    own process (none is half-done while the loop is busy here), and threads of other routes finish without
-    the loop. Throughput then comes from processes: `huoli serve --workers` (docs/architecture.md#processes).
+    tail latency. On the loop it uses the runtime's loop engine, whose lock wait is bounded to
+    `hot_loop_lock_timeout_ms` (50 ms): a row locked by another transaction — which may itself need this loop
+    to finish, e.g. a request whose commit waits to be scheduled — makes the unit roll back and run again on a
+    request thread, where waiting blocks nobody else. So the loop never waits on a lock for more than that.
     """
-    if runtime.hot_on_loop:
-        return fn(*args, **kwargs)
+    loop_engine = runtime.loop_engine
+    if loop_engine is not None:
+        try:
+            with on_engine(loop_engine):
+                return fn(*args, **kwargs)
+        except DBAPIError as exc:
+            if not waited_too_long(exc):
+                raise
+            # rolled back: nothing of the first try remains; waiting for the lock is a thread's job
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
@@ -80,7 +89,7 @@ def operator(
     key = _bearer(authorization) or x_huoli_key
     if not key:
         raise Unauthorized("admin API key required (Authorization: Bearer hlk_…)", code="missing_api_key")
-    with unit_of_work(runtime.sessions) as db:
+    with read_only(runtime.sessions) as db:  # on SQLite a key check takes no write lock
         row = apps.authenticate_key(db=db, key=key)
         return Operator(app_id=row.app_id, key_id=row.id, role=Role(row.role))
 
@@ -96,13 +105,17 @@ def role_at_least(needed: Role) -> Any:
     return Depends(check)
 
 
-def app_db(runtime: RuntimeDep, op: OperatorDep) -> Iterator[Session]:
-    """The request's unit of work, scoped to the operator's app: no query of it can reach another app."""
-    with unit_of_work(runtime.sessions, app_id=op.app_id) as db:
+def app_db(request: Request, runtime: RuntimeDep, op: OperatorDep) -> Iterator[Session]:
+    """The request's unit of work, scoped to the operator's app: no query of it can reach another app.
+    A GET reads only (HTTP's safe method): on SQLite it takes no write lock, and a write through it fails."""
+    boundary = read_only if request.method in ("GET", "HEAD") else unit_of_work
+    with boundary(runtime.sessions, app_id=op.app_id) as db:
         yield db
 
 
-AppDbDep = Annotated[Session, Depends(app_db)]
+# scope="function": the unit of work commits when the route function returns, before the response is sent,
+# so a failed commit answers an error instead of a 200 for a write that never happened.
+AppDbDep = Annotated[Session, Depends(app_db, scope="function")]
 
 
 async def mini_program_app(

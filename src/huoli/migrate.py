@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -15,9 +15,16 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+def _unbounded_statements(conn: Connection) -> None:
+    # A migration rewriting a big table may take longer than a request statement is allowed to.
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        _unbounded_statements(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -25,6 +32,7 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 def downgrade(engine: Engine, revision: str = "base") -> None:
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        _unbounded_statements(conn)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
 

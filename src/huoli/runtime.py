@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huoli import migrate
 from huoli.apps.models import App
 from huoli.apps.service import AppCache
-from huoli.db import make_engine, make_session_factory
+from huoli.db import Timeouts, make_engine, make_session_factory
 from huoli.events.store import EventStore, open_store
 from huoli.events.writer import GroupCommitWriter
 from huoli.settings import Settings
@@ -40,6 +40,7 @@ class Runtime:
     secret_key: str
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
+    loop_engine: Engine | None = None  # hot units of work on the event loop (deps.run_hot), short lock bound
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,8 +48,7 @@ class Runtime:
     def hot_on_loop(self) -> bool:
         """Whether deps.run_hot runs hot routes on the event loop (Settings.hot_routes_on_loop; default: on
         PostgreSQL)."""
-        choice = self.settings.hot_routes_on_loop
-        return choice if choice is not None else self.engine.dialect.name == "postgresql"
+        return self.loop_engine is not None
 
     def wechat_for(self, app: App) -> WeChatClient:
         """One client per mini-program, kept so its access_token cache lives as long as the process."""
@@ -74,6 +74,8 @@ class Runtime:
         for client in self._wechat.values():
             client.close()
         self.engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
 
 
 def _wire(
@@ -86,7 +88,10 @@ def _wire(
     primary: bool = True,
 ) -> Runtime:
     sessions = make_session_factory(engine)
+    choice = settings.hot_routes_on_loop
+    on_loop = choice if choice is not None else engine.dialect.name == "postgresql"
     return Runtime(
+        loop_engine=_loop_engine(settings) if on_loop else None,
         settings=settings,
         engine=engine,
         sessions=sessions,
@@ -99,12 +104,41 @@ def _wire(
     )
 
 
+def _engine(settings: Settings) -> Engine:
+    return make_engine(
+        settings.resolved_database_url(),
+        pool_size=settings.database_pool_size,
+        timeouts=Timeouts(
+            lock_ms=settings.db_lock_timeout_ms,
+            statement_ms=settings.db_statement_timeout_ms,
+            idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        ),
+    )
+
+
+def _loop_engine(settings: Settings) -> Engine:
+    """The event loop's own small pool, whose lock and statement bounds are short: a hot unit of work on the
+    loop that meets a locked row gives up within milliseconds and goes to a thread (deps.run_hot), so no lock
+    held by anyone — even a request waiting for the loop to send its answer — can stall the loop."""
+    return make_engine(
+        settings.resolved_database_url(),
+        pool_size=2,  # one unit of work at a time runs on the loop
+        max_overflow=2,
+        pool_timeout=1,
+        timeouts=Timeouts(
+            lock_ms=settings.hot_loop_lock_timeout_ms,
+            statement_ms=settings.hot_loop_statement_timeout_ms,
+            idle_in_transaction_ms=settings.db_idle_in_transaction_timeout_ms,
+        ),
+    )
+
+
 def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
     """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
     owns the event store; the store and writer here refuse every use with a message naming the mistake."""
     from huoli.serving import PrimaryOnlyResource
 
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+    engine = _engine(settings)
     store = cast(EventStore, PrimaryOnlyResource("event store"))
     writer = cast(GroupCommitWriter, PrimaryOnlyResource("event writer"))
     return _wire(settings, engine, store, writer, clock=clock, primary=False)
@@ -113,7 +147,7 @@ def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = 
 def build_runtime(
     settings: Settings, *, run_migrations: bool = True, clock: Callable[[], datetime] = system_clock
 ) -> Runtime:
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+    engine = _engine(settings)
     if run_migrations:
         migrate.upgrade(engine)
     store = open_store(settings.resolved_event_store_url(), threads=settings.duckdb_threads)

@@ -57,6 +57,37 @@ class Settings(BaseSettings):
         "per process, so serve with several processes (--workers). Default: on with PostgreSQL, off with SQLite "
         "(whose file lock can make a write wait up to the busy timeout, which would stall the whole process).",
     )
+    db_lock_timeout_ms: int = Field(
+        10_000,
+        ge=1,
+        le=600_000,
+        description="Longest wait for a row or table lock before the statement fails (PostgreSQL lock_timeout; "
+        "SQLite busy timeout): the request answers 503 busy instead of waiting without a bound.",
+    )
+    db_statement_timeout_ms: int = Field(
+        60_000,
+        ge=1,
+        description="PostgreSQL statement_timeout for request and job statements (migrations: none).",
+    )
+    db_idle_in_transaction_timeout_ms: int = Field(
+        60_000,
+        ge=1,
+        description="PostgreSQL idle_in_transaction_session_timeout: a transaction left open this long is ended "
+        "by the server, so a stuck caller can't hold its locks for good.",
+    )
+    hot_loop_lock_timeout_ms: int = Field(
+        50,
+        ge=1,
+        le=5_000,
+        description="On the event loop (hot_routes_on_loop) a hot unit of work waits at most this long for a "
+        "lock; then it is rolled back and run again on a request thread, so a lock never stalls the loop.",
+    )
+    hot_loop_statement_timeout_ms: int = Field(
+        1_000,
+        ge=1,
+        le=60_000,
+        description="statement_timeout of the hot units of work run on the event loop.",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -65,7 +96,10 @@ class Settings(BaseSettings):
         "(docs/architecture.md#processes). More than 1 is meant for PostgreSQL.",
     )
     max_batch_events: int = Field(500, ge=1, le=10_000)
-    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest event batch (/v1/events).")
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body of every other route (413 above it)."
+    )
     event_max_age: timedelta = Field(
         timedelta(days=7), description="Oldest accepted event ts (offline queues)."
     )

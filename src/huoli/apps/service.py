@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.apps.models import ApiKey, App
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
-from huoli.db import utcnow
+from huoli.db import read_only, utcnow
 from huoli.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 KEY_PREFIX = "hlk_"
@@ -120,7 +120,7 @@ class AppCache:
         cached = self.peek(app_id)
         if cached is not None:
             return cached
-        with self._factory() as db:
+        with read_only(self._factory) as db:  # on SQLite a read takes no write lock
             app = db.get(App, app_id)
             if app is None:
                 raise NotFound(f"unknown app {app_id!r}", code="unknown_app")
