@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from tests.conftest import Clock
 from tests.loyalty.helpers import mp_headers
 
@@ -136,3 +139,58 @@ def test_a_locked_row_never_stalls_the_event_loop(settings: Settings, clock: Clo
         assert worst_lag < 0.5, f"the event loop stalled {worst_lag:.2f} s"  # ...but not on the loop
     finally:
         rt.close()
+
+
+def test_an_admin_write_whose_commit_fails_is_not_acknowledged(runtime: Runtime, make_app: Any) -> None:
+    """Issue 20 (high): the app-scoped unit of work commits before the response is sent, so a commit that
+    fails answers an error — never a 200 for a write that was not saved."""
+    app = make_app()
+    owner = {"Authorization": f"Bearer {app.keys['owner']}"}
+    if runtime.engine.dialect.name == "postgresql":
+        # A real failure at COMMIT: a deferred constraint trigger refuses the new points lot then.
+        with runtime.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'simulated commit failure' USING ERRCODE = '40001'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON loyalty_lots DEFERRABLE INITIALLY DEFERRED "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
+            )
+    else:  # SQLite has no deferred triggers: the commit itself fails as a full disk would make it
+
+        def refuse(_session: Any) -> None:
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+        event.listen(runtime.sessions, "before_commit", refuse)
+    with TestClient(create_app(runtime=runtime)) as client:
+        r = client.post(
+            "/admin/loyalty/members/m1/adjust", json={"points": 5, "key": "k1", "note": "x"}, headers=owner
+        )
+        expected = "busy" if runtime.engine.dialect.name == "postgresql" else "internal_error"
+        assert r.status_code >= 500 and r.json()["code"] == expected, r.text
+        if runtime.engine.dialect.name == "sqlite":
+            event.remove(runtime.sessions, "before_commit", refuse)
+        ledger = client.get("/admin/loyalty/members/m1/ledger", headers=owner)
+        assert ledger.status_code == 200 and ledger.json()["transfers"] == [], ledger.text
+
+
+def test_bodies_over_the_limit_are_refused_before_they_are_read(client: TestClient, make_app: Any) -> None:
+    app = make_app()
+    big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    r = client.post("/v1/auth/wechat", content=b"x" * 20_000, headers={"X-Huoli-App-Id": app.id})
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    path = "/v1/server/loyalty/orders/paid"  # signed: refused before the signature is even checked
+    r = client.post(path, content=big, headers={"X-Huoli-App-Id": app.id, "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["details"] == {"limit_bytes": 1024 * 1024}
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(40):
+            yield b" " * 65536
+
+    owner = {"Authorization": f"Bearer {app.keys['owner']}", "Content-Type": "application/json"}
+    r = client.put("/admin/loyalty/rules", content=chunked(), headers=owner)
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large", r.text
+    # an event batch keeps its own, larger cap
+    r = client.post("/v1/events", content=big, headers={"X-Huoli-App-Id": app.id})
+    assert r.status_code != 413, r.text

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from huoli import __version__
-from huoli.db import waited_too_long
+from huoli.db import transient_failure
 from huoli.domains import domain_modules
 from huoli.errors import HuoliError
 from huoli.events import service as events_service
@@ -84,7 +84,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if waited_too_long(exc):
+        if transient_failure(exc):
             body = {
                 "code": "busy",
                 "message": "the records this request needs are busy; nothing was changed, try again",

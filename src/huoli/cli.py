@@ -16,6 +16,7 @@ from rich.table import Table
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
+from huoli.audit import service as audit
 from huoli.db import unit_of_work
 from huoli.errors import HuoliError
 from huoli.runtime import Runtime, build_runtime
@@ -188,6 +189,11 @@ def apps_list() -> None:
         out.print(table)
 
 
+def _audited(rt: Runtime, db: Any, app_id: str, action: str, request: dict[str, Any]) -> None:
+    """An operator action from the command line joins the audit trail like one from the API."""
+    audit.record(db, app_id=app_id, actor=audit.Actor.cli(), action=action, at=rt.clock(), request=request)
+
+
 @keys_cli.command("create")
 def keys_create(
     app_id: Annotated[str, typer.Option("--app", help="App the key belongs to.")],
@@ -196,9 +202,11 @@ def keys_create(
 ) -> None:
     """Issue an operator API key; the key is printed once (only its hash is stored)."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        audit.track(db)
         row, key = guarded(
             lambda: apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=name, role=role))
         )
+        _audited(rt, db, app_id, "cli keys create", {"name": name, "role": role.value})
         out.print(f"key {row.id} ({row.role}) for app {app_id}:")
         out.print(key, soft_wrap=True, highlight=False)
 
@@ -222,7 +230,9 @@ def keys_revoke(
 ) -> None:
     """Revoke a key immediately."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        audit.track(db)
         row = guarded(lambda: apps.revoke_key(db=db, key_id=key_id))
+        _audited(rt, db, app_id, "cli keys revoke", {"key_id": key_id})
         out.print(f"revoked {row.id}")
 
 

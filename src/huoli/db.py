@@ -146,14 +146,16 @@ def _bound_waits(engine: Engine, timeouts: Timeouts) -> None:
         dbapi_conn.autocommit = autocommit
 
 
-# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout)
-_WAITED_TOO_LONG = {"55P03", "57014"}
+# PostgreSQL: lock_not_available (lock_timeout), query_canceled (statement_timeout), serialization_failure,
+# deadlock_detected
+_TRANSIENT = {"55P03", "57014", "40001", "40P01"}
 
 
-def waited_too_long(exc: BaseException) -> bool:
-    """Whether a database error means a lock or statement wait hit its bound (nothing was written)."""
+def transient_failure(exc: BaseException) -> bool:
+    """Whether a database error means a wait hit its bound or the database gave this transaction up to let
+    another go on: it was rolled back (nothing written) and may simply be tried again."""
     orig = getattr(exc, "orig", None)
-    if getattr(orig, "sqlstate", None) in _WAITED_TOO_LONG:
+    if getattr(orig, "sqlstate", None) in _TRANSIENT:
         return True
     return orig is not None and "database is locked" in str(orig)  # SQLite's busy timeout
 

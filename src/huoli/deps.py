@@ -19,13 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from huoli.apps import service as apps
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
+from huoli.audit import service as audit
 from huoli.auth.service import (
     MiniProgramUser,
     check_signature,
     verify_session_token,
     verify_signed_request,
 )
-from huoli.db import on_engine, read_only, unit_of_work, waited_too_long
+from huoli.db import on_engine, read_only, transient_failure, unit_of_work
 from huoli.errors import Unauthorized
 from huoli.runtime import Runtime
 
@@ -59,7 +60,7 @@ async def run_hot(runtime: Runtime, fn: Callable[P, T], /, *args: P.args, **kwar
             with on_engine(loop_engine):
                 return fn(*args, **kwargs)
         except DBAPIError as exc:
-            if not waited_too_long(exc):
+            if not transient_failure(exc):
                 raise
             # rolled back: nothing of the first try remains; waiting for the lock is a thread's job
     return await run_in_threadpool(fn, *args, **kwargs)
@@ -105,12 +106,39 @@ def role_at_least(needed: Role) -> Any:
     return Depends(check)
 
 
-def app_db(request: Request, runtime: RuntimeDep, op: OperatorDep) -> Iterator[Session]:
+async def _request_body(request: Request) -> bytes:
+    # async: Starlette caches the body FastAPI already read for the route's model; the audit trail keeps it
+    return await request.body()
+
+
+def app_db(
+    request: Request,
+    runtime: RuntimeDep,
+    op: OperatorDep,
+    body: Annotated[bytes, Depends(_request_body)],
+) -> Iterator[Session]:
     """The request's unit of work, scoped to the operator's app: no query of it can reach another app.
-    A GET reads only (HTTP's safe method): on SQLite it takes no write lock, and a write through it fails."""
-    boundary = read_only if request.method in ("GET", "HEAD") else unit_of_work
-    with boundary(runtime.sessions, app_id=op.app_id) as db:
+    A GET reads only (HTTP's safe method): on SQLite it takes no write lock, and a write through it fails.
+    Any other method is an operator action: the audit trail records it, with the rows it changed, in the
+    same transaction (no entry without the change, no change without its entry)."""
+    if request.method in ("GET", "HEAD"):
+        with read_only(runtime.sessions, app_id=op.app_id) as db:
+            yield db
+        return
+    with unit_of_work(runtime.sessions, app_id=op.app_id) as db:
+        audit.track(db)
         yield db
+        route = request.scope.get("route")
+        audit.record(
+            db,
+            app_id=op.app_id,
+            actor=audit.Actor(kind="api_key", id=op.key_id, role=op.role.value),
+            action=f"{request.method} {getattr(route, 'path', request.url.path)}",
+            at=runtime.clock(),
+            target=dict(request.path_params),
+            request=audit.request_json(body),
+            ip=request.client.host if request.client else None,
+        )
 
 
 # scope="function": the unit of work commits when the route function returns, before the response is sent,

@@ -98,6 +98,11 @@ def test_typed_flags_targeting_rollout_and_kill_switch(client: TestClient, runti
     )
     assert ev.status_code == 200 and ev.json()["flags"]["max_items"] == 20
     assert ev.json()["details"]["max_items"]["source"] == "defaultValue"
+    # An analyst reads; logging exposures writes experiment data in a user's name (issue 20).
+    logged = {"user_id": "u-any", "log_exposures": True}
+    refused = client.post("/admin/flags/evaluate", json=logged, headers=admin(shop.keys["analyst"]))
+    assert refused.status_code == 403, refused.text
+    assert client.post("/admin/flags/evaluate", json=logged, headers=admin(op)).status_code == 200
 
     listed = client.get("/admin/flags", headers=admin(shop.keys["analyst"])).json()
     assert [f["key"] for f in listed] == ["dark_mode", "home_layout", "max_items", "skin"]

@@ -136,10 +136,9 @@ def check_signature(
                 if not v
             ],
         )
-    try:
-        ts = int(timestamp)
-    except ValueError as exc:
-        raise Unauthorized("X-Huoli-Timestamp must be unix seconds", code="bad_timestamp") from exc
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):  # int() takes "１２"
+        raise Unauthorized("X-Huoli-Timestamp must be unix seconds", code="bad_timestamp")
+    ts = int(timestamp)
     if abs(now.timestamp() - ts) > skew.total_seconds():
         raise Unauthorized("request timestamp outside the accepted window", code="stale_request")
     if not 8 <= len(nonce) <= 64:
@@ -147,7 +146,8 @@ def check_signature(
     expected = sign_request(
         secret=secret, method=method, path=path, timestamp=timestamp, nonce=nonce, body=body
     )
-    if not hmac.compare_digest(expected, signature.lower()):
+    # bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, i.e. a 500)
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode("utf-8", "surrogateescape")):
         raise Unauthorized("bad signature", code="bad_signature")
     return nonce
 

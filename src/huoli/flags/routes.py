@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Response
 
+from huoli.apps import service as apps
 from huoli.apps.schemas import Role
 from huoli.db import unit_of_work
 from huoli.deps import AppDbDep, MiniProgramAppDep, MiniProgramUserDep, OperatorDep, RuntimeDep, role_at_least
@@ -146,7 +147,10 @@ def delete_flag(key: str, db: AppDbDep, runtime: RuntimeDep) -> FlagRead:
     "/admin/flags/evaluate", response_model=EvaluationOut, dependencies=[role_at_least(Role.analyst)]
 )
 def evaluate(body: EvaluateIn, op: OperatorDep, runtime: RuntimeDep) -> EvaluationOut:
-    """Evaluate every flag (client-visible or not) for a user, with why each value was chosen."""
+    """Evaluate every flag (client-visible or not) for a user, with why each value was chosen.
+    Logging exposures writes experiment data in the user's name: operators and owners only."""
+    if body.log_exposures:
+        apps.require_role(op.role.value, Role.operator)
     done = service.evaluate_for_user(
         factory=runtime.sessions,
         app_id=op.app_id,

@@ -1,0 +1,1 @@
+"""Audit trail: every operator action, with its actor, time, request and the rows it changed (before/after)."""
