@@ -25,7 +25,7 @@ class AuditEntry(AppScoped, Base):
         String(200), nullable=False
     )  # "POST /admin/keys" or "cli keys create"
     target: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # path parameters
-    request: Mapped[Any] = mapped_column(JSON)  # the request body, secrets redacted
+    request: Mapped[Any] = mapped_column(JSON, nullable=True)  # the request body, secrets redacted
     changes: Mapped[list[dict[str, Any]]] = mapped_column(
         JSON, nullable=False
     )  # rows: table, key, before, after
