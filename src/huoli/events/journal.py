@@ -42,10 +42,12 @@ class Journal:
         self._segment = 0
         self._file: BinaryIO | None = None
 
-    def start_appending(self) -> None:
-        """Open a fresh segment for new records (after `replay` has recovered and cut the old ones)."""
+    def start_appending(self, *, after: int = 0) -> None:
+        """Open a fresh segment for new records (after `replay` has recovered and cut the old ones), numbered
+        past `after` — the store's loaded segment: numbering from 1 again after the old files were cut let the
+        store's position name a new segment, and replay skipped what was acknowledged before the first load."""
         existing = self.segments()
-        self._segment = (existing[-1] if existing else 0) + 1
+        self._segment = max(existing[-1] if existing else 0, after) + 1
         self._file = open(self._path(self._segment), "ab")  # noqa: SIM115 - kept open for the process lifetime
         self._sync_directory()
 

@@ -96,7 +96,7 @@ class GroupCommitWriter:
         self._journal = Journal(journal_dir) if journal_dir is not None and store.durable else None
         if self._journal is not None:
             self._recover(self._journal)
-            self._journal.start_appending()
+            self._journal.start_appending(after=store.journal_position()[0])
         store.before_read = self.flush_if_pending
         self._committer = threading.Thread(target=self._commit_loop, name="huoli-event-commit", daemon=True)
         self._loader = threading.Thread(target=self._load_loop, name="huoli-event-load", daemon=True)
