@@ -23,7 +23,7 @@ from huoli.db import transient_failure
 from huoli.domains import domain_modules
 from huoli.errors import HuoliError
 from huoli.events import service as events_service
-from huoli.limits import BodyLimit
+from huoli.limits import BodyLimit, Rate, RateLimit, RateLimits
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
 
@@ -105,6 +105,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def rate_limits(settings: Settings) -> RateLimits:
+    def rate(per_s: float) -> Rate | None:
+        return Rate(per_s=per_s, burst_s=settings.rate_limit_burst_s) if per_s > 0 else None
+
+    return RateLimits(
+        admin_per_key=rate(settings.rate_limit_admin_per_key),
+        admin_per_ip=rate(settings.rate_limit_admin_per_ip),
+        v1_per_ip=rate(settings.rate_limit_v1_per_ip),
+        login_per_ip=rate(settings.rate_limit_login_per_ip),
+        exempt_ips=frozenset(settings.rate_limit_exempt_ips),
+    )
+
+
 def _unreachable(exc: DBAPIError) -> bool:
     """The database could not be reached or dropped the connection (not a fault of this request)."""
     if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) is None:
@@ -173,6 +186,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             "/v1/auth/wechat": 16 * 1024,
         },
     )
+    app.add_middleware(RateLimit, limits=rate_limits(limits))  # outermost: a refused caller costs least
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:

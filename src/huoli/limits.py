@@ -1,11 +1,14 @@
-"""Request limits applied before any route runs: the body size every route accepts.
+"""Request limits applied before any route runs: the body size every route accepts, and request rates.
 
 A pure ASGI middleware (no BaseHTTPMiddleware): it costs one header scan per request on the hot paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -63,4 +66,124 @@ async def _too_large(send: Send, limit: int) -> None:
     # the body is left unread: close the connection rather than read or skip it
     headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`per_s` requests a second on average, with bursts of up to `per_s * burst_s` at once."""
+
+    per_s: float
+    burst_s: float
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.per_s
+
+    @property
+    def tolerance(self) -> float:
+        return self.interval * max(self.per_s * self.burst_s - 1, 0)
+
+
+class Gcra:
+    """The generic cell rate algorithm (a token bucket kept as one timestamp per caller): O(1) memory per key.
+    Runs on the event loop only, so it needs no lock."""
+
+    MAX_KEYS = 200_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._tat: dict[tuple[str, str], float] = {}
+
+    def check(self, key: tuple[str, str], rate: Rate) -> float:
+        """0 when the request may pass (and is counted), else the seconds until it would."""
+        now = self.clock()
+        tat = max(self._tat.get(key, now), now)
+        allowed_at = tat - rate.tolerance
+        if now < allowed_at:
+            return allowed_at - now
+        self._tat[key] = tat + rate.interval
+        if len(self._tat) > self.MAX_KEYS:  # forget callers whose bucket is full again
+            self._tat = {k: v for k, v in self._tat.items() if v > now}
+        return 0.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    admin_per_key: Rate | None
+    admin_per_ip: Rate | None
+    v1_per_ip: Rate | None
+    login_per_ip: Rate | None
+    exempt_ips: frozenset[str] = frozenset()
+
+
+LOGIN_PATH = "/v1/auth/wechat"
+
+
+class RateLimit:
+    """429 with Retry-After for a caller over its rate: operator keys and client IPs on /admin, client IPs on
+    /v1 (the login tighter: it is public with only an app id). Per process: `serve --workers N` allows N
+    times the rate across the machine."""
+
+    def __init__(self, app: ASGIApp, *, limits: RateLimits, gcra: Gcra | None = None) -> None:
+        self.app = app
+        self.limits = limits
+        self.gcra = gcra or Gcra()
+
+    def _checks(self, scope: Scope) -> list[tuple[str, tuple[str, str], Rate]]:
+        path: str = scope["path"]
+        client = scope.get("client")
+        ip = client[0] if client else ""
+        by_ip = ip not in self.limits.exempt_ips
+        lim = self.limits
+        checks: list[tuple[str, tuple[str, str], Rate]] = []
+        if path.startswith("/admin"):
+            key = _key_id(scope)
+            if key and lim.admin_per_key:
+                checks.append(("key", ("admin-key", key), lim.admin_per_key))
+            if by_ip and lim.admin_per_ip:
+                checks.append(("ip", ("admin-ip", ip), lim.admin_per_ip))
+        elif path.startswith("/v1/") and by_ip:
+            if path == LOGIN_PATH and lim.login_per_ip:
+                checks.append(("ip", ("login-ip", ip), lim.login_per_ip))
+            if lim.v1_per_ip:
+                checks.append(("ip", ("v1-ip", ip), lim.v1_per_ip))
+        return checks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for kind, key, rate in self._checks(scope):
+                wait = self.gcra.check(key, rate)
+                if wait > 0:
+                    await _too_many(send, kind, rate, wait)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _key_id(scope: Scope) -> str | None:
+    """The operator key's id (hlk_<id>.<secret>) without checking it: a made-up key only spends its own
+    bucket, and the per-IP limit covers callers who make up many."""
+    for name, value in scope["headers"]:
+        if name in (b"authorization", b"x-huoli-key"):
+            cred = value.decode("latin-1").removeprefix("Bearer ").removeprefix("bearer ").strip()
+            if cred.startswith("hlk_"):
+                return cred[4:].partition(".")[0][:64] or None
+    return None
+
+
+async def _too_many(send: Send, kind: str, rate: Rate, wait: float) -> None:
+    retry = max(1, math.ceil(wait))
+    body = orjson.dumps(
+        {
+            "code": "rate_limited",
+            "message": f"too many requests for this {'API key' if kind == 'key' else 'address'}; retry later",
+            "details": {"scope": kind, "limit_per_s": rate.per_s, "retry_after_s": retry},
+        }
+    )
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from huoli.crypto import generate_key
+from huoli.fileperms import create_private
 from huoli.timeutil import check_timezone
 
 
@@ -39,6 +41,19 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         "", description="Signs session tokens. Generated into <data_dir>/secret_key if empty."
+    )
+    encryption_keys: str = Field(
+        "",
+        description="Comma-separated AES-256 keys (base64url, `huoli secrets generate-key`), newest first: secrets "
+        "at rest are encrypted with the first and decrypted with any. Generated into <data_dir>/encryption_key "
+        "(one key a line) if empty. Rotation: docs/reliability.md#secrets.",
+    )
+    revocation_cache_ttl_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How stale a process's copy of the revoked session tokens may be: a logout or an operator's "
+        "revocation reaches every process within this many seconds, at one database read per process per TTL.",
     )
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL.")
     host: str = "127.0.0.1"
@@ -99,6 +114,26 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest event batch (/v1/events).")
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body of every other route (413 above it)."
+    )
+    rate_limit_admin_per_key: float = Field(
+        30, ge=0, description="Requests a second per operator API key on /admin (0: no limit); 429 above it."
+    )
+    rate_limit_admin_per_ip: float = Field(60, ge=0, description="Requests a second per client IP on /admin.")
+    rate_limit_v1_per_ip: float = Field(
+        200, ge=0, description="Requests a second per client IP on /v1 (mini-program and merchant calls)."
+    )
+    rate_limit_login_per_ip: float = Field(
+        10,
+        ge=0,
+        description="Logins (POST /v1/auth/wechat) a second per client IP: public, with an app id only.",
+    )
+    rate_limit_burst_s: float = Field(
+        10, gt=0, le=3600, description="A caller may spend this many seconds of its rate at once (a burst)."
+    )
+    rate_limit_exempt_ips: list[str] = Field(
+        ["127.0.0.1", "::1"],
+        description="Client addresses with no per-IP limit (this machine: health checks, benches). Behind a "
+        "reverse proxy on this machine, uvicorn's proxy headers give the real client address instead.",
     )
     event_max_age: timedelta = Field(
         timedelta(days=7), description="Oldest accepted event ts (offline queues)."
@@ -162,11 +197,23 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+        create_private(path, secrets.token_urlsafe(48).encode())  # no-op when it exists
         return path.read_text().strip()
+
+    def resolved_encryption_keys(self) -> list[str]:
+        """The configured keys, or the ones in <data_dir>/encryption_key (generated once): newest first.
+
+        Reads a file when generated: call once at startup (runtime.build_runtime), not per request.
+        """
+        if self.encryption_keys.strip():
+            return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+        path = self.encryption_key_file
+        create_private(path, (generate_key() + "\n").encode())  # no-op when it exists
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+    @property
+    def encryption_key_file(self) -> Path:
+        return self.data_dir / "encryption_key"
 
 
 def load_settings(**overrides: object) -> Settings:
