@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +112,81 @@ def test_demo_is_deterministic_and_reused(env: dict[str, str], tmp_path: Path) -
     # The tour points at the history's own last days (it ends on a fixed date), not at "yesterday".
     assert "2026-11-02 – 2026-11-15" in r.stdout and "huoli diagnose --app demo --end 2026-11-15" in r.stdout
     assert "--week 2026-W46" in r.stdout
+
+
+def stored_secrets(env: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """(id, wx_secret, server_secret) as stored in the SQLite file, without decryption."""
+    con = sqlite3.connect(Path(env["HUOLI_DATA_DIR"]) / "huoli.db")
+    try:
+        return con.execute("SELECT id, wx_secret, server_secret FROM apps ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def test_the_app_secret_never_comes_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    wx = ("--wx-appid", "wx0123456789abcdef")
+    r = huoli("apps", "create", "shop", "--name", "Shop", *wx, "--wx-secret", "visible-in-ps-0123", env=env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "--wx-secret is no longer accepted" in " ".join(r.stderr.split())
+    assert "--wx-secret-file" in huoli("apps", "create", "--help", env=env).stdout
+
+    secret_file = tmp_path / "wx_secret"
+    secret_file.write_text("from-a-file-0123456789\n")
+    r = huoli("apps", "create", "shop", "--name", "Shop", *wx, "--wx-secret-file", str(secret_file), env=env)
+    assert r.returncode == 0, r.stderr
+    r = huoli(
+        "apps", "create", "env-shop", "--name", "Env", env={**env, "HUOLI_WX_SECRET": "from-the-env-0123"}
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(
+        [sys.executable, "-m", "huoli.cli", "apps", "set-wx-secret", "env-shop", "--wx-secret-file", "-"],
+        input="from-stdin-0123456789\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    rows = stored_secrets(env)
+    assert [r[0] for r in rows] == ["env-shop", "shop"]
+    for _id, wx_secret, server_secret in rows:
+        assert wx_secret and wx_secret.startswith("enc1:") and server_secret.startswith("enc1:")
+    assert not any(s in str(rows) for s in ("from-a-file", "from-the-env", "from-stdin"))
+    r = huoli("apps", "set-wx-secret", "shop", env=env)  # no file, no env, no terminal to ask on
+    assert r.returncode == 1 and "no AppSecret given" in r.stderr
+
+
+def test_secrets_rotate_to_a_new_key_then_drop_the_old_one(env: dict[str, str]) -> None:
+    assert huoli("apps", "create", "shop", "--name", "Shop", env=env).returncode == 0
+    printed = huoli("apps", "create", "other", "--name", "Other", env=env).stdout
+    server_secret = printed.split("HMAC calls): ")[1].split()[0]
+    key_file = Path(env["HUOLI_DATA_DIR"]) / "encryption_key"
+    [old] = key_file.read_text().split()
+    r = huoli("secrets", "add-key", env=env)
+    assert r.returncode == 0 and "restart every huoli process" in " ".join(r.stdout.split()).lower()
+    new, kept = key_file.read_text().split()
+    assert kept == old and new != old and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+    refused = huoli(
+        "secrets", "rotate", "--drop-old-keys", env={**env, "HUOLI_ENCRYPTION_KEYS": f"{new},{old}"}
+    )
+    assert refused.returncode == 1 and "remove the older ones" in " ".join(refused.stderr.split())
+    r = huoli("secrets", "rotate", "--drop-old-keys", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "apps.server_secret: 0 re-encrypted" in r.stdout  # the env run above already rotated them
+    assert key_file.read_text().split() == [new]
+    status = huoli("secrets", "status", env=env).stdout
+    assert "apps.server_secret" in status and "(newest)" in status
+    # Readable with the new key alone: the server secret signs as before.
+    check = (
+        "from huoli.cli import database; from huoli.db import make_session_factory, unit_of_work;"
+        "from huoli.apps.service import get\n"
+        "with database() as (s, e, k), unit_of_work(make_session_factory(e)) as db:"
+        " print(get(db=db, app_id='other').server_secret)"
+    )
+    r = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == server_secret, r.stderr
+    key = huoli("secrets", "generate-key", env=env).stdout.strip()
+    r = huoli("apps", "list", env={**env, "HUOLI_ENCRYPTION_KEYS": key})  # the wrong key: a clear error
+    assert r.returncode == 1 and "not among the configured keys" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr

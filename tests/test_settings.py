@@ -39,3 +39,15 @@ def test_invalid_values_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     (tmp_path / "huoli.toml").write_text("no_such_setting = 1\n")
     with pytest.raises(ValidationError, match="no_such_setting"):
         Settings()
+
+
+def test_encryption_keys_from_the_environment_or_generated_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    generated = Settings().resolved_encryption_keys()
+    assert len(generated) == 1 and Settings().resolved_encryption_keys() == generated
+    assert (tmp_path / "var" / "encryption_key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
+    monkeypatch.setenv("HUOLI_ENCRYPTION_KEYS", " new-key , old-key ,")
+    assert Settings().resolved_encryption_keys() == ["new-key", "old-key"]  # newest first, file ignored

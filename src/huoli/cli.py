@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -19,8 +20,13 @@ from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.audit import service as audit
 from huoli.db import unit_of_work
 from huoli.errors import HuoliError
-from huoli.runtime import Runtime, build_runtime
+from huoli.runtime import Runtime, build_runtime, keyring_for
 from huoli.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from huoli.crypto import Keyring
 
 app = typer.Typer(
     name="huoli",
@@ -36,7 +42,12 @@ events_cli = typer.Typer(help="The event log.", no_args_is_help=True)
 app.add_typer(apps_cli, name="apps")
 app.add_typer(keys_cli, name="keys")
 app.add_typer(demo_cli, name="demo")
+secrets_cli = typer.Typer(
+    help="Secrets at rest: encryption keys and their rotation (docs/reliability.md#secrets).",
+    no_args_is_help=True,
+)
 app.add_typer(events_cli, name="events")
+app.add_typer(secrets_cli, name="secrets")
 
 
 def _add_domain_clis() -> None:
@@ -88,8 +99,30 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
         raise fail(f"cannot open huoli storage: {msg}") from None
     try:
         yield rt
+    except HuoliError as exc:  # one a command did not guard (e.g. a stored secret the keys can't decrypt)
+        raise fail(exc.message, exc.details) from None
     finally:
         rt.close()
+
+
+@contextmanager
+def database() -> Iterator[tuple[Settings, Engine, Keyring]]:
+    """The operational database alone (migrated, with the settings' keyring): for commands that must run
+    beside `huoli serve`, which holds the event store."""
+    from huoli import migrate as migrations
+    from huoli.db import make_engine
+
+    settings = load_settings()
+    keyring = guarded(lambda: keyring_for(settings))
+    engine = make_engine(settings.resolved_database_url(), keyring=keyring)
+    try:
+        try:
+            migrations.upgrade(engine)
+        except Exception as exc:
+            raise fail(f"cannot open the database: {str(exc).splitlines()[0]}") from None
+        yield settings, engine, keyring
+    finally:
+        engine.dispose()
 
 
 def guarded(fn: Callable[[], T]) -> T:
@@ -149,7 +182,8 @@ def migrate(
     from huoli.db import make_engine
 
     settings = load_settings()
-    engine = make_engine(settings.resolved_database_url())
+    keyring = guarded(lambda: keyring_for(settings))
+    engine = make_engine(settings.resolved_database_url(), keyring=keyring)  # data migrations encrypt secrets
     try:
         (migrations.downgrade if downgrade else migrations.upgrade)(engine, revision)
         out.print(f"database at revision {', '.join(migrations.current(engine))}")
@@ -159,22 +193,79 @@ def migrate(
         engine.dispose()
 
 
+WX_SECRET_ENV = "HUOLI_WX_SECRET"
+WxSecretFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--wx-secret-file",
+        help=f"File holding the WeChat AppSecret ('-': standard input). Or set {WX_SECRET_ENV}; otherwise it "
+        "is asked for, hidden, on a terminal. Never on the command line: ps and shell history would show it.",
+    ),
+]
+# Refused with an explanation: an AppSecret passed as an argument is visible in `ps` and shell history.
+RemovedWxSecret = Annotated[str | None, typer.Option("--wx-secret", hidden=True)]
+
+
+def read_wx_secret(file: Path | None, removed: str | None, *, ask: bool) -> str | None:
+    """The AppSecret from --wx-secret-file, else $HUOLI_WX_SECRET, else a hidden prompt on a terminal."""
+    if removed is not None:
+        raise fail(
+            f"--wx-secret is no longer accepted (a secret on the command line shows in ps and shell history): "
+            f"use --wx-secret-file FILE, the {WX_SECRET_ENV} environment variable, or answer the hidden prompt"
+        )
+    if file is not None:
+        try:
+            text = sys.stdin.read() if str(file) == "-" else file.read_text()
+        except OSError as exc:
+            raise fail(f"cannot read --wx-secret-file: {exc.strerror or exc}") from None
+        return text.strip() or None
+    if os.environ.get(WX_SECRET_ENV, "").strip():
+        return os.environ[WX_SECRET_ENV].strip()
+    if ask and sys.stdin.isatty():
+        answer: str = typer.prompt(
+            "WeChat AppSecret (hidden; empty: none)", default="", hide_input=True, show_default=False
+        )
+        return answer.strip() or None
+    return None
+
+
 @apps_cli.command("create")
 def apps_create(
     app_id: Annotated[str, typer.Argument(help="Slug, e.g. my-shop.")],
     name: Annotated[str, typer.Option(help="Display name.")],
     timezone: Annotated[str, typer.Option(help="IANA timezone of the app's local days.")] = "Asia/Shanghai",
     wx_appid: Annotated[str | None, typer.Option(help="WeChat mini-program AppID (wx…).")] = None,
-    wx_secret: Annotated[str | None, typer.Option(help="WeChat AppSecret.")] = None,
+    wx_secret_file: WxSecretFile = None,
+    wx_secret: RemovedWxSecret = None,
 ) -> None:
     """Register a mini-program; prints its server-to-server signing secret once."""
+    secret = read_wx_secret(wx_secret_file, wx_secret, ask=wx_appid is not None)
     with runtime() as rt, unit_of_work(rt.sessions) as db:
         body = guarded(
-            lambda: AppCreate(id=app_id, name=name, timezone=timezone, wx_appid=wx_appid, wx_secret=wx_secret)
+            lambda: AppCreate(id=app_id, name=name, timezone=timezone, wx_appid=wx_appid, wx_secret=secret)
         )
         created = guarded(lambda: apps.create(db=db, app_in=body))
         out.print(f"created app [bold]{created.id}[/]")
         out.print(f"server signing secret (for your backend's HMAC calls): {created.server_secret}")
+
+
+@apps_cli.command("set-wx-secret")
+def apps_set_wx_secret(
+    app_id: Annotated[str, typer.Argument(help="App.")],
+    wx_secret_file: WxSecretFile = None,
+    wx_secret: RemovedWxSecret = None,
+) -> None:
+    """Set or replace an app's WeChat AppSecret (after a reset on mp.weixin.qq.com); stored encrypted."""
+    secret = read_wx_secret(wx_secret_file, wx_secret, ask=True)
+    if secret is None:
+        raise fail(f"no AppSecret given: use --wx-secret-file FILE or {WX_SECRET_ENV}")
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        audit.track(db)
+        guarded(lambda: apps.set_wx_secret(db=db, app_id=app_id, wx_secret=secret))
+        _audited(rt, db, app_id, "cli apps set-wx-secret", {})
+        out.print(
+            f"WeChat AppSecret of {app_id} replaced; running servers use it within 30 s (their app cache)"
+        )
 
 
 @apps_cli.command("list")
@@ -234,6 +325,94 @@ def keys_revoke(
         row = guarded(lambda: apps.revoke_key(db=db, key_id=key_id))
         _audited(rt, db, app_id, "cli keys revoke", {"key_id": key_id})
         out.print(f"revoked {row.id}")
+
+
+@secrets_cli.command("generate-key")
+def secrets_generate_key() -> None:
+    """Print a new encryption key for HUOLI_ENCRYPTION_KEYS (put it first; keep the old ones until rotated)."""
+    from huoli.crypto import generate_key
+
+    out.print(generate_key(), soft_wrap=True, highlight=False)
+
+
+@secrets_cli.command("add-key")
+def secrets_add_key() -> None:
+    """Put a new key first in <data_dir>/encryption_key (when HUOLI_ENCRYPTION_KEYS is unset). Then restart
+    every huoli process and run `huoli secrets rotate`."""
+    from huoli.crypto import Keyring, generate_key
+    from huoli.fileperms import replace_private
+
+    settings = load_settings()
+    if settings.encryption_keys.strip():
+        raise fail(
+            "HUOLI_ENCRYPTION_KEYS sets the keys: put a new one (huoli secrets generate-key) first in it"
+        )
+    keys = [generate_key(), *settings.resolved_encryption_keys()]
+    new_id = guarded(lambda: Keyring.from_strings(keys)).current_id
+    replace_private(settings.encryption_key_file, "".join(f"{k}\n" for k in keys).encode())
+    out.print(
+        f"key {new_id} added first to {settings.encryption_key_file} ({len(keys)} keys). Restart every huoli "
+        "process (they read the keys at start), then run `huoli secrets rotate`.",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _print_status(counts: dict[str, dict[str, int]], keyring: Keyring) -> None:
+    table = Table(
+        "column", *(f"{k}{' (newest)' if i == 0 else ''}" for i, k in enumerate(keyring.ids)), "other"
+    )
+    for column, by_key in counts.items():
+        other = {k: n for k, n in by_key.items() if k not in keyring.ids}
+        table.add_row(
+            column,
+            *(f"{by_key.get(k, 0):,}" for k in keyring.ids),
+            ", ".join(f"{k}: {n:,}" for k, n in sorted(other.items())) or "-",
+        )
+    out.print(table)
+
+
+@secrets_cli.command("status")
+def secrets_status() -> None:
+    """How many stored secrets each key encrypts, per column ("plaintext": not encrypted yet)."""
+    from huoli import crypto
+    from huoli.models import Base
+
+    with database() as (_settings, engine, keyring):
+        _print_status(crypto.status(engine, Base.metadata), keyring)
+
+
+@secrets_cli.command("rotate")
+def secrets_rotate(
+    drop_old_keys: Annotated[
+        bool,
+        typer.Option(
+            "--drop-old-keys",
+            help="Afterwards, remove the older keys from <data_dir>/encryption_key (only if nothing needs them).",
+        ),
+    ] = False,
+) -> None:
+    """Re-encrypt every stored secret with the newest key (and encrypt any plaintext left); safe to re-run and
+    to run beside `huoli serve`, once every process has the newest key."""
+    from huoli import crypto
+    from huoli.fileperms import replace_private
+    from huoli.models import Base
+
+    with database() as (settings, engine, keyring):
+        done = guarded(lambda: crypto.rotate(engine, keyring, Base.metadata))
+        for column, n in done.items():
+            out.print(f"{column}: {n:,} re-encrypted with key {keyring.current_id}", highlight=False)
+        counts = crypto.status(engine, Base.metadata)
+        _print_status(counts, keyring)
+        if not drop_old_keys:
+            return
+        if settings.encryption_keys.strip():
+            raise fail("HUOLI_ENCRYPTION_KEYS sets the keys: remove the older ones from it yourself")
+        left = sum(n for by_key in counts.values() for k, n in by_key.items() if k != keyring.current_id)
+        if left:
+            raise fail(f"{left:,} values are not under the newest key yet: the older keys are kept")
+        replace_private(settings.encryption_key_file, f"{settings.resolved_encryption_keys()[0]}\n".encode())
+        out.print(f"older keys removed from {settings.encryption_key_file}", soft_wrap=True, highlight=False)
 
 
 @app.command("import")

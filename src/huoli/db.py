@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Engine, MetaData, create_engine, event
@@ -19,6 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from huoli.crypto import Keyring, attach
+from huoli.fileperms import create_private
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -78,15 +82,28 @@ class Timeouts:
     idle_in_transaction_ms: int | None = 60_000
 
 
-def make_engine(url: str, *, pool_size: int = 10, timeouts: Timeouts | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    timeouts: Timeouts | None = None,
+    keyring: Keyring | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for huoli; `keyring` encrypts and decrypts its EncryptedString columns (crypto.py)."""
+    engine = _make_engine(url, pool_size=pool_size, timeouts=timeouts or Timeouts(), **kwargs)
+    if keyring is not None:
+        attach(engine, keyring)
+    return engine
+
+
+def _make_engine(url: str, *, pool_size: int, timeouts: Timeouts, **kwargs: Any) -> Engine:
     url = normalise_url(url)
-    timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
         path = make_url(url).database
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            # 0600 before SQLite opens it: its -wal and -shm files copy the database file's mode.
+            create_private(Path(path), b"")
         busy_s = timeouts.lock_ms / 1000
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_s}, **kwargs)
 

@@ -23,6 +23,7 @@ from huoli.audit import service as audit
 from huoli.auth.service import (
     MiniProgramUser,
     check_signature,
+    session_claims,
     verify_session_token,
     verify_signed_request,
 )
@@ -169,10 +170,31 @@ async def mini_program_user(
     user = verify_session_token(secret=runtime.secret_key, token=token, now=runtime.clock())
     if user.app_id != app.id:
         raise Unauthorized("session token belongs to another app", code="invalid_token")
+    revocations = runtime.revocations
+    if not revocations.fresh():  # at most once per TTL per process: one read, on a thread
+        await asyncio.to_thread(revocations.refresh)
+    revocations.check(user)
     return user
 
 
 MiniProgramUserDep = Annotated[MiniProgramUser | None, Depends(mini_program_user)]
+
+
+async def presented_session(
+    runtime: RuntimeDep, app: MiniProgramAppDep, authorization: Annotated[str | None, Header()] = None
+) -> MiniProgramUser:
+    """The session token presented, checked for signature and app only: logging out an expired or already
+    revoked token is not an error."""
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthorized("session token required (Authorization: Bearer <token>)", code="missing_token")
+    user = session_claims(secret=runtime.secret_key, token=token)
+    if user.app_id != app.id:
+        raise Unauthorized("session token belongs to another app", code="invalid_token")
+    return user
+
+
+PresentedSessionDep = Annotated[MiniProgramUser, Depends(presented_session)]
 
 
 async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> App:

@@ -6,19 +6,22 @@ tests run two independent huoli instances (SQLite and PostgreSQL) in one process
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli import migrate
 from huoli.apps.models import App
 from huoli.apps.service import AppCache
-from huoli.db import Timeouts, make_engine, make_session_factory
+from huoli.auth.service import RevocationCache
+from huoli.crypto import Keyring
+from huoli.db import Timeouts, make_engine, make_session_factory, read_only
 from huoli.events.store import EventStore, open_store
 from huoli.events.writer import GroupCommitWriter
 from huoli.settings import Settings
@@ -38,6 +41,8 @@ class Runtime:
     writer: GroupCommitWriter
     app_cache: AppCache
     secret_key: str
+    keyring: Keyring  # encrypts the secrets stored in the database (crypto.py); both engines carry it
+    revocations: RevocationCache  # revoked session tokens, at most revocation_cache_ttl_s stale
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
     loop_engine: Engine | None = None  # hot units of work on the event loop (deps.run_hot), short lock bound
@@ -58,13 +63,15 @@ class Runtime:
             raise HuoliError(
                 f"app {app.id!r} has no WeChat appid/secret configured", code="wechat_not_configured"
             )
+        # Keyed by the secret too: after `huoli apps set-wx-secret` the next login uses the new one.
+        key = f"{app.wx_appid}:{hashlib.sha256(app.wx_secret.encode()).hexdigest()[:16]}"
         with self._wechat_lock:
-            client = self._wechat.get(app.wx_appid)
+            client = self._wechat.get(key)
             if client is None:
                 client = WeChatClient(
                     appid=app.wx_appid, secret=app.wx_secret, base_url=self.settings.wechat_api_base
                 )
-                self._wechat[app.wx_appid] = client
+                self._wechat[key] = client
             return client
 
     def close(self) -> None:
@@ -84,19 +91,25 @@ def _wire(
     store: EventStore,
     writer: GroupCommitWriter,
     *,
+    keyring: Keyring,
     clock: Callable[[], datetime],
     primary: bool = True,
 ) -> Runtime:
     sessions = make_session_factory(engine)
+    # Fail at start, not on a request, if the keys can't read the apps' secrets.
+    with read_only(sessions) as db:
+        db.execute(select(App.wx_secret, App.server_secret)).all()
     choice = settings.hot_routes_on_loop
     on_loop = choice if choice is not None else engine.dialect.name == "postgresql"
     return Runtime(
-        loop_engine=_loop_engine(settings) if on_loop else None,
+        loop_engine=_loop_engine(settings, keyring) if on_loop else None,
         settings=settings,
         engine=engine,
         sessions=sessions,
         app_cache=AppCache(sessions),
         secret_key=settings.resolved_secret_key(),
+        keyring=keyring,
+        revocations=RevocationCache(sessions, clock=clock, ttl_s=settings.revocation_cache_ttl_s),
         store=store,
         writer=writer,
         clock=clock,
@@ -104,10 +117,16 @@ def _wire(
     )
 
 
-def _engine(settings: Settings) -> Engine:
+def keyring_for(settings: Settings) -> Keyring:
+    """The settings' encryption keys (generated into the data dir if unset). Reads a file: once per process."""
+    return Keyring.from_strings(settings.resolved_encryption_keys())
+
+
+def _engine(settings: Settings, keyring: Keyring) -> Engine:
     return make_engine(
         settings.resolved_database_url(),
         pool_size=settings.database_pool_size,
+        keyring=keyring,
         timeouts=Timeouts(
             lock_ms=settings.db_lock_timeout_ms,
             statement_ms=settings.db_statement_timeout_ms,
@@ -116,13 +135,14 @@ def _engine(settings: Settings) -> Engine:
     )
 
 
-def _loop_engine(settings: Settings) -> Engine:
+def _loop_engine(settings: Settings, keyring: Keyring) -> Engine:
     """The event loop's own small pool, whose lock and statement bounds are short: a hot unit of work on the
     loop that meets a locked row gives up within milliseconds and goes to a thread (deps.run_hot), so no lock
     held by anyone — even a request waiting for the loop to send its answer — can stall the loop."""
     return make_engine(
         settings.resolved_database_url(),
         pool_size=2,  # one unit of work at a time runs on the loop
+        keyring=keyring,
         max_overflow=2,
         pool_timeout=1,
         timeouts=Timeouts(
@@ -138,17 +158,19 @@ def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = 
     owns the event store; the store and writer here refuse every use with a message naming the mistake."""
     from huoli.serving import PrimaryOnlyResource
 
-    engine = _engine(settings)
+    keyring = keyring_for(settings)
+    engine = _engine(settings, keyring)
     store = cast(EventStore, PrimaryOnlyResource("event store"))
     writer = cast(GroupCommitWriter, PrimaryOnlyResource("event writer"))
-    return _wire(settings, engine, store, writer, clock=clock, primary=False)
+    return _wire(settings, engine, store, writer, keyring=keyring, clock=clock, primary=False)
 
 
 def build_runtime(
     settings: Settings, *, run_migrations: bool = True, clock: Callable[[], datetime] = system_clock
 ) -> Runtime:
-    engine = _engine(settings)
-    if run_migrations:
+    keyring = keyring_for(settings)
+    engine = _engine(settings, keyring)
+    if run_migrations:  # the data migration of auth_0001 encrypts existing secrets with the engine's keyring
         migrate.upgrade(engine)
     store = open_store(settings.resolved_event_store_url(), threads=settings.duckdb_threads)
     writer = GroupCommitWriter(
@@ -157,4 +179,4 @@ def build_runtime(
         max_events=settings.group_commit_max_events,
         linger_s=settings.group_commit_linger_ms / 1000,
     )
-    return _wire(settings, engine, store, writer, clock=clock)
+    return _wire(settings, engine, store, writer, keyring=keyring, clock=clock)

@@ -197,7 +197,8 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"
-        create_private(path, secrets.token_urlsafe(48).encode())  # no-op when it exists
+        if not path.exists():
+            create_private(path, secrets.token_urlsafe(48).encode())  # 0600; a concurrent creator's file wins
         return path.read_text().strip()
 
     def resolved_encryption_keys(self) -> list[str]:
@@ -208,7 +209,8 @@ class Settings(BaseSettings):
         if self.encryption_keys.strip():
             return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
         path = self.encryption_key_file
-        create_private(path, (generate_key() + "\n").encode())  # no-op when it exists
+        if not path.exists():
+            create_private(path, (generate_key() + "\n").encode())  # 0600; a concurrent creator's file wins
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
     @property

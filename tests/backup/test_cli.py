@@ -60,6 +60,7 @@ def test_create_list_verify_restore_prune(env: dict[str, str], tmp_path: Path) -
     assert "我的小店" in ok(huoli("apps", "list", env=there))
     assert "owner" in ok(huoli("keys", "list", "--app", "shop", env=there))
     assert (restored / "secret_key").read_text() == (tmp_path / "var" / "secret_key").read_text()
+    assert (restored / "encryption_key").read_text() == (tmp_path / "var" / "encryption_key").read_text()
 
     refused(
         huoli("backup", "restore", str(root / names[-1]), "--data-dir", str(restored), env=env),

@@ -188,6 +188,7 @@ def store_contents(settings: Settings) -> dict[str, Any]:
             "user_days": days,
             "user_sessions": sessions,
             "secret": rt.secret_key,
+            "app_secrets": rt.app_cache.get("shop").server_secret,  # decrypts with the restored key
         }
     finally:
         rt.close()
@@ -210,8 +211,14 @@ def test_round_trip_keeps_every_row_event_and_journaled_event(source: Source, tm
     assert m["duckdb"]["tables"]["events"] == source.stored
     assert m["sqlite"]["tables"]["apps"] == 2 and m["sqlite"]["tables"]["api_keys"] == 6
     assert m["sqlite"]["tables"]["loyalty_lots"] == 3 and m["sqlite"]["tables"]["promo_coupons"] == 1
-    assert m["duckdb"]["watermarks"] and m["secret_key"] == "file"
-    assert set(m["files"]) >= {"huoli.db", "secret_key", "events/schema.sql", "events/load.sql"}
+    assert m["duckdb"]["watermarks"] and m["secret_key"] == m["encryption_key"] == "file"
+    assert set(m["files"]) >= {
+        "huoli.db",
+        "secret_key",
+        "encryption_key",
+        "events/schema.sql",
+        "events/load.sql",
+    }
     assert any(f.startswith("events.journal/") for f in m["files"])
     assert modes(backup.path) == {("dir", 0o700), ("file", 0o600)}
     assert stat.S_IMODE((source.settings.data_dir / "backups").stat().st_mode) == 0o700
@@ -227,7 +234,7 @@ def test_round_trip_keeps_every_row_event_and_journaled_event(source: Source, tm
     )
     assert modes(target) == {("dir", 0o700), ("file", 0o600)}
     assert sorted(p.name for p in target.iterdir()) == sorted(
-        ["huoli.db", "events.duckdb", "events.duckdb.journal", "secret_key"]
+        ["huoli.db", "events.duckdb", "events.duckdb.journal", "secret_key", "encryption_key"]
     )
 
     # Every operational row, byte for byte (the source's SQLite is not touched by the event replay).

@@ -32,6 +32,8 @@ def huoli(*args: str, runtime: Runtime, tmp_path: Path) -> subprocess.CompletedP
         **os.environ,
         "HUOLI_DATA_DIR": str(tmp_path / "cli-var"),
         "HUOLI_DATABASE_URL": runtime.settings.database_url,
+        # the runtime's secrets are encrypted with its data dir's key: the command needs the same key
+        "HUOLI_ENCRYPTION_KEYS": ",".join(runtime.settings.resolved_encryption_keys()),
         # the test's runtime holds the DuckDB file; the command gets its own event store
         "HUOLI_EVENT_STORE_URL": f"duckdb:///{tmp_path / 'cli-events.duckdb'}",
         "COLUMNS": "200",

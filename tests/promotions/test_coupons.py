@@ -11,6 +11,7 @@ from tests.promotions.helpers import race
 from huoli.errors import Conflict, HuoliError, ValidationFailed
 from huoli.events.models import OutboxEvent
 from huoli.promotions import coupons
+from huoli.promotions.common import get_named
 from huoli.promotions.models import Coupon, CouponTemplate
 from huoli.promotions.schemas import CartLine, CouponTemplateIn
 
@@ -92,7 +93,7 @@ def test_claim_is_idempotent_and_limits_hold(uow, runtime) -> None:  # type: ign
         claim(uow, runtime, tid, "u3", "k5")
     assert e.value.code == "sold_out"
     with uow() as db:
-        assert db.get(CouponTemplate, tid).issued_count == 3  # type: ignore[union-attr]
+        assert get_named(db, CouponTemplate, tid).issued_count == 3  # type: ignore[union-attr]
         assert db.scalar(select(func.count()).select_from(Coupon)) == 3
         c = db.get(Coupon, a[0])
         assert c is not None and c.valid_until - c.valid_from == timedelta(days=7)
@@ -266,7 +267,7 @@ def test_concurrent_claims_respect_total_and_per_user_limits(uow, runtime) -> No
         rows = db.execute(select(Coupon.user_id, func.count()).group_by(Coupon.user_id)).all()
         assert sum(n for _, n in rows) == 10 == len(ok)
         assert max(n for _, n in rows) <= 2
-        assert db.get(CouponTemplate, tid).issued_count == 10  # type: ignore[union-attr]
+        assert get_named(db, CouponTemplate, tid).issued_count == 10  # type: ignore[union-attr]
 
 
 def test_concurrent_retries_of_one_claim_issue_one_coupon(uow, runtime) -> None:  # type: ignore[no-untyped-def]
@@ -275,7 +276,7 @@ def test_concurrent_retries_of_one_claim_issue_one_coupon(uow, runtime) -> None:
     assert all(isinstance(r, tuple) for r in results), results
     assert len({r[0] for r in results}) == 1 and sum(r[1] for r in results) == 1
     with uow() as db:
-        assert db.get(CouponTemplate, tid).issued_count == 1  # type: ignore[union-attr]
+        assert get_named(db, CouponTemplate, tid).issued_count == 1  # type: ignore[union-attr]
 
 
 def test_retried_and_concurrent_redemption_uses_the_coupon_once(uow, runtime) -> None:  # type: ignore[no-untyped-def]

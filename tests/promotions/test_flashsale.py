@@ -17,6 +17,7 @@ from huoli.errors import Conflict, HuoliError
 from huoli.events.models import OutboxEvent
 from huoli.events.service import server_event_id
 from huoli.promotions import flashsale, hot
+from huoli.promotions.common import get_named
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 
@@ -66,7 +67,7 @@ def attempt(uow, runtime, user: str, qty: int = 1, now: datetime = DURING):  # t
 
 def totals(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     with uow() as db:
-        stock = db.get(FlashItem, "fi1").stock  # type: ignore[union-attr]
+        stock = get_named(db, FlashItem, "fi1").stock  # type: ignore[union-attr]
         held = db.scalar(
             select(func.count()).select_from(FlashReservation).where(FlashReservation.status != "expired")
         )
@@ -121,7 +122,7 @@ def test_attempt_rules_and_expiry(uow, runtime) -> None:  # type: ignore[no-unty
         assert [g[2] for g in gone] == ["u2"]  # only the unpaid one gives its unit back
     with uow() as db:
         assert flashsale.expire_unpaid(db=db, settings=s, now=late) == []  # idempotent
-        assert db.get(FlashItem, "fi1").stock == 1  # type: ignore[union-attr]
+        assert get_named(db, FlashItem, "fi1").stock == 1  # type: ignore[union-attr]
     attempt(uow, runtime, "u3", now=late)
     with pytest.raises(Conflict), uow() as db:
         res = db.scalars(select(FlashReservation).where(FlashReservation.user_id == "u2")).one()
@@ -279,7 +280,7 @@ def test_gate_gives_back_what_the_database_refuses(uow, runtime, gate) -> None: 
     assert int(gate.redis.get(gate.keys(APP, "fi1")[0])) == 4
     assert gate.redis.scard(gate.keys(APP, "fi1")[1]) == 1
     with unit_of_work(runtime.sessions, app_id=APP) as db:
-        assert db.get(FlashItem, "fi1").stock == 0  # type: ignore[union-attr]
+        assert get_named(db, FlashItem, "fi1").stock == 0  # type: ignore[union-attr]
 
 
 def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_app) -> None:  # type: ignore[no-untyped-def]

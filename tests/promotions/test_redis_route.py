@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from huoli.auth.service import issue_session_token
 from huoli.db import unit_of_work
+from huoli.promotions.common import get_named
 from huoli.promotions.models import FlashItem, FlashReservation
 from huoli.runtime import Runtime
 
@@ -71,7 +72,7 @@ def test_attempts_go_through_the_gate_and_settle_in_the_database(
     assert codes == [200, 200, "already_attempted", 200, "sold_out", "sold_out"]
     assert int(r.get(stock_key)) == 0  # type: ignore[arg-type]
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        assert db.get(FlashItem, "f").stock == 0  # type: ignore[union-attr]
+        assert get_named(db, FlashItem, "f").stock == 0  # type: ignore[union-attr]
         assert db.scalar(select(func.count()).select_from(FlashReservation)) == 3
     r.delete(stock_key, f"huoli:flash:{app.id}:f:users")
     r.close()

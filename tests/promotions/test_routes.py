@@ -407,11 +407,16 @@ def test_flash_items_and_coupons_stay_inside_their_app(
             "/admin/promotions/flash/items", headers=admin(a), json={"id": fid, "session_id": sid, **item}
         )
         assert r.status_code == 201, r.text
-    # Ids are global keys: another app's id is a clear conflict, not a server error.
-    taken = client.post(
+    # Names are per app (issue 20: a global key let one app probe and take another's names): the other app
+    # may use "s1" too, and sees its own; a name taken twice in one app is the caller's conflict.
+    same = client.post(
         "/admin/promotions/flash/sessions", headers=admin(other), json={"id": "s1", "name": "x", **window}
     )
-    assert taken.status_code == 409 and taken.json()["code"] == "conflict"
+    assert same.status_code == 201, same.text
+    again = client.post(
+        "/admin/promotions/flash/sessions", headers=admin(other), json={"id": "s1", "name": "y", **window}
+    )
+    assert again.status_code == 409, again.text
     shop_user, other_user = user(runtime, app.id, "a1", "oA1"), user(runtime, other.id, "b1", "oB1")
     assert client.post("/v1/promotions/flash/items/f2/attempt", headers=shop_user, json={}).status_code == 404
     assert (
@@ -425,9 +430,21 @@ def test_flash_items_and_coupons_stay_inside_their_app(
         client.post("/admin/promotions/coupon-templates", headers=admin(app), json=template).status_code
         == 201
     )
+    theirs_template = {**template, "name": "别家的券", "amount_fen": 500}
+    assert (
+        client.post(
+            "/admin/promotions/coupon-templates", headers=admin(other), json=theirs_template
+        ).status_code
+        == 201
+    )
     mine = user(runtime, app.id, "c1", "oC1")
     claim = {"template_id": "m1", "request_id": "r1"}
     cid = client.post("/v1/promotions/coupons/claim", headers=mine, json=claim).json()["id"]
+    their_claim = client.post(
+        "/v1/promotions/coupons/claim", headers=user(runtime, other.id, "c9", "oC9"), json=claim
+    )
+    assert their_claim.status_code == 200 and their_claim.json()["template_id"] == "m1", their_claim.text
+    assert their_claim.json()["id"] != cid  # each app issues from its own "m1"
     lock = {
         "order_id": "o1",
         "coupon_ids": [cid],

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from huoli.crypto import EncryptedString
 from huoli.db import Base, UTCDateTime, utcnow
 from huoli.tenancy import AppScoped
 
@@ -20,8 +21,10 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     wx_appid: Mapped[str | None] = mapped_column(String(64), unique=True)
-    wx_secret: Mapped[str | None] = mapped_column(String(128))
-    server_secret: Mapped[str] = mapped_column(String(128))  # HMAC key the merchant backend signs with
+    # Encrypted at rest (crypto.py): a copy of the database without the key gives neither secret away.
+    wx_secret: Mapped[str | None] = mapped_column(EncryptedString("apps.wx_secret"))
+    # The HMAC key the merchant backend signs with: encrypted, not hashed, since verifying needs it.
+    server_secret: Mapped[str] = mapped_column(EncryptedString("apps.server_secret"))
     id_salt: Mapped[str] = mapped_column(String(64))  # derives stable pseudonymous user ids from openids
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

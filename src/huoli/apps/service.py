@@ -38,6 +38,15 @@ def create(*, db: Session, app_in: AppCreate) -> App:
     return app
 
 
+def set_wx_secret(*, db: Session, app_id: str, wx_secret: str) -> App:
+    """Replace the app's WeChat AppSecret (validated like AppCreate's); the column type encrypts it."""
+    app = get(db=db, app_id=app_id)
+    app.wx_secret = AppCreate.model_validate(
+        {"id": app.id, "name": app.name, "wx_secret": wx_secret}
+    ).wx_secret
+    return app
+
+
 def get(*, db: Session, app_id: str) -> App:
     app = db.get(App, app_id)
     if app is None:

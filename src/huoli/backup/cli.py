@@ -10,7 +10,7 @@ import typer
 
 CLI_NAME = "backup"
 cli = typer.Typer(
-    help="Back up and restore the embedded stores (SQLite, DuckDB, the ingestion journal, the secret key).",
+    help="Back up and restore the embedded stores (SQLite, DuckDB, the ingestion journal, the generated keys).",
     no_args_is_help=True,
 )
 
@@ -60,7 +60,8 @@ def create(
     out.print(
         f"{events['total']:,} events ({events['stored']:,} in DuckDB, {events['journal_pending']:,} only in the "
         f"journal), {sum(m['sqlite']['tables'].values()):,} rows in {len(m['sqlite']['tables'])} tables, "
-        f"secret key: {m['secret_key']}; {len(m['files'])} files, {_size(m['total_bytes'])}, in {m['seconds']:.1f} s"
+        f"secret key: {m['secret_key']}, encryption key: {m['encryption_key']}; "
+        f"{len(m['files'])} files, {_size(m['total_bytes'])}, in {m['seconds']:.1f} s"
     )
 
 
@@ -138,6 +139,8 @@ def restore(
         out.print(
             "the backed-up deployment set HUOLI_SECRET_KEY: set the same key, or sessions must log in again"
         )
+    if m.get("encryption_key") == "settings":
+        out.print("the backed-up deployment set HUOLI_ENCRYPTION_KEYS: set the same keys to read its secrets")
     hint = f"HUOLI_DATA_DIR={done.data_dir}"
     if m["source"]["custom_urls"]:
         hint += " (and unset HUOLI_DATABASE_URL / HUOLI_EVENT_STORE_URL, or point them at the restored files)"

@@ -7,6 +7,8 @@ One backup is a directory (0700, files 0600):
 - ``events.journal/``: the ingestion journal's segments from the store's loaded position on, i.e. every
   acknowledged event DuckDB did not hold yet;
 - ``secret_key``: the generated key that signs session tokens (absent when HUOLI_SECRET_KEY sets it);
+- ``encryption_key``: the generated keys that decrypt the secrets stored in the database (absent when
+  HUOLI_ENCRYPTION_KEYS sets them: then the backup's secrets are unreadable without those keys);
 - ``manifest.json``, written last: row counts per table, event counts per app, versions, a size and a SHA-256
   per file.
 
@@ -55,6 +57,7 @@ SQLITE_FILE = "huoli.db"
 EVENTS_EXPORT = "events"
 JOURNAL_COPY = "events.journal"
 SECRET_FILE = "secret_key"
+ENCRYPTION_KEY_FILE = "encryption_key"
 DUCKDB_FILE = "events.duckdb"
 JOURNAL_DIR = DUCKDB_FILE + ".journal"  # where the writer looks for it beside the store (store.journal_dir)
 ROLLUP_TABLES = ("user_days", "user_sessions")
@@ -73,6 +76,7 @@ STORE_ENTRIES = (
     f"{DUCKDB_FILE}.wal",
     JOURNAL_DIR,
     SECRET_FILE,
+    ENCRYPTION_KEY_FILE,
 )
 
 
@@ -92,6 +96,7 @@ class Sources:
     duckdb: Path
     journal: Path
     secret: Path | None  # None: HUOLI_SECRET_KEY sets the key, there is no file to copy
+    encryption_key: Path | None  # None: HUOLI_ENCRYPTION_KEYS sets the keys
     custom_urls: bool
 
 
@@ -163,6 +168,7 @@ def sources(settings: Settings) -> Sources:
         duckdb=duck,
         journal=Path(str(duck) + ".journal"),
         secret=None if settings.secret_key else settings.data_dir / SECRET_FILE,
+        encryption_key=None if settings.encryption_keys.strip() else settings.encryption_key_file,
         custom_urls=bool(settings.database_url or settings.event_store_url),
     )
 
@@ -461,6 +467,10 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
     if src.secret is not None and src.secret.exists():
         shutil.copyfile(src.secret, staging / SECRET_FILE)
         secret = "file"
+    encryption = "settings" if src.encryption_key is None else "absent"
+    if src.encryption_key is not None and src.encryption_key.exists():
+        shutil.copyfile(src.encryption_key, staging / ENCRYPTION_KEY_FILE)
+        encryption = "file"
 
     by_app = Counter(stored)
     by_app.update(pending)
@@ -500,6 +510,7 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
             "by_app": dict(sorted(by_app.items())),
         },
         "secret_key": secret,
+        "encryption_key": encryption,
     }
 
 
@@ -686,6 +697,8 @@ def restore(backup: Path, data_dir: Path, *, force: bool = False, threads: int |
             shutil.copytree(backup / JOURNAL_COPY, staging / JOURNAL_DIR)
         if (backup / SECRET_FILE).is_file():
             shutil.copyfile(backup / SECRET_FILE, staging / SECRET_FILE)
+        if (backup / ENCRYPTION_KEY_FILE).is_file():
+            shutil.copyfile(backup / ENCRYPTION_KEY_FILE, staging / ENCRYPTION_KEY_FILE)
         by_app, replayed = _replay(staging, threads)
         expected = {str(k): int(v) for k, v in manifest["events"]["by_app"].items()}
         if by_app != expected:

@@ -297,6 +297,17 @@ class ClickHouseEventStore(IndexedStore):
         self.before_read()
         return self._select(bind(sql, params))
 
+    def delete_events(self, where: str, params: Sequence[Any] | None = None) -> int:
+        self.before_read()  # acknowledged events still in the journal are inserted first: none escapes
+        condition = bind(where, params)
+        found = self._select(f"SELECT count() AS n FROM events WHERE {condition}")
+        n = int(found.column("n")[0].as_py())
+        if n:
+            # Lightweight DELETE (synchronous by default): the rows leave every query at once; merges drop
+            # them from disk later (docs/reliability.md#privacy-requests-pipl).
+            self.client.command(f"DELETE FROM events WHERE {condition}")
+        return n
+
     def count(self, *, app_id: str, name: str | None = None) -> int:
         where = f"app_id = {literal(app_id)}" + (f" AND name = {literal(name)}" if name is not None else "")
         return int(self.query(f"SELECT count() AS n FROM events WHERE {where}").column("n")[0].as_py())

@@ -21,6 +21,8 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from huoli.fileperms import mkdir_private, open_private_append
+
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".journal"
 Position = tuple[int, int]  # (segment number, byte offset after the last record)
@@ -38,7 +40,7 @@ class Journal:
     def __init__(self, directory: Path, *, segment_bytes: int = 64 * 1024 * 1024) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
-        directory.mkdir(parents=True, exist_ok=True)
+        mkdir_private(directory)
         self._segment = 0
         self._file: BinaryIO | None = None
 
@@ -48,7 +50,8 @@ class Journal:
         store's position name a new segment, and replay skipped what was acknowledged before the first load."""
         existing = self.segments()
         self._segment = max(existing[-1] if existing else 0, after) + 1
-        self._file = open(self._path(self._segment), "ab")  # noqa: SIM115 - kept open for the process lifetime
+        # 0600: the journal holds acknowledged events; kept open for the process lifetime
+        self._file = os.fdopen(open_private_append(self._path(self._segment)), "ab")
         self._sync_directory()
 
     def _path(self, segment: int) -> Path:

@@ -11,6 +11,7 @@ Idempotency: the dedup key is (app_id, event_id). Two witnesses decide whether a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Container, Sequence
@@ -28,6 +29,7 @@ import pyarrow.compute as pc
 from huoli.events.dedup import RecentKeys, key_hashes
 from huoli.events.journal import Position
 from huoli.events.schema import EVENT_SCHEMA
+from huoli.fileperms import FILE_MODE, mkdir_private
 
 _SQL_TYPES: dict[str, str] = {
     "app_id": "VARCHAR NOT NULL",
@@ -107,6 +109,12 @@ class EventStore(Protocol):
     def bulk_insert(self, select_sql: str) -> int: ...
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table: ...
+
+    def delete_events(self, where: str, params: Sequence[Any] | None = None) -> int:
+        """Delete the events matching `where` (SQL both dialects share, `?` placeholders); returns how many.
+        Only privacy erasure deletes events (events/privacy.py); acknowledged events still in the journal are
+        loaded first, so none escapes."""
+        ...
 
     def count(self, *, app_id: str, name: str | None = None) -> int: ...
 
@@ -286,12 +294,20 @@ class DuckDBEventStore(IndexedStore):
         self, path: str, *, recent_horizon: timedelta = timedelta(minutes=2), threads: int | None = None
     ) -> None:
         path = path.removeprefix("/") if path.startswith("/:memory:") else path
+        created = path != ":memory:" and not Path(path).exists()
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            mkdir_private(Path(path).parent)
         self.path = path
         self._con = duckdb.connect(path)
+        # DuckDB refuses an empty file made 0600 beforehand; its .wal relies on the 0700 directory.
+        if created:
+            Path(path).chmod(FILE_MODE)
         # UTC session time zone: local days are computed explicitly from the app's timezone, never implied.
         self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+        # No vacuum of deleted rows: it renumbers rowids, and the analytics rollups resume from a rowid (a DuckDB
+        # without the setting does not vacuum deletes either).
+        with contextlib.suppress(duckdb.CatalogException):
+            self._con.execute("SET GLOBAL max_vacuum_tasks = 0")
         if threads is not None:
             self._con.execute(f"SET threads = {int(threads)}")
         self._init_index(recent_horizon)  # DuckDB work uses per-thread cursors, not the index lock
@@ -419,6 +435,11 @@ class DuckDBEventStore(IndexedStore):
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         return self.cursor().sql(sql, params=list(params or [])).to_arrow_table()
+
+    def delete_events(self, where: str, params: Sequence[Any] | None = None) -> int:
+        self.before_read()  # acknowledged events still in the journal are loaded first: none escapes
+        rows = self._thread_con().execute(f"DELETE FROM events WHERE {where}", list(params or [])).fetchall()
+        return int(rows[0][0])
 
     def count(self, *, app_id: str, name: str | None = None) -> int:
         sql = "SELECT count(*) FROM events WHERE app_id = ?"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance
-from huoli.promotions.common import dumps, emit, loads, new_id
+from huoli.promotions.common import dumps, emit, get_named, loads, new_id
 from huoli.promotions.models import Bargain, BargainCampaign, BargainHelp
 from huoli.promotions.schemas import BargainCampaignIn
 from huoli.settings import Settings
@@ -41,7 +41,7 @@ def allocate_cuts(total_fen: int, helpers: int) -> list[int]:
 
 def create_campaign(*, db: Session, app_id: str, spec: BargainCampaignIn, now: datetime) -> BargainCampaign:
     compliance.enforce(compliance.check_bargain(spec))
-    if db.get(BargainCampaign, spec.id) is not None:
+    if get_named(db, BargainCampaign, spec.id) is not None:
         raise Conflict(f"bargain campaign {spec.id!r} exists", code="exists")
     row = BargainCampaign(
         id=spec.id,
@@ -70,7 +70,7 @@ def start(
     ).first()
     if existing is not None:
         return existing
-    c = db.get(BargainCampaign, campaign_id)
+    c = get_named(db, BargainCampaign, campaign_id)
     if c is None or not c.active:
         raise NotFound(f"bargain campaign {campaign_id!r} not found")
     bid = new_id("brg")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance, hot
-from huoli.promotions.common import dumps, emit, loads, new_id
+from huoli.promotions.common import dumps, emit, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn
 from huoli.settings import Settings
@@ -28,7 +28,7 @@ LOCK_TTL = timedelta(minutes=30)  # an unpaid checkout gives its coupons back af
 
 def create_template(*, db: Session, app_id: str, spec: CouponTemplateIn, now: datetime) -> CouponTemplate:
     compliance.enforce(compliance.check_coupon_template(spec))
-    if db.get(CouponTemplate, spec.id) is not None:
+    if get_named(db, CouponTemplate, spec.id) is not None:
         raise Conflict(f"coupon template {spec.id!r} exists", code="exists")
     row = CouponTemplate(
         id=spec.id,
@@ -59,7 +59,7 @@ def create_template(*, db: Session, app_id: str, spec: CouponTemplateIn, now: da
 
 
 def get_template(db: Session, template_id: str) -> CouponTemplate:
-    row = db.get(CouponTemplate, template_id)
+    row = get_named(db, CouponTemplate, template_id)
     if row is None:
         raise NotFound(f"coupon template {template_id!r} not found")
     return row
@@ -194,7 +194,7 @@ def issue_to_users(
 def create_gift_pack(*, db: Session, app_id: str, spec: GiftPackIn, now: datetime) -> GiftPack:
     for tid in spec.template_ids:
         get_template(db, tid)
-    if db.get(GiftPack, spec.id) is not None:
+    if get_named(db, GiftPack, spec.id) is not None:
         raise Conflict(f"gift pack {spec.id!r} exists", code="exists")
     row = GiftPack(
         id=spec.id,
@@ -221,7 +221,7 @@ def grant_gift_pack(
     now: datetime,
 ) -> list[Coupon]:
     """新人礼包: once per user (keys per template), only within new_user_days of the first login."""
-    pack = db.get(GiftPack, pack_id)
+    pack = get_named(db, GiftPack, pack_id)
     if pack is None or not pack.active:
         raise NotFound(f"gift pack {pack_id!r} not found")
     if now - user_created_at > timedelta(days=pack.new_user_days):

@@ -22,7 +22,7 @@ from huoli.db import UTCDateTime, insert_or_ignore, run, single_statement
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events import service as events
 from huoli.promotions import hot
-from huoli.promotions.common import emit, new_id, step_event
+from huoli.promotions.common import emit, get_named, new_id, step_event
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
@@ -30,7 +30,7 @@ from huoli.tenancy import CrossAppWrite
 
 
 def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
-    if db.get(FlashSession, spec.id) is not None:
+    if get_named(db, FlashSession, spec.id) is not None:
         raise Conflict(f"flash session {spec.id!r} exists", code="exists")
     row = FlashSession(
         id=spec.id,
@@ -56,7 +56,7 @@ def create_daily_sessions(
         day = first + timedelta(days=i)
         start = datetime.combine(day, spec.local_time, tzinfo=zone)
         sid = f"{spec.prefix}-{day:%Y%m%d}"
-        if db.get(FlashSession, sid) is not None:
+        if get_named(db, FlashSession, sid) is not None:
             continue
         out.append(
             create_session(
@@ -75,9 +75,9 @@ def create_daily_sessions(
 
 
 def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -> FlashItem:
-    if db.get(FlashSession, spec.session_id) is None:
+    if get_named(db, FlashSession, spec.session_id) is None:
         raise NotFound(f"flash session {spec.session_id!r} not found")
-    if db.get(FlashItem, spec.id) is not None:
+    if get_named(db, FlashItem, spec.id) is not None:
         raise Conflict(f"flash item {spec.id!r} exists", code="exists")
     row = FlashItem(
         id=spec.id,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huoli.db import unit_of_work
 from huoli.errors import Conflict, NotFound
 from huoli.promotions import compliance
-from huoli.promotions.common import emit, new_id
+from huoli.promotions.common import emit, get_named, new_id
 from huoli.promotions.models import Group, GroupCampaign, GroupMember, Refund
 from huoli.promotions.schemas import GroupCampaignIn
 from huoli.settings import Settings
@@ -27,7 +27,7 @@ from huoli.wechat.pay import RefundNotice, WeChatPayClient, WeChatPayError
 
 def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: datetime) -> GroupCampaign:
     compliance.enforce(compliance.check_group(spec))
-    if db.get(GroupCampaign, spec.id) is not None:
+    if get_named(db, GroupCampaign, spec.id) is not None:
         raise Conflict(f"group campaign {spec.id!r} exists", code="exists")
     row = GroupCampaign(
         id=spec.id,
@@ -104,7 +104,7 @@ def join(
     seen = db.scalars(select(GroupMember).where(GroupMember.out_trade_no == out_trade_no)).first()
     if seen is not None:
         return seen, db.get(Group, seen.group_id)
-    campaign = db.get(GroupCampaign, campaign_id)
+    campaign = get_named(db, GroupCampaign, campaign_id)
     if campaign is None:
         raise NotFound(f"group campaign {campaign_id!r} not found")
     member = GroupMember(
@@ -286,7 +286,7 @@ def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 50
         .limit(limit)
     ).all()
     for group in due:
-        campaign = db.get(GroupCampaign, group.campaign_id)
+        campaign = get_named(db, GroupCampaign, group.campaign_id, app_id=group.app_id)
         assert campaign is not None
         # Lock-and-read the row so the fill decision uses the member count that the join race settled on.
         current = db.execute(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huoli.db import Base, UTCDateTime, utcnow
@@ -21,8 +21,10 @@ class CouponTemplate(AppScoped, Base):
     """What a coupon is worth, when it is valid, how many may be issued, and where it applies."""
 
     __tablename__ = "promo_coupon_templates"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # fixed | threshold | percent
     amount_fen: Mapped[int] = mapped_column(Integer, default=0)  # fixed / threshold discount
@@ -50,7 +52,7 @@ class Coupon(AppScoped, Base):
     __tablename__ = "promo_coupons"
     __table_args__ = (
         UniqueConstraint("app_id", "claim_key", name="uq_promo_coupons_claim_key"),
-        UniqueConstraint("template_id", "user_id", "seq", name="uq_promo_coupons_user_seq"),
+        UniqueConstraint("app_id", "template_id", "user_id", "seq", name="uq_promo_coupons_user_seq"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -73,8 +75,10 @@ class GiftPack(AppScoped, Base):
     """新人礼包: coupon templates granted once to a user in their first days."""
 
     __tablename__ = "promo_gift_packs"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     template_ids: Mapped[str] = mapped_column(Text)  # JSON list
     new_user_days: Mapped[int] = mapped_column(Integer, default=7)
@@ -87,8 +91,10 @@ class GiftPack(AppScoped, Base):
 
 class FlashSession(AppScoped, Base):
     __tablename__ = "promo_flash_sessions"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -97,8 +103,10 @@ class FlashSession(AppScoped, Base):
 
 class FlashItem(AppScoped, Base):
     __tablename__ = "promo_flash_items"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     session_id: Mapped[str] = mapped_column(String(64), index=True)
     item_id: Mapped[str] = mapped_column(String(128))
     price_fen: Mapped[int] = mapped_column(Integer)
@@ -114,7 +122,9 @@ class FlashReservation(AppScoped, Base):
     """One attempt per user per item: the unique key is the 'nobody twice' guarantee."""
 
     __tablename__ = "promo_flash_reservations"
-    __table_args__ = (UniqueConstraint("flash_item_id", "user_id", name="uq_promo_flash_res_item_user"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "flash_item_id", "user_id", name="uq_promo_flash_res_item_user"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     flash_item_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -132,8 +142,10 @@ class FlashReservation(AppScoped, Base):
 
 class GroupCampaign(AppScoped, Base):
     __tablename__ = "promo_group_campaigns"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     item_id: Mapped[str] = mapped_column(String(128))
     original_price_fen: Mapped[int] = mapped_column(Integer)
@@ -205,8 +217,10 @@ class Refund(AppScoped, Base):
 
 class BargainCampaign(AppScoped, Base):
     __tablename__ = "promo_bargain_campaigns"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     item_id: Mapped[str] = mapped_column(String(128))
     price_fen: Mapped[int] = mapped_column(Integer)
@@ -220,7 +234,9 @@ class BargainCampaign(AppScoped, Base):
 
 class Bargain(AppScoped, Base):
     __tablename__ = "promo_bargains"
-    __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_promo_bargains_campaign_user"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "campaign_id", "user_id", name="uq_promo_bargains_campaign_user"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     campaign_id: Mapped[str] = mapped_column(String(64))
@@ -256,8 +272,10 @@ class BargainHelp(AppScoped, Base):
 
 class ReferralProgram(AppScoped, Base):
     __tablename__ = "promo_referral_programs"
+    # operators name these: unique per app, so no app can probe or take another's names
+    __table_args__ = (PrimaryKeyConstraint("app_id", "id"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(200))
     qualifying_action: Mapped[str] = mapped_column(String(16))  # first_order | registration
     referrer_template_id: Mapped[str] = mapped_column(String(64))
@@ -273,7 +291,7 @@ class InviteCode(AppScoped, Base):
     __tablename__ = "promo_invite_codes"
     __table_args__ = (
         UniqueConstraint("app_id", "code", name="uq_promo_invite_codes_code"),
-        UniqueConstraint("program_id", "user_id", name="uq_promo_invite_codes_user"),
+        UniqueConstraint("app_id", "program_id", "user_id", name="uq_promo_invite_codes_user"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -288,7 +306,9 @@ class ReferralBinding(AppScoped, Base):
     """Invitee → referrer, written on the invitee's first open; unique per invitee (first binding wins)."""
 
     __tablename__ = "promo_referral_bindings"
-    __table_args__ = (UniqueConstraint("program_id", "invitee_user_id", name="uq_promo_ref_bind_invitee"),)
+    __table_args__ = (
+        UniqueConstraint("app_id", "program_id", "invitee_user_id", name="uq_promo_ref_bind_invitee"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     program_id: Mapped[str] = mapped_column(String(64))

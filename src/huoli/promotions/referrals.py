@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance, coupons
-from huoli.promotions.common import emit, new_id
+from huoli.promotions.common import emit, get_named, new_id
 from huoli.promotions.models import InviteCode, ReferralBinding, ReferralProgram
 from huoli.promotions.schemas import ReferralProgramIn
 from huoli.settings import Settings
@@ -28,7 +28,7 @@ def create_program(*, db: Session, app_id: str, spec: ReferralProgramIn, now: da
     compliance.enforce(compliance.check_referral(spec))
     for tid in (spec.referrer_template_id, spec.invitee_template_id):
         coupons.get_template(db, tid)
-    if db.get(ReferralProgram, spec.id) is not None:
+    if get_named(db, ReferralProgram, spec.id) is not None:
         raise Conflict(f"referral program {spec.id!r} exists", code="exists")
     row = ReferralProgram(
         id=spec.id,
@@ -50,7 +50,7 @@ def create_program(*, db: Session, app_id: str, spec: ReferralProgramIn, now: da
 
 def invite_code(*, db: Session, app_id: str, program_id: str, user_id: str, now: datetime) -> InviteCode:
     """The user's code for a program (created once). Share it as `hl_campaign=ref_<code>` via the SDK."""
-    program = db.get(ReferralProgram, program_id)
+    program = get_named(db, ReferralProgram, program_id)
     if program is None or not program.active:
         raise NotFound(f"referral program {program_id!r} not found")
     for _ in range(5):
@@ -90,7 +90,7 @@ def bind(
     inv = db.scalars(select(InviteCode).where(InviteCode.code == code.strip().upper())).first()
     if inv is None:
         raise NotFound("unknown invite code", code="unknown_code")
-    program = db.get(ReferralProgram, inv.program_id)
+    program = get_named(db, ReferralProgram, inv.program_id, app_id=inv.app_id)
     assert program is not None
     if inv.user_id == invitee_user_id:
         raise HuoliError("you can't invite yourself", code="self_referral")
@@ -159,7 +159,7 @@ def qualify(
         )
     ).all()
     for b in rows:
-        program = db.get(ReferralProgram, b.program_id)
+        program = get_named(db, ReferralProgram, b.program_id, app_id=b.app_id)
         if program is None or program.qualifying_action != action:
             continue
         new_status = "blocked" if blocked_reason else "rewarded"

@@ -39,7 +39,7 @@ from huoli.promotions import (
     risk,
     service,
 )
-from huoli.promotions.common import loads
+from huoli.promotions.common import get_named, loads
 from huoli.promotions.models import (
     Bargain,
     BargainCampaign,
@@ -411,7 +411,7 @@ def _flash_attempt(
 @router.get(f"{V1}/group-campaigns/{{campaign_id}}")
 def group_campaign(campaign_id: str, runtime: RuntimeDep, app: MiniProgramAppDep) -> dict[str, Any]:
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        c = db.get(GroupCampaign, campaign_id)
+        c = get_named(db, GroupCampaign, campaign_id)
         if c is None:
             raise NotFound("group campaign not found")
         return {
@@ -465,7 +465,7 @@ def start_bargain(
 
 
 def _bargain_view(db: Any, b: Bargain) -> dict[str, Any]:
-    c = db.get(BargainCampaign, b.campaign_id)
+    c = get_named(db, BargainCampaign, b.campaign_id, app_id=b.app_id)
     return {
         "id": b.id,
         "campaign_id": b.campaign_id,
@@ -534,7 +534,7 @@ def my_invite_code(
         inv = referrals.invite_code(
             db=db, app_id=app.id, program_id=program_id, user_id=uid, now=runtime.clock()
         )
-        program = db.get(ReferralProgram, program_id)
+        program = get_named(db, ReferralProgram, program_id)
         return {
             "code": inv.code,
             "share_campaign": f"ref_{inv.code}",
@@ -568,7 +568,7 @@ def bind_referral(
             invitee_created_at=facts.created_at,
             now=now,
         )
-        program = db.get(ReferralProgram, b.program_id)
+        program = get_named(db, ReferralProgram, b.program_id, app_id=b.app_id)
         registration = program is not None and program.qualifying_action == "registration"
     rewarded = 0
     if registration and b.status == "bound":
@@ -904,7 +904,7 @@ def admin_flash_item(body: FlashItemIn, db: AppDbDep, op: OperatorDep, runtime: 
 
 @router.get(f"{ADMIN}/flash/items/{{flash_item_id}}", dependencies=READ)
 def admin_flash_item_status(flash_item_id: str, db: AppDbDep) -> dict[str, Any]:
-    item = db.get(FlashItem, flash_item_id)
+    item = get_named(db, FlashItem, flash_item_id)
     if item is None:
         raise NotFound("flash item not found")
     counts = dict(

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from huoli.crypto import EncryptedString
 from huoli.db import Base, UTCDateTime, utcnow
 from huoli.tenancy import AppScoped
 
@@ -29,5 +30,6 @@ class WxSessionKey(AppScoped, Base):
     __tablename__ = "wx_session_keys"
 
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    session_key: Mapped[str] = mapped_column(String(128))
+    # Encrypted at rest (crypto.py): it decrypts the user's WeChat data (phone number, run data).
+    session_key: Mapped[str] = mapped_column(EncryptedString("wx_session_keys.session_key"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,13 +1,18 @@
-"""Mini-program login."""
+"""Mini-program login and logout; an operator ends a user's sessions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
+from fastapi import APIRouter, Response
+from sqlalchemy import event
+
+from huoli.apps.schemas import Role
+from huoli.auth import service as auth
 from huoli.db import unit_of_work
-from huoli.deps import MiniProgramAppDep, RuntimeDep
+from huoli.deps import AppDbDep, MiniProgramAppDep, PresentedSessionDep, RuntimeDep, role_at_least
 from huoli.users import service
-from huoli.users.schemas import WechatLoginIn, WechatLoginOut
+from huoli.users.schemas import SessionsRevokedOut, WechatLoginIn, WechatLoginOut
 
 router = APIRouter(tags=["auth"])
 
@@ -30,3 +35,35 @@ def wechat_login(body: WechatLoginIn, runtime: RuntimeDep, app: MiniProgramAppDe
     return WechatLoginOut(
         token=result.token, user_id=result.user_id, expires_at=result.expires_at, is_new=result.is_new
     )
+
+
+@router.post("/v1/auth/logout", status_code=204, response_class=Response)
+def logout(runtime: RuntimeDep, app: MiniProgramAppDep, session: PresentedSessionDep) -> Response:
+    """Revoke the presented session token: this process refuses it at once, every other process within
+    HUOLI_REVOCATION_CACHE_TTL_S (401 revoked_token). Idempotent; an expired token needs nothing."""
+    now = runtime.clock()
+    if session.expires_at > int(now.timestamp()):
+        with unit_of_work(runtime.sessions, app_id=app.id) as db:
+            auth.revoke_token(db=db, user=session, now=now)
+        runtime.revocations.add_token(session)  # after the commit: never refuse a logout that was rolled back
+    return Response(status_code=204)
+
+
+@router.post(
+    "/admin/users/{user_id}/revoke-sessions",
+    response_model=SessionsRevokedOut,
+    tags=["admin"],
+    dependencies=[role_at_least(Role.operator)],
+)
+def revoke_sessions(user_id: str, db: AppDbDep, runtime: RuntimeDep) -> SessionsRevokedOut:
+    """End every session of a user (a stolen phone, a banned account): tokens issued up to now are refused by
+    every process within HUOLI_REVOCATION_CACHE_TTL_S; the user's next login works. Recorded in the audit trail."""
+    row = service.revoke_sessions(
+        db=db, user_id=user_id, now=runtime.clock(), ttl=runtime.settings.session_ttl
+    )
+
+    def applied(_session: Any) -> None:
+        runtime.revocations.add(row)  # after the commit (AppDbDep commits when this function returns)
+
+    event.listen(db, "after_commit", applied, once=True)
+    return SessionsRevokedOut(user_id=row.user_id, revoked_before=row.revoked_at)

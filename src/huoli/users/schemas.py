@@ -26,3 +26,11 @@ class WechatLoginOut(BaseModel):
     user_id: str
     expires_at: datetime
     is_new: bool
+
+
+class SessionsRevokedOut(BaseModel):
+    user_id: str
+    revoked_before: datetime = Field(
+        description="Session tokens issued up to this second are refused (401 revoked_token) by every process "
+        "within HUOLI_REVOCATION_CACHE_TTL_S; the user logs in again."
+    )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
+from huoli.auth import service as auth
+from huoli.auth.models import SessionRevocation
 from huoli.auth.service import issue_session_token
 from huoli.db import insert_or_ignore
-from huoli.errors import HuoliError, Unauthorized, UpstreamUnavailable
+from huoli.errors import HuoliError, NotFound, Unauthorized, UpstreamUnavailable
 from huoli.events import service as events
 from huoli.settings import Settings
 from huoli.users.models import User, WxSessionKey
@@ -119,3 +121,11 @@ def login_with_wechat(
         ttl=settings.session_ttl,
     )
     return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
+
+
+def revoke_sessions(*, db: Session, user_id: str, now: datetime, ttl: timedelta) -> SessionRevocation:
+    """An operator ends every session of a user of the session's app: tokens issued up to now stop working."""
+    user = db.scalar(select(User).where(User.id == user_id))  # app-scoped: another app's user is unknown here
+    if user is None:
+        raise NotFound(f"unknown user {user_id!r}", code="unknown_user")
+    return auth.revoke_user_sessions(db=db, app_id=user.app_id, user_id=user.id, now=now, ttl=ttl)
