@@ -82,6 +82,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=422)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # sqlite3 refuses an integer past 64 bits with a bare OverflowError (not a DataError): the same 422
+        body = {"code": "invalid_value", "message": "a number is too large to store", "details": None}
+        return JSONResponse(body, status_code=422)
+
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         if transient_failure(exc):

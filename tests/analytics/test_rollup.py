@@ -443,3 +443,27 @@ def test_the_session_rollup_is_read_and_merged_exactly() -> None:
     con.execute("UPDATE user_sessions SET pages = pages + 1, shows = shows + 1 WHERE sess = 's3'")
     (bad,) = _run(engine, "activity", SESSION_RANGE, TZ)["totals"]
     assert (bad["opens"], bad["visit_depth"]) != (good[0]["opens"], good[0]["visit_depth"])
+
+
+def test_session_figures_of_a_filtered_question_read_the_event_store(tmp_path: Any) -> None:
+    """A filter sends the session figures to the raw path, whose session key falls back to the event id:
+    the store keeps event ids as UUIDs, which DuckDB refused to mix with text session ids (a 500)."""
+    store = DuckDBEventStore(str(tmp_path / "events.duckdb"))
+    store.append(
+        [
+            table(
+                [
+                    ev("app_show", "u1", at("2026-03-01", "10:00")),
+                    ev("app_show", "u2", at("2026-03-01", "11:00")),
+                ]
+            )
+        ]
+    )
+    engine = DuckDBEngine(store)
+    day = {"start": "2026-03-01", "end": "2026-03-01"}
+    for extra in ({"filters": [{"field": "name", "value": "app_show"}]}, {"user_filters": [
+        {"field": "first_channel", "op": "is_not_set"}
+    ]}):  # fmt: skip
+        series = _run(engine, "activity", day | extra, None)["series"]
+        assert [(d["dau"], d["opens"]) for d in series] == [(2, 2)], extra
+    store.close()

@@ -125,3 +125,14 @@ def test_bad_requests_name_the_problem(
             details,
         )
     assert _post(client, "hlk_bad.key", "activity", base).status_code == 401
+
+
+def test_channel_costs_are_bounded_like_every_amount(
+    client: TestClient, make_app: Callable[..., Any]
+) -> None:
+    op = {"Authorization": f"Bearer {make_app().keys['operator']}"}
+    rows = [{"day": "2026-03-01", "channel": "ads", "cost_fen": 2**63}]  # no database column holds it
+    r = client.put("/admin/analytics/channel-costs", json=rows, headers=op)
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "0.cost_fen", r.text
+    rows[0]["cost_fen"] = 10**12
+    assert client.put("/admin/analytics/channel-costs", json=rows, headers=op).json() == {"written": 1}

@@ -64,3 +64,15 @@ def test_a_silent_baseline_week_is_reported_as_empty_not_a_crash() -> None:
         windows = f.detail.get("windows")
         if f.id.startswith("conversion.") and windows:
             assert len(windows) == 5 and windows[2]["value"] is None
+
+
+def test_an_end_too_early_for_the_baseline_is_refused_not_a_crash() -> None:
+    # the baseline windows reach back (4 + 1) × 7 days: from 0001-01-01 that left datetime's range (a 500)
+    engine = DuckDBEngine.from_arrow(pa.Table.from_pylist([], schema=EVENT_SCHEMA))
+    for end in (dt.date(1, 1, 1), dt.date(1970, 2, 4)):
+        with pytest.raises(ValidationFailed) as exc:
+            diagnose_engine(engine, "app1", tz="Asia/Shanghai", now=NOW, end=end)
+        assert exc.value.details == [{"field": "end", "message": "must be on or after 1970-02-05"}]
+    assert (
+        diagnose_engine(engine, "app1", tz="Asia/Shanghai", now=NOW, end=dt.date(1970, 2, 5)).findings == []
+    )

@@ -122,3 +122,11 @@ def test_streak_survives_until_the_day_ends(runtime: Runtime, shop) -> None:  # 
         assert checkin.current_streak(db, ctx, "u1") == (2, False)
     with uow(runtime, "shop", at(d + timedelta(days=3))) as (db, ctx):
         assert checkin.current_streak(db, ctx, "u1") == (0, False)
+
+
+def test_a_calendar_month_past_the_date_range_is_refused(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed) as exc, uow(runtime, "shop") as (db, ctx):
+        checkin.calendar(db, ctx, user_id="u1", month="9999-12")  # its next month is past date.max
+    assert exc.value.details == [{"field": "month", "message": "e.g. 2026-11"}]
+    with uow(runtime, "shop") as (db, ctx):
+        assert checkin.calendar(db, ctx, user_id="u1", month="9999-11").month == "9999-11"

@@ -235,3 +235,16 @@ def test_member_birthday_is_set_once_and_corrected_by_an_operator(
     assert fixed.status_code == 200 and fixed.json()["birthday"] == "09-01"
     assert client.get("/v1/loyalty/profile", headers=h).json()["birthday"] == "09-01"
     assert client.put("/admin/loyalty/members/u_1/profile", headers=admin(shop, "analyst")).status_code == 403
+
+
+def test_member_query_numbers_are_bounded(client: TestClient, runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
+    h = mp_headers(runtime, shop.id, "u_1")
+    for path, field in (
+        (f"/v1/loyalty/points/history?before_id={-(2**90)}", "before_id"),
+        (f"/v1/loyalty/points/quote?order_amount_fen={2**1100}", "order_amount_fen"),  # past a float
+    ):
+        r = client.get(path, headers=h)
+        assert r.status_code == 422 and r.json()["details"][0]["field"] == field, (path, r.text)
+    assert (
+        client.get("/v1/loyalty/points/quote?order_amount_fen=10000", headers=h).json()["max_points"] == 500
+    )

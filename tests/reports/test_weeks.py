@@ -48,6 +48,14 @@ def test_bad_weeks_are_refused_with_the_reason(text: str, reason: str) -> None:
     assert reason in exc.value.details[0]["message"]
 
 
+@pytest.mark.parametrize("text", ["9999-W52", "0001-W01", "1970-W02", "2999-W01"])
+def test_weeks_outside_what_analytics_answers_are_refused(text: str) -> None:
+    # 9999-W52 has no following Monday and 0001-W01 no previous week: both crashed the report (a 500)
+    with pytest.raises(ValidationFailed) as exc:
+        parse_week(text)
+    assert exc.value.details == [{"field": "week", "message": "a week of the years 1971–2998"}]
+
+
 def test_previous_crosses_years() -> None:
     assert parse_week("2027-W01").previous() == IsoWeek(2026, 53)
     assert parse_week("2026-W01").previous() == IsoWeek(2025, 52)

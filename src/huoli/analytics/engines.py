@@ -44,6 +44,16 @@ def json_value(doc: str, path: str) -> str:  # type: ignore[empty-body]
 _JSON_FUNCTION = {"duckdb": "json_extract_string", "clickhouse": "JSON_VALUE", "pyspark": "get_json_object"}
 
 
+# Ibis drops a cast to the type its schema already gives a column, but DuckDB's store keeps event_id as a
+# UUID (store.py): this placeholder makes text of it in every dialect.
+@ibis.udf.scalar.builtin(name="huoli_text")
+def as_text(value: str) -> str:  # type: ignore[empty-body]
+    """`value` as text, whatever the column's type in the store."""
+
+
+_TEXT_FUNCTION = {"duckdb": "concat", "clickhouse": "toString", "pyspark": "string"}
+
+
 def _duckdb_fast_paths() -> None:
     """Two of Ibis's DuckDB translations cost ~10x what they need to on the bench's 98.6M events (bench/analytics.py):
 
@@ -92,6 +102,7 @@ def compile_sql(expr: ibis.Expr, dialect: str) -> str:
         direct = str(ibis.to_sql(expr, dialect=dialect, pretty=False))
         assert sql == direct, f"SQL template disagrees with Ibis:\n{sql}\n---\n{direct}"
     sql = re.sub(r"\bhuoli_json_value\(", _JSON_FUNCTION[dialect] + "(", str(sql), flags=re.IGNORECASE)
+    sql = re.sub(r"\bhuoli_text\(", _TEXT_FUNCTION[dialect] + "(", sql, flags=re.IGNORECASE)
     if dialect == "clickhouse":
         # Ibis compiles nunique() to uniq(), an estimate; every huoli number is exact.
         sql = re.sub(r"\buniq(If)?\(", r"uniqExact\1(", sql)

@@ -15,7 +15,8 @@ from importlib.resources import files
 from typing import Any, Literal
 
 import ibis
-from pydantic import BaseModel, Field, model_validator
+import pyarrow as pa
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from huoli.analytics.engines import Engine, events_table, json_value
 from huoli.analytics.rollup import counter_hit, counter_value, user_days_table, user_sessions_table
@@ -23,14 +24,23 @@ from huoli.analytics.timebase import TimeBase, day_number
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
 from huoli.events.schema import EVENT_SCHEMA
+from huoli.schema_types import INT64_MAX, check_json_numbers
 
 MAX_RANGE_DAYS = 3660
+# The days a question may name: local days are counted from 1970-01-01 (timebase.py).
+MIN_DAY, MAX_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 # Event columns a filter or breakdown may name directly; anything else is a key of `properties`.
 EVENT_FIELDS = [
     f.name for f in EVENT_SCHEMA if f.name not in {"app_id", "event_id", "properties", "received_at", "ts"}
 ]
 USER_FIELDS = ["first_channel", "first_scene", "first_scene_group", "first_page"]
+# Fields holding numbers; every other field (properties too: JSON values read as text) holds text.
+NUMBER_FIELDS = frozenset(f.name for f in EVENT_SCHEMA if pa.types.is_integer(f.type)) | {"first_scene"}
 Op = Literal["eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "is_set", "is_not_set"]
+
+
+def _scalar(v: Any) -> bool:
+    return isinstance(v, str | int | float)  # bool is an int
 
 
 class Filter(BaseModel):
@@ -39,15 +49,22 @@ class Filter(BaseModel):
 
     field: str = Field(min_length=1, max_length=128)
     op: Op = "eq"
-    value: Any = None
+    value: Any = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _value_fits_op(self) -> Filter:
-        if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a list value")
-        if self.op not in ("is_set", "is_not_set", "in", "not_in") and self.value is None:
-            raise ValueError(f"op {self.op!r} needs a value")
-        return self
+    @field_validator("value")
+    @classmethod
+    def _value_fits_op(cls, value: Any, info: ValidationInfo) -> Any:
+        op = info.data.get("op")
+        if op is None or op in ("is_set", "is_not_set"):
+            return value
+        if op in ("in", "not_in"):
+            if not isinstance(value, list) or not all(_scalar(v) for v in value):
+                raise ValueError(f"op {op!r} needs a list of strings, numbers or booleans")
+        elif value is None:
+            raise ValueError(f"op {op!r} needs a value")
+        elif not _scalar(value):
+            raise ValueError(f"op {op!r} needs a string, number or boolean")
+        return check_json_numbers(value, INT64_MAX)  # columns hold at most 64-bit integers
 
 
 class EventSelector(BaseModel):
@@ -65,6 +82,14 @@ class MetricQuery(BaseModel):
     user_filters: list[Filter] = Field(default_factory=list)
     breakdown: str | None = None  # event field, properties.<key>, or user.<user field>
     compare: bool = False  # also compute the previous period of equal length
+
+    @field_validator("start", "end")
+    @classmethod
+    def _supported_day(cls, value: dt.date) -> dt.date:
+        # metrics look years back and ahead of the range (first touch, comparisons): keep that inside datetime
+        if not MIN_DAY <= value <= MAX_DAY:
+            raise ValueError(f"must be between {MIN_DAY} and {MAX_DAY}")
+        return value
 
     @model_validator(mode="after")
     def _range(self) -> MetricQuery:
@@ -124,6 +149,11 @@ def actor_counts(
     return per.group_by(by).aggregate(**totals) if by else per.aggregate(**totals)
 
 
+def _as_text(v: Any) -> str:
+    """A filter value as the text a JSON property reads as (json_value): true, 3, 2.5, abc."""
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
 def _bad(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": field_name, "message": message}])
 
@@ -148,11 +178,13 @@ class Frame:
         self.end_day = day_number(self.query.end)
         for i, f in enumerate(self.query.filters):
             self._check_event_field(f.field, f"filters[{i}].field")
+            self._check_value(f, f"filters[{i}].value")
         for i, f in enumerate(self.query.user_filters):
             if f.field not in USER_FIELDS:
                 raise _bad(
                     f"user_filters[{i}].field", f"unknown user property {f.field!r}; one of {USER_FIELDS}"
                 )
+            self._check_value(f, f"user_filters[{i}].value")
         if self.query.breakdown:
             self._check_breakdown(self.query.breakdown, "breakdown")
 
@@ -170,6 +202,14 @@ class Frame:
         if self.property_exists is not None and not self.property_exists(key):
             raise _bad(where, f"unknown property {name!r}: no event of this app carries it")
 
+    def _check_value(self, f: Filter, where: str) -> None:
+        """A number field compares with numbers only; text compares with anything (numbers numerically)."""
+        if f.field not in NUMBER_FIELDS or f.op in ("contains", "is_set", "is_not_set"):
+            return
+        values = f.value if isinstance(f.value, list) else [f.value]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+            raise _bad(where, f"{f.field} is a number: compare it with numbers")
+
     def _check_breakdown(self, name: str, where: str) -> None:
         if name.startswith("user."):
             if name[5:] not in USER_FIELDS:
@@ -181,6 +221,7 @@ class Frame:
         self.check_event(sel.event, f"{where}.event")
         for i, f in enumerate(sel.filters):
             self._check_event_field(f.field, f"{where}.filters[{i}].field")
+            self._check_value(f, f"{where}.filters[{i}].value")
 
     # ---- expressions ------------------------------------------------------------------------------------
     def field_expr(self, t: ibis.Table, name: str) -> ibis.Value:
@@ -197,15 +238,16 @@ class Frame:
             return col.notnull()
         if f.op == "is_not_set":
             return col.isnull()
-        if f.op == "in":
-            return col.isin(v)
-        if f.op == "not_in":
-            return col.notin(v) | col.isnull()
+        text = col.type().is_string()
+        if f.op in ("in", "not_in"):
+            v = [_as_text(x) for x in v] if text else v  # one element type: a mixed list has none
+            return col.isin(v) if f.op == "in" else col.notin(v) | col.isnull()
         if f.op == "contains":
-            return col.cast("string").contains(str(v))
-        numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-        if numeric and col.type().is_string():
-            col = col.cast("float64")
+            return col.cast("string").contains(_as_text(v))
+        if isinstance(v, bool):
+            v = _as_text(v)  # a JSON true reads as the text 'true'
+        if isinstance(v, int | float) and text:
+            col = col.try_cast("float64")  # text that is not a number compares as NULL: never matches
         if f.op == "eq":
             return col == v
         if f.op == "ne":

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pyarrow as pa
 
-from huoli.analytics.engines import EVENTS_TABLE, compile_sql, events_table
+from huoli.analytics.engines import EVENTS_TABLE, as_text, compile_sql, events_table
 from huoli.analytics.timebase import TimeBase
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def session_events(t: ibis.Table) -> ibis.Table:
     session id is a session of its own) and page views that carry a session id."""
     t = t.filter(t.name.isin([*OPEN_EVENTS, "page_view"]))
     t = t.filter((t.name != "page_view") | t.session_id.notnull())
-    return t.mutate(sess=ibis.coalesce(t.session_id, t.event_id.cast("string")))
+    return t.mutate(sess=ibis.coalesce(t.session_id, as_text(t.event_id)))
 
 
 def session_stats(t: ibis.Table, by: list[str], *, spans: bool = False) -> ibis.Table:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from huoli.analytics import dashboard, service
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.schema_types import MAX_FEN
 
 
 @asynccontextmanager
@@ -81,7 +82,7 @@ async def run_metric(
 class ChannelCostIn(BaseModel):
     day: dt.date
     channel: str = Field(min_length=1, max_length=64)
-    cost_fen: int = Field(ge=0)
+    cost_fen: int = Field(ge=0, le=MAX_FEN)
 
 
 @router.put("/admin/analytics/channel-costs", dependencies=[role_at_least(Role.operator)])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from huoli.analytics.engines import Engine
+from huoli.analytics.frame import MIN_DAY
 from huoli.db import unit_of_work
 from huoli.diagnosis import playbooks, stats
 from huoli.diagnosis import thresholds as thresholds_mod
@@ -176,6 +177,13 @@ def diagnose_engine(
         raise ValidationFailed(
             f"end {end} is not a complete day yet",
             details=[{"field": "end", "message": f"must be before {today}"}],
+        )
+    # the baseline windows reach back before `end`, and analytics answers no day before MIN_DAY
+    earliest = MIN_DAY + dt.timedelta(days=(th.baseline_windows + 1) * th.current_days)
+    if end < earliest:
+        raise ValidationFailed(
+            f"end {end} leaves no room for the baseline windows",
+            details=[{"field": "end", "message": f"must be on or after {earliest}"}],
         )
     doc = Doctor(engine, app_id, tz, end, now, th, known_events or frozenset(CATALOG))
     doc.run()

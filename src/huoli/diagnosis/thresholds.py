@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from huoli.analytics.frame import EventSelector
 from huoli.diagnosis.models import DiagnosisSettingsRow
+from huoli.schema_types import INT32_MAX
 
 
 def _default_core_path() -> list[EventSelector]:
@@ -33,7 +34,7 @@ class Thresholds(BaseModel):
     # change worth an alarm.
     fdr: float = Field(default=0.01, gt=0, lt=0.5)
     min_effect: float = Field(default=0.15, gt=0, lt=1)
-    min_sample: int = Field(default=30, ge=1)  # fewer users/sessions than this: the check is skipped
+    min_sample: int = Field(default=30, ge=1, le=INT32_MAX)  # fewer users/sessions: the check is skipped
     # Severity: relative shortfall at or above these is high / medium (else low).
     severity_high: float = Field(default=0.5, gt=0, le=10)
     severity_medium: float = Field(default=0.25, gt=0, le=10)

@@ -10,7 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from huoli.schema_types import INT32_MAX, check_json_numbers
 
 KEY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 EVENT_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -76,6 +78,12 @@ class Variant(BaseModel):
     value: Any = Field(description="The flag value this variant serves (checked against the flag's type).")
     weight: float = Field(ge=0.0, le=1.0)
 
+    @field_validator("value")
+    @classmethod
+    def _exact_integers(cls, value: Any) -> Any:
+        # served as a flag value to the SDK (JavaScript numbers): integers stay exact
+        return check_json_numbers(value)
+
 
 class Metrics(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -91,11 +99,16 @@ class StatsConfig(BaseModel):
     method: Method = Method.sequential
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
     sequential_tuning: int = Field(
-        5000, ge=100, description="N*: total users at which a decision is expected (sequential)."
+        5000,
+        ge=100,
+        le=INT32_MAX,
+        description="N*: total users at which a decision is expected (sequential).",
     )
     correction: Correction = Correction.holm
     cuped_days: int = Field(14, ge=1, le=60, description="Pre-exposure window for CUPED.")
-    min_users_per_variant: int = Field(100, ge=1, description="Below this, no verdict but 'keep running'.")
+    min_users_per_variant: int = Field(
+        100, ge=1, le=INT32_MAX, description="Below this, no verdict but 'keep running'."
+    )
 
 
 class Namespace(BaseModel):
@@ -133,8 +146,13 @@ class ExperimentCreate(BaseModel):
     stats: StatsConfig = Field(default_factory=StatsConfig)
     planned_days: int = Field(14, ge=1, le=180, description="For the traffic check.")
     expected_daily_users: int | None = Field(
-        None, ge=0, description="Overrides the traffic estimate from the event store."
+        None, ge=0, le=INT32_MAX, description="Overrides the traffic estimate from the event store."
     )
+
+    @field_validator("targeting")
+    @classmethod
+    def _exact_integers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_json_numbers(value)
 
 
 class ExperimentRead(BaseModel):

@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from huoli.schema_types import check_json_numbers
 
 FLAG_KEY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 RULE_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -96,6 +98,12 @@ class FlagRule(BaseModel):
     value: Any
     rollout: float = Field(1.0, ge=0.0, le=1.0, description="Share of matching users (by hashed user id).")
 
+    @field_validator("condition", "value")
+    @classmethod
+    def _exact_integers(cls, value: Any) -> Any:
+        # served as JSON to the SDK (JavaScript numbers) and compared with attributes: integers stay exact
+        return check_json_numbers(value)
+
 
 class FlagCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -107,6 +115,11 @@ class FlagCreate(BaseModel):
     rules: list[FlagRule] = Field(default_factory=list, max_length=100)
     client_visible: bool = True
 
+    @field_validator("default_value")
+    @classmethod
+    def _exact_integers(cls, value: Any) -> Any:
+        return check_json_numbers(value)
+
 
 class FlagUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -116,6 +129,11 @@ class FlagUpdate(BaseModel):
     rules: list[FlagRule] | None = Field(None, max_length=100)
     killed: bool | None = None
     client_visible: bool | None = None
+
+    @field_validator("default_value")
+    @classmethod
+    def _exact_integers(cls, value: Any) -> Any:
+        return check_json_numbers(value)
 
 
 class FlagRead(BaseModel):
@@ -141,6 +159,11 @@ class EvaluateIn(BaseModel):
     anonymous_id: str | None = Field(None, max_length=64)
     attributes: dict[str, Any] = Field(default_factory=dict)
     log_exposures: bool = False
+
+    @field_validator("attributes")
+    @classmethod
+    def _exact_integers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_json_numbers(value)
 
 
 class FlagDetail(BaseModel):

@@ -255,17 +255,17 @@ def current_streak(db: Session, ctx: Ctx, user_id: str) -> tuple[int, bool]:
 
 def calendar(db: Session, ctx: Ctx, *, user_id: str, month: str | None) -> CalendarOut:
     today = ctx.today
-    if month is None:
-        first = today.replace(day=1)
-    else:
-        try:
+    try:
+        if month is None:
+            first = today.replace(day=1)
+        else:
             y, m = (int(p) for p in month.split("-"))
             first = date(y, m, 1)
-        except ValueError as exc:
-            raise ValidationFailed(
-                "month must be YYYY-MM", details=[{"field": "month", "message": "e.g. 2026-11"}]
-            ) from exc
-    nxt = (first + timedelta(days=32)).replace(day=1)
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    except ValueError as exc:  # not a month, or one whose next month is past datetime's range (9999-12)
+        raise ValidationFailed(
+            "month must be YYYY-MM", details=[{"field": "month", "message": "e.g. 2026-11"}]
+        ) from exc
     rows = db.scalars(
         select(Checkin)
         .where(Checkin.user_id == user_id, Checkin.local_date >= first, Checkin.local_date < nxt)

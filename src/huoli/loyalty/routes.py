@@ -66,6 +66,7 @@ from huoli.loyalty.schemas import (
     UserRef,
 )
 from huoli.runtime import Runtime
+from huoli.schema_types import INT64_MAX, MAX_FEN
 from huoli.users.service import derive_user_id
 
 router = APIRouter(tags=["loyalty"])
@@ -145,7 +146,7 @@ def my_history(
     app: MiniProgramAppDep,
     user: MiniProgramUserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> list[TransferOut]:
     with _mp(runtime, app) as (db, _ctx):
         return [_transfer(t) for t in ledger.history(db, user_id=_me(user), limit=limit, before_id=before_id)]
@@ -153,7 +154,7 @@ def my_history(
 
 @router.get("/v1/loyalty/points/quote", response_model=QuoteOut)
 def quote(
-    runtime: RuntimeDep, app: MiniProgramAppDep, order_amount_fen: Annotated[int, Query(gt=0)]
+    runtime: RuntimeDep, app: MiniProgramAppDep, order_amount_fen: Annotated[int, Query(gt=0, le=MAX_FEN)]
 ) -> QuoteOut:
     """How many points an order of this amount may use (redemption rate and per-order cap)."""
     with _mp(runtime, app) as (_db, ctx):

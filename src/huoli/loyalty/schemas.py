@@ -8,14 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from huoli.schema_types import INT32_MAX, MAX_FEN, MAX_POINTS, MAX_RATE, check_json_numbers
+
 Code = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+MAX_DAYS = 36_600  # a span in days: a hundred years, far inside what date arithmetic can reach
 
 
 class Reward(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["points", "coupon", "badge", "growth"]
-    amount: int = Field(0, ge=0, description="points or growth value")
+    amount: int = Field(0, ge=0, le=MAX_POINTS, description="points or growth value")
     ref: str | None = Field(None, max_length=200, description="coupon template id or badge code")
 
     @model_validator(mode="after")
@@ -30,14 +33,16 @@ class Reward(BaseModel):
 class ActionRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(ge=0)
-    daily_cap: int | None = Field(None, ge=0, description="max points per local day from this action")
+    points: int = Field(ge=0, le=MAX_POINTS)
+    daily_cap: int | None = Field(
+        None, ge=0, le=MAX_POINTS, description="max points per local day from this action"
+    )
 
 
 class PointsRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points_per_yuan: int = Field(1, ge=0, description="earned per whole yuan (100 fen) paid")
+    points_per_yuan: int = Field(1, ge=0, le=MAX_RATE, description="earned per whole yuan (100 fen) paid")
     order_pending_days: int = Field(0, ge=0, le=365, description="order points usable after this many days")
     expiry: Literal["never", "days", "year_end"] = "days"
     expiry_days: int = Field(
@@ -47,9 +52,11 @@ class PointsRules(BaseModel):
         description="expiry=days: lots expire at 00:00 local of the day earn_date + expiry_days",
     )
     expiring_soon_days: int = Field(30, ge=1, le=365)
-    fen_per_point: int = Field(10, ge=1, description="redemption rate: 1 point = 10 fen (0.1 yuan)")
+    fen_per_point: int = Field(
+        10, ge=1, le=MAX_FEN, description="redemption rate: 1 point = 10 fen (0.1 yuan)"
+    )
     max_order_ratio: float = Field(0.5, gt=0, le=1, description="points cover at most this share of an order")
-    max_order_points: int | None = Field(None, ge=1, description="absolute per-order cap")
+    max_order_points: int | None = Field(None, ge=1, le=MAX_POINTS, description="absolute per-order cap")
     allow_negative: bool = Field(False, description="refund claw-back may push the balance below zero")
     restore_spent_on_refund: bool = Field(True, description="refunding an order returns the points it used")
     actions: dict[str, ActionRule] = Field(
@@ -72,7 +79,7 @@ class PointsRules(BaseModel):
 class Milestone(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    day: int = Field(ge=1)
+    day: int = Field(ge=1, le=MAX_DAYS)
     reward: Reward
 
 
@@ -87,7 +94,7 @@ class CheckinRules(BaseModel):
         ]
     )
     total_rewards: list[Milestone] = Field(default_factory=list)
-    makeup_cost: int = Field(20, ge=0, description="points per make-up check-in (补签)")
+    makeup_cost: int = Field(20, ge=0, le=MAX_POINTS, description="points per make-up check-in (补签)")
     makeup_window_days: int = Field(7, ge=0, le=31)
 
 
@@ -96,11 +103,11 @@ class TierLevel(BaseModel):
 
     code: str = Code
     name: str = Field(max_length=50)
-    min_growth: int = Field(ge=0)
+    min_growth: int = Field(ge=0, le=MAX_POINTS)
     discount_rate: float = Field(1.0, gt=0, le=1, description="price multiplier, 0.95 = 5% off")
     monthly_coupons: list[str] = Field(default_factory=list)
     birthday_gift: str | None = None
-    shipping_coupons: int = Field(0, ge=0)
+    shipping_coupons: int = Field(0, ge=0, le=100)
     exclusive_service: bool = False
     early_access: bool = False
 
@@ -108,12 +115,14 @@ class TierLevel(BaseModel):
 class TierRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    growth_per_yuan: int = Field(1, ge=0)
-    growth_per_active_day: int = Field(5, ge=0)
-    growth_per_invite: int = Field(50, ge=0)
-    window_days: int | None = Field(365, ge=1, description="growth counted over this many days; None = all")
+    growth_per_yuan: int = Field(1, ge=0, le=MAX_RATE)
+    growth_per_active_day: int = Field(5, ge=0, le=MAX_POINTS)
+    growth_per_invite: int = Field(50, ge=0, le=MAX_POINTS)
+    window_days: int | None = Field(
+        365, ge=1, le=MAX_DAYS, description="growth counted over this many days; None = all"
+    )
     downgrade: Literal["never", "after_days", "periodic"] = "after_days"
-    downgrade_after_days: int = Field(90, ge=1)
+    downgrade_after_days: int = Field(90, ge=1, le=MAX_DAYS)
     member_day: int | None = Field(8, ge=1, le=28, description="会员日: day of month, local time")
     levels: list[TierLevel] = Field(
         default_factory=lambda: [
@@ -225,19 +234,19 @@ class UserRef(BaseModel):
 
 class OrderPaidIn(UserRef):
     order_id: str = Field(min_length=1, max_length=100)
-    amount_fen: int = Field(ge=0)
+    amount_fen: int = Field(ge=0, le=MAX_FEN)
 
 
 class OrderRefundIn(UserRef):
     order_id: str = Field(min_length=1, max_length=100)
     refund_id: str = Field(min_length=1, max_length=100)
-    amount_fen: int = Field(gt=0, description="refunded amount of this refund")
+    amount_fen: int = Field(gt=0, le=MAX_FEN, description="refunded amount of this refund")
 
 
 class OrderSpendIn(UserRef):
     order_id: str = Field(min_length=1, max_length=100)
-    order_amount_fen: int = Field(gt=0)
-    points: int = Field(gt=0)
+    order_amount_fen: int = Field(gt=0, le=MAX_FEN)
+    points: int = Field(gt=0, le=MAX_POINTS)
 
 
 class ActionEarnIn(UserRef):
@@ -248,7 +257,9 @@ class ActionEarnIn(UserRef):
 class AdjustIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(description="positive grants, negative deducts (never below zero)")
+    points: int = Field(
+        ge=-MAX_POINTS, le=MAX_POINTS, description="positive grants, negative deducts (never below zero)"
+    )
     key: str = Field(min_length=1, max_length=150)
     note: str | None = Field(None, max_length=500)
     expires_at: datetime | None = None
@@ -360,6 +371,11 @@ class TaskIn(BaseModel):
     limit: int = Field(1, ge=1, le=10_000, description="completions per user per period")
     rewards: list[Reward] = Field(default_factory=list)
 
+    @field_validator("where")
+    @classmethod
+    def _where_values(cls, value: dict[str, str | int | bool]) -> dict[str, str | int | bool]:
+        return check_json_numbers(value)
+
     @field_validator("event")
     @classmethod
     def _never_share(cls, value: str) -> str:
@@ -407,7 +423,7 @@ class ScoreIn(BaseModel):
 
     user_id: str = Field(max_length=64)
     board: str = Code
-    value: int
+    value: int = Field(ge=-MAX_POINTS, le=MAX_POINTS)
     mode: Literal["add", "max"] = "add"
 
 
@@ -429,9 +445,9 @@ class MallItemIn(BaseModel):
     id: str = Code
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["coupon", "goods", "privilege"]
-    points: int = Field(gt=0)
-    stock: int | None = Field(None, ge=0)
-    per_user_limit: int | None = Field(None, ge=1)
+    points: int = Field(gt=0, le=MAX_POINTS)
+    stock: int | None = Field(None, ge=0, le=INT32_MAX)
+    per_user_limit: int | None = Field(None, ge=1, le=INT32_MAX)
     active: bool = True
     ref: str | None = Field(None, max_length=200)
 

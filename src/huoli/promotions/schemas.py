@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Literal
 
 from pydantic import (
@@ -15,7 +15,11 @@ from pydantic import (
     model_validator,
 )
 
+from huoli.schema_types import INT32_MAX
+
 Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+# Promotions keep money and counts in INTEGER columns: every integer a request carries fits one.
+FEN_MAX = INT32_MAX  # ¥21,474,836.47
 
 
 class CouponTemplateIn(BaseModel):
@@ -24,14 +28,14 @@ class CouponTemplateIn(BaseModel):
     id: str = Id
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["fixed", "threshold", "percent"]
-    amount_fen: int = Field(0, ge=0)
-    threshold_fen: int = Field(0, ge=0, validate_default=True)
+    amount_fen: int = Field(0, ge=0, le=FEN_MAX)
+    threshold_fen: int = Field(0, ge=0, le=FEN_MAX, validate_default=True)
     percent_off: int = Field(0, ge=0, le=99)
-    max_discount_fen: int | None = Field(None, ge=1)
+    max_discount_fen: int | None = Field(None, ge=1, le=FEN_MAX)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     valid_days: int | None = Field(None, ge=1, le=3650)
-    total_limit: int | None = Field(None, ge=1)
+    total_limit: int | None = Field(None, ge=1, le=INT32_MAX)
     per_user_limit: int = Field(1, ge=1, le=100)
     scope: Literal["all", "category", "items"] = "all"
     scope_ids: list[str] = Field(default_factory=list, max_length=1000)
@@ -114,7 +118,7 @@ class GiftPackIn(BaseModel):
 class CartLine(BaseModel):
     item_id: str = Field(min_length=1, max_length=128)
     category_id: str | None = Field(None, max_length=128)
-    price_fen: int = Field(ge=0)
+    price_fen: int = Field(ge=0, le=FEN_MAX)
     quantity: int = Field(1, ge=1, le=10_000)
 
 
@@ -127,6 +131,14 @@ class CheckoutIn(BaseModel):
     order_id: str = Field(min_length=1, max_length=128)
     coupon_ids: list[str] = Field(max_length=10)
     cart: list[CartLine] = Field(min_length=1, max_length=500)
+
+    @field_validator("cart")
+    @classmethod
+    def _total_fits(cls, value: list[CartLine]) -> list[CartLine]:
+        # a discount is a share of the total and is stored in fen like every amount here
+        if sum(line.price_fen * line.quantity for line in value) > FEN_MAX:
+            raise ValueError(f"the cart totals more than {FEN_MAX} fen, the largest order promotions handle")
+        return value
 
 
 class QuoteOut(BaseModel):
@@ -169,6 +181,18 @@ class DailySessionsIn(BaseModel):
     local_time: time = time(10, 0)
     duration_minutes: int = Field(60, ge=1, le=24 * 60)
 
+    @field_validator("first_day")
+    @classmethod
+    def _real_day(cls, value: str) -> str:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected YYYY-MM-DD, a real day (e.g. 2026-11-22)") from None
+        # sessions run up to a year on, in any timezone: keeps both ends far inside datetime's range
+        if not 2000 <= day.year <= 2999:
+            raise ValueError("expected a day in the years 2000-2999")
+        return value
+
 
 class FlashItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -176,8 +200,8 @@ class FlashItemIn(BaseModel):
     id: str = Id
     session_id: str
     item_id: str = Field(min_length=1, max_length=128)
-    price_fen: int = Field(ge=0)
-    original_price_fen: int = Field(ge=0)
+    price_fen: int = Field(ge=0, le=FEN_MAX)
+    original_price_fen: int = Field(ge=0, le=FEN_MAX)
     stock: int = Field(ge=0, le=10_000_000)
     per_user_limit: int = Field(1, ge=1, le=100)
     pay_window_s: int = Field(900, ge=30, le=86400)
@@ -209,13 +233,13 @@ class GroupCampaignIn(BaseModel):
     id: str = Id
     name: str = Field(min_length=1, max_length=200)
     item_id: str = Field(min_length=1, max_length=128)
-    original_price_fen: int = Field(ge=1)
-    group_price_fen: int = Field(ge=1)
-    leader_price_fen: int | None = Field(None, ge=0)
+    original_price_fen: int = Field(ge=1, le=FEN_MAX)
+    group_price_fen: int = Field(ge=1, le=FEN_MAX)
+    leader_price_fen: int | None = Field(None, ge=0, le=FEN_MAX)
     size: int = Field(ge=2, le=100)
     duration_s: int = Field(86400, ge=60, le=7 * 86400)
     fill_policy: Literal["none", "fill"] = "none"
-    fill_min_real: int = Field(0, ge=0)
+    fill_min_real: int = Field(0, ge=0, le=100)
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
 
@@ -238,7 +262,7 @@ class GroupJoinIn(BaseModel):
     user_id: str | None = None
     openid: str | None = None
     out_trade_no: str = Field(min_length=6, max_length=32)
-    paid_fen: int = Field(ge=1)
+    paid_fen: int = Field(ge=1, le=FEN_MAX)
 
 
 # -- bargains -----------------------------------------------------------------------------------------
@@ -250,8 +274,8 @@ class BargainCampaignIn(BaseModel):
     id: str = Id
     name: str = Field(min_length=1, max_length=200)
     item_id: str = Field(min_length=1, max_length=128)
-    price_fen: int = Field(ge=1)
-    floor_fen: int = Field(ge=0)
+    price_fen: int = Field(ge=1, le=FEN_MAX)
+    floor_fen: int = Field(ge=0, le=FEN_MAX)
     helpers_needed: int = Field(ge=1, le=100)
     duration_s: int = Field(86400, ge=60, le=7 * 86400)
     random_cuts: bool = False  # refused by compliance: outcomes must be stated up front
@@ -279,7 +303,7 @@ class ReferralProgramIn(BaseModel):
     referrer_template_id: str
     invitee_template_id: str
     max_rewards_per_referrer: int = Field(20, ge=1, le=10_000)
-    new_user_window_s: int = Field(86400, ge=60)
+    new_user_window_s: int = Field(86400, ge=60, le=INT32_MAX)
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
 
@@ -287,20 +311,20 @@ class ReferralProgramIn(BaseModel):
 class DistributionConfigIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    levels: int = Field(1, ge=1)  # > 2 refused by compliance
+    levels: int = Field(1, ge=1, le=INT32_MAX)  # > 2 refused by compliance
     level1_bp: int = Field(ge=1, le=5000)
     level2_bp: int = Field(0, ge=0, le=5000)
     binding_mode: Literal["permanent", "window", "latest"] = "permanent"
     binding_days: int = Field(30, ge=1, le=3650)
     freeze_days: int = Field(7, ge=0, le=90)
-    min_withdraw_fen: int = Field(100, ge=1)
+    min_withdraw_fen: int = Field(100, ge=1, le=FEN_MAX)
     commission_on: str = "paid_order"  # anything else (e.g. 'share', 'signup') refused by compliance
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
 
 
 class WithdrawIn(BaseModel):
-    amount_fen: int = Field(ge=1)
+    amount_fen: int = Field(ge=1, le=FEN_MAX)
     request_id: str = Field(min_length=1, max_length=100)
 
 
@@ -310,7 +334,7 @@ class OrderPaidIn(BaseModel):
     order_id: str = Field(min_length=1, max_length=128)
     user_id: str | None = None
     openid: str | None = None
-    paid_fen: int = Field(ge=0)
+    paid_fen: int = Field(ge=0, le=FEN_MAX)
     coupon_ids: list[str] = Field(default_factory=list, max_length=10)
     flash_reservation_id: str | None = None
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from huoli.analytics.frame import MAX_DAY, MIN_DAY
 from huoli.errors import ValidationFailed
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{2})$")
@@ -55,6 +56,15 @@ def parse_week(text: str, field: str = "week") -> IsoWeek:
             f"bad week {text!r}", details=[{"field": field, "message": "expected an ISO week like 2026-W47"}]
         )
     year, week = int(m.group(1)), int(m.group(2))
+    if (
+        not MIN_DAY.year < year < MAX_DAY.year
+    ):  # the report reads the week before too: both need analytics' days
+        raise ValidationFailed(
+            f"bad week {text!r}",
+            details=[
+                {"field": field, "message": f"a week of the years {MIN_DAY.year + 1}–{MAX_DAY.year - 1}"}
+            ],
+        )
     try:
         dt.date.fromisocalendar(year, week, 1)
     except ValueError:
