@@ -45,8 +45,16 @@ def test_sdk_events_are_accepted_and_stored(tmp_path: Path, fake_wechat: FakeWeC
         "HUOLI_WECHAT_API_BASE": fake_wechat.url,
         "COLUMNS": "200",
     }
+    # the AppSecret from the environment: never on the command line
     _huoli(
-        "apps", "create", "shop", "--name", "Shop", "--wx-appid", WX_APPID, "--wx-secret", WX_SECRET, env=env
+        "apps",
+        "create",
+        "shop",
+        "--name",
+        "Shop",
+        "--wx-appid",
+        WX_APPID,
+        env={**env, "HUOLI_WX_SECRET": WX_SECRET},
     )
     key = _huoli("keys", "create", "--app", "shop", "--role", "analyst", env=env).strip().splitlines()[-1]
     port = _free_port()
