@@ -108,7 +108,7 @@ def test_a_locked_row_never_stalls_the_event_loop(settings: Settings, clock: Clo
             apps.create(db=db, app_in=AppCreate(id="shop", name="shop"))
         api = create_app(runtime=rt)
         holding = threading.Event()
-        holder = threading.Thread(target=_hold_lock, args=(rt, holding, 1.5))
+        holder = threading.Thread(target=_hold_lock, args=(rt, holding, 3.0))
 
         async def scenario() -> tuple[httpx.Response, float, float]:
             lags: list[float] = []
@@ -135,8 +135,10 @@ def test_a_locked_row_never_stalls_the_event_loop(settings: Settings, clock: Clo
         answer, took, worst_lag = asyncio.run(scenario())
         holder.join()
         assert answer.status_code == 200 and answer.json()["checked_in"] is True, answer.text
-        assert took > 1.0  # it did meet the lock and wait for it...
-        assert worst_lag < 0.5, f"the event loop stalled {worst_lag:.2f} s"  # ...but not on the loop
+        assert took > 2.0  # it did meet the lock and wait for it...
+        # ...but not on the loop: blocked there, the loop stalls for the whole 3 s hold; the bound leaves room for
+        # a loaded machine's scheduling delays (CI shares two cores with PostgreSQL)
+        assert worst_lag < 1.0, f"the event loop stalled {worst_lag:.2f} s"
     finally:
         rt.close()
 
