@@ -22,12 +22,8 @@ def mkdir_private(path: Path) -> None:
         p.chmod(DIR_MODE)
 
 
-def create_private(path: Path, data: bytes) -> bool:
-    """Create `path` as 0600 holding `data`, atomically; False if it already exists (left as it is).
-
-    Written to a temporary file and hard-linked into place: of two processes generating the same key file at
-    once, one wins and the other reads the winner's whole file, never an empty or partial one.
-    """
+def _written_beside(path: Path, data: bytes) -> Path:
+    """A new 0600 temporary file next to `path` holding `data`, synced: the caller links or renames it."""
     mkdir_private(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -36,6 +32,20 @@ def create_private(path: Path, data: bytes) -> bool:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def create_private(path: Path, data: bytes) -> bool:
+    """Create `path` as 0600 holding `data`, atomically; False if it already exists (left as it is).
+
+    Written to a temporary file and hard-linked into place: of two processes generating the same key file at
+    once, one wins and the other reads the winner's whole file, never an empty or partial one.
+    """
+    tmp = _written_beside(path, data)
+    try:
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -52,14 +62,8 @@ def open_private_append(path: Path) -> int:
 
 def replace_private(path: Path, data: bytes) -> None:
     """Replace `path` atomically with a 0600 file holding `data` (a reader sees the old or the new file)."""
-    mkdir_private(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    tmp = _written_beside(path, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
