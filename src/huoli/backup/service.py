@@ -48,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from huoli.errors import HuoliError
 from huoli.events.journal import Journal, Position
+from huoli.fileperms import DIR_MODE, FILE_MODE, mkdir_private
 from huoli.settings import Settings
 
 FORMAT = "huoli-backup"
@@ -63,8 +64,6 @@ JOURNAL_DIR = DUCKDB_FILE + ".journal"  # where the writer looks for it beside t
 ROLLUP_TABLES = ("user_days", "user_sessions")
 ROLLUP_STATE = "user_days_state"
 DOCS = "docs/reliability.md#backup-and-restore"
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 EXPORT_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
 # What a forced restore replaces in a data dir; anything else there (demo files, backups/) stays.
 STORE_ENTRIES = (
@@ -232,14 +231,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _mkdir_private(path: Path) -> None:
-    """Create a directory (and missing parents) as 0700 whatever the umask."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    path.mkdir(parents=True, exist_ok=True)
-    for p in missing:
-        p.chmod(DIR_MODE)
-
-
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     with os.fdopen(fd, "wb") as fh:
@@ -390,16 +381,16 @@ def create(settings: Settings, *, out: Path | None = None, now: datetime | None 
         raise BackupError(f"no operational database at {src.sqlite}: nothing to back up")
     if out is None:
         root = default_root(settings)
-        _mkdir_private(root)
+        mkdir_private(root)
         target = _target(root, now)
     else:
         target = out
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise BackupError(f"{target} exists and is not an empty directory: choose a new --out")
-        _mkdir_private(target.parent)
+        mkdir_private(target.parent)
     # Built beside the target and renamed into place at the end: an interrupted backup never looks complete.
     staging = target.parent / f".{target.name}.partial-{secrets.token_hex(4)}"
-    _mkdir_private(staging)
+    mkdir_private(staging)
     try:
         manifest = _fill(src, staging, settings)
         manifest["created_at"] = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -449,7 +440,7 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
         # Segments before the loaded position hold only loaded events (the writer drops them on its next load).
         journal_copy = staging / JOURNAL_COPY
         segments = sorted(src.journal.glob("*.journal")) if src.journal.is_dir() else []
-        _mkdir_private(journal_copy)
+        mkdir_private(journal_copy)
         copied = []
         for seg in segments:
             if int(seg.name.removesuffix(".journal")) >= position[0]:
@@ -458,7 +449,7 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
         pending = _pending(journal_copy, position)
 
         export = staging / EVENTS_EXPORT
-        _mkdir_private(export)
+        mkdir_private(export)
         duck.execute(f"EXPORT DATABASE {_quote(str(export))} ({EXPORT_OPTIONS})")
     finally:
         duck.close()
@@ -677,9 +668,9 @@ def restore(backup: Path, data_dir: Path, *, force: bool = False, threads: int |
         raise BackupError("a backup cannot be restored into itself")
     if present:
         _check_not_in_use(data_dir)
-    _mkdir_private(data_dir.parent)
+    mkdir_private(data_dir.parent)
     staging = data_dir.parent / f".{data_dir.name}.restore-{secrets.token_hex(4)}"
-    _mkdir_private(staging)
+    mkdir_private(staging)
     try:
         shutil.copyfile(backup / SQLITE_FILE, staging / SQLITE_FILE)
         con = sqlite3.connect(staging / SQLITE_FILE)
