@@ -91,6 +91,9 @@ def test_each_engine_uses_its_own_keys(runtime: Runtime, make_app, database_url:
         bare.dispose()
 
 
+MERCHANT_COLUMNS = ("promo_wechatpay_merchants.private_key_pem", "promo_wechatpay_merchants.api_v3_key")
+
+
 def test_rotation_moves_every_value_to_the_newest_key(database_url: str) -> None:
     old, new = generate_key(), generate_key()
     old_ring, both = Keyring.from_strings([old]), Keyring.from_strings([new, old])
@@ -110,12 +113,19 @@ def test_rotation_moves_every_value_to_the_newest_key(database_url: str) -> None
         assert before["apps.wx_secret"] == {old_ring.current_id: 4, "plaintext": 1}
         assert before["apps.server_secret"] == {old_ring.current_id: 5}
         done = crypto.rotate(engine, both, Base.metadata, batch=2)  # several batches
-        assert done == {"apps.wx_secret": 5, "apps.server_secret": 5, "wx_session_keys.session_key": 1}
+        no_merchants = dict.fromkeys(MERCHANT_COLUMNS, 0)  # no app has a WeChat Pay merchant here
+        assert done == {
+            "apps.wx_secret": 5,
+            "apps.server_secret": 5,
+            "wx_session_keys.session_key": 1,
+            **no_merchants,
+        }
         after = crypto.status(engine, Base.metadata)
         assert after == {
             "apps.wx_secret": {both.current_id: 5},
             "apps.server_secret": {both.current_id: 5},
             "wx_session_keys.session_key": {both.current_id: 1},
+            **{c: {} for c in MERCHANT_COLUMNS},
         }
         assert crypto.rotate(engine, both, Base.metadata) == dict.fromkeys(after, 0)  # nothing left to do
     finally:

@@ -149,11 +149,12 @@ class EncryptedString(TypeDecorator[str]):
     value: a fixed name, never changed once values exist (renaming the column does not require changing it).
     Values can't be compared in SQL (each encryption differs): look rows up by another column."""
 
-    impl = String(512)
+    impl = String
     cache_ok = True
 
-    def __init__(self, label: str) -> None:
-        super().__init__()
+    def __init__(self, label: str, length: int = 512) -> None:
+        # longer than 512 for values such as a PEM private key (about 1.7 KB, stored as 2.3 KB)
+        super().__init__(length=length)
         self.label = label
 
     def process_bind_param(self, value: str | None, dialect: Any) -> str | None:

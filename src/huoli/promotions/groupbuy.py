@@ -367,10 +367,13 @@ def apply_refund_notice(
     *, db: Session, settings: Settings, notice: RefundNotice, now: datetime
 ) -> str | None:
     """WeChat Pay's refund notification, already verified and decrypted: the same outcome as a query
-    (idempotent: WeChat may send it several times). None when no refund of ours has that out_refund_no."""
+    (idempotent: WeChat may send it several times). None when no refund of ours has that out_refund_no.
+    A session scoped to an app (the notify URL naming it) finds only that app's refunds."""
     row = db.scalars(select(Refund).where(Refund.out_refund_no == notice.out_refund_no)).first()
     if row is None or row.out_trade_no != notice.out_trade_no or row.refund_fen != notice.refund_fen:
         return None
+    if notice.mchid and row.mch_id and notice.mchid != row.mch_id:
+        return None  # another merchant's refund that happens to share the number: not this one
     row.updated_at = now
     row.last_error = None if notice.status == "SUCCESS" else f"notification: {notice.event_type}"
     return _settle(db, settings, row, notice.status, notice.refund_id)
@@ -379,9 +382,10 @@ def apply_refund_notice(
 def process_refunds(
     *,
     factory: sessionmaker[Session],
-    pay_for: Callable[[str], WeChatPayClient],
+    pay_for: Callable[[str], WeChatPayClient | None],
     settings: Settings,
     now: Callable[[], datetime],
+    notify_url: Callable[[str], str | None] = lambda _app_id: None,
     limit: int = 1000,
     max_attempts: int = 20,
 ) -> dict[str, int]:
@@ -389,8 +393,10 @@ def process_refunds(
 
     The same out_refund_no is sent on every retry, so a crash between WeChat's answer and our commit just
     repeats a request WeChat treats as the same refund. Pacing is the client's (shared per merchant).
+    `pay_for(app_id)` is the app's merchant (payments.Merchants); None leaves its refunds pending
+    (`not_configured`) without using up their attempts.
     """
-    out = {"succeeded": 0, "processing": 0, "retry": 0, "failed": 0}
+    out = {"succeeded": 0, "processing": 0, "retry": 0, "failed": 0, "not_configured": 0}
     with unit_of_work(factory) as db:
         todo = db.execute(
             select(
@@ -402,13 +408,18 @@ def process_refunds(
                 Refund.total_fen,
                 Refund.reason,
                 Refund.status,
+                Refund.mch_id,
             )
             .where(Refund.status.in_(("pending", "processing")))
             .order_by(Refund.created_at)
             .limit(limit)
         ).all()
-    for rid, app_id, out_refund_no, out_trade_no, refund_fen, total_fen, reason, status in todo:
+    for rid, app_id, out_refund_no, out_trade_no, refund_fen, total_fen, reason, status, mch_id in todo:
         pay = pay_for(app_id)
+        # Only the merchant that took a refund can answer for it: after the app changed merchant, skip it.
+        if pay is None or (status == "processing" and mch_id and mch_id != pay.mchid):
+            out["not_configured"] += 1
+            continue
         try:
             result = (
                 pay.query_refund(out_refund_no)
@@ -419,6 +430,7 @@ def process_refunds(
                     refund_fen=refund_fen,
                     total_fen=total_fen,
                     reason=reason,
+                    notify_url=notify_url(app_id),
                 )
             )
             outcome, error, refund_id = result.status, None, result.refund_id
@@ -432,6 +444,7 @@ def process_refunds(
             row = db.get(Refund, rid)
             assert row is not None
             row.attempts += 1
+            row.mch_id = pay.mchid
             row.updated_at = now()
             row.last_error = error
             if outcome == "RETRY" and row.attempts < max_attempts:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Boolean, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from huoli.crypto import EncryptedString
 from huoli.db import Base, UTCDateTime, utcnow
 from huoli.tenancy import AppScoped
 
@@ -208,6 +209,8 @@ class Refund(AppScoped, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     refund_id: Mapped[str | None] = mapped_column(String(64))
+    # the merchant that was asked to pay it: a notification from another merchant is not about this refund
+    mch_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -424,3 +427,25 @@ class PaidOrder(AppScoped, Base):
     paid_fen: Mapped[int] = mapped_column(Integer)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# -- WeChat Pay merchant per app ----------------------------------------------------------------------
+
+
+class WeChatPayMerchant(AppScoped, Base):
+    """The WeChat Pay merchant an app refunds through and whose notifications it trusts (one per app; an
+    app without one uses the deployment's HUOLI_WECHATPAY_* settings). The two secrets are encrypted at rest;
+    the ids and the platform *public* key are not secret (the admin API shows them)."""
+
+    __tablename__ = "promo_wechatpay_merchants"
+    __table_args__ = (PrimaryKeyConstraint("app_id"),)
+
+    mch_id: Mapped[str] = mapped_column(String(32))
+    merchant_serial: Mapped[str] = mapped_column(String(64))  # serial of the merchant API certificate
+    private_key_pem: Mapped[str] = mapped_column(
+        EncryptedString("promo_wechatpay_merchants.private_key_pem", 4096)
+    )
+    api_v3_key: Mapped[str] = mapped_column(EncryptedString("promo_wechatpay_merchants.api_v3_key"))
+    platform_key_id: Mapped[str] = mapped_column(String(64))  # PUB_KEY_ID_… or a platform certificate serial
+    platform_public_key_pem: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
 from huoli.auth.service import MiniProgramUser
-from huoli.db import unit_of_work
+from huoli.db import read_only, unit_of_work
 from huoli.deps import (
     AppDbDep,
     MiniProgramAppDep,
@@ -35,6 +35,7 @@ from huoli.promotions import (
     distribution,
     flashsale,
     groupbuy,
+    payments,
     referrals,
     risk,
     service,
@@ -79,7 +80,7 @@ from huoli.promotions.schemas import (
 )
 from huoli.runtime import Runtime
 from huoli.users.service import derive_user_id
-from huoli.wechat.pay import WeChatPayError, parse_refund_notification, rsa_verifier
+from huoli.wechat.pay import WeChatPayError, parse_refund_notification
 
 router = APIRouter(tags=["promotions"])
 V1 = "/v1/promotions"
@@ -743,43 +744,68 @@ def server_order_cancelled(body: OrderCancelledIn, runtime: RuntimeDep, app: Sig
         )
 
 
-_verifiers: dict[tuple[str, str], Any] = {}
-
-
 def _notify_answer(status: int, message: str) -> Response:
     # WeChat Pay's own failure shape; anything but 200/204 makes it send the notification again later.
     return Response(orjson.dumps({"code": "FAIL", "message": message}), status, media_type="application/json")
 
 
-@router.post("/v1/promotions/wechatpay/refund-notify", status_code=204, response_class=Response)
-async def wechatpay_refund_notify(request: Request, runtime: RuntimeDep) -> Response:
-    """WeChat Pay's refund result notification (《退款结果通知》, the refund's notify_url): verified with the
-    platform key, decrypted with the APIv3 key, applied like a query answer. 204 acknowledges it."""
+async def _refund_notice(request: Request, runtime: Runtime, app_id: str | None) -> Response:
+    """Verify with the keys of the app the URL names (its own, else the deployment's; no app: the
+    deployment's), decrypt, and apply to that app's refund only (no app: the refund out_refund_no names)."""
     s = runtime.settings
-    if not (s.wechatpay_api_v3_key and s.wechatpay_platform_key_file and s.wechatpay_platform_serial):
-        return _notify_answer(503, "refund notifications are not configured (HUOLI_WECHATPAY_*)")
-    key = (str(s.wechatpay_platform_key_file), s.wechatpay_platform_serial)
-    if key not in _verifiers:
-        _verifiers[key] = rsa_verifier({key[1]: s.wechatpay_platform_key_file.read_bytes()})
+
+    def keys() -> payments.NotifyKeys | str | None:
+        if app_id is None:
+            return payments.deployment_notify_keys(s)
+        with read_only(runtime.sessions, app_id=app_id) as db:
+            if db.get(App, app_id) is None:
+                return "unknown"
+            return payments.notify_keys(db, s, app_id)
+
+    found = await run_in_threadpool(keys)
+    if found == "unknown":
+        return _notify_answer(404, f"no app {app_id!r}")
+    if not isinstance(found, payments.NotifyKeys):
+        return _notify_answer(
+            503, "refund notifications are not configured (HUOLI_WECHATPAY_* or the app's merchant)"
+        )
     body = await request.body()
     try:
         notice = parse_refund_notification(
             request.headers,
             body,
-            verifier=_verifiers[key],
-            api_v3_key=s.wechatpay_api_v3_key.encode(),
+            verifier=found.verifier,
+            api_v3_key=found.api_v3_key,
             now_s=runtime.clock().timestamp(),
         )
     except WeChatPayError as exc:
         return _notify_answer(401, exc.message)
 
     def apply() -> str | None:
-        with unit_of_work(runtime.sessions) as db:  # the notification names no app: out_refund_no does
+        with unit_of_work(runtime.sessions, app_id=app_id) as db:
             return groupbuy.apply_refund_notice(db=db, settings=s, notice=notice, now=runtime.clock())
 
     if await run_in_threadpool(apply) is None:
         return _notify_answer(404, f"no refund {notice.out_refund_no!r} of that order and amount")
     return Response(status_code=204)
+
+
+@router.post(f"{payments.NOTIFY_PATH}/{{app_id}}", status_code=204, response_class=Response)
+async def wechatpay_refund_notify_app(
+    app_id: Annotated[str, Path(max_length=64)], request: Request, runtime: RuntimeDep
+) -> Response:
+    """WeChat Pay's refund result notification (《退款结果通知》) for one app: the refund's notify_url when
+    `huoli promotions refunds --notify-base-url` is set, or the URL configured on that merchant's platform.
+    Verified with that app's platform key and decrypted with its APIv3 key (the deployment's when it has
+    none): a notification signed for another app answers 401 and changes nothing. 204 acknowledges it."""
+    return await _refund_notice(request, runtime, app_id)
+
+
+@router.post(payments.NOTIFY_PATH, status_code=204, response_class=Response)
+async def wechatpay_refund_notify(request: Request, runtime: RuntimeDep) -> Response:
+    """The deployment-wide notify_url (before keys per app): verified with the HUOLI_WECHATPAY_* keys, the
+    refund found by its out_refund_no in any app. Prefer the URL naming the app."""
+    return await _refund_notice(request, runtime, None)
 
 
 @router.post(f"{SERVER}/groups/join")
@@ -971,3 +997,28 @@ def admin_run_jobs(runtime: RuntimeDep, op: OperatorDep) -> dict[str, object]:
     """Run the periodic jobs now (expiries, deadlines, credits). Refunds: `huoli promotions refunds`."""
     with unit_of_work(runtime.sessions, app_id=op.app_id) as db:
         return service.run_jobs(db=db, settings=runtime.settings, now=runtime.clock())
+
+
+OWNER = [role_at_least(Role.owner)]
+
+
+@router.get(f"{ADMIN}/wechatpay", response_model=payments.MerchantOut, dependencies=OWNER)
+def admin_wechatpay(db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> payments.MerchantOut:
+    """The app's WeChat Pay merchant: ids, serials, key fingerprints — never the private key or APIv3 key."""
+    return payments.view(payments.get(db, op.app_id), runtime.settings, op.app_id)
+
+
+@router.put(f"{ADMIN}/wechatpay", response_model=payments.MerchantOut, dependencies=OWNER)
+def admin_set_wechatpay(
+    body: payments.MerchantIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
+) -> payments.MerchantOut:
+    """Set or replace the app's merchant (stored encrypted; the audit trail keeps no secret value)."""
+    row = payments.put(db=db, app_id=op.app_id, spec=body, now=runtime.clock())
+    return payments.view(row, runtime.settings, op.app_id)
+
+
+@router.delete(f"{ADMIN}/wechatpay", response_model=payments.MerchantOut, dependencies=OWNER)
+def admin_clear_wechatpay(db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> payments.MerchantOut:
+    """Remove the app's merchant: it falls back to the deployment's HUOLI_WECHATPAY_* settings."""
+    payments.clear(db=db, app_id=op.app_id)
+    return payments.view(None, runtime.settings, op.app_id)

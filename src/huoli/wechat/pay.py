@@ -159,6 +159,7 @@ class RefundNotice:
     status: str  # SUCCESS | ABNORMAL | CLOSED
     refund_fen: int
     total_fen: int
+    mchid: str = ""  # the merchant the refund belongs to (in the encrypted resource)
 
 
 def parse_refund_notification(
@@ -193,6 +194,7 @@ def parse_refund_notification(
             status=str(data["refund_status"]),
             refund_fen=int(data["amount"]["refund"]),
             total_fen=int(data["amount"]["total"]),
+            mchid=str(data.get("mchid") or ""),
         )
     except WeChatPayError:
         raise
