@@ -143,6 +143,21 @@ class Settings(BaseSettings):
     )
     session_ttl: timedelta = Field(timedelta(days=7), description="Lifetime of a mini-program session token.")
     signature_skew: timedelta = Field(timedelta(minutes=5), description="Server-to-server timestamp window.")
+    event_retention_days: int = Field(
+        0,
+        ge=0,
+        le=36_500,
+        description="Keep events this many whole local days (the app's timezone) before today, then delete them "
+        "and their analytics rollup rows (`huoli privacy retention`, daily). 0: keep forever (the default, so an "
+        "upgrade never deletes history; set it to what your analyses need, e.g. 400). docs/reliability.md.",
+    )
+    wx_session_key_retention_days: int = Field(
+        30,
+        ge=0,
+        le=36_500,
+        description="Delete a user's WeChat session_key this many days after their last login refreshed it "
+        "(`huoli privacy retention`): it only decrypts wx data shortly after a login. 0: keep until erasure.",
+    )
     group_commit_max_events: int = Field(20_000, ge=1)
     group_commit_linger_ms: float = Field(2.0, ge=0, le=1000, description="Wait for more batches per commit.")
     outbox_relay_interval_s: float = Field(1.0, gt=0)

@@ -475,3 +475,121 @@ def prepare(engine: Any, app_id: str, tz: str) -> bool:
     finally:
         cur.close()
     return True
+
+
+def forget_before(con: duckdb.DuckDBPyConnection, app_id: str, cutoff: dt.datetime) -> dict[str, int]:
+    """Retention: after the app's events with ts before `cutoff` were deleted, its rollup rows built only from
+    such events go, and a row that also holds later events (an actor's local day or a session spanning the
+    cutoff, e.g. in another timezone than the app's) is computed again from the remaining events up to its
+    watermark, so the rollups equal a rebuild. Returns the rows deleted per table. `con` is a cursor of its
+    own; the caller holds the rollup lock (analytics.privacy.held)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not {"user_days_state", USER_DAYS, USER_SESSIONS} <= tables:
+        return {}  # no analytics request has built a rollup yet
+    counts = {USER_DAYS: 0, USER_SESSIONS: 0}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        states = con.execute(
+            "SELECT tz, watermark FROM user_days_state WHERE app_id = ?", [app_id]
+        ).fetchall()
+        for tz, watermark in states:
+            counts[USER_DAYS] += _forget_days(con, app_id, tz, int(watermark), cutoff)
+            counts[USER_SESSIONS] += _forget_sessions(con, app_id, tz, int(watermark), cutoff)
+        # Deleted events may have been the newest (late ones with an old ts): their rowids can be handed out
+        # again, so a watermark above the highest remaining rowid comes down to it (as after an erasure).
+        top = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {EVENTS_TABLE}").fetchall()[0][0]
+        con.execute("UPDATE user_days_state SET watermark = ? WHERE watermark > ?", [top, top])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def _remaining(app_id: str, watermark: int, cutoff: dt.datetime, hi_us: int, which: str) -> str:
+    """The `_rollup_src` view: the app's events from the cutoff on that the (app, tz) rollup had folded in,
+    restricted by `which` (a condition on the events)."""
+    app_lit = app_id.replace("'", "''")
+    return (
+        f"CREATE OR REPLACE TEMP VIEW _rollup_src AS SELECT * FROM {EVENTS_TABLE} "
+        f"WHERE rowid <= {int(watermark)} AND app_id = '{app_lit}' "
+        f"AND ts >= TIMESTAMPTZ '{cutoff.astimezone(dt.UTC).isoformat()}' "
+        f"AND ts <= TIMESTAMPTZ '{_from_us(hi_us).isoformat()}' AND {which}"
+    )
+
+
+def _forget_days(
+    con: duckdb.DuckDBPyConnection, app_id: str, tz: str, watermark: int, cutoff: dt.datetime
+) -> int:
+    gone = con.execute(
+        f"DELETE FROM {USER_DAYS} WHERE app_id = ? AND tz = ? AND last_ts < ?", [app_id, tz, cutoff]
+    ).fetchall()[0][0]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _retain_days AS SELECT actor, day, last_ts FROM {USER_DAYS} "
+        "WHERE app_id = ? AND tz = ? AND first_ts < ?",
+        [app_id, tz, cutoff],
+    )
+    (hi_us,) = con.execute("SELECT epoch_us(max(last_ts)) FROM _retain_days").fetchone()  # type: ignore[misc]
+    if hi_us is not None:
+        # Days spanning the cutoff: their remaining events (at least the one at last_ts) make the new row.
+        con.execute(
+            _remaining(
+                app_id,
+                watermark,
+                cutoff,
+                hi_us,
+                "coalesce(user_id, anonymous_id) IN (SELECT actor FROM _retain_days)",
+            )
+        )
+        us_lo, us_hi = con.execute(  # type: ignore[misc]
+            "SELECT epoch_us(min(ts)), epoch_us(max(ts)) FROM _rollup_src"
+        ).fetchone()
+        first, last = _span(_from_us(us_lo), _from_us(us_hi))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _retain_new AS SELECT d.* FROM ({delta_sql(app_id, tz, first, last)}) d "
+            "JOIN _retain_days r ON d.actor = r.actor AND d.day = r.day"
+        )
+        con.execute(
+            f"DELETE FROM {USER_DAYS} u USING _retain_days r "
+            "WHERE u.app_id = ? AND u.tz = ? AND u.actor = r.actor AND u.day = r.day",
+            [app_id, tz],
+        )
+        con.execute(f"INSERT INTO {USER_DAYS} SELECT * FROM _retain_new")
+        con.execute("DROP VIEW IF EXISTS _rollup_src")
+        con.execute("DROP TABLE IF EXISTS _retain_new")
+    con.execute("DROP TABLE IF EXISTS _retain_days")
+    return int(gone)
+
+
+def _forget_sessions(
+    con: duckdb.DuckDBPyConnection, app_id: str, tz: str, watermark: int, cutoff: dt.datetime
+) -> int:
+    gone = con.execute(
+        f"DELETE FROM {USER_SESSIONS} WHERE app_id = ? AND tz = ? AND last_ts < ?", [app_id, tz, cutoff]
+    ).fetchall()[0][0]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _retain_sess AS SELECT sess, last_ts FROM {USER_SESSIONS} "
+        "WHERE app_id = ? AND tz = ? AND first_ts < ?",
+        [app_id, tz, cutoff],
+    )
+    (hi_us,) = con.execute("SELECT epoch_us(max(last_ts)) FROM _retain_sess").fetchone()  # type: ignore[misc]
+    if hi_us is not None:
+        # Sessions spanning the cutoff (they have a session id: an open without one is a single event).
+        con.execute(
+            f"DELETE FROM {USER_SESSIONS} u USING _retain_sess r WHERE u.app_id = ? AND u.tz = ? AND u.sess = r.sess",
+            [app_id, tz],
+        )
+        con.execute(
+            _remaining(app_id, watermark, cutoff, hi_us, "session_id IN (SELECT sess FROM _retain_sess)")
+        )
+        n, us_lo, us_hi = con.execute(  # type: ignore[misc]
+            "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM _rollup_src"
+        ).fetchone()
+        if n:
+            first, last = _span(_from_us(us_lo), _from_us(us_hi))
+            con.execute(
+                f"INSERT INTO {USER_SESSIONS} SELECT * FROM ({delta_sessions_sql(app_id, tz, first, last)})"
+            )
+        con.execute("DROP VIEW IF EXISTS _rollup_src")
+    con.execute("DROP TABLE IF EXISTS _retain_sess")
+    return int(gone)

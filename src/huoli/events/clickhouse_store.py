@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from huoli.events.journal import Position
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import IndexedStore, _conform, _no_op, key_text
+from huoli.events.store import IndexedStore, _conform, _no_op, before, key_text
 
 # The exact dedup check looks event ids up inside a ts range: skip granules that cannot hold them.
 EVENT_ID_INDEX = "INDEX event_id_bloom event_id TYPE bloom_filter(0.001) GRANULARITY 4"
@@ -307,6 +307,9 @@ class ClickHouseEventStore(IndexedStore):
             # them from disk later (docs/reliability.md#privacy-requests-pipl).
             self.client.command(f"DELETE FROM events WHERE {condition}")
         return n
+
+    def delete_events_before(self, cutoff: datetime, *, app_id: str | None = None) -> int:
+        return self.delete_events(*before(cutoff, app_id))
 
     def count(self, *, app_id: str, name: str | None = None) -> int:
         where = f"app_id = {literal(app_id)}" + (f" AND name = {literal(name)}" if name is not None else "")

@@ -112,8 +112,12 @@ class EventStore(Protocol):
 
     def delete_events(self, where: str, params: Sequence[Any] | None = None) -> int:
         """Delete the events matching `where` (SQL both dialects share, `?` placeholders); returns how many.
-        Only privacy erasure deletes events (events/privacy.py); acknowledged events still in the journal are
-        loaded first, so none escapes."""
+        Only privacy erasure and retention delete events (events/privacy.py, privacy/retention.py);
+        acknowledged events still in the journal are loaded first, so none escapes."""
+        ...
+
+    def delete_events_before(self, cutoff: datetime, *, app_id: str | None = None) -> int:
+        """Delete the events whose ts is before `cutoff` (of one app, or of every app); returns how many."""
         ...
 
     def count(self, *, app_id: str, name: str | None = None) -> int: ...
@@ -175,6 +179,15 @@ def _first_copies(table: pa.Table, batch_of: npt.NDArray[np.int32]) -> tuple[pa.
     _, first = np.unique(keys.to_numpy(zero_copy_only=False), return_index=True)
     first.sort()
     return table.take(pa.array(first)), batch_of[first]
+
+
+def before(cutoff: datetime, app_id: str | None = None) -> tuple[str, list[Any]]:
+    """The events older than `cutoff` (of one app, or every app), as SQL both dialects share."""
+    if cutoff.tzinfo is None:
+        raise ValueError("naive cutoff refused: events are kept by aware instants")
+    if app_id is None:
+        return "ts < ?", [cutoff]
+    return "app_id = ? AND ts < ?", [app_id, cutoff]
 
 
 def open_store(url: str, *, threads: int | None = None) -> EventStore:
@@ -440,6 +453,9 @@ class DuckDBEventStore(IndexedStore):
         self.before_read()  # acknowledged events still in the journal are loaded first: none escapes
         rows = self._thread_con().execute(f"DELETE FROM events WHERE {where}", list(params or [])).fetchall()
         return int(rows[0][0])
+
+    def delete_events_before(self, cutoff: datetime, *, app_id: str | None = None) -> int:
+        return self.delete_events(*before(cutoff, app_id))
 
     def count(self, *, app_id: str, name: str | None = None) -> int:
         sql = "SELECT count(*) FROM events WHERE app_id = ?"

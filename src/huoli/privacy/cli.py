@@ -1,11 +1,12 @@
-"""`huoli privacy …`: export a user's data, erase it, list past requests (the API's flows, from a shell)."""
+"""`huoli privacy …`: export a user's data, erase it, list past requests (the API's flows, from a shell); apply
+the retention periods (retention.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -20,9 +21,10 @@ cli = typer.Typer(
 
 from huoli.apps import service as apps  # noqa: E402
 from huoli.audit import service as audit  # noqa: E402
-from huoli.cli import err, fail, guarded, out, runtime  # noqa: E402
-from huoli.db import unit_of_work  # noqa: E402
-from huoli.privacy import flows, service  # noqa: E402
+from huoli.cli import database, err, fail, guarded, out, runtime  # noqa: E402
+from huoli.db import make_session_factory, unit_of_work  # noqa: E402
+from huoli.privacy import flows, retention, service  # noqa: E402
+from huoli.runtime import system_clock  # noqa: E402
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 UserOpt = Annotated[str, typer.Option("--user", help="The user id (as on events).")]
@@ -135,3 +137,59 @@ def requests(
                 r.created_at.isoformat(timespec="seconds"),
             )
         out.print(table)
+
+
+def _days(days: int) -> str:
+    return f"{days} days" if days else "kept forever (0)"
+
+
+@cli.command("retention")
+def apply_retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The result as JSON on stdout.")] = False,
+) -> None:
+    """Delete events and WeChat session keys past their retention periods (HUOLI_EVENT_RETENTION_DAYS,
+    HUOLI_WX_SESSION_KEY_RETENTION_DAYS). Run daily; idempotent."""
+    actor = audit.Actor.cli()
+    now = system_clock()
+    verb = "would delete" if dry_run else "deleted"
+    # The keys need only the operational database: they are pruned beside `huoli serve` on any event store.
+    with database() as (settings, engine, _keyring):
+        days, key_days = settings.event_retention_days, settings.wx_session_key_retention_days
+        if not as_json:
+            out.print(f"retention: events {_days(days)}, WeChat session keys {_days(key_days)}")
+        keys = guarded(
+            lambda: retention.prune_session_keys(
+                make_session_factory(engine), days=key_days, now=now, dry_run=dry_run, actor=actor
+            )
+        )
+    if not as_json:
+        if keys["enabled"]:
+            out.print(f"WeChat session keys: {verb} {keys['total']:,} not refreshed since {keys['before']}")
+        else:
+            out.print("WeChat session keys: kept (wx_session_key_retention_days = 0)")
+    events: dict[str, Any] = {"enabled": False, "days": 0}
+    if days:
+        # The event store is opened only when events have a retention period: by default this runs anywhere.
+        with runtime() as rt:
+            events = guarded(
+                lambda: retention.prune_events(
+                    rt.sessions, rt.store, days=days, now=now, dry_run=dry_run, actor=actor
+                )
+            )
+        if not as_json:
+            apps_done = events["apps"]
+            for app_id, done in apps_done.items():
+                rows = ", ".join(f"{t} {n:,}" for t, n in (done.get("rollups") or {}).items())
+                out.print(
+                    f"events of {app_id}: {verb} {done['events']:,} before {done['before']}"
+                    + (f"; rollup rows deleted: {rows}" if rows else ""),
+                    highlight=False,
+                )
+            if not apps_done:
+                out.print("events: no apps")
+    elif not as_json:
+        out.print("events: kept (event_retention_days = 0)")
+    if as_json:
+        doc = {"dry_run": dry_run, "at": now.isoformat(), "wx_session_keys": keys, "events": events}
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -7,7 +7,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
@@ -97,9 +97,11 @@ def login_with_wechat(
         ["user_id"],
     ):
         key = db.get(WxSessionKey, user.id)
-        assert key is not None
-        key.session_key = wx.session_key
-        key.updated_at = now
+        if key is None:  # retention deleted the stale key meanwhile (prune_session_keys): store it again
+            db.add(WxSessionKey(user_id=user.id, app_id=app.id, session_key=wx.session_key, updated_at=now))
+        else:
+            key.session_key = wx.session_key
+            key.updated_at = now
     db.flush()
     # The login event links the device's anonymous id to the user, so analytics can stitch pre-login events.
     events.emit(
@@ -129,3 +131,20 @@ def revoke_sessions(*, db: Session, user_id: str, now: datetime, ttl: timedelta)
     if user is None:
         raise NotFound(f"unknown user {user_id!r}", code="unknown_user")
     return auth.revoke_user_sessions(db=db, app_id=user.app_id, user_id=user.id, now=now, ttl=ttl)
+
+
+def prune_session_keys(*, db: Session, older_than: datetime, dry_run: bool = False) -> dict[str, int]:
+    """WeChat session keys no login refreshed since `older_than` (retention, privacy/retention.py), per app:
+    deleted, or with dry_run only counted. A login refreshing one meanwhile keeps it (the delete re-checks)."""
+    stale = WxSessionKey.updated_at < older_than
+    found = db.execute(select(WxSessionKey.app_id, func.count()).where(stale).group_by(WxSessionKey.app_id))
+    counts = {str(app_id): int(n) for app_id, n in found}
+    if dry_run:
+        return counts
+    for app_id in counts:
+        gone = db.execute(
+            delete(WxSessionKey).where(WxSessionKey.app_id == app_id, stale),
+            execution_options={"synchronize_session": False},
+        )
+        counts[app_id] = int(getattr(gone, "rowcount", 0) or 0)
+    return counts
