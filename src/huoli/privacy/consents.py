@@ -23,9 +23,9 @@ when it is planned. Unknown purposes raise ValueError: a typo must not silently 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -186,7 +186,16 @@ def permitted(db: Session, app_id: str, user_ids: Iterable[str], purpose: str) -
     return {uid for uid, d in current_consents(db, app_id, user_ids, purpose).items() if allows(d, purpose)}
 
 
-def summary(db: Session) -> list[dict[str, Any]]:
+@dataclass
+class PurposeCount:
+    purpose: str
+    basis: str
+    granted: int = 0
+    withdrawn: int = 0
+    granted_by_version: dict[str, int] = field(default_factory=dict)
+
+
+def summary(db: Session) -> list[PurposeCount]:
     """Per purpose: users whose current decision is yes (by policy version) and no, in the session's app.
     Anonymised rows (erased users) are left out: they are nobody's state any more."""
     latest = select(func.max(ConsentRecord.id)).group_by(ConsentRecord.user_id, ConsentRecord.purpose)
@@ -195,17 +204,14 @@ def summary(db: Session) -> list[dict[str, Any]]:
         .where(ConsentRecord.id.in_(latest), ~ConsentRecord.user_id.startswith(ERASED_PREFIX))
         .group_by(ConsentRecord.purpose, ConsentRecord.granted, ConsentRecord.policy_version)
     )
-    out = {
-        key: {"purpose": key, "basis": p.basis, "granted": 0, "withdrawn": 0, "granted_by_version": {}}
-        for key, p in PURPOSES.items()
-    }
+    out = {key: PurposeCount(key, p.basis) for key, p in PURPOSES.items()}
     for purpose, granted, version, n in db.execute(q):
-        if purpose not in out:
+        entry = out.get(purpose)
+        if entry is None:
             continue  # a purpose dropped from the catalogue: its rows stay as evidence, not as state
-        entry = out[purpose]
         if granted:
-            entry["granted"] += n
-            entry["granted_by_version"][version] = entry["granted_by_version"].get(version, 0) + n
+            entry.granted += n
+            entry.granted_by_version[version] = entry.granted_by_version.get(version, 0) + n
         else:
-            entry["withdrawn"] += n
+            entry.withdrawn += n
     return list(out.values())

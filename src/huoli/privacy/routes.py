@@ -216,4 +216,4 @@ def consent_history(
 )
 def consent_summary(db: AppDbDep) -> list[PurposeCountOut]:
     """Per purpose, how many users currently say yes (per policy version) and no."""
-    return [PurposeCountOut.model_validate(c) for c in consents.summary(db)]
+    return [PurposeCountOut.model_validate(c, from_attributes=True) for c in consents.summary(db)]
