@@ -268,6 +268,104 @@ def apps_set_wx_secret(
         )
 
 
+APIV3_KEY_ENV = "HUOLI_APP_WECHATPAY_API_V3_KEY"
+
+
+def _read_pem(option: str, path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {option} {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+@apps_cli.command("set-wechatpay")
+def apps_set_wechatpay(
+    app_id: Annotated[str, typer.Option("--app", help="App.")],
+    mch_id: Annotated[str, typer.Option("--mch-id", help="WeChat Pay merchant id (商户号).")],
+    serial: Annotated[str, typer.Option("--serial", help="Serial number of the merchant API certificate.")],
+    private_key_file: Annotated[
+        Path, typer.Option("--private-key-file", help="Merchant API private key (apiclient_key.pem).")
+    ],
+    platform_key_file: Annotated[
+        Path,
+        typer.Option(
+            "--platform-key-file", help="WeChat Pay public key (pub_key.pem) or platform certificate."
+        ),
+    ],
+    platform_key_id: Annotated[
+        str,
+        typer.Option(
+            "--platform-key-id", help="Its id as WeChat sends it in Wechatpay-Serial (PUB_KEY_ID_…)."
+        ),
+    ],
+    api_v3_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--api-v3-key-file",
+            help=f"File holding the APIv3 key ('-': standard input). Or set {APIV3_KEY_ENV}; otherwise it is "
+            "asked for, hidden, on a terminal. Never on the command line: ps and shell history would show it.",
+        ),
+    ] = None,
+    api_v3_key: Annotated[str | None, typer.Option("--api-v3-key", hidden=True)] = None,
+) -> None:
+    """Set or replace an app's WeChat Pay merchant (refunds and refund notifications); stored encrypted.
+
+    The notify URL naming the app: /v1/promotions/wechatpay/refund-notify/<app> (docs/promotions.md)."""
+    from huoli.promotions import payments
+
+    if api_v3_key is not None:
+        raise fail(
+            "--api-v3-key is not accepted (a secret on the command line shows in ps and shell history): use "
+            f"--api-v3-key-file FILE, the {APIV3_KEY_ENV} environment variable, or answer the hidden prompt"
+        )
+    key: str | None = None
+    if api_v3_key_file is not None:
+        try:
+            key = sys.stdin.read() if str(api_v3_key_file) == "-" else api_v3_key_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read --api-v3-key-file: {getattr(exc, 'strerror', None) or exc}") from None
+    elif os.environ.get(APIV3_KEY_ENV, "").strip():
+        key = os.environ[APIV3_KEY_ENV]
+    elif sys.stdin.isatty():
+        key = typer.prompt("WeChat Pay APIv3 key (hidden)", default="", hide_input=True, show_default=False)
+    if not (key or "").strip():
+        raise fail(f"no APIv3 key given: use --api-v3-key-file FILE or {APIV3_KEY_ENV}")
+    private_pem = _read_pem("--private-key-file", private_key_file)
+    platform_pem = _read_pem("--platform-key-file", platform_key_file)
+    spec = guarded(
+        lambda: payments.MerchantIn(
+            mch_id=mch_id,
+            merchant_serial=serial,
+            private_key_pem=private_pem,
+            api_v3_key=(key or "").strip(),
+            platform_key_id=platform_key_id,
+            platform_public_key_pem=platform_pem,
+        )
+    )
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        audit.track(db)  # the row's secret columns are redacted by name in the trail
+        guarded(lambda: apps.get(db=db, app_id=app_id))
+        row = payments.put(db=db, app_id=app_id, spec=spec, now=rt.clock())
+        _audited(
+            rt, db, app_id, "cli apps set-wechatpay", {"mch_id": mch_id, "platform_key_id": platform_key_id}
+        )
+        shown = payments.view(row, rt.settings, app_id)
+    out.print_json(shown.model_dump_json())
+
+
+@apps_cli.command("clear-wechatpay")
+def apps_clear_wechatpay(app_id: Annotated[str, typer.Option("--app", help="App.")]) -> None:
+    """Remove an app's WeChat Pay merchant: it falls back to the deployment's HUOLI_WECHATPAY_* settings."""
+    from huoli.promotions import payments
+
+    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+        audit.track(db)
+        guarded(lambda: apps.get(db=db, app_id=app_id))
+        removed = payments.clear(db=db, app_id=app_id)
+        _audited(rt, db, app_id, "cli apps clear-wechatpay", {})
+    out.print(f"WeChat Pay merchant of {app_id} {'removed' if removed else 'was not set'}")
+
+
 @apps_cli.command("list")
 def apps_list() -> None:
     """List apps."""

@@ -24,6 +24,12 @@ key id) and ``-Signature`` (RSA-SHA256 over ``TIMESTAMP\nNONCE\nBODY\n`` with th
 are generated per process (nothing secret is committed): ``MERCHANT_KEY_PEM`` signs requests,
 ``PLATFORM_PUBLIC_PEM`` checks answers. ``tamper_next(n)`` changes the next answers' bodies after signing.
 
+Merchants: ``MCHID`` (the default, keys above) and any ``add_merchant(mchid)`` adds, each with its own API
+key pair, certificate serial, platform key (``PUB_KEY_ID_…``) and APIv3 key. A request is checked against
+the merchant its ``mchid`` names; an order belongs to the merchant it was added for (another merchant's
+refund of it is RESOURCE_NOT_EXISTS); answers and notifications are signed with that merchant's platform
+key; ``seen`` lists (mchid, serial_no) of every verified request.
+
 Controls: ``add_order``, ``fail_next``, ``processing`` (new refunds answer PROCESSING until ``settle()``),
 ``refunds`` (by out_refund_no), ``refunded_fen(out_trade_no)``, ``calls``, ``max_qps_seen``.
 """
@@ -81,6 +87,51 @@ def _pem_pair() -> tuple[rsa.RSAPrivateKey, bytes, bytes]:
 _MERCHANT_KEY, MERCHANT_KEY_PEM, MERCHANT_PUBLIC_PEM = _pem_pair()
 _PLATFORM_KEY, PLATFORM_KEY_PEM, PLATFORM_PUBLIC_PEM = _pem_pair()
 
+
+@dataclass(frozen=True)
+class Merchant:
+    """One merchant (商户号) the fake knows: its API key pair, its WeChat Pay platform key and APIv3 key."""
+
+    mchid: str
+    serial_no: str
+    key: rsa.RSAPrivateKey
+    key_pem: bytes
+    public_pem: bytes
+    platform_key: rsa.RSAPrivateKey
+    platform_public_pem: bytes
+    platform_serial: str
+    api_v3_key: bytes
+
+    @classmethod
+    def generate(cls, mchid: str) -> Merchant:
+        """A second merchant with keys of its own (generated per test run)."""
+        key, key_pem, public_pem = _pem_pair()
+        platform_key, _, platform_public_pem = _pem_pair()
+        return cls(
+            mchid=mchid,
+            serial_no=secrets.token_hex(20).upper(),
+            key=key,
+            key_pem=key_pem,
+            public_pem=public_pem,
+            platform_key=platform_key,
+            platform_public_pem=platform_public_pem,
+            platform_serial=f"PUB_KEY_ID_{mchid}{secrets.randbelow(10**12):012d}",
+            api_v3_key=secrets.token_hex(16).encode(),
+        )
+
+
+DEFAULT_MERCHANT = Merchant(
+    MCHID,
+    SERIAL_NO,
+    _MERCHANT_KEY,
+    MERCHANT_KEY_PEM,
+    MERCHANT_PUBLIC_PEM,
+    _PLATFORM_KEY,
+    PLATFORM_PUBLIC_PEM,
+    PLATFORM_SERIAL,
+    API_V3_KEY,
+)
+
 _AUTH_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -89,6 +140,7 @@ class _Order:
     out_trade_no: str
     total_fen: int
     transaction_id: str
+    mchid: str = MCHID
 
 
 @dataclass
@@ -103,6 +155,8 @@ class _Refund:
     status: str
     create_time: str
     success_time: str | None = None
+    mchid: str = MCHID
+    notify_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,16 +183,16 @@ class _Refund:
         }
 
 
-def _sign(response: Response, *, tamper: bool = False) -> Response:
-    """Sign the answer with the platform key (then spoil it if asked: a man in the middle)."""
+def _sign(response: Response, *, tamper: bool = False, merchant: Merchant = DEFAULT_MERCHANT) -> Response:
+    """Sign the answer with the merchant's platform key (then spoil it if asked: a man in the middle)."""
     timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
     message = response_message(timestamp, nonce, bytes(response.body))
-    signature = _PLATFORM_KEY.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    signature = merchant.platform_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     response.headers.update(
         {
             "Wechatpay-Timestamp": timestamp,
             "Wechatpay-Nonce": nonce,
-            "Wechatpay-Serial": PLATFORM_SERIAL,
+            "Wechatpay-Serial": merchant.platform_serial,
             "Wechatpay-Signature": base64.b64encode(signature).decode(),
         }
     )
@@ -166,6 +220,9 @@ class FakeWeChatPay:
     refunds: dict[str, _Refund] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     max_qps_seen: int = 0
+    merchants: dict[str, Merchant] = field(default_factory=lambda: {MCHID: DEFAULT_MERCHANT})
+    # (mchid, serial_no) of every request whose signature verified: which merchant huoli called as
+    seen: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _failures: list[tuple[int, str]] = field(default_factory=list)
     _tamper: int = 0
@@ -214,6 +271,8 @@ class FakeWeChatPay:
             self.refunds.clear()
             self.calls.clear()
             self.max_qps_seen = 0
+            self.merchants = {MCHID: DEFAULT_MERCHANT}
+            self.seen.clear()
             self._failures.clear()
             self._window.clear()
             self._tamper = 0
@@ -222,15 +281,16 @@ class FakeWeChatPay:
         self,
         *,
         qps: float = 100.0,
-        key_pem: bytes = MERCHANT_KEY_PEM,
-        platform_pem: bytes = PLATFORM_PUBLIC_PEM,
+        key_pem: bytes | None = None,
+        platform_pem: bytes | None = None,
         clock: Callable[[], float] = time.time,
+        merchant: Merchant = DEFAULT_MERCHANT,
     ) -> WeChatPayClient:
         return WeChatPayClient(
-            mchid=MCHID,
-            serial_no=SERIAL_NO,
-            signer=rsa_signer(key_pem),
-            verifier=rsa_verifier({PLATFORM_SERIAL: platform_pem}),
+            mchid=merchant.mchid,
+            serial_no=merchant.serial_no,
+            signer=rsa_signer(key_pem or merchant.key_pem),
+            verifier=rsa_verifier({merchant.platform_serial: platform_pem or merchant.platform_public_pem}),
             base_url=self.url,
             qps=qps,
             clock=clock,
@@ -238,10 +298,17 @@ class FakeWeChatPay:
 
     # -- controls ---------------------------------------------------------------------------------
 
-    def add_order(self, out_trade_no: str, total_fen: int) -> None:
+    def add_merchant(self, mchid: str) -> Merchant:
+        """Another merchant with keys of its own; its orders are paid to it and only it can refund them."""
+        merchant = Merchant.generate(mchid)
+        with self._lock:
+            self.merchants[mchid] = merchant
+        return merchant
+
+    def add_order(self, out_trade_no: str, total_fen: int, mchid: str = MCHID) -> None:
         with self._lock:
             self.orders[out_trade_no] = _Order(
-                out_trade_no, total_fen, f"4200{secrets.randbelow(10**24):024d}"
+                out_trade_no, total_fen, f"4200{secrets.randbelow(10**24):024d}", mchid
             )
 
     def fail_next(self, n: int, code: str = "SYSTEM_ERROR") -> None:
@@ -268,17 +335,21 @@ class FakeWeChatPay:
         self,
         out_refund_no: str,
         *,
-        api_v3_key: bytes = API_V3_KEY,
+        api_v3_key: bytes | None = None,
         timestamp: int | None = None,
         event_type: str | None = None,
+        merchant: Merchant | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """What WeChat Pay POSTs to the refund's notify_url (《退款结果通知》): the refund, encrypted with
-        AEAD_AES_256_GCM under the APIv3 key, in an envelope signed with the platform key like an answer."""
+        AEAD_AES_256_GCM under the APIv3 key, in an envelope signed with the platform key like an answer —
+        the keys of the merchant that took the refund unless `merchant` / `api_v3_key` say otherwise."""
         with self._lock:
             r = self.refunds[out_refund_no]
             status = r.status
+            merchant = merchant or self.merchants[r.mchid]
+            api_v3_key = api_v3_key or merchant.api_v3_key
             resource = {
-                "mchid": MCHID,
+                "mchid": merchant.mchid,
                 "out_trade_no": r.out_trade_no,
                 "transaction_id": r.transaction_id,
                 "out_refund_no": r.out_refund_no,
@@ -307,14 +378,14 @@ class FakeWeChatPay:
         }
         body = json.dumps(envelope, ensure_ascii=False).encode()
         ts, sig_nonce = str(timestamp if timestamp is not None else int(time.time())), secrets.token_hex(16)
-        signature = _PLATFORM_KEY.sign(
+        signature = merchant.platform_key.sign(
             response_message(ts, sig_nonce, body), padding.PKCS1v15(), hashes.SHA256()
         )
         headers = {
             "Content-Type": "application/json",
             "Wechatpay-Timestamp": ts,
             "Wechatpay-Nonce": sig_nonce,
-            "Wechatpay-Serial": PLATFORM_SERIAL,
+            "Wechatpay-Serial": merchant.platform_serial,
             "Wechatpay-Signature": base64.b64encode(signature).decode(),
         }
         return headers, body
@@ -325,7 +396,7 @@ class FakeWeChatPay:
 
     # -- protocol ---------------------------------------------------------------------------------
 
-    def _check(self, request: Request, body: bytes) -> Response | None:
+    def _check(self, request: Request, body: bytes) -> tuple[Response | None, Merchant]:
         now = time.monotonic()
         with self._lock:
             self._window.append(now)
@@ -333,7 +404,7 @@ class FakeWeChatPay:
                 self._window.popleft()
             self.max_qps_seen = max(self.max_qps_seen, len(self._window))
             if len(self._window) > self.qps_limit:
-                return _err(429, "FREQUENCY_LIMITED", "Frequency limit exceeded")
+                return _err(429, "FREQUENCY_LIMITED", "Frequency limit exceeded"), DEFAULT_MERCHANT
         auth = request.headers.get("authorization", "")
         scheme, _, params = auth.partition(" ")
         fields = dict(_AUTH_RE.findall(params))
@@ -343,52 +414,54 @@ class FakeWeChatPay:
             "signature",
             "timestamp",
         } <= set(fields):
-            return _err(401, "SIGN_ERROR", "Authorization header missing or malformed")
-        if fields["mchid"] != MCHID:
-            return _err(400, "MCH_NOT_EXISTS", "mchid does not exist")
-        if fields.get("serial_no") != SERIAL_NO:
-            return _err(401, "SIGN_ERROR", "unknown merchant certificate serial_no")
+            return _err(401, "SIGN_ERROR", "Authorization header missing or malformed"), DEFAULT_MERCHANT
+        merchant = self.merchants.get(fields["mchid"])
+        if merchant is None:
+            return _err(400, "MCH_NOT_EXISTS", "mchid does not exist"), DEFAULT_MERCHANT
+        if fields.get("serial_no") != merchant.serial_no:
+            return _err(401, "SIGN_ERROR", "unknown merchant certificate serial_no"), merchant
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         message = message_to_sign(
             request.method, path, fields["timestamp"], fields["nonce_str"], body.decode()
         )
         try:
-            _MERCHANT_KEY.public_key().verify(
+            merchant.key.public_key().verify(
                 base64.b64decode(fields["signature"]), message, padding.PKCS1v15(), hashes.SHA256()
             )
         except (InvalidSignature, ValueError):
-            return _err(401, "SIGN_ERROR", "signature verification failed")
+            return _err(401, "SIGN_ERROR", "signature verification failed"), merchant
         with self._lock:
+            self.seen.append((merchant.mchid, merchant.serial_no))
             if self._failures:
                 status, code = self._failures.pop(0)
-                return _err(status, code, f"injected {code}")
-        return None
+                return _err(status, code, f"injected {code}"), merchant
+        return None, merchant
 
     def _build_app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post(REFUND_PATH)
         async def apply(request: Request) -> Response:
-            return self._signed(await self._apply(request))
+            return self._signed(*await self._apply(request))
 
         @app.get(REFUND_PATH + "/{out_refund_no}")
         async def query(out_refund_no: str, request: Request) -> Response:
-            return self._signed(self._query(out_refund_no, request))
+            return self._signed(*self._query(out_refund_no, request))
 
         return app
 
-    def _signed(self, response: Response) -> Response:
+    def _signed(self, response: Response, merchant: Merchant) -> Response:
         with self._lock:
             tamper = self._tamper > 0
             self._tamper -= tamper
-        return _sign(response, tamper=tamper)
+        return _sign(response, tamper=tamper, merchant=merchant)
 
-    async def _apply(self, request: Request) -> Response:
+    async def _apply(self, request: Request) -> tuple[Response, Merchant]:
         raw = await request.body()
         self.calls["refund"] += 1
-        early = self._check(request, raw)
+        early, merchant = self._check(request, raw)
         if early is not None:
-            return early
+            return early, merchant
         try:
             body = json.loads(raw)
             out_trade_no = body["out_trade_no"]
@@ -399,23 +472,23 @@ class FakeWeChatPay:
             assert isinstance(refund, int) and isinstance(total, int) and refund > 0
             assert re.fullmatch(r"[0-9A-Za-z_\-|*@]{1,64}", out_refund_no)
         except Exception:
-            return _err(400, "PARAM_ERROR", "invalid request body")
+            return _err(400, "PARAM_ERROR", "invalid request body"), merchant
         with self._lock:
             order = self.orders.get(out_trade_no)
-            if order is None:
-                return _err(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+            if order is None or order.mchid != merchant.mchid:  # another merchant's order is unknown here
+                return _err(404, "RESOURCE_NOT_EXISTS", "订单不存在"), merchant
             if total != order.total_fen:
-                return _err(400, "PARAM_ERROR", "订单金额与原订单金额不一致")
+                return _err(400, "PARAM_ERROR", "订单金额与原订单金额不一致"), merchant
             seen = self.refunds.get(out_refund_no)
             if seen is not None:
                 if (seen.out_trade_no, seen.refund_fen) != (out_trade_no, refund):
-                    return _err(400, "INVALID_REQUEST", "退款单号重复但参数不一致")
-                return JSONResponse(seen.to_json())
+                    return _err(400, "INVALID_REQUEST", "退款单号重复但参数不一致"), merchant
+                return JSONResponse(seen.to_json()), merchant
             done = [r for r in self.refunds.values() if r.out_trade_no == out_trade_no]
             if len(done) >= 50:
-                return _err(400, "INVALID_REQUEST", "部分退款次数超过50次")
+                return _err(400, "INVALID_REQUEST", "部分退款次数超过50次"), merchant
             if sum(r.refund_fen for r in done) + refund > order.total_fen:
-                return _err(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
+                return _err(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额"), merchant
             r = _Refund(
                 refund_id=f"5030{secrets.randbelow(10**24):024d}",
                 out_refund_no=out_refund_no,
@@ -427,20 +500,22 @@ class FakeWeChatPay:
                 status="PROCESSING" if self.processing else "SUCCESS",
                 create_time=_now_text(),
                 success_time=None if self.processing else _now_text(),
+                mchid=merchant.mchid,
+                notify_url=body.get("notify_url"),
             )
             self.refunds[out_refund_no] = r
-            return JSONResponse(r.to_json())
+            return JSONResponse(r.to_json()), merchant
 
-    def _query(self, out_refund_no: str, request: Request) -> Response:
+    def _query(self, out_refund_no: str, request: Request) -> tuple[Response, Merchant]:
         self.calls["query"] += 1
-        early = self._check(request, b"")
+        early, merchant = self._check(request, b"")
         if early is not None:
-            return early
+            return early, merchant
         with self._lock:
             r = self.refunds.get(out_refund_no)
-            if r is None:
-                return _err(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
-            return JSONResponse(r.to_json())
+            if r is None or r.mchid != merchant.mchid:
+                return _err(404, "RESOURCE_NOT_EXISTS", "退款单不存在"), merchant
+            return JSONResponse(r.to_json()), merchant
 
 
 @pytest.fixture(scope="session")

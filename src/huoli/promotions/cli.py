@@ -13,8 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from huoli.db import unit_of_work
-from huoli.promotions import compliance, groupbuy, service
-from huoli.wechat.pay import DEFAULT_BASE_URL, WeChatPayClient, rsa_signer, rsa_verifier
+from huoli.promotions import compliance, groupbuy, payments, service
+from huoli.wechat.pay import DEFAULT_BASE_URL, rsa_signer, rsa_verifier
 
 CLI_NAME = "promotions"
 cli = typer.Typer(
@@ -48,52 +48,86 @@ def jobs(
 
 @cli.command("refunds")
 def refunds(
-    mchid: Annotated[str, typer.Option(envvar="HUOLI_WECHATPAY_MCHID", help="WeChat Pay merchant id.")],
-    serial_no: Annotated[
-        str,
+    mchid: Annotated[
+        str | None,
         typer.Option(
-            envvar="HUOLI_WECHATPAY_SERIAL_NO", help="Serial number of the merchant API certificate."
+            envvar="HUOLI_WECHATPAY_MCHID",
+            help="Deployment merchant id: for apps without a merchant of their own.",
         ),
-    ],
+    ] = None,
+    serial_no: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HUOLI_WECHATPAY_SERIAL_NO",
+            help="Serial number of the deployment merchant's API certificate.",
+        ),
+    ] = None,
     key_file: Annotated[
-        Path,
+        Path | None,
         typer.Option(envvar="HUOLI_WECHATPAY_KEY_FILE", help="Merchant API private key (apiclient_key.pem)."),
-    ],
+    ] = None,
     platform_key_file: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             envvar="HUOLI_WECHATPAY_PLATFORM_KEY_FILE",
             help="WeChat Pay public key (微信支付公钥, PEM) or platform certificate: answers are checked with it.",
         ),
-    ],
+    ] = None,
     platform_serial: Annotated[
-        str,
+        str | None,
         typer.Option(
             envvar="HUOLI_WECHATPAY_PLATFORM_SERIAL",
             help="Its id as WeChat sends it in Wechatpay-Serial (PUB_KEY_ID_… or the certificate serial).",
         ),
-    ],
+    ] = None,
+    notify_base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HUOLI_WECHATPAY_NOTIFY_BASE_URL",
+            help="e.g. https://huoli.example.com: each refund's notify_url becomes "
+            "<this>/v1/promotions/wechatpay/refund-notify/<app> (unset: the merchant platform's setting).",
+        ),
+    ] = None,
     base_url: Annotated[str, typer.Option(envvar="HUOLI_WECHATPAY_BASE_URL")] = DEFAULT_BASE_URL,
     qps: Annotated[float, typer.Option(min=1, max=150, help="Pacing; WeChat allows about 150/s.")] = 100.0,
 ) -> None:
-    """Pay the refunds owed by failed or over-full group buys (idempotent on out_refund_no; retry freely)."""
+    """Pay the refunds owed by failed or over-full group buys (idempotent on out_refund_no; retry freely).
+
+    Each app's refunds go through its own merchant (`huoli apps set-wechatpay`), else through the merchant
+    given here; apps with neither keep theirs pending (counted as not_configured)."""
     from huoli.cli import fail, guarded, runtime
 
-    try:
-        signer = rsa_signer(key_file.read_bytes())
-        verifier = rsa_verifier({platform_serial: platform_key_file.read_bytes()})
-    except (OSError, ValueError, TypeError) as exc:  # unreadable file, not PEM, not RSA
-        raise fail(f"cannot load the WeChat Pay keys: {exc}") from None
+    given = [mchid, serial_no, key_file, platform_key_file, platform_serial]
+    fallback = None
+    if any(v is not None for v in given):
+        if not all(v is not None for v in given):
+            raise fail(
+                "the deployment merchant needs all of --mchid, --serial-no, --key-file, --platform-key-file "
+                "and --platform-serial (or none: only apps with their own merchant are paid)"
+            )
+        assert key_file is not None and platform_key_file is not None
+        try:
+            private_pem, platform_pem = key_file.read_bytes(), platform_key_file.read_bytes()
+            rsa_signer(private_pem)  # refuse a wrong key before anything is sent
+            rsa_verifier({str(platform_serial): platform_pem})
+        except (OSError, ValueError, TypeError) as exc:  # unreadable file, not PEM, not RSA
+            raise fail(f"cannot load the WeChat Pay keys: {exc}") from None
+        fallback = payments.DeploymentMerchant(
+            str(mchid), str(serial_no), private_pem, str(platform_serial), platform_pem
+        )
+    base = notify_base_url.rstrip("/") if notify_base_url else None
     with (
         runtime() as rt,
-        WeChatPayClient(
-            mchid=mchid, serial_no=serial_no, signer=signer, verifier=verifier, base_url=base_url, qps=qps
-        ) as pay,
+        payments.Merchants(rt.sessions, fallback=fallback, base_url=base_url, qps=qps) as merchants,
     ):
         _print(
             guarded(
                 lambda: groupbuy.process_refunds(
-                    factory=rt.sessions, pay_for=lambda _app: pay, settings=rt.settings, now=rt.clock
+                    factory=rt.sessions,
+                    pay_for=merchants,
+                    settings=rt.settings,
+                    now=rt.clock,
+                    notify_url=lambda app: f"{base}{payments.notify_path(app)}" if base else None,
                 )
             )
         )
