@@ -25,6 +25,8 @@ var AUTH_KEY = 'huoli_auth';
 var CHANNEL_KEY = 'huoli_channel';
 var FLAGS_KEY = 'huoli_flags';
 var FLAGS_TTL_MS = 300000; // used when the server does not say (it sends ttl_s)
+var CONSENT_KEY = 'huoli_consents';
+var PRIVACY_HOLD_MAX = 500; // events held in memory (never stored) until the privacy guide is authorised
 
 var SHARE_KEYS = { hl_sharer: true, hl_share_id: true, hl_campaign: true };
 
@@ -332,6 +334,16 @@ function createHuoli(deps) {
   var flushTimer = null;
   var attempts = 0;
 
+  // ---- privacy authorisation (see the privacy section below) ----
+  // State: 'unknown' until wx.getPrivacySetting answers, 'required' (needAuthorization), 'refused' (the user
+  // disagreed in this launch), 'authorised'. Base libraries without the APIs count as authorised. Until
+  // authorised no event is sent: new events are held in memory (bounded, oldest dropped, never stored), sent
+  // after an agree and dropped after a disagree.
+  var privacy = { state: 'unknown', contractName: null, held: [], handler: null, listening: false };
+  var consentStore = null; // { pending: {purpose: decision}, recorded: {user_id, purposes: {purpose: decision}} }
+  var consentChain = Promise.resolve();
+  var lastConsents = null; // the server's answer to the last consent post (the user's current state)
+
   function buildEvent(name, props, page) {
     return {
       event_id: uuid(),
@@ -372,6 +384,10 @@ function createHuoli(deps) {
       if (preInit.length > PRE_INIT_MAX) preInit.shift();
       return;
     }
+    if (!privacyOk()) {
+      holdEvent(ev);
+      return;
+    }
     queue.push(ev);
     trimQueue();
     persist(); // persisted before any send
@@ -401,7 +417,7 @@ function createHuoli(deps) {
     draining = false;
     var ws = waiters;
     waiters = [];
-    var result = { ok: ok, pending: queue.length };
+    var result = { ok: ok, pending: queue.length + privacy.held.length };
     ws.forEach(function (resolve) {
       resolve(result);
     });
@@ -424,6 +440,11 @@ function createHuoli(deps) {
 
   function pump() {
     if (!ready || inFlight) return;
+    if (!privacyOk()) {
+      // Nothing leaves the device before the privacy guide is authorised; flush() waiters learn it now.
+      if (waiters.length) settleWaiters(false);
+      return;
+    }
     if (!queue.length) {
       settleWaiters(true);
       return;
@@ -702,6 +723,313 @@ function createHuoli(deps) {
     });
   }
 
+  // ---- privacy authorisation (用户隐私保护指引) and consent records ----
+
+  function privacyOk() {
+    return privacy.state === 'authorised';
+  }
+
+  function wxFn(name) {
+    var w = getWx();
+    return w && typeof w[name] === 'function' ? w : null;
+  }
+
+  function holdEvent(ev) {
+    if (privacy.state === 'refused') {
+      log('privacy guide refused: event dropped', ev.name);
+      return;
+    }
+    privacy.held.push(ev);
+    var over = privacy.held.length - (cfg ? cfg.privacyHoldMax : PRIVACY_HOLD_MAX);
+    if (over > 0) privacy.held.splice(0, over);
+    log('held until the privacy guide is authorised:', ev.name);
+  }
+
+  function authorise(record) {
+    var was = privacy.state;
+    privacy.state = 'authorised';
+    if (ready && privacy.held.length) {
+      queue = queue.concat(privacy.held);
+      privacy.held = [];
+      trimQueue();
+      persist();
+    }
+    if (record) setPendingConsent('privacy_policy', true, cfg ? cfg.policyVersion : 'unversioned');
+    if (ready) {
+      if (was !== 'authorised') log('privacy guide authorised; sending queued events');
+      if (queue.length) requestDrain(false);
+      sendConsents();
+    }
+  }
+
+  function refuse() {
+    privacy.state = 'refused';
+    privacy.held = [];
+    // A "no" is sent only to withdraw an earlier "yes" of this user: it stops processing elsewhere.
+    if (recordedConsent('privacy_policy') === true) {
+      setPendingConsent('privacy_policy', false, cfg ? cfg.policyVersion : 'unversioned');
+      sendConsents();
+    }
+  }
+
+  function onPrivacySetting(res) {
+    res = isObject(res) ? res : {};
+    if (typeof res.privacyContractName === 'string') privacy.contractName = res.privacyContractName;
+    if (res.needAuthorization === true) {
+      if (privacy.state !== 'refused') privacy.state = 'required';
+      // Authorisation withdrawn in WeChat's settings since this user's recorded "yes": record the withdrawal.
+      if (recordedConsent('privacy_policy') === true) {
+        setPendingConsent('privacy_policy', false, cfg ? cfg.policyVersion : 'unversioned');
+        sendConsents();
+      }
+    } else {
+      authorise(false); // WeChat says nothing needs asking: no decision to record
+    }
+  }
+
+  function readPrivacySetting() {
+    var w = wxFn('getPrivacySetting');
+    if (!w) {
+      authorise(false); // base library < 2.32.3: no privacy authorisation to wait for
+      return;
+    }
+    try {
+      w.getPrivacySetting({
+        success: function (res) {
+          safe(onPrivacySetting, null, [res]);
+        },
+        fail: function (e) {
+          log('getPrivacySetting failed; treated as authorised', e && e.errMsg);
+          safe(authorise, null, [false]);
+        }
+      });
+    } catch (e) {
+      authorise(false);
+    }
+  }
+
+  function getPrivacySetting() {
+    return new Promise(function (resolve) {
+      var w = wxFn('getPrivacySetting');
+      if (!w) return resolve({ supported: false, needAuthorization: false, privacyContractName: null });
+      try {
+        w.getPrivacySetting({
+          success: function (res) {
+            safe(onPrivacySetting, null, [res]);
+            resolve({
+              supported: true,
+              needAuthorization: !!(res && res.needAuthorization),
+              privacyContractName: (res && res.privacyContractName) || null
+            });
+          },
+          fail: function (e) {
+            resolve({ supported: true, needAuthorization: false, privacyContractName: null, errMsg: e && e.errMsg });
+          }
+        });
+      } catch (e) {
+        resolve({ supported: false, needAuthorization: false, privacyContractName: null });
+      }
+    });
+  }
+
+  function onNeedAuthorization(handler) {
+    if (typeof handler !== 'function') {
+      warn('privacy.onNeedAuthorization(handler): handler must be a function');
+      return false;
+    }
+    privacy.handler = handler;
+    var w = wxFn('onNeedPrivacyAuthorization');
+    if (!w) return false; // no such event on this base library: nothing will ever need authorising
+    if (privacy.listening) return true; // one WeChat listener dispatches to the latest handler
+    privacy.listening = true;
+    w.onNeedPrivacyAuthorization(function (resolve, eventInfo) {
+      // The page shows its own pop-up and calls resolve({event: 'agree' | 'disagree' | 'exposureAuthorization'}).
+      var wrapped = function (arg) {
+        var out = typeof resolve === 'function' ? resolve(arg) : undefined;
+        var ev = arg && arg.event;
+        if (ev === 'agree') safe(authorise, null, [true]);
+        else if (ev === 'disagree') safe(refuse);
+        return out;
+      };
+      try {
+        privacy.handler(wrapped, eventInfo);
+      } catch (e) {
+        warn('privacy handler failed:', e);
+      }
+    });
+    return true;
+  }
+
+  function requireAuthorize() {
+    return new Promise(function (resolve) {
+      var w = wxFn('requirePrivacyAuthorize');
+      if (!w) {
+        resolve({ authorised: true, supported: false });
+        return;
+      }
+      try {
+        w.requirePrivacyAuthorize({
+          success: function () {
+            safe(authorise, null, [true]);
+            resolve({ authorised: true, supported: true });
+          },
+          fail: function (e) {
+            var msg = (e && e.errMsg) || 'requirePrivacyAuthorize:fail';
+            // errno 104: the user did not agree; anything else (a scope not declared…) changes nothing.
+            if ((e && e.errno === 104) || /not authorized|disagree|deny/i.test(msg)) safe(refuse);
+            resolve({ authorised: false, supported: true, errMsg: msg });
+          }
+        });
+      } catch (e) {
+        resolve({ authorised: privacyOk(), supported: true, errMsg: e && e.message });
+      }
+    });
+  }
+
+  function loadConsents() {
+    if (consentStore) return consentStore;
+    var c = sGet(CONSENT_KEY);
+    consentStore = {
+      pending: isObject(c) && isObject(c.pending) ? c.pending : {},
+      recorded: isObject(c) && isObject(c.recorded) && isObject(c.recorded.purposes) ? c.recorded : { user_id: null, purposes: {} }
+    };
+    return consentStore;
+  }
+
+  function saveConsents() {
+    sSet(CONSENT_KEY, consentStore);
+  }
+
+  function recordedConsent(purpose) {
+    loadIdentity();
+    var rec = loadConsents().recorded;
+    if (!userId || rec.user_id !== userId || !isObject(rec.purposes[purpose])) return null;
+    return rec.purposes[purpose].granted;
+  }
+
+  // Returns the decision object: the request that sends it marks its outcome on it (setConsent reads it).
+  function setPendingConsent(purpose, granted, version) {
+    var c = loadConsents();
+    var d = { granted: granted, policy_version: version, at: now() };
+    c.pending[purpose] = d;
+    saveConsents();
+    return d;
+  }
+
+  // Decisions wait for a session token; a "yes" also waits for the privacy guide, a "no" never does.
+  function sendableConsents() {
+    var c = loadConsents();
+    var out = [];
+    Object.keys(c.pending).forEach(function (purpose) {
+      var d = c.pending[purpose];
+      if (!isObject(d)) return void delete c.pending[purpose];
+      var rec = c.recorded.user_id === userId && c.recorded.purposes[purpose];
+      if (isObject(rec) && rec.granted === d.granted && rec.policy_version === d.policy_version) {
+        delete c.pending[purpose]; // already recorded for this user: no request
+        d.outcome = { recorded: true, consents: lastConsents };
+        return;
+      }
+      if (d.granted === true && !privacyOk()) return;
+      out.push({ purpose: purpose, decision: d });
+    });
+    return out;
+  }
+
+  function postConsents() {
+    return new Promise(function (resolve) {
+      if (!ready) return resolve({ sent: false, reason: 'init' });
+      var tok = currentToken();
+      if (!tok) return resolve({ sent: false, reason: 'login' });
+      var batch = sendableConsents();
+      saveConsents();
+      if (!batch.length) return resolve({ sent: false, reason: Object.keys(consentStore.pending).length ? 'privacy' : 'none' });
+      var sentFor = userId;
+      try {
+        getWx().request({
+          url: cfg.endpoint + '/v1/privacy/consents',
+          method: 'POST',
+          header: { 'Content-Type': 'application/json', 'X-Huoli-App-Id': cfg.appId, Authorization: 'Bearer ' + tok },
+          data: {
+            consents: batch.map(function (b) {
+              return { purpose: b.purpose, granted: b.decision.granted, policy_version: b.decision.policy_version };
+            })
+          },
+          dataType: 'json',
+          timeout: cfg.requestTimeout,
+          success: function (res) {
+            var body = parseBody(res && res.data);
+            var status = res && Number(res.statusCode);
+            var c = loadConsents();
+            if (status === 200) {
+              if (c.recorded.user_id !== sentFor) c.recorded = { user_id: sentFor, purposes: {} };
+              lastConsents = isObject(body) && Array.isArray(body.consents) ? body.consents : null;
+              batch.forEach(function (b) {
+                b.decision.outcome = { recorded: true, consents: lastConsents };
+                c.recorded.purposes[b.purpose] = { granted: b.decision.granted, policy_version: b.decision.policy_version };
+                if (c.pending[b.purpose] === b.decision) delete c.pending[b.purpose]; // unless changed meanwhile
+              });
+              saveConsents();
+              return resolve({ sent: true });
+            }
+            if (status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
+              batch.forEach(function (b) {
+                b.decision.outcome = { rejected: true, statusCode: status, body: body };
+                if (c.pending[b.purpose] === b.decision) delete c.pending[b.purpose]; // never valid: not retried
+              });
+              saveConsents();
+              warn('consent refused by the server: HTTP ' + status, body);
+              return resolve({ sent: false, reason: 'rejected' });
+            }
+            resolve({ sent: false, reason: 'network', statusCode: status }); // kept: retried on the next trigger
+          },
+          fail: function (e) {
+            resolve({ sent: false, reason: 'network', errMsg: e && e.errMsg });
+          }
+        });
+      } catch (e) {
+        resolve({ sent: false, reason: 'network', errMsg: e && e.message });
+      }
+    });
+  }
+
+  /** Send the pending decisions that may go now; one request at a time. Never rejects. */
+  function sendConsents() {
+    var run = function () {
+      return postConsents().catch(function (e) {
+        return { sent: false, reason: 'error', errMsg: e && e.message };
+      });
+    };
+    consentChain = consentChain.then(run, run);
+    return consentChain;
+  }
+
+  function setConsent(purpose, granted, policyVersion) {
+    if (typeof purpose !== 'string' || !purpose || typeof granted !== 'boolean') {
+      return Promise.reject(new Error('huoli: privacy.setConsent(purpose, granted): a purpose name and a boolean'));
+    }
+    var d;
+    try {
+      loadIdentity();
+      var version = policyVersion ? String(policyVersion) : cfg ? cfg.policyVersion : 'unversioned';
+      d = setPendingConsent(purpose, granted, version);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // An earlier queued send may carry this decision: its outcome is marked on the decision itself.
+    return sendConsents().then(function (r) {
+      var out = d.outcome;
+      if (out && out.rejected) {
+        var err = new Error('huoli: consent rejected: HTTP ' + out.statusCode);
+        err.statusCode = out.statusCode;
+        err.body = out.body;
+        throw err;
+      }
+      if (out && out.recorded) return { recorded: true, pending: false, consents: out.consents };
+      var waiting = loadConsents().pending[purpose] === d;
+      return { recorded: false, pending: waiting, reason: waiting ? (r.reason === 'none' ? 'privacy' : r.reason) : 'superseded' };
+    });
+  }
+
   // ---- public: init / flush / identity ----
   function init(config) {
     try {
@@ -730,6 +1058,8 @@ function createHuoli(deps) {
         channel: config.channel ? String(config.channel) : null,
         campaign: config.campaign ? String(config.campaign) : null,
         retryJitter: config.retryJitter !== false,
+        policyVersion: config.policyVersion ? String(config.policyVersion) : 'unversioned',
+        privacyHoldMax: toInt(config.privacyHoldMax, PRIVACY_HOLD_MAX, 0),
         flagsTtl: config.flagsTtl === undefined || config.flagsTtl === null ? null : toInt(config.flagsTtl, 0, 0)
       };
       if (typeof config.now === 'function') nowFn = config.now;
@@ -744,13 +1074,19 @@ function createHuoli(deps) {
       preInit.forEach(function (e) {
         if (!e.channel && cfg.channel) e.channel = cfg.channel;
       });
-      queue = restored.concat(preInit);
-      preInit = [];
       ready = true;
+      readPrivacySetting(); // before the buffered events: they are held if the guide is not authorised
+      queue = restored;
+      preInit.forEach(function (e) {
+        if (privacyOk()) queue.push(e);
+        else holdEvent(e);
+      });
+      preInit = [];
       trimQueue();
       persist();
       log('init', cfg, 'restored ' + restored.length + ' queued event(s)');
       if (queue.length) requestDrain(false);
+      sendConsents();
       return true;
     } catch (e) {
       warn('init failed:', e);
@@ -766,6 +1102,7 @@ function createHuoli(deps) {
           return;
         }
         waiters.push(resolve);
+        sendConsents();
         requestDrain(true);
       } catch (e) {
         resolve({ ok: false, pending: queue.length });
@@ -781,6 +1118,7 @@ function createHuoli(deps) {
         return;
       }
       setAuth(String(tok), uid, expiresAt);
+      sendConsents();
     } catch (e) {
       warn('identify failed:', e);
     }
@@ -812,6 +1150,7 @@ function createHuoli(deps) {
                   if (r && r.statusCode === 200 && isObject(body) && typeof body.token === 'string' && body.token) {
                     setAuth(body.token, body.user_id, body.expires_at);
                     log('logged in as', userId);
+                    sendConsents(); // decisions made before the login
                     resolve({ userId: userId, expiresAt: body.expires_at || null });
                   } else {
                     fail('HTTP ' + (r && r.statusCode), { statusCode: r && r.statusCode, body: body });
@@ -1147,7 +1486,19 @@ function createHuoli(deps) {
       var v = safe(peekFlag, null, [key, dflt]);
       return v === undefined ? dflt : v;
     },
-    setPreferences: setPreferences
+    setPreferences: setPreferences,
+    privacy: {
+      onNeedAuthorization: function (handler) {
+        return !!safe(onNeedAuthorization, null, [handler]);
+      },
+      requireAuthorize: requireAuthorize,
+      getSetting: getPrivacySetting,
+      isAuthorised: privacyOk,
+      getState: function () {
+        return privacy.state;
+      },
+      setConsent: setConsent
+    }
   };
 }
 

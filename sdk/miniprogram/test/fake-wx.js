@@ -1,7 +1,7 @@
 'use strict';
 // A simulated WeChat mini-program runtime for the SDK tests: `wx` (sync storage, request, login,
-// getLaunchOptionsSync), fake `App`/`Page` registration with lifecycle drivers, and a manual clock
-// whose timers only fire when the test advances it.
+// getLaunchOptionsSync, and with `createEnv({privacy})` the privacy authorisation APIs), fake `App`/`Page`
+// registration with lifecycle drivers, and a manual clock whose timers only fire when the test advances it.
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -52,7 +52,7 @@ function acceptAll(req) {
 }
 
 /**
- * createEnv({ storage?: Map, clock?, launchOptions?, handler? })
+ * createEnv({ storage?: Map, clock?, launchOptions?, handler?, privacy? })
  * env.handler(req, env) -> { status, body, header } | { networkError: 'request:fail ...' } (may be async)
  */
 function createEnv(opts = {}) {
@@ -146,6 +146,64 @@ function createEnv(opts = {}) {
       return { abort() {} };
     },
   };
+  // ---- privacy authorisation (base library >= 2.32.3), only when the test asks for it ----
+  // opts.privacy: { needAuthorization, contractName, officialAnswer: 'agree' | 'disagree', settingFails }
+  if (opts.privacy) {
+    const p = { needAuthorization: true, contractName: '《示例小程序隐私保护指引》', officialAnswer: 'disagree', ...opts.privacy };
+    env.privacy = p;
+    env.privacyListener = null;
+    env.privacyPrompts = []; // eventInfo of every time the page's handler (or the official pop-up) was asked
+    const later = (fn) => {
+      env.pending++;
+      setImmediate(() => {
+        env.pending--;
+        fn();
+      });
+    };
+    wx.getPrivacySetting = (o = {}) => {
+      later(() => {
+        if (p.settingFails) {
+          o.fail && o.fail({ errMsg: 'getPrivacySetting:fail' });
+          return;
+        }
+        const res = { needAuthorization: p.needAuthorization, privacyContractName: p.contractName, errMsg: 'getPrivacySetting:ok' };
+        o.success && o.success(res);
+        o.complete && o.complete(res);
+      });
+    };
+    wx.onNeedPrivacyAuthorization = (listener) => {
+      env.privacyListener = listener; // WeChat keeps one listener: a new one replaces the old
+    };
+    /** Ask as a privacy-scoped API would: the registered listener, or WeChat's own pop-up. */
+    env.askPrivacy = (referrer, done) => {
+      if (!p.needAuthorization) return done(true);
+      const eventInfo = { referrer };
+      env.privacyPrompts.push(eventInfo);
+      let settled = false;
+      const resolve = (arg) => {
+        if (settled || !arg || arg.event === 'exposureAuthorization') return;
+        settled = true;
+        if (arg.event === 'agree') p.needAuthorization = false;
+        done(arg.event === 'agree');
+      };
+      if (env.privacyListener) env.privacyListener(resolve, eventInfo);
+      else later(() => resolve({ event: p.officialAnswer }));
+    };
+    wx.requirePrivacyAuthorize = (o = {}) => {
+      later(() =>
+        env.askPrivacy('requirePrivacyAuthorize', (ok) => {
+          if (ok) o.success && o.success({ errMsg: 'requirePrivacyAuthorize:ok' });
+          else o.fail && o.fail({ errMsg: 'requirePrivacyAuthorize:fail privacy permission is not authorized', errno: 104 });
+        })
+      );
+    };
+    // A privacy-scoped API, to check the SDK never calls one on its own.
+    env.privacyScopedCalls = 0;
+    wx.getLocation = (o = {}) => {
+      env.privacyScopedCalls++;
+      later(() => env.askPrivacy('getLocation', (ok) => (ok ? o.success && o.success({ latitude: 0, longitude: 0 }) : o.fail && o.fail({ errMsg: 'getLocation:fail privacy permission is not authorized', errno: 104 }))));
+    };
+  }
   env.wx = wx;
 
   // ---- fake App / Page registration and lifecycle drivers ----
@@ -184,6 +242,7 @@ function createEnv(opts = {}) {
 
   // ---- inspection helpers ----
   env.eventRequests = () => env.requests.filter((r) => r.url.endsWith('/v1/events'));
+  env.consentRequests = () => env.requests.filter((r) => r.url.endsWith('/v1/privacy/consents'));
   env.sentEvents = () => env.eventRequests().flatMap((r) => r.data.events);
   env.stored = (key) => (storage.has(key) ? JSON.parse(storage.get(key)) : undefined);
   /** Let pending requests/logins (and the callbacks they trigger) run to completion. */
