@@ -94,3 +94,75 @@ def test_export_downloads_and_erase_takes_two_clicks(
     analyst.allow_console_error("403")
     analyst.page.locator("#nav a[data-page=privacy]").click()
     analyst.page.locator("#privacy-forbidden").wait_for()
+
+
+def post_consents(live_server: LiveServer, user_id: str, consents: list[dict[str, object]]) -> None:
+    rt = live_server.runtime
+    token, _ = issue_session_token(secret=rt.secret_key, app_id="shop", user_id=user_id, now=rt.clock(),
+                                   ttl=timedelta(days=1))  # fmt: skip
+    r = httpx.post(
+        f"{live_server.url}/v1/privacy/consents",
+        json={"consents": consents},
+        headers={
+            "X-Huoli-App-Id": "shop",
+            "Authorization": f"Bearer {token}",
+            "User-Agent": "MicroMessenger",
+        },
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_consents_counts_and_a_users_history(
+    console: ConsoleSession, live_server: LiveServer, open_console: Callable[..., ConsoleSession]
+) -> None:
+    someone = f"u_{uuid.uuid4().hex[:8]}"
+    other = f"u_{uuid.uuid4().hex[:8]}"
+    yes = {"purpose": "marketing_messages", "granted": True, "policy_version": "2026-12-01"}
+    post_consents(
+        live_server,
+        someone,
+        [yes, {"purpose": "privacy_policy", "granted": True, "policy_version": "2026-12-01"}],
+    )
+    post_consents(live_server, someone, [yes | {"granted": False}])
+    post_consents(live_server, other, [yes])
+    page = console.page
+    page.locator("#nav a[data-page=privacy]").click()
+    summary = page.locator("#consent-summary table")
+    summary.wait_for()
+    marketing = page.locator("#consent-summary tbody tr", has_text="营销消息")
+    cells = marketing.locator("td")
+    assert cells.nth(1).inner_text() == "需主动同意"
+    granted, withdrawn = int(cells.nth(2).inner_text()), int(cells.nth(3).inner_text())
+    assert granted >= 1 and withdrawn >= 1 and "2026-12-01" in cells.nth(4).inner_text()
+
+    page.locator("#consent-lookup").click()  # no user id: said next to the input, nothing sent
+    page.locator("#consent-form .field-error").get_by_text("请输入用户 ID").wait_for()
+    page.locator("#consent-user").fill(someone)
+    page.locator("#consent-lookup").click()
+    history = page.locator("#consent-history tbody tr")
+    history.nth(2).wait_for()
+    assert history.count() == 3
+    assert "营销消息" in history.first.inner_text() and "拒绝/撤回" in history.first.inner_text()
+    assert "MicroMessenger" in history.first.inner_text() and "小程序" in history.first.inner_text()
+    current = page.locator("#consent-user-result table").first
+    assert "未选择" in current.inner_text()  # analytics and recommendations: never decided
+    console.shot("privacy-consents-zh")
+
+    page.locator("#lang-toggle").click()
+    page.locator("#consent-summary table").wait_for()
+    page.locator("#consents h2").get_by_text("Consents").wait_for()
+    assert "Marketing messages" in page.locator("#consent-summary").inner_text()
+    console.shot("privacy-consents-en")
+
+    # An analyst cannot handle requests but reads the consents.
+    analyst = open_console(live_server.keys["shop"]["analyst"])
+    analyst.allow_console_error("403")
+    analyst.page.locator("#nav a[data-page=privacy]").click()
+    analyst.page.locator("#privacy-forbidden").wait_for()
+    analyst.page.locator("#consent-summary table").wait_for()
+    analyst.page.locator("#consent-user").fill(other)
+    analyst.page.locator("#consent-lookup").click()
+    analyst.page.locator("#consent-history tbody tr").first.wait_for()
+    assert (
+        "MicroMessenger" not in analyst.page.locator("#consent-history").inner_text()
+    )  # no evidence columns

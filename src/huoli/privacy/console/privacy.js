@@ -1,4 +1,5 @@
-// Privacy requests (PIPL): export a user's data as a JSON file, erase it (owner keys, two clicks), past requests.
+// Privacy (PIPL): export a user's data as a JSON file, erase it (owner keys, two clicks), past requests; consents:
+// current yes/no users per purpose and one user's consent history (analyst keys and up).
 
 const L = {
   request: { zh: "导出或删除", en: "Export or erase" },
@@ -39,6 +40,45 @@ const L = {
     owner: { zh: "所有者", en: "Owner" },
   },
   kinds: { export: { zh: "导出", en: "Export" }, erasure: { zh: "删除", en: "Erasure" } },
+  consents: { zh: "授权与同意", en: "Consents" },
+  consentsIntro: {
+    zh: "用户在小程序中对各用途的授权与同意（最新一次决定为准）。撤回后，个性化推荐、营销消息等功能不再对该用户使用。",
+    en: "What users agreed to or withdrew, per purpose (their latest decision counts). After a withdrawal, recommendations, marketing messages and the like stop using that user's data.",
+  },
+  purpose: { zh: "用途", en: "Purpose" },
+  basis: { zh: "规则", en: "Rule" },
+  grantedUsers: { zh: "当前同意（人）", en: "Granted (users)" },
+  withdrawnUsers: { zh: "拒绝或撤回（人）", en: "Declined or withdrawn (users)" },
+  byVersion: { zh: "按指引版本", en: "By policy version" },
+  lookup: { zh: "查询用户", en: "Look up" },
+  current: { zh: "当前状态", en: "Current state" },
+  history: { zh: "历史记录", en: "History" },
+  decision: { zh: "决定", en: "Decision" },
+  version: { zh: "指引版本", en: "Policy version" },
+  source: { zh: "来源", en: "Source" },
+  evidence: { zh: "记录依据", en: "Evidence" },
+  noHistory: { zh: "该用户还没有授权或同意记录。", en: "No consent decisions for this user." },
+  purposes: {
+    privacy_policy: { zh: "用户隐私保护指引", en: "Privacy guide" },
+    personalised_recommendations: { zh: "个性化推荐", en: "Personalised recommendations" },
+    marketing_messages: { zh: "营销消息", en: "Marketing messages" },
+    analytics: { zh: "统计分析", en: "Analytics" },
+  },
+  bases: {
+    authorisation: { zh: "需授权", en: "Authorisation" },
+    opt_out: { zh: "默认开启，可关闭", en: "Opt-out" },
+    opt_in: { zh: "需主动同意", en: "Opt-in" },
+  },
+  decisions: {
+    yes: { zh: "同意", en: "Granted" },
+    no: { zh: "拒绝/撤回", en: "Declined / withdrawn" },
+    none: { zh: "未选择", en: "Not decided" },
+  },
+  sources: {
+    sdk: { zh: "小程序", en: "Mini-program" },
+    server: { zh: "商户后台", en: "Merchant backend" },
+    operator: { zh: "运营录入", en: "Operator" },
+  },
   statuses: {
     running: { zh: "进行中", en: "Running" },
     completed: { zh: "已完成", en: "Completed" },
@@ -47,6 +87,87 @@ const L = {
 };
 
 const DANGER = "color: var(--err); border-color: var(--err);";
+
+const named = (table, v) => table[v] || { zh: v, en: v };
+const decisionLabel = (granted) => (granted === true ? L.decisions.yes : granted === false ? L.decisions.no : L.decisions.none);
+
+// The consents section: counts per purpose and one user's history. Analysts may read it.
+function consentSection(ctx) {
+  const { h, clear, table, formErrors, toast } = ctx.ui;
+  const t = ctx.t;
+  const summarySlot = h("div", { id: "consent-summary" });
+  const user = h("input", {
+    id: "consent-user", name: "user_id", type: "text", autocomplete: "off", spellcheck: "false", placeholder: t(L.userPh),
+  });
+  const lookupBtn = h("button", { type: "submit", id: "consent-lookup" }, t(L.lookup));
+  const form = h("form", { id: "consent-form", novalidate: true },
+    h("div", { class: "form-grid" },
+      h("label", { for: "consent-user" }, t(L.user)), h("div", { class: "field" }, user), h("span"), h("div", {}, lookupBtn)));
+  const userSlot = h("div", { id: "consent-user-result" });
+
+  const summaryColumns = [
+    { key: "purpose", title: t(L.purpose), format: (v) => t(named(L.purposes, v)) },
+    { key: "basis", title: t(L.basis), format: (v) => t(named(L.bases, v)) },
+    { key: "granted", title: t(L.grantedUsers), align: "right", format: ctx.fmt.number },
+    { key: "withdrawn", title: t(L.withdrawnUsers), align: "right", format: ctx.fmt.number },
+    {
+      key: "granted_by_version", title: t(L.byVersion),
+      format: (v) => Object.entries(v || {}).map(([version, n]) => `${version}: ${ctx.fmt.number(n)}`).join(" · ") || "—",
+    },
+  ];
+  const currentColumns = [
+    { key: "purpose", title: t(L.purpose), format: (v) => t(named(L.purposes, v)) },
+    { key: "granted", title: t(L.decision), format: (v) => t(decisionLabel(v)) },
+    { key: "policy_version", title: t(L.version), format: (v) => v || "—" },
+    { key: "source", title: t(L.source), format: (v) => (v ? t(named(L.sources, v)) : "—") },
+    { key: "recorded_at", title: t(L.at), format: (v) => (v ? ctx.fmt.datetime(v) : "—") },
+  ];
+  const historyColumns = [
+    { key: "recorded_at", title: t(L.at), format: (v) => ctx.fmt.datetime(v) },
+    { key: "purpose", title: t(L.purpose), format: (v) => t(named(L.purposes, v)) },
+    { key: "granted", title: t(L.decision), format: (v) => t(decisionLabel(v)) },
+    { key: "policy_version", title: t(L.version) },
+    { key: "source", title: t(L.source), format: (v) => t(named(L.sources, v)) },
+    {
+      key: "ip", title: t(L.evidence),
+      format: (v, r) => h("span", { class: "mono" }, [r.recorded_by, v, r.user_agent].filter(Boolean).join(" · ") || "—"),
+    },
+  ];
+
+  async function loadSummary() {
+    const rows = await ctx.api("/admin/privacy/consents/summary");
+    if (ctx.isCurrent()) clear(summarySlot).append(table(summaryColumns, rows));
+  }
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    formErrors(form, null);
+    const id = user.value.trim();
+    if (!id) {
+      formErrors(form, { details: [{ field: "user_id", message: t(L.needUser) }] });
+      return;
+    }
+    lookupBtn.disabled = true;
+    try {
+      const data = await ctx.api("/admin/privacy/consents", { query: { user_id: id } });
+      if (!ctx.isCurrent()) return;
+      clear(userSlot).append(
+        h("h3", {}, t(L.current)), table(currentColumns, data.consents),
+        h("h3", {}, t(L.history)), h("div", { id: "consent-history" }, table(historyColumns, data.history, { empty: L.noHistory })),
+      );
+    } catch (err) {
+      if (err.status === 422) formErrors(form, err);
+      else toast(err.message, { kind: "error" });
+    } finally {
+      lookupBtn.disabled = false;
+    }
+  });
+
+  const section = h("section", { class: "card", id: "consents" },
+    h("h2", {}, t(L.consents)), h("p", { class: "muted" }, t(L.consentsIntro)), summarySlot,
+    h("h3", {}, t(L.lookup)), form, userSlot);
+  return { section, loadSummary };
+}
 
 // Rows per kind across domains and tables: a plain table name counts deletions, ":anonymised" anonymisations.
 function tally(result) {
@@ -183,18 +304,18 @@ export default {
     });
     user.addEventListener("input", disarm);
 
-    root.append(
-      h("section", { class: "card" }, h("h2", {}, t(L.request)), h("p", { class: "muted" }, t(L.intro)), form, outcome),
-      h("section", { class: "card" }, h("h2", {}, t(L.list)), listSlot),
-    );
-    try {
-      await load();
-    } catch (err) {
-      if (err.status === 403) {
-        clear(root).append(h("p", { class: "page-error", role: "alert", id: "privacy-forbidden" }, t(L.forbidden)));
-        return;
-      }
-      throw err;
+    const requestCard = h("section", { class: "card" }, h("h2", {}, t(L.request)), h("p", { class: "muted" }, t(L.intro)), form, outcome);
+    const listCard = h("section", { class: "card" }, h("h2", {}, t(L.list)), listSlot);
+    const consentsPart = consentSection(ctx);
+    root.append(requestCard, listCard, consentsPart.section);
+    const [requests, counts] = await Promise.allSettled([load(), consentsPart.loadSummary()]);
+    if (requests.status === "rejected") {
+      if (requests.reason?.status !== 403) throw requests.reason;
+      // Analysts cannot handle requests, but may read the consents below.
+      const closed = h("p", { class: "page-error", role: "alert", id: "privacy-forbidden" }, t(L.forbidden));
+      requestCard.replaceWith(closed);
+      listCard.remove();
     }
+    if (counts.status === "rejected") throw counts.reason;
   },
 };
