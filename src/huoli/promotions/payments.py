@@ -62,7 +62,7 @@ class MerchantIn(BaseModel):
     def _private_key(cls, value: str) -> str:
         try:
             _rsa_signer(value.encode())
-        except (ValueError, TypeError):
+        except Exception:  # ValueError, TypeError (encrypted key), UnsupportedAlgorithm: all a 422, never a 500
             raise ValueError("not an RSA private key in PEM (apiclient_key.pem)") from None
         return value
 
@@ -78,7 +78,7 @@ class MerchantIn(BaseModel):
     def _platform_key(cls, value: str) -> str:
         try:
             load_public_key(value.encode())
-        except (ValueError, TypeError):
+        except Exception:  # as above: whatever the PEM parser raises is a bad field
             raise ValueError("not an RSA public key or certificate in PEM (pub_key.pem)") from None
         return value
 
