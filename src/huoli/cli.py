@@ -162,6 +162,26 @@ def serve(
         listen_and_serve(settings, rt, host, port, n)
 
 
+@app.command()
+def worker(
+    queue: Annotated[
+        str,
+        typer.Option(
+            help="general (default): every job but those reading the event store; primary or all: also those "
+            "(opens the event store: only where `huoli serve` does not hold it, e.g. a ClickHouse store).",
+        ),
+    ] = "general",
+    threads: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Job threads (default from settings: 2).")
+    ] = None,
+) -> None:
+    """Run jobs from the queue (HUOLI_JOBS_URL: Redis for workers on several machines, the SQLite file for
+    one); stops on SIGTERM / Ctrl-C after the running jobs finish (at most 30 s)."""
+    from huoli.jobs.cli import run_worker
+
+    run_worker(queue, threads)
+
+
 def listen_and_serve(settings: Settings, rt: Runtime, host: str, port: int, workers: int = 1) -> None:
     from huoli import serving
 

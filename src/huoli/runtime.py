@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +46,7 @@ class Runtime:
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
     loop_engine: Engine | None = None  # hot units of work on the event loop (deps.run_hot), short lock bound
+    job_queue: Any = None  # huoli.jobs.queue.JobQueue, made on first use (jobs.queue.queue_for)
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -326,8 +326,19 @@ class Supervisor:
 def serve(settings: Settings, rt: Runtime, public: socket.socket, workers: int = 1) -> None:
     """Run the primary here on `rt` and `workers - 1` worker processes on `public`; returns when it stops."""
     from huoli.app import create_app
+    from huoli.jobs.queue import Consumers, queue_for, serve_queues
 
     api = create_app(settings, runtime=rt)
+    # The job consumers run in the primary only: it owns the event store some jobs read.
+    jobs = Consumers(queue_for(rt), serve_queues(settings))
+    jobs.start()
+    try:
+        _serve(api, settings, public, workers)
+    finally:
+        jobs.stop()
+
+
+def _serve(api: Any, settings: Settings, public: socket.socket, workers: int) -> None:
     if workers <= 1:  # one process: no workers to forward, so no private socket either
         try:
             _run(api, [public])

@@ -177,6 +177,39 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Optional Redis (redis://127.0.0.1:6379/0): flash-sale gate."
     )
+    jobs_url: str = Field(
+        "",
+        description="Job queue storage (docs/architecture.md#jobs). Default sqlite:///<data_dir>/jobs.db: "
+        "embedded, one machine; redis://host:6379/0 for `huoli worker` processes on several machines.",
+    )
+    jobs_embedded: bool = Field(
+        True,
+        description="`huoli serve` runs a job consumer (threads) itself; turn off when `huoli worker` processes "
+        "run the jobs. Jobs that read the event store always run in `huoli serve`, which owns it.",
+    )
+    jobs_workers: int = Field(2, ge=1, le=64, description="Job threads per consumer (serve or worker).")
+    jobs_lease_s: float = Field(
+        60.0,
+        ge=1,
+        le=86_400,
+        description="A running job renews its lease every third of this; a run whose worker died is taken "
+        "over by another once its lease is this old.",
+    )
+    jobs_retry_backoff_s: float = Field(
+        10.0, ge=0, le=3600, description="First retry delay of a failed job run; doubles per attempt (≤ 1 h)."
+    )
+    jobs_run_retention_days: int = Field(
+        14, ge=1, le=3650, description="Job run records kept this many days (the jobs.prune-runs job)."
+    )
+    wechatpay_base_url: str = Field(
+        "https://api.mch.weixin.qq.com",
+        description="WeChat Pay API base URL for the scheduled refund payment (promotions.refunds job).",
+    )
+    wechatpay_notify_base_url: str = Field(
+        "",
+        description="e.g. https://huoli.example.com: refunds paid by the job name "
+        "<this>/v1/promotions/wechatpay/refund-notify/<app> as notify_url (empty: the merchant's setting).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -200,6 +233,9 @@ class Settings(BaseSettings):
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'huoli.db'}"
+
+    def resolved_jobs_url(self) -> str:
+        return self.jobs_url or f"sqlite:///{self.data_dir / 'jobs.db'}"
 
     def resolved_event_store_url(self) -> str:
         return self.event_store_url or f"duckdb:///{self.data_dir / 'events.duckdb'}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from huoli.auth import service
+from huoli.auth.jobs import prune_expired
 from huoli.db import make_session_factory, unit_of_work
 
 CLI_NAME = "auth"
@@ -22,8 +22,6 @@ def prune() -> None:
     from huoli.runtime import system_clock
 
     with database() as (settings, engine, _keyring), unit_of_work(make_session_factory(engine)) as db:
-        now = system_clock()
-        revocations = service.prune_revocations(db=db, now=now)
-        # A signed timestamp may lead the server's clock by the skew too: a nonce matters for twice the skew.
-        nonces = service.prune_nonces(db=db, older_than=now - 2 * settings.signature_skew)
-    out.print(f"pruned {revocations:,} expired session revocations and {nonces:,} old nonces")
+        # The same function as the daily auth.prune job.
+        done = prune_expired(db, now=system_clock(), settings=settings)
+    out.print(f"pruned {done['revocations']:,} expired session revocations and {done['nonces']:,} old nonces")
