@@ -37,6 +37,7 @@ from huoli.settings import Settings
 
 log = logging.getLogger(__name__)
 
+BUSY_RETRY_S = 2.0
 STALE_QUEUED_S = 60  # a queued run nobody started this long after it was made is enqueued again
 CATCH_UP_FRESH = timedelta(minutes=2)  # a firing this recent runs even for a job that never ran before
 
@@ -111,6 +112,9 @@ class JobQueue:
         outcome = runner.run(self.rt, job, app_id=app_key or None, period=period, trigger=trigger, retry=True)
         if outcome.status == "retrying":
             raise RetryTask(delay=outcome.retry_in_s)
+        if outcome.reason == "busy" and period.startswith("manual:"):
+            # Asked for by hand while a scheduled run holds the lease: start as soon as it ends.
+            raise RetryTask(delay=BUSY_RETRY_S)
 
     def enqueue(self, name: str, app_id: str | None, period: str, trigger: str = "schedule") -> None:
         job = self.job(name)
@@ -222,13 +226,12 @@ class JobQueue:
             self._execute[queue](item.job, item.app_id, item.period, "schedule")
         return len(todo)
 
-    def consumer(self, queue: Queue, *, workers: int | None = None, embedded: bool = True) -> Consumer:
-        cls = _EmbeddedConsumer if embedded else Consumer
-        return cls(
+    def consumer(self, queue: Queue, *, workers: int | None = None, periodic: bool = True) -> Consumer:
+        return _EmbeddedConsumer(
             self.hueys[queue],
             workers=workers or self.rt.settings.jobs_workers,
             worker_type="thread",
-            periodic=True,
+            periodic=periodic,
             max_delay=1.0,  # an idle worker looks at the queue at least every second
             check_worker_health=True,
         )
@@ -258,10 +261,12 @@ def serve_queues(settings: Settings) -> list[Queue]:
 class Consumers:
     """Huey consumers (thread workers) for some queues, started and stopped together."""
 
-    def __init__(self, queue: JobQueue, queues: list[Queue], workers: int | None = None) -> None:
+    def __init__(
+        self, queue: JobQueue, queues: list[Queue], workers: int | None = None, *, periodic: bool = True
+    ) -> None:
         self.queue = queue
         self.queues = queues
-        self.consumers = [queue.consumer(q, workers=workers) for q in queues]
+        self.consumers = [queue.consumer(q, workers=workers, periodic=periodic) for q in queues]
 
     def start(self) -> None:
         for c in self.consumers:

@@ -232,7 +232,9 @@ def job(
 
     def decorate(fn: JobFn) -> JobFn:
         doc = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        (registry or DECLARED).add(Job(name, fn, schedule, scope, queue, transaction, retries, doc))
+        (registry if registry is not None else DECLARED).add(
+            Job(name, fn, schedule, scope, queue, transaction, retries, doc)
+        )
         return fn
 
     return decorate

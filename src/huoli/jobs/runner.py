@@ -151,16 +151,17 @@ class _Heartbeat:
             try:
                 with unit_of_work(self._rt.sessions) as db:
                     until = self._rt.clock() + timedelta(seconds=length)
-                    db.execute(
-                        update(JobRun)
-                        .where(JobRun.id == self._claim.run_id, JobRun.lease_token == self._claim.token)
-                        .values(lease_until=until)
-                    )
+                    # lease row before run row: the lock order (see _lock_lease)
                     db.execute(
                         update(JobLock)
                         .where(JobLock.job == self._job.name, JobLock.app_id == self._app)
                         .where(JobLock.run_id == self._claim.run_id)
                         .values(until=until)
+                    )
+                    db.execute(
+                        update(JobRun)
+                        .where(JobRun.id == self._claim.run_id, JobRun.lease_token == self._claim.token)
+                        .values(lease_until=until)
                     )
             except Exception:  # the job's own transaction may hold SQLite's write lock; try again next beat
                 log.debug("lease renewal of run %s failed", self._claim.run_id, exc_info=True)
@@ -169,6 +170,7 @@ class _Heartbeat:
 def _record_ok(
     db: Session, rt: Runtime, job: Job, app_key: str, claim: _Claim, result: dict[str, Any]
 ) -> None:
+    _lock_lease(db, job, app_key)
     done = db.execute(
         update(JobRun)
         .where(JobRun.id == claim.run_id, JobRun.lease_token == claim.token)
@@ -188,6 +190,14 @@ def _record_ok(
     _release(db, job, app_key, claim.run_id)
 
 
+def _lock_lease(db: Session, job: Job, app_key: str) -> None:
+    """Take the lease row's lock before touching the run row, everywhere: one lock order, so two workers
+    (a claim and a finish) never deadlock."""
+    db.execute(
+        select(JobLock.job).where(JobLock.job == job.name, JobLock.app_id == app_key).with_for_update()
+    )
+
+
 def _release(db: Session, job: Job, app_key: str, run_id: int) -> None:
     db.execute(
         update(JobLock)
@@ -202,6 +212,7 @@ def _record_failure(
 ) -> Outcome:
     line = error_line(exc)
     with unit_of_work(rt.sessions) as db:
+        _lock_lease(db, job, app_key)
         run = db.execute(
             select(JobRun)
             .where(JobRun.id == claim.run_id, JobRun.lease_token == claim.token)
@@ -238,7 +249,13 @@ def run(
     if (job.scope == "app") != (app_id is not None):
         raise ValueError(f"job {job.name} is {job.scope}-scoped")
     app_key = app_id or GLOBAL
-    claim = _claim(rt, job, app_key, period, trigger)
+    try:
+        claim = _claim(rt, job, app_key, period, trigger)
+    except Exception as exc:
+        if not transient_failure(exc):
+            raise
+        # Another worker was claiming the same (job, app): it runs it, or the next tick enqueues it again.
+        return Outcome("skipped", None, error=error_line(exc), reason="contended")
     if isinstance(claim, Outcome):
         return claim
     try:
