@@ -86,7 +86,8 @@ export default {
     const jobColumns = [
       {
         key: "name", title: t(L.name),
-        format: (v, j) => h("div", {}, h("div", { class: "mono" }, v), h("small", { class: "muted" }, j.description)),
+        // the description as a tooltip: a line under each name left the other columns too narrow to read
+        format: (v, j) => h("span", { class: "mono", title: j.description }, v),
       },
       { key: "scope", title: t(L.scope), format: (v) => t(L.scopes[v]) },
       { key: "schedule", title: t(L.schedule), format: (v) => schedule(v, t, h) },
