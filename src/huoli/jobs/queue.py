@@ -65,8 +65,8 @@ def build_huey(settings: Settings, queue: Queue) -> Huey:
 
 
 class _EmbeddedConsumer(Consumer):
-    """Huey's consumer without its signal handlers: inside `huoli serve` the server owns the signals (and
-    they can only be set from the main thread)."""
+    """Huey's consumer without its signal handlers: `huoli serve` and `huoli worker` own the signals (a stop
+    lets running jobs finish within a bound), and they can only be set from the main thread."""
 
     def _set_signal_handlers(self) -> None:
         return None
