@@ -11,10 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from sqlalchemy import select
 from tests.jobs.helpers import drain, runs, settled, wait_until
 from tests.loyalty.helpers import uow
 
+from huoli.apps import service as apps
+from huoli.apps.schemas import AppCreate
 from huoli.db import unit_of_work
 from huoli.jobs import runner
 from huoli.jobs.models import JobRun
@@ -22,7 +25,10 @@ from huoli.jobs.queue import Consumers, JobQueue, queue_for
 from huoli.jobs.registry import Every, JobContext, Registry, job
 from huoli.loyalty import ledger
 from huoli.loyalty.models import PointsTransfer
-from huoli.runtime import Runtime
+from huoli.runtime import Runtime, build_runtime
+from huoli.settings import Settings
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def counting_registry(sleep_s: float = 0.2) -> tuple[Registry, Counter[tuple[str | None, str]]]:
@@ -235,3 +241,35 @@ def test_times_are_timezone_aware(runtime: Runtime, make_app: Callable[..., obje
     (row,) = runs(runtime)
     assert row.created_at.tzinfo is not None and row.started_at and row.started_at.utcoffset() == timedelta(0)
     assert row.created_at <= datetime.now(UTC)
+
+
+def test_two_workers_on_redis_storage_run_each_period_once(settings: Settings) -> None:
+    """The multi-machine shape: Huey's Redis storage shared by two workers (database 15, emptied first)."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc}")
+    rt = build_runtime(settings.model_copy(update={"jobs_url": REDIS_URL}))
+    try:
+        with unit_of_work(rt.sessions) as db:
+            for i in range(2):
+                apps.create(db=db, app_in=AppCreate(id=f"r{i}", name=f"r{i}"))
+        reg, seen = counting_registry()
+        first, second = JobQueue(rt, reg), JobQueue(rt, reg)
+        for huey in first.hueys.values():
+            huey.flush()
+        workers = [Consumers(q, ["general"], workers=3, periodic=False) for q in (first, second)]
+        for w in workers:
+            w.start()
+        try:
+            for _ in range(3):
+                first.tick("general")
+                second.tick("general")
+            wait_until(lambda: settled(rt, first), what="every run to finish")
+        finally:
+            for w in workers:
+                w.stop()
+        assert seen and set(seen.values()) == {1}, seen
+        assert {app for app, _ in seen} == {"r0", "r1", None}
+    finally:
+        rt.close()
