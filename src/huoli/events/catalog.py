@@ -59,6 +59,11 @@ CATALOG: dict[str, EventSpec] = {
         required={"order_id": str, "amount_fen": int},
         server_only=True,
     ),
+    "order_cancelled": EventSpec(
+        "An order was cancelled before payment (merchant backend only).",
+        required={"order_id": str},
+        server_only=True,
+    ),
     "coupon_claimed": EventSpec("A coupon was claimed.", required={"coupon_id": str}, server_only=True),
     "coupon_redeemed": EventSpec(
         "A coupon was used on an order.",

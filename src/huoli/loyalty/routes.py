@@ -263,9 +263,10 @@ def redeem(
 # --- merchant server (signed) -------------------------------------------------------------------------
 
 
-@router.post("/v1/server/loyalty/orders/paid", response_model=EarnOut)
+@router.post("/v1/server/loyalty/orders/paid", deprecated=True, response_model=EarnOut)
 async def order_paid(body: OrderPaidIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
-    """Earn points for a paid order (once per order_id)."""
+    """Earn points for a paid order (once per order_id). Deprecated alias: POST /v1/server/orders/paid settles
+    every domain's part of the order in one transaction."""
     return _json(await run_hot(runtime, _order_paid, runtime, call, body))
 
 
@@ -276,9 +277,9 @@ def _order_paid(runtime: Runtime, call: SignedCall, body: OrderPaidIn) -> EarnOu
         )
 
 
-@router.post("/v1/server/loyalty/orders/refunded", response_model=ReverseOut)
+@router.post("/v1/server/loyalty/orders/refunded", deprecated=True, response_model=ReverseOut)
 def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, call: SignedCallDep) -> ReverseOut:
-    """Reverse points for a (partial) refund, once per refund_id."""
+    """Reverse points for a (partial) refund, once per refund_id. Deprecated alias: /v1/server/orders/refunded."""
     with _signed(runtime, call) as (db, ctx):
         return service.order_refunded(
             db,

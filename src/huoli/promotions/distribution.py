@@ -275,6 +275,51 @@ def on_order_refunded(*, db: Session, settings: Settings, app_id: str, order_id:
     return n
 
 
+def on_order_partly_refunded(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    order_id: str,
+    refund_key: str,
+    remaining_before_fen: int,
+    remaining_after_fen: int,
+    now: datetime,
+) -> int:
+    """A partial refund scales the order's live commissions to what is still paid (amount × after // before);
+    the cut comes off the frozen or available balance as a reversal would. The caller runs it once per refund
+    (the orders domain's refund key); the full refund then reverses what is left (on_order_refunded)."""
+    if remaining_before_fen <= 0 or remaining_after_fen >= remaining_before_fen:
+        return 0
+    rows = db.execute(
+        select(Commission.id, Commission.distributor_user_id, Commission.amount_fen, Commission.status)
+        .where(Commission.order_id == order_id, Commission.status.in_(("frozen", "credited")))
+        .order_by(Commission.level)
+        .with_for_update()  # the credit job moves the amount it reads: it waits for the new one
+    ).all()
+    n = 0
+    for cid, who, amount, status in rows:
+        cut = amount - amount * remaining_after_fen // remaining_before_fen
+        if cut <= 0:
+            continue
+        db.execute(update(Commission).where(Commission.id == cid).values(amount_fen=amount - cut))
+        column = "frozen_fen" if status == "frozen" else "available_fen"
+        col = getattr(Distributor, column)
+        db.execute(update(Distributor).where(Distributor.user_id == who).values({column: col - cut}))
+        emit(
+            db,
+            settings,
+            app_id=app_id,
+            name="commission_reversed",
+            ts=now,
+            key=f"{cid}:{refund_key}",
+            user_id=who,
+            properties={"order_id": order_id, "amount_fen": cut, "from": status, "partial": True},
+        )
+        n += 1
+    return n
+
+
 def withdraw(
     *,
     db: Session,

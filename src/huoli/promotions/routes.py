@@ -682,12 +682,12 @@ def rules(kind: str, item_id: str, runtime: RuntimeDep, app: MiniProgramAppDep) 
 # -- merchant backend (signed) -------------------------------------------------------------------------
 
 
-@router.post(f"{SERVER}/orders/paid")
+@router.post(f"{SERVER}/orders/paid", deprecated=True)
 def server_order_paid(
     body: OrderPaidIn, runtime: RuntimeDep, app: SignedAppDep, request: Request
 ) -> dict[str, Any]:
     """The order was paid: redeem its coupons, settle its flash reservation, qualify a referral (first order),
-    create commissions. Idempotent: report it as often as you like."""
+    create commissions. Idempotent: report it as often as you like. Deprecated alias: /v1/server/orders/paid."""
     uid = _server_user(app, body.user_id, body.openid)
     blocked, check_referral = None, True
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
@@ -723,7 +723,7 @@ def server_order_paid(
         }
 
 
-@router.post(f"{SERVER}/orders/refunded")
+@router.post(f"{SERVER}/orders/refunded", deprecated=True)
 def server_order_refunded(body: OrderRefundedIn, runtime: RuntimeDep, app: SignedAppDep) -> dict[str, int]:
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         return service.order_refunded(
@@ -731,7 +731,7 @@ def server_order_refunded(body: OrderRefundedIn, runtime: RuntimeDep, app: Signe
         )
 
 
-@router.post(f"{SERVER}/orders/cancelled")
+@router.post(f"{SERVER}/orders/cancelled", deprecated=True)
 def server_order_cancelled(body: OrderCancelledIn, runtime: RuntimeDep, app: SignedAppDep) -> dict[str, int]:
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         return service.order_cancelled(

@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
-from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals
+from huoli.errors import HuoliError
+from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk
 from huoli.promotions.common import new_id
 from huoli.promotions.models import (
     Bargain,
@@ -30,6 +31,7 @@ from huoli.promotions.models import (
 )
 from huoli.settings import Settings
 from huoli.users.models import User
+from huoli.wechat.client import WeChatClient
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,106 @@ def order_cancelled(
         else []
     )
     return {"coupons_released": len(released), "flash_units_returned": sum(r[3] for r in stock)}
+
+
+def order_partly_refunded(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    order_id: str,
+    refund_key: str,
+    remaining_before_fen: int,
+    remaining_after_fen: int,
+    now: datetime,
+) -> dict[str, int]:
+    """Part of a paid order was refunded: its commissions shrink pro rata; coupons stay redeemed until the
+    order is refunded in full (order_refunded)."""
+    return {
+        "commissions_reduced": distribution.on_order_partly_refunded(
+            db=db,
+            settings=settings,
+            app_id=app_id,
+            order_id=order_id,
+            refund_key=refund_key,
+            remaining_before_fen=remaining_before_fen,
+            remaining_after_fen=remaining_after_fen,
+            now=now,
+        )
+    }
+
+
+def join_group(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    campaign_id: str,
+    group_id: str | None,
+    user_id: str,
+    out_trade_no: str,
+    paid_fen: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """A paid group-buy join (the signed groups/join call's use case); a join that can't be honoured is
+    answered 'rejected' and refunded by the refunds job."""
+    m, g = groupbuy.join(
+        db=db,
+        settings=settings,
+        app_id=app_id,
+        campaign_id=campaign_id,
+        group_id=group_id,
+        user_id=user_id,
+        out_trade_no=out_trade_no,
+        paid_fen=paid_fen,
+        now=now,
+    )
+    return {
+        "member_id": m.id,
+        "status": m.status,
+        "group_id": g.id if g else None,
+        "group_status": g.status if g else None,
+        "member_count": g.member_count if g else None,
+    }
+
+
+def referral_risk_openid(db: Session, user_id: str) -> str | None:
+    """The openid to risk-check before this user's paid order may reward a referral; None when no reward is
+    pending (or the user is unknown), so no WeChat call is worth making."""
+    if not referrals.has_pending_binding(db, user_id):
+        return None
+    facts = user_facts(db, user_id)
+    return facts.openid if facts else None
+
+
+@dataclass(frozen=True)
+class ReferralVerdict:
+    """What WeChat's risk rank means for a paid order's referral: blocked (with the reason to record), or
+    not checked now (WeChat unavailable: settle the order, leave the referral bound for a retry)."""
+
+    blocked_reason: str | None = None
+    qualify: bool = True
+
+
+def referral_verdict(wechat: WeChatClient, *, openid: str, client_ip: str) -> ReferralVerdict:
+    """Ask WeChat (outside any transaction: it is a network call) as the order-paid route does."""
+    try:
+        rank = risk.risk_rank(wechat, openid=openid, client_ip=client_ip)
+        risk.check_rank(rank)
+    except risk.RiskRefused as exc:
+        return ReferralVerdict(blocked_reason=f"risk_rank_{(exc.details or {}).get('risk_rank')}")
+    except HuoliError:
+        return ReferralVerdict(qualify=False)
+    return ReferralVerdict()
+
+
+def record_referral_block(
+    *, db: Session, settings: Settings, app_id: str, user_id: str, reason: str, now: datetime
+) -> None:
+    """Log the refusal (reward_blocked) in the caller's transaction."""
+    risk.record_block(
+        db=db, settings=settings, app_id=app_id, user_id=user_id, action="referral", reason=reason, now=now
+    )
 
 
 def run_jobs(*, db: Session, settings: Settings, now: datetime) -> dict[str, object]:
