@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +15,9 @@ from huoli.apps.schemas import AppCreate
 from huoli.crypto import EncryptionKeyError, Keyring, generate_key
 from huoli.db import make_engine, make_session_factory, unit_of_work
 from huoli.models import Base
-from huoli.runtime import Runtime
+from huoli.promotions.models import WeChatPayMerchant
+from huoli.runtime import Runtime, build_runtime
+from huoli.settings import Settings
 from huoli.users.models import WxSessionKey
 
 WX_SECRET = "wx-app-secret-0123456789abcdef"
@@ -204,3 +209,71 @@ def test_migration_without_a_key_leaves_plaintext_readable(database_url: str) ->
         assert str(raw(engine, "SELECT server_secret FROM apps")[0][0]).startswith("enc1:")
     finally:
         engine.dispose()
+
+
+def test_start_check_covers_every_encrypted_column(database_url: str, settings: Settings) -> None:
+    """The start-up check finds, in each EncryptedString column of the schema (the WeChat Pay merchant's
+    included), a value under a key that is not configured; a runtime then refuses to start, naming it."""
+    old, gone = generate_key(), generate_key()
+    ring, lost = Keyring.from_strings([old]), Keyring.from_strings([gone])
+    engine = make_engine(database_url, keyring=ring)
+    migrate.upgrade(engine)
+    with unit_of_work(make_session_factory(engine)) as db:
+        apps.create(db=db, app_in=AppCreate(id="shop", name="x", wx_secret=WX_SECRET))
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with unit_of_work(make_session_factory(engine), app_id="shop") as db:
+        db.add(WxSessionKey(app_id="shop", user_id="u1", session_key="SESSION-KEY-1"))
+        db.add(
+            WeChatPayMerchant(
+                app_id="shop",
+                mch_id="1900000109",
+                merchant_serial="ABCDEF0123",
+                private_key_pem="-----BEGIN PRIVATE KEY-----…",
+                api_v3_key="0123456789abcdef0123456789abcdef",
+                platform_key_id="PUB_KEY_ID_1",
+                platform_public_key_pem="-----BEGIN PUBLIC KEY-----…",
+                updated_at=now,
+            )
+        )
+    columns = crypto.encrypted_columns(Base.metadata)
+    assert {f"{t.name}.{c}" for t, c, _ in columns} >= {
+        "apps.wx_secret",
+        "apps.server_secret",
+        "wx_session_keys.session_key",
+        *MERCHANT_COLUMNS,
+    }
+    try:
+        crypto.check_keys(engine, Base.metadata, ring)  # everything under a configured key
+        crypto.check_keys(engine, Base.metadata, Keyring.from_strings([generate_key(), old]))  # an older one
+        for table, column, label in columns:
+            value = sa.type_coerce(table.c[column], sa.String)
+            with engine.begin() as conn:
+                [kept] = conn.execute(sa.select(value)).scalars().all()
+                conn.execute(
+                    sa.update(table).values({column: sa.type_coerce(lost.encrypt("x", label), sa.String)})
+                )
+            with pytest.raises(
+                EncryptionKeyError,
+                match=re.escape(f"a {label} value is encrypted with key {lost.current_id}"),
+            ):
+                crypto.check_keys(engine, Base.metadata, ring)
+            with engine.begin() as conn:
+                conn.execute(sa.update(table).values({column: sa.type_coerce(kept, sa.String)}))
+        crypto.check_keys(engine, Base.metadata, ring)
+
+        # A runtime starting with only the old key while the merchant's APIv3 key is under another one.
+        with engine.begin() as conn:
+            column = sa.type_coerce(WeChatPayMerchant.__table__.c.api_v3_key, sa.String)
+            conn.execute(
+                sa.update(WeChatPayMerchant.__table__).values(
+                    {column: lost.encrypt("0123456789abcdef0123456789abcdef", MERCHANT_COLUMNS[1])}
+                )
+            )
+    finally:
+        engine.dispose()
+    with pytest.raises(
+        EncryptionKeyError,
+        match=re.escape(f"a {MERCHANT_COLUMNS[1]} value is encrypted with key {lost.current_id}"),
+    ):
+        build_runtime(settings.model_copy(update={"encryption_keys": old}))
+    build_runtime(settings.model_copy(update={"encryption_keys": f"{old},{gone}"})).close()

@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, MetaData, String, Table, select, tuple_, type_coerce, update
+from sqlalchemy import Engine, MetaData, String, Table, func, inspect, select, tuple_, type_coerce, update
 from sqlalchemy.types import TypeDecorator
 
 from huoli.errors import HuoliError
@@ -174,6 +174,29 @@ def encrypted_columns(metadata: MetaData) -> list[tuple[Table, str, str]]:
         for column in table.columns
         if isinstance(column.type, EncryptedString)
     ]
+
+
+def check_keys(engine: Engine, metadata: MetaData, keyring: Keyring) -> None:
+    """Raise EncryptionKeyError if any stored secret is under a key the keyring lacks (run at start).
+
+    Every EncryptedString column of `metadata` — found by type, so a new secret column is covered without
+    being listed here — gets one query for a value whose key id is not configured: nothing is decrypted or
+    read back unless one is found (a scan of the column, no transfer). A table not created yet (a database
+    behind the code's migrations) holds nothing to check. The error names the column's label and the key.
+    """
+    with engine.connect().execution_options(huoli_read_only=True) as conn:  # no SQLite write lock
+        present = set(inspect(conn).get_table_names())
+        known = [f"{kid}:" for kid in keyring.ids]
+        for table, column, label in encrypted_columns(metadata):
+            if table.name not in present:
+                continue
+            raw = type_coerce(table.c[column], String)  # the stored text, not decrypted
+            named = func.substr(raw, len(PREFIX) + 1, len(known[0]))  # "<key id>:"
+            stmt = select(raw).where(raw.startswith(PREFIX), named.not_in(known)).limit(1)
+            stored = conn.execute(stmt).scalar()
+            if stored is not None:
+                keyring.decrypt(stored, label)  # raises: "a <label> value is encrypted with key …"
+                raise EncryptionKeyError(f"a {label} value names a key that is not configured")  # unreachable
 
 
 def _batches(

@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli import migrate
+from huoli import crypto, migrate
 from huoli.apps.models import App
 from huoli.apps.service import AppCache
 from huoli.auth.service import RevocationCache
 from huoli.crypto import Keyring
-from huoli.db import Timeouts, make_engine, make_session_factory, read_only
+from huoli.db import Timeouts, make_engine, make_session_factory
 from huoli.events.store import EventStore, open_store
 from huoli.events.writer import GroupCommitWriter
+from huoli.models import Base
 from huoli.settings import Settings
 from huoli.wechat.client import WeChatClient
 
@@ -97,9 +98,9 @@ def _wire(
     primary: bool = True,
 ) -> Runtime:
     sessions = make_session_factory(engine)
-    # Fail at start, not on a request, if the keys can't read the apps' secrets.
-    with read_only(sessions) as db:
-        db.execute(select(App.wx_secret, App.server_secret)).all()
+    # Fail at start, not on a request, if a stored secret (any EncryptedString column) is under a key not
+    # configured.
+    crypto.check_keys(engine, Base.metadata, keyring)
     choice = settings.hot_routes_on_loop
     on_loop = choice if choice is not None else engine.dialect.name == "postgresql"
     return Runtime(
