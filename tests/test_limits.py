@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from tests.conftest import Clock
 
 from huoli.app import create_app
-from huoli.limits import Gcra, Rate
+from huoli.limits import Gcra, Rate, RedisGcra
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
 
@@ -91,3 +95,83 @@ def test_exempt_addresses_have_no_per_ip_limit(settings: Settings, make_app: Cal
         assert 429 not in codes
     finally:
         rt.close()
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _prefix() -> str:
+    return f"huoli:test-rl:{secrets.token_hex(4)}:"
+
+
+def test_redis_buckets_follow_the_same_algorithm() -> None:
+    prefix = _prefix()
+
+    async def run() -> tuple[list[float], float, float]:
+        shared = RedisGcra(REDIS, prefix=prefix)
+        rate, key = Rate(per_s=2, burst_s=2), ("k", "a")  # 4 at once, then 2 a second
+        burst = [await shared.check(key, rate) for _ in range(5)]
+        other = await shared.check(("k", "b"), rate)
+        await asyncio.sleep(0.6)
+        after = await shared.check(key, rate)
+        return burst, other, after
+
+    burst, other, after = asyncio.run(run())
+    assert burst[:4] == [0, 0, 0, 0] and 0.4 < burst[4] <= 0.5  # the 5th waits one interval
+    assert other == 0  # another caller has its own bucket
+    assert after == 0  # an interval later one more passes
+    assert redis.Redis.from_url(REDIS).exists(f"{prefix}k:a")  # counted in Redis, not by the fallback
+
+
+def test_processes_sharing_redis_share_one_bucket_per_key(
+    settings: Settings, make_app: Callable[..., Any]
+) -> None:
+    """Two servers (two runtimes and apps, as two `--workers` processes) on one Redis: a key's burst is spent
+    once across both, where per-process buckets would let it through twice."""
+    app = make_app()
+    owner = {"Authorization": f"Bearer {app.keys['owner']}"}
+    shared = settings.model_copy(
+        update={
+            "rate_limit_admin_per_key": 1,
+            "rate_limit_burst_s": 3,
+            "rate_limit_redis_url": REDIS,
+            "rate_limit_redis_prefix": _prefix(),  # key ids repeat across test databases
+        }
+    )
+    rts = [build_runtime(shared) for _ in range(2)]
+    try:
+        a, b = (create_app(runtime=rt) for rt in rts)
+        with TestClient(a) as ca, TestClient(b) as cb:
+            codes = [c.get("/admin/app", headers=owner).status_code for c in (ca, cb, ca, cb, ca)]
+        assert codes.count(200) == 3 and codes.count(429) == 2, codes
+    finally:
+        for rt in rts:
+            rt.close()
+
+
+def test_an_unreachable_redis_falls_back_to_counting_in_the_process(
+    settings: Settings, make_app: Callable[..., Any]
+) -> None:
+    app = make_app()
+    owner = {"Authorization": f"Bearer {app.keys['owner']}"}
+    rt = build_runtime(
+        settings.model_copy(
+            update={
+                "rate_limit_admin_per_key": 1,
+                "rate_limit_burst_s": 3,
+                "rate_limit_redis_url": f"redis://127.0.0.1:{_closed_port()}/0",
+            }
+        )
+    )
+    try:
+        with TestClient(create_app(runtime=rt)) as client:
+            codes = [client.get("/admin/app", headers=owner).status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+    finally:
+        rt.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # bound, never listening: connections are refused

@@ -23,7 +23,7 @@ from huoli.db import transient_failure
 from huoli.domains import domain_modules
 from huoli.errors import HuoliError
 from huoli.events import service as events_service
-from huoli.limits import BodyLimit, Rate, RateLimit, RateLimits
+from huoli.limits import BodyLimit, Rate, RateLimit, RateLimits, RedisGcra
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
 
@@ -192,7 +192,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             "/v1/auth/wechat": 16 * 1024,
         },
     )
-    app.add_middleware(RateLimit, limits=rate_limits(limits))  # outermost: a refused caller costs least
+    shared = (
+        RedisGcra(limits.rate_limit_redis_url, prefix=limits.rate_limit_redis_prefix)
+        if limits.rate_limit_redis_url
+        else None
+    )
+    # outermost: a refused caller costs least
+    app.add_middleware(RateLimit, limits=rate_limits(limits), shared=shared)
 
     @app.get("/healthz", tags=["ops"])
     def healthz(request: Request) -> dict[str, Any]:

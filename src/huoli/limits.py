@@ -5,6 +5,8 @@ A pure ASGI middleware (no BaseHTTPMiddleware): it costs one header scan per req
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -12,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
@@ -108,6 +113,61 @@ class Gcra:
         return 0.0
 
 
+class RedisGcra:
+    """The same algorithm with the timestamps in Redis, so `serve --workers N` and several machines share one
+    bucket per caller. One Lua call per check, on Redis's clock (processes' clocks may disagree). When Redis
+    fails or answers slower than `timeout_s`, the check falls back to this process's own bucket: a limiter
+    must not take the service down with it."""
+
+    # KEYS[1]: the bucket; ARGV: interval, tolerance (seconds). Returns "0" (counted) or the seconds to wait.
+    SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+if now < tat - tolerance then return tostring(tat - tolerance - now) end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return '0'
+"""
+
+    def __init__(self, url: str, *, prefix: str = "huoli:rl:", timeout_s: float = 0.1) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.timeout_s = timeout_s
+        self.local = Gcra()
+        self._warned_at = -math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._script: Any = None
+
+    def _script_for_this_loop(self) -> Any:
+        # an asyncio Redis client's connections belong to one event loop (a test client starts a new one)
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(
+                self.url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
+            )
+            self._loop, self._script = loop, client.register_script(self.SCRIPT)
+        return self._script
+
+    async def check(self, key: tuple[str, str], rate: Rate) -> float:
+        try:
+            script = self._script_for_this_loop()
+            wait = await asyncio.wait_for(
+                script(keys=[f"{self.prefix}{key[0]}:{key[1]}"], args=[rate.interval, rate.tolerance]),
+                self.timeout_s * 2,
+            )
+            return float(wait)
+        except (RedisError, OSError, TimeoutError) as exc:
+            if time.monotonic() - self._warned_at > 60:  # one line a minute while Redis is away
+                self._warned_at = time.monotonic()
+                log.warning("rate limits: Redis unavailable (%s); counting in this process", exc)
+            return self.local.check(key, rate)
+
+
 @dataclass(frozen=True)
 class RateLimits:
     admin_per_key: Rate | None
@@ -122,13 +182,16 @@ LOGIN_PATH = "/v1/auth/wechat"
 
 class RateLimit:
     """429 with Retry-After for a caller over its rate: operator keys and client IPs on /admin, client IPs on
-    /v1 (the login tighter: it is public with only an app id). Per process: `serve --workers N` allows N
-    times the rate across the machine."""
+    /v1 (the login tighter: it is public with only an app id). Per process unless `shared` (Redis) is given:
+    then one bucket per caller across every process and machine."""
 
-    def __init__(self, app: ASGIApp, *, limits: RateLimits, gcra: Gcra | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limits: RateLimits, gcra: Gcra | None = None, shared: RedisGcra | None = None
+    ) -> None:
         self.app = app
         self.limits = limits
         self.gcra = gcra or Gcra()
+        self.shared = shared
 
     def _checks(self, scope: Scope) -> list[tuple[str, tuple[str, str], Rate]]:
         path: str = scope["path"]
@@ -153,7 +216,7 @@ class RateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for kind, key, rate in self._checks(scope):
-                wait = self.gcra.check(key, rate)
+                wait = await self.shared.check(key, rate) if self.shared else self.gcra.check(key, rate)
                 if wait > 0:
                     await _too_many(send, kind, rate, wait)
                     return

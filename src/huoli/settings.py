@@ -130,6 +130,14 @@ class Settings(BaseSettings):
     rate_limit_burst_s: float = Field(
         10, gt=0, le=3600, description="A caller may spend this many seconds of its rate at once (a burst)."
     )
+    rate_limit_redis_url: str | None = Field(
+        None,
+        description="Redis for rate-limit buckets shared by every process and machine "
+        "(redis://127.0.0.1:6379/0); unset: each process counts alone.",
+    )
+    rate_limit_redis_prefix: str = Field(
+        "huoli:rl:", description="Prefix of the bucket keys: give deployments that share a Redis their own."
+    )
     rate_limit_exempt_ips: list[str] = Field(
         ["127.0.0.1", "::1"],
         description="Client addresses with no per-IP limit (this machine: health checks, benches). Behind a "

@@ -114,6 +114,10 @@ def test_no_acknowledged_event_lost_on_kill_9(tmp_path: Path) -> None:
     stored = {r["event_id"] for r in rows}
     ts_of = {r["event_id"]: r["ts"] for r in rows}
     lost = acknowledged - stored
+    print(
+        f"kill -9 (events): {len(sent)} sent, {len(acknowledged)} acknowledged, {len(lost)} lost, "
+        f"{len(stored - acknowledged)} stored unacknowledged"
+    )
     assert not lost, f"{len(lost)} acknowledged events lost"
     assert stored <= sent  # nothing invented
     # Some unacknowledged batches may have committed just before the kill: the SDK resends them and dedup
