@@ -118,10 +118,15 @@ def count(runtime: Runtime, app_id: str, model: Any, *where: Any) -> int:
 
 
 def logged(runtime: Runtime, app_id: str, name: str) -> int:
-    """`name` events written: still in the outbox or already relayed to the store."""
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        pending = sum(orjson.loads(p)["name"] == name for p in db.scalars(select(OutboxEvent.payload)))
-    return pending + runtime.store.count(app_id=app_id, name=name)
+    """`name` events written, once the relay (running under the TestClient) has moved them to the store."""
+    deadline = time.monotonic() + 5
+    while True:
+        with unit_of_work(runtime.sessions, app_id=app_id) as db:
+            pending = sum(orjson.loads(p)["name"] == name for p in db.scalars(select(OutboxEvent.payload)))
+        if not pending:
+            return runtime.store.count(app_id=app_id, name=name)
+        assert time.monotonic() < deadline, f"{name}: still in the outbox"
+        time.sleep(0.02)
 
 
 def wait_logged(runtime: Runtime, app_id: str, name: str, n: int) -> None:
