@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, update
 
+import huoli
 from huoli.apps.models import ApiKey
 from huoli.db import unit_of_work
 from huoli.runtime import Runtime
-from huoli.tenancy import CrossAppWrite
+from huoli.tenancy import CrossAppWrite, UnscopedQuery, check_scoped, execute_scoped, scoped_sql
 from huoli.users.models import User
 
 
@@ -50,3 +54,53 @@ def test_unit_of_work_rolls_back_everything(runtime: Runtime, make_app) -> None:
         raise RuntimeError("boom after the write")
     with unit_of_work(runtime.sessions) as db:
         assert db.scalars(select(User)).all() == []
+
+
+def test_hand_written_sql_must_name_the_app_for_every_app_table(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]
+    make_app("alpha")
+    make_app("beta")
+    refused = [
+        "DELETE FROM loyalty_board_counts WHERE id <= :top",
+        "UPDATE loyalty_board_scores SET score = 0 WHERE user_id = :u",
+        "SELECT * FROM users u JOIN loyalty_board_scores s ON s.user_id = u.id WHERE u.app_id = :app",
+        "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) VALUES (:other, 'b', 'p', 1, 1)",
+    ]
+    for sql in refused:
+        with pytest.raises(UnscopedQuery):
+            check_scoped(scoped_sql(sql))
+    check_scoped(
+        scoped_sql(
+            "SELECT count(*) FROM users u JOIN loyalty_board_scores s ON s.app_id = :app WHERE u.app_id = :app"
+        )
+    )
+    with unit_of_work(runtime.sessions, app_id="alpha") as db:
+        db.add(User(id="u1", openid="o1"))
+    with unit_of_work(runtime.sessions, app_id="beta") as db:
+        db.add(User(id="u2", openid="o1"))
+    with unit_of_work(runtime.sessions, app_id="alpha") as db:
+        # `:app` comes from the session; a caller cannot pass another
+        assert execute_scoped(db, "SELECT count(*) FROM users WHERE app_id = :app").scalar_one() == 1
+        with pytest.raises(UnscopedQuery):
+            execute_scoped(db, "SELECT count(*) FROM users WHERE app_id = :app", {"app": "beta"})
+        gone = execute_scoped(db, "DELETE FROM users WHERE app_id = :app AND id IN ('u1', 'u2')")
+        assert gone.rowcount == 1  # its own row only
+    with unit_of_work(runtime.sessions) as db, pytest.raises(UnscopedQuery):
+        execute_scoped(db, "SELECT count(*) FROM users WHERE app_id = :app")  # an unscoped session
+    with unit_of_work(runtime.sessions, app_id="beta") as db:
+        assert [u.id for u in db.scalars(select(User))] == ["u2"]  # beta's row survived alpha's delete
+
+
+def test_hand_written_sql_lives_in_repositories() -> None:
+    """`text()` outside a domain's repository.py would bypass the scoping check; infrastructure that runs no
+    app query (health check, migrations) is listed by name."""
+    src = Path(huoli.__file__).parent
+    allowed = {"tenancy.py", "app.py", "migrate.py", "db.py"}
+    offenders = [
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if p.name != "repository.py"
+        and str(p.relative_to(src)) not in allowed
+        and "migrations" not in p.parts
+        and re.search(r"\btext\(\s*[\"'f]", p.read_text())
+    ]
+    assert offenders == []

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Boolean, Date, bindparam, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore, run
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, ValidationFailed
 from huoli.events import service as events
-from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
+from huoli.loyalty import leaderboards, ledger, repository, rewards, tasks, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import Checkin
 from huoli.loyalty.schemas import CalendarDay, CalendarOut, CheckinOut, Reward
@@ -60,43 +60,13 @@ def _milestones(db: Session, ctx: Ctx, user_id: str, day: date, streak: int, tot
     return got
 
 
-# Today's row with streak and total carried from the member's latest earlier row, in one statement (the
-# unique key still decides a double tap). `run_from` is yesterday, or today when a reset cycle starts.
-_INSERT_TODAY = (
-    "INSERT INTO loyalty_checkins (app_id, user_id, local_date, streak, total, makeup, created_at) "
-    "SELECT :app_id, :user_id, :today, CASE WHEN p.local_date = :run_from THEN p.streak + 1 ELSE 1 END, "
-    "coalesce(p.total, 0) + 1, :makeup, :now FROM (SELECT 1 AS one) AS o LEFT JOIN "
-    "(SELECT local_date, streak, total FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
-    "AND local_date < :today ORDER BY local_date DESC LIMIT 1) AS p ON 1 = 1 WHERE 1 = 1 "
-    "ON CONFLICT (app_id, user_id, local_date) DO NOTHING RETURNING streak, total"
-)
-_BINDS = (
-    bindparam("today", type_=Date()),
-    bindparam("run_from", type_=Date()),
-    bindparam("makeup", type_=Boolean()),
-    bindparam("now", type_=UTCDateTime()),
-)
-_CHECK_IN = {
-    "sqlite": text(_INSERT_TODAY + ", 1 AS won").bindparams(*_BINDS),
-    # PostgreSQL also answers a repeat in the same round trip: today's row as the statement's snapshot
-    # saw it (a row a concurrent tap committed meanwhile is not in it: then no row, and it is read again).
-    "postgresql": text(
-        f"WITH ins AS ({_INSERT_TODAY}) SELECT streak, total, 1 AS won FROM ins UNION ALL "
-        "SELECT streak, total, 0 FROM loyalty_checkins WHERE app_id = :app_id AND user_id = :user_id "
-        "AND local_date = :today AND NOT EXISTS (SELECT 1 FROM ins)"
-    ).bindparams(*_BINDS),
-}
-
-
 def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
     today = ctx.today
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
-    rows = run(
+    rows = repository.insert_checkin(
         db,
-        _CHECK_IN[db.get_bind().dialect.name],
         {
-            "app_id": ctx.app_id,
             "user_id": user_id,
             "today": today,
             "run_from": today if _starts_cycle(ctx, today) else today - timedelta(days=1),

@@ -14,10 +14,10 @@ import logging
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
-from huoli.db import run
+from huoli.loyalty import repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import LeaderboardCount, LeaderboardScore
 from huoli.loyalty.schemas import BoardEntry, BoardOut
@@ -65,28 +65,6 @@ def record(db: Session, ctx: Ctx, *, user_id: str, board: str, value: int, mode:
     _record_sql(db, ctx, board, periods, user_id, value, mode)
 
 
-_PG_RECORD: dict[tuple[int, str], Any] = {}
-
-
-def _pg_record(n: int, mode: str) -> Any:
-    """The upsert-and-deltas statement, parsed once per shape (it runs on every check-in and earn)."""
-    stmt = _PG_RECORD.get((n, mode))
-    if stmt is None:
-        values = ", ".join(f"(:app, :board, :p{i}, :user, :v, NULL, :now)" for i in range(n))
-        grown = "t.score + EXCLUDED.score" if mode == "add" else "GREATEST(t.score, EXCLUDED.score)"
-        stmt = _PG_RECORD[(n, mode)] = text(
-            "WITH up AS (INSERT INTO loyalty_board_scores AS t "
-            f"(app_id, board, period, user_id, score, prev, updated_at) VALUES {values} "
-            "ON CONFLICT (app_id, board, period, user_id) DO UPDATE "
-            f"SET prev = t.score, score = {grown}, updated_at = EXCLUDED.updated_at "
-            "RETURNING period, score, prev, (xmax = 0) AS inserted) "
-            "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
-            "SELECT :app, :board, period, score, 1 FROM up WHERE inserted OR score <> prev "
-            "UNION ALL SELECT :app, :board, period, prev, -1 FROM up WHERE NOT inserted AND score <> prev"
-        )
-    return stmt
-
-
 def _record_sql(
     db: Session, ctx: Ctx, board: str, periods: list[str], user_id: str, value: int, mode: str
 ) -> None:
@@ -113,7 +91,6 @@ def _record_sql(
         # One statement: the upsert keeps the old score in `prev` and reports whether it inserted, and the
         # outer INSERT appends the matching deltas — atomic under concurrent writers of the same member.
         params: dict[str, object] = {
-            "app": ctx.app_id,
             "board": board,
             "user": user_id,
             "v": value,
@@ -122,7 +99,7 @@ def _record_sql(
         params |= {f"p{i}": p for i, p in enumerate(periods)}
         if db.new or db.dirty or db.deleted:
             db.flush()  # a Core statement doesn't autoflush
-        run(db, _pg_record(len(periods), mode), params)
+        repository.record_score_pg(db, len(periods), mode, params)
         return
     # SQLite serialises writers (BEGIN IMMEDIATE): a plain read of the old scores is stable.
     old: dict[str, int | None] = {}
@@ -168,40 +145,11 @@ def _record_sql(
 
 
 def compact(db: Session, ctx: Ctx) -> int:
-    """Fold the app's count deltas into one row per (board, period, score); returns rows folded.
-
-    One statement on PostgreSQL (a data-modifying CTE sees one snapshot: a delta committed meanwhile is
-    neither deleted nor lost); SQLite runs the two halves in its serialised transaction.
-    """
+    """Fold the app's count deltas into one row per (board, period, score); returns rows folded."""
     top = db.scalar(select(func.max(LeaderboardCount.id)))
     if top is None:
         return 0
-    params = {"app": ctx.app_id, "top": top}
-    if db.get_bind().dialect.name == "postgresql":
-        folded = db.execute(
-            text(
-                "WITH gone AS (DELETE FROM loyalty_board_counts WHERE app_id = :app AND id <= :top "
-                "RETURNING board, period, score, n), "
-                "kept AS (INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
-                "SELECT :app, board, period, score, sum(n) FROM gone GROUP BY board, period, score "
-                "HAVING sum(n) <> 0 RETURNING 1) "
-                "SELECT (SELECT count(*) FROM gone)"
-            ),
-            params,
-        ).scalar_one()
-        return int(folded)
-    db.execute(
-        text(
-            "INSERT INTO loyalty_board_counts (app_id, board, period, score, n) "
-            "SELECT :app, board, period, score, sum(n) FROM loyalty_board_counts WHERE app_id = :app AND id <= :top "
-            "GROUP BY board, period, score HAVING sum(n) <> 0"
-        ),
-        params,
-    )
-    gone = db.execute(
-        text("DELETE FROM loyalty_board_counts WHERE app_id = :app AND id <= :top RETURNING id"), params
-    ).all()
-    return len(gone)
+    return repository.fold_board_counts(db, top)
 
 
 def _after_commit(

@@ -16,25 +16,20 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BigInteger,
-    Date,
-    String,
-    Text,
     and_,
     bindparam,
     func,
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore, run
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
-from huoli.loyalty import leaderboards
+from huoli.loyalty import leaderboards, repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
 
@@ -203,46 +198,11 @@ _LOT_INSERT = insert(_LOTS).values(
     | {"expiry_warned": False}
 )
 
-_LOCK_CTE = (
-    "a AS (INSERT INTO loyalty_accounts (app_id, user_id, debt, created_at) "
-    "VALUES (:app_id, :user_id, 0, :created_at) "
-    "ON CONFLICT (app_id, user_id) DO UPDATE SET debt = loyalty_accounts.debt RETURNING debt)"
-)
-_EARN_PG: dict[bool, Any] = {}
-
 
 def _insert_earn_pg(db: Session, values: dict[str, Any], *, lock: bool) -> tuple[int | None, int]:
-    """The earn's transfer and its lot (only when the transfer's key was new; debt is paid first) in one
-    round trip; with `lock`, the same statement first takes the account lock (an earn without a daily cap
-    reads nothing under it but the debt): the transfer insert selects from it, so it runs after the lock.
-    Returns (transfer id or None, debt)."""
-    stmt = _EARN_PG.get(lock)
-    if stmt is None:
-        account = _LOCK_CTE if lock else "a AS (SELECT :debt AS debt)"
-        stmt = _EARN_PG[lock] = text(
-            f"WITH {account}, t AS (INSERT INTO loyalty_transfers "
-            "(app_id, user_id, kind, reason, points, business_key, ref, local_date, note, created_at) "
-            "SELECT :app_id, :user_id, :kind, :reason, :points, :business_key, :ref, :local_date, :note, "
-            ":created_at FROM a ON CONFLICT (app_id, business_key) DO NOTHING RETURNING id), "
-            "l AS (INSERT INTO loyalty_lots "
-            "(app_id, user_id, transfer_id, points, remaining, available_at, expires_at, expiry_warned) "
-            "SELECT :app_id, :user_id, t.id, :points, :points - least(a.debt, :points), :available_at, "
-            ":expires_at, false FROM t, a WHERE :points > 0) "
-            "SELECT (SELECT id FROM t) AS id, (SELECT debt FROM a) AS debt"
-        ).bindparams(
-            *([] if lock else [bindparam("debt", type_=BigInteger())]),
-            bindparam("points", type_=BigInteger()),
-            bindparam("ref", type_=String()),
-            bindparam("note", type_=Text()),
-            bindparam("local_date", type_=Date()),
-            bindparam("created_at", type_=UTCDateTime()),
-            bindparam("available_at", type_=UTCDateTime()),
-            bindparam("expires_at", type_=UTCDateTime()),
-        )
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
-    row = run(db, stmt, values)[0]
-    return (None if row.id is None else int(row.id)), int(row.debt)
+    return repository.insert_earn_pg(db, values, lock=lock)
 
 
 def _same_user(existing: PointsTransfer, user_id: str) -> None:

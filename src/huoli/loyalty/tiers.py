@@ -13,11 +13,12 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from huoli.db import UTCDateTime, insert_or_ignore, run
+from huoli.db import insert_or_ignore
 from huoli.events import service as events
+from huoli.loyalty import repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberProfile, MemberTier
 from huoli.loyalty.schemas import TierLevel, TierOut
@@ -100,9 +101,6 @@ def _since(ctx: Ctx) -> datetime | None:
     return None if window is None else ctx.now - timedelta(days=window)
 
 
-_GROWTH_PG: dict[bool, Any] = {}
-
-
 def _add_growth_pg(
     db: Session, ctx: Ctx, values: dict[str, Any]
 ) -> tuple[bool, tuple[str, datetime, int] | None]:
@@ -113,29 +111,12 @@ def _add_growth_pg(
     reads again, in a new statement). Returns (added, (tier, qualified_at, growth) or None to read again).
     """
     windowed = ctx.rules.tiers.window_days is not None
-    stmt = _GROWTH_PG.get(windowed)
-    if stmt is None:
-        window = " AND created_at > :since" if windowed else ""
-        member = "FROM loyalty_members WHERE app_id = :app_id AND user_id = :user_id"
-        stmt = _GROWTH_PG[windowed] = text(
-            "WITH g AS (INSERT INTO loyalty_growth (app_id, user_id, entry_key, source, amount, created_at) "
-            "VALUES (:app_id, :user_id, :entry_key, :source, :amount, :created_at) "
-            "ON CONFLICT (app_id, entry_key) DO NOTHING RETURNING amount), "
-            "m AS (INSERT INTO loyalty_members (app_id, user_id, tier, tier_since, qualified_at) "
-            "SELECT :app_id, :user_id, :first, :created_at, :created_at FROM g "
-            "ON CONFLICT (app_id, user_id) DO NOTHING RETURNING tier, qualified_at) "
-            "SELECT (SELECT amount FROM g) AS added, "
-            f"coalesce((SELECT tier FROM m), (SELECT tier {member})) AS tier, "
-            f"coalesce((SELECT qualified_at FROM m), (SELECT qualified_at {member})) AS qualified_at, "
-            "(SELECT coalesce(sum(amount), 0) FROM loyalty_growth "
-            f"WHERE app_id = :app_id AND user_id = :user_id{window}) AS growth"
-        ).columns(qualified_at=UTCDateTime())
     if db.new or db.dirty or db.deleted:
         db.flush()  # a Core statement doesn't autoflush
     params = values | {"first": ctx.rules.tiers.levels[0].code}
     if windowed:
         params["since"] = _since(ctx)
-    row = run(db, stmt, params)[0]
+    row = repository.add_growth_pg(db, params, windowed=windowed)
     if row.added is None:
         return False, None
     if row.tier is None:

@@ -14,19 +14,18 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, event, select, text, update
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from huoli.db import UTCDateTime, insert_or_ignore, run, single_statement
+from huoli.db import insert_or_ignore, single_statement
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events import service as events
-from huoli.promotions import hot
+from huoli.promotions import hot, repository
 from huoli.promotions.common import emit, get_named, new_id, step_event
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
 from huoli.settings import Settings
-from huoli.tenancy import CrossAppWrite
 
 
 def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
@@ -126,29 +125,6 @@ _DECREMENT = (
 )
 
 
-# PostgreSQL: a whole win in one statement: the conditional decrement, then the reservation and its outbox
-# event only if it took stock. Run outside a transaction (`attempt_now`), the stock row's lock lasts as long
-# as the statement, not until a commit that waits for this thread's turn at the GIL (measured: 454–634 →
-# 642–866 attempts/s while stock lasted on 5 items). A repeat is refused before the decrement; a concurrent
-# twin of the same user passes that check on its snapshot, and the unique key then fails the whole statement.
-_PG_RESERVE = text(
-    "WITH dec AS (UPDATE promo_flash_items SET stock = stock - :qty WHERE id = :fid AND app_id = :app "
-    "AND stock >= :qty AND NOT EXISTS (SELECT 1 FROM promo_flash_reservations WHERE flash_item_id = :fid "
-    "AND user_id = :uid) RETURNING stock), "
-    "ins AS (INSERT INTO promo_flash_reservations "
-    "(id, app_id, flash_item_id, user_id, quantity, status, reserved_at, pay_by) "
-    "SELECT :rid, :app, :fid, :uid, :qty, 'reserved', :reserved_at, :pay_by FROM dec RETURNING id), "
-    "ev AS (INSERT INTO event_outbox (event_id, payload, created_at, app_id) "
-    "SELECT :e_id, :e_payload, :e_created, :app FROM ins ON CONFLICT (event_id) DO NOTHING) "
-    "SELECT (SELECT stock FROM dec), EXISTS (SELECT 1 FROM promo_flash_reservations "
-    "WHERE flash_item_id = :fid AND user_id = :uid)"
-).bindparams(
-    bindparam("reserved_at", type_=UTCDateTime()),
-    bindparam("pay_by", type_=UTCDateTime()),
-    bindparam("e_created", type_=UTCDateTime()),
-)
-
-
 def _check_window(d: hot.FlashItemDef, quantity: int, now: datetime) -> None:
     if now < d.starts_at:
         raise HuoliError("the flash sale has not started", code="not_started")
@@ -226,16 +202,14 @@ def attempt(
     )
     bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
     if conn.dialect.name == "postgresql":
-        scope = db.info.get("app_id")
-        if scope is not None and scope != app_id:  # the Core statement below bypasses the session's guard
-            raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
         outbox = events.outbox_row(**reserved)
         try:
-            left, attempted = run(
+            left, attempted = repository.reserve_flash_pg(
                 db,
-                _PG_RESERVE,
+                app_id,
                 {
-                    **bound,
+                    "fid": flash_item_id,
+                    "qty": quantity,
                     "uid": user_id,
                     "rid": res_id,
                     "reserved_at": now,
@@ -244,7 +218,7 @@ def attempt(
                     "e_payload": outbox["payload"],
                     "e_created": outbox["created_at"],
                 },
-            )[0]
+            )
         except IntegrityError as exc:  # a concurrent twin of this user won: nothing of this statement stays
             raise Conflict("one attempt per person", code="already_attempted") from exc
         if left is None and attempted:
