@@ -62,7 +62,8 @@ class MerchantIn(BaseModel):
     def _private_key(cls, value: str) -> str:
         try:
             _rsa_signer(value.encode())
-        except Exception:  # ValueError, TypeError (encrypted key), UnsupportedAlgorithm: all a 422, never a 500
+        # ValueError, TypeError (an encrypted key), UnsupportedAlgorithm: all a 422, never a 500
+        except Exception:
             raise ValueError("not an RSA private key in PEM (apiclient_key.pem)") from None
         return value
 
