@@ -264,3 +264,28 @@ async def signed_call(request: Request, runtime: RuntimeDep, app: MiniProgramApp
 
 
 SignedCallDep = Annotated[SignedCall, Depends(signed_call)]
+
+
+def _caller_db(request: Request, runtime: Runtime, app_id: str) -> Iterator[Session]:
+    # A GET reads only (no SQLite write lock); any other method is one unit of work, committed before the answer.
+    if request.method in ("GET", "HEAD"):
+        with read_only(runtime.sessions, app_id=app_id) as db:
+            yield db
+        return
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        yield db
+
+
+def mini_program_db(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> Iterator[Session]:
+    """A mini-program request's one unit of work, scoped to its app."""
+    yield from _caller_db(request, runtime, app.id)
+
+
+def signed_db(request: Request, runtime: RuntimeDep, app: SignedAppDep) -> Iterator[Session]:
+    """A signed merchant-backend call's one unit of work, opened only after its signature and nonce passed."""
+    yield from _caller_db(request, runtime, app.id)
+
+
+# scope="function" like AppDbDep: committed when the route returns, before the response is sent.
+MiniProgramDbDep = Annotated[Session, Depends(mini_program_db, scope="function")]
+SignedDbDep = Annotated[Session, Depends(signed_db, scope="function")]

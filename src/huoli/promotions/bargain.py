@@ -61,6 +61,19 @@ def create_campaign(*, db: Session, app_id: str, spec: BargainCampaignIn, now: d
     return row
 
 
+def get(db: Session, bargain_id: str) -> Bargain:
+    b = db.get(Bargain, bargain_id)
+    if b is None:
+        raise NotFound("bargain not found")
+    return b
+
+
+def campaign_rules_text(db: Session, b: Bargain) -> str:
+    """The rule text of the bargain's campaign (shown to the owner and every helper)."""
+    c = get_named(db, BargainCampaign, b.campaign_id, app_id=b.app_id)
+    return c.rules_text if c else ""
+
+
 def start(
     *, db: Session, settings: Settings, app_id: str, campaign_id: str, user_id: str, now: datetime
 ) -> Bargain:

@@ -65,6 +65,29 @@ def get_template(db: Session, template_id: str) -> CouponTemplate:
     return row
 
 
+def set_template_active(db: Session, template_id: str, active: bool) -> CouponTemplate:
+    """Pause or resume claiming and issuing from a template; coupons already issued stay valid."""
+    row = get_template(db, template_id)
+    row.active = active
+    db.flush()
+    return row
+
+
+def list_templates(db: Session) -> list[CouponTemplate]:
+    return list(db.scalars(select(CouponTemplate).order_by(CouponTemplate.id)))
+
+
+def claimable_templates(db: Session) -> list[CouponTemplate]:
+    """Active templates users may claim themselves, in name order."""
+    return list(
+        db.scalars(
+            select(CouponTemplate)
+            .where(CouponTemplate.active.is_(True), CouponTemplate.claim_trigger == "user_claim")
+            .order_by(CouponTemplate.id)
+        )
+    )
+
+
 def _validity(t: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
     if t.valid_days is not None:
         return now, now + timedelta(days=t.valid_days)

@@ -51,6 +51,12 @@ def _config(db: Session, app_id: str) -> DistributionConfig:
     return cfg
 
 
+def rules_text(db: Session, app_id: str) -> str:
+    """The distribution rule text the mini-program shows; empty before it is configured."""
+    cfg = db.get(DistributionConfig, app_id)
+    return cfg.rules_text if cfg else ""
+
+
 def _distributor(db: Session, user_id: str) -> Distributor | None:
     return db.scalars(select(Distributor).where(Distributor.user_id == user_id)).first()
 

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, event, select, update
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,29 @@ def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datet
     db.add(row)
     db.flush()
     return row
+
+
+def upcoming_sessions(
+    db: Session, *, now: datetime, limit: int = 20
+) -> list[tuple[FlashSession, list[FlashItem]]]:
+    """Sessions not yet ended, soonest first, each with its items."""
+    sessions = db.scalars(
+        select(FlashSession).where(FlashSession.ends_at > now).order_by(FlashSession.starts_at).limit(limit)
+    ).all()
+    return [(s, list(db.scalars(select(FlashItem).where(FlashItem.session_id == s.id)))) for s in sessions]
+
+
+def item_status(db: Session, flash_item_id: str) -> tuple[FlashItem, dict[str, int]]:
+    """An item's stock and its reservations counted per status (monitoring)."""
+    item = get_named(db, FlashItem, flash_item_id)
+    if item is None:
+        raise NotFound("flash item not found")
+    counts = db.execute(
+        select(FlashReservation.status, func.count())
+        .where(FlashReservation.flash_item_id == item.id)
+        .group_by(FlashReservation.status)
+    ).all()
+    return item, {status: int(n) for status, n in counts}
 
 
 def create_daily_sessions(

@@ -50,6 +50,20 @@ def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: dat
     return row
 
 
+def get_campaign(db: Session, campaign_id: str) -> GroupCampaign:
+    c = get_named(db, GroupCampaign, campaign_id)
+    if c is None:
+        raise NotFound("group campaign not found")
+    return c
+
+
+def get_group(db: Session, group_id: str) -> Group:
+    g = db.get(Group, group_id)
+    if g is None:
+        raise NotFound("group not found")
+    return g
+
+
 def _event(
     db: Session,
     settings: Settings,

@@ -262,6 +262,10 @@ def _reward(
         return False
 
 
+def program_of(db: Session, program_id: str, *, app_id: str | None = None) -> ReferralProgram | None:
+    return get_named(db, ReferralProgram, program_id, app_id=app_id)
+
+
 def has_pending_binding(db: Session, invitee_user_id: str) -> bool:
     """Whether a qualifying action of this user could still reward someone (so a risk check is worth a call)."""
     return (

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from huoli.schema_types import INT32_MAX
+
+if TYPE_CHECKING:
+    from huoli.promotions.coupons import Quote
+    from huoli.promotions.models import Bargain
 
 Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 # Promotions keep money and counts in INTEGER columns: every integer a request carries fits one.
@@ -146,6 +152,15 @@ class QuoteOut(BaseModel):
     discount_fen: int
     payable_fen: int
     discounts: dict[str, int]
+
+    @classmethod
+    def of(cls, q: Quote) -> QuoteOut:
+        return cls(
+            subtotal_fen=q.subtotal_fen,
+            discount_fen=q.discount_fen,
+            payable_fen=q.payable_fen,
+            discounts=q.discounts,
+        )
 
 
 class IssueIn(BaseModel):
@@ -353,3 +368,223 @@ class OrderCancelledIn(BaseModel):
 class ComplianceIn(BaseModel):
     kind: Literal["coupon", "group", "bargain", "referral", "distribution"]
     config: dict[str, object]
+
+
+# -- answers (every route documents its shape) ----------------------------------------------------------
+
+# These answers were plain dicts, serialised with isoformat (+00:00, not pydantic's Z): clients keep that.
+Instant = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json")]
+
+
+class FlashItemView(BaseModel):
+    id: str
+    item_id: str
+    price_fen: int
+    original_price_fen: int
+    stock: int
+    total_stock: int
+    per_user_limit: int
+
+
+class FlashSessionView(BaseModel):
+    id: str
+    name: str
+    starts_at: Instant
+    ends_at: Instant
+    items: list[FlashItemView]
+
+
+class GroupCampaignView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    item_id: str
+    size: int
+    group_price_fen: int
+    leader_price_fen: int
+    original_price_fen: int
+    duration_s: int
+    rules_text: str
+
+
+class GroupOut(BaseModel):
+    id: str
+    campaign_id: str
+    status: str
+    size: int
+    member_count: int
+    missing: int
+    deadline: Instant
+
+
+class BargainOut(BaseModel):
+    id: str
+    campaign_id: str
+    owner_id: str
+    status: str
+    price_fen: int
+    floor_fen: int
+    current_price_fen: int
+    helpers_needed: int
+    helped: int
+    helpers_missing: int
+    cuts_fen: list[int]
+    expires_at: Instant
+    rules_text: str
+
+    @classmethod
+    def of(cls, b: Bargain, rules_text: str) -> BargainOut:
+        return cls(
+            id=b.id,
+            campaign_id=b.campaign_id,
+            owner_id=b.user_id,
+            status=b.status,
+            price_fen=b.price_fen,
+            floor_fen=b.floor_fen,
+            current_price_fen=b.current_price_fen,
+            helpers_needed=b.helpers_needed,
+            helped=b.helped_count,
+            helpers_missing=b.helpers_needed - b.helped_count,
+            cuts_fen=json.loads(b.cuts),
+            expires_at=b.expires_at,
+            rules_text=rules_text,
+        )
+
+
+class BargainHelpOut(BaseModel):
+    seq: int
+    cut_fen: int
+    bargain: BargainOut
+
+
+class InviteCodeOut(BaseModel):
+    code: str
+    share_campaign: str
+    rewarded: int
+    rules_text: str
+
+
+class ReferralBindOut(BaseModel):
+    referrer_user_id: str
+    program_id: str
+    rewarded: bool
+
+
+class DistributorOut(BaseModel):
+    user_id: str
+    parent_user_id: str | None
+
+
+class DistributorBindOut(BaseModel):
+    distributor_user_id: str | None
+
+
+class DistributionBalanceOut(BaseModel):
+    frozen_fen: int
+    available_fen: int
+    withdrawn_fen: int
+    rules_text: str
+
+
+class WithdrawalOut(BaseModel):
+    id: str
+    amount_fen: int
+    status: str
+
+
+class RulesTextOut(BaseModel):
+    rules_text: str
+
+
+class CommissionShare(BaseModel):
+    level: int
+    distributor_user_id: str
+    amount_fen: int
+
+
+class OrderPaidOut(BaseModel):
+    """The deprecated /v1/server/promotions/orders/paid answer (promotions' part of an order only)."""
+
+    referral_pending: bool
+    redeemed_coupons: list[str]
+    flash_reservation: str | None
+    referrals_rewarded: int
+    commissions: list[CommissionShare]
+
+
+class OrderRefundedOut(BaseModel):
+    coupons_returned: int
+    commissions_reversed: int
+
+
+class OrderCancelledOut(BaseModel):
+    coupons_released: int
+    flash_units_returned: int
+
+
+class GroupJoinOut(BaseModel):
+    member_id: str
+    status: str
+    group_id: str | None
+    group_status: str | None
+    member_count: int | None
+
+
+class IssueOut(BaseModel):
+    issued: int
+    already: int
+    failed: list[dict[str, str]]
+
+
+class IdOut(BaseModel):
+    id: str
+
+
+class IdRulesOut(BaseModel):
+    id: str
+    rules_text: str
+
+
+class CreatedOut(BaseModel):
+    created: list[str]
+
+
+class FlashItemStatusOut(BaseModel):
+    id: str
+    stock: int
+    total_stock: int
+    reservations: dict[str, int]
+
+
+class BargainCampaignOut(BaseModel):
+    id: str
+    rules_text: str
+    cuts_fen: list[int]
+
+
+class ComplianceOut(BaseModel):
+    ok: bool
+    violations: list[dict[str, str]]
+    rules_text: str | None
+
+
+class OverviewOut(BaseModel):
+    """Participation per mechanic: rows per status."""
+
+    coupons: dict[str, int]
+    flash_reservations: dict[str, int]
+    groups: dict[str, int]
+    group_members: dict[str, int]
+    refunds: dict[str, int]
+    bargains: dict[str, int]
+    referrals: dict[str, int]
+    commissions: dict[str, int]
+
+
+class JobsRunOut(BaseModel):
+    coupons: dict[str, int]
+    flash_expired: int
+    groups: dict[str, int]
+    bargains_expired: int
+    commissions_credited: int

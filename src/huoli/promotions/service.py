@@ -15,38 +15,36 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
-from huoli.errors import HuoliError
+from huoli.errors import HuoliError, NotFound
 from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk
-from huoli.promotions.common import new_id
+from huoli.promotions import models as tables
+from huoli.promotions.common import get_named, new_id
 from huoli.promotions.models import (
     Bargain,
+    BargainCampaign,
     Commission,
     Coupon,
+    CouponTemplate,
+    DistributionConfig,
     FlashReservation,
     Group,
+    GroupCampaign,
     GroupMember,
     PaidOrder,
     ReferralBinding,
+    ReferralProgram,
     Refund,
 )
 from huoli.settings import Settings
-from huoli.users.models import User
+from huoli.users import service as users
 from huoli.wechat.client import WeChatClient
 
-
-@dataclass(frozen=True)
-class UserFacts:
-    openid: str
-    created_at: datetime
+UserFacts = users.UserFacts
 
 
 def user_facts(db: Session, user_id: str) -> UserFacts | None:
-    """The openid (for WeChat's risk rank) and first-login time (new-user rules) of a mini-program user.
-
-    Read from the users table directly: users exposes no service for it yet (noted for the lead).
-    """
-    row = db.execute(select(User.openid, User.created_at).where(User.id == user_id)).first()
-    return UserFacts(openid=row[0], created_at=row[1]) if row else None
+    """The openid (for WeChat's risk rank) and first-login time (new-user rules) of a mini-program user."""
+    return users.user_facts(db, user_id)
 
 
 def record_paid_order(
@@ -277,6 +275,29 @@ def record_referral_block(
     )
 
 
+_RULED: dict[str, type[CouponTemplate | GroupCampaign | BargainCampaign | ReferralProgram]] = {
+    "coupon": CouponTemplate,
+    "group": GroupCampaign,
+    "bargain": BargainCampaign,
+    "referral": ReferralProgram,
+}
+
+
+def rules_text(db: Session, *, app_id: str, kind: str, item_id: str) -> str:
+    """The rule text a campaign must display (活动规则); distribution has one per app."""
+    if kind == "distribution":
+        if db.get(DistributionConfig, app_id) is None:
+            raise NotFound(f"{kind} {item_id!r} not found")
+        return distribution.rules_text(db, app_id)
+    model = _RULED.get(kind)
+    if model is None:
+        raise NotFound(f"unknown kind {kind!r}")
+    row = get_named(db, model, item_id)
+    if row is None:
+        raise NotFound(f"{kind} {item_id!r} not found")
+    return row.rules_text
+
+
 def run_jobs(*, db: Session, settings: Settings, now: datetime) -> dict[str, object]:
     """Every periodic job except refund payment (which calls WeChat Pay): safe to run often and concurrently."""
     return {
@@ -310,3 +331,72 @@ def overview(*, db: Session) -> dict[str, object]:
         "referrals": by_status(ReferralBinding, ReferralBinding.status),
         "commissions": by_status(Commission, Commission.status),
     }
+
+
+# --- for other domains: coupons issued on their behalf, campaigns for the weekly report ---------------
+
+
+def claim_coupon(
+    *,
+    db: Session,
+    settings: Settings,
+    app_id: str,
+    template_id: str,
+    user_id: str,
+    claim_key: str,
+    now: datetime,
+    source: str,
+) -> tuple[str, bool]:
+    """Issue one coupon of a template once per claim key, under the template's stock and limits (loyalty's
+    rewards and points mall): (coupon id, whether this call issued it); raises the HuoliError of a refusal."""
+    coupon, created = coupons.claim(
+        db=db,
+        settings=settings,
+        app_id=app_id,
+        template_id=template_id,
+        user_id=user_id,
+        claim_key=claim_key,
+        now=now,
+        source=source,
+    )
+    return coupon.id, created
+
+
+def coupon_template_exists(db: Session, *, app_id: str, template_id: str | None) -> bool:
+    found = template_id is not None and db.scalar(
+        select(func.count())
+        .select_from(tables.CouponTemplate)
+        .where(tables.CouponTemplate.app_id == app_id, tables.CouponTemplate.id == template_id)
+    )
+    return bool(found)
+
+
+def coupon_for_claim(db: Session, claim_key: str) -> str | None:
+    """The id of the coupon a claim key issued, if any."""
+    return db.scalar(select(tables.Coupon.id).where(tables.Coupon.claim_key == claim_key))
+
+
+def live_campaigns(db: Session, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Each campaign live at some time in [start, end): {mechanic, id, name}, per mechanic in creation order."""
+    out: list[dict[str, Any]] = []
+    for t in db.scalars(select(tables.CouponTemplate).order_by(tables.CouponTemplate.created_at)):
+        if (
+            t.active
+            and t.created_at < end
+            and (t.valid_from is None or t.valid_from < end)
+            and (t.valid_until is None or t.valid_until >= start)
+        ):
+            out.append({"mechanic": "coupons", "id": t.id, "name": t.name})
+    for s in db.scalars(select(tables.FlashSession).order_by(tables.FlashSession.starts_at)):
+        if s.starts_at < end and s.ends_at >= start:
+            out.append({"mechanic": "flashsale", "id": s.id, "name": s.name})
+    models: list[tuple[str, Any]] = [
+        ("groupbuy", tables.GroupCampaign),
+        ("bargain", tables.BargainCampaign),
+        ("referral", tables.ReferralProgram),
+    ]
+    for mech, model in models:
+        for c in db.scalars(select(model).order_by(model.created_at)):
+            if c.active and c.created_at < end:
+                out.append({"mechanic": mech, "id": c.id, "name": c.name})
+    return out
