@@ -82,7 +82,7 @@ def run_huoli(engine_kind: str, data: str, raw: bool = False) -> dict[str, Any]:
     from huoli.analytics.frame import Frame
     from huoli.analytics.service import METRICS, parse
     from huoli.events.catalog import CATALOG
-    from huoli.events.store import DuckDBEventStore
+    from huoli.events.stores import DuckDBEventStore
 
     if engine_kind == "duckdb":
         engine: Any = DuckDBEngine(DuckDBEventStore(str(Path(data) / "events.duckdb")))
@@ -240,7 +240,7 @@ def prepare(
     )  # fmt: skip
     times["generate"] = time.perf_counter() - t
     from huoli.analytics.engines import ChdbEngine
-    from huoli.events.store import DuckDBEventStore
+    from huoli.events.stores import DuckDBEventStore
 
     files = sorted((scratch / "parquet").glob("*.parquet"))
     t = time.perf_counter()

@@ -11,7 +11,7 @@ from tests.events.test_journal import events
 
 from huoli.db import make_engine
 from huoli.events.journal import Journal
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 from huoli.fileperms import create_private, mkdir_private, replace_private
 from huoli.settings import Settings
 

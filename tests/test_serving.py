@@ -29,7 +29,8 @@ import pytest
 
 from huoli.auth.service import issue_session_token
 from huoli.errors import HuoliError
-from huoli.serving import PrimaryOnly, PrimaryOnlyResource, PrimaryProxy, served_by_worker
+from huoli.runtime import PrimaryOnly, PrimaryOnlyResource
+from huoli.serving import PrimaryProxy, served_by_worker
 
 SECRET = "serving-test-secret-of-32-bytes-or-more"
 

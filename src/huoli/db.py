@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from huoli.crypto import Keyring, attach
 from huoli.fileperms import create_private
+from huoli.tenancy import CrossAppWrite
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -407,8 +408,6 @@ def insert_or_ignore(
         raise RuntimeError("write through a read-only session (use unit_of_work)")
     scope = db.info.get("app_id")
     if scope is not None and "app_id" in values and values["app_id"] != scope:
-        from huoli.tenancy import CrossAppWrite
-
         raise CrossAppWrite(f"{model.__name__} of app {values['app_id']!r} in a session scoped to {scope!r}")
     if db.new or db.dirty or db.deleted:
         db.flush()  # Core statements don't autoflush; keep pending ORM rows ahead of this insert

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,8 @@ from huoli.apps.service import AppCache
 from huoli.auth.service import RevocationCache
 from huoli.crypto import Keyring
 from huoli.db import Timeouts, make_engine, make_session_factory
-from huoli.events.store import EventStore, open_store
+from huoli.errors import HuoliError
+from huoli.events.stores import EventStore, open_store
 from huoli.events.writer import GroupCommitWriter
 from huoli.models import Base
 from huoli.settings import Settings
@@ -59,8 +60,6 @@ class Runtime:
 
     def wechat_for(self, app: App) -> WeChatClient:
         """One client per mini-program, kept so its access_token cache lives as long as the process."""
-        from huoli.errors import HuoliError
-
         if not app.wx_appid or not app.wx_secret:
             raise HuoliError(
                 f"app {app.id!r} has no WeChat appid/secret configured", code="wechat_not_configured"
@@ -85,6 +84,25 @@ class Runtime:
         self.engine.dispose()
         if self.loop_engine is not None:
             self.loop_engine.dispose()
+
+
+class PrimaryOnly(HuoliError):
+    status_code = 500
+    code = "primary_only"
+
+
+class PrimaryOnlyResource:
+    """Stands in for the event store and writer in a worker: any use names the mistake instead of failing
+    somewhere later (a route that needs the store must not be answered by a worker; `served_by_worker`)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise PrimaryOnly(
+            f"the {self._what} lives in the primary process; this route must be forwarded to it "
+            f"(huoli.serving.served_by_worker), not answered by a worker ({self._what}.{name})"
+        )
 
 
 def _wire(
@@ -158,8 +176,6 @@ def _loop_engine(settings: Settings, keyring: Keyring) -> Engine:
 def build_worker_runtime(settings: Settings, *, clock: Callable[[], datetime] = system_clock) -> Runtime:
     """A request worker's wiring (huoli.serving): the operational database only. The primary migrated it and
     owns the event store; the store and writer here refuse every use with a message naming the mistake."""
-    from huoli.serving import PrimaryOnlyResource
-
     keyring = keyring_for(settings)
     engine = _engine(settings, keyring)
     store = cast(EventStore, PrimaryOnlyResource("event store"))

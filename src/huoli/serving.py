@@ -35,12 +35,13 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 
-from huoli.errors import HuoliError
-from huoli.runtime import Runtime
+from huoli.app import create_app
+from huoli.jobs.queue import Consumers, queue_for, serve_queues
+from huoli.runtime import Runtime, build_worker_runtime
 from huoli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,25 +59,6 @@ class _ClientGone(Exception):
 def served_by_worker(path: str) -> bool:
     """True for the paths a worker answers itself: the mini-program and signed-server API, minus ingestion."""
     return path.startswith("/v1/") and not any(path == p or path.startswith(p + "/") for p in _PRIMARY_V1)
-
-
-class PrimaryOnly(HuoliError):
-    status_code = 500
-    code = "primary_only"
-
-
-class PrimaryOnlyResource:
-    """Stands in for the event store and writer in a worker: any use names the mistake instead of failing
-    somewhere later (a route that needs the store must not be answered by a worker; `served_by_worker`)."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-
-    def __getattr__(self, name: str) -> NoReturn:
-        raise PrimaryOnly(
-            f"the {self._what} lives in the primary process; this route must be forwarded to it "
-            f"(huoli.serving.served_by_worker), not answered by a worker ({self._what}.{name})"
-        )
 
 
 class PrimaryProxy:
@@ -219,9 +201,6 @@ def worker_main(argv: list[str] | None = None) -> None:
     stdin; it listens on its own SO_REUSEPORT socket beside the primary's."""
     import argparse
 
-    from huoli.app import create_app
-    from huoli.runtime import build_worker_runtime
-
     p = argparse.ArgumentParser(prog="huoli.serving")
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
@@ -325,9 +304,6 @@ class Supervisor:
 
 def serve(settings: Settings, rt: Runtime, public: socket.socket, workers: int = 1) -> None:
     """Run the primary here on `rt` and `workers - 1` worker processes on `public`; returns when it stops."""
-    from huoli.app import create_app
-    from huoli.jobs.queue import Consumers, queue_for, serve_queues
-
     api = create_app(settings, runtime=rt)
     # The job consumers run in the primary only: it owns the event store some jobs read.
     jobs = Consumers(queue_for(rt), serve_queues(settings))

@@ -20,7 +20,7 @@ from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
 from huoli.events.catalog import CATALOG
 from huoli.events.importer import import_file, load_mapping
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 
 NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 TB_NAMES = {"pv": "view_item", "cart": "add_to_cart", "fav": "favorite", "buy": "order_paid"}

@@ -19,7 +19,7 @@ from huoli.analytics.timebase import day_number
 from huoli.demo.generator import DemoSpec, generate
 from huoli.events.catalog import CATALOG
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 from huoli.runtime import Runtime
 
 from .conftest import Loader

@@ -27,7 +27,7 @@ from huoli.backup import service
 from huoli.db import unit_of_work
 from huoli.events.ingest import Caller, validate_events
 from huoli.events.service import relay_outbox
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 from huoli.events.writer import GroupCommitWriter
 from huoli.loyalty import ledger
 from huoli.loyalty.context import make_ctx

@@ -18,10 +18,10 @@ from huoli.app import create_app
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.db import unit_of_work
-from huoli.events.clickhouse_store import ClickHouseEventStore, ClickHouseURLError, bind
 from huoli.events.importer import import_file, load_mapping
 from huoli.events.journal import Journal
-from huoli.events.store import open_store
+from huoli.events.stores import ClickHouseEventStore, ClickHouseURLError, open_store
+from huoli.events.stores.clickhouse import bind
 from huoli.events.writer import GroupCommitWriter
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from tests.events.helpers import dumps, event
 
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 from huoli.events.writer import GroupCommitWriter
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 from huoli.errors import ValidationFailed
 from huoli.events.importer import import_file, load_mapping
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 

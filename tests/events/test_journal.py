@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from huoli.events.ingest import Caller, validate_events
 from huoli.events.journal import Journal
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore
 from huoli.events.writer import GroupCommitWriter
 
 

@@ -13,9 +13,8 @@ import pyarrow as pa
 import pytest
 from tests.fakes.clickhouse_server import FakeClickHouse
 
-from huoli.events.clickhouse_store import ClickHouseEventStore
 from huoli.events.ingest import Caller, validate_events
-from huoli.events.store import DuckDBEventStore, IndexedStore
+from huoli.events.stores import ClickHouseEventStore, DuckDBEventStore, IndexedStore
 
 Opener = Callable[..., IndexedStore]
 

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 from tests.fakes.clickhouse_server import FakeClickHouse
 
-from huoli.events.clickhouse_store import ClickHouseEventStore
 from huoli.events.ingest import Caller, validate_events
-from huoli.events.store import DuckDBEventStore, EventStore
+from huoli.events.stores import ClickHouseEventStore, DuckDBEventStore, EventStore
 from huoli.experiments.models import Experiment
 from huoli.experiments.results import analyse, summarise
 from huoli.experiments.schemas import MetricDef

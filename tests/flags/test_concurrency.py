@@ -9,7 +9,7 @@ from tests.flags.helpers import wait_for
 
 from huoli.db import unit_of_work
 from huoli.events.models import OutboxEvent
-from huoli.flags import service
+from huoli.flags import exposures
 from huoli.flags.models import Exposure
 from huoli.runtime import Runtime
 
@@ -24,7 +24,7 @@ def test_concurrent_first_exposures_emit_once(runtime: Runtime, make_app, client
         try:
             barrier.wait()
             with unit_of_work(runtime.sessions, app_id=app.id) as db:
-                service.record_exposures_bulk(
+                exposures.record_exposures_bulk(
                     db=db,
                     app_id=app.id,
                     rows=[

@@ -14,7 +14,7 @@ from tests.flags.helpers import admin, attach_experiment, user_headers
 
 from huoli.app import create_app
 from huoli.db import unit_of_work
-from huoli.flags import loader, service, writer
+from huoli.flags import exposures, loader, service, writer
 from huoli.flags.schemas import PreferencesIn
 from huoli.runtime import Runtime
 
@@ -79,7 +79,7 @@ def test_concurrent_first_visits_are_read_in_batches_with_each_users_state(  # t
                         "assignments": {"theme-test__0": "light"},
                     }
                 }
-                service.save_sticky(db, shop.id, u, docs, runtime.clock())
+                exposures.save_sticky(db, shop.id, u, docs, runtime.clock())
     service.cache_for(runtime.sessions).state = service._UserState()  # nothing cached: every visit is a first
 
     reads: list[str] = []

@@ -19,9 +19,8 @@ from tests.fakes.clickhouse_server import FakeClickHouse
 from huoli.analytics import privacy as rollups
 from huoli.analytics import rollup
 from huoli.events import privacy as events
-from huoli.events.clickhouse_store import ClickHouseEventStore
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import DuckDBEventStore, EventStore
+from huoli.events.stores import ClickHouseEventStore, DuckDBEventStore, EventStore
 
 APP, OTHER = "shop", "elsewhere"
 ZONES = ("Asia/Shanghai", "UTC")

@@ -37,8 +37,7 @@ from huoli.apps.models import App
 from huoli.audit.models import AuditEntry
 from huoli.db import unit_of_work
 from huoli.errors import ValidationFailed
-from huoli.events.clickhouse_store import ClickHouseEventStore
-from huoli.events.store import DuckDBEventStore
+from huoli.events.stores import ClickHouseEventStore, DuckDBEventStore
 from huoli.privacy import retention
 from huoli.runtime import Runtime
 from huoli.settings import Settings

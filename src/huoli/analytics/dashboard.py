@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, rollup, value
+from huoli.analytics.engines import DuckDBEngine
 from huoli.analytics.frame import Frame, MetricQuery
 from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.retention import RetentionSpec
@@ -35,6 +36,8 @@ from huoli.analytics.service import (
     parse_model,
     prepare_rollup,
 )
+from huoli.events.catalog import CATALOG
+from huoli.events.schema import EVENT_SCHEMA
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -207,10 +210,6 @@ def warm_up(tz: str) -> None:
     """Runs every part once over an empty in-memory event log, so the SQL templates of the dashboard's
     queries exist before the first real dashboard (compiling them is ~40 % of a cold one's work)."""
     import pyarrow as pa
-
-    from huoli.analytics.engines import DuckDBEngine
-    from huoli.events.catalog import CATALOG
-    from huoli.events.schema import EVENT_SCHEMA
 
     engine = DuckDBEngine.from_arrow(pa.Table.from_pylist([], schema=EVENT_SCHEMA))
     now = dt.datetime.now(dt.UTC)

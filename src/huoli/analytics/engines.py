@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,12 +21,10 @@ import ibis
 import ibis.expr.operations as ops
 import pyarrow as pa
 
-from huoli.events.schema import EVENT_SCHEMA
+from huoli.events.schema import CLICKHOUSE_SETTINGS, EVENT_SCHEMA, EVENTS_TABLE, clickhouse_events_ddl
 
 if TYPE_CHECKING:
-    from huoli.events.store import EventStore
-
-EVENTS_TABLE = "events"
+    from huoli.events.stores import EventStore
 
 
 def events_table() -> ibis.Table:
@@ -45,7 +43,7 @@ _JSON_FUNCTION = {"duckdb": "json_extract_string", "clickhouse": "JSON_VALUE", "
 
 
 # Ibis drops a cast to the type its schema already gives a column, but DuckDB's store keeps event_id as a
-# UUID (store.py): this placeholder makes text of it in every dialect.
+# UUID (events/stores/duckdb.py): this placeholder makes text of it in every dialect.
 @ibis.udf.scalar.builtin(name="huoli_text")
 def as_text(value: str) -> str:  # type: ignore[empty-body]
     """`value` as text, whatever the column's type in the store."""
@@ -282,39 +280,6 @@ class DuckDBEngine(SqlEngine):
         engine.name, engine.dialect = "duckdb", "duckdb"
         engine.con = con  # type: ignore[attr-defined]
         return engine
-
-
-# Settings that make ClickHouse behave like the SQL standard where metrics depend on it.
-CLICKHOUSE_SETTINGS = {
-    "join_use_nulls": 1,  # outer joins yield NULL, not the type's default (0, '')
-    "function_json_value_return_type_allow_nullable": 1,  # absent JSON keys are NULL, not ''
-    "session_timezone": "UTC",
-}
-
-
-def clickhouse_events_ddl(
-    table: str = EVENTS_TABLE,
-    engine: str = "MergeTree",
-    *,
-    partition_by: str | None = None,
-    indexes: Sequence[str] = (),
-) -> str:
-    """The events table on ClickHouse: sorted for per-app, per-user scans (funnels, retention, paths)."""
-    types = {
-        pa.string(): "String",
-        pa.int32(): "Int32",
-        pa.int64(): "Int64",
-        pa.timestamp("us", tz="UTC"): "DateTime64(6, 'UTC')",
-    }
-    cols = []
-    for f in EVENT_SCHEMA:
-        t = types[f.type]
-        cols.append(f"`{f.name}` {t if not f.nullable else f'Nullable({t})'}")
-    partition = f" PARTITION BY {partition_by}" if partition_by else ""
-    return (
-        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, *indexes])}) ENGINE = {engine}{partition} "
-        "ORDER BY (app_id, name, ts)"
-    )
 
 
 class ChdbEngine(SqlEngine):

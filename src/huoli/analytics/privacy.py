@@ -19,12 +19,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from huoli.analytics import rollup
-from huoli.analytics.engines import EVENTS_TABLE
 from huoli.events.privacy import Person
-from huoli.events.store import DuckDBEventStore, EventStore
+from huoli.events.schema import EVENTS_TABLE
+from huoli.events.stores import DuckDBEventStore, EventStore
 
 if TYPE_CHECKING:
     import duckdb
@@ -137,3 +138,21 @@ def _erase_sessions(con: duckdb.DuckDBPyConnection, app_id: str, sessions: list[
     con.execute("DROP VIEW IF EXISTS _rollup_src")
     con.execute("DROP TABLE IF EXISTS _privacy_sess")
     return int(gone)
+
+
+def forget_before(store: EventStore, app_id: str, cutoff: datetime) -> dict[str, int]:
+    """Remove from the rollups what the app's events before `cutoff` contributed (retention deleted them)."""
+    if not isinstance(store, DuckDBEventStore):
+        return {}  # ClickHouse keeps no rollups (analytics builds them per request)
+    con = store.cursor()
+    try:
+        return rollup.forget_before(con, app_id, cutoff)
+    except Exception:
+        # Derived data: rather than keep rows of deleted events, drop it; the next analytics request rebuilds.
+        log.exception("removing expired events from the rollups failed; dropping the rollups")
+        for table in (rollup.USER_DAYS, rollup.USER_SESSIONS):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"DELETE FROM {STATE}")
+        return {f"{STATE}:reset": 1}
+    finally:
+        con.close()

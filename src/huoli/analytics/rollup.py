@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pyarrow as pa
 
-from huoli.analytics.engines import EVENTS_TABLE, as_text, compile_sql, events_table
+from huoli.analytics.engines import ChdbEngine, SparkEngine, as_text, compile_sql, events_table
 from huoli.analytics.timebase import TimeBase
+from huoli.events.schema import EVENTS_TABLE
 
 if TYPE_CHECKING:
     import duckdb
@@ -454,8 +455,6 @@ def register_spark(spark: Any, app_id: str, tz: str) -> None:
 def prepare(engine: Any, app_id: str, tz: str) -> bool:
     """Make `user_days` and `user_sessions` current for (app, tz) on `engine`; False when the engine has no
     rollup (raw path)."""
-    from huoli.analytics.engines import ChdbEngine, SparkEngine
-
     if isinstance(engine, ChdbEngine):
         # Straight to the session: DDL and mutations take no query-level SETTINGS suffix.
         build_clickhouse(lambda sql: engine.session.query(sql, "ArrowTable"), app_id, tz)

@@ -23,9 +23,10 @@ from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.models import ChannelCost
 from huoli.analytics.paths import PathSpec
 from huoli.analytics.retention import RetentionSpec
-from huoli.db import unit_of_work
+from huoli.db import unit_of_work, utcnow
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
+from huoli.events.stores import ClickHouseEventStore
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -176,8 +177,6 @@ _known: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
 def engine_for(runtime: Runtime) -> Engine:
     """The metrics run where the events are: DuckDB in-process, or the ClickHouse server of the store."""
     if runtime.store.dialect == "clickhouse":
-        from huoli.events.clickhouse_store import ClickHouseEventStore
-
         store = runtime.store
         assert isinstance(store, ClickHouseEventStore)
         return ClickHouseEngine(store.client, before_run=lambda: store.before_read())
@@ -319,8 +318,6 @@ def run(
 
 def set_channel_costs(db: Session, app_id: str, rows: list[dict[str, Any]]) -> int:
     """Upsert (day, channel) → cost_fen rows; returns how many were written."""
-    from huoli.db import utcnow
-
     n = 0
     for r in rows:
         day = r["day"] if isinstance(r["day"], dt.date) else dt.date.fromisoformat(r["day"])

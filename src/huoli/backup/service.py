@@ -157,7 +157,7 @@ def sources(settings: Settings) -> Sources:
             code="backup_unsupported",
         )
     sqlite_path = make_url(db_url).database or ""
-    duck_path = store_url.removeprefix("duckdb://")  # exactly as events.store.open_store reads it
+    duck_path = store_url.removeprefix("duckdb://")  # exactly as events.stores.open_store reads it
     if sqlite_path in ("", ":memory:") or duck_path.lstrip("/") == ":memory:":
         raise BackupError("in-memory stores keep nothing on disk to back up", code="backup_unsupported")
     duck = _plain(duck_path)
@@ -628,7 +628,7 @@ def _import_events(backup: Path, staging: Path, manifest: dict[str, Any], thread
 
 def _replay(staging: Path, threads: int | None) -> tuple[dict[str, int], int]:
     """Load the restored journal into the restored store with the writer's own recovery, as a start would."""
-    from huoli.events.store import DuckDBEventStore
+    from huoli.events.stores import DuckDBEventStore
     from huoli.events.writer import GroupCommitWriter
 
     store = DuckDBEventStore(str(staging / DUCKDB_FILE), threads=threads)

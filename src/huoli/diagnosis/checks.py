@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import ibis
 
@@ -18,8 +18,21 @@ from huoli.diagnosis import stats
 from huoli.diagnosis.thresholds import Thresholds
 from huoli.errors import HuoliError
 
-if TYPE_CHECKING:
-    from huoli.diagnosis.service import Signal
+# What the checks report, in the order findings are listed (docs/diagnosis.md).
+Signal = Literal[
+    "activity_decline",
+    "churn_outrunning_growth",
+    "interaction_near_zero",
+    "conversion_stalling",
+    "root_cause",
+]
+SIGNALS: list[str] = [
+    "activity_decline",
+    "churn_outrunning_growth",
+    "interaction_near_zero",
+    "conversion_stalling",
+    "root_cause",
+]
 
 
 @dataclass

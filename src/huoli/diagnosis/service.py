@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from huoli.analytics import service as analytics
 from huoli.analytics.engines import Engine
 from huoli.analytics.frame import MIN_DAY
 from huoli.db import unit_of_work
 from huoli.diagnosis import playbooks, stats
 from huoli.diagnosis import thresholds as thresholds_mod
-from huoli.diagnosis.checks import Candidate, Doctor
+from huoli.diagnosis.checks import SIGNALS, Candidate, Doctor, Signal
 from huoli.diagnosis.thresholds import Thresholds
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
@@ -27,21 +28,7 @@ if TYPE_CHECKING:
     from huoli.apps.models import App
     from huoli.runtime import Runtime
 
-Signal = Literal[
-    "activity_decline",
-    "churn_outrunning_growth",
-    "interaction_near_zero",
-    "conversion_stalling",
-    "root_cause",
-]
 Severity = Literal["high", "medium", "low"]
-SIGNALS: list[str] = [
-    "activity_decline",
-    "churn_outrunning_growth",
-    "interaction_near_zero",
-    "conversion_stalling",
-    "root_cause",
-]
 
 
 @dataclass
@@ -204,8 +191,6 @@ def diagnose_engine(
 def diagnose(runtime: Runtime, app: App, *, end: dt.date | None = None, tz: str | None = None) -> Diagnosis:
     """Diagnose `app` on its event log: current window = `current_days` local days ending `end` (default
     yesterday in the app timezone), baseline = the `baseline_windows` windows before it."""
-    from huoli.analytics import service as analytics
-
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         th = thresholds_mod.load(db, app.id)
     return diagnose_engine(
@@ -217,3 +202,9 @@ def diagnose(runtime: Runtime, app: App, *, end: dt.date | None = None, tz: str 
         end=end,
         known_events=analytics.known_events(runtime, app.id),
     )
+
+
+def playbook_title(playbook_id: str) -> dict[str, str]:
+    """A playbook's title per language ({"zh", "en"}); an unknown id stands for itself."""
+    book = playbooks.CATALOG.get(playbook_id)
+    return book.title if book is not None else {"zh": playbook_id, "en": playbook_id}

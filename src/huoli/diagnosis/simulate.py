@@ -376,6 +376,7 @@ def matrix_scenarios(
 
 
 def run(sc: Scenario, thresholds: Thresholds | None = None) -> Run:
+    # Ibis and the doctor load only when a scenario runs: generating its events needs numpy alone.
     from huoli.analytics.engines import DuckDBEngine
     from huoli.diagnosis.service import diagnose_engine
 

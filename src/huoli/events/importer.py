@@ -23,7 +23,7 @@ import pyarrow as pa
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import NAME_PATTERN
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import AppendResult, EventStore
+from huoli.events.stores import AppendResult, EventStore
 
 RECIPES = ("online_retail", "taobao_userbehavior", "huoli_parquet")
 _FORMATS = {"csv": "read_csv", "parquet": "read_parquet", "jsonl": "read_json"}

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from huoli.events.models import OutboxEvent
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import EventStore
+from huoli.events.stores import EventStore
 from huoli.privacy.hooks import check_scope, plain
 
 # event_id as text on both backends (DuckDB stores a UUID; VARCHAR is ClickHouse's alias of String).

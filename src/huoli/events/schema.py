@@ -1,4 +1,5 @@
-"""The one event log's physical schema, shared by every EventStore, the importer and the demo generator.
+"""The one event log's physical schema, shared by every EventStore, the importer and the demo generator:
+the Arrow schema, and the tables it becomes in DuckDB and ClickHouse (stores and analytics engines alike).
 
 Standard catalog properties that analytics reads often are promoted to typed columns (no JSON parsing
 on hot paths); everything else stays in `properties` (a JSON object serialised as text).
@@ -6,7 +7,11 @@ on hot paths); everything else stays in `properties` (a JSON object serialised a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
+
+EVENTS_TABLE = "events"
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -49,3 +54,62 @@ PROMOTED_PROPERTIES: dict[str, str] = {
 }
 
 COLUMN_NAMES: list[str] = EVENT_SCHEMA.names
+
+DUCKDB_TYPES: dict[str, str] = {
+    "app_id": "VARCHAR NOT NULL",
+    "event_id": "UUID NOT NULL",
+    "name": "VARCHAR NOT NULL",
+    "ts": "TIMESTAMPTZ NOT NULL",
+    "user_id": "VARCHAR",
+    "anonymous_id": "VARCHAR",
+    "session_id": "VARCHAR",
+    "page": "VARCHAR",
+    "scene": "INTEGER",
+    "channel": "VARCHAR",
+    "duration_ms": "BIGINT",
+    "load_ms": "BIGINT",
+    "item_id": "VARCHAR",
+    "amount_fen": "BIGINT",
+    "order_id": "VARCHAR",
+    "coupon_id": "VARCHAR",
+    "sharer_id": "VARCHAR",
+    "share_id": "VARCHAR",
+    "campaign": "VARCHAR",
+    "properties": "JSON",
+    "source": "VARCHAR NOT NULL",
+    "received_at": "TIMESTAMPTZ NOT NULL",
+}
+assert list(DUCKDB_TYPES) == EVENT_SCHEMA.names, "DuckDB DDL and the Arrow schema must list the same columns"
+
+
+# Settings that make ClickHouse behave like the SQL standard where metrics depend on it.
+CLICKHOUSE_SETTINGS = {
+    "join_use_nulls": 1,  # outer joins yield NULL, not the type's default (0, '')
+    "function_json_value_return_type_allow_nullable": 1,  # absent JSON keys are NULL, not ''
+    "session_timezone": "UTC",
+}
+
+
+def clickhouse_events_ddl(
+    table: str = EVENTS_TABLE,
+    engine: str = "MergeTree",
+    *,
+    partition_by: str | None = None,
+    indexes: Sequence[str] = (),
+) -> str:
+    """The events table on ClickHouse: sorted for per-app, per-user scans (funnels, retention, paths)."""
+    types = {
+        pa.string(): "String",
+        pa.int32(): "Int32",
+        pa.int64(): "Int64",
+        pa.timestamp("us", tz="UTC"): "DateTime64(6, 'UTC')",
+    }
+    cols = []
+    for f in EVENT_SCHEMA:
+        t = types[f.type]
+        cols.append(f"`{f.name}` {t if not f.nullable else f'Nullable({t})'}")
+    partition = f" PARTITION BY {partition_by}" if partition_by else ""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} ({', '.join([*cols, *indexes])}) ENGINE = {engine}{partition} "
+        "ORDER BY (app_id, name, ts)"
+    )

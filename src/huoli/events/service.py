@@ -23,7 +23,7 @@ from huoli.errors import ValidationFailed
 from huoli.events.ingest import Caller, Rejection, ValidatedBatch, validate_events
 from huoli.events.models import OutboxEvent
 from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import AppendResult
+from huoli.events.stores import AppendResult
 from huoli.events.writer import GroupCommitWriter
 from huoli.settings import Settings
 

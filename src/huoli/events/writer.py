@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from huoli.events.journal import Journal, Position
-from huoli.events.store import AppendResult, EventStore, key_text
+from huoli.events.stores import AppendResult, EventStore, key_text
 
 log = logging.getLogger(__name__)
 

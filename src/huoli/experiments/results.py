@@ -19,11 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from huoli.errors import HuoliError
-from huoli.events.store import EventStore
+from huoli.events.stores import EventStore
+from huoli.events.stores.clickhouse import literal
 from huoli.experiments import stats
 from huoli.experiments.models import Experiment
-from huoli.experiments.schemas import MetricDef, MetricKind
-from huoli.experiments.service import metric_list
+from huoli.experiments.schemas import MetricDef, MetricKind, metric_list
 
 _NUMERIC_COLUMNS = {"amount_fen", "duration_ms", "load_ms"}
 _SAFE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
@@ -224,8 +224,6 @@ def summarise(
     # A day of margin before the start: event clocks (devices, merchant servers) lag the server's a little.
     lo = start - timedelta(days=max(1, cuped_days if any(m.cuped for m in ms) else 0))
     if store.dialect == "clickhouse":
-        from huoli.events.clickhouse_store import literal
-
         values = {"app": exp.app_id, "experiment": exp.key, "lo": lo, "as_of": as_of, "tz": tz}
         sql = build_sql(
             ms,

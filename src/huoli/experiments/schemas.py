@@ -6,6 +6,7 @@ overlapping namespaces, traffic) live in service.py and report the same {field, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -208,3 +209,8 @@ class HoldoutRead(BaseModel):
     scope: str
     percent: float
     created_at: datetime
+
+
+def metric_list(metrics: Sequence[dict[str, Any]]) -> list[tuple[str, MetricDef]]:
+    """(role, metric) pairs in display order, from the stored JSON list."""
+    return [(m["role"], MetricDef(**{k: v for k, v in m.items() if k != "role"})) for m in metrics]

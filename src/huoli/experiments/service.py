@@ -7,7 +7,6 @@ so assignment and exposure logging happen wherever the flag is evaluated (GET /v
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
 from huoli.events.catalog import CATALOG
-from huoli.events.store import EventStore
+from huoli.events.stores import EventStore
+from huoli.experiments import results as results_mod
 from huoli.experiments.models import Experiment, Holdout
-from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate, MetricDef, MetricKind
+from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate, MetricKind, metric_list
 from huoli.flags import service as flags
-from huoli.flags.assignment import gb_hash
 from huoli.flags.schemas import FlagType, condition_errors, type_error
 from huoli.settings import Settings
 
@@ -39,8 +38,7 @@ def holdout_seed(holdout: Holdout) -> str:
 
 def in_holdout_bucket(seed: str, percent: float, unit_id: str) -> bool:
     """Same hashing as experiments (FNV-1a v2) with the holdout's own seed: independent of any experiment."""
-    n = gb_hash(seed, unit_id, 2)
-    return n is not None and n < percent
+    return flags.unit_hash(seed, unit_id) < percent
 
 
 def in_holdout(*, db: Session, app_id: str, holdout_key: str, user_id: str) -> bool:
@@ -82,11 +80,6 @@ def _event_known(store: EventStore, app_id: str, name: str) -> bool:
         return True
     rows = store.query("SELECT 1 AS x FROM events WHERE app_id = ? AND name = ? LIMIT 1", [app_id, name])
     return rows.num_rows > 0
-
-
-def metric_list(metrics: Sequence[dict[str, Any]]) -> list[tuple[str, MetricDef]]:
-    """(role, metric) pairs in display order, from the stored JSON list."""
-    return [(m["role"], MetricDef(**{k: v for k, v in m.items() if k != "role"})) for m in metrics]
 
 
 def _traffic(store: EventStore, app_id: str, days: int, now: datetime) -> int:
@@ -354,3 +347,8 @@ def metric_events(exp: Experiment) -> set[str]:
         if m.kind is MetricKind.retention and m.event is None:
             out.add("*")
     return out
+
+
+def results(store: EventStore, exp: Experiment, *, as_of: datetime, tz: str) -> dict[str, Any]:
+    """An experiment's results as of a time: per-metric effects, SRM, the verdict (results.py)."""
+    return results_mod.results(store, exp, as_of=as_of, tz=tz)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.db import unit_of_work
+from huoli.flags.exposures import record_exposures_bulk, save_sticky
 from huoli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ class ExposureWriter:
             threading.Event().wait(FLUSH_EVERY_S)  # let a group of requests accumulate
 
     def _write(self, batch: list[Pending]) -> None:
-        from huoli.flags import service
-
         by_app: dict[str, list[Pending]] = {}
         for item in batch:
             by_app.setdefault(item.app_id, []).append(item)
@@ -95,7 +94,7 @@ class ExposureWriter:
                     if unit is None:
                         continue
                     if item.sticky is not None:
-                        service.save_sticky(db, app_id, unit, item.sticky, item.now)
+                        save_sticky(db, app_id, unit, item.sticky, item.now)
                     rows += [
                         {
                             "experiment_key": k,
@@ -109,7 +108,7 @@ class ExposureWriter:
                     ]
                 # One exposure time per flush: the batch is at most FLUSH_EVERY_S plus a write old.
                 for start in range(0, len(rows), 500):
-                    service.record_exposures_bulk(
+                    record_exposures_bulk(
                         db=db,
                         app_id=app_id,
                         rows=rows[start : start + 500],

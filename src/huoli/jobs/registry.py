@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from huoli.domains import domain_modules
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -242,8 +244,6 @@ def job(
 
 def discover() -> Registry:
     """Every domain's jobs (imports `huoli.<domain>.jobs` once; the decorators fill DECLARED)."""
-    from huoli.domains import domain_modules
-
     for _module in domain_modules("jobs"):
         pass
     return DECLARED

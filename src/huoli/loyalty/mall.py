@@ -18,6 +18,7 @@ from huoli.loyalty import ledger
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import MallItem, MallRedemption
 from huoli.loyalty.schemas import MallItemIn, RedeemOut
+from huoli.promotions import service as promotions
 
 
 def upsert_item(db: Session, ctx: Ctx, item: MallItemIn) -> MallItem:
@@ -36,14 +37,7 @@ def upsert_item(db: Session, ctx: Ctx, item: MallItemIn) -> MallItem:
 def _check_coupon_ref(db: Session, ctx: Ctx, ref: str | None) -> None:
     """A coupon item issues a coupon of a promotions template of this app: refuse a missing one at setup,
     not at the member's first redemption."""
-    from huoli.promotions.models import CouponTemplate
-
-    found = ref is not None and db.scalar(
-        select(func.count())
-        .select_from(CouponTemplate)
-        .where(CouponTemplate.app_id == ctx.app_id, CouponTemplate.id == ref)
-    )
-    if not found:
+    if not promotions.coupon_template_exists(db, app_id=ctx.app_id, template_id=ref):
         raise ValidationFailed(
             "a coupon item needs ref = the id of one of this app's coupon templates",
             details=[{"field": "ref", "message": f"no coupon template {ref!r} in this app"}],
@@ -52,9 +46,7 @@ def _check_coupon_ref(db: Session, ctx: Ctx, ref: str | None) -> None:
 
 def _replayed(db: Session, done: MallRedemption, business_key: str) -> RedeemOut:
     """A retried tap: the redemption it made, with the coupon that redemption issued."""
-    from huoli.promotions.models import Coupon
-
-    coupon_id = db.scalar(select(Coupon.id).where(Coupon.claim_key == f"loyalty:{business_key}"))
+    coupon_id = promotions.coupon_for_claim(db, f"loyalty:{business_key}")
     return RedeemOut(
         redemption_id=done.id, item_id=done.item_id, points=done.points, applied=False, coupon_id=coupon_id
     )
@@ -116,12 +108,10 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
         raise Conflict("this business key was already used", code="business_key_reused")
     coupon_id = None
     if item.kind == "coupon":
-        from huoli.promotions import coupons  # the promotions domain owns coupon stock and limits
-
-        # No savepoint: a coupon that can't be issued (sold out, per-user limit) fails the whole redemption,
-        # so the member keeps the points.
+        # Promotions owns coupon stock and limits. No savepoint: a coupon that can't be issued (sold out,
+        # per-user limit) fails the whole redemption, so the member keeps the points.
         assert item.ref is not None
-        coupon, _ = coupons.claim(
+        coupon_id, _ = promotions.claim_coupon(
             db=db,
             settings=ctx.settings,
             app_id=ctx.app_id,
@@ -131,7 +121,6 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
             now=ctx.now,
             source="loyalty",
         )
-        coupon_id = coupon.id
     events.emit(
         db=db,
         app_id=ctx.app_id,

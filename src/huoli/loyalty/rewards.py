@@ -1,6 +1,8 @@
-"""Hands out one reward (points, coupon, badge, growth) once per grant key."""
+"""Hands out one reward (points, coupon, badge, growth) once per grant key, and the tier benefits tiers.py finds due."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,7 @@ from huoli.loyalty import badges, ledger, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import RewardGrant
 from huoli.loyalty.schemas import Reward
+from huoli.promotions import service as promotions
 
 
 def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, source: str) -> bool:
@@ -76,11 +79,9 @@ def issue_coupon(
     """Issue one coupon of a promotions template, once per key: ({"coupon_id"} or {"coupon_error": code},
     whether this call issued it).
     A savepoint keeps a refused issue (inactive, sold out, per-user limit) from undoing the caller's work."""
-    from huoli.promotions import coupons  # the promotions domain owns coupon stock and limits
-
     try:
-        with db.begin_nested():
-            issued, created = coupons.claim(
+        with db.begin_nested():  # the promotions domain owns coupon stock and limits
+            coupon_id, created = promotions.claim_coupon(
                 db=db,
                 settings=ctx.settings,
                 app_id=ctx.app_id,
@@ -92,4 +93,33 @@ def issue_coupon(
             )
     except HuoliError as exc:
         return {"coupon_error": exc.code}, False
-    return {"coupon_id": issued.id}, created
+    return {"coupon_id": coupon_id}, created
+
+
+def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
+    """The tier-benefits job: each member's tier `monthly_coupons`, one of each per local month, and the
+    `birthday_gift` (tiers.birthday_gifts_due). Safe to run daily: the claim keys (per month, per year) make
+    every later run of the period issue nothing."""
+    issued, already, gifts = 0, 0, 0
+    failed: Counter[str] = Counter()  # promotions error code → count (sold out, inactive, missing template)
+    for due in tiers.monthly_coupons_due(db, ctx):
+        out, created = issue_coupon(db, ctx, user_id=due.user_id, template_id=due.template_id, key=due.key)
+        if "coupon_error" in out:
+            failed[out["coupon_error"]] += 1
+        elif created:
+            issued += 1
+        else:
+            already += 1
+    for due in tiers.birthday_gifts_due(db, ctx):
+        out, created = issue_coupon(db, ctx, user_id=due.user_id, template_id=due.template_id, key=due.key)
+        if "coupon_error" in out:
+            failed[out["coupon_error"]] += 1
+        elif created:
+            gifts += 1
+    return {
+        "month": ctx.today.strftime("%Y-%m"),
+        "issued": issued,
+        "already_this_month": already,
+        "birthday_gifts": gifts,
+        "failed": dict(failed),
+    }

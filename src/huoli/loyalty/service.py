@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from huoli.errors import NotFound
-from huoli.events.store import EventStore
-from huoli.loyalty import leaderboards, ledger, tasks, tiers
+from huoli.events.stores import EventStore
+from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.schemas import EarnOut, ReverseOut
 
@@ -98,7 +98,7 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
     if job == "tiers":
         return {"tiers": tiers.reevaluate_all(db, ctx)}
     if job == "tier-benefits":
-        return {"tier_benefits": tiers.issue_benefits(db, ctx)}
+        return {"tier_benefits": rewards.issue_benefits(db, ctx)}
     if job == "compact-boards":
         return {"deltas_folded": leaderboards.compact(db, ctx)}
     if job == "scan-tasks":

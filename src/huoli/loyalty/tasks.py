@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import NotFound
 from huoli.events import service as events
-from huoli.events.store import EventStore
+from huoli.events.stores import EventStore
 from huoli.loyalty import rewards, tiers
 from huoli.loyalty.context import Ctx, cached, invalidate
 from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit

@@ -9,7 +9,7 @@ Upgrades are instant (checked on every growth entry); downgrades follow the poli
 from __future__ import annotations
 
 import calendar
-from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -192,51 +192,40 @@ def reevaluate_all(db: Session, ctx: Ctx) -> dict[str, int]:
     return counts
 
 
-def issue_benefits(db: Session, ctx: Ctx) -> dict[str, object]:
-    """The tier-benefits job: each member's tier `monthly_coupons`, one of each per local month, and the
-    `birthday_gift` (see _birthday_gifts). Safe to run daily: the claim keys (per month, per year) make every
-    later run of the period issue nothing."""
-    from huoli.loyalty.rewards import issue_coupon  # rewards imports this module
+@dataclass(frozen=True)
+class DueCoupon:
+    """A tier benefit owed: one coupon of a promotions template, issued once per key (rewards.issue_benefits)."""
 
+    user_id: str
+    template_id: str
+    key: str
+
+
+def monthly_coupons_due(db: Session, ctx: Ctx) -> list[DueCoupon]:
+    """Each member's tier `monthly_coupons`, keyed per local month: a later run of the month issues nothing."""
     month = ctx.today.strftime("%Y-%m")
     by_tier = {lv.code: lv.monthly_coupons for lv in ctx.rules.tiers.levels if lv.monthly_coupons}
-    issued, already = 0, 0
-    failed: Counter[str] = Counter()  # promotions error code → count (sold out, inactive, missing template)
-    if by_tier:
-        members = db.execute(
-            select(MemberTier.user_id, MemberTier.tier)
-            .where(MemberTier.tier.in_(by_tier))
-            .order_by(MemberTier.user_id)
-        ).all()
-        for user_id, tier in members:
-            for template_id in by_tier[tier]:
-                key = f"loyalty:tier:{month}:{user_id}:{template_id}"
-                out, created = issue_coupon(db, ctx, user_id=user_id, template_id=template_id, key=key)
-                if "coupon_error" in out:
-                    failed[out["coupon_error"]] += 1
-                elif created:
-                    issued += 1
-                else:
-                    already += 1
-    gifts = _birthday_gifts(db, ctx, failed)
-    return {
-        "month": month,
-        "issued": issued,
-        "already_this_month": already,
-        "birthday_gifts": gifts,
-        "failed": dict(failed),
-    }
+    if not by_tier:
+        return []
+    members = db.execute(
+        select(MemberTier.user_id, MemberTier.tier)
+        .where(MemberTier.tier.in_(by_tier))
+        .order_by(MemberTier.user_id)
+    ).all()
+    return [
+        DueCoupon(user_id, template_id, f"loyalty:tier:{month}:{user_id}:{template_id}")
+        for user_id, tier in members
+        for template_id in by_tier[tier]
+    ]
 
 
-def _birthday_gifts(db: Session, ctx: Ctx, failed: Counter[str]) -> int:
+def birthday_gifts_due(db: Session, ctx: Ctx) -> list[DueCoupon]:
     """Each member whose tier has a `birthday_gift` gets it once a year, from the birthday (local day; 29 Feb
     → 28 Feb in other years) to the end of that month, so a job that missed the day still delivers."""
-    from huoli.loyalty.rewards import issue_coupon  # rewards imports this module
-
     gift_of = {lv.code: lv.birthday_gift for lv in ctx.rules.tiers.levels if lv.birthday_gift}
     today = ctx.today
     if not gift_of:
-        return 0
+        return []
     rows = db.execute(
         select(MemberTier.user_id, MemberTier.tier, MemberProfile.birthday)
         .join(
@@ -246,25 +235,15 @@ def _birthday_gifts(db: Session, ctx: Ctx, failed: Counter[str]) -> int:
         .where(MemberTier.tier.in_(gift_of), MemberProfile.birthday.like(f"{today.month:02d}-%"))
         .order_by(MemberTier.user_id)
     ).all()
-    issued = 0
+    due = []
     for user_id, tier, birthday in rows:
         day = int(str(birthday)[3:])
         if today.month == 2 and day == 29 and not calendar.isleap(today.year):
             day = 28
         if today.day < day:
             continue
-        out, created = issue_coupon(
-            db,
-            ctx,
-            user_id=user_id,
-            template_id=gift_of[tier],
-            key=f"loyalty:birthday:{today.year}:{user_id}",
-        )
-        if "coupon_error" in out:
-            failed[out["coupon_error"]] += 1
-        elif created:
-            issued += 1
-    return issued
+        due.append(DueCoupon(user_id, gift_of[tier], f"loyalty:birthday:{today.year}:{user_id}"))
+    return due
 
 
 def is_member_day(ctx: Ctx, day: date | None = None) -> bool:

@@ -16,7 +16,6 @@ holds the rollup lock erasures take, and deletes like an erasure (journaled even
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,16 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.analytics import privacy as rollups
-from huoli.analytics import rollup
 from huoli.apps.models import App
 from huoli.audit import service as audit
 from huoli.db import read_only, unit_of_work
 from huoli.errors import ValidationFailed
-from huoli.events.store import DuckDBEventStore, EventStore, before
+from huoli.events.stores import EventStore, before
 from huoli.runtime import Runtime
 from huoli.users import service as users
-
-log = logging.getLogger(__name__)
 
 # Who the audit trail names when a job (not a person at a shell) applies the retention periods.
 SYSTEM = audit.Actor(kind="system", id="retention")
@@ -142,24 +138,7 @@ def expire_events(store: EventStore, *, app_id: str, cutoff: datetime) -> dict[s
     with rollups.held(store):
         events = store.delete_events_before(cutoff, app_id=app_id)
         # Also when nothing was deleted now: a run that stopped after its delete left the rows behind.
-        return {"events": events, "rollups": _forget_rollups(store, app_id, cutoff)}
-
-
-def _forget_rollups(store: EventStore, app_id: str, cutoff: datetime) -> dict[str, int]:
-    if not isinstance(store, DuckDBEventStore):
-        return {}  # ClickHouse keeps no rollups (analytics builds them per request)
-    con = store.cursor()
-    try:
-        return rollup.forget_before(con, app_id, cutoff)
-    except Exception:
-        # Derived data: rather than keep rows of deleted events, drop it; the next analytics request rebuilds.
-        log.exception("removing expired events from the rollups failed; dropping the rollups")
-        for table in (rollup.USER_DAYS, rollup.USER_SESSIONS):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.execute(f"DELETE FROM {rollups.STATE}")
-        return {f"{rollups.STATE}:reset": 1}
-    finally:
-        con.close()
+        return {"events": events, "rollups": rollups.forget_before(store, app_id, cutoff)}
 
 
 def apply_retention(

@@ -15,14 +15,16 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
-from sqlalchemy import select
 
 from huoli.analytics import service as analytics
 from huoli.analytics.frame import Frame, MetricQuery, ratio, scene_groups
 from huoli.analytics.rollup import PROMOTION_EVENTS
 from huoli.analytics.timebase import day_number
 from huoli.db import read_only
+from huoli.diagnosis import service as diagnosis
 from huoli.errors import ValidationFailed
+from huoli.experiments import service as experiments
+from huoli.promotions import service as promotions
 from huoli.reports.weeks import IsoWeek, week_bounds_utc
 
 if TYPE_CHECKING:
@@ -387,9 +389,6 @@ def _movers(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> list[MoverGro
 
 def _experiments(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> list[dict[str, Any]]:
     """Experiments live at any moment of the week, with the verdict as of the week's end (or their stop)."""
-    from huoli.experiments import results as results_mod
-    from huoli.experiments import service as experiments
-
     start, end = week_bounds_utc(week, tz)
     now = runtime.clock()
     with read_only(runtime.sessions, app_id=app.id) as db:
@@ -407,7 +406,7 @@ def _experiments(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> list[dic
         started = start <= e.started_at < end
         stopped = e.stopped_at is not None and e.stopped_at < end
         as_of = min(e.stopped_at or end, end, now)
-        res = results_mod.results(runtime.store, e, as_of=as_of, tz=tz)
+        res = experiments.results(runtime.store, e, as_of=as_of, tz=tz)
         out.append(
             {
                 "key": e.key,
@@ -434,8 +433,6 @@ def _experiments(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> list[dic
 
 def _promotions(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str, Any]:
     """Participation per mechanic from the event log, and the campaigns that were live during the week."""
-    from huoli.promotions import models as pm
-
     prev = week.previous()
     frame = _frame(runtime, app, tz, prev.monday, week.sunday)
     names = [n for _, evs in MECHANICS.values() for n in evs]
@@ -465,28 +462,8 @@ def _promotions(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str,
             }
         )
     start, end = week_bounds_utc(week, tz)
-    campaigns: list[dict[str, Any]] = []
     with read_only(runtime.sessions, app_id=app.id) as db:
-        for t in db.scalars(select(pm.CouponTemplate).order_by(pm.CouponTemplate.created_at)):
-            if (
-                t.active
-                and t.created_at < end
-                and (t.valid_from is None or t.valid_from < end)
-                and (t.valid_until is None or t.valid_until >= start)
-            ):
-                campaigns.append({"mechanic": "coupons", "id": t.id, "name": t.name})
-        for s in db.scalars(select(pm.FlashSession).order_by(pm.FlashSession.starts_at)):
-            if s.starts_at < end and s.ends_at >= start:
-                campaigns.append({"mechanic": "flashsale", "id": s.id, "name": s.name})
-        models: list[tuple[str, Any]] = [
-            ("groupbuy", pm.GroupCampaign),
-            ("bargain", pm.BargainCampaign),
-            ("referral", pm.ReferralProgram),
-        ]
-        for mech, model in models:
-            for c in db.scalars(select(model).order_by(model.created_at)):
-                if c.active and c.created_at < end:
-                    campaigns.append({"mechanic": mech, "id": c.id, "name": c.name})
+        campaigns = promotions.live_campaigns(db, start=start, end=end)
     return {"mechanics": mechanics, "campaigns": campaigns}
 
 
@@ -495,15 +472,9 @@ def _promotions(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str,
 
 def _findings(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str, Any]:
     """The doctor's diagnosis of the window ending on the week's Sunday, with its playbooks' titles."""
-    from huoli.diagnosis import playbooks
-    from huoli.diagnosis import service as diagnosis
-
     out = diagnosis.diagnose(runtime, app, end=week.sunday, tz=tz).to_dict()
     for f in out["findings"]:
-        f["playbook_titles"] = [
-            playbooks.CATALOG[p].title if p in playbooks.CATALOG else {"zh": p, "en": p}
-            for p in f["playbooks"]
-        ]
+        f["playbook_titles"] = [diagnosis.playbook_title(p) for p in f["playbooks"]]
     return out
 
 

@@ -125,6 +125,19 @@ def login_with_wechat(
     return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
 
 
+@dataclass(frozen=True)
+class UserFacts:
+    openid: str
+    created_at: datetime
+
+
+def user_facts(db: Session, user_id: str) -> UserFacts | None:
+    """The openid (for WeChat's risk rank) and first-login time (new-user rules) of a mini-program user of the
+    session's app, or None for an unknown one."""
+    row = db.execute(select(User.openid, User.created_at).where(User.id == user_id)).first()
+    return UserFacts(openid=row[0], created_at=row[1]) if row else None
+
+
 def revoke_sessions(*, db: Session, user_id: str, now: datetime, ttl: timedelta) -> SessionRevocation:
     """An operator ends every session of a user of the session's app: tokens issued up to now stop working."""
     user = db.scalar(select(User).where(User.id == user_id))  # app-scoped: another app's user is unknown here

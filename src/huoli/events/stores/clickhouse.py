@@ -1,6 +1,6 @@
 """The event log on ClickHouse, through clickhouse-connect (HTTP): the scale-out EventStore.
 
-Same contract as DuckDBEventStore (store.py), same dedup (IndexedStore: in-batch, recent-key index, exact
+Same contract as DuckDBEventStore (duckdb.py), same dedup (IndexedStore: in-batch, recent-key index, exact
 check), same journal: the writer fsyncs acknowledged events to the local journal first and its load thread
 calls `insert` with the journal position. ClickHouse has no multi-table transaction, so `insert` writes the
 rows, then the position; a crash between the two replays rows that `prepare` finds stored and drops. An
@@ -26,8 +26,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from huoli.events.journal import Position
-from huoli.events.schema import EVENT_SCHEMA
-from huoli.events.store import IndexedStore, _conform, _no_op, before, key_text
+from huoli.events.schema import CLICKHOUSE_SETTINGS, EVENT_SCHEMA, clickhouse_events_ddl
+from huoli.events.stores.base import IndexedStore, _conform, _no_op, before, key_text
 
 # The exact dedup check looks event ids up inside a ts range: skip granules that cannot hold them.
 EVENT_ID_INDEX = "INDEX event_id_bloom event_id TYPE bloom_filter(0.001) GRANULARITY 4"
@@ -132,8 +132,6 @@ class ClickHouseEventStore(IndexedStore):
     def __init__(
         self, client: Any, *, database: str, recent_horizon: timedelta = timedelta(minutes=2)
     ) -> None:
-        from huoli.analytics.engines import clickhouse_events_ddl
-
         self.client = client
         self.database = database
         self.label = f"{client.url.rsplit('//', 1)[-1]}/{database}"  # host:port/database, never the password
@@ -149,8 +147,6 @@ class ClickHouseEventStore(IndexedStore):
     def from_url(cls, url: str, *, recent_horizon: timedelta = timedelta(minutes=2)) -> ClickHouseEventStore:
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import ClickHouseError
-
-        from huoli.analytics.engines import CLICKHOUSE_SETTINGS
 
         args = parse_url(url)
         database = args.pop("database")
