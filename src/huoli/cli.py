@@ -1,31 +1,29 @@
-"""The `huoli` command: mounts each domain's commands. Errors print a message and exit non-zero."""
+"""The `huoli` command: mounts each domain's commands. Errors print a message and exit non-zero.
+
+Commands import what only they use inside their function, so the others start without it.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.audit import service as audit
+from huoli.cli_support import database, err, fail, guarded, load_settings, out, runtime
 from huoli.db import unit_of_work
-from huoli.errors import HuoliError
-from huoli.runtime import Runtime, build_runtime, keyring_for
+from huoli.domains import domain_modules
+from huoli.jobs.cli import run_worker
+from huoli.runtime import Runtime, keyring_for
 from huoli.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from huoli.crypto import Keyring
 
 app = typer.Typer(
@@ -51,90 +49,8 @@ app.add_typer(secrets_cli, name="secrets")
 
 
 def _add_domain_clis() -> None:
-    from huoli.domains import domain_modules
-
     for module in domain_modules("cli"):
         app.add_typer(module.cli, name=module.CLI_NAME)
-
-
-out = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-
-
-def fail(message: str, details: Any = None) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    if isinstance(details, list):
-        for d in details:
-            if isinstance(d, dict) and "field" in d:
-                err.print(escape(f"  - {d['field'] or '(input)'}: {d.get('message', '')}"))
-            else:
-                err.print(escape(f"  - {d}"))
-    elif details:
-        err.print(escape(f"  {details}"))
-    return typer.Exit(code=1)
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise fail(
-            "invalid settings (HUOLI_* environment or huoli.toml)",
-            [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
-        ) from None
-
-
-@contextmanager
-def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
-    settings = load_settings()
-    try:
-        rt = build_runtime(settings, run_migrations=migrate)
-    except Exception as exc:  # storage can't open: say which and why, no traceback
-        msg = str(exc).splitlines()[0]
-        if "lock" in msg.lower():
-            msg += (
-                " — is `huoli serve` running on this data directory? Stop it first, or send events over HTTP."
-            )
-        raise fail(f"cannot open huoli storage: {msg}") from None
-    try:
-        yield rt
-    except HuoliError as exc:  # one a command did not guard (e.g. a stored secret the keys can't decrypt)
-        raise fail(exc.message, exc.details) from None
-    finally:
-        rt.close()
-
-
-@contextmanager
-def database() -> Iterator[tuple[Settings, Engine, Keyring]]:
-    """The operational database alone (migrated, with the settings' keyring): for commands that must run
-    beside `huoli serve`, which holds the event store."""
-    from huoli import migrate as migrations
-    from huoli.db import make_engine
-
-    settings = load_settings()
-    keyring = guarded(lambda: keyring_for(settings))
-    engine = make_engine(settings.resolved_database_url(), keyring=keyring)
-    try:
-        try:
-            migrations.upgrade(engine)
-        except Exception as exc:
-            raise fail(f"cannot open the database: {str(exc).splitlines()[0]}") from None
-        yield settings, engine, keyring
-    finally:
-        engine.dispose()
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except HuoliError as exc:
-        raise fail(exc.message, exc.details) from None
-    except ValidationError as exc:
-        raise fail(
-            "invalid input",
-            [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()],
-        ) from None
 
 
 @app.command()
@@ -177,13 +93,11 @@ def worker(
 ) -> None:
     """Run jobs from the queue (HUOLI_JOBS_URL: Redis for workers on several machines, the SQLite file for
     one); stops on SIGTERM / Ctrl-C after the running jobs finish (at most 30 s)."""
-    from huoli.jobs.cli import run_worker
-
     run_worker(queue, threads)
 
 
 def listen_and_serve(settings: Settings, rt: Runtime, host: str, port: int, workers: int = 1) -> None:
-    from huoli import serving
+    from huoli import serving  # imports the whole HTTP app: only the serving commands pay for it
 
     try:
         sock = serving.bind(host, port, shared=workers > 1)
@@ -700,14 +614,8 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    # `python -m huoli.cli`: run the importable module, so domain CLIs importing `huoli.cli` share it.
-    from huoli.cli import main as _main
-
-    _main()
-elif __name__ == "huoli.cli":
-    # Last: domain CLIs import the helpers above. Only under the module's own name: a process that
-    # multiprocessing spawns from `python -m huoli.cli` re-runs this file as `__mp_main__`, where registering
-    # would import the domain CLIs, which import `huoli.cli` again, half-built (the parallel demo generator's
-    # workers died of it and the pool restarted them forever).
+# Not under `__mp_main__` (multiprocessing re-running this file in a spawned worker): it needs no commands.
+if __name__ in ("__main__", "huoli.cli"):
     _add_domain_clis()
+if __name__ == "__main__":
+    main()

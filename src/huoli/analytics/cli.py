@@ -12,7 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
-from huoli.cli import fail, guarded, out, runtime
+from huoli.analytics import service
+from huoli.analytics.service import METRICS
+from huoli.analytics.tabulate import tabulate
+from huoli.cli_support import fail, guarded, out, runtime
 
 CLI_NAME = "metrics"
 cli = typer.Typer(help="Analytics: activity, acquisition, retention, funnel, paths, lifecycle, conversion, …")
@@ -41,9 +44,6 @@ def run_metric(
 ) -> None:
     """Run one metric (the same request as POST /admin/analytics/<metric>)."""
     from rich.table import Table
-
-    from huoli.analytics import service
-    from huoli.analytics.tabulate import tabulate
 
     body: dict[str, Any] = {}
     if spec:
@@ -113,8 +113,6 @@ def _command(name: str, title: str) -> Any:
 
 def _register() -> None:
     """One subcommand per metric: `huoli metrics retention --app demo --spec '{"preset": "wechat_new"}'`."""
-    from huoli.analytics.service import METRICS
-
     for name, m in METRICS.items():
         cli.command(name)(_command(name, m.title))
 
@@ -125,7 +123,5 @@ _register()
 @cli.command("list")
 def list_metrics() -> None:
     """The metrics and what each answers."""
-    from huoli.analytics.service import METRICS
-
     for name, m in METRICS.items():
         out.print(f"[bold]{name}[/]  {m.title}")

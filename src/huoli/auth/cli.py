@@ -1,14 +1,13 @@
-"""`huoli auth prune`: drop the replay-protection and revocation rows that can no longer matter.
-
-huoli.cli's helpers are imported inside the command: huoli.cli imports this module while it loads.
-"""
+"""`huoli auth prune`: drop the replay-protection and revocation rows that can no longer matter."""
 
 from __future__ import annotations
 
 import typer
 
 from huoli.auth.jobs import prune_expired
+from huoli.cli_support import database, out
 from huoli.db import make_session_factory, unit_of_work
+from huoli.runtime import system_clock
 
 CLI_NAME = "auth"
 cli = typer.Typer(help="Session tokens and signed server calls.", no_args_is_help=True)
@@ -18,8 +17,6 @@ cli = typer.Typer(help="Session tokens and signed server calls.", no_args_is_hel
 def prune() -> None:
     """Delete expired session revocations and nonces past the signature window (run daily; safe beside
     `huoli serve`)."""
-    from huoli.cli import database, out
-    from huoli.runtime import system_clock
 
     with database() as (settings, engine, _keyring), unit_of_work(make_session_factory(engine)) as db:
         # The same function as the daily auth.prune job.

@@ -8,6 +8,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from huoli.backup import service
+from huoli.cli_support import fail, guarded, load_settings, out
+
 CLI_NAME = "backup"
 cli = typer.Typer(
     help="Back up and restore the embedded stores (SQLite, DuckDB, the ingestion journal, the generated keys).",
@@ -21,8 +24,6 @@ T = TypeVar("T")
 def _run(fn: Callable[[], T]) -> T:
     """`guarded`, plus the file-system and DuckDB failures a backup meets (full disk, permissions)."""
     import duckdb
-
-    from huoli.cli import fail, guarded
 
     try:
         return guarded(fn)
@@ -49,8 +50,6 @@ def create(
     ] = None,
 ) -> None:
     """Back up this data directory's stores; stop `huoli serve` first (DuckDB has one process per file)."""
-    from huoli.backup import service
-    from huoli.cli import load_settings, out
 
     settings = load_settings()
     backup = _run(lambda: service.create(settings, out=out_dir))
@@ -74,9 +73,6 @@ def list_(
     """List complete backups, oldest first."""
     from rich.table import Table
 
-    from huoli.backup import service
-    from huoli.cli import load_settings, out
-
     root = directory or service.default_root(load_settings())
     backups = service.list_backups(root)
     if not backups:
@@ -98,8 +94,6 @@ def list_(
 @cli.command("verify")
 def verify(path: Annotated[Path, typer.Argument(help="A backup directory.")]) -> None:
     """Check every file of a backup against its manifest (size and SHA-256)."""
-    from huoli.backup import service
-    from huoli.cli import out
 
     backup = _run(lambda: service.verify(path))
     out.print(f"{backup.path}: {len(backup.manifest['files'])} files match the manifest", highlight=False)
@@ -120,8 +114,6 @@ def restore(
     ] = False,
 ) -> None:
     """Verify a backup's checksums, then restore it into a new data directory and check its counts."""
-    from huoli.backup import service
-    from huoli.cli import load_settings, out
 
     settings = load_settings()
     done = _run(lambda: service.restore(path, data_dir, force=force, threads=settings.duckdb_threads))
@@ -156,8 +148,6 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be deleted.")] = False,
 ) -> None:
     """Delete all but the newest N backups (only directories with a huoli backup manifest)."""
-    from huoli.backup import service
-    from huoli.cli import load_settings, out
 
     root = directory or service.default_root(load_settings())
     removed = _run(lambda: service.prune(root, keep=keep, dry_run=dry_run))

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from huoli.cli_support import fail, guarded, out, runtime
+from huoli.diagnosis import service
+
 CLI_NAME = "diagnose"
 cli = typer.Typer(help="The stagnation doctor: findings with evidence, severity and playbooks.")
 
@@ -65,9 +68,6 @@ def diagnose(
 ) -> None:
     """Diagnose an app (exit 0 with or without findings; bad arguments exit non-zero)."""
     from rich.table import Table
-
-    from huoli.cli import fail, guarded, out, runtime
-    from huoli.diagnosis import service
 
     end_day: dt.date | None = None
     if end is not None:

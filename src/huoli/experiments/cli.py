@@ -12,17 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from huoli.apps import service as apps
+from huoli.cli_support import fail, guarded, out, runtime
+from huoli.db import unit_of_work
+from huoli.experiments import results as results_mod
+from huoli.experiments import service
+from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate
 
-# Defined before importing huoli.cli: under `python -m huoli.cli` that import re-runs the root module, which
-# mounts this domain's (partially imported) `cli` — it must already exist then.
 CLI_NAME = "experiments"
 cli = typer.Typer(help="A/B experiments on flags, and their results.", no_args_is_help=True)
-
-from huoli.cli import fail, guarded, out, runtime  # noqa: E402
-from huoli.db import unit_of_work  # noqa: E402
-from huoli.experiments import results as results_mod  # noqa: E402
-from huoli.experiments import service  # noqa: E402
-from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate  # noqa: E402
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]

@@ -9,15 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-# Defined before importing huoli.cli: under `python -m huoli.cli` that import re-runs the root module, which
-# mounts this domain's (partially imported) `cli` — it must already exist then.
+from huoli.cli_support import fail, guarded, out, runtime
+from huoli.db import unit_of_work
+from huoli.flags import service
+from huoli.flags.schemas import FlagCreate, FlagRule, FlagType, FlagUpdate
+
 CLI_NAME = "flags"
 cli = typer.Typer(help="Feature flags and remote config.", no_args_is_help=True)
-
-from huoli.cli import fail, guarded, out, runtime  # noqa: E402
-from huoli.db import unit_of_work  # noqa: E402
-from huoli.flags import service  # noqa: E402
-from huoli.flags.schemas import FlagCreate, FlagRule, FlagType, FlagUpdate  # noqa: E402
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 

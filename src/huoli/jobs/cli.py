@@ -1,7 +1,4 @@
-"""`huoli jobs list|run|runs`: the jobs every domain declares (`huoli worker` runs them from the queue).
-
-huoli.cli's helpers are imported inside the commands: huoli.cli imports this module while it loads.
-"""
+"""`huoli jobs list|run|runs`: the jobs every domain declares (`huoli worker` runs them from the queue)."""
 
 from __future__ import annotations
 
@@ -11,12 +8,19 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from huoli.runtime import Runtime
+from huoli.apps import service as apps
+from huoli.apps.models import App
+from huoli.cli_support import database, fail, guarded, out, runtime
+from huoli.db import make_session_factory, read_only
+from huoli.errors import HuoliError
+from huoli.jobs import runner, service
+from huoli.jobs.queue import Consumers, queue_for
+from huoli.jobs.registry import QUEUES, Queue, discover
+from huoli.runtime import Runtime, build_worker_runtime, system_clock
 
 CLI_NAME = "jobs"
 cli = typer.Typer(help="Scheduled jobs: list them, run one now, see recent runs.", no_args_is_help=True)
@@ -29,17 +33,9 @@ def list_cmd(
     """Every job: scope, queue, schedule, next run (the app's timezone), last run and outcome."""
     from rich.table import Table
 
-    from huoli.cli import database, guarded, out
-    from huoli.db import make_session_factory, read_only
-    from huoli.jobs import service
-    from huoli.jobs.registry import discover
-    from huoli.runtime import system_clock
-
     with database() as (settings, engine, _keyring), read_only(make_session_factory(engine)) as db:
         app_tz = None
         if app_id is not None:
-            from huoli.apps import service as apps
-
             app_tz = guarded(lambda: apps.get(db=db, app_id=app_id)).timezone
         rows = service.overview(
             db, discover(), app_id=app_id, app_tz=app_tz, default_tz=settings.timezone, now=system_clock()
@@ -73,12 +69,6 @@ def run_cmd(
 
     from sqlalchemy import select
 
-    from huoli.apps.models import App
-    from huoli.cli import fail, out
-    from huoli.db import read_only
-    from huoli.jobs import runner
-    from huoli.jobs.registry import discover
-
     job = discover().get(name)
     if job is None:
         raise fail(f"no job {name!r}", [{"field": "name", "message": "see `huoli jobs list`"}])
@@ -111,9 +101,6 @@ def run_cmd(
 def job_runtime(*, with_store: bool) -> Iterator[Runtime]:
     """A runtime for running jobs: with the event store (it must not be open in `huoli serve` elsewhere), or
     the operational database only, which works beside a running server."""
-    from huoli.cli import database, fail, runtime
-    from huoli.errors import HuoliError
-    from huoli.runtime import build_worker_runtime
 
     if with_store:
         with runtime() as rt:
@@ -132,9 +119,6 @@ def job_runtime(*, with_store: bool) -> Iterator[Runtime]:
 
 def run_worker(queue: str, workers: int | None) -> None:
     """`huoli worker`: consume the job queue until SIGTERM or SIGINT, then let running jobs finish (≤ 30 s)."""
-    from huoli.cli import fail, out
-    from huoli.jobs.queue import Consumers, queue_for
-    from huoli.jobs.registry import QUEUES, Queue
 
     chosen: list[Queue] = list(QUEUES) if queue == "all" else [q for q in QUEUES if q == queue]
     if not chosen:

@@ -6,6 +6,11 @@ from typing import Annotated
 
 import typer
 
+from huoli.cli_support import guarded, out, runtime
+from huoli.db import unit_of_work
+from huoli.loyalty import ledger, service
+from huoli.loyalty.context import make_ctx
+
 CLI_NAME = "loyalty"
 cli = typer.Typer(
     help="Loyalty: member ledgers and jobs (expire, warn-expiring, tiers, scan-tasks).", no_args_is_help=True
@@ -21,13 +26,7 @@ def ledger_cmd(
     limit: Annotated[int, typer.Option(help="Transfers to show (newest first).")] = 50,
 ) -> None:
     """A member's balance and latest transfers."""
-    # Imported here: `python -m huoli.cli` loads huoli.cli twice, and this module is imported by it.
     from rich.table import Table
-
-    from huoli.cli import guarded, out, runtime
-    from huoli.db import unit_of_work
-    from huoli.loyalty import ledger
-    from huoli.loyalty.context import make_ctx
 
     with runtime() as rt:
 
@@ -61,10 +60,6 @@ def job_cmd(
     app_id: AppOpt,
 ) -> None:
     """Run one loyalty job now; each is idempotent and safe next to live traffic."""
-    from huoli.cli import guarded, out, runtime
-    from huoli.db import unit_of_work
-    from huoli.loyalty import service
-    from huoli.loyalty.context import make_ctx
 
     with runtime() as rt:
 
@@ -86,10 +81,6 @@ def adjust_cmd(
     note: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Grant or deduct points by hand (recorded as reason=admin)."""
-    from huoli.cli import guarded, out, runtime
-    from huoli.db import unit_of_work
-    from huoli.loyalty import ledger
-    from huoli.loyalty.context import make_ctx
 
     with runtime() as rt:
 

@@ -12,19 +12,17 @@ import orjson
 import typer
 from rich.table import Table
 
-# Defined before importing huoli.cli: under `python -m huoli.cli` that import re-runs the root module, which
-# mounts this domain's (partially imported) `cli` — it must already exist then.
+from huoli.apps import service as apps
+from huoli.audit import service as audit
+from huoli.cli_support import database, err, fail, guarded, out, runtime
+from huoli.db import make_session_factory, unit_of_work
+from huoli.privacy import flows, retention, service
+from huoli.runtime import system_clock
+
 CLI_NAME = "privacy"
 cli = typer.Typer(
     help="Privacy requests (PIPL): a user's data exported, or erased from every store.", no_args_is_help=True
 )
-
-from huoli.apps import service as apps  # noqa: E402
-from huoli.audit import service as audit  # noqa: E402
-from huoli.cli import database, err, fail, guarded, out, runtime  # noqa: E402
-from huoli.db import make_session_factory, unit_of_work  # noqa: E402
-from huoli.privacy import flows, retention, service  # noqa: E402
-from huoli.runtime import system_clock  # noqa: E402
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 UserOpt = Annotated[str, typer.Option("--user", help="The user id (as on events).")]

@@ -1,8 +1,4 @@
-"""`huoli promotions …`: run the periodic jobs, pay owed refunds through WeChat Pay, check a configuration.
-
-huoli.cli's helpers are imported inside the commands: huoli.cli imports this module while it loads, and under
-`python -m huoli.cli` a top-level import would re-enter it half-initialised.
-"""
+"""`huoli promotions …`: run the periodic jobs, pay owed refunds through WeChat Pay, check a configuration."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from huoli.cli_support import fail, guarded, out, runtime
 from huoli.db import unit_of_work
 from huoli.promotions import compliance, groupbuy, payments, service
 from huoli.wechat.pay import DEFAULT_BASE_URL, rsa_signer, rsa_verifier
@@ -23,7 +20,6 @@ cli = typer.Typer(
 
 
 def _print(obj: Any) -> None:
-    from huoli.cli import out
 
     out.print_json(json.dumps(obj, default=str, ensure_ascii=False))
 
@@ -35,7 +31,6 @@ def jobs(
     """Expire coupons and unpaid flash reservations, close due groups, expire bargains, credit commissions.
 
     Idempotent and safe to run concurrently: schedule it every minute (cron / systemd timer)."""
-    from huoli.cli import guarded, runtime
 
     with runtime() as rt:
 
@@ -95,7 +90,6 @@ def refunds(
 
     Each app's refunds go through its own merchant (`huoli apps set-wechatpay`), else through the merchant
     given here; apps with neither keep theirs pending (counted as not_configured)."""
-    from huoli.cli import fail, guarded, runtime
 
     given = [mchid, serial_no, key_file, platform_key_file, platform_serial]
     fallback = None
@@ -139,7 +133,6 @@ def check(
     config: Annotated[Path, typer.Argument(help="JSON file with the configuration")],
 ) -> None:
     """Check a configuration against the platform rules and print the rule text users would see."""
-    from huoli.cli import fail
 
     if kind not in compliance.KINDS:
         raise fail(f"unknown kind {kind!r}; one of {', '.join(compliance.KINDS)}")

@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from huoli.cli_support import fail, guarded, out, runtime
+from huoli.reports import render, service
+from huoli.reports.weeks import last_complete_week, parse_week
+
 CLI_NAME = "report"
 cli = typer.Typer(help="Weekly review report: KPIs vs last week, findings, movers, experiments, campaigns.")
 
@@ -22,10 +26,6 @@ def report(
     lang: Annotated[str, typer.Option(help="zh (Chinese, English labels beside) or en.")] = "zh",
 ) -> None:
     """Write report-<week>.html (self-contained: opens offline) and report-<week>.md; print their paths."""
-    from huoli.cli import fail, guarded, out, runtime
-    from huoli.reports import render, service
-    from huoli.reports.weeks import last_complete_week, parse_week
-
     if lang not in render.LANGS:
         raise fail(f"unknown language {lang!r}", [{"field": "lang", "message": "one of zh, en"}])
     iso = guarded(lambda: parse_week(week)) if week is not None else None
