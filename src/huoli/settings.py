@@ -209,6 +209,14 @@ class Settings(BaseSettings):
     jobs_run_retention_days: int = Field(
         14, ge=1, le=3650, description="Job run records kept this many days (the jobs.prune-runs job)."
     )
+    backup_schedule: str | None = Field(
+        None,
+        description="Crontab line (HUOLI_TIMEZONE) of the backup.create job, e.g. '0 3 * * *': an online backup "
+        "of the embedded stores into <data_dir>/backups. Unset: no scheduled backups.",
+    )
+    backup_keep: int | None = Field(
+        None, ge=1, le=10000, description="After each backup.create run keep only this many newest backups."
+    )
     wechatpay_base_url: str = Field(
         "https://api.mch.weixin.qq.com",
         description="WeChat Pay API base URL for the scheduled refund payment (promotions.refunds job).",
@@ -223,6 +231,15 @@ class Settings(BaseSettings):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         return check_timezone(value)
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from huoli.jobs.registry import cron  # the jobs package imports settings; parse with its own rules
+
+        return cron(value.strip()).expr
 
     @classmethod
     def settings_customise_sources(

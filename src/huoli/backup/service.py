@@ -33,14 +33,16 @@ import re
 import secrets
 import shutil
 import sqlite3
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow.compute as pc
@@ -50,6 +52,9 @@ from huoli.errors import HuoliError
 from huoli.events.journal import Journal, Position
 from huoli.fileperms import DIR_MODE, FILE_MODE, mkdir_private
 from huoli.settings import Settings
+
+if TYPE_CHECKING:
+    from huoli.runtime import Runtime
 
 FORMAT = "huoli-backup"
 FORMAT_VERSION = 1
@@ -372,27 +377,29 @@ def _target(root: Path, now: datetime) -> Path:
     return path
 
 
-def create(settings: Settings, *, out: Path | None = None, now: datetime | None = None) -> Backup:
-    """Back up SQLite, DuckDB, the journal and the secret key into `out` (default: data_dir/backups/<UTC>)."""
-    src = sources(settings)
-    started = time.monotonic()
-    now = now or datetime.now(UTC)
-    if not src.sqlite.exists():
-        raise BackupError(f"no operational database at {src.sqlite}: nothing to back up")
+def _new_target(settings: Settings, out: Path | None, now: datetime) -> Path:
     if out is None:
         root = default_root(settings)
         mkdir_private(root)
-        target = _target(root, now)
-    else:
-        target = out
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise BackupError(f"{target} exists and is not an empty directory: choose a new --out")
-        mkdir_private(target.parent)
+        return _target(root, now)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BackupError(f"{out} exists and is not an empty directory: choose a new --out")
+    mkdir_private(out.parent)
+    return out
+
+
+def _build(
+    settings: Settings, out: Path | None, now: datetime | None, fill: Callable[[Path], dict[str, Any]]
+) -> Backup:
+    """Fill a staging directory beside the target, checksum it, write the manifest last, rename into place."""
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    target = _new_target(settings, out, now)
     # Built beside the target and renamed into place at the end: an interrupted backup never looks complete.
     staging = target.parent / f".{target.name}.partial-{secrets.token_hex(4)}"
     mkdir_private(staging)
     try:
-        manifest = _fill(src, staging, settings)
+        manifest = fill(staging)
         manifest["created_at"] = now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         _lock_down(staging)
         files = {
@@ -414,46 +421,67 @@ def create(settings: Settings, *, out: Path | None = None, now: datetime | None 
     return Backup(target, manifest)
 
 
-def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
-    duck = _open_store(src.duckdb)  # first: its lock keeps every huoli writer out until we are done
+def create(settings: Settings, *, out: Path | None = None, now: datetime | None = None) -> Backup:
+    """Back up SQLite, DuckDB, the journal and the secret key into `out` (default: data_dir/backups/<UTC>)."""
+    src = sources(settings)
+    if not src.sqlite.exists():
+        raise BackupError(f"no operational database at {src.sqlite}: nothing to back up")
+    return _build(settings, out, now, lambda staging: _fill(src, staging, settings))
+
+
+@dataclass(frozen=True)
+class _DuckPart:
+    tables: dict[str, int]
+    position: Position
+    stored: dict[str, int]
+    rowids: dict[str, Any]
+
+
+def _copy_sqlite(src: Sources, staging: Path) -> tuple[dict[str, int], list[str]]:
+    # SQLite's online backup: a consistent snapshot even while the server (or `huoli migrate`) writes.
     try:
-        if settings.duckdb_threads:
-            duck.execute(f"SET threads = {int(settings.duckdb_threads)}")
-        # SQLite's online backup: a consistent copy even if something (`huoli migrate`) writes meanwhile.
-        try:
-            source = sqlite3.connect(f"{src.sqlite.absolute().as_uri()}?mode=ro", uri=True)
-        except sqlite3.Error as exc:
-            raise BackupError(f"cannot open the operational database {src.sqlite}: {exc}") from None
-        dest = sqlite3.connect(staging / SQLITE_FILE)
-        try:
-            source.backup(dest)
-            sqlite_tables = _sqlite_tables(dest)
-            alembic = _alembic(dest, sqlite_tables)
-        finally:
-            dest.close()
-            source.close()
-
-        duck_tables = _duckdb_tables(duck)
-        position = _journal_position(duck, duck_tables)
-        stored = _events_by_app(duck, duck_tables)
-        rowids = _rowid_marks(duck, duck_tables)
-        # Segments before the loaded position hold only loaded events (the writer drops them on its next load).
-        journal_copy = staging / JOURNAL_COPY
-        segments = sorted(src.journal.glob("*.journal")) if src.journal.is_dir() else []
-        mkdir_private(journal_copy)
-        copied = []
-        for seg in segments:
-            if int(seg.name.removesuffix(".journal")) >= position[0]:
-                shutil.copyfile(seg, journal_copy / seg.name)
-                copied.append(seg.name)
-        pending = _pending(journal_copy, position)
-
-        export = staging / EVENTS_EXPORT
-        mkdir_private(export)
-        duck.execute(f"EXPORT DATABASE {_quote(str(export))} ({EXPORT_OPTIONS})")
+        source = sqlite3.connect(f"{src.sqlite.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open the operational database {src.sqlite}: {exc}") from None
+    dest = sqlite3.connect(staging / SQLITE_FILE)
+    try:
+        source.backup(dest)
+        tables = _sqlite_tables(dest)
+        return tables, _alembic(dest, tables)
     finally:
-        duck.close()
+        dest.close()
+        source.close()
 
+
+def _read_duck(con: duckdb.DuckDBPyConnection) -> _DuckPart:
+    tables = _duckdb_tables(con)
+    return _DuckPart(
+        tables, _journal_position(con, tables), _events_by_app(con, tables), _rowid_marks(con, tables)
+    )
+
+
+def _copy_journal(journal: Path, staging: Path, start: Position, cut: Position | None = None) -> list[str]:
+    """Copy the segments from the store's loaded position on; with `cut`, only up to it (online: the end of
+    the last acknowledged record, so a record being appended meanwhile is not copied half-written)."""
+    # Segments before the loaded position hold only loaded events (the writer drops them on its next load).
+    segments = sorted(journal.glob("*.journal")) if journal.is_dir() else []
+    copy_dir = staging / JOURNAL_COPY
+    mkdir_private(copy_dir)
+    copied = []
+    for seg in segments:
+        number = int(seg.name.removesuffix(".journal"))
+        if number < start[0] or (cut is not None and number > cut[0]):
+            continue
+        if cut is not None and number == cut[0]:
+            with open(seg, "rb") as fh, open(copy_dir / seg.name, "wb") as dst:
+                dst.write(fh.read(cut[1]))
+        else:
+            shutil.copyfile(seg, copy_dir / seg.name)
+        copied.append(seg.name)
+    return copied
+
+
+def _copy_keys(src: Sources, staging: Path) -> tuple[str, str]:
     secret = "settings" if src.secret is None else "absent"
     if src.secret is not None and src.secret.exists():
         shutil.copyfile(src.secret, staging / SECRET_FILE)
@@ -462,12 +490,42 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
     if src.encryption_key is not None and src.encryption_key.exists():
         shutil.copyfile(src.encryption_key, staging / ENCRYPTION_KEY_FILE)
         encryption = "file"
+    return secret, encryption
 
-    by_app = Counter(stored)
+
+def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
+    duck = _open_store(src.duckdb)  # first: its lock keeps every huoli writer out until we are done
+    try:
+        if settings.duckdb_threads:
+            duck.execute(f"SET threads = {int(settings.duckdb_threads)}")
+        sqlite_part = _copy_sqlite(src, staging)
+        part = _read_duck(duck)
+        copied = _copy_journal(src.journal, staging, part.position)
+        export = staging / EVENTS_EXPORT
+        mkdir_private(export)
+        duck.execute(f"EXPORT DATABASE {_quote(str(export))} ({EXPORT_OPTIONS})")
+    finally:
+        duck.close()
+    return _manifest(src, staging, sqlite_part, part, copied, _copy_keys(src, staging), mode="offline")
+
+
+def _manifest(
+    src: Sources,
+    staging: Path,
+    sqlite_part: tuple[dict[str, int], list[str]],
+    part: _DuckPart,
+    copied: list[str],
+    keys: tuple[str, str],
+    *,
+    mode: str,
+) -> dict[str, Any]:
+    pending = _pending(staging / JOURNAL_COPY, part.position)
+    by_app = Counter(part.stored)
     by_app.update(pending)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "mode": mode,
         "huoli_version": _version(),
         "duckdb_version": duckdb.__version__,
         "sqlite_version": sqlite3.sqlite_version,
@@ -482,12 +540,12 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
                 "journal": _tree_bytes(src.journal),
             },
         },
-        "sqlite": {"tables": sqlite_tables, "alembic_revisions": alembic},
+        "sqlite": {"tables": sqlite_part[0], "alembic_revisions": sqlite_part[1]},
         "duckdb": {
             "method": f"EXPORT DATABASE ({EXPORT_OPTIONS})",
-            "tables": duck_tables,
-            "journal_position": list(position),
-            **rowids,
+            "tables": part.tables,
+            "journal_position": list(part.position),
+            **part.rowids,
         },
         "journal": {
             "segments": copied,
@@ -495,14 +553,81 @@ def _fill(src: Sources, staging: Path, settings: Settings) -> dict[str, Any]:
             "pending_by_app": dict(sorted(pending.items())),
         },
         "events": {
-            "stored": sum(stored.values()),
+            "stored": sum(part.stored.values()),
             "journal_pending": sum(pending.values()),
             "total": sum(by_app.values()),
             "by_app": dict(sorted(by_app.items())),
         },
-        "secret_key": secret,
-        "encryption_key": encryption,
+        "secret_key": keys[0],
+        "encryption_key": keys[1],
     }
+
+
+# --- online: inside `huoli serve`, which owns the event store ------------------------------------------
+
+_online_lock = threading.Lock()
+
+
+def create_online(runtime: Runtime, *, out: Path | None = None, now: datetime | None = None) -> Backup:
+    """The same backup as `create`, made inside the process that owns the event store while it serves.
+
+    Order (docs/reliability.md#online-backups): (1) SQLite through its online backup API; (2) hold the
+    journal's segments (the loader keeps loading, it only defers deleting); (3) in one DuckDB transaction on a
+    cursor of the server's own connection, read the loaded journal position, the counts, and EXPORT DATABASE:
+    one snapshot, so the position and the tables agree; (4) copy the journal from that position up to the end
+    of the last acknowledged record. Every event acknowledged before (4) is in the export or in the copy; an
+    outbox row relayed after (1) may be in both the outbox and the events, and the relay's deterministic
+    event_id makes the store drop the second copy after a restore.
+    """
+    settings = runtime.settings
+    src = sources(settings)
+    store = runtime.store
+    if not runtime.primary or not isinstance(store, DuckDBEventStore):
+        raise BackupError(
+            "an online backup runs in the process that owns the event store (`huoli serve`, primary queue)",
+            code="backup_unsupported",
+        )
+    if not _online_lock.acquire(blocking=False):
+        raise BackupError("a backup is already running in this server", code="backup_busy")
+    try:
+
+        def fill(staging: Path) -> dict[str, Any]:
+            t0 = time.monotonic()
+            sqlite_part = _copy_sqlite(src, staging)  # first: an outbox row relayed later is deduplicated
+            journal = runtime.writer.journal
+            t1 = time.monotonic()
+            with journal.hold() if journal is not None else nullcontext():
+                con = store.cursor()
+                try:
+                    con.execute("BEGIN TRANSACTION")  # read-only: never conflicts with the loader's inserts
+                    part = _read_duck(con)
+                    export = staging / EVENTS_EXPORT
+                    mkdir_private(export)
+                    con.execute(f"EXPORT DATABASE {_quote(str(export))} ({EXPORT_OPTIONS})")
+                    con.execute("COMMIT")
+                finally:
+                    con.close()
+                t2 = time.monotonic()
+                cut = runtime.writer.acknowledged_position()
+                copied = _copy_journal(src.journal, staging, part.position, cut) if cut else []
+                if not copied:
+                    mkdir_private(staging / JOURNAL_COPY)
+                t3 = time.monotonic()
+            manifest = _manifest(
+                src, staging, sqlite_part, part, copied, _copy_keys(src, staging), mode="online"
+            )
+            manifest["online"] = {
+                "sqlite_s": round(t1 - t0, 3),
+                "duckdb_snapshot_s": round(t2 - t1, 3),
+                "journal_copy_s": round(t3 - t2, 3),
+                "journal_cut": list(cut) if cut else None,
+                "loader_paused_s": 0.0,  # the loader never waits: only its segment deletions do (hold)
+            }
+            return manifest
+
+        return _build(settings, out, now, fill)
+    finally:
+        _online_lock.release()
 
 
 # --- verify, list, prune ------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,6 +45,9 @@ class Journal:
         mkdir_private(directory)
         self._segment = 0
         self._file: BinaryIO | None = None
+        self._hold_lock = threading.Lock()
+        self._holds = 0
+        self._deferred_drop = 0  # the highest drop_before asked for while held, done on release
 
     def start_appending(self, *, after: int = 0) -> None:
         """Open a fresh segment for new records (after `replay` has recovered and cut the old ones), numbered
@@ -123,10 +128,32 @@ class Journal:
         self.start_appending()
 
     def drop_before(self, segment: int) -> None:
-        """Delete segments whose records are all loaded into the store."""
+        """Delete segments whose records are all loaded into the store (later, while a backup holds them)."""
+        with self._hold_lock:
+            if self._holds:
+                self._deferred_drop = max(self._deferred_drop, segment)
+                return
+            self._drop(segment)
+
+    def _drop(self, segment: int) -> None:
         for old in self.segments():
             if old < segment:
                 self._path(old).unlink(missing_ok=True)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep every segment on disk meanwhile: an online backup copies the segments past the position its
+        store snapshot read, which the loader would otherwise delete once it loads past them."""
+        with self._hold_lock:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._hold_lock:
+                self._holds -= 1
+                if not self._holds and self._deferred_drop:
+                    self._drop(self._deferred_drop)
+                    self._deferred_drop = 0
 
     def close(self) -> None:
         if self._file is not None:

@@ -139,6 +139,17 @@ class GroupCommitWriter:
         self._queue.put(request)
         request.future.result()
 
+    @property
+    def journal(self) -> Journal | None:
+        """The journal (None for an in-memory store): an online backup holds and copies its segments."""
+        return self._journal
+
+    def acknowledged_position(self) -> Position | None:
+        """Where the last acknowledged record ends (None: nothing appended since start, all of it is loaded).
+        Set before the requests are answered, so every event acknowledged before this call lies at or before."""
+        with self._cond:
+            return self._position
+
     def flush_if_pending(self) -> None:
         if self._pending_rows or self._unloaded or not self._queue.empty():
             self.flush()

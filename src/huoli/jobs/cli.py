@@ -38,7 +38,12 @@ def list_cmd(
         if app_id is not None:
             app_tz = guarded(lambda: apps.get(db=db, app_id=app_id)).timezone
         rows = service.overview(
-            db, discover(), app_id=app_id, app_tz=app_tz, default_tz=settings.timezone, now=system_clock()
+            db,
+            discover().configured(settings),
+            app_id=app_id,
+            app_tz=app_tz,
+            default_tz=settings.timezone,
+            now=system_clock(),
         )
     table = Table("job", "scope", "queue", "schedule", "next run", "last run", "outcome", "ms")
     for j in rows:

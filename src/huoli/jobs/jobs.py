@@ -19,7 +19,7 @@ def prune_runs(ctx: JobContext) -> dict[str, object]:
     which the scheduler would otherwise run again."""
     now, db = ctx.now, ctx.session
     old = now - timedelta(days=ctx.rt.settings.jobs_run_retention_days)
-    jobs = [j for j in discover() if j.schedule is not None]
+    jobs = [j for j in discover().configured(ctx.rt.settings) if j.schedule is not None]
     frequent = [j.name for j in jobs if isinstance(j.schedule, Every) and j.schedule.seconds < 3600]
     zones = {ctx.rt.settings.timezone, *db.execute(select(App.timezone).distinct()).scalars()}
     current = set()

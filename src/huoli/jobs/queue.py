@@ -84,7 +84,7 @@ class JobQueue:
 
     def __init__(self, rt: Runtime, registry: Registry | None = None) -> None:
         self.rt = rt
-        self.registry = registry if registry is not None else discover()
+        self.registry = (registry if registry is not None else discover()).configured(rt.settings)
         self.hueys: dict[Queue, Huey] = {}
         self._execute: dict[Queue, Any] = {}
         self._tick: dict[Queue, Any] = {}

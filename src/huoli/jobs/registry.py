@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from huoli.runtime import Runtime
+    from huoli.settings import Settings
 
 Scope = Literal["app", "global"]
 # "primary": the job reads the event store, which only the process that owns it (`huoli serve`) may open.
@@ -184,6 +185,8 @@ class Job:
     retries: int
     description: str
     timeout_s: float | None = None  # longest a run may take before it counts as stuck (default: the lease)
+    # The schedule read from the settings (a deployment's choice, e.g. HUOLI_BACKUP_SCHEDULE); replaces `schedule`.
+    schedule_from: Callable[[Settings], Schedule | None] | None = None
 
     def tz(self, settings_tz: str, app_tz: str | None) -> ZoneInfo:
         return ZoneInfo(app_tz if self.scope == "app" and app_tz else settings_tz)
@@ -208,6 +211,15 @@ class Registry:
     def __len__(self) -> int:
         return len(self._jobs)
 
+    def configured(self, settings: Settings) -> Registry:
+        """This registry with each settings-driven schedule read from `settings` (a copy when there are any)."""
+        if not any(j.schedule_from for j in self._jobs.values()):
+            return self
+        out = Registry()
+        for j in self:
+            out.add(replace(j, schedule=j.schedule_from(settings)) if j.schedule_from else j)
+        return out
+
 
 # Declarations land here when a domain's jobs.py is imported; `discover()` imports them all.
 DECLARED = Registry()
@@ -223,6 +235,7 @@ def job(
     retries: int = 3,
     description: str = "",
     registry: Registry | None = None,
+    schedule_from: Callable[[Settings], Schedule | None] | None = None,
 ) -> Callable[[JobFn], JobFn]:
     """Declare a job. `scope="app"` runs it once per app (in the app's timezone and unit of work);
     `queue="primary"` for jobs that read the event store; `transaction=False` for jobs that open their own
@@ -235,7 +248,7 @@ def job(
     def decorate(fn: JobFn) -> JobFn:
         doc = description or (fn.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         (registry if registry is not None else DECLARED).add(
-            Job(name, fn, schedule, scope, queue, transaction, retries, doc)
+            Job(name, fn, schedule, scope, queue, transaction, retries, doc, schedule_from=schedule_from)
         )
         return fn
 
