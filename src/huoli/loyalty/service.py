@@ -6,13 +6,24 @@ holds the use cases that span several of them, such as a paid order (points + gr
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
+from huoli.apps.models import App
 from huoli.errors import NotFound
 from huoli.events.stores import EventStore
 from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
-from huoli.loyalty.context import Ctx
+from huoli.loyalty.context import Ctx, make_ctx
 from huoli.loyalty.schemas import EarnOut, ReverseOut
+from huoli.settings import Settings
+
+
+def context_for(
+    db: Session, *, app_id: str, now: datetime, settings: Settings, app: App | None = None
+) -> Ctx:
+    """The app's loyalty rules, timezone and clock, which this service's use cases take as `ctx`."""
+    return make_ctx(db, app_id=app_id, now=now, settings=settings, app=app)
 
 
 def order_paid(db: Session, ctx: Ctx, *, user_id: str, order_id: str, amount_fen: int) -> EarnOut:

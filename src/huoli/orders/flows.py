@@ -19,7 +19,6 @@ from huoli.deps import SignedCall, run_hot
 from huoli.errors import HuoliError, ValidationFailed
 from huoli.events.service import emit, server_event_id
 from huoli.loyalty import service as loyalty
-from huoli.loyalty.context import make_ctx
 from huoli.orders import service
 from huoli.orders.schemas import (
     OrderCancelledIn,
@@ -125,7 +124,7 @@ def settle_paid(
         earned: dict[str, Any] = {}
         group: dict[str, Any] | None = None
         if first:
-            ctx = make_ctx(db, app_id=app.id, now=now, settings=runtime.settings, app=app)
+            ctx = loyalty.context_for(db, app_id=app.id, now=now, settings=runtime.settings, app=app)
             earned = loyalty.order_paid(
                 db, ctx, user_id=uid, order_id=body.order_id, amount_fen=body.paid_fen
             ).model_dump(mode="json")
@@ -229,7 +228,7 @@ def refund(runtime: Runtime, call: SignedCall, body: OrderRefundedIn) -> tuple[O
             ), True
         before, after = service.take_refund(db, order=order, amount_fen=body.amount_fen, now=now)
         assert order.user_id is not None  # a refundable order was paid by someone
-        ctx = make_ctx(db, app_id=app.id, now=now, settings=runtime.settings, app=app)
+        ctx = loyalty.context_for(db, app_id=app.id, now=now, settings=runtime.settings, app=app)
         try:
             reversed_ = loyalty.order_refunded(
                 db,
