@@ -14,6 +14,7 @@ SH = ZoneInfo("Asia/Shanghai")
 EXPECTED = {
     "analytics.rollup": ("app", "primary", "every 5 min"),
     "auth.prune": ("global", "general", "cron 0 4 * * *"),
+    "backup.create": ("global", "primary", None),  # its schedule comes from HUOLI_BACKUP_SCHEDULE
     "jobs.prune-runs": ("global", "general", "cron 30 4 * * *"),
     "loyalty.compact-boards": ("app", "general", "every 1 min"),
     "loyalty.expire": ("app", "general", "cron 5 0 * * *"),

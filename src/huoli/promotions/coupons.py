@@ -20,7 +20,7 @@ from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance, hot
 from huoli.promotions.common import dumps, emit, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
-from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn
+from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn, Quote
 from huoli.settings import Settings
 
 LOCK_TTL = timedelta(minutes=30)  # an unpaid checkout gives its coupons back after this
@@ -265,20 +265,6 @@ def grant_gift_pack(
 
 
 # -- checkout ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quote:
-    subtotal_fen: int
-    discounts: dict[str, int]  # coupon id → fen
-
-    @property
-    def discount_fen(self) -> int:
-        return sum(self.discounts.values())
-
-    @property
-    def payable_fen(self) -> int:
-        return self.subtotal_fen - self.discount_fen
 
 
 def _in_scope(t: CouponTemplate | hot.TemplateTerms, line: CartLine) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -20,7 +21,6 @@ from pydantic import (
 from huoli.schema_types import INT32_MAX
 
 if TYPE_CHECKING:
-    from huoli.promotions.coupons import Quote
     from huoli.promotions.models import Bargain
 
 Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
@@ -145,6 +145,21 @@ class CheckoutIn(BaseModel):
         if sum(line.price_fen * line.quantity for line in value) > FEN_MAX:
             raise ValueError(f"the cart totals more than {FEN_MAX} fen, the largest order promotions handle")
         return value
+
+
+# The checkout's answer in fen (coupons.quote), before it becomes QuoteOut.
+@dataclass(frozen=True)
+class Quote:
+    subtotal_fen: int
+    discounts: dict[str, int]  # coupon id → fen
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(self.discounts.values())
+
+    @property
+    def payable_fen(self) -> int:
+        return self.subtotal_fen - self.discount_fen
 
 
 class QuoteOut(BaseModel):
