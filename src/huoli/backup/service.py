@@ -50,6 +50,8 @@ from sqlalchemy.engine import make_url
 
 from huoli.errors import HuoliError
 from huoli.events.journal import Journal, Position
+from huoli.events.stores import DuckDBEventStore
+from huoli.events.writer import GroupCommitWriter
 from huoli.fileperms import DIR_MODE, FILE_MODE, mkdir_private
 from huoli.settings import Settings
 
@@ -753,9 +755,6 @@ def _import_events(backup: Path, staging: Path, manifest: dict[str, Any], thread
 
 def _replay(staging: Path, threads: int | None) -> tuple[dict[str, int], int]:
     """Load the restored journal into the restored store with the writer's own recovery, as a start would."""
-    from huoli.events.stores import DuckDBEventStore
-    from huoli.events.writer import GroupCommitWriter
-
     store = DuckDBEventStore(str(staging / DUCKDB_FILE), threads=threads)
     try:
         before = int(store.query("SELECT count(*) AS n FROM events").column("n")[0].as_py())
