@@ -17,6 +17,7 @@ from pydantic_settings import (
 
 from huoli.crypto import generate_key
 from huoli.fileperms import create_private
+from huoli.schedules import cron
 from huoli.timeutil import check_timezone
 
 
@@ -237,8 +238,6 @@ class Settings(BaseSettings):
     def _crontab(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        from huoli.jobs.registry import cron  # the jobs package imports settings; parse with its own rules
-
         return cron(value.strip()).expr
 
     @classmethod
