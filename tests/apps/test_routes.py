@@ -29,7 +29,7 @@ def test_roles(client: TestClient, make_app) -> None:  # type: ignore[no-untyped
     r = client.get("/admin/keys", headers=auth(app.keys["analyst"]))
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
     assert client.get("/admin/keys", headers=auth(app.keys["operator"])).status_code == 403
-    listed = client.get("/admin/keys", headers=auth(app.keys["owner"])).json()
+    listed = client.get("/admin/keys", headers=auth(app.keys["owner"])).json()["items"]
     assert sorted(k["role"] for k in listed) == ["analyst", "operator", "owner"]
     assert all("secret" not in str(k).lower() and "key" not in k for k in listed)
     assert "server_secret" not in client.get("/admin/app", headers=auth(app.keys["owner"])).json()
@@ -61,9 +61,9 @@ def test_bad_key_input(client: TestClient, make_app) -> None:  # type: ignore[no
 
 def test_app_a_key_never_reaches_app_b(client: TestClient, make_app) -> None:  # type: ignore[no-untyped-def]
     a, b = make_app("alpha"), make_app("beta")
-    b_keys = client.get("/admin/keys", headers=auth(b.keys["owner"])).json()
+    b_keys = client.get("/admin/keys", headers=auth(b.keys["owner"])).json()["items"]
     # A's owner cannot see, revoke or read B's keys or app.
-    assert {k["id"] for k in client.get("/admin/keys", headers=auth(a.keys["owner"])).json()}.isdisjoint(
+    assert {k["id"] for k in client.get("/admin/keys", headers=auth(a.keys["owner"])).json()["items"]}.isdisjoint(
         {k["id"] for k in b_keys}
     )
     r = client.delete(f"/admin/keys/{b_keys[0]['id']}", headers=auth(a.keys["owner"]))

@@ -38,7 +38,7 @@ def test_operator_actions_are_recorded_with_actor_request_and_changes(
 
     trail = client.get("/admin/audit", headers=op)
     assert trail.status_code == 200, trail.text
-    entries = trail.json()
+    entries = trail.json()["items"]
     assert [e["action"] for e in entries] == [
         "PUT /admin/loyalty/rules",
         "PUT /admin/loyalty/rules",
@@ -56,8 +56,10 @@ def test_operator_actions_are_recorded_with_actor_request_and_changes(
     (rule_row,) = [c for c in put["changes"] if c["op"] == "update"]
     assert '"weekly"' in rule_row["before"]["rules"] and '"monthly"' in rule_row["after"]["rules"]
     assert client.get("/admin/audit", headers=bearer(shop.keys["analyst"])).status_code == 403
-    page = client.get("/admin/audit", params={"limit": 1, "before_id": _first_put["id"]}, headers=op).json()
-    assert [e["id"] for e in page] == [adjust["id"]]
+    first = client.get("/admin/audit", params={"limit": 2}, headers=op).json()
+    assert [e["id"] for e in first["items"]] == [put["id"], _first_put["id"]] and first["next_cursor"]
+    page = client.get("/admin/audit", params={"limit": 1, "cursor": first["next_cursor"]}, headers=op).json()
+    assert [e["id"] for e in page["items"]] == [adjust["id"]]
     assert [
-        e["action"] for e in client.get("/admin/audit", params={"action": "/keys"}, headers=op).json()
+        e["action"] for e in client.get("/admin/audit", params={"action": "/keys"}, headers=op).json()["items"]
     ] == ["POST /admin/keys"]

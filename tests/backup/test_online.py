@@ -198,7 +198,7 @@ def test_api_roles_verify_and_bad_names(live_server: LiveServer, tmp_path: Path)
     assert live_server.api(keys["operator"], "POST", "/admin/backups/..%2Fx/verify").status_code in (404, 422)
     assert live_server.api(keys["operator"], "POST", "/admin/backups/.verified/verify").status_code == 422
 
-    trail = live_server.api(keys["owner"], "GET", "/admin/audit").json()
+    trail = live_server.api(keys["owner"], "GET", "/admin/audit").json()["items"]
     actions = json.dumps(trail)
     assert "/admin/backups/{name}/verify" in actions
 

@@ -212,7 +212,7 @@ def test_create_key_field_error_then_revoke(console: ConsoleSession, live_server
     page.locator("#keys-table tr", has_text="增长小组 <b>").get_by_text("已吊销于").wait_for()
     assert live_server.api(new_key, "GET", "/admin/app").status_code == 401
     owner = live_server.keys["shop"]["owner"]
-    listed = {k["name"]: k for k in live_server.api(owner, "GET", "/admin/keys").json()}
+    listed = {k["name"]: k for k in live_server.api(owner, "GET", "/admin/keys").json()["items"]}
     assert listed["增长小组 <b>"]["revoked_at"] is not None and listed["增长小组 <b>"]["role"] == "operator"
     console.shot("revoked")
 

@@ -103,11 +103,11 @@ def test_holdouts_are_listed_and_created_with_field_errors(
     page.locator("#holdout-create").click()
     page.locator("#holdout-form").get_by_text("less than or equal to 0.5").wait_for()
     key = live_server.keys["shop"]["owner"]
-    assert live_server.api(key, "GET", "/admin/holdouts").json() == []
+    assert live_server.api(key, "GET", "/admin/holdouts").json()["items"] == []
     page.locator("#holdout-percent").fill("0.1")
     page.locator("#holdout-create").click()
     page.locator("table", has_text="Q4 campaigns").wait_for()
     assert "10.0%" in page.locator("table", has_text="Q4 campaigns").inner_text()
-    created = live_server.api(key, "GET", "/admin/holdouts").json()
+    created = live_server.api(key, "GET", "/admin/holdouts").json()["items"]
     assert [(h["key"], h["scope"], h["percent"]) for h in created] == [("q4", "campaign", 0.1)]
     c.shot("experiment-holdouts")

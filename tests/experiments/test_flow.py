@@ -112,7 +112,7 @@ def test_bad_experiments_are_rejected_with_field_reasons(client: TestClient, run
     unknown_flag = client.post("/admin/experiments", json=spec(key="nf", flag="nope"), headers=op)
     assert unknown_flag.json()["details"][0]["field"] == "flag"
     assert client.post("/admin/experiments", json=spec(key="ns-a"), headers=op).status_code == 409
-    listed = client.get("/admin/experiments", headers=admin(shop.keys["analyst"])).json()
+    listed = client.get("/admin/experiments", headers=admin(shop.keys["analyst"])).json()["items"]
     assert {e["key"] for e in listed} == {"ns-a", "ns-c"}
 
 

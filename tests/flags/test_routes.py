@@ -104,7 +104,7 @@ def test_typed_flags_targeting_rollout_and_kill_switch(client: TestClient, runti
     assert refused.status_code == 403, refused.text
     assert client.post("/admin/flags/evaluate", json=logged, headers=admin(op)).status_code == 200
 
-    listed = client.get("/admin/flags", headers=admin(shop.keys["analyst"])).json()
+    listed = client.get("/admin/flags", headers=admin(shop.keys["analyst"])).json()["items"]
     assert [f["key"] for f in listed] == ["dark_mode", "home_layout", "max_items", "skin"]
     assert client.delete("/admin/flags/skin", headers=admin(op)).status_code == 200
     assert client.get("/admin/flags/skin", headers=admin(op)).status_code == 404

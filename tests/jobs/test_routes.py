@@ -34,21 +34,21 @@ def test_list_run_now_and_recent_runs(
     assert r.status_code == 202, r.text
     run = r.json()
     assert (run["status"], run["trigger"], run["app_id"]) == ("queued", "api", "shop")
-    trail = client.get("/admin/audit", headers=auth(shop.keys["owner"])).json()
+    trail = client.get("/admin/audit", headers=auth(shop.keys["owner"])).json()["items"]
     assert trail[0]["action"] == "POST /admin/jobs/{name}/run" and trail[0]["target"] == {
         "name": "loyalty.expire"
     }
     assert trail[0]["changes"][0]["table"] == "job_runs"
 
     drain(runtime, queue_for(runtime))
-    runs = client.get("/admin/jobs/runs", headers=auth(shop.keys["analyst"])).json()
+    runs = client.get("/admin/jobs/runs", headers=auth(shop.keys["analyst"])).json()["items"]
     assert [(x["id"], x["status"]) for x in runs] == [(run["id"], "ok")]
     assert runs[0]["result"] == {"points_expired": 0} and runs[0]["duration_ms"] is not None
     listed = {j["name"]: j for j in client.get("/admin/jobs", headers=auth(shop.keys["analyst"])).json()}
     assert listed["loyalty.expire"]["last_run"]["status"] == "ok"
     # another app sees none of it
-    assert client.get("/admin/jobs/runs", headers=auth(other.keys["owner"])).json() == []
-    assert client.get("/admin/jobs/runs?job=loyalty.tiers", headers=auth(shop.keys["owner"])).json() == []
+    assert client.get("/admin/jobs/runs", headers=auth(other.keys["owner"])).json()["items"] == []
+    assert client.get("/admin/jobs/runs?job=loyalty.tiers", headers=auth(shop.keys["owner"])).json()["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_run_now_refusals_write_nothing(
     shop = make_app("shop")
     r = client.post(path, headers=auth(shop.keys[role]))
     assert r.status_code == status and r.json()["code"] == code, r.text
-    assert client.get("/admin/jobs/runs", headers=auth(shop.keys["owner"])).json() == []
+    assert client.get("/admin/jobs/runs", headers=auth(shop.keys["owner"])).json()["items"] == []
     assert queue_for(runtime).pending("general") == 0
 
 

@@ -63,7 +63,7 @@ def member(runtime: Runtime, app_id: str, user_id: str) -> dict[str, str]:
 
 def coupon(client: TestClient, runtime: Runtime, app: Any, user_id: str, order_id: str) -> str:
     """A 20-yuan coupon claimed by the user and locked for the order."""
-    if client.get("/admin/promotions/coupon-templates", headers=admin(app)).json() == []:
+    if client.get("/admin/promotions/coupon-templates", headers=admin(app)).json()["items"] == []:
         r = client.post(
             "/admin/promotions/coupon-templates",
             headers=admin(app),

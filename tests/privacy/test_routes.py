@@ -281,7 +281,7 @@ def test_export_then_erase_a_user_seeded_in_every_domain(
     assert client.get("/v1/loyalty/points", headers=bob.headers(shop.id)).status_code == 200
 
     # The requests are recorded, newest first, with counts only.
-    listed = client.get("/admin/privacy/requests", headers=key(shop, "operator")).json()
+    listed = client.get("/admin/privacy/requests", headers=key(shop, "operator")).json()["items"]
     assert [(x["kind"], x["user_id"]) for x in listed] == [
         ("export", bob.user_id),
         ("export", alice.user_id),
@@ -307,7 +307,7 @@ def test_erasing_an_unknown_user_records_zeros(client: TestClient, runtime: Runt
     assert counts and not any(counts)
     doc = export(client, shop, nobody)
     assert nonempty(doc) == {} and doc["events"] == []
-    assert [x["kind"] for x in client.get("/admin/privacy/requests", headers=key(shop, "owner")).json()] == [
+    assert [x["kind"] for x in client.get("/admin/privacy/requests", headers=key(shop, "owner")).json()["items"]] == [
         "export",
         "erasure",
     ]
@@ -319,8 +319,8 @@ def test_requests_are_scoped_to_the_operators_app(client: TestClient, runtime: R
         client.post("/admin/privacy/exports", json={"user_id": "u_1"}, headers=key(a, "owner")).status_code
         == 200
     )
-    assert client.get("/admin/privacy/requests", headers=key(b, "owner")).json() == []
-    assert len(client.get("/admin/privacy/requests", headers=key(a, "owner")).json()) == 1
+    assert client.get("/admin/privacy/requests", headers=key(b, "owner")).json()["items"] == []
+    assert len(client.get("/admin/privacy/requests", headers=key(a, "owner")).json()["items"]) == 1
     bad = client.post("/admin/privacy/exports", json={"user_id": ""}, headers=key(a, "owner"))
     assert bad.status_code == 422
 

@@ -20,7 +20,7 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
     page.locator("#cpn-total").fill("500")
     page.locator("#coupon-create button[type=submit]").click()
     page.locator(".field-error[data-field=threshold_fen]").wait_for()  # 满X减Y needs X > Y: refused, shown
-    assert live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json() == []
+    assert live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"] == []
     console.shot("field-error")
 
     page.locator("#cpn-threshold").fill("10000")
@@ -33,7 +33,7 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
 
     row.locator("button.toggle").click()
     page.locator("#promo-templates tr", has_text="已暂停").wait_for()
-    listed = live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()
+    listed = live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"]
     assert [(t["id"], t["active"]) for t in listed] == [("m100", False)]
 
     page.locator("#check-run").click()  # the prefilled example rewards sharing

@@ -253,7 +253,7 @@ def test_admin_api_stores_encrypted_answers_no_secret_and_audits_without_them(  
 
     r = client.delete(path, headers=_owner(shop))
     assert r.status_code == 200 and r.json()["configured"] is False and r.json()["source"] == "none"
-    trail = client.get("/admin/audit", params={"action": "/wechatpay"}, headers=_owner(shop)).json()
+    trail = client.get("/admin/audit", params={"action": "/wechatpay"}, headers=_owner(shop)).json()["items"]
     assert [e["action"] for e in trail] == [f"DELETE {path}", f"PUT {path}"]
     dumped = json.dumps(trail, ensure_ascii=False)
     assert not any(s in dumped for s in secrets_) and a.mchid in dumped

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from huoli.apps import service
 from huoli.apps.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyRead, AppRead, Role
 from huoli.deps import AppDbDep, OperatorDep, role_at_least
+from huoli.pagination import Page, PageDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -17,9 +18,11 @@ def current_app(db: AppDbDep, op: OperatorDep) -> AppRead:
     return AppRead.model_validate(service.get(db=db, app_id=op.app_id))
 
 
-@router.get("/keys", response_model=list[ApiKeyRead], dependencies=[role_at_least(Role.owner)])
-def list_keys(db: AppDbDep) -> list[ApiKeyRead]:
-    return [ApiKeyRead.model_validate(k) for k in service.list_keys(db=db)]
+@router.get("/keys", response_model=Page[ApiKeyRead], dependencies=[role_at_least(Role.owner)])
+def list_keys(db: AppDbDep, page: PageDep) -> Page[ApiKeyRead]:
+    """The app's keys, oldest first (revoked ones too, marked)."""
+    rows, cursor = service.keys_page(db=db, page=page)
+    return Page(items=[ApiKeyRead.model_validate(k) for k in rows], next_cursor=cursor)
 
 
 @router.post("/keys", response_model=ApiKeyIssued, status_code=201, dependencies=[role_at_least(Role.owner)])

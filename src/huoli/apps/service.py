@@ -15,6 +15,7 @@ from huoli.apps.models import ApiKey, App
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.db import read_only, utcnow
 from huoli.errors import Conflict, Forbidden, NotFound, Unauthorized
+from huoli.pagination import PageParams, paginate
 
 KEY_PREFIX = "hlk_"
 
@@ -92,6 +93,11 @@ def authenticate_key(*, db: Session, key: str) -> ApiKey:
 def list_keys(*, db: Session) -> list[ApiKey]:
     """Keys of the session's app (the tenancy scope adds the filter)."""
     return list(db.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def keys_page(*, db: Session, page: PageParams) -> tuple[list[ApiKey], str | None]:
+    """One page of the app's keys, oldest first."""
+    return paginate(db, select(ApiKey), page, order=[ApiKey.created_at.asc(), ApiKey.id.asc()])
 
 
 def revoke_key(*, db: Session, key_id: str) -> ApiKey:

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel
 from huoli.apps.schemas import Role
 from huoli.audit import service
 from huoli.deps import AppDbDep, role_at_least
+from huoli.pagination import Page, PageDep
 
 router = APIRouter(tags=["audit"])
 
@@ -28,24 +29,20 @@ class AuditEntryOut(BaseModel):
     ip: str | None
 
 
-@router.get("/admin/audit", response_model=list[AuditEntryOut], dependencies=[role_at_least(Role.operator)])
+@router.get("/admin/audit", response_model=Page[AuditEntryOut], dependencies=[role_at_least(Role.operator)])
 def audit_trail(
     db: AppDbDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    page: PageDep,
     actor_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=200, description="part of the action, e.g. /keys")] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-) -> list[AuditEntryOut]:
-    """Who did what, when, and the rows it changed (before/after; secrets redacted). Operators and owners."""
-    rows = service.entries(
-        db,
-        limit=limit,
-        before_id=before_id,
-        actor_id=actor_id,
-        action_contains=action,
-        since=since,
-        until=until,
+) -> Page[AuditEntryOut]:
+    """Who did what, when, and the rows it changed (before/after; secrets redacted), newest first. Operators
+    and owners."""
+    rows, cursor = service.entries(
+        db, page=page, actor_id=actor_id, action_contains=action, since=since, until=until
     )
-    return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
+    return Page(
+        items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor
+    )

@@ -17,6 +17,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from huoli.audit.models import AuditEntry
+from huoli.pagination import PageParams, paginate
 
 # Field names whose values never enter the trail (request bodies and row snapshots alike).
 SECRET_NAMES = ("secret", "password", "token", "api_v3_key", "private_key", "hash")
@@ -149,17 +150,14 @@ def record(
 def entries(
     db: Session,
     *,
-    limit: int = 100,
-    before_id: int | None = None,
+    page: PageParams,
     actor_id: str | None = None,
     action_contains: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[AuditEntry]:
-    """Newest first, for the session's app; page with before_id."""
-    q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if before_id is not None:
-        q = q.where(AuditEntry.id < before_id)
+) -> tuple[list[AuditEntry], str | None]:
+    """One page, newest first, for the session's app."""
+    q = select(AuditEntry)
     if actor_id:
         q = q.where(AuditEntry.actor_id == actor_id)
     if action_contains:
@@ -168,4 +166,4 @@ def entries(
         q = q.where(AuditEntry.at >= since)
     if until is not None:
         q = q.where(AuditEntry.at < until)
-    return list(db.scalars(q))
+    return paginate(db, q, page, order=[AuditEntry.id.desc()])

@@ -13,14 +13,16 @@ from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 from huoli.experiments import results as results_mod
 from huoli.experiments import service
 from huoli.experiments.schemas import ExperimentCreate, ExperimentRead, HoldoutCreate, HoldoutRead, ShipIn
+from huoli.pagination import Page, PageDep
 from huoli.timeutil import check_timezone
 
 router = APIRouter(prefix="/admin", tags=["experiments"])
 
 
-@router.get("/experiments", response_model=list[ExperimentRead], dependencies=[role_at_least(Role.analyst)])
-def list_experiments(db: AppDbDep) -> list[ExperimentRead]:
-    return [ExperimentRead.model_validate(e) for e in service.list_experiments(db=db)]
+@router.get("/experiments", response_model=Page[ExperimentRead], dependencies=[role_at_least(Role.analyst)])
+def list_experiments(db: AppDbDep, page: PageDep) -> Page[ExperimentRead]:
+    rows, cursor = service.experiments_page(db=db, page=page)
+    return Page(items=[ExperimentRead.model_validate(e) for e in rows], next_cursor=cursor)
 
 
 @router.post(
@@ -94,9 +96,10 @@ def experiment_results(
     )
 
 
-@router.get("/holdouts", response_model=list[HoldoutRead], dependencies=[role_at_least(Role.analyst)])
-def list_holdouts(db: AppDbDep) -> list[HoldoutRead]:
-    return [HoldoutRead.model_validate(h) for h in service.list_holdouts(db=db)]
+@router.get("/holdouts", response_model=Page[HoldoutRead], dependencies=[role_at_least(Role.analyst)])
+def list_holdouts(db: AppDbDep, page: PageDep) -> Page[HoldoutRead]:
+    rows, cursor = service.holdouts_page(db=db, page=page)
+    return Page(items=[HoldoutRead.model_validate(h) for h in rows], next_cursor=cursor)
 
 
 @router.post(

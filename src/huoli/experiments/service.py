@@ -22,6 +22,7 @@ from huoli.experiments.models import Experiment, Holdout
 from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate, MetricKind, metric_list
 from huoli.flags import service as flags
 from huoli.flags.schemas import FlagType, condition_errors, type_error
+from huoli.pagination import PageParams, paginate
 from huoli.settings import Settings
 
 SYSTEM_ACTOR = "system:experiments"
@@ -70,6 +71,11 @@ def create_holdout(*, db: Session, app_id: str, holdout_in: HoldoutCreate) -> Ho
 
 def list_holdouts(*, db: Session) -> list[Holdout]:
     return list(db.scalars(select(Holdout).order_by(Holdout.key)))
+
+
+def holdouts_page(*, db: Session, page: PageParams) -> tuple[list[Holdout], str | None]:
+    """One page of the app's holdouts, by key (unique per app)."""
+    return paginate(db, select(Holdout), page, order=[Holdout.key.asc()])
 
 
 # --- creation rules -------------------------------------------------------------------------------
@@ -227,6 +233,11 @@ def get(*, db: Session, key: str) -> Experiment:
 
 def list_experiments(*, db: Session) -> list[Experiment]:
     return list(db.scalars(select(Experiment).order_by(Experiment.created_at.desc(), Experiment.key)))
+
+
+def experiments_page(*, db: Session, page: PageParams) -> tuple[list[Experiment], str | None]:
+    """One page of the app's experiments, newest first (key, unique per app, orders equal times)."""
+    return paginate(db, select(Experiment), page, order=[Experiment.created_at.desc(), Experiment.key.asc()])
 
 
 def delete_draft(*, db: Session, key: str) -> Experiment:

@@ -26,6 +26,7 @@ from huoli.flags.schemas import (
     PreferencesIn,
     PreferencesOut,
 )
+from huoli.pagination import Page, PageDep
 
 router = APIRouter(tags=["flags"])
 
@@ -110,9 +111,10 @@ def put_preferences(
         return PreferencesOut(**(service.preferences_dict(row) or {}))
 
 
-@router.get("/admin/flags", response_model=list[FlagRead], dependencies=[role_at_least(Role.analyst)])
-def list_flags(db: AppDbDep) -> list[FlagRead]:
-    return [FlagRead.model_validate(f) for f in service.list_flags(db=db)]
+@router.get("/admin/flags", response_model=Page[FlagRead], dependencies=[role_at_least(Role.analyst)])
+def list_flags(db: AppDbDep, page: PageDep) -> Page[FlagRead]:
+    rows, cursor = service.flags_page(db=db, page=page)
+    return Page(items=[FlagRead.model_validate(f) for f in rows], next_cursor=cursor)
 
 
 @router.post(

@@ -35,6 +35,7 @@ from huoli.flags.schemas import (
     type_error,
 )
 from huoli.flags.writer import Pending, writer_for
+from huoli.pagination import PageParams, paginate
 from huoli.settings import Settings
 
 # Attributes huoli sets itself; a caller cannot spoof them.
@@ -84,6 +85,11 @@ def find_flag(*, db: Session, key: str) -> Flag | None:
 
 def list_flags(*, db: Session) -> list[Flag]:
     return list(db.scalars(select(Flag).order_by(Flag.key)))
+
+
+def flags_page(*, db: Session, page: PageParams) -> tuple[list[Flag], str | None]:
+    """One page of the app's flags, by key (unique per app)."""
+    return paginate(db, select(Flag), page, order=[Flag.key.asc()])
 
 
 def _changed(db: Session, flag: Flag, *, action: str, now: datetime, settings: Settings) -> None:

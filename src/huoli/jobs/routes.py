@@ -12,6 +12,7 @@ from huoli.errors import Forbidden
 from huoli.jobs import service
 from huoli.jobs.queue import queue_for
 from huoli.jobs.service import JobOut, JobRunOut
+from huoli.pagination import Page, PageDep
 
 router = APIRouter(tags=["jobs"])
 
@@ -32,16 +33,16 @@ def list_jobs(db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> list[JobOut
     )
 
 
-@router.get("/admin/jobs/runs", response_model=list[JobRunOut])
+@router.get("/admin/jobs/runs", response_model=Page[JobRunOut])
 def list_runs(
     db: AppDbDep,
     op: OperatorDep,
+    page: PageDep,
     job: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-) -> list[JobRunOut]:
+) -> Page[JobRunOut]:
     """Recent runs, newest first: this app's and the global jobs'."""
-    return service.runs(db, app_id=op.app_id, job=job, limit=limit, before_id=before_id)
+    items, cursor = service.runs(db, app_id=op.app_id, page=page, job=job)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from huoli.jobs.models import GLOBAL, JobRun
 from huoli.jobs.registry import Job, Registry
+from huoli.pagination import PageParams, paginate
 
 
 class JobRunOut(BaseModel):
@@ -95,14 +96,14 @@ def overview(
 
 
 def runs(
-    db: Session, *, app_id: str | None, job: str | None = None, limit: int = 50, before_id: int | None = None
-) -> list[JobRunOut]:
-    stmt = select(JobRun).where(_visible(app_id)).order_by(JobRun.id.desc()).limit(limit)
+    db: Session, *, app_id: str | None, page: PageParams, job: str | None = None
+) -> tuple[list[JobRunOut], str | None]:
+    """One page of runs, newest first: the app's and the global jobs'."""
+    stmt = select(JobRun).where(_visible(app_id))
     if job is not None:
         stmt = stmt.where(JobRun.job == job)
-    if before_id is not None:
-        stmt = stmt.where(JobRun.id < before_id)
-    return [run_out(r) for r in db.execute(stmt).scalars()]
+    rows, cursor = paginate(db, stmt, page, order=[JobRun.id.desc()])
+    return [run_out(r) for r in rows], cursor
 
 
 def describe(job: Job) -> str:

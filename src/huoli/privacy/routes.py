@@ -24,6 +24,7 @@ from huoli.deps import (
     role_at_least,
 )
 from huoli.errors import Unauthorized
+from huoli.pagination import Page, PageDep
 from huoli.privacy import consents, flows, service
 from huoli.privacy.schemas import (
     ConsentHistoryOut,
@@ -89,18 +90,17 @@ def erase_user(body: ErasureIn, op: OperatorDep, runtime: RuntimeDep) -> Privacy
 
 @router.get(
     "/admin/privacy/requests",
-    response_model=list[PrivacyRequestOut],
+    response_model=Page[PrivacyRequestOut],
     dependencies=[role_at_least(Role.operator)],
 )
 def privacy_requests(
     db: AppDbDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    page: PageDep,
     user_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> list[PrivacyRequestOut]:
+) -> Page[PrivacyRequestOut]:
     """Past exports and erasures, newest first, with their counts. Operators and owners."""
-    rows = service.requests(db, limit=limit, before_id=before_id, user_id=user_id)
-    return [PrivacyRequestOut.model_validate(r) for r in rows]
+    rows, cursor = service.requests_page(db, page=page, user_id=user_id)
+    return Page(items=[PrivacyRequestOut.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 # --- consent records (privacy/consents.py) ---------------------------------------------------------------

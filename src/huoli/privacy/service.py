@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from huoli.audit.service import Actor
 from huoli.domains import domain_modules
 from huoli.errors import NotFound
+from huoli.pagination import PageParams, paginate
 from huoli.privacy.models import PrivacyRequest
 
 KINDS = ("export", "erasure")
@@ -94,13 +95,16 @@ def get(db: Session, request_id: int) -> PrivacyRequest:
     return row
 
 
-def requests(
-    db: Session, *, limit: int = 50, before_id: int | None = None, user_id: str | None = None
-) -> list[PrivacyRequest]:
-    """Newest first, for the session's app; page with before_id."""
-    q = select(PrivacyRequest).order_by(PrivacyRequest.id.desc()).limit(limit)
-    if before_id is not None:
-        q = q.where(PrivacyRequest.id < before_id)
+def requests(db: Session, *, limit: int = 50) -> list[PrivacyRequest]:
+    """The latest `limit` requests, newest first (the CLI's listing)."""
+    return requests_page(db, page=PageParams(limit=limit))[0]
+
+
+def requests_page(
+    db: Session, *, page: PageParams, user_id: str | None = None
+) -> tuple[list[PrivacyRequest], str | None]:
+    """One page, newest first, for the session's app."""
+    q = select(PrivacyRequest)
     if user_id:
         q = q.where(PrivacyRequest.user_id == user_id)
-    return list(db.scalars(q))
+    return paginate(db, q, page, order=[PrivacyRequest.id.desc()])

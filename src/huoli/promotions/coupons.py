@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
+from huoli.pagination import PageParams, paginate
 from huoli.promotions import compliance, hot
 from huoli.promotions.common import dumps, emit, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
@@ -73,8 +74,9 @@ def set_template_active(db: Session, template_id: str, active: bool) -> CouponTe
     return row
 
 
-def list_templates(db: Session) -> list[CouponTemplate]:
-    return list(db.scalars(select(CouponTemplate).order_by(CouponTemplate.id)))
+def templates_page(db: Session, page: PageParams) -> tuple[list[CouponTemplate], str | None]:
+    """One page of the app's templates, in name order."""
+    return paginate(db, select(CouponTemplate), page, order=[CouponTemplate.id.asc()])
 
 
 def claimable_templates(db: Session) -> list[CouponTemplate]:

@@ -60,6 +60,7 @@ export default {
     const listSlot = h("div", { id: "audit-table" });
     const more = h("button", { type: "button", id: "audit-more", hidden: true }, t(L.more));
     let rows = [];
+    let cursor = null; // the next page's cursor (GET /admin/audit answers {items, next_cursor})
 
     function describe(entry) {
       const [method, path] = entry.action.split(" ", 2);
@@ -108,11 +109,12 @@ export default {
       const params = new URLSearchParams({ limit: String(PAGE) });
       if (action.value.trim()) params.set("action", action.value.trim());
       if (actor.value.trim()) params.set("actor_id", actor.value.trim());
-      if (append && rows.length) params.set("before_id", String(rows[rows.length - 1].id));
+      if (append && cursor) params.set("cursor", cursor);
       const page = await ctx.api(`/admin/audit?${params}`);
       if (!ctx.isCurrent()) return;
-      rows = append ? rows.concat(page) : page;
-      more.hidden = page.length < PAGE;
+      rows = append ? rows.concat(page.items) : page.items;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
       clear(listSlot).append(rows.length ? table(columns, rows) : h("p", { class: "empty" }, t(L.empty)));
     }
 

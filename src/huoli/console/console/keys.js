@@ -80,7 +80,7 @@ export default {
     ];
 
     async function load() {
-      const keys = await ctx.api("/admin/keys");
+      const keys = await ctx.apiAll("/admin/keys");
       if (ctx.isCurrent()) clear(listSlot).append(table(columns, keys));
     }
 

@@ -390,6 +390,17 @@ function makeCtx(page, seq) {
         throw err;
       }
     },
+    // Every row of a paginated admin list ({items, next_cursor}): follows the cursors, 200 rows a request.
+    async apiAll(path, opts = {}) {
+      const items = [];
+      let cursor = null;
+      do {
+        const page = await this.api(path, { ...opts, query: { ...(opts.query || {}), limit: 200, cursor } });
+        items.push(...page.items);
+        cursor = page.next_cursor;
+      } while (cursor);
+      return items;
+    },
     lang: state.lang,
     t,
     app: state.app,

@@ -262,7 +262,7 @@ export default {
   async render(root, ctx) {
     if (ctx.params.key) return resultsView(root, ctx, ctx.params.key);
     const [experiments, flags, holdouts] = await Promise.all([
-      ctx.api("/admin/experiments"), ctx.api("/admin/flags"), ctx.api("/admin/holdouts"),
+      ctx.apiAll("/admin/experiments"), ctx.apiAll("/admin/flags"), ctx.apiAll("/admin/holdouts"),
     ]);
     if (!ctx.isCurrent()) return;
     listView(root, ctx, experiments, flags);

@@ -42,7 +42,7 @@ export default {
   async render(root, ctx) {
     const { h, table } = ctx.ui;
     const t = ctx.t;
-    const flags = await ctx.api("/admin/flags");
+    const flags = await ctx.apiAll("/admin/flags");
     if (!ctx.isCurrent()) return;
     const rerender = () => ctx.navigate(`#/flags?r=${Date.now()}`);
     const editSlot = h("div", { id: "flag-edit" });

@@ -121,7 +121,8 @@ export default {
     ];
 
     async function load() {
-      const [jobs, runs] = await Promise.all([ctx.api("/admin/jobs"), ctx.api("/admin/jobs/runs?limit=50")]);
+      const [jobs, runs] = await Promise.all([ctx.api("/admin/jobs"), ctx.api("/admin/jobs/runs?limit=50")
+        .then((page) => page.items)]);
       if (!ctx.isCurrent()) return;
       clear(jobsSlot).append(table(jobColumns, jobs));
       clear(runsSlot).append(table(runColumns, runs));

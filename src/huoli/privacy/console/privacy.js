@@ -254,7 +254,7 @@ export default {
     ];
 
     async function load() {
-      const rows = await ctx.api("/admin/privacy/requests?limit=50");
+      const rows = (await ctx.api("/admin/privacy/requests?limit=50")).items;
       if (ctx.isCurrent()) clear(listSlot).append(table(columns, rows, { empty: L.empty }));
     }
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from huoli.apps import service as apps
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.pagination import Page, PageDep
 from huoli.promotions import (
     bargain,
     compliance,
@@ -67,9 +68,10 @@ def admin_create_template(
     )
 
 
-@router.get(f"{ADMIN}/coupon-templates", response_model=list[CouponTemplateOut], dependencies=READ)
-def admin_list_templates(db: AppDbDep) -> list[CouponTemplateOut]:
-    return [CouponTemplateOut.model_validate(t) for t in coupons.list_templates(db)]
+@router.get(f"{ADMIN}/coupon-templates", response_model=Page[CouponTemplateOut], dependencies=READ)
+def admin_list_templates(db: AppDbDep, page: PageDep) -> Page[CouponTemplateOut]:
+    rows, cursor = coupons.templates_page(db, page)
+    return Page(items=[CouponTemplateOut.model_validate(t) for t in rows], next_cursor=cursor)
 
 
 @router.patch(

@@ -146,7 +146,7 @@ export default {
     }
 
     async function loadTemplates() {
-      const rows = await ctx.api("/admin/promotions/coupon-templates");
+      const rows = await ctx.apiAll("/admin/promotions/coupon-templates");
       if (!ctx.isCurrent()) return;
       clear(templatesSlot).append(table([
         { key: "id", title: t(L.id), format: (v) => h("span", { class: "mono" }, v) },
