@@ -63,9 +63,9 @@ def test_app_a_key_never_reaches_app_b(client: TestClient, make_app) -> None:  #
     a, b = make_app("alpha"), make_app("beta")
     b_keys = client.get("/admin/keys", headers=auth(b.keys["owner"])).json()["items"]
     # A's owner cannot see, revoke or read B's keys or app.
-    assert {k["id"] for k in client.get("/admin/keys", headers=auth(a.keys["owner"])).json()["items"]}.isdisjoint(
-        {k["id"] for k in b_keys}
-    )
+    assert {
+        k["id"] for k in client.get("/admin/keys", headers=auth(a.keys["owner"])).json()["items"]
+    }.isdisjoint({k["id"] for k in b_keys})
     r = client.delete(f"/admin/keys/{b_keys[0]['id']}", headers=auth(a.keys["owner"]))
     assert r.status_code == 404
     assert client.get("/admin/app", headers=auth(b.keys["owner"])).status_code == 200

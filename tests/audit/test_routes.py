@@ -61,5 +61,6 @@ def test_operator_actions_are_recorded_with_actor_request_and_changes(
     page = client.get("/admin/audit", params={"limit": 1, "cursor": first["next_cursor"]}, headers=op).json()
     assert [e["id"] for e in page["items"]] == [adjust["id"]]
     assert [
-        e["action"] for e in client.get("/admin/audit", params={"action": "/keys"}, headers=op).json()["items"]
+        e["action"]
+        for e in client.get("/admin/audit", params={"action": "/keys"}, headers=op).json()["items"]
     ] == ["POST /admin/keys"]

@@ -48,7 +48,10 @@ def test_list_run_now_and_recent_runs(
     assert listed["loyalty.expire"]["last_run"]["status"] == "ok"
     # another app sees none of it
     assert client.get("/admin/jobs/runs", headers=auth(other.keys["owner"])).json()["items"] == []
-    assert client.get("/admin/jobs/runs?job=loyalty.tiers", headers=auth(shop.keys["owner"])).json()["items"] == []
+    assert (
+        client.get("/admin/jobs/runs?job=loyalty.tiers", headers=auth(shop.keys["owner"])).json()["items"]
+        == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -307,7 +307,9 @@ def test_erasing_an_unknown_user_records_zeros(client: TestClient, runtime: Runt
     assert counts and not any(counts)
     doc = export(client, shop, nobody)
     assert nonempty(doc) == {} and doc["events"] == []
-    assert [x["kind"] for x in client.get("/admin/privacy/requests", headers=key(shop, "owner")).json()["items"]] == [
+    assert [
+        x["kind"] for x in client.get("/admin/privacy/requests", headers=key(shop, "owner")).json()["items"]
+    ] == [
         "export",
         "erasure",
     ]
