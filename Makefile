@@ -37,6 +37,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-sdk:
 	@command -v node >/dev/null || { echo "node is required for the SDK tests" >&2; exit 1; }
