@@ -56,6 +56,19 @@ function duration(ms) {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+// A run's result as "name: value" pairs (nested counts flattened), the first few only: the full JSON is its tooltip.
+function summary(result, most = 6) {
+  const pairs = [];
+  const walk = (obj, prefix) => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (v && typeof v === "object" && !Array.isArray(v)) walk(v, `${prefix}${k}.`);
+      else pairs.push(`${prefix}${k}: ${Array.isArray(v) ? v.length : typeof v === "number" ? v.toLocaleString() : v}`);
+    }
+  };
+  walk(result, "");
+  return pairs.length > most ? `${pairs.slice(0, most).join(" · ")} · …` : pairs.join(" · ");
+}
+
 export default {
   id: "jobs",
   title: { zh: "任务", en: "Jobs" },
@@ -116,7 +129,7 @@ export default {
       {
         key: "result", title: t(L.summary),
         format: (v, r) => (r.error ? h("span", { class: "field-error" }, r.error)
-          : v && Object.keys(v).length ? h("code", { class: "mono" }, JSON.stringify(v)) : "—"),
+          : v && Object.keys(v).length ? h("span", { class: "job-summary", title: JSON.stringify(v) }, summary(v)) : "—"),
       },
     ];
 
