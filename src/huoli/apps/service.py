@@ -115,12 +115,16 @@ def require_role(role: str, needed: Role) -> None:
 
 
 class AppCache:
-    """Read-through cache of apps for the ingestion hot path (an app row changes rarely; 30 s staleness)."""
+    """Read-through cache of apps for the ingestion hot path (an app row changes rarely; 30 s staleness).
+
+    A mini-program presents either its huoli app id or its WeChat AppID (`apps.wx_appid`, what its developer
+    has at hand): both resolve to the app, the id first (an app id may look like another app's AppID).
+    """
 
     def __init__(self, factory: sessionmaker[Session], *, ttl_s: float = 30.0) -> None:
         self._factory = factory
         self._ttl = ttl_s
-        self._items: dict[str, tuple[float, App]] = {}
+        self._items: dict[str, tuple[float, App]] = {}  # keyed by the value presented: id or wx_appid
         self._lock = threading.Lock()
 
     def peek(self, app_id: str) -> App | None:
@@ -131,12 +135,15 @@ class AppCache:
         return None
 
     def get(self, app_id: str) -> App:
+        """The app whose id, or else whose WeChat AppID, is `app_id`; 404 unknown_app when neither."""
         now = time.monotonic()
         cached = self.peek(app_id)
         if cached is not None:
             return cached
         with read_only(self._factory) as db:  # on SQLite a read takes no write lock
             app = db.get(App, app_id)
+            if app is None:
+                app = db.scalar(select(App).where(App.wx_appid == app_id))
             if app is None:
                 raise NotFound(f"unknown app {app_id!r}", code="unknown_app")
             db.expunge(app)
