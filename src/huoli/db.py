@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from huoli.caches import INFO_KEY, Caches
 from huoli.crypto import Keyring, attach
 from huoli.fileperms import create_private
 from huoli.tenancy import CrossAppWrite
@@ -225,8 +226,11 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, class_=RoutedSession, expire_on_commit=False)
+def make_session_factory(engine: Engine, caches: Caches | None = None) -> sessionmaker[Session]:
+    # Every session gets the runtime's caches in its info (sessionmaker copies `info` into each session).
+    return sessionmaker(
+        bind=engine, class_=RoutedSession, expire_on_commit=False, info={INFO_KEY: caches or Caches()}
+    )
 
 
 @contextmanager

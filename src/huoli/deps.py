@@ -23,6 +23,7 @@ from huoli.audit import service as audit
 from huoli.auth.service import (
     MiniProgramUser,
     check_signature,
+    record_nonce,
     session_claims,
     verify_session_token,
     verify_signed_request,
@@ -30,6 +31,7 @@ from huoli.auth.service import (
 from huoli.db import on_engine, read_only, transient_failure, unit_of_work
 from huoli.errors import Unauthorized
 from huoli.runtime import Runtime
+from huoli.work import Caller, Work, open_work
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -112,26 +114,27 @@ async def _request_body(request: Request) -> bytes:
     return await request.body()
 
 
-def app_db(
+def operator_work(
     request: Request,
     runtime: RuntimeDep,
     op: OperatorDep,
     body: Annotated[bytes, Depends(_request_body)],
-) -> Iterator[Session]:
+) -> Iterator[Work]:
     """The request's unit of work, scoped to the operator's app: no query of it can reach another app.
     A GET reads only (HTTP's safe method): on SQLite it takes no write lock, and a write through it fails.
     Any other method is an operator action: the audit trail records it, with the rows it changed, in the
     same transaction (no entry without the change, no change without its entry)."""
+    caller = Caller("operator", op.key_id)
     if request.method in ("GET", "HEAD"):
-        with read_only(runtime.sessions, app_id=op.app_id) as db:
-            yield db
+        with open_work(runtime, op.app_id, caller, reads_only=True) as work:
+            yield work
         return
-    with unit_of_work(runtime.sessions, app_id=op.app_id) as db:
-        audit.track(db)
-        yield db
+    with open_work(runtime, op.app_id, caller) as work:
+        audit.track(work.db)
+        yield work
         route = request.scope.get("route")
         audit.record(
-            db,
+            work.db,
             app_id=op.app_id,
             actor=audit.Actor(kind="api_key", id=op.key_id, role=op.role.value),
             action=f"{request.method} {getattr(route, 'path', request.url.path)}",
@@ -144,7 +147,15 @@ def app_db(
 
 # scope="function": the unit of work commits when the route function returns, before the response is sent,
 # so a failed commit answers an error instead of a 200 for a write that never happened.
-AppDbDep = Annotated[Session, Depends(app_db, scope="function")]
+OperatorWorkDep = Annotated[Work, Depends(operator_work, scope="function")]
+
+
+def app_db(work: OperatorWorkDep) -> Session:
+    """The operator's unit of work's session, for routes that need nothing else of it."""
+    return work.db
+
+
+AppDbDep = Annotated[Session, Depends(app_db)]
 
 
 async def mini_program_app(
@@ -266,26 +277,57 @@ async def signed_call(request: Request, runtime: RuntimeDep, app: MiniProgramApp
 SignedCallDep = Annotated[SignedCall, Depends(signed_call)]
 
 
-def _caller_db(request: Request, runtime: Runtime, app_id: str) -> Iterator[Session]:
-    # A GET reads only (no SQLite write lock); any other method is one unit of work, committed before the answer.
-    if request.method in ("GET", "HEAD"):
-        with read_only(runtime.sessions, app_id=app_id) as db:
-            yield db
-        return
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        yield db
+def _caller(user: MiniProgramUser | None) -> Caller:
+    return Caller("user", user.user_id) if user is not None else Caller("anonymous")
 
 
-def mini_program_db(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> Iterator[Session]:
-    """A mini-program request's one unit of work, scoped to its app."""
-    yield from _caller_db(request, runtime, app.id)
+def mini_program_work(
+    request: Request, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+) -> Iterator[Work]:
+    """A mini-program request's one unit of work, scoped to its app; a GET reads only (no SQLite write lock)."""
+    reads_only = request.method in ("GET", "HEAD")
+    with open_work(runtime, app, _caller(user), reads_only=reads_only) as work:
+        yield work
+
+
+def signed_work(request: Request, runtime: RuntimeDep, call: SignedCallDep) -> Iterator[Work]:
+    """A signed merchant-backend call's one unit of work: its nonce is recorded first, in the same
+    transaction as the work (a call that fails leaves the nonce unused, like a call that never arrived)."""
+    with open_work(runtime, call.app, Caller("server"), now=call.now) as work:
+        record_nonce(db=work.db, app_id=call.app.id, nonce=call.nonce, now=call.now)
+        yield work
+
+
+# scope="function" like OperatorWorkDep: committed when the route returns, before the response is sent.
+MiniProgramWorkDep = Annotated[Work, Depends(mini_program_work, scope="function")]
+SignedWorkDep = Annotated[Work, Depends(signed_work, scope="function")]
+
+
+def mini_program_db(work: MiniProgramWorkDep) -> Session:
+    """The mini-program unit of work's session, for routes that need nothing else of it."""
+    return work.db
 
 
 def signed_db(request: Request, runtime: RuntimeDep, app: SignedAppDep) -> Iterator[Session]:
-    """A signed merchant-backend call's one unit of work, opened only after its signature and nonce passed."""
-    yield from _caller_db(request, runtime, app.id)
+    """A signed call's unit of work after its nonce was recorded in a transaction of its own (SignedAppDep).
+    Kept for the promotions server routes until they take SignedWorkDep (nonce in the same transaction)."""
+    with unit_of_work(runtime.sessions, app_id=app.id) as db:
+        yield db
 
 
-# scope="function" like AppDbDep: committed when the route returns, before the response is sent.
-MiniProgramDbDep = Annotated[Session, Depends(mini_program_db, scope="function")]
+MiniProgramDbDep = Annotated[Session, Depends(mini_program_db)]
 SignedDbDep = Annotated[Session, Depends(signed_db, scope="function")]
+
+
+def in_work(runtime: Runtime, app: App, caller: Caller, fn: Callable[..., T], /, *args: Any) -> T:
+    """`fn(work, *args)` in a unit of work of its own: what a hot route hands to `run_hot`, so the unit opens
+    where it runs (the event loop's engine or a request thread) and the route still opens none itself."""
+    with open_work(runtime, app, caller) as work:
+        return fn(work, *args)
+
+
+def in_signed_work(runtime: Runtime, call: SignedCall, fn: Callable[..., T], /, *args: Any) -> T:
+    """`in_work` for a signed call: the nonce is recorded first, in the same transaction."""
+    with open_work(runtime, call.app, Caller("server"), now=call.now) as work:
+        record_nonce(db=work.db, app_id=call.app.id, nonce=call.nonce, now=call.now)
+        return fn(work, *args)

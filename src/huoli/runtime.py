@@ -20,6 +20,7 @@ from huoli import crypto, migrate
 from huoli.apps.models import App
 from huoli.apps.service import AppCache
 from huoli.auth.service import RevocationCache
+from huoli.caches import Caches
 from huoli.crypto import Keyring
 from huoli.db import Timeouts, make_engine, make_session_factory
 from huoli.errors import HuoliError
@@ -48,6 +49,7 @@ class Runtime:
     clock: Callable[[], datetime] = system_clock
     primary: bool = True  # False in a `serve --workers` worker: no event store, writer or relay here
     loop_engine: Engine | None = None  # hot units of work on the event loop (deps.run_hot), short lock bound
+    caches: Caches = field(default_factory=Caches)  # the process caches of this runtime (caches.py)
     job_queue: Any = None  # huoli.jobs.queue.JobQueue, made on first use (jobs.queue.queue_for)
     _wechat: dict[str, WeChatClient] = field(default_factory=dict)
     _wechat_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,7 +117,8 @@ def _wire(
     clock: Callable[[], datetime],
     primary: bool = True,
 ) -> Runtime:
-    sessions = make_session_factory(engine)
+    caches = Caches()
+    sessions = make_session_factory(engine, caches)
     # Fail at start, not on a request, if a stored secret (any EncryptedString column) is under a key not
     # configured.
     crypto.check_keys(engine, Base.metadata, keyring)
@@ -127,6 +130,7 @@ def _wire(
         engine=engine,
         sessions=sessions,
         app_cache=AppCache(sessions),
+        caches=caches,
         secret_key=settings.resolved_secret_key(),
         keyring=keyring,
         revocations=RevocationCache(sessions, clock=clock, ttl_s=settings.revocation_cache_ttl_s),
