@@ -214,14 +214,15 @@ def test_sessions_start_with_launch_or_show_and_end_with_hide(db: duckdb.DuckDBP
         SELECT
             count(*) FILTER (WHERE first_name NOT IN ('app_launch', 'app_show')),
             count(*) FILTER (WHERE last_name <> 'app_hide'),
-            count(*) FILTER (WHERE opens <> 1 OR hides <> 1),
+            count(*) FILTER (WHERE shows <> 1 OR launches > 1 OR hides <> 1),
             count(*) FILTER (WHERE hide_ms <> (epoch_ms(last_ts) - epoch_ms(first_ts))),
             count(*)
         FROM (
             SELECT session_id, arg_min(name, pos) first_name, arg_max(name, pos) last_name,
                    min(ts) first_ts, max(ts) last_ts,
                    max(duration_ms) FILTER (WHERE name = 'app_hide') hide_ms,
-                   count(*) FILTER (WHERE name IN ('app_launch', 'app_show')) opens,
+                   count(*) FILTER (WHERE name = 'app_show') shows,
+                   count(*) FILTER (WHERE name = 'app_launch') launches,
                    count(*) FILTER (WHERE name = 'app_hide') hides
             FROM e GROUP BY session_id
         )
@@ -232,6 +233,21 @@ def test_sessions_start_with_launch_or_show_and_end_with_hide(db: duckdb.DuckDBP
     # The very first session of every user is a cold start.
     firsts = "SELECT arg_min(name, pos) n FROM e GROUP BY user_id"
     assert _one(db, f"SELECT count(*) FROM ({firsts}) WHERE n <> 'app_launch'") == 0
+
+
+def test_every_launch_is_followed_by_a_show(db: duckdb.DuckDBPyConnection) -> None:
+    # The SDK sends app_show after each app_launch (and alone on a return from background): the dashboard's
+    # funnel starts at app_show, so fewer shows than launches undercounted it (defect 4).
+    launches, shows = _one(
+        db, "SELECT count(*) FILTER (WHERE name='app_launch'), count(*) FILTER (WHERE name='app_show') FROM e"
+    )
+    assert shows > launches > 0
+    unfollowed = """
+        SELECT count(*) FROM (
+            SELECT name, ts, lead(name) OVER w next_name, lead(ts) OVER w next_ts FROM e WINDOW w AS (ORDER BY pos)
+        ) WHERE name = 'app_launch' AND (next_name IS DISTINCT FROM 'app_show' OR next_ts <> ts)
+    """
+    assert _one(db, unfollowed) == 0
 
 
 def test_page_views_pair_with_leaves(db: duckdb.DuckDBPyConnection) -> None:
@@ -329,7 +345,11 @@ def test_engagement_rates_per_session(db: duckdb.DuckDBPyConnection) -> None:
 
 def test_properties_json(db: duckdb.DuckDBPyConnection) -> None:
     assert (
-        _one(db, "SELECT count(*) FROM e WHERE (properties IS NOT NULL) <> (name IN ('search', 'comment'))")
+        _one(
+            db,
+            "SELECT count(*) FROM e "
+            "WHERE (properties IS NOT NULL) <> (name IN ('search', 'comment', 'coupon_claimed'))",
+        )
         == 0
     )
     rows = db.execute("SELECT name, properties FROM e WHERE properties IS NOT NULL LIMIT 2000").fetchall()
@@ -337,6 +357,8 @@ def test_properties_json(db: duckdb.DuckDBPyConnection) -> None:
         props = json.loads(text)
         if name == "search":
             assert isinstance(props["keyword"], str) and props["keyword"]
+        elif name == "coupon_claimed":
+            assert props["template_id"].startswith("cpn_")
         else:
             assert isinstance(props["length"], int) and props["length"] > 0
 
@@ -400,6 +422,29 @@ def test_coupons_claimed_then_redeemed_in_order_sessions(db: duckdb.DuckDBPyConn
     assert _one(db, sql) == 0
 
 
+def test_each_claim_is_its_own_coupon(db: duckdb.DuckDBPyConnection) -> None:
+    # Template ids in coupon_id made every claimed "coupon" look redeemed (100% on the dashboard, defect 4).
+    claims, ids = _one(db, "SELECT count(*), count(DISTINCT coupon_id) FROM e WHERE name = 'coupon_claimed'")
+    assert claims > 100 and ids == claims
+    redeemed_twice = (
+        "SELECT count(*) FROM (SELECT coupon_id FROM e WHERE name='coupon_redeemed' GROUP BY 1 "
+        "HAVING count(*) > 1)"
+    )
+    assert _one(db, redeemed_twice) == 0
+    # The dashboard's rate: distinct redeemed coupon ids over distinct claimed ones.
+    rate = _one(
+        db,
+        "SELECT count(DISTINCT coupon_id) FILTER (WHERE name='coupon_redeemed') "
+        "/ count(DISTINCT coupon_id) FILTER (WHERE name='coupon_claimed') FROM e",
+    )
+    assert 0.15 <= rate <= 0.45
+    templates = {
+        json.loads(p)["template_id"]
+        for (p,) in db.execute("SELECT DISTINCT properties FROM e WHERE name = 'coupon_claimed'").fetchall()
+    }
+    assert len(templates) >= 3 and all(t.startswith("cpn_") for t in templates)
+
+
 def test_checkins_come_from_loyal_users(db: duckdb.DuckDBPyConnection) -> None:
     users, per_user_day = _one(
         db,
@@ -419,7 +464,7 @@ def test_checkins_come_from_loyal_users(db: duckdb.DuckDBPyConnection) -> None:
 def _daily(db: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, int, int, int]]:
     return db.execute(
         "SELECT local_day, isodow(local_day), count(DISTINCT user_id), "
-        f"count(*) FILTER (WHERE name IN {OPENS}) FROM e GROUP BY 1 ORDER BY 1"
+        "count(*) FILTER (WHERE name = 'app_show') FROM e GROUP BY 1 ORDER BY 1"  # opens, as analytics counts
     ).fetchall()
 
 
@@ -442,6 +487,14 @@ def test_last_third_stagnates(db: duckdb.DuckDBPyConnection) -> None:
     ratio = [opens / dau for _, _, dau, opens in daily]
     first, last = ratio[:third], ratio[-third:]
     assert sum(last) / len(last) < 0.95 * sum(first) / len(first)
+    # … and sharing all but stops in the last weeks (the doctor's interaction finding is true of the data).
+    shares = db.execute(
+        "SELECT local_day, count(*) FILTER (WHERE name='share') / count(DISTINCT session_id) FROM e "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    early = sum(r for _, r in shares[:third]) / third
+    late = sum(r for _, r in shares[-3:]) / 3
+    assert late < 0.3 * early
 
 
 def test_acquisition_spike_and_churn(db: duckdb.DuckDBPyConnection) -> None:

@@ -182,6 +182,9 @@ _WEEKEND_ACTIVE = 1.25
 _WEEKEND_SESSIONS = 1.2
 _STAGNATION_ACTIVE = 0.25  # activity lost by the end of the last third
 _STAGNATION_SESSIONS = 0.6  # sessions per active day lost by the end of the last third
+_STAGNATION_SHARES = (
+    0.95  # sharing all but stops by the end of the last third (the doctor's interaction check)
+)
 
 _P_ADD_TO_CART = 0.035
 _P_CHECKOUT = 0.3
@@ -196,7 +199,6 @@ _P_CHECKIN_USER = 0.45
 _N_ITEMS = 2000
 _ITEM_POOL = pa.array([f"sku_{i:05d}" for i in range(_N_ITEMS)], pa.string())
 _COUPONS = ["cpn_new_user_500", "cpn_full_99_10", "cpn_full_199_30", "cpn_double11_50", "cpn_free_ship"]
-_COUPON_POOL = pa.array(_COUPONS, pa.string())
 _KEYWORDS = [
     "连衣裙", "手机壳", "零食", "咖啡", "口红", "面膜", "运动鞋", "T恤", "耳机", "保温杯",
     "洗发水", "坚果", "牛奶", "猫粮", "纸巾", "充电宝", "防晒霜", "卫衣", "茶叶", "月饼",
@@ -206,9 +208,11 @@ _MAX_COMMENT_LEN = 200
 # Properties JSON is precomputed once and picked by index, so no per-row JSON encoding happens.
 _PROPERTIES_POOL = pa.array(
     [json.dumps({"keyword": k}, ensure_ascii=False) for k in _KEYWORDS]
-    + [json.dumps({"length": n}) for n in range(1, _MAX_COMMENT_LEN + 1)],
+    + [json.dumps({"length": n}) for n in range(1, _MAX_COMMENT_LEN + 1)]
+    + [json.dumps({"template_id": c}) for c in _COUPONS],
     pa.string(),
 )
+_TEMPLATE_PROPS = len(_KEYWORDS) + _MAX_COMMENT_LEN  # first template entry in the properties pool
 _KEYWORD_W = 1.0 / np.arange(1, len(_KEYWORDS) + 1) ** 0.8
 # Local-time diurnal curve per hour 0..23: morning, lunch and a ~21:00 evening peak, quiet nights.
 _HOURLY_W = np.array([
@@ -296,6 +300,7 @@ class _World:
     day_len_s: IntArray
     active_factor: FloatArray
     session_factor: FloatArray
+    share_factor: FloatArray
     acq_cdf: FloatArray
     minute_cdf: FloatArray
     item_cdf: FloatArray
@@ -416,6 +421,7 @@ def _world(spec: DemoSpec) -> _World:
     ramp = np.clip((days - 2 * third + 1) / max(third, 1.0), 0.0, 1.0)
     active_factor = np.where(weekend, _WEEKEND_ACTIVE, 1.0) * (1.0 - _STAGNATION_ACTIVE * ramp)
     session_factor = np.where(weekend, _WEEKEND_SESSIONS, 1.0) * (1.0 - _STAGNATION_SESSIONS * ramp)
+    share_factor = 1.0 - _STAGNATION_SHARES * ramp
     # Acquisition: steady inflow, a launch spike on the first days, slowing down in the last third.
     acq_w = (1.0 + np.select([days == 0, days == 1, days == 2], [5.0, 3.0, 1.5], 0.0)) * np.where(
         weekend, 1.1, 1.0
@@ -434,6 +440,7 @@ def _world(spec: DemoSpec) -> _World:
         day_len_s=day_len,
         active_factor=active_factor,
         session_factor=session_factor,
+        share_factor=share_factor,
         acq_cdf=_cdf(acq_w),
         minute_cdf=_cdf(minute_w),
         item_cdf=_cdf(item_w),
@@ -622,7 +629,7 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     sess_duration_ms = (t_hide - start_us) // 1000
 
     # --- shares (~3% of sessions, on a random page of the session) and who opens them ---------------------
-    share_sess = np.flatnonzero(rng.random(n_sess) < _P_SHARE_SESSION)
+    share_sess = np.flatnonzero(rng.random(n_sess) < _P_SHARE_SESSION * world.share_factor[sess_day])
     share_pv = pv_first[share_sess] + (rng.random(share_sess.size) * n_pv_sess[share_sess]).astype(np.int64)
     share_item = pv_item[share_pv]
     share_user = sess_user[share_sess]
@@ -656,21 +663,29 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     order_pv = np.flatnonzero(pv["order"])
     qty = _sample(_cdf([0.75, 0.2, 0.05]), rng.random(order_pv.size)) + 1
     amount = np.clip(world.item_price[carted[pv_sess[order_pv]]] * qty, 990, 59_900)
-    block_digits = _digits(np.full(order_pv.size, block), max(5, len(str(spec.blocks - 1))))
+    block_width = max(5, len(str(spec.blocks - 1)))
+    block_digits = _digits(np.full(order_pv.size, block), block_width)
     order_rows = _prefixed(b"o", np.concatenate([block_digits, _digits(np.arange(order_pv.size), 7)], axis=1))
     claim_pv = np.flatnonzero(pv["claim"])
-    claim_coupon = rng.integers(0, len(_COUPONS), claim_pv.size)
+    claim_template = rng.integers(0, len(_COUPONS), claim_pv.size)
+    # Each claim is a coupon of its own (its template goes in properties): redemption is counted per coupon.
+    claim_digits = _digits(np.full(claim_pv.size, block), block_width)
+    coupon_rows = _prefixed(
+        b"c", np.concatenate([claim_digits, _digits(np.arange(claim_pv.size), 7)], axis=1)
+    )
     nxt = np.searchsorted(order_pv, claim_pv)  # first order at or after the claim, in (user, time) order
     good = (nxt < order_pv.size) & (rng.random(claim_pv.size) < _P_REDEEM)
     if order_pv.size:
         good &= pv_user[order_pv[np.minimum(nxt, order_pv.size - 1)]] == pv_user[claim_pv]
     redeem_order, first_claim = np.unique(nxt[good], return_index=True)  # one coupon per order
     pv_redeem = np.full(n_pv, -1, dtype=np.int64)
-    pv_redeem[order_pv[redeem_order]] = claim_coupon[good][first_claim]
+    pv_redeem[order_pv[redeem_order]] = np.flatnonzero(good)[first_claim]  # the claim's own coupon
     pv_order_no = np.full(n_pv, -1, dtype=np.int64)
     pv_order_no[order_pv] = np.arange(order_pv.size)
 
-    # --- layout: [launch|show, share_open?, (page_view, perf, extras…, page_leave)*, app_hide] --------------
+    # --- layout: [app_launch?, app_show, share_open?, (page_view, perf, extras…, page_leave)*, app_hide] -----
+    # The SDK sends app_show on every start: after app_launch on a cold one, alone on a return from background.
+    n_launch = cold.astype(np.int64)
     extras: list[tuple[int, BoolArray]] = [
         (K_VIEW_ITEM, pv_page == P_ITEM),
         (K_FAVORITE, pv["fav"]),
@@ -687,12 +702,12 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     for _, flag in extras:
         n_extra += flag
     pv_size = 3 + n_extra
-    sess_size = 2 + has_open + np.add.reduceat(pv_size, pv_first)
+    sess_size = 2 + n_launch + has_open + np.add.reduceat(pv_size, pv_first)
     sess_off = _excl_cumsum(sess_size)
     n_ev = int(sess_size.sum())
     pv_within = _excl_cumsum(pv_size)
     pv_within -= pv_within[pv_first[pv_sess]]
-    pv_off = sess_off[pv_sess] + 1 + has_open[pv_sess] + pv_within
+    pv_off = sess_off[pv_sess] + 1 + n_launch[pv_sess] + has_open[pv_sess] + pv_within
 
     kind = np.empty(n_ev, dtype=np.int8)
     ts = np.empty(n_ev, dtype=np.int64)
@@ -710,12 +725,15 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
 
     kind[sess_off] = np.where(cold, K_LAUNCH, K_SHOW)
     ts[sess_off] = start_us
+    show_pos = sess_off[cold] + 1
+    kind[show_pos] = K_SHOW
+    ts[show_pos] = start_us[cold]
     campaign_ev[sess_off[is_acq]] = campaign[sess_user[is_acq]]
     hide_pos = sess_off + sess_size - 1
     kind[hide_pos] = K_HIDE
     ts[hide_pos] = t_hide
     duration[hide_pos] = sess_duration_ms
-    open_pos = sess_off[open_sess] + 1
+    open_pos = sess_off[open_sess] + 1 + n_launch[open_sess]
     kind[open_pos] = K_SHARE_OPEN
     ts[open_pos] = start_us[open_sess]
     share_ev[open_pos] = open_share
@@ -755,7 +773,8 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
         elif k == K_COMMENT:
             props_ev[p] = len(_KEYWORDS) + comment_len - 1
         elif k == K_COUPON_CLAIMED:
-            coupon_ev[p] = claim_coupon
+            coupon_ev[p] = np.arange(claim_pv.size)
+            props_ev[p] = _TEMPLATE_PROPS + claim_template
         elif k == K_ORDER_PAID:
             order_ev[p] = pv_order_no[idx]
             amount_ev[p] = amount
@@ -778,6 +797,7 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     has_share = share_ev >= 0
     share_of_ev = share_ev[has_share]
     has_order = order_ev >= 0
+    has_coupon = coupon_ev >= 0
     ts_arr = _timestamps(ts)
     app_id = np.frombuffer(spec.app_id.encode(), np.uint8)
     app_rows = np.broadcast_to(app_id, (n_ev, app_id.size))
@@ -797,7 +817,7 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
         _pick(_ITEM_POOL, item_ev, item_ev >= 0),
         _ints(amount_ev, pa.int64(), kind == K_ORDER_PAID),
         _fixed_strings(order_rows[order_ev[has_order]], has_order),
-        _pick(_COUPON_POOL, coupon_ev, coupon_ev >= 0),
+        _fixed_strings(coupon_rows[coupon_ev[has_coupon]], has_coupon),
         _fixed_strings(user_rows[share_user[share_of_ev]], has_share),
         _fixed_strings(share_rows[share_of_ev], has_share),
         _pick(_CAMPAIGN_POOL, campaign_ev, campaign_ev >= 0),
