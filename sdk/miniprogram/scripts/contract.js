@@ -1,7 +1,7 @@
 'use strict';
 // Drives the real SDK against a real huoli server: the simulated wx forwards wx.request over HTTP.
 // Usage: node scripts/contract.js <endpoint> <appId>   (prints a JSON summary on stdout)
-const { createHuoli } = require('../huoli.js');
+const { createHuoli } = require('../dist/huoli.js');
 const { createEnv } = require('../test/fake-wx.js');
 
 async function main() {

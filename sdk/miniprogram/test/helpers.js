@@ -1,7 +1,7 @@
 'use strict';
 // Shared test setup: an SDK instance wired to a fake wx env, fake clock and fake timers.
 const nodeTest = require('node:test');
-const { createHuoli } = require('../huoli.js');
+const { createHuoli } = require('../dist/huoli.js');
 
 /** node:test with a default per-test timeout, so a regression that loops forever fails instead of hanging. */
 function test(name, fn, timeout = 10000) {

@@ -3,7 +3,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { test, setup, wireApp, UUID_V4 } = require('./helpers.js');
 const { createEnv, installGlobals } = require('./fake-wx.js');
-const { createHuoli } = require('../huoli.js');
+const { createHuoli } = require('../dist/huoli.js');
 
 test('wrapApp: user hooks run with the app as `this`, get their arguments, keep return values; other fields kept', () => {
   const { env, hl } = setup();
@@ -202,7 +202,7 @@ test('default export uses the global wx (require like a mini-program does)', asy
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const env = createEnv();
   const restore = installGlobals(env);
-  const modPath = path.join(__dirname, '..', 'huoli.js');
+  const modPath = path.join(__dirname, '..', 'dist', 'huoli.js');
   delete require.cache[modPath];
   try {
     const huoli = require(modPath);

@@ -159,7 +159,10 @@ test('HTTP 500 then success: same event_ids resent with exponential backoff, the
   assert.equal(tracked.length, 2);
 
   const res = await hl.flush();
-  assert.deepEqual(res, { ok: false, pending: 2 });
+  assert.equal(res.ok, false);
+  assert.equal(res.pending, 2);
+  assert.equal(res.error.statusCode, 500);
+  assert.equal(res.error.willRetry, true);
   assert.deepEqual(env.clock.pending(), [1000], 'first retry after 1 s');
   env.clock.advance(1000);
   await env.settle();
@@ -257,7 +260,10 @@ test('422 and other 4xx drop the batch; next batches continue', async () => {
     env.handler = (req) => (++n === 1 ? { status, body: { detail: 'invalid' } } : acceptAll(req));
     env.requests.length = 0;
     const res = await hl.flush();
-    assert.deepEqual(res, { ok: true, pending: 0 }, `status ${status}`);
+    assert.equal(res.ok, false, `status ${status}: the dropped batch makes the flush fail`);
+    assert.equal(res.pending, 0);
+    assert.equal(res.error.statusCode, status);
+    assert.equal(res.error.dropped, 2);
     assert.equal(env.requests.length, 2);
     assert.deepEqual(env.requests[1].data.events.map((e) => e.name), ['e2']);
     assert.deepEqual(storedQueue(env), []);
@@ -285,7 +291,12 @@ test('200 with per-event rejections: rejected events dropped, not retried', asyn
   });
   hl.track('good');
   hl.track('bad', { amount_fen: 1.5 });
-  assert.deepEqual(await hl.flush(), { ok: true, pending: 0 });
+  const res = await hl.flush();
+  assert.equal(res.ok, false, 'a rejected event is lost: the flush says so');
+  assert.equal(res.pending, 0);
+  assert.equal(res.error.kind, 'rejected');
+  assert.equal(res.error.dropped, 1);
+  assert.equal(res.error.rejected[0].errors[0].field, 'properties.amount_fen');
   assert.deepEqual(storedQueue(env), []);
   env.clock.advance(120000);
   await hl.flush();
@@ -310,13 +321,16 @@ test('401 clears the token (memory and storage), keeps the events and retries wi
   assert.equal(hl.getUserId(), null);
 });
 
-test('401 without a token is retried with backoff instead of looping', async () => {
+test('401 without a token (no credential to drop) is a refusal: dropped, not retried', async () => {
   const { env, hl } = setup();
-  env.handler = () => ({ status: 401 });
+  env.handler = () => ({ status: 401, body: { code: 'missing_app_id', message: 'X-Huoli-App-Id header required' } });
   hl.track('a');
-  assert.deepEqual(await hl.flush(), { ok: false, pending: 1 });
+  const res = await hl.flush();
+  assert.equal(res.ok, false);
+  assert.equal(res.pending, 0);
+  assert.equal(res.error.code, 'missing_app_id');
   assert.equal(env.requests.length, 1);
-  assert.deepEqual(env.clock.pending(), [1000]);
+  assert.deepEqual(env.clock.pending(), []);
 });
 
 test('events tracked while a request is in flight are not lost when it succeeds', async () => {

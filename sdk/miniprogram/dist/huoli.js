@@ -1,11 +1,12 @@
 /*!
  * huoli (活力) WeChat mini-program SDK
- * Single file, no dependencies, no build step. Copy it into the mini-program and `require` it.
+ * Single file, no dependencies, no build step: install the npm package huoli-miniprogram-sdk (WeChat DevTools
+ * 构建npm), or copy this file into the mini-program and `require` it.
  * License: Apache-2.0
  */
 'use strict';
 
-var VERSION = '0.1.0';
+var VERSION = '0.2.0';
 
 var MAX_BATCH = 500; // server limit per POST /v1/events
 var DEFAULTS = {
@@ -333,6 +334,7 @@ function createHuoli(deps) {
   var retryTimer = null;
   var flushTimer = null;
   var attempts = 0;
+  var drainError = null; // the last delivery failure since waiters were last settled (flush() reports it)
 
   // ---- privacy authorisation (see the privacy section below) ----
   // State: 'unknown' until wx.getPrivacySetting answers, 'required' (needAuthorization), 'refused' (the user
@@ -416,11 +418,47 @@ function createHuoli(deps) {
   function settleWaiters(ok) {
     draining = false;
     var ws = waiters;
+    var error = drainError;
     waiters = [];
-    var result = { ok: ok, pending: queue.length + privacy.held.length };
+    drainError = null; // a flush() reports what went wrong while it drained, not earlier failures
+    var result = { ok: ok && !error, pending: queue.length + privacy.held.length };
+    if (error) result.error = error;
     ws.forEach(function (resolve) {
       resolve(result);
     });
+  }
+
+  // A failed delivery, made loud: flush() resolves {ok: false, error}, config.onError(error) is called, and a
+  // refusal (4xx, events dropped) is logged with console.warn even without `debug`.
+  function deliveryError(kind, status, body, count, willRetry, errMsg) {
+    var code = isObject(body) && typeof body.code === 'string' ? body.code : null;
+    var detail = isObject(body) && typeof body.message === 'string' ? body.message : null;
+    var what;
+    if (kind === 'network') what = 'network error' + (errMsg ? ' (' + errMsg + ')' : '');
+    else what = 'HTTP ' + status + (code ? ' ' + code : '') + (detail ? ' (' + detail + ')' : '');
+    var outcome = willRetry ? count + ' event(s) kept, retried with backoff' : count + ' event(s) dropped';
+    var head = kind === 'rejected' ? 'huoli: events rejected by the server: ' : 'huoli: events not delivered: ';
+    var err = new Error(head + what + '; ' + outcome);
+    err.kind = kind; // 'refused' (4xx), 'rejected' (2xx listing invalid events), 'retrying' (5xx/408/429), 'network'
+    err.statusCode = status || null;
+    err.code = code;
+    err.body = body === undefined ? null : body;
+    err.willRetry = !!willRetry;
+    err.dropped = willRetry ? 0 : count;
+    if (code === 'unknown_app' || code === 'missing_app_id') {
+      err.message += '. appId must be your mini-program\'s AppID (wx…) registered with huoli (`huoli apps create --wx-appid`), or its huoli app id';
+    }
+    drainError = err;
+    if (!willRetry || (status >= 400 && status < 500)) warn(err.message, err.body);
+    else log(err.message);
+    if (cfg && typeof cfg.onError === 'function') {
+      try {
+        cfg.onError(err);
+      } catch (e) {
+        warn('onError callback threw (ignored):', e);
+      }
+    }
+    return err;
   }
 
   // force: bypass a pending backoff (explicit flush() and app_hide)
@@ -463,7 +501,9 @@ function createHuoli(deps) {
     return Math.round(d);
   }
 
-  function scheduleRetry(res) {
+  function scheduleRetry(res, batch, errMsg) {
+    var status = res ? Number(res.statusCode) : null;
+    deliveryError(res ? 'retrying' : 'network', status, res ? parseBody(res.data) : null, batch.length, true, errMsg);
     attempts++;
     var delay = backoffDelay(attempts);
     var ra = res && res.header && (res.header['Retry-After'] || res.header['retry-after']);
@@ -502,17 +542,19 @@ function createHuoli(deps) {
 
   function handleResult(batch, usedToken, res, err) {
     if (err || !res) {
-      scheduleRetry(null);
+      scheduleRetry(null, batch, err && err.errMsg);
       return;
     }
     var status = Number(res.statusCode);
     if (status >= 200 && status < 300) {
       var body = parseBody(res.data);
-      if (isObject(body) && Array.isArray(body.rejected) && body.rejected.length) {
-        log('server rejected ' + body.rejected.length + ' event(s) (dropped):', body.rejected);
-      }
       attempts = 0;
       removeFromQueue(batch);
+      if (isObject(body) && Array.isArray(body.rejected) && body.rejected.length) {
+        // Invalid events never become valid: dropped, but said out loud (their field errors are in the body).
+        var rej = deliveryError('rejected', status, body, body.rejected.length, false);
+        rej.rejected = body.rejected;
+      }
       pump();
       return;
     }
@@ -522,14 +564,15 @@ function createHuoli(deps) {
       pump();
       return;
     }
-    if (status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
-      log('HTTP ' + status + ': dropping batch of ' + batch.length, parseBody(res.data));
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      // A refusal (bad app id, invalid batch…) is the same on every retry: drop it rather than retry forever.
+      deliveryError('refused', status, parseBody(res.data), batch.length, false);
       attempts = 0;
       removeFromQueue(batch);
       pump();
       return;
     }
-    scheduleRetry(res); // 401 without token, 408, 429, 5xx, anything else
+    scheduleRetry(res, batch); // 408, 429, 5xx, anything else
   }
 
   function send() {
@@ -720,6 +763,59 @@ function createHuoli(deps) {
           reject(new Error('huoli: preferences request failed: ' + ((e && e.errMsg) || 'request:fail')));
         }
       });
+    });
+  }
+
+  // ---- calls to the other mini-program APIs (/v1/loyalty/*, /v1/promotions/*, …) ----
+
+  /**
+   * request({path, method?, data?}): the app's header, the session token when logged in, the device id (the
+   * promotions' velocity checks); resolves the JSON body of a 2xx, rejects an Error with statusCode, code
+   * (the server's error code), body. A 401 on a token clears it, like the event path (log in again).
+   */
+  function apiRequest(options) {
+    return new Promise(function (resolve, reject) {
+      if (!ready) return reject(new Error('huoli: init() must be called before request()'));
+      if (!isObject(options) || typeof options.path !== 'string' || options.path.charAt(0) !== '/') {
+        return reject(new Error('huoli: request({path}): path must start with "/"'));
+      }
+      var tok = currentToken();
+      var header = { 'Content-Type': 'application/json', 'X-Huoli-App-Id': cfg.appId, 'X-Huoli-Device-Id': getAnonymousId() };
+      if (tok) header.Authorization = 'Bearer ' + tok;
+      var method = options.method ? String(options.method).toUpperCase() : 'GET';
+      var req = {
+        url: cfg.endpoint + options.path,
+        method: method,
+        header: header,
+        dataType: 'json',
+        timeout: cfg.requestTimeout,
+        success: function (res) {
+          var body = parseBody(res && res.data);
+          var status = res && Number(res.statusCode);
+          if (status >= 200 && status < 300) return resolve(body);
+          if (status === 401 && tok && token === tok) clearAuth();
+          var code = isObject(body) && typeof body.code === 'string' ? body.code : null;
+          var msg = isObject(body) && typeof body.message === 'string' ? body.message : '';
+          var err = new Error('huoli: ' + method + ' ' + options.path + ': HTTP ' + status + (code ? ' ' + code : '') + (msg ? ' (' + msg + ')' : ''));
+          err.statusCode = status;
+          err.code = code;
+          err.body = body;
+          if (status >= 400 && status < 500 && status !== 409) warn(err.message); // 409: a business answer (sold out…)
+          reject(err);
+        },
+        fail: function (e) {
+          var err = new Error('huoli: ' + method + ' ' + options.path + ': ' + ((e && e.errMsg) || 'request:fail'));
+          err.statusCode = null;
+          err.code = 'network';
+          reject(err);
+        }
+      };
+      if (options.data !== undefined) req.data = options.data;
+      try {
+        getWx().request(req);
+      } catch (e) {
+        reject(e);
+      }
     });
   }
 
@@ -1058,6 +1154,7 @@ function createHuoli(deps) {
         channel: config.channel ? String(config.channel) : null,
         campaign: config.campaign ? String(config.campaign) : null,
         retryJitter: config.retryJitter !== false,
+        onError: typeof config.onError === 'function' ? config.onError : null,
         policyVersion: config.policyVersion ? String(config.policyVersion) : 'unversioned',
         privacyHoldMax: toInt(config.privacyHoldMax, PRIVACY_HOLD_MAX, 0),
         flagsTtl: config.flagsTtl === undefined || config.flagsTtl === null ? null : toInt(config.flagsTtl, 0, 0)
@@ -1487,6 +1584,7 @@ function createHuoli(deps) {
       return v === undefined ? dflt : v;
     },
     setPreferences: setPreferences,
+    request: apiRequest,
     privacy: {
       onNeedAuthorization: function (handler) {
         return !!safe(onNeedAuthorization, null, [handler]);
