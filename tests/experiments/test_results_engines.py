@@ -1,5 +1,6 @@
 """Experiment results on a ClickHouse event store (our client against the fake server, chdb running the SQL)
-equal DuckDB's on the same events, for every metric kind, CUPED and the +08:00 day boundary."""
+equal DuckDB's on the same events, for every metric kind, CUPED, the +08:00 day boundary, users exposed to
+several variants and anonymous exposures."""
 
 from __future__ import annotations
 
@@ -81,7 +82,34 @@ def _events(seed: int) -> list[dict[str, Any]]:
         AS_OF + timedelta(minutes=1),
         {"experiment": "exp", "variant": "a", "flag": "f"},
     )
+    for i in range(17):  # visitors who never logged in: counted as skipped, never analysed
+        out.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "name": "experiment_exposure",
+                "ts": (START + timedelta(hours=i)).isoformat(),
+                "anonymous_id": f"anon-{i}",
+                "properties": {"experiment": "exp", "variant": "ab"[i % 2], "flag": "f"},
+            }
+        )
     return out
+
+
+def _exposure_counts(raw: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(single-variant users, users seen in several variants, anonymous exposures) counted from the raw rows."""
+    seen: dict[str, set[str]] = {}
+    anonymous = 0
+    for r in raw:
+        if r["name"] != "experiment_exposure" or r["properties"]["experiment"] != "exp":
+            continue
+        if datetime.fromisoformat(r["ts"]) >= AS_OF:
+            continue
+        if r.get("user_id") is None:
+            anonymous += 1
+        else:
+            seen.setdefault(r["user_id"], set()).add(r["properties"]["variant"])
+    multiple = sum(1 for v in seen.values() if len(v) > 1)
+    return len(seen) - multiple, multiple, anonymous
 
 
 def _fill(store: EventStore, raw: list[dict[str, Any]]) -> None:
@@ -115,18 +143,22 @@ def stores(clickhouse_server: FakeClickHouse, tmp_path: Path) -> Any:
     ch = ClickHouseEventStore.from_url(clickhouse_server.url())
     for s in (duck, ch):
         _fill(s, raw)
-    yield duck, ch
+    yield duck, ch, raw
     duck.close()
     ch.close()
 
 
 def test_results_on_clickhouse_equal_duckdb(stores: Any) -> None:
-    duck, ch = stores
+    duck, ch, _ = stores
     exp = _experiment(METRICS)
     want = summarise(duck, exp, as_of=AS_OF, tz="Asia/Shanghai", metrics=METRICS)
     got = summarise(ch, exp, as_of=AS_OF, tz="Asia/Shanghai", metrics=METRICS)
     assert set(want.rows) == set(got.rows) == {"a", "b"}
-    assert sum(want.users(v) for v in "ab") == 300  # the late exposure is after as_of
+    single, multiple, anonymous = _exposure_counts(stores[2])
+    assert multiple > 10 and single + multiple == 300  # the late exposure is after as_of
+    assert sum(want.users(v) for v in "ab") == sum(got.users(v) for v in "ab") == single
+    assert want.multiple == got.multiple == multiple
+    assert want.anonymous == got.anonymous == anonymous == 17
     for v in "ab":
         w, g = want.rows[v], got.rows[v]
         assert set(w) == set(g)
@@ -151,8 +183,14 @@ def test_unknown_store_dialect_is_refused() -> None:
 
 
 def test_analysis_runs_on_clickhouse_summaries(stores: Any) -> None:
-    _, ch = stores
+    _, ch, raw = stores
     exp = _experiment(METRICS[:1])
     out = analyse(exp, summarise(ch, exp, as_of=AS_OF, tz="Asia/Shanghai"))
-    assert sum(out["srm"]["users"].values()) == 300
+    single, multiple, anonymous = _exposure_counts(raw)
+    assert sum(out["srm"]["users"].values()) == out["exposures"]["users"] == single
+    # GrowthBook's rule: users in several variants are excluded and, at ≥ 10 and ≥ 1 %, a warning.
+    assert out["exposures"]["multiple_variants"] == multiple and out["exposures"]["multiple_excluded"]
+    assert out["exposures"]["multiple_warning"] is True
+    assert out["exposures"]["anonymous_skipped"] == anonymous
+    assert [n["code"] for n in out["exposures"]["notes"]] == ["anonymous_exposures", "multiple_exposures"]
     assert out["metrics"][0]["comparisons"][0]["available"] is not False

@@ -87,3 +87,15 @@ def test_users_needed_grows_as_effect_shrinks() -> None:
     small = moments(MeanStat(1000, 1000 * 10.05, 1000 * (10.05**2 + 4)))
     big = moments(MeanStat(1000, 1000 * 10.5, 1000 * (10.5**2 + 4)))
     assert users_needed(a, small) > users_needed(a, big) > 0
+
+
+def test_a_variant_at_zero_without_variance_has_no_relative_interval_but_an_absolute_one() -> None:
+    """Control converts 10/20, the variant 0/20: the relative lift's delta-method se is 0 (it divided by it)."""
+    from huoli.experiments.stats import ProportionStat, bayesian_test
+
+    a, b = moments(ProportionStat(20, 10)), moments(ProportionStat(20, 0))
+    for test in (welch_t_test, sequential_test, bayesian_test):
+        rel = test(a, b, relative=True)
+        assert rel.se == 0 and rel.ci == (0.0, 0.0)
+        ab = test(a, b, relative=False)
+        assert ab.se > 0 and ab.lift == -0.5 and ab.ci[0] < -0.5 < ab.ci[1]

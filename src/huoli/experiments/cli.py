@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from huoli.apps import service as apps
 from huoli.cli_support import fail, guarded, out, runtime
@@ -23,6 +25,14 @@ cli = typer.Typer(help="A/B experiments on flags, and their results.", no_args_i
 
 AppOpt = Annotated[str, typer.Option("--app", help="App id.")]
 KeyArg = Annotated[str, typer.Argument(help="Experiment key.")]
+StartedAtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--started-at",
+        help="Record an earlier real start (imported history), e.g. 2024-03-01T00:00+08:00; without an offset "
+        "the app's timezone; not in the future.",
+    ),
+]
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -80,23 +90,42 @@ def create(
     ],
     app: AppOpt,
     start: Annotated[bool, typer.Option("--start", help="Start it right away.")] = False,
+    started_at: StartedAtOpt = None,
 ) -> None:
     """Create an experiment from a file; every problem is listed with its field."""
+    if started_at is not None and not start:
+        raise fail("--started-at needs --start")
     spec = load_spec(file)
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
         body = guarded(lambda: ExperimentCreate(**spec))
+        when = _started_at(db, app, started_at)
         exp = guarded(lambda: service.create(db=db, store=rt.store, app_id=app, exp_in=body, now=rt.clock()))
         if start:
-            guarded(lambda: service.start(db=db, key=exp.key, now=rt.clock(), settings=rt.settings))
+            guarded(
+                lambda: service.start(
+                    db=db, key=exp.key, now=rt.clock(), settings=rt.settings, started_at=when
+                )
+            )
         out.print(f"created experiment [bold]{exp.key}[/] ({exp.status}) on flag {exp.flag_key}")
 
 
+def _started_at(db: Session, app: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    tz = guarded(lambda: apps.get(db=db, app_id=app)).timezone
+    return guarded(lambda: service.parse_when(text, tz=tz, field="--started-at"))
+
+
 @cli.command("start")
-def start(key: KeyArg, app: AppOpt) -> None:
+def start(key: KeyArg, app: AppOpt, started_at: StartedAtOpt = None) -> None:
     """Start serving the variants (attaches the experiment to its flag)."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
-        exp = guarded(lambda: service.start(db=db, key=key, now=rt.clock(), settings=rt.settings))
-        out.print(f"experiment [bold]{exp.key}[/] is {exp.status}")
+        when = _started_at(db, app, started_at)
+        exp = guarded(
+            lambda: service.start(db=db, key=key, now=rt.clock(), settings=rt.settings, started_at=when)
+        )
+        since = exp.started_at.isoformat(timespec="minutes") if exp.started_at else "-"
+        out.print(f"experiment [bold]{exp.key}[/] is {exp.status} (started {since})")
 
 
 @cli.command("stop")
@@ -177,19 +206,32 @@ def results(
     app: AppOpt,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     timeseries: Annotated[bool, typer.Option("--timeseries", help="Add cumulative results per day.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Results as they were at this time: ISO date-time (no offset: the app's timezone) or a date "
+            "(the end of that local day). Default: now, or the stop time.",
+        ),
+    ] = None,
 ) -> None:
-    """Lifts with intervals per metric, SRM, guardrails and the verdict."""
+    """Lifts with intervals per metric, SRM, exposures left out, guardrails and the verdict."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
         exp = guarded(lambda: service.get(db=db, key=key))
         tz = guarded(lambda: apps.get(db=db, app_id=app)).timezone
-        res = results_mod.results(
-            rt.store, exp, as_of=exp.stopped_at or rt.clock(), tz=tz, timeseries=timeseries
+        when = (
+            guarded(lambda: service.parse_when(as_of, tz=tz, field="--as-of", date_is="end"))
+            if as_of is not None
+            else exp.stopped_at or rt.clock()
         )
+        res = results_mod.results(rt.store, exp, as_of=when, tz=tz, timeseries=timeseries)
     if as_json:
         typer.echo(json.dumps(res, ensure_ascii=False, indent=2, default=str))
         return
     srm = res["srm"]
     out.print(f"[bold]{escape(exp.name)}[/] ({exp.key}, {exp.status}, {res['method']})")
+    started = exp.started_at.isoformat(timespec="minutes") if exp.started_at else "-"
+    out.print(f"started {started}, as of {res['as_of']}")
     out.print(
         "users: "
         + ", ".join(f"{k} {v:,}" for k, v in srm["users"].items())
@@ -197,6 +239,8 @@ def results(
     )
     if srm["warning"]:
         out.print("[bold red]sample ratio mismatch: results can't be trusted[/]")
+    for note in res["exposures"]["notes"]:
+        out.print(f"[{'bold red' if note['level'] == 'warning' else 'yellow'}]{escape(note['text'])}[/]")
     table = Table("metric", "role", "variant", "control", "value", "lift", "interval", "p / chance", "")
     for m in res["metrics"]:
         values = {v["variant"]: v["value"] for v in m["variants"]}

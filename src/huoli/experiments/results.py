@@ -1,12 +1,15 @@
 """Experiment results from the event log: one SQL pass per result, then the statistics on summaries.
 
 Unit: the logged-in user (`user_id`). Exposure: the user's first `experiment_exposure` event for the
-experiment (its variant and time t0). Each metric is a per-user value over events of that user:
-- conversion: 1 if `event` happened in [t0, t0 + window_days), else 0;
+experiment (its variant and time t0). Each metric is a per-user value over events of that user, counted from
+the user's own t0 — never from the experiment's `started_at`, so imported or backfilled history counts:
+- conversion: 1 if `event` happened in [t0, t0 + window_days) (no window: [t0, as_of)), else 0;
 - mean: Σ `property` (or the count) of `event` in that window — users without events count as 0;
 - ratio: Σ numerator / Σ denominator over users in that window (delta-method variance);
 - retention: 1 if the user had any event (or `event`) on local calendar day t0 + N (app timezone).
 Everything stops at `as_of` (default now), so results on day d are what anyone would have seen on day d.
+Exposures without a user id are counted and skipped; users exposed to more than one variant are counted and
+excluded from every metric and from SRM (GrowthBook's `__multiple__` rule).
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ from huoli.experiments.schemas import MetricDef, MetricKind, metric_list
 _NUMERIC_COLUMNS = {"amount_fen", "duration_ms", "load_ms"}
 _SAFE = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 MAX_TIMESERIES_POINTS = 31
+# GrowthBook's multiple-exposures health check: unhealthy at ≥ 10 such users and ≥ 1 % of the analysed ones.
+MULTIPLE_EXPOSURES_MIN_COUNT = 10
+MULTIPLE_EXPOSURES_MIN_SHARE = 0.01
+# Row keys for the two counts the statement returns beside the variants (variant keys start with a letter).
+MULTIPLE = "__multiple__"
+ANONYMOUS = "__anonymous__"
 
 
 def _ident(name: str) -> str:
@@ -65,12 +74,14 @@ def _value(prop: str | None, d: Dialect) -> str:
     return f"coalesce({d.to_double.format(x=text)}, 0)"
 
 
-def _window(days: int) -> str:
+def _window(days: int | None) -> str:
+    if days is None:  # no conversion window: from exposure to as_of (the event CTE stops at as_of)
+        return "ev.ts >= x.t0"
     return f"ev.ts >= x.t0 AND ev.ts < x.t0 + INTERVAL {int(days)} DAY"
 
 
 def metric_columns(
-    i: int, m: MetricDef, cuped_days: int, d: Dialect = DUCKDB, tz: str = "$5"
+    i: int, m: MetricDef, cuped_days: int, d: Dialect = DUCKDB, tz: str = "$4"
 ) -> tuple[list[str], list[str]]:
     """(per-user expressions, per-variant aggregates) for metric i; `tz` is the time zone's SQL (a parameter
     or a literal)."""
@@ -114,7 +125,7 @@ def metric_columns(
 
 
 # DuckDB binds $n parameters; on ClickHouse the store renders values as literals, so they appear inline.
-_DUCKDB_PARAMS = {"app": "$1", "experiment": "$2", "lo": "$3", "as_of": "$4", "tz": "$5"}
+_DUCKDB_PARAMS = {"app": "$1", "experiment": "$2", "as_of": "$3", "tz": "$4"}
 
 
 def build_sql(
@@ -124,10 +135,11 @@ def build_sql(
     dialect: str = "duckdb",
     params: dict[str, str] | None = None,
 ) -> str:
-    """The whole result as one statement: first exposures → per-user metric values → per-variant sums.
+    """The whole result as one statement: first exposures → per-user metric values → per-variant sums,
+    plus two count rows: users exposed to several variants (MULTIPLE) and anonymous exposures (ANONYMOUS).
 
-    DuckDB parameters: $1 app id, $2 experiment key, $3 earliest event that can count, $4 as of, $5 time
-    zone. Other dialects take `params`: the same five as SQL literals, keyed app/experiment/lo/as_of/tz.
+    DuckDB parameters: $1 app id, $2 experiment key, $3 as of, $4 time zone. Other dialects take `params`:
+    the same four as SQL literals, keyed app/experiment/as_of/tz.
     """
     d = DIALECTS[dialect]
     p = _DUCKDB_PARAMS if params is None else params
@@ -143,28 +155,38 @@ def build_sql(
             any_event = True
         names.update(_ident(n) for n in (m.event, m.denominator_event) if n)
     name_filter = "" if any_event else "AND name IN (" + ", ".join(f"'{n}'" for n in sorted(names)) + ")"
+    # Metric events start at the earliest exposure (less the CUPED pre-period): each user's window does the rest.
+    pre = max(int(cuped_days), 0) if any(m.cuped for m in metrics) else 0
     sums = ", ".join(f"agg.{a.rsplit(' AS ', 1)[1]}" for a in agg)
+    exposure = f"""app_id = {p["app"]} AND name = 'experiment_exposure' AND ts < {p["as_of"]}
+      AND {d.json_text}(properties, '$.experiment') = {p["experiment"]}"""
     # Users without any metric event contribute 0 to every sum: aggregate only users with events (inner
     # join), and count users per variant from the exposures alone — no 10M-row outer join.
     return f"""
 WITH x AS (
-    SELECT user_id, {d.arg_min}({d.json_text}(properties, '$.variant'), ts) AS variant, min(ts) AS t0
+    SELECT user_id,
+        CASE WHEN count(DISTINCT {d.json_text}(properties, '$.variant')) > 1 THEN '{MULTIPLE}'
+             ELSE {d.arg_min}({d.json_text}(properties, '$.variant'), ts) END AS variant,
+        min(ts) AS t0
     FROM events
-    WHERE app_id = {p["app"]} AND name = 'experiment_exposure' AND user_id IS NOT NULL AND ts < {p["as_of"]}
-      AND {d.json_text}(properties, '$.experiment') = {p["experiment"]}
+    WHERE {exposure} AND user_id IS NOT NULL
     GROUP BY user_id
 ), ev AS (
     SELECT user_id, name, ts, amount_fen, duration_ms, load_ms, properties
     FROM events
-    WHERE app_id = {p["app"]} AND user_id IS NOT NULL AND ts >= {p["lo"]} AND ts < {p["as_of"]} {name_filter}
+    WHERE app_id = {p["app"]} AND user_id IS NOT NULL AND ts < {p["as_of"]} {name_filter}
+      AND ts >= (SELECT min(t0) FROM x) - INTERVAL {pre} DAY
 ), u AS (
     SELECT x.variant, {", ".join(per_user)}
     FROM x JOIN ev ON ev.user_id = x.user_id
+    WHERE x.variant <> '{MULTIPLE}'
     GROUP BY x.user_id, x.variant, x.t0
 ), agg AS (
     SELECT variant, {", ".join(agg)} FROM u GROUP BY variant
 ), n AS (
     SELECT variant, count(*) AS n FROM x GROUP BY variant
+    UNION ALL
+    SELECT '{ANONYMOUS}' AS variant, count(*) AS n FROM events WHERE {exposure} AND user_id IS NULL
 )
 SELECT n.variant, n.n, {sums} FROM n LEFT JOIN agg ON agg.variant = n.variant
 """
@@ -172,9 +194,11 @@ SELECT n.variant, n.n, {sums} FROM n LEFT JOIN agg ON agg.variant = n.variant
 
 @dataclass(frozen=True)
 class Summary:
-    """Per-variant sums for every metric, as returned by the SQL."""
+    """Per-variant sums for every metric, as returned by the SQL, and the exposures left out of them."""
 
     rows: dict[str, dict[str, float]]
+    multiple: int = 0  # users exposed to more than one variant (excluded)
+    anonymous: int = 0  # exposure events without a user id (skipped)
 
     def users(self, variant: str) -> int:
         return int(self.rows.get(variant, {}).get("n", 0))
@@ -220,11 +244,8 @@ def summarise(
         )
     ms = metrics if metrics is not None else [m for _, m in metric_list(exp.metrics)]
     cuped_days = int(exp.stats.get("cuped_days", 14))
-    start = exp.started_at or as_of
-    # A day of margin before the start: event clocks (devices, merchant servers) lag the server's a little.
-    lo = start - timedelta(days=max(1, cuped_days if any(m.cuped for m in ms) else 0))
     if store.dialect == "clickhouse":
-        values = {"app": exp.app_id, "experiment": exp.key, "lo": lo, "as_of": as_of, "tz": tz}
+        values = {"app": exp.app_id, "experiment": exp.key, "as_of": as_of, "tz": tz}
         sql = build_sql(
             ms,
             cuped_days=cuped_days,
@@ -234,11 +255,13 @@ def summarise(
         table = store.query(sql)
     else:
         sql = build_sql(ms, cuped_days=cuped_days)
-        params: list[Any] = [exp.app_id, exp.key, lo, as_of]
+        params: list[Any] = [exp.app_id, exp.key, as_of]
         if any(m.kind is MetricKind.retention for m in ms):
             params.append(tz)  # DuckDB refuses parameters the statement does not use
         table = store.query(sql, params)
-    return Summary({r["variant"]: r for r in table.to_pylist() if r["variant"] is not None})
+    rows = {r["variant"]: r for r in table.to_pylist() if r["variant"] is not None}
+    counts = {k: int(rows.pop(k, {}).get("n") or 0) for k in (MULTIPLE, ANONYMOUS)}
+    return Summary(rows, multiple=counts[MULTIPLE], anonymous=counts[ANONYMOUS])
 
 
 def _test(a: stats.Moments, b: stats.Moments, cfg: dict[str, Any], relative: bool) -> stats.TestResult:
@@ -355,8 +378,38 @@ def analyse(exp: Experiment, summary: Summary) -> dict[str, Any]:
     return {
         "variants": variants,
         "srm": srm,
+        "exposures": exposure_health(summary, sum(users)),
         "metrics": metrics_out,
         "verdict": verdict(exp, metrics_out, srm, users),
+    }
+
+
+def exposure_health(summary: Summary, analysed: int) -> dict[str, Any]:
+    """What the analysis left out: anonymous exposures, and users seen in several variants (GrowthBook's
+    multiple-exposures check: excluded, with a warning at ≥ 10 users and ≥ 1 % of the analysed users)."""
+    multiple, anonymous = summary.multiple, summary.anonymous
+    share = multiple / analysed if analysed else (1.0 if multiple else 0.0)
+    warning = multiple >= MULTIPLE_EXPOSURES_MIN_COUNT and share >= MULTIPLE_EXPOSURES_MIN_SHARE
+    notes: list[dict[str, str]] = []
+    if anonymous:
+        text = f"{anonymous:,} exposures without a user id (anonymous) were skipped."
+        notes.append({"code": "anonymous_exposures", "level": "info", "text": text})
+    if multiple:
+        text = (
+            f"{multiple:,} users were exposed to more than one variant ({share:.1%} of the analysed users) "
+            "and are excluded from every metric and from the SRM check."
+        )
+        if warning:
+            text += " That is too many: check that the flag is evaluated with a stable user id."
+        notes.append({"code": "multiple_exposures", "level": "warning" if warning else "info", "text": text})
+    return {
+        "users": analysed,
+        "anonymous_skipped": anonymous,
+        "multiple_variants": multiple,
+        "multiple_excluded": True,
+        "multiple_share": share,
+        "multiple_warning": warning,
+        "notes": notes,
     }
 
 
@@ -448,11 +501,14 @@ def results(
 
 
 def over_time(store: EventStore, exp: Experiment, *, as_of: datetime, tz: str) -> list[dict[str, Any]]:
-    """Cumulative results at the end of each local day since the start (what was visible that day)."""
+    """Cumulative results at the end of each local day since the start (what was visible that day); for a
+    long (e.g. backdated) run, its last MAX_TIMESERIES_POINTS days."""
     assert exp.started_at is not None
     zone = ZoneInfo(tz)
-    day = exp.started_at.astimezone(zone).date()
-    last = as_of.astimezone(zone).date()
+    last = (
+        (as_of - timedelta(microseconds=1)).astimezone(zone).date()
+    )  # as_of at midnight ends the day before
+    day = max(exp.started_at.astimezone(zone).date(), last - timedelta(days=MAX_TIMESERIES_POINTS - 1))
     points: list[dict[str, Any]] = []
     while day <= last and len(points) < MAX_TIMESERIES_POINTS:
         end = min(datetime.combine(day + timedelta(days=1), datetime.min.time(), zone), as_of)

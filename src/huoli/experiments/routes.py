@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,14 @@ from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 from huoli.experiments import results as results_mod
 from huoli.experiments import service
-from huoli.experiments.schemas import ExperimentCreate, ExperimentRead, HoldoutCreate, HoldoutRead, ShipIn
+from huoli.experiments.schemas import (
+    ExperimentCreate,
+    ExperimentRead,
+    HoldoutCreate,
+    HoldoutRead,
+    ShipIn,
+    StartIn,
+)
 from huoli.pagination import Page, PageDep
 from huoli.timeutil import check_timezone
 
@@ -54,8 +60,16 @@ def delete_experiment(key: str, db: AppDbDep) -> ExperimentRead:
 @router.post(
     "/experiments/{key}/start", response_model=ExperimentRead, dependencies=[role_at_least(Role.operator)]
 )
-def start_experiment(key: str, db: AppDbDep, runtime: RuntimeDep) -> ExperimentRead:
-    exp = service.start(db=db, key=key, now=runtime.clock(), settings=runtime.settings)
+def start_experiment(
+    key: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep, body: StartIn | None = None
+) -> ExperimentRead:
+    """Start serving; `started_at` (optional, not in the future) records an earlier real start."""
+    started_at = None
+    if body is not None and body.started_at is not None:
+        started_at = service.in_zone(
+            body.started_at, check_timezone(apps.get(db=db, app_id=op.app_id).timezone)
+        )
+    exp = service.start(db=db, key=key, now=runtime.clock(), settings=runtime.settings, started_at=started_at)
     return ExperimentRead.model_validate(exp)
 
 
@@ -85,15 +99,23 @@ def experiment_results(
     op: OperatorDep,
     runtime: RuntimeDep,
     timeseries: bool = False,
-    as_of: Annotated[datetime | None, Query(description="Results as they were at this time.")] = None,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="Results as they were at this time: an ISO date-time (no offset: the app's timezone) "
+            "or a date (the end of that local day)."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """Per-metric lifts with intervals, SRM check, guardrail alarms and a plain-language verdict."""
+    """Per-metric lifts with intervals, SRM check, exposures left out, guardrail alarms and the verdict."""
     exp = service.get(db=db, key=key)
-    app = apps.get(db=db, app_id=op.app_id)
-    when = as_of or exp.stopped_at or runtime.clock()
-    return results_mod.results(
-        runtime.store, exp, as_of=when, tz=check_timezone(app.timezone), timeseries=timeseries
+    tz = check_timezone(apps.get(db=db, app_id=op.app_id).timezone)
+    when = (
+        service.parse_when(as_of, tz=tz, field="as_of", date_is="end")
+        if as_of
+        else exp.stopped_at or runtime.clock()
     )
+    return results_mod.results(runtime.store, exp, as_of=when, tz=tz, timeseries=timeseries)
 
 
 @router.get("/holdouts", response_model=Page[HoldoutRead], dependencies=[role_at_least(Role.analyst)])

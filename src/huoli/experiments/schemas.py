@@ -55,7 +55,9 @@ class MetricDef(BaseModel):
     )
     denominator_event: str | None = Field(None, pattern=EVENT_PATTERN)
     denominator_property: str | None = Field(None, pattern=PROPERTY_PATTERN)
-    window_days: int = Field(7, ge=1, le=90)
+    window_days: int | None = Field(
+        7, ge=1, le=90, description="Days after the user's first exposure that count; null: up to as_of."
+    )
     retention_day: int = Field(1, ge=1, le=30)
     direction: Direction = Direction.increase
     cuped: bool = Field(False, description="mean metrics: adjust by the same metric before exposure.")
@@ -179,6 +181,16 @@ class ExperimentRead(BaseModel):
     shipped_variant: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    started_at: datetime | None = Field(
+        None,
+        description="When the experiment really started (history imported or backfilled): not in the future; "
+        "without an offset, the app's timezone. Default: now.",
+    )
 
 
 class ShipIn(BaseModel):

@@ -7,8 +7,9 @@ so assignment and exposure logging happen wherever the flag is evaluated (GET /v
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -296,20 +297,72 @@ def _emit(db: Session, exp: Experiment, name: str, now: datetime, settings: Sett
     )
 
 
-def start(*, db: Session, key: str, now: datetime, settings: Settings) -> Experiment:
+def parse_when(text: str, *, tz: str, field: str, date_is: str = "start") -> datetime:
+    """An ISO date or date-time from a person (CLI, query string) as an aware instant: without an offset it
+    is in the app's timezone `tz`; a bare date is the start of that local day, or its end (`date_is="end"`)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            when = datetime.combine(day + timedelta(days=1 if date_is == "end" else 0), time(), ZoneInfo(tz))
+        else:
+            when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"{field} must be an ISO date or date-time",
+            details=[
+                {
+                    "field": field,
+                    "message": f"{text!r} is not an ISO date (2024-03-01) or date-time (2024-03-01T00:00+08:00)",
+                }
+            ],
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(tz))
+
+
+def in_zone(when: datetime, tz: str) -> datetime:
+    """A datetime from the API: without an offset it means the app's timezone."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(tz))
+
+
+def start(
+    *, db: Session, key: str, now: datetime, settings: Settings, started_at: datetime | None = None
+) -> Experiment:
+    """Serve the experiment; `started_at` records an earlier real start (history imported or backfilled)."""
     exp = get(db=db, key=key)
+    if started_at is not None:
+        if started_at.tzinfo is None:
+            raise ValueError("started_at must be timezone-aware")
+        if started_at > now:
+            raise ValidationFailed(
+                "an experiment can't be recorded as started in the future",
+                details=[
+                    {
+                        "field": "started_at",
+                        "message": f"{started_at.isoformat()} is in the future (now is "
+                        f"{now.astimezone(started_at.tzinfo).isoformat(timespec='seconds')})",
+                    }
+                ],
+            )
     if exp.status == "running":
+        if started_at is not None and exp.started_at is not None and started_at != exp.started_at:
+            raise Conflict(
+                f"experiment {key!r} is already running since {exp.started_at.isoformat()}; "
+                "stop it before recording another start",
+                code="already_running",
+            )
         return exp
     if exp.shipped_variant is not None:
         raise Conflict(f"experiment {key!r} was shipped; create a new one", code="already_shipped")
     holdout = db.scalar(select(Holdout).where(Holdout.key == exp.holdout_key)) if exp.holdout_key else None
     flags.attach_experiment(db=db, key=exp.flag_key, rule=flag_rule(exp, holdout), now=now, settings=settings)
     exp.status = "running"
-    exp.started_at = exp.started_at or now
+    exp.started_at = started_at or exp.started_at or now
     exp.stopped_at = None
     exp.updated_at = now
     db.flush()
-    _emit(db, exp, "experiment_started", now, settings)
+    backdated = {"started_at": started_at.isoformat()} if started_at is not None else {}
+    _emit(db, exp, "experiment_started", now, settings, **backdated)
     return exp
 
 

@@ -206,6 +206,8 @@ def welch_t_test(a: Moments, b: Moments, *, relative: bool = True, alpha: float 
     if not _usable(a, b, relative):
         return _blank(relative, "frequentist")
     e = effect(a, b, relative=relative)
+    if e.se <= 0:  # e.g. relative lift of a variant at 0 with no variance: no interval to report
+        return _blank(relative, "frequentist")
     crit = float(_sps().t.ppf(1 - alpha / 2, e.dof))
     t_stat = e.estimate / e.se
     p = float(2 * _sps().t.sf(abs(t_stat), e.dof))
@@ -228,6 +230,8 @@ def sequential_test(
     if not _usable(a, b, relative):
         return _blank(relative, "sequential")
     e = effect(a, b, relative=relative)
+    if e.se <= 0:  # e.g. relative lift of a variant at 0 with no variance: no interval to report
+        return _blank(relative, "sequential")
     n = a.n + b.n
     rho = sequential_rho(alpha, tuning)
     s2 = e.variance * n
@@ -249,6 +253,8 @@ def bayesian_test(a: Moments, b: Moments, *, relative: bool = True, alpha: float
     if not _usable(a, b, relative):
         return _blank(relative, "bayesian")
     e = effect(a, b, relative=relative)
+    if e.se <= 0:  # e.g. relative lift of a variant at 0 with no variance: no interval to report
+        return _blank(relative, "bayesian")
     mu, sd = e.estimate, e.se
     ctw = float(_sps().norm.sf(0, loc=mu, scale=sd))
     lo, hi = (float(x) for x in _sps().norm.ppf([alpha / 2, 1 - alpha / 2], loc=mu, scale=sd))
