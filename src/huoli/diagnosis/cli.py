@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from huoli.cli_support import fail, guarded, out, runtime
-from huoli.diagnosis import service
+from huoli.diagnosis import service, text
 
 CLI_NAME = "diagnose"
 cli = typer.Typer(help="The stagnation doctor: findings with evidence, severity and playbooks.")
@@ -23,37 +23,49 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-def _num(v: Any) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
 
 
-def markdown(d: dict[str, Any]) -> str:
-    lines = [
-        f"# Diagnosis · {d['app_id']} · {d['current'][0]} – {d['current'][1]} ({d['tz']})",
-        "",
-        f"Baseline {d['baseline'][0]} – {d['baseline'][1]}; {len(d['checked'])} checks ran, "
-        f"{len(d['findings'])} findings.",
-        "",
+HEAD = {
+    "zh": ["严重度", "问题", "当前", "基线", "变化", "检验", "p（BH 校正）", "受影响用户", "建议方案"],
+    "en": ["Severity", "Finding", "Current", "Baseline", "Change", "Test", "p (adj.)", "Users", "Playbooks"],
+}
+
+
+def _row(f: dict[str, Any], lang: text.Lang) -> list[str]:
+    x = f["text"][lang]
+    return [
+        x["severity"],
+        f["title"][lang],
+        x["current"],
+        x["baseline"],
+        x["change"],
+        f["evidence"]["test"],
+        x["p_adjusted"].removeprefix("p(BH) "),
+        f"{f['users_affected']:,}",
+        ", ".join(f["playbooks"]),
     ]
+
+
+def _scope(d: dict[str, Any], lang: text.Lang) -> str:
+    base = f"{d['baseline'][0]} – {d['baseline'][1]}"
+    return {"zh": f"基线 {base}。", "en": f"Baseline {base}."}[lang]
+
+
+def markdown(d: dict[str, Any], lang: text.Lang = "en") -> str:
+    title = {"zh": "诊断", "en": "Diagnosis"}[lang]
+    lines = [f"# {title} · {d['app_id']} · {d['current'][0]} – {d['current'][1]} ({d['tz']})", ""]
+    if d["text"][lang]["end"]:
+        lines += [d["text"][lang]["end"], ""]
+    lines += [f"{_scope(d, lang)} {d['text'][lang]['verdict']}", ""]
     if d["findings"]:
-        lines += [
-            "| Severity | Finding | Current | Baseline | Change | Test | p (adj.) | Users | Playbooks |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
+        lines += ["| " + " | ".join(HEAD[lang]) + " |", "|" + "---|" * len(HEAD[lang])]
         for f in d["findings"]:
-            e = f["evidence"]
-            change = f"{f['change']:+.0%}" if f["change"] is not None else "–"
-            lines.append(
-                f"| {f['severity']} | {f['title']['en']} (`{f['id']}`) | {_num(f['current'])} | {_num(f['baseline'])} "
-                f"| {change} | {e['test']} | {_num(e.get('p_adjusted'))} | {f['users_affected']} | "
-                f"{', '.join(f['playbooks'])} |"
-            )
-    else:
-        lines.append("No findings: every check is within its thresholds or indistinguishable from noise.")
+            cells = _row(f, lang)
+            cells[1] = f"{cells[1]} (`{f['id']}`)"
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -61,12 +73,18 @@ def markdown(d: dict[str, Any]) -> str:
 def diagnose(
     app_id: Annotated[str, typer.Option("--app", help="App id.")],
     end: Annotated[
-        str | None, typer.Option(help="Last local day of the current window (YYYY-MM-DD); default yesterday.")
+        str | None,
+        typer.Option(
+            help="Last local day of the current window (YYYY-MM-DD); default the last day with events "
+            "(at the latest yesterday)."
+        ),
     ] = None,
     tz: Annotated[str | None, typer.Option(help="IANA timezone; default the app's.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the text (zh or en).")] = Lang.en,
 ) -> None:
     """Diagnose an app (exit 0 with or without findings; bad arguments exit non-zero)."""
+    from rich.markup import escape
     from rich.table import Table
 
     end_day: dt.date | None = None
@@ -81,29 +99,23 @@ def diagnose(
     if fmt is Format.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
         return
+    lg: text.Lang = "zh" if lang is Lang.zh else "en"
     if fmt is Format.markdown:
-        sys.stdout.write(markdown(result))
+        sys.stdout.write(markdown(result, lg))
         return
+    title = {"zh": "诊断", "en": "diagnosis"}[lg]
     table = Table(
-        title=f"diagnosis · {result['app_id']} · {result['current'][0]} – {result['current'][1]} ({result['tz']})"
+        title=f"{title} · {result['app_id']} · {result['current'][0]} – {result['current'][1]} ({result['tz']})"
     )
-    for c in ("severity", "finding", "current", "baseline", "change", "test", "p adj.", "users", "playbooks"):
+    for c in HEAD[lg]:
         table.add_column(c)
     for f in result["findings"]:
-        e = f["evidence"]
-        table.add_row(
-            f["severity"],
-            f"{f['title']['en']}\n[dim]{f['id']}[/]",
-            _num(f["current"]),
-            _num(f["baseline"]),
-            f"{f['change']:+.0%}" if f["change"] is not None else "–",
-            e["test"],
-            _num(e.get("p_adjusted")),
-            str(f["users_affected"]),
-            ", ".join(f["playbooks"]),
-        )
-    out.print(table)
-    out.print(
-        f"[dim]{len(result['checked'])} checks ran, {len(result['findings'])} findings; "
-        f"baseline {result['baseline'][0]} – {result['baseline'][1]}[/]"
-    )
+        cells = _row(f, lg)
+        cells[1] = f"{escape(cells[1])}\n[dim]{f['id']}[/]"
+        table.add_row(*cells)
+    if result["findings"]:
+        out.print(table)
+    if result["text"][lg]["end"]:
+        out.print(result["text"][lg]["end"])
+    out.print(result["text"][lg]["verdict"])
+    out.print(f"[dim]{_scope(result, lg)}[/]")

@@ -7,15 +7,40 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Link:
+    """A console page that acts on a playbook: its route (`#/<page id>`) and its name as the nav shows it."""
+
+    page: str
+    label: dict[str, str]
+
+    @property
+    def href(self) -> str:
+        return f"#/{self.page}"
+
+
+# The console pages a playbook can send an operator to (their ids and nav titles, in each domain's console/).
+PROMOTIONS = Link("promotions", {"zh": "营销活动", "en": "Promotions"})
+LOYALTY_RULES = Link("loyalty-rules", {"zh": "积分规则", "en": "Loyalty rules"})
+EXPERIMENTS = Link("experiments", {"zh": "实验", "en": "Experiments"})
+FLAGS = Link("flags", {"zh": "功能开关", "en": "Flags"})
+FUNNEL = Link("funnel", {"zh": "漏斗分析", "en": "Funnels"})
+PATHS = Link("paths", {"zh": "路径分析", "en": "Paths"})
+
+
+@dataclass(frozen=True)
 class Playbook:
     id: str
     title: dict[str, str]
     what: dict[str, str]
-    capability: str  # the huoli domain / page / endpoint that implements it
+    capability: str  # the huoli domain / page / endpoint that implements it (for developers, docs)
     available: bool = True  # False: the capability is planned, not built yet
+    links: tuple[Link, ...] = ()  # console pages that act on it, most direct first
+    instruction: dict[str, str] | None = None  # what to do where no console page acts on it yet
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["links"] = [{"page": k.page, "href": k.href, "label": k.label} for k in self.links]
+        return d
 
 
 CATALOG: dict[str, Playbook] = {
@@ -31,6 +56,11 @@ CATALOG: dict[str, Playbook] = {
             },
             "messaging domain (planned, not built yet); meanwhile promotions coupons + experiments holdouts",
             available=False,
+            instruction={
+                "zh": "消息功能尚未上线：暂时可在「营销活动」页新建召回优惠券，并在「实验」页留出对照组衡量效果。",
+                "en": "Messaging is not built yet: for now create a recall coupon on the Promotions page and keep "
+                "a holdout on the Experiments page to measure the lift.",
+            },
         ),
         Playbook(
             "checkin_streaks",
@@ -40,6 +70,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Turn on daily check-in with streak rewards so users have a reason to come back daily.",
             },
             "loyalty: check-in rules (PUT /admin/loyalty/rules, console #/loyalty)",
+            links=(LOYALTY_RULES,),
         ),
         Playbook(
             "loyalty_tasks",
@@ -49,6 +80,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Make comment, share and favorite points tasks with badges to lift interaction.",
             },
             "loyalty: tasks and badges (PUT /admin/loyalty/rules)",
+            links=(LOYALTY_RULES,),
         ),
         Playbook(
             "group_buying",
@@ -58,6 +90,11 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Run a group-buy (拼团) or bargain (砍价) so sharing brings friends back in.",
             },
             "promotions: group buys and bargains (/admin/promotions/*, console #/promotions)",
+            instruction={
+                "zh": "控制台还没有拼团 / 砍价页面：请开发同事通过管理接口创建活动（见 docs/promotions.md）。",
+                "en": "The console has no group-buy or bargain page yet: ask a developer to create one through the "
+                "admin API (docs/promotions.md).",
+            },
         ),
         Playbook(
             "referral_rewards",
@@ -67,6 +104,11 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Reward invitations that bring new users.",
             },
             "promotions: referrals (/admin/promotions/referrals)",
+            instruction={
+                "zh": "控制台还没有邀请有礼页面：请开发同事通过管理接口配置邀请奖励（见 docs/promotions.md）。",
+                "en": "The console has no referral page yet: ask a developer to set up referral rewards through "
+                "the admin API (docs/promotions.md).",
+            },
         ),
         Playbook(
             "coupon_redesign",
@@ -76,6 +118,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Revisit threshold, value and validity; A/B test variants to raise redemption.",
             },
             "promotions: coupons + experiments (/admin/promotions/coupons, /admin/experiments)",
+            links=(PROMOTIONS, EXPERIMENTS),
         ),
         Playbook(
             "promotion_calendar",
@@ -85,6 +128,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Schedule flash sales and other promotions on a steady rhythm to lift participation.",
             },
             "promotions: flash sales and coupons (console #/promotions)",
+            links=(PROMOTIONS,),
         ),
         Playbook(
             "funnel_step_redesign",
@@ -95,6 +139,7 @@ CATALOG: dict[str, Playbook] = {
                 "it with an experiment.",
             },
             "experiments on flags (/admin/experiments) + analytics funnel (console #/funnels)",
+            links=(FUNNEL, EXPERIMENTS),
         ),
         Playbook(
             "shorten_path",
@@ -104,6 +149,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Cut the pages needed to reach the core action: direct entry, one-tap ordering.",
             },
             "analytics paths (console #/paths) + experiments on flags",
+            links=(PATHS, EXPERIMENTS),
         ),
         Playbook(
             "page_speed",
@@ -113,6 +159,11 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Speed up pages loading over 3 s: subpackages, image compression, preloading.",
             },
             "analytics experience metric (POST /admin/analytics/experience) to find and verify pages",
+            instruction={
+                "zh": "控制台还没有页面性能页：请开发同事用分析接口的 experience 指标找出慢页面并验证优化效果。",
+                "en": "The console has no page-speed page yet: ask a developer to find the slow pages with the "
+                "analytics experience metric and verify the fix with it.",
+            },
         ),
         Playbook(
             "fresh_content",
@@ -122,6 +173,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Add new items or content regularly; roll out new features with flags.",
             },
             "flags & remote config (/admin/flags) for new features; the merchant's own catalog",
+            links=(FLAGS,),
         ),
         Playbook(
             "feedback_drive",
@@ -132,6 +184,11 @@ CATALOG: dict[str, Playbook] = {
             },
             "messaging domain (planned, not built yet); feedback events in the event log",
             available=False,
+            instruction={
+                "zh": "反馈回复功能尚未上线：请在小程序后台逐条回复用户反馈。",
+                "en": "Replying to feedback is not built yet: answer each piece of feedback in the WeChat "
+                "mini-program admin.",
+            },
         ),
         Playbook(
             "onboarding",
@@ -141,6 +198,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Give new users a welcome coupon and day-one tasks to lift next-day retention.",
             },
             "promotions coupons + loyalty tasks",
+            links=(PROMOTIONS, LOYALTY_RULES),
         ),
     ]
 }
