@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,42 @@ def test_encryption_keys_from_the_environment_or_generated_once(
     assert (tmp_path / "var").stat().st_mode & 0o777 == 0o700
     monkeypatch.setenv("HUOLI_ENCRYPTION_KEYS", " new-key , old-key ,")
     assert Settings().resolved_encryption_keys() == ["new-key", "old-key"]  # newest first, file ignored
+
+
+def test_a_relative_data_dir_keeps_every_default_file_under_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """duckdb:// URLs read like SQLAlchemy's sqlite:// ones: three slashes relative, four absolute."""
+    from sqlalchemy.engine import make_url
+
+    from huoli.backup.service import default_root
+    from huoli.events.stores import duckdb_path
+
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    assert Path(duckdb_path(s.resolved_event_store_url())) == Path("var/events.duckdb")
+    assert make_url(s.resolved_database_url()).database == "var/huoli.db"
+    assert make_url(s.resolved_jobs_url()).database == "var/jobs.db"
+    assert default_root(s) == Path("var/backups")
+    absolute = Settings(data_dir=tmp_path / "abs")
+    assert duckdb_path(absolute.resolved_event_store_url()) == str(tmp_path / "abs" / "events.duckdb")
+    assert make_url(absolute.resolved_database_url()).database == str(tmp_path / "abs" / "huoli.db")
+    assert duckdb_path("duckdb:///:memory:") == ":memory:"
+    for bad in ("duckdb://", "duckdb:///", "duckdb://var/events.duckdb"):
+        with pytest.raises(ValueError, match="duckdb:///relative/path"):
+            duckdb_path(bad)
+
+
+def test_the_default_event_store_is_created_under_the_working_directory(tmp_path: Path) -> None:
+    """Not /var/events.duckdb shared by every checkout on the machine (and unwritable without root)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUOLI_")}
+    r = subprocess.run(
+        [sys.executable, "-m", "huoli.cli", "events", "count", "--app", "nobody"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr
+    assert {p.name for p in (tmp_path / "var").iterdir()} >= {"events.duckdb", "huoli.db"}

@@ -1,34 +1,71 @@
 """The `huoli` command: mounts each domain's commands. Errors print a message and exit non-zero.
 
-Commands import what only they use inside their function, so the others start without it.
+Commands import what only they use inside their function, and a domain's commands are imported only when one of
+them runs (`DomainGroup`), so `huoli --help` and the light commands start without DuckDB, Ibis or FastAPI.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from typer.core import TyperGroup
 
-from huoli.apps import service as apps
-from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
-from huoli.audit import service as audit
+from huoli.apps.schemas import Role
 from huoli.cli_support import database, err, fail, guarded, load_settings, out, runtime
-from huoli.db import unit_of_work
-from huoli.domains import domain_modules
-from huoli.jobs.cli import run_worker
-from huoli.runtime import Runtime, keyring_for
-from huoli.settings import Settings
+from huoli.domains import DomainCli, domain_clis
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from huoli.crypto import Keyring
+    from huoli.runtime import Runtime
+    from huoli.settings import Settings
+
+
+class _DomainStub(TyperGroup):
+    """A domain's command group as `huoli --help` lists it: its name and help, nothing imported."""
+
+    def __init__(self, spec: DomainCli) -> None:
+        super().__init__(name=spec.name, help=spec.help)
+        self.spec = spec
+
+
+class DomainGroup(TyperGroup):
+    """The root group: each domain's cli.py is imported when one of its commands runs (or its help is asked)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for spec in domain_clis():
+            self.commands.setdefault(spec.name, _DomainStub(spec))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if isinstance(cmd, _DomainStub) and name is not None:
+            cmd = self.commands[name] = _load_domain(cmd.spec)
+        return name, cmd, rest
+
+
+def _load_domain(spec: DomainCli) -> Any:
+    """The domain's Typer turned into a click group exactly as `app.add_typer(module.cli, name=…)` would."""
+    module = spec.load()
+    holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    holder.add_typer(module.cli, name=module.CLI_NAME)
+    group = typer.main.get_group(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[module.CLI_NAME]
+
 
 app = typer.Typer(
     name="huoli",
     help="huoli 活力 — growth engine for WeChat mini-programs.",
+    cls=DomainGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -46,11 +83,6 @@ secrets_cli = typer.Typer(
 )
 app.add_typer(events_cli, name="events")
 app.add_typer(secrets_cli, name="secrets")
-
-
-def _add_domain_clis() -> None:
-    for module in domain_modules("cli"):
-        app.add_typer(module.cli, name=module.CLI_NAME)
 
 
 @app.command()
@@ -93,7 +125,27 @@ def worker(
 ) -> None:
     """Run jobs from the queue (HUOLI_JOBS_URL: Redis for workers on several machines, the SQLite file for
     one); stops on SIGTERM / Ctrl-C after the running jobs finish (at most 30 s)."""
+    from huoli.jobs.cli import run_worker
+
     run_worker(queue, threads)
+
+
+@contextmanager
+def operational(app_id: str | None = None, *, track: bool = False) -> Iterator[tuple[Settings, Session]]:
+    """A unit of work on the operational database alone: no event store (and no lock on it), so these commands
+    run beside `huoli serve`. `track`: the unit's row changes join the audit trail (`_audited`)."""
+    from huoli import crypto
+    from huoli.audit import service as audit
+    from huoli.db import make_session_factory, unit_of_work
+    from huoli.models import Base
+
+    with database() as (settings, engine, keyring):
+        # As the runtime does: refuse at start a stored secret under a key that is not configured.
+        guarded(lambda: crypto.check_keys(engine, Base.metadata, keyring))
+        with unit_of_work(make_session_factory(engine), app_id=app_id) as db:
+            if track:
+                audit.track(db)
+            yield settings, db
 
 
 def listen_and_serve(settings: Settings, rt: Runtime, host: str, port: int, workers: int = 1) -> None:
@@ -114,6 +166,7 @@ def migrate(
     """Apply (or roll back) operational-database migrations."""
     from huoli import migrate as migrations
     from huoli.db import make_engine
+    from huoli.runtime import keyring_for
 
     settings = load_settings()
     keyring = guarded(lambda: keyring_for(settings))
@@ -173,8 +226,11 @@ def apps_create(
     wx_secret: RemovedWxSecret = None,
 ) -> None:
     """Register a mini-program; prints its server-to-server signing secret once."""
+    from huoli.apps import service as apps
+    from huoli.apps.schemas import AppCreate
+
     secret = read_wx_secret(wx_secret_file, wx_secret, ask=wx_appid is not None)
-    with runtime() as rt, unit_of_work(rt.sessions) as db:
+    with operational() as (_settings, db):
         body = guarded(
             lambda: AppCreate(id=app_id, name=name, timezone=timezone, wx_appid=wx_appid, wx_secret=secret)
         )
@@ -193,10 +249,11 @@ def apps_set_wx_secret(
     secret = read_wx_secret(wx_secret_file, wx_secret, ask=True)
     if secret is None:
         raise fail(f"no AppSecret given: use --wx-secret-file FILE or {WX_SECRET_ENV}")
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        audit.track(db)
+    from huoli.apps import service as apps
+
+    with operational(app_id, track=True) as (_settings, db):
         guarded(lambda: apps.set_wx_secret(db=db, app_id=app_id, wx_secret=secret))
-        _audited(rt, db, app_id, "cli apps set-wx-secret", {})
+        _audited(db, app_id, "cli apps set-wx-secret", {})
         out.print(
             f"WeChat AppSecret of {app_id} replaced; running servers use it within 30 s (their app cache)"
         )
@@ -245,6 +302,7 @@ def apps_set_wechatpay(
     """Set or replace an app's WeChat Pay merchant (refunds and refund notifications); stored encrypted.
 
     The notify URL naming the app: /v1/promotions/wechatpay/refund-notify/<app> (docs/promotions.md)."""
+    from huoli.apps import service as apps
     from huoli.promotions import payments
 
     if api_v3_key is not None:
@@ -276,34 +334,36 @@ def apps_set_wechatpay(
             platform_public_key_pem=platform_pem,
         )
     )
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        audit.track(db)  # the row's secret columns are redacted by name in the trail
+    # track: the row's secret columns are redacted by name in the trail
+    with operational(app_id, track=True) as (settings, db):
         guarded(lambda: apps.get(db=db, app_id=app_id))
-        row = payments.put(db=db, app_id=app_id, spec=spec, now=rt.clock())
-        _audited(
-            rt, db, app_id, "cli apps set-wechatpay", {"mch_id": mch_id, "platform_key_id": platform_key_id}
-        )
-        shown = payments.view(row, rt.settings, app_id)
+        row = payments.put(db=db, app_id=app_id, spec=spec, now=datetime.now(UTC))
+        _audited(db, app_id, "cli apps set-wechatpay", {"mch_id": mch_id, "platform_key_id": platform_key_id})
+        shown = payments.view(row, settings, app_id)
     out.print_json(shown.model_dump_json())
 
 
 @apps_cli.command("clear-wechatpay")
 def apps_clear_wechatpay(app_id: Annotated[str, typer.Option("--app", help="App.")]) -> None:
     """Remove an app's WeChat Pay merchant: it falls back to the deployment's HUOLI_WECHATPAY_* settings."""
+    from huoli.apps import service as apps
     from huoli.promotions import payments
 
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        audit.track(db)
+    with operational(app_id, track=True) as (_settings, db):
         guarded(lambda: apps.get(db=db, app_id=app_id))
         removed = payments.clear(db=db, app_id=app_id)
-        _audited(rt, db, app_id, "cli apps clear-wechatpay", {})
+        _audited(db, app_id, "cli apps clear-wechatpay", {})
     out.print(f"WeChat Pay merchant of {app_id} {'removed' if removed else 'was not set'}")
 
 
 @apps_cli.command("list")
 def apps_list() -> None:
     """List apps."""
-    with runtime() as rt, unit_of_work(rt.sessions) as db:
+    from rich.table import Table
+
+    from huoli.apps import service as apps
+
+    with operational() as (_settings, db):
         table = Table("id", "name", "timezone", "wx_appid", "created")
         for a in apps.list_all(db=db):
             table.add_row(
@@ -312,9 +372,13 @@ def apps_list() -> None:
         out.print(table)
 
 
-def _audited(rt: Runtime, db: Any, app_id: str, action: str, request: dict[str, Any]) -> None:
+def _audited(db: Any, app_id: str, action: str, request: dict[str, Any]) -> None:
     """An operator action from the command line joins the audit trail like one from the API."""
-    audit.record(db, app_id=app_id, actor=audit.Actor.cli(), action=action, at=rt.clock(), request=request)
+    from huoli.audit import service as audit
+
+    audit.record(
+        db, app_id=app_id, actor=audit.Actor.cli(), action=action, at=datetime.now(UTC), request=request
+    )
 
 
 @keys_cli.command("create")
@@ -324,12 +388,14 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "cli",
 ) -> None:
     """Issue an operator API key; the key is printed once (only its hash is stored)."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        audit.track(db)
+    from huoli.apps import service as apps
+    from huoli.apps.schemas import ApiKeyCreate
+
+    with operational(app_id, track=True) as (_settings, db):
         row, key = guarded(
             lambda: apps.issue_key(db=db, app_id=app_id, key_in=ApiKeyCreate(name=name, role=role))
         )
-        _audited(rt, db, app_id, "cli keys create", {"name": name, "role": role.value})
+        _audited(db, app_id, "cli keys create", {"name": name, "role": role.value})
         out.print(f"key {row.id} ({row.role}) for app {app_id}:")
         out.print(key, soft_wrap=True, highlight=False)
 
@@ -337,7 +403,11 @@ def keys_create(
 @keys_cli.command("list")
 def keys_list(app_id: Annotated[str, typer.Option("--app", help="App.")]) -> None:
     """List an app's keys (never the secrets)."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
+    from rich.table import Table
+
+    from huoli.apps import service as apps
+
+    with operational(app_id) as (_settings, db):
         guarded(lambda: apps.get(db=db, app_id=app_id))
         table = Table("id", "name", "role", "created", "revoked")
         for k in apps.list_keys(db=db):
@@ -352,10 +422,11 @@ def keys_revoke(
     app_id: Annotated[str, typer.Option("--app", help="App.")],
 ) -> None:
     """Revoke a key immediately."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app_id) as db:
-        audit.track(db)
+    from huoli.apps import service as apps
+
+    with operational(app_id, track=True) as (_settings, db):
         row = guarded(lambda: apps.revoke_key(db=db, key_id=key_id))
-        _audited(rt, db, app_id, "cli keys revoke", {"key_id": key_id})
+        _audited(db, app_id, "cli keys revoke", {"key_id": key_id})
         out.print(f"revoked {row.id}")
 
 
@@ -391,6 +462,8 @@ def secrets_add_key() -> None:
 
 
 def _print_status(counts: dict[str, dict[str, int]], keyring: Keyring) -> None:
+    from rich.table import Table
+
     table = Table(
         "column", *(f"{k}{' (newest)' if i == 0 else ''}" for i, k in enumerate(keyring.ids)), "other"
     )
@@ -459,6 +532,8 @@ def import_(
     """Load a file into the event log through a mapping (see docs/events.md#import); re-runs add nothing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
 
+    from huoli.apps import service as apps
+    from huoli.db import unit_of_work
     from huoli.events.importer import import_file, load_mapping
 
     spec = guarded(lambda: load_mapping(mapping))
@@ -614,8 +689,5 @@ def main() -> None:
     app()
 
 
-# Not under `__mp_main__` (multiprocessing re-running this file in a spawned worker): it needs no commands.
-if __name__ in ("__main__", "huoli.cli"):
-    _add_domain_clis()
 if __name__ == "__main__":
     main()

@@ -1,5 +1,8 @@
 """What every `huoli` command shares — output, errors, settings, the runtime, the database — so the root CLI
-and each domain's cli.py import it without importing each other."""
+and each domain's cli.py import it without importing each other.
+
+Imported by `huoli --help`: the storage stack (SQLAlchemy, Alembic, DuckDB) is imported inside the helpers.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,17 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from huoli import migrate as migrations
-from huoli.db import make_engine
 from huoli.errors import HuoliError
-from huoli.runtime import Runtime, build_runtime, keyring_for
-from huoli.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from huoli.crypto import Keyring
+    from huoli.runtime import Runtime
+    from huoli.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -42,6 +42,10 @@ def fail(message: str, details: Any = None) -> typer.Exit:
 
 
 def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from huoli.settings import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -52,10 +56,19 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
+def runtime(*, migrate: bool = True, events: bool = True) -> Iterator[Runtime]:
+    """The process's wiring for one command. `events=False`: the operational database alone — no event store,
+    writer or outbox relay, and so no lock on the store: for commands that must run beside `huoli serve`."""
+    from huoli.runtime import build_runtime, build_worker_runtime
+
     settings = load_settings()
     try:
-        rt = build_runtime(settings, run_migrations=migrate)
+        if events:
+            rt = build_runtime(settings, run_migrations=migrate)
+        else:
+            if migrate:
+                _upgrade(settings)
+            rt = build_worker_runtime(settings)
     except Exception as exc:  # storage can't open: say which and why, no traceback
         msg = str(exc).splitlines()[0]
         if "lock" in msg.lower():
@@ -71,12 +84,30 @@ def runtime(*, migrate: bool = True) -> Iterator[Runtime]:
         rt.close()
 
 
+def _upgrade(settings: Settings) -> None:
+    """Migrate the operational database (raises what opening it raises; `runtime` reports it)."""
+    from huoli import migrate as migrations
+    from huoli.db import make_engine
+    from huoli.runtime import keyring_for
+
+    engine = make_engine(settings.resolved_database_url(), keyring=keyring_for(settings))
+    try:
+        migrations.upgrade(engine)  # the data migrations encrypt secrets with the engine's keyring
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def database() -> Iterator[tuple[Settings, Engine, Keyring]]:
     """The operational database alone (migrated, with the settings' keyring): for commands that must run
     beside `huoli serve`, which holds the event store."""
+    from huoli import migrate as migrations
+    from huoli.crypto import Keyring
+    from huoli.db import make_engine
+
     settings = load_settings()
-    keyring = guarded(lambda: keyring_for(settings))
+    # Not runtime.keyring_for: importing the runtime loads the event store's stack (pyarrow, numpy).
+    keyring = guarded(lambda: Keyring.from_strings(settings.resolved_encryption_keys()))
     engine = make_engine(settings.resolved_database_url(), keyring=keyring)
     try:
         try:
@@ -89,6 +120,8 @@ def database() -> Iterator[tuple[Settings, Engine, Keyring]]:
 
 
 def guarded(fn: Callable[[], T]) -> T:
+    from pydantic import ValidationError
+
     try:
         return fn()
     except HuoliError as exc:
