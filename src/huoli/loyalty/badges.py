@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import NotFound
-from huoli.events import service as events
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import BadgeDefinition, UserBadge
 from huoli.loyalty.schemas import BadgeIn, BadgeOut
@@ -50,15 +49,11 @@ def award(db: Session, ctx: Ctx, *, user_id: str, code: str, source: str) -> boo
         ["app_id", "user_id", "badge_code"],
     )
     if won:
-        events.emit(
-            db=db,
-            app_id=ctx.app_id,
-            name="badge_awarded",
-            ts=ctx.now,
-            idempotency_key=f"loyalty:badge:{user_id}:{code}",
+        ctx.emit(
+            "badge_awarded",
+            key=f"badge:{user_id}:{code}",
             user_id=user_id,
             properties={"badge": code, "source": source},
-            settings=ctx.settings,
         )
     return won
 

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, ValidationFailed
-from huoli.events import service as events
 from huoli.loyalty import leaderboards, ledger, repository, rewards, tasks, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import Checkin
@@ -97,15 +96,11 @@ def check_in(db: Session, ctx: Ctx, *, user_id: str) -> CheckinOut:
             key=f"checkin:{user_id}:{today}",
             daily_cap=rule.daily_cap,
         ).points
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="checkin",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:checkin:{user_id}:{today}",
+    ctx.emit(
+        "checkin",
+        key=f"checkin:{user_id}:{today}",
         user_id=user_id,
         properties={"streak": streak, "local_date": today.isoformat()},
-        settings=ctx.settings,
     )
     got = _milestones(db, ctx, user_id, today, streak, total)
     tiers.add_growth(
@@ -194,15 +189,11 @@ def make_up(db: Session, ctx: Ctx, *, user_id: str, day: date) -> CheckinOut:
     db.flush()
     assert last is not None
     total = _total(db, user_id)
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="checkin",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:checkin:{user_id}:{day}",
+    ctx.emit(
+        "checkin",
+        key=f"checkin:{user_id}:{day}",
         user_id=user_id,
         properties={"streak": last.streak, "local_date": day.isoformat(), "makeup": True},
-        settings=ctx.settings,
     )
     got = _milestones(db, ctx, user_id, last.local_date, last.streak, total)
     leaderboards.record(db, ctx, user_id=user_id, board="checkin_streak", value=last.streak, mode="max")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
@@ -15,19 +15,30 @@ from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
+from huoli.caches import of as caches_of
 from huoli.errors import NotFound
 from huoli.loyalty.models import LoyaltyRulesRow
 from huoli.loyalty.schemas import LoyaltyRules
 from huoli.settings import Settings
+from huoli.work import Caller, Work
 
 
 @dataclass(frozen=True)
 class Ctx:
+    """The unit of work (huoli.work.Work) plus the app's loyalty rules, which every loyalty use case reads."""
+
     app_id: str
     tz: ZoneInfo
     rules: LoyaltyRules
     now: datetime
     settings: Settings
+    work: Work = field(repr=False)
+
+    def emit(
+        self, name: str, *, key: str, user_id: str | None, properties: Mapping[str, Any] | None = None
+    ) -> str:
+        """Log a loyalty event in the unit's transaction; `key` (prefixed `loyalty:`) makes it idempotent."""
+        return self.work.emit(name, key=f"loyalty:{key}", user_id=user_id, properties=properties)
 
     @property
     def today(self) -> date:
@@ -94,10 +105,32 @@ def save_rules(db: Session, app_id: str, rules: LoyaltyRules, now: datetime) -> 
     db.flush()
 
 
-def make_ctx(db: Session, *, app_id: str, now: datetime, settings: Settings, app: App | None = None) -> Ctx:
+def ctx_for(work: Work) -> Ctx:
+    """The loyalty context of a unit of work."""
+    return Ctx(
+        app_id=work.app_id,
+        tz=work.tz,
+        rules=load_rules(work.db, work.app_id),
+        now=work.now,
+        settings=work.settings,
+        work=work,
+    )
+
+
+def make_ctx(
+    db: Session,
+    *,
+    app_id: str,
+    now: datetime,
+    settings: Settings,
+    app: App | None = None,
+    caller: Caller = Caller("job"),
+) -> Ctx:
+    """A loyalty context on a session opened elsewhere (a job's, a CLI command's, another domain's flow)."""
     app = app or db.get(App, app_id)
     if app is None:
         raise NotFound(f"no app {app_id!r}", code="app_not_found")
-    return Ctx(
-        app_id=app_id, tz=ZoneInfo(app.timezone), rules=load_rules(db, app_id), now=now, settings=settings
+    work = Work(
+        db=db, app=app, now=now, settings=settings, caller=caller, clock=lambda: now, caches=caches_of(db)
     )
+    return ctx_for(work)

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
-from huoli.events import service as events
 from huoli.loyalty import leaderboards, repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
@@ -269,15 +268,11 @@ def earn(
     if cover:
         _add_debt(db, user_id, -cover)
     leaderboards.record(db, ctx, user_id=user_id, board="points", value=points)
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="points_earned",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:points:{key}",
+    ctx.emit(
+        "points_earned",
+        key=f"points:{key}",
         user_id=user_id,
         properties={"points": points, "reason": reason} | ({"ref": ref} if ref else {}),
-        settings=ctx.settings,
     )
     return Earned(points=points, business_key=key, applied=True, available_at=available_at, expires_at=expiry)
 
@@ -343,15 +338,11 @@ def spend(
     if transfer_id is None:  # same key for another member, inserted concurrently
         raise Conflict("this business key was already used for another member", code="business_key_reused")
     _draw(db, ctx, user_id, transfer_id, points, lots)
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="points_spent",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:points:{key}",
+    ctx.emit(
+        "points_spent",
+        key=f"points:{key}",
         user_id=user_id,
         properties={"points": points, "reason": reason} | ({"ref": ref} if ref else {}),
-        settings=ctx.settings,
     )
     return Spent(points=points, business_key=key, applied=True, transfer_id=transfer_id)
 
@@ -539,15 +530,11 @@ def reverse_for_refund(
         .values(points=restored - clawed, note=orjson.dumps(note).decode())
     )
     db.flush()
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="points_reversed",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:points:{key}",
+    ctx.emit(
+        "points_reversed",
+        key=f"points:{key}",
         user_id=user_id,
         properties={"order_id": order_id, "points": clawed, "restored": restored, "unrecovered": unrecovered},
-        settings=ctx.settings,
     )
     refunded_yuan = total // 100 - refunded_before // 100
     return Reversal(clawed, restored, unrecovered, True, refunded_yuan)
@@ -637,15 +624,11 @@ def expire_due(db: Session, ctx: Ctx, *, limit: int = 1000) -> int:
             lot.remaining = 0
         db.flush()
         if user_total:
-            events.emit(
-                db=db,
-                app_id=ctx.app_id,
-                name="points_expired",
-                ts=ctx.now,
-                idempotency_key=f"loyalty:expire:{user_id}:{min(lot.id for lot in lots)}",
+            ctx.emit(
+                "points_expired",
+                key=f"expire:{user_id}:{min(lot.id for lot in lots)}",
                 user_id=user_id,
                 properties={"points": user_total},
-                settings=ctx.settings,
             )
         total += user_total
     return total
@@ -672,15 +655,11 @@ def warn_expiring(db: Session, ctx: Ctx, *, limit: int = 5000) -> int:
         by_user.setdefault(lot.user_id, []).append(lot)
     for user_id, user_lots in by_user.items():
         first = min(lot.expires_at for lot in user_lots if lot.expires_at is not None)
-        events.emit(
-            db=db,
-            app_id=ctx.app_id,
-            name="points_expiring_soon",
-            ts=ctx.now,
-            idempotency_key=f"loyalty:expiring:{user_id}:{','.join(str(lot.id) for lot in user_lots)}",
+        ctx.emit(
+            "points_expiring_soon",
+            key=f"expiring:{user_id}:{','.join(str(lot.id) for lot in user_lots)}",
             user_id=user_id,
             properties={"points": sum(lot.remaining for lot in user_lots), "expires_at": first.isoformat()},
-            settings=ctx.settings,
         )
         for lot in user_lots:
             lot.expiry_warned = True

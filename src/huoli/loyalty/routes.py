@@ -1,35 +1,36 @@
 """HTTP for loyalty, thin: mini-program (/v1/loyalty), merchant server (/v1/server/loyalty, HMAC-signed),
-operators (/admin/loyalty). Each route opens one unit of work, builds the call context and calls a service."""
+operators (/admin/loyalty). Each route gets the request's unit of work from deps.py as loyalty's context
+(`MemberCtx`, `ServerCtx`, `AdminCtx`; the hot routes hand `deps.in_work` to `run_hot`) and calls a service."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
 from huoli.apps.schemas import Role
-from huoli.auth.service import record_nonce
-from huoli.db import unit_of_work
 from huoli.deps import (
     AppDbDep,
     MiniProgramAppDep,
     MiniProgramUserDep,
+    MiniProgramWorkDep,
     OperatorDep,
+    OperatorWorkDep,
     RuntimeDep,
-    SignedCall,
     SignedCallDep,
+    SignedWorkDep,
+    in_signed_work,
+    in_work,
     role_at_least,
     run_hot,
 )
 from huoli.errors import Unauthorized
 from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, profile, service, tasks, tiers
-from huoli.loyalty.context import Ctx, load_rules, make_ctx, save_rules
+from huoli.loyalty.context import Ctx, ctx_for, load_rules, save_rules
 from huoli.loyalty.leaderboards import Period
 from huoli.loyalty.schemas import (
     ActionEarnIn,
@@ -65,25 +66,30 @@ from huoli.loyalty.schemas import (
     TransferOut,
     UserRef,
 )
-from huoli.runtime import Runtime
 from huoli.schema_types import INT64_MAX, MAX_FEN
 from huoli.users.service import derive_user_id
+from huoli.work import Caller, Work
 
 router = APIRouter(tags=["loyalty"])
 
 
-@contextmanager
-def _mp(runtime: Runtime, app: App) -> Iterator[tuple[Session, Ctx]]:
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        yield db, make_ctx(db, app_id=app.id, now=runtime.clock(), settings=runtime.settings, app=app)
+def _mp_ctx(work: MiniProgramWorkDep) -> Ctx:
+    return ctx_for(work)
 
 
-@contextmanager
-def _signed(runtime: Runtime, call: SignedCall) -> Iterator[tuple[Session, Ctx]]:
-    """A merchant call's unit of work: its nonce is recorded first, in the same transaction as the work."""
-    with unit_of_work(runtime.sessions, app_id=call.app.id) as db:
-        record_nonce(db=db, app_id=call.app.id, nonce=call.nonce, now=call.now)
-        yield db, make_ctx(db, app_id=call.app.id, now=call.now, settings=runtime.settings, app=call.app)
+def _signed_ctx(work: SignedWorkDep) -> Ctx:
+    return ctx_for(work)
+
+
+def _admin_ctx(work: OperatorWorkDep) -> Ctx:
+    return ctx_for(work)
+
+
+# The request's unit of work (deps.py: one per kind of caller, committed before the response) as loyalty's
+# context: the Work plus the app's loyalty rules.
+MemberCtx = Annotated[Ctx, Depends(_mp_ctx)]
+ServerCtx = Annotated[Ctx, Depends(_signed_ctx)]
+AdminCtx = Annotated[Ctx, Depends(_admin_ctx)]
 
 
 def _json(out: BaseModel) -> Response:
@@ -99,10 +105,6 @@ def _me(user: Any) -> str:
 
 def _ref(app: App, ref: UserRef) -> str:
     return ref.user_id if ref.user_id is not None else derive_user_id(app, ref.openid or "")
-
-
-def _admin_ctx(db: Session, runtime: Runtime, op: Any) -> Ctx:
-    return make_ctx(db, app_id=op.app_id, now=runtime.clock(), settings=runtime.settings)
 
 
 def _balance(db: Session, ctx: Ctx, user_id: str) -> BalanceOut:
@@ -134,130 +136,119 @@ def _transfer(t: Any) -> TransferOut:
 
 
 @router.get("/v1/loyalty/points", response_model=BalanceOut)
-def my_points(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> BalanceOut:
+def my_points(ctx: MemberCtx, user: MiniProgramUserDep) -> BalanceOut:
     """Available, pending and soon-expiring points of the logged-in member."""
-    with _mp(runtime, app) as (db, ctx):
-        return _balance(db, ctx, _me(user))
+    db = ctx.work.db
+    return _balance(db, ctx, _me(user))
 
 
 @router.get("/v1/loyalty/points/history", response_model=list[TransferOut])
 def my_history(
-    runtime: RuntimeDep,
-    app: MiniProgramAppDep,
+    ctx: MemberCtx,
     user: MiniProgramUserDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
 ) -> list[TransferOut]:
-    with _mp(runtime, app) as (db, _ctx):
-        return [_transfer(t) for t in ledger.history(db, user_id=_me(user), limit=limit, before_id=before_id)]
+    db = ctx.work.db
+    return [_transfer(t) for t in ledger.history(db, user_id=_me(user), limit=limit, before_id=before_id)]
 
 
 @router.get("/v1/loyalty/points/quote", response_model=QuoteOut)
-def quote(
-    runtime: RuntimeDep, app: MiniProgramAppDep, order_amount_fen: Annotated[int, Query(gt=0, le=MAX_FEN)]
-) -> QuoteOut:
+def quote(ctx: MemberCtx, order_amount_fen: Annotated[int, Query(gt=0, le=MAX_FEN)]) -> QuoteOut:
     """How many points an order of this amount may use (redemption rate and per-order cap)."""
-    with _mp(runtime, app) as (_db, ctx):
-        cap = ledger.max_points_for_order(ctx, order_amount_fen)
-        fpp = ctx.rules.points.fen_per_point
-        return QuoteOut(
-            order_amount_fen=order_amount_fen, max_points=cap, discount_fen=cap * fpp, fen_per_point=fpp
-        )
+    cap = ledger.max_points_for_order(ctx, order_amount_fen)
+    fpp = ctx.rules.points.fen_per_point
+    return QuoteOut(
+        order_amount_fen=order_amount_fen, max_points=cap, discount_fen=cap * fpp, fen_per_point=fpp
+    )
 
 
 @router.post("/v1/loyalty/checkin", response_model=CheckinOut)
 async def check_in(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> Response:
     """签到 today (app timezone). A repeat on the same day answers checked_in=false and rewards nothing."""
-    return _json(await run_hot(runtime, _check_in, runtime, app, _me(user)))
+    caller = Caller("user", _me(user))
+    return _json(await run_hot(runtime, in_work, runtime, app, caller, _check_in))
 
 
-def _check_in(runtime: Runtime, app: App, user_id: str) -> CheckinOut:
-    with _mp(runtime, app) as (db, ctx):
-        return checkin.check_in(db, ctx, user_id=user_id)
+def _check_in(work: Work) -> CheckinOut:
+    assert work.user_id is not None  # the caller is the logged-in member (check_in above)
+    return checkin.check_in(work.db, ctx_for(work), user_id=work.user_id)
 
 
 @router.post("/v1/loyalty/checkin/makeup", response_model=CheckinOut)
-def make_up(
-    body: MakeupIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
-) -> CheckinOut:
+def make_up(body: MakeupIn, ctx: MemberCtx, user: MiniProgramUserDep) -> CheckinOut:
     """补签 a missed day in the window, paid with points."""
-    with _mp(runtime, app) as (db, ctx):
-        return checkin.make_up(db, ctx, user_id=_me(user), day=body.local_date)
+    db = ctx.work.db
+    return checkin.make_up(db, ctx, user_id=_me(user), day=body.local_date)
 
 
 @router.get("/v1/loyalty/checkin/calendar", response_model=CalendarOut)
 def calendar(
-    runtime: RuntimeDep,
-    app: MiniProgramAppDep,
+    ctx: MemberCtx,
     user: MiniProgramUserDep,
     month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> CalendarOut:
-    with _mp(runtime, app) as (db, ctx):
-        return checkin.calendar(db, ctx, user_id=_me(user), month=month)
+    db = ctx.work.db
+    return checkin.calendar(db, ctx, user_id=_me(user), month=month)
 
 
 @router.get("/v1/loyalty/badges", response_model=list[BadgeOut])
-def my_badges(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> list[BadgeOut]:
-    with _mp(runtime, app) as (db, _ctx):
-        return badges.showcase(db, user_id=_me(user))
+def my_badges(ctx: MemberCtx, user: MiniProgramUserDep) -> list[BadgeOut]:
+    db = ctx.work.db
+    return badges.showcase(db, user_id=_me(user))
 
 
 @router.get("/v1/loyalty/tasks", response_model=list[TaskOut])
-def my_tasks(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> list[TaskOut]:
-    with _mp(runtime, app) as (db, ctx):
-        return tasks.board(db, ctx, user_id=_me(user))
+def my_tasks(ctx: MemberCtx, user: MiniProgramUserDep) -> list[TaskOut]:
+    db = ctx.work.db
+    return tasks.board(db, ctx, user_id=_me(user))
 
 
 @router.get("/v1/loyalty/leaderboards/{board}", response_model=BoardOut)
 def board(
     board: str,
-    runtime: RuntimeDep,
-    app: MiniProgramAppDep,
+    ctx: MemberCtx,
     user: MiniProgramUserDep,
     period: Period = "week",
     top: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> BoardOut:
     """Top-N and (when logged in) my rank; ties share a rank (1, 2, 2, 4)."""
-    with _mp(runtime, app) as (db, ctx):
-        return leaderboards.standings(
-            db, ctx, board=board, period=period, top=top, user_id=user.user_id if user is not None else None
-        )
+    db = ctx.work.db
+    return leaderboards.standings(
+        db, ctx, board=board, period=period, top=top, user_id=user.user_id if user is not None else None
+    )
 
 
 @router.get("/v1/loyalty/tier", response_model=TierOut)
-def my_tier(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> TierOut:
-    with _mp(runtime, app) as (db, ctx):
-        return tiers.status(db, ctx, _me(user))
+def my_tier(ctx: MemberCtx, user: MiniProgramUserDep) -> TierOut:
+    db = ctx.work.db
+    return tiers.status(db, ctx, _me(user))
 
 
 @router.get("/v1/loyalty/profile", response_model=ProfileOut)
-def my_profile(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> ProfileOut:
-    with _mp(runtime, app) as (db, ctx):
-        return profile.get(db, ctx, _me(user))
+def my_profile(ctx: MemberCtx, user: MiniProgramUserDep) -> ProfileOut:
+    db = ctx.work.db
+    return profile.get(db, ctx, _me(user))
 
 
 @router.put("/v1/loyalty/profile", response_model=ProfileOut)
-def set_my_profile(
-    body: ProfileIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
-) -> ProfileOut:
+def set_my_profile(body: ProfileIn, ctx: MemberCtx, user: MiniProgramUserDep) -> ProfileOut:
     """The member's birthday (MM-DD) for the tier birthday gift: set once (409 birthday_locked after)."""
-    with _mp(runtime, app) as (db, ctx):
-        return profile.set_birthday(db, ctx, user_id=_me(user), birthday=body.birthday, by_operator=False)
+    db = ctx.work.db
+    return profile.set_birthday(db, ctx, user_id=_me(user), birthday=body.birthday, by_operator=False)
 
 
 @router.get("/v1/loyalty/mall/items", response_model=list[MallItemOut])
-def mall_items(runtime: RuntimeDep, app: MiniProgramAppDep) -> list[MallItemOut]:
-    with _mp(runtime, app) as (db, _ctx):
-        return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=True)]
+def mall_items(ctx: MemberCtx) -> list[MallItemOut]:
+    db = ctx.work.db
+    return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=True)]
 
 
 @router.post("/v1/loyalty/mall/items/{item_id}/redeem", response_model=RedeemOut)
-def redeem(
-    item_id: str, body: RedeemIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
-) -> RedeemOut:
+def redeem(item_id: str, body: RedeemIn, ctx: MemberCtx, user: MiniProgramUserDep) -> RedeemOut:
     """Spend points on an item; `key` makes a retried tap count once."""
-    with _mp(runtime, app) as (db, ctx):
-        return mall.redeem(db, ctx, user_id=_me(user), item_id=item_id, key=body.key)
+    db = ctx.work.db
+    return mall.redeem(db, ctx, user_id=_me(user), item_id=item_id, key=body.key)
 
 
 # --- merchant server (signed) -------------------------------------------------------------------------
@@ -267,66 +258,70 @@ def redeem(
 async def order_paid(body: OrderPaidIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Earn points for a paid order (once per order_id). Deprecated alias: POST /v1/server/orders/paid settles
     every domain's part of the order in one transaction."""
-    return _json(await run_hot(runtime, _order_paid, runtime, call, body))
+    return _json(await run_hot(runtime, in_signed_work, runtime, call, _order_paid, body))
 
 
-def _order_paid(runtime: Runtime, call: SignedCall, body: OrderPaidIn) -> EarnOut:
-    with _signed(runtime, call) as (db, ctx):
-        return service.order_paid(
-            db, ctx, user_id=_ref(call.app, body), order_id=body.order_id, amount_fen=body.amount_fen
-        )
+def _order_paid(work: Work, body: OrderPaidIn) -> EarnOut:
+    return service.order_paid(
+        work.db,
+        ctx_for(work),
+        user_id=_ref(work.app, body),
+        order_id=body.order_id,
+        amount_fen=body.amount_fen,
+    )
 
 
 @router.post("/v1/server/loyalty/orders/refunded", deprecated=True, response_model=ReverseOut)
-def order_refunded(body: OrderRefundIn, runtime: RuntimeDep, call: SignedCallDep) -> ReverseOut:
+def order_refunded(body: OrderRefundIn, ctx: ServerCtx) -> ReverseOut:
     """Reverse points for a (partial) refund, once per refund_id. Deprecated alias: /v1/server/orders/refunded."""
-    with _signed(runtime, call) as (db, ctx):
-        return service.order_refunded(
-            db,
-            ctx,
-            user_id=_ref(call.app, body),
-            order_id=body.order_id,
-            refund_id=body.refund_id,
-            amount_fen=body.amount_fen,
-        )
+    db = ctx.work.db
+    return service.order_refunded(
+        db,
+        ctx,
+        user_id=_ref(ctx.work.app, body),
+        order_id=body.order_id,
+        refund_id=body.refund_id,
+        amount_fen=body.amount_fen,
+    )
 
 
 @router.post("/v1/server/loyalty/orders/spend", response_model=SpendOut)
-def order_spend(body: OrderSpendIn, runtime: RuntimeDep, call: SignedCallDep) -> SpendOut:
+def order_spend(body: OrderSpendIn, ctx: ServerCtx) -> SpendOut:
     """Use points on an order (redemption rate, per-order cap); once per order_id."""
-    with _signed(runtime, call) as (db, ctx):
-        s = ledger.spend_for_order(
-            db,
-            ctx,
-            user_id=_ref(call.app, body),
-            order_id=body.order_id,
-            order_amount_fen=body.order_amount_fen,
-            points=body.points,
-        )
-        return SpendOut(
-            points=s.points,
-            discount_fen=s.points * ctx.rules.points.fen_per_point,
-            business_key=s.business_key,
-            applied=s.applied,
-        )
+    db = ctx.work.db
+    s = ledger.spend_for_order(
+        db,
+        ctx,
+        user_id=_ref(ctx.work.app, body),
+        order_id=body.order_id,
+        order_amount_fen=body.order_amount_fen,
+        points=body.points,
+    )
+    return SpendOut(
+        points=s.points,
+        discount_fen=s.points * ctx.rules.points.fen_per_point,
+        business_key=s.business_key,
+        applied=s.applied,
+    )
 
 
 @router.post("/v1/server/loyalty/actions", response_model=EarnOut)
 async def action(body: ActionEarnIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Points for a configured action (e.g. review) under its daily cap; once per key."""
-    return _json(await run_hot(runtime, _action, runtime, call, body))
+    return _json(await run_hot(runtime, in_signed_work, runtime, call, _action, body))
 
 
-def _action(runtime: Runtime, call: SignedCall, body: ActionEarnIn) -> EarnOut:
-    with _signed(runtime, call) as (db, ctx):
-        return service.earn_action(db, ctx, user_id=_ref(call.app, body), action=body.action, key=body.key)
+def _action(work: Work, body: ActionEarnIn) -> EarnOut:
+    return service.earn_action(
+        work.db, ctx_for(work), user_id=_ref(work.app, body), action=body.action, key=body.key
+    )
 
 
 @router.post("/v1/server/loyalty/scores", status_code=204)
-def score(body: ScoreIn, runtime: RuntimeDep, call: SignedCallDep) -> None:
+def score(body: ScoreIn, ctx: ServerCtx) -> None:
     """Feed a leaderboard metric (study minutes, steps, …): add to, or raise to, the member's score."""
-    with _signed(runtime, call) as (db, ctx):
-        leaderboards.record(db, ctx, user_id=body.user_id, board=body.board, value=body.value, mode=body.mode)
+    db = ctx.work.db
+    leaderboards.record(db, ctx, user_id=body.user_id, board=body.board, value=body.value, mode=body.mode)
 
 
 # --- operators ----------------------------------------------------------------------------------------
@@ -341,23 +336,21 @@ def get_rules(db: AppDbDep, op: OperatorDep) -> LoyaltyRules:
 
 
 @router.put("/admin/loyalty/rules", response_model=LoyaltyRules, dependencies=write)
-def put_rules(body: LoyaltyRules, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> LoyaltyRules:
+def put_rules(body: LoyaltyRules, ctx: AdminCtx) -> LoyaltyRules:
     """Replace the app's rules document (validated as a whole; see docs/loyalty.md)."""
-    save_rules(db, op.app_id, body, runtime.clock())
+    save_rules(ctx.work.db, ctx.app_id, body, ctx.now)
     return body
 
 
 @router.get("/admin/loyalty/members/{user_id}/ledger", response_model=LedgerOut, dependencies=read)
 def member_ledger(
     user_id: str,
-    db: AppDbDep,
-    op: OperatorDep,
-    runtime: RuntimeDep,
+    ctx: AdminCtx,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> LedgerOut:
-    ctx = _admin_ctx(db, runtime, op)
+    db = ctx.work.db
     return LedgerOut(
-        balance=_balance(db, ctx, user_id),
+        balance=_balance(ctx.work.db, ctx, user_id),
         transfers=[_transfer(t) for t in ledger.history(db, user_id=user_id, limit=limit)],
         lots=[
             LotOut(
@@ -373,8 +366,8 @@ def member_ledger(
 
 
 @router.post("/admin/loyalty/members/{user_id}/adjust", response_model=BalanceOut, dependencies=write)
-def adjust(user_id: str, body: AdjustIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> BalanceOut:
-    ctx = _admin_ctx(db, runtime, op)
+def adjust(user_id: str, body: AdjustIn, ctx: AdminCtx) -> BalanceOut:
+    db = ctx.work.db
     ledger.adjust(
         db,
         ctx,
@@ -384,27 +377,24 @@ def adjust(user_id: str, body: AdjustIn, db: AppDbDep, op: OperatorDep, runtime:
         note=body.note,
         expires_at=body.expires_at,
     )
-    return _balance(db, ctx, user_id)
+    return _balance(ctx.work.db, ctx, user_id)
 
 
 @router.get("/admin/loyalty/members/{user_id}/tier", response_model=TierOut, dependencies=read)
-def member_tier(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> TierOut:
-    return tiers.status(db, _admin_ctx(db, runtime, op), user_id)
+def member_tier(user_id: str, ctx: AdminCtx) -> TierOut:
+    return tiers.status(ctx.work.db, ctx, user_id)
 
 
 @router.get("/admin/loyalty/members/{user_id}/profile", response_model=ProfileOut, dependencies=read)
-def member_profile(user_id: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> ProfileOut:
-    return profile.get(db, _admin_ctx(db, runtime, op), user_id)
+def member_profile(user_id: str, ctx: AdminCtx) -> ProfileOut:
+    return profile.get(ctx.work.db, ctx, user_id)
 
 
 @router.put("/admin/loyalty/members/{user_id}/profile", response_model=ProfileOut, dependencies=write)
-def correct_profile(
-    user_id: str, body: ProfileIn | None, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep
-) -> ProfileOut:
+def correct_profile(user_id: str, body: ProfileIn | None, ctx: AdminCtx) -> ProfileOut:
     """An operator corrects (or, with no body, clears) a member's birthday."""
-    ctx = _admin_ctx(db, runtime, op)
     return profile.set_birthday(
-        db, ctx, user_id=user_id, birthday=body.birthday if body else None, by_operator=True
+        ctx.work.db, ctx, user_id=user_id, birthday=body.birthday if body else None, by_operator=True
     )
 
 
@@ -414,16 +404,14 @@ def list_badges(db: AppDbDep) -> list[BadgeOut]:
 
 
 @router.post("/admin/loyalty/badges", response_model=BadgeOut, dependencies=write)
-def define_badge(body: BadgeIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> BadgeOut:
-    row = badges.define(db, _admin_ctx(db, runtime, op), body)
+def define_badge(body: BadgeIn, ctx: AdminCtx) -> BadgeOut:
+    row = badges.define(ctx.work.db, ctx, body)
     return BadgeOut(code=row.code, name=row.name, description=row.description, icon=row.icon)
 
 
 @router.post("/admin/loyalty/badges/award", dependencies=write)
-def award_badge(body: AwardIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> dict[str, bool]:
-    won = badges.award(
-        db, _admin_ctx(db, runtime, op), user_id=body.user_id, code=body.badge, source=f"admin:{body.key}"
-    )
+def award_badge(body: AwardIn, ctx: AdminCtx) -> dict[str, bool]:
+    won = badges.award(ctx.work.db, ctx, user_id=body.user_id, code=body.badge, source=f"admin:{body.key}")
     return {"awarded": won}
 
 
@@ -433,13 +421,13 @@ def list_tasks(db: AppDbDep) -> list[TaskIn]:
 
 
 @router.post("/admin/loyalty/tasks", response_model=TaskIn, dependencies=write)
-def define_task(body: TaskIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> TaskIn:
-    return tasks.define(db, _admin_ctx(db, runtime, op), body)
+def define_task(body: TaskIn, ctx: AdminCtx) -> TaskIn:
+    return tasks.define(ctx.work.db, ctx, body)
 
 
 @router.delete("/admin/loyalty/tasks/{code}", status_code=204, dependencies=write)
-def deactivate_task(code: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> None:
-    tasks.deactivate(db, _admin_ctx(db, runtime, op), code)
+def deactivate_task(code: str, ctx: AdminCtx) -> None:
+    tasks.deactivate(ctx.work.db, ctx, code)
 
 
 @router.get("/admin/loyalty/mall/items", response_model=list[MallItemOut], dependencies=read)
@@ -448,23 +436,21 @@ def admin_items(db: AppDbDep) -> list[MallItemOut]:
 
 
 @router.put("/admin/loyalty/mall/items", response_model=MallItemOut, dependencies=write)
-def put_item(body: MallItemIn, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> MallItemOut:
-    row = mall.upsert_item(db, _admin_ctx(db, runtime, op), body)
+def put_item(body: MallItemIn, ctx: AdminCtx) -> MallItemOut:
+    row = mall.upsert_item(ctx.work.db, ctx, body)
     return MallItemOut.model_validate(row, from_attributes=True)
 
 
 @router.get("/admin/loyalty/leaderboards/{board}", response_model=BoardOut, dependencies=read)
 def admin_board(
     board: str,
-    db: AppDbDep,
-    op: OperatorDep,
-    runtime: RuntimeDep,
+    ctx: AdminCtx,
     period: Period = "week",
     top: Annotated[int, Query(ge=1, le=1000)] = 100,
     user_id: str | None = None,
     day: datetime | None = None,
 ) -> BoardOut:
-    ctx = _admin_ctx(db, runtime, op)
+    db = ctx.work.db
     return leaderboards.standings(
         db,
         ctx,
@@ -477,7 +463,7 @@ def admin_board(
 
 
 @router.post("/admin/loyalty/jobs/{job}", dependencies=write)
-def run_job(job: str, db: AppDbDep, op: OperatorDep, runtime: RuntimeDep) -> dict[str, object]:
+def run_job(job: str, ctx: AdminCtx, runtime: RuntimeDep) -> dict[str, object]:
     """Run one job now: expire, warn-expiring, tiers, tier-benefits, scan-tasks, compact-boards (also
     `huoli loyalty job …`)."""
-    return service.run_job(db, _admin_ctx(db, runtime, op), job=job, store=runtime.store)
+    return service.run_job(ctx.work.db, ctx, job=job, store=runtime.store)

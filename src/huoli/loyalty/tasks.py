@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import NotFound
-from huoli.events import service as events
 from huoli.events.stores import EventStore
 from huoli.loyalty import rewards, tiers
 from huoli.loyalty.context import Ctx, cached, invalidate
@@ -154,15 +153,11 @@ def _count(
                 key=f"task:{task.code}:{user_id}:{period}:{n}:{i}",
                 source="task",
             )
-        events.emit(
-            db=db,
-            app_id=ctx.app_id,
-            name="task_completed",
-            ts=ctx.now,
-            idempotency_key=f"loyalty:task:{task.code}:{user_id}:{period}:{n}",
+        ctx.emit(
+            "task_completed",
+            key=f"task:{task.code}:{user_id}:{period}:{n}",
             user_id=user_id,
             properties={"task": task.code, "period": period, "completion": n},
-            settings=ctx.settings,
         )
         completed.append(task.code)
     return completed

@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
-from huoli.events import service as events
 from huoli.loyalty import repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberProfile, MemberTier
@@ -57,15 +56,11 @@ def _set(db: Session, user_id: str, **values: Any) -> None:
 
 def _change(db: Session, ctx: Ctx, user_id: str, before: str, to: str) -> None:
     _set(db, user_id, tier=to, tier_since=ctx.now, qualified_at=ctx.now)
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="tier_changed",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:tier:{user_id}:{before}:{to}:{ctx.now.isoformat()}",
+    ctx.emit(
+        "tier_changed",
+        key=f"tier:{user_id}:{before}:{to}:{ctx.now.isoformat()}",
         user_id=user_id,
         properties={"from_tier": before, "to_tier": to},
-        settings=ctx.settings,
     )
 
 
