@@ -147,3 +147,73 @@ def test_holdouts_from_the_command_line(env: dict[str, str]) -> None:
     assert again == answers[3]  # deterministic
     unknown = huoli("experiments", "holdouts", "check", "nope", "u1", "--app", "shop", env=env)
     assert unknown.returncode == 1 and "unknown holdout 'nope'" in unknown.stderr
+
+
+def test_a_past_start_and_results_as_of_from_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    """Backfilled exposures and orders from March 2024, an experiment started with --started-at, results
+    --as-of a date (the end of that day in the app's timezone) with anonymous and multiple exposures."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.experiments.helpers import put_events
+
+    from huoli.events.stores import open_store
+
+    assert huoli("apps", "create", "shop", "--name", "Shop", env=env).returncode == 0
+    flag = ("flags", "set", "home_layout", "--app", "shop", "--type", "string", "--default", "grid")
+    assert huoli(*flag, env=env).returncode == 0
+    spec = tmp_path / "exp.toml"
+    spec.write_text(SPEC)
+    assert huoli("experiments", "create", str(spec), "--app", "shop", env=env).returncode == 0
+    t0 = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
+    rows = []
+    for i in range(40):
+        exposure = {"experiment": "home-layout", "variant": "grid" if i % 2 else "feed"}
+        rows.append((f"u{i}", "experiment_exposure", t0 + timedelta(hours=i), exposure))
+        if i % 4 < 2:
+            rows.append((f"u{i}", "add_to_cart", t0 + timedelta(hours=i + 1), {"item_id": f"i{i}"}))
+    grid = {"experiment": "home-layout", "variant": "grid"}
+    rows.append(("u0", "experiment_exposure", t0 + timedelta(hours=50), grid))  # u0 was in feed
+    rows.append(("anon:guest", "experiment_exposure", t0, grid))
+    store = open_store(f"duckdb:///{Path(env['HUOLI_DATA_DIR']) / 'events.duckdb'}")
+    put_events(store, "shop", rows)
+    store.close()
+
+    start = ("experiments", "start", "home-layout", "--app", "shop", "--started-at")
+    future = huoli(*start, "2999-01-01T00:00+08:00", env=env)
+    assert future.returncode == 1 and "in the future" in future.stderr and "Traceback" not in future.stderr
+    bad = huoli(*start, "March", env=env)
+    assert bad.returncode == 1 and "--started-at" in bad.stderr and "Traceback" not in bad.stderr
+    r = huoli(*start, "2024-03-01T09:00", env=env)
+    assert r.returncode == 0 and "started 2024-03-01T09:00+08:00" in r.stdout, r.stderr  # the app's timezone
+
+    results = ("experiments", "results", "home-layout", "--app", "shop", "--as-of")
+    r = huoli(*results, "2024-03-02", "--json", env=env)
+    res = json.loads(r.stdout)
+    assert res["as_of"] == "2024-03-03T00:00:00+08:00"
+    # Counted here from the rows: exposed before as_of, and carts within 3 days of exposure and before as_of.
+    as_of = datetime.fromisoformat(res["as_of"])
+    exposed: dict[str, tuple[datetime, str]] = {}
+    for u, n, ts, p in rows:
+        if n == "experiment_exposure" and ts < as_of and not u.startswith("anon:") and u not in exposed:
+            exposed[u] = (ts, p["variant"])
+    carts = {
+        u
+        for u, n, ts, _ in rows
+        if n == "add_to_cart"
+        and u in exposed
+        and exposed[u][0] <= ts < min(as_of, exposed[u][0] + timedelta(days=3))
+    }
+    want = {}
+    for v in ("grid", "feed"):
+        users = [u for u, (_, x) in exposed.items() if x == v]
+        want[v] = sum(u in carts for u in users) / len(users)
+    assert sum(res["srm"]["users"].values()) == len(exposed) and res["exposures"]["multiple_variants"] == 0
+    cart = {v["variant"]: v["value"] for v in res["metrics"][0]["variants"]}
+    assert cart == want and all(want.values())
+    r = huoli(*results, "2024-04-01", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "1 exposures without a user id (anonymous) were skipped" in r.stdout
+    assert "1 users were exposed to more than one variant" in r.stdout and "excluded" in r.stdout
+    assert "started 2024-03-01T09:00+08:00" in r.stdout
+    bad = huoli(*results, "soon", env=env)
+    assert bad.returncode == 1 and "--as-of" in bad.stderr and "Traceback" not in bad.stderr

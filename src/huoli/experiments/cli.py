@@ -7,6 +7,7 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -120,12 +121,16 @@ def _started_at(db: Session, app: str, text: str | None) -> datetime | None:
 def start(key: KeyArg, app: AppOpt, started_at: StartedAtOpt = None) -> None:
     """Start serving the variants (attaches the experiment to its flag)."""
     with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+        tz = guarded(lambda: apps.get(db=db, app_id=app)).timezone
         when = _started_at(db, app, started_at)
         exp = guarded(
             lambda: service.start(db=db, key=key, now=rt.clock(), settings=rt.settings, started_at=when)
         )
-        since = exp.started_at.isoformat(timespec="minutes") if exp.started_at else "-"
-        out.print(f"experiment [bold]{exp.key}[/] is {exp.status} (started {since})")
+        out.print(f"experiment [bold]{exp.key}[/] is {exp.status} (started {_local(exp.started_at, tz)})")
+
+
+def _local(when: datetime | None, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).isoformat(timespec="minutes") if when else "-"
 
 
 @cli.command("stop")
@@ -230,8 +235,7 @@ def results(
         return
     srm = res["srm"]
     out.print(f"[bold]{escape(exp.name)}[/] ({exp.key}, {exp.status}, {res['method']})")
-    started = exp.started_at.isoformat(timespec="minutes") if exp.started_at else "-"
-    out.print(f"started {started}, as of {res['as_of']}")
+    out.print(f"started {_local(exp.started_at, tz)}, as of {res['as_of']}")
     out.print(
         "users: "
         + ", ".join(f"{k} {v:,}" for k, v in srm["users"].items())
