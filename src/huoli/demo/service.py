@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.db import unit_of_work
+from huoli.demo import state
 from huoli.demo.generator import DemoSpec, write_parquet_parallel
 from huoli.events.importer import ImportResult, import_file, load_mapping
 from huoli.runtime import Runtime
@@ -24,6 +28,11 @@ class DemoState:
     events: int
     generated: bool
     imported: ImportResult | None
+    start_date: dt.date | None = None  # the history's first and last local days (None when reused)
+    end_date: dt.date | None = None
+    summary: state.StateSummary | None = None
+    backup: Path | None = None  # the backup taken of the finished demo (docs/reliability.md#backups)
+    seconds: float = 0.0
 
 
 def demo_dir(rt: Runtime) -> Path:
@@ -65,21 +74,71 @@ def generate_files(spec: DemoSpec, directory: Path, *, workers: int | None = Non
     return list(result.files)
 
 
-def ensure_demo(rt: Runtime, *, users: int, days: int, seed: int) -> DemoState:
+def default_end_date(rt: Runtime, tz: str) -> dt.date:
+    """Yesterday in the app's timezone: the console opens on a full last day, never on an empty today."""
+    return rt.clock().astimezone(ZoneInfo(tz)).date() - dt.timedelta(days=1)
+
+
+def ensure_demo(
+    rt: Runtime,
+    *,
+    users: int,
+    days: int,
+    seed: int,
+    end_date: dt.date | None = None,
+    members: int = state.MEMBERS,
+    backup: bool = True,
+) -> DemoState:
+    """The demo app with its history ending on `end_date` (default yesterday) and the operational state the
+    services made of it (docs/demo.md); built once: a second call finds the events and reuses everything."""
+    t0 = time.perf_counter()
     keys_file, keys = ensure_app_and_keys(rt)
     existing = rt.store.count(app_id=DEMO_APP_ID)
     if existing:
         return DemoState(DEMO_APP_ID, keys_file, keys, existing, generated=False, imported=None)
-    spec = DemoSpec(users=users, days=days, seed=seed, app_id=DEMO_APP_ID, tz=rt.settings.timezone)
-    directory = demo_dir(rt) / f"events-u{users}-d{days}-s{seed}"
+    app = rt.app_cache.get(DEMO_APP_ID)
+    end = end_date or default_end_date(rt, app.timezone)
+    spec = DemoSpec(users=users, days=days, seed=seed, end_date=end, app_id=DEMO_APP_ID, tz=app.timezone)
+    directory = demo_dir(rt) / f"events-u{users}-d{days}-s{seed}-e{end.isoformat()}"
     files = generate_files(spec, directory)
-    mapping = load_mapping("huoli_parquet")
-    pattern = directory / "part-*.parquet"
+    parts = str(directory / "part-*.parquet")
+    tz = ZoneInfo(app.timezone)
+    end_at = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    facts, first_seen, cast = state.read_facts(
+        parts, recent_since=end_at - dt.timedelta(days=state.LIVE_DAYS), members=members
+    )
+    client = state.write_client_events(parts, directory / f"client-m{members}.parquet", cast)
     result = (
-        import_file(store=rt.store, path=pattern, mapping=mapping, app_id=DEMO_APP_ID, now=rt.clock())
+        import_file(
+            store=rt.store,
+            path=client,
+            mapping=load_mapping("huoli_parquet"),
+            app_id=DEMO_APP_ID,
+            now=rt.clock(),
+        )
         if files
         else None
     )
+    inp = state.BuildInput(
+        parts=parts,
+        start=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=tz),
+        end=end_at,
+        # An explicit end date far in the past gets its "today" the morning after it, so the live state and the
+        # history stay next to each other.
+        now=min(rt.clock(), dt.datetime.combine(end + dt.timedelta(days=1), dt.time(10), tzinfo=tz)),
+    )
+    summary = state.build(rt, app, inp, facts=facts, first_seen=first_seen)
+    taken = state.take_backup(rt, rt.clock()) if backup else None
     return DemoState(
-        DEMO_APP_ID, keys_file, keys, rt.store.count(app_id=DEMO_APP_ID), generated=True, imported=result
+        DEMO_APP_ID,
+        keys_file,
+        keys,
+        rt.store.count(app_id=DEMO_APP_ID),
+        generated=True,
+        imported=result,
+        start_date=spec.start_date,
+        end_date=end,
+        summary=summary,
+        backup=taken,
+        seconds=time.perf_counter() - t0,
     )
