@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.browser.fixtures import ConsoleSession, LiveServer
 from tests.experiments.helpers import put_events
@@ -111,3 +112,70 @@ def test_holdouts_are_listed_and_created_with_field_errors(
     created = live_server.api(key, "GET", "/admin/holdouts").json()["items"]
     assert [(h["key"], h["scope"], h["percent"]) for h in created] == [("q4", "campaign", 0.1)]
     c.shot("experiment-holdouts")
+
+
+def test_a_past_start_and_the_exposures_left_out_in_both_languages(
+    console: ConsoleSession, live_server: LiveServer
+) -> None:
+    c, page = console, console.page
+    c.allow_console_error(r"status of 422")
+    key = live_server.keys["shop"]["owner"]
+    live_server.api(
+        key, "POST", "/admin/flags", json={"key": "coupon", "type": "string", "default_value": "x"}
+    )
+    spec = {
+        "key": "backfill",
+        "name": "导入的历史实验",
+        "flag": "coupon",
+        "variants": [{"key": "a", "value": "a", "weight": 0.5}, {"key": "b", "value": "b", "weight": 0.5}],
+        "metrics": {"primary": [{"key": "paid", "kind": "conversion", "event": "order_paid"}]},
+    }
+    assert live_server.api(key, "POST", "/admin/experiments", json=spec).status_code == 201
+    # History from two months ago: 600 users, 12 of them later seen in the other variant, 5 anonymous visitors.
+    t0 = datetime.now(UTC) - timedelta(days=60)
+    rows = []
+    for i in range(600):
+        u, first = f"u{i}", {"experiment": "backfill", "variant": "ab"[i % 2]}
+        rows.append((u, "experiment_exposure", t0 + timedelta(minutes=i), first))
+        if i % 50 == 0:
+            other = {"experiment": "backfill", "variant": "ba"[i % 2]}
+            rows.append((u, "experiment_exposure", t0 + timedelta(days=1), other))
+        if i % 5 == 0:
+            rows.append(
+                (u, "order_paid", t0 + timedelta(minutes=i + 30), {"order_id": f"o{i}", "amount_fen": 1})
+            )
+    rows += [
+        (f"anon:g{i}", "experiment_exposure", t0, {"experiment": "backfill", "variant": "a"})
+        for i in range(5)
+    ]
+    put_events(live_server.runtime, "shop", rows)
+    c.goto("#/experiments?key=backfill")
+    c.wait_ready()
+    page.locator("#exp-started-at").fill("2999-01-01T00:00")
+    page.locator("#exp-start").click()
+    page.locator("#exp-start-form").get_by_text("in the future").wait_for()
+    assert page.locator("#exp-started-at").get_attribute("aria-invalid") == "true"
+    since = (t0 - timedelta(days=1)).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+    page.locator("#exp-started-at").fill(since)
+    page.locator("#exp-start").click()
+    page.locator("#exp-stop").wait_for()
+    exp = live_server.api(key, "GET", "/admin/experiments/backfill").json()
+    local = datetime.fromisoformat(exp["started_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert exp["status"] == "running" and local.strftime("%Y-%m-%dT%H:%M") == since
+    multiple = page.locator("#exp-multiple").inner_text()
+    assert "12 位用户曾进入多个变体" in multiple and "已从所有指标" in multiple and "比例过高" in multiple
+    assert "5 次曝光没有用户 ID" in page.locator("#exp-anonymous").inner_text()
+    # Every 5th user paid, half an hour after exposure: non-zero over the imported history, as counted here.
+    single = [i for i in range(600) if i % 50]  # users seen in one variant only
+    users = page.locator("#exp-users").inner_text().replace(",", "")
+    assert all(f"{v} {sum(i % 2 == k for i in single)}" in users for k, v in enumerate("ab")), users
+    rate = [sum(i % 5 == 0 for i in single if i % 2 == k) / sum(i % 2 == k for i in single) for k in (0, 1)]
+    table = page.locator("table").first.inner_text()
+    assert all(x > 0 and f"{x:.4g}" in table for x in rate), (rate, table)
+    c.shot("experiment-backfill-zh")
+    page.locator("#lang-toggle").click()
+    c.wait_ready()
+    page.locator("#exp-multiple").get_by_text("12 users were exposed to more than one variant").wait_for()
+    assert "are excluded from every metric" in page.locator("#exp-multiple").inner_text()
+    assert "5 exposures without a user id" in page.locator("#exp-anonymous").inner_text()
+    c.shot("experiment-backfill-en")

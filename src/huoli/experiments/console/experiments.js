@@ -1,5 +1,6 @@
 // Experiments: list, setup form (field errors from the API next to their inputs), results with intervals,
-// SRM warning, guardrail alarms and the verdict; start / stop / ship.
+// SRM warning, exposures left out (anonymous, several variants), guardrail alarms and the verdict;
+// start (optionally at a past time) / stop / ship.
 
 const T = {
   title: { zh: "实验", en: "Experiments" },
@@ -41,6 +42,14 @@ const T = {
   scope: { zh: "范围", en: "Scope" },
   heldOut: { zh: "保留比例", en: "Held out" },
   noHoldouts: { zh: "还没有保留组", en: "No holdouts yet" },
+  asOf: { zh: "截至", en: "As of" },
+  startedAt: { zh: "实际开始时间（可选，导入历史数据时填写过去的时间）", en: "Real start (optional: a past time for imported history)" },
+  anonymous: { zh: "{n} 次曝光没有用户 ID（匿名），未计入分析", en: "{n} exposures without a user id (anonymous) were skipped" },
+  multiple: {
+    zh: "{n} 位用户曾进入多个变体（占分析用户的 {share}），已从所有指标和样本比例检验中排除",
+    en: "{n} users were exposed to more than one variant ({share} of the analysed users) and are excluded from every metric and the SRM check",
+  },
+  multipleTooMany: { zh: "比例过高：请检查功能开关是否按稳定的用户 ID 计算", en: "That is too many: check that the flag is evaluated with a stable user id" },
 };
 
 const pct = (x) => (x == null ? "–" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
@@ -195,7 +204,25 @@ async function resultsView(root, ctx, key) {
     }
   };
   const buttons = [];
-  if (exp.status !== "running" && !exp.shipped_variant) buttons.push(h("button", { id: "exp-start", onclick: () => act("start") }, t(T.start)));
+  if (exp.status !== "running" && !exp.shipped_variant) {
+    // A past start for imported history: datetime-local has no offset, so the API reads it in the app's timezone.
+    const since = h("input", { type: "datetime-local", id: "exp-started-at", name: "started_at", "aria-label": t(T.startedAt), title: t(T.startedAt) });
+    const form = h("form", { id: "exp-start-form", style: "display:inline-flex;gap:.5rem;align-items:center" },
+      h("span", { class: "muted" }, t(T.startedAt)), since,
+      h("button", { type: "submit", id: "exp-start" }, t(T.start)));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      ctx.ui.formErrors(form, null);
+      try {
+        await ctx.api(`${path}/start`, { method: "POST", body: since.value ? { started_at: since.value } : {} });
+        ctx.navigate(`#/experiments?key=${encodeURIComponent(key)}&r=${Date.now()}`);
+      } catch (err) {
+        if (err instanceof ctx.ApiError && err.status === 422) ctx.ui.formErrors(form, err);
+        else ctx.ui.toast(err.message, { kind: "error" });
+      }
+    });
+    buttons.push(form);
+  }
   if (exp.status === "running") buttons.push(h("button", { id: "exp-stop", onclick: () => act("stop") }, t(T.stop)));
   if (exp.status !== "draft" && !exp.shipped_variant) {
     for (const v of exp.variants) {
@@ -205,7 +232,10 @@ async function resultsView(root, ctx, key) {
   root.append(
     h("p", {}, h("a", { href: "#/experiments" }, t(T.back))),
     h("h2", { class: "exp-title" }, `${exp.name} (${exp.key})`),
-    h("p", { class: "muted" }, `${t(T.status)}: ${exp.status} · ${t(T.flag)}: ${exp.flag_key} · ${res.method}`),
+    h("p", { class: "muted", id: "exp-meta" }, [
+      `${t(T.status)}: ${exp.status}`, `${t(T.flag)}: ${exp.flag_key}`, res.method,
+      `${t(T.started)}: ${exp.started_at ? ctx.fmt.datetime(exp.started_at) : "–"}`, `${t(T.asOf)}: ${ctx.fmt.datetime(res.as_of)}`,
+    ].join(" · ")),
     exp.hypothesis ? h("p", {}, `${t(T.hypothesis)}: ${exp.hypothesis}`) : "",
     h("div", { class: "toolbar" }, ...buttons),
     h("div", { class: `card verdict verdict-${res.verdict.decision}`, id: "exp-verdict" },
@@ -214,7 +244,14 @@ async function resultsView(root, ctx, key) {
   if (res.srm.warning) root.append(h("div", { class: "banner error", id: "exp-srm" }, `${t(T.srm)} (p = ${res.srm.p_value.toExponential(2)})`));
   const alarms = res.metrics.filter((m) => m.role === "guardrails").flatMap((m) => m.comparisons.filter((c) => c.alarm).map((c) => `${c.variant}: ${m.key}`));
   if (alarms.length) root.append(h("div", { class: "banner error", id: "exp-alarm" }, `${t(T.alarm)}: ${alarms.join(", ")}`));
-  root.append(h("p", {}, `${t(T.users)}: ` + Object.entries(res.srm.users).map(([k, n]) => `${k} ${ctx.fmt.number(n)}`).join(" · ")));
+  const ex = res.exposures;
+  if (ex && ex.multiple_variants) {
+    const text = t(T.multiple, { n: ctx.fmt.number(ex.multiple_variants), share: `${(ex.multiple_share * 100).toFixed(1)}%` });
+    root.append(h("div", { class: `banner ${ex.multiple_warning ? "banner-error" : "banner-warn"}`, id: "exp-multiple" },
+      ex.multiple_warning ? `${text}${ctx.lang === "zh" ? "。" : ". "}${t(T.multipleTooMany)}` : text));
+  }
+  if (ex && ex.anonymous_skipped) root.append(h("p", { class: "muted", id: "exp-anonymous" }, t(T.anonymous, { n: ctx.fmt.number(ex.anonymous_skipped) })));
+  root.append(h("p", { id: "exp-users" }, `${t(T.users)}: ` + Object.entries(res.srm.users).map(([k, n]) => `${k} ${ctx.fmt.number(n)}`).join(" · ")));
   const rows = [];
   for (const m of res.metrics) {
     const values = Object.fromEntries(m.variants.map((v) => [v.variant, v.value]));
