@@ -168,3 +168,47 @@ def test_markdown_cells_are_neutralised() -> None:
     assert "| WAU | 1,200 | 1,000 | +20.0% ▲ |" in md
     assert "| Bounce rate | 25.0% | 20.0% | +5.0 pp ▼ |" in md
     assert "Recall" in md and "activity.dau" in md
+
+
+def test_findings_read_in_words_and_percentages() -> None:
+    r = _report()
+    r.findings["findings"].append(
+        {
+            "id": "churn.pulse",
+            "severity": "medium",
+            "title": {"zh": "流失超过增长", "en": "Churn outrunning growth"},
+            "metric": "lifecycle.rows.pulse",
+            "unit": "ratio",
+            "current": 0.8234,
+            "baseline": 1.31,
+            "change": None,
+            "users_affected": 5,
+            "playbooks": [],
+            "playbook_titles": [],
+        }
+    )
+    r.findings["findings"][1]["unit"] = "rate"
+    html = render.html(r, "zh")
+    sev = re.findall(r'<span class="sev sev-(\w+)">([^<]+)</span>', html)
+    assert sev == [("high", "严重"), ("low", "提示"), ("medium", "警告")]
+    assert ">0.82<" in html and ">1.31<" in html  # a ratio is not a percentage
+    assert ">4.5%<" in html and ">5.6%<" in html  # a rate is
+    md = render.markdown(r, "en")
+    assert "| High |" in md and "| Notice |" in md and "| Warning |" in md
+    assert "| high |" not in md
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_not_enough_data_is_not_nothing_unusual(lang: render.Lang) -> None:
+    r = _report()
+    r.findings.update(
+        findings=[],
+        checked=[],
+        data={"enough": False, "history_days": 3, "needed_days": 14, "min_sample": 30, "active_users": 4},
+    )
+    for out in (render.html(r, lang), render.markdown(r, lang)):
+        assert render.TEXT["no_findings"][lang] not in out
+        assert ("数据不足" if lang == "zh" else "Not enough data") in out
+        assert "14" in out and "3" in out
+    r.findings["data"]["enough"] = True
+    assert render.TEXT["no_findings"][lang] in render.html(r, lang)

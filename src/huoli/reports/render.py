@@ -9,6 +9,7 @@ from typing import Any, Literal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from huoli.diagnosis import service as diagnosis
 from huoli.reports import charts
 from huoli.reports.service import Kpi, WeeklyReport
 
@@ -199,7 +200,8 @@ def _is_rate(metric: str) -> bool:
 
 
 def findings_rows(report: WeeklyReport, lang: Lang) -> list[dict[str, Any]]:
-    """The doctor's findings (in its order: most severe first) with their numbers as display text."""
+    """The doctor's findings (in its order: most severe first) with their numbers as display text: severity
+    in words, rates as percentages (the finding's unit says which values are rates)."""
     if not report.findings:
         return []
     t = Texts(lang)
@@ -207,21 +209,35 @@ def findings_rows(report: WeeklyReport, lang: Lang) -> list[dict[str, Any]]:
     for f in report.findings.get("findings", []):
         change = f.get("change")
         metric = str(f.get("metric", ""))
-        shown = (lambda v: fmt_value(v, "rate")) if _is_rate(metric) else _num
+        if "unit" in f:
+            shown = diagnosis.finding_text(f, lang)
+            current, baseline = shown["current"], shown["baseline"]
+        else:  # a diagnosis stored before findings carried their unit
+            fmt = (lambda v: fmt_value(v, "rate")) if _is_rate(metric) else _num
+            current, baseline = fmt(f.get("current")), fmt(f.get("baseline"))
         rows.append(
             {
                 "id": f["id"],
                 "severity": f["severity"],
+                "severity_label": diagnosis.severity_label(f["severity"], lang),
                 "title": f["title"],
                 "metric": metric,
-                "current": shown(f.get("current")),
-                "baseline": shown(f.get("baseline")),
+                "current": current,
+                "baseline": baseline,
                 "change": f"{change:+.1%}" if isinstance(change, int | float) else "–",
                 "users_affected": _num(f.get("users_affected")),
                 "playbooks": [t.plain(p) for p in f.get("playbook_titles", [])],
             }
         )
     return rows
+
+
+def findings_empty(report: WeeklyReport, lang: Lang) -> str:
+    """What the findings section says without findings: nothing unusual, or not enough data to tell."""
+    data = (report.findings or {}).get("data") or {}
+    if not data.get("enough", True):
+        return diagnosis.verdict_text(report.findings, lang)
+    return TEXT["no_findings"][lang]
 
 
 def html(report: WeeklyReport, lang: Lang = "zh") -> str:
@@ -232,6 +248,7 @@ def html(report: WeeklyReport, lang: Lang = "zh") -> str:
         .render(
             r=report,
             findings=findings_rows(report, lang),
+            findings_empty=findings_empty(report, lang),
             t=t,
             lang=lang,
             groups=_groups(report),
@@ -260,6 +277,7 @@ def markdown(report: WeeklyReport, lang: Lang = "zh") -> str:
             lang=lang,
             groups=_groups(report),
             findings=findings_rows(report, lang),
+            findings_empty=findings_empty(report, lang),
             change=lambda k: fmt_change(k, lang),
             cell=_md_cell,
         )
