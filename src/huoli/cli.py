@@ -539,7 +539,7 @@ def import_(
     spec = guarded(lambda: load_mapping(mapping))
     with runtime() as rt:
         with unit_of_work(rt.sessions) as db:
-            guarded(lambda: apps.get(db=db, app_id=app_id))
+            app_timezone = guarded(lambda: apps.get(db=db, app_id=app_id)).timezone
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -563,8 +563,10 @@ def import_(
                     now=rt.clock(),
                     chunk_rows=chunk_rows,
                     on_progress=tick,
+                    default_timezone=app_timezone,
                 )
             )
+    out.print(_timezones_used(spec.timezone, result.naive_timezone, app_id, app_timezone), highlight=False)
     rate = result.rows / result.seconds if result.seconds else 0.0
     out.print(
         f"{result.rows:,} rows → {result.accepted:,} new events, {result.duplicates:,} already present, "
@@ -572,6 +574,16 @@ def import_(
     )
     if result.rejected:
         raise typer.Exit(code=2)
+
+
+def _timezones_used(mapping_tz: str | None, naive_tz: str | None, app_id: str, app_tz: str) -> str:
+    """Which timezone did what: the source's naive timestamps were read in one, local days come from the app's."""
+    days = f"local days: {app_tz} (app {app_id})"
+    if naive_tz is None:
+        unused = f"; the mapping's timezone {mapping_tz} was not needed" if mapping_tz else ""
+        return f"timestamps: the source's carry their offset, stored as given{unused}; {days}"
+    whose = "the mapping's timezone" if mapping_tz else f"app {app_id}'s timezone: the mapping sets none"
+    return f"timestamps: those without an offset read as {naive_tz} time ({whose}); {days}"
 
 
 @events_cli.command("count")

@@ -4,6 +4,11 @@ A mapping (TOML; built-in recipes live in events/recipes/) turns source rows int
 SQL expressions, so the transformation runs vectorised in DuckDB rather than row by row in Python. Event ids
 are derived from the mapping name, a row key and the occurrence number of that key, so importing the same file
 twice stores nothing new (the store dedups by event_id) while identical source lines are all kept.
+
+Two timezones, two jobs: a mapping's `timezone` says how to read the source file's naive timestamps (wall-clock
+times without an offset, e.g. Online Retail's InvoiceDate in London shop time); without one they are read in the
+app's timezone (the caller passes it). The app's timezone alone defines local days, at query time. A `ts` that
+already carries a zone (TIMESTAMPTZ, text with an offset) is an instant and is stored as is.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from huoli.errors import ValidationFailed
 from huoli.events.catalog import NAME_PATTERN
 from huoli.events.schema import EVENT_SCHEMA
 from huoli.events.stores import AppendResult, EventStore
+from huoli.timeutil import check_timezone
 
 RECIPES = ("online_retail", "taobao_userbehavior", "huoli_parquet")
 _FORMATS = {"csv": "read_csv", "parquet": "read_parquet", "jsonl": "read_json"}
@@ -45,6 +51,7 @@ class Mapping:
     read: dict[str, Any] = field(default_factory=dict)
     events: list[EventMapping] = field(default_factory=list)
     passthrough: bool = False
+    timezone: str | None = None  # IANA zone of the source's naive timestamps
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ class ImportResult:
     duplicates: int
     rejected: int
     seconds: float
+    naive_timezone: str | None = None  # the zone naive source timestamps were read in; None: there were none
 
 
 def load_mapping(spec: str) -> Mapping:
@@ -93,6 +101,12 @@ def load_mapping(spec: str) -> Mapping:
                 )
         events.append(EventMapping(columns=cols, where=entry.get("where"), group_by=entry.get("group_by")))
     passthrough = bool(raw.get("passthrough", False))
+    timezone = raw.get("timezone")
+    if timezone is not None:
+        try:
+            timezone = check_timezone(str(timezone))
+        except ValueError as exc:
+            errors.append({"field": "timezone", "message": str(exc)})
     if not events and not passthrough:
         errors.append({"field": "events", "message": "at least one [[events]] table (or passthrough = true)"})
     if errors:
@@ -104,6 +118,7 @@ def load_mapping(spec: str) -> Mapping:
         read=dict(raw.get("read", {})),
         events=events,
         passthrough=passthrough,
+        timezone=timezone,
     )
 
 
@@ -138,33 +153,90 @@ def _source_sql(mapping: Mapping, path: Path) -> str:
     return f"{_FORMATS[fmt]}({_literal(str(path))}{options})"
 
 
-def build_query(mapping: Mapping, path: Path, *, app_id: str, received_at: datetime) -> str:
-    """One SELECT producing EVENT_SCHEMA columns (plus `_valid`) from the source file."""
-    source = _source_sql(mapping, path)
-    app = _literal(app_id)
-    recv = f"{_literal(received_at.isoformat())}::TIMESTAMPTZ"
-    if mapping.passthrough:
-        cols = ", ".join(
-            f"{app} AS app_id" if c == "app_id" else f"{c}::VARCHAR AS event_id" if c == "event_id" else c
-            for c in EVENT_SCHEMA.names
+# DuckDB types of a `ts` with no zone: wall-clock times, read in the mapping's (or the app's) timezone.
+_NAIVE_TYPES = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"})
+# Text that ends in a UTC offset or Z after a time of day is an instant; other text is a wall-clock time.
+_OFFSET = r"\d:\d{2}(:\d{2}(\.\d+)?)?\s*([zZ]|UTC|[+-]\d{1,2}(:?\d{2})?)$"
+
+
+def _instant(ts_type: str | None, timezone: str) -> tuple[str, bool]:
+    """SQL turning the mapped `ts` into a TIMESTAMPTZ, and whether it reads naive times in `timezone`.
+
+    Written out, not left to DuckDB's session time zone: the bulk path runs the query in the store's session.
+    """
+    zone = _literal(timezone)
+    if ts_type in _NAIVE_TYPES:
+        return f"timezone({zone}, ts::TIMESTAMP)", True
+    if ts_type == "VARCHAR":
+        return (
+            f"CASE WHEN regexp_matches(ts, {_literal(_OFFSET)}) THEN ts::TIMESTAMPTZ "
+            f"ELSE timezone({zone}, ts::TIMESTAMP) END",
+            True,
         )
-        return f"SELECT {cols}, true AS _valid FROM {source}"
-    parts = []
-    for index, ev in enumerate(mapping.events):
+    return "ts::TIMESTAMPTZ", False
+
+
+def _mapped_selects(mapping: Mapping, source: str) -> list[str]:
+    """Per [[events]] table: the SELECT of its mapped columns (plus `_key`) over the source."""
+    selects = []
+    for ev in mapping.events:
         c = ev.columns
-        tag = _literal(f"{mapping.tag}#{index}")
         select = [f"({c['key']})::VARCHAR AS _key"]
         for col in _MAPPABLE:
             expr = c.get(col, "NULL")
             select.append(f"({expr}) AS {col}")
         where = f" WHERE {ev.where}" if ev.where else ""
         group = f" GROUP BY {ev.group_by}" if ev.group_by else ""
-        mapped = f"SELECT {', '.join(select)} FROM {source}{where}{group}"
+        selects.append(f"SELECT {', '.join(select)} FROM {source}{where}{group}")
+    return selects
+
+
+def ts_types(con: duckdb.DuckDBPyConnection, mapping: Mapping, path: Path) -> list[str]:
+    """The DuckDB type of `ts` per [[events]] table (one for a passthrough mapping), read without a scan."""
+    source = _source_sql(mapping, path)
+    queries = [f"SELECT ts FROM {source}"] if mapping.passthrough else _mapped_selects(mapping, source)
+    return [str(con.execute(f"DESCRIBE SELECT ts FROM ({q})").fetchall()[0][1]) for q in queries]
+
+
+def build_query(
+    mapping: Mapping,
+    path: Path,
+    *,
+    app_id: str,
+    received_at: datetime,
+    types: list[str] | None = None,
+    timezone: str = "UTC",
+) -> str:
+    """One SELECT producing EVENT_SCHEMA columns (plus `_valid`) from the source file.
+
+    `types`: `ts_types()` of the mapping (None: every `ts` taken as TIMESTAMPTZ); naive ones are read in
+    `timezone`.
+    """
+    source = _source_sql(mapping, path)
+    app = _literal(app_id)
+    recv = f"{_literal(received_at.isoformat())}::TIMESTAMPTZ"
+    if mapping.passthrough:
+        ts_sql, _ = _instant(types[0] if types else None, timezone)
+        cols = ", ".join(
+            f"{app} AS app_id"
+            if c == "app_id"
+            else f"{c}::VARCHAR AS event_id"
+            if c == "event_id"
+            else f"{ts_sql} AS ts"
+            if c == "ts"
+            else c
+            for c in EVENT_SCHEMA.names
+        )
+        return f"SELECT {cols}, true AS _valid FROM {source}"
+    parts = []
+    for index, mapped in enumerate(_mapped_selects(mapping, source)):
+        tag = _literal(f"{mapping.tag}#{index}")
+        ts_sql, _ = _instant(types[index] if types else None, timezone)
         parts.append(
             f"""SELECT {app} AS app_id,
                 md5({tag} || '|' || coalesce(_key, '') || '|' || row_number() OVER (PARTITION BY _key))::UUID::VARCHAR
                     AS event_id,
-                name::VARCHAR AS name, ts::TIMESTAMPTZ AS ts, user_id::VARCHAR AS user_id,
+                name::VARCHAR AS name, {ts_sql} AS ts, user_id::VARCHAR AS user_id,
                 anonymous_id::VARCHAR AS anonymous_id, session_id::VARCHAR AS session_id, page::VARCHAR AS page,
                 scene::INTEGER AS scene, channel::VARCHAR AS channel, duration_ms::BIGINT AS duration_ms,
                 load_ms::BIGINT AS load_ms, item_id::VARCHAR AS item_id, amount_fen::BIGINT AS amount_fen,
@@ -205,15 +277,23 @@ def import_file(
     now: datetime,
     chunk_rows: int = 1_000_000,
     on_progress: Callable[[int, int], None] | None = None,
+    default_timezone: str = "UTC",
 ) -> ImportResult:
-    """Stream the mapped rows into the store in chunks; `on_progress(done, total)` after each chunk."""
+    """Stream the mapped rows into the store in chunks; `on_progress(done, total)` after each chunk.
+
+    Naive source timestamps are read in the mapping's timezone, else in `default_timezone` (the CLI passes the
+    app's); `ImportResult.naive_timezone` says which was used.
+    """
     if not path.exists() and not any(path.parent.glob(path.name)):  # a glob like dir/part-*.parquet is fine
         raise ValidationFailed(f"no such file: {path}", details=[{"field": "file", "message": "not found"}])
     started = time.perf_counter()
     src = duckdb.connect()
     src.execute("SET TimeZone = 'UTC'")
-    query = build_query(mapping, path, app_id=app_id, received_at=now)
+    zone = mapping.timezone or default_timezone
     try:
+        types = ts_types(src, mapping, path)
+        naive = any(_instant(t, zone)[1] for t in types)
+        query = build_query(mapping, path, app_id=app_id, received_at=now, types=types, timezone=zone)
         stats = _parquet_stats(src, path) if mapping.passthrough and _is_parquet(mapping, path) else None
         scan = "count(*), min(epoch_us(ts)), max(epoch_us(ts)), count(*) FILTER (WHERE NOT _valid)"
         total, lo_us, hi_us, invalid = stats or src.execute(f"SELECT {scan} FROM ({query})").fetchall()[0]
@@ -238,6 +318,7 @@ def import_file(
             duplicates=0,
             rejected=int(invalid),
             seconds=time.perf_counter() - started,
+            naive_timezone=zone if naive else None,
         )
     reader = src.sql(query).to_arrow_reader(chunk_rows)
     total = int(total)
@@ -276,4 +357,5 @@ def import_file(
         duplicates=result.duplicates,
         rejected=rejected,
         seconds=time.perf_counter() - started,
+        naive_timezone=zone if naive else None,
     )
