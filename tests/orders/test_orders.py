@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.events.helpers import signed_headers
 from tests.loyalty.helpers import mp_headers, race
+from tests.promotions.helpers import at
 
 from huoli.app import create_app
 from huoli.db import insert_or_ignore, unit_of_work
@@ -89,15 +90,13 @@ def coupon(client: TestClient, runtime: Runtime, app: Any, user_id: str, order_i
 
 def distributors(runtime: Runtime, app_id: str, buyer: str) -> None:
     """top ← mid ← buyer: 10 % to mid, 3 % to top, frozen 7 days."""
-    s, now = runtime.settings, runtime.clock()
+    now = runtime.clock()
     spec = DistributionConfigIn(levels=2, level1_bp=1000, level2_bp=300, freeze_days=7, min_withdraw_fen=1000)
     with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        distribution.configure(db=db, app_id=app_id, spec=spec, now=now)
-        distribution.join(db=db, settings=s, app_id=app_id, user_id="top", now=now)
-        distribution.join(db=db, settings=s, app_id=app_id, user_id="mid", now=now, invited_by="top")
-        distribution.bind_customer(
-            db=db, settings=s, app_id=app_id, customer_user_id=buyer, distributor_user_id="mid", now=now
-        )
+        distribution.configure(at(db, runtime, now), spec=spec)
+        distribution.join(at(db, runtime, now), user_id="top")
+        distribution.join(at(db, runtime, now), user_id="mid", invited_by="top")
+        distribution.bind_customer(at(db, runtime, now), customer_user_id=buyer, distributor_user_id="mid")
 
 
 def points(client: TestClient, runtime: Runtime, app_id: str, user_id: str) -> int:

@@ -27,4 +27,5 @@ def uow(runtime: Runtime, shop) -> Callable[[], Any]:  # type: ignore[no-untyped
         with unit_of_work(runtime.sessions, app_id=APP) as db:
             yield db
 
+    open_.runtime = runtime  # type: ignore[attr-defined]  # helpers that get only `uow` build a Work with it
     return open_

@@ -1,10 +1,16 @@
-"""Thread race helper shared by the promotion tests."""
+"""Helpers shared by the promotion tests: a thread race, a wait, a Work on a test's session."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
+
+from huoli.runtime import Runtime
+from huoli.work import Caller, Work, work_in
 
 
 def race(n: int, fn: Callable[[int], Any], *, threads: int | None = None) -> list[Any]:
@@ -37,3 +43,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+def at(db: Session, runtime: Runtime, now: datetime | None) -> Work:
+    """A Work on a test's own session, for the app the session is scoped to, at `now`."""
+    return work_in(db, runtime, runtime.app_cache.get(db.info["app_id"]), Caller("job"), now)

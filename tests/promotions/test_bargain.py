@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from tests.promotions.helpers import race
+from tests.promotions.helpers import at, race
 
 from huoli.errors import Conflict, HuoliError, ValidationFailed
 from huoli.promotions import bargain
@@ -48,7 +48,7 @@ def setup(uow, helpers: int = 5) -> str:  # type: ignore[no-untyped-def]
         duration_s=86400,
     )
     with uow() as db:
-        return bargain.create_campaign(db=db, app_id=APP, spec=spec, now=NOW).rules_text
+        return bargain.create_campaign(at(db, uow.runtime, NOW), spec=spec).rules_text
 
 
 def test_rules_are_stated_and_random_outcomes_refused(uow) -> None:  # type: ignore[no-untyped-def]
@@ -56,9 +56,7 @@ def test_rules_are_stated_and_random_outcomes_refused(uow) -> None:  # type: ign
     assert "邀请5位好友助力" in text and "已确定" in text
     with pytest.raises(ValidationFailed), uow() as db:
         bargain.create_campaign(
-            db=db,
-            app_id=APP,
-            now=NOW,
+            at(db, uow.runtime, NOW),
             spec=BargainCampaignIn(
                 id="r", name="r", item_id="i", price_fen=100, floor_fen=0, helpers_needed=2, random_cuts=True
             ),
@@ -67,66 +65,52 @@ def test_rules_are_stated_and_random_outcomes_refused(uow) -> None:  # type: ign
 
 def test_help_flow(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     setup(uow, helpers=3)
-    s = runtime.settings
     with uow() as db:
-        b = bargain.start(db=db, settings=s, app_id=APP, campaign_id="b5", user_id="owner", now=NOW)
-        assert (
-            bargain.start(db=db, settings=s, app_id=APP, campaign_id="b5", user_id="owner", now=NOW).id
-            == b.id
-        )
+        b = bargain.start(at(db, runtime, NOW), campaign_id="b5", user_id="owner")
+        assert bargain.start(at(db, runtime, NOW), campaign_id="b5", user_id="owner").id == b.id
         bid = b.id
     with pytest.raises(HuoliError) as e, uow() as db:
-        bargain.help_bargain(db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id="owner", now=NOW)
+        bargain.help_bargain(at(db, runtime, NOW), bargain_id=bid, helper_user_id="owner")
     assert e.value.code == "self_help"
     cuts = []
     for h in ("f1", "f2", "f3"):
         with uow() as db:
-            cuts.append(
-                bargain.help_bargain(
-                    db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id=h, now=NOW
-                ).cut_fen
-            )
+            cuts.append(bargain.help_bargain(at(db, runtime, NOW), bargain_id=bid, helper_user_id=h).cut_fen)
         if h == "f1":
             with pytest.raises(Conflict) as e, uow() as db:
-                bargain.help_bargain(
-                    db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id="f1", now=NOW
-                )
+                bargain.help_bargain(at(db, runtime, NOW), bargain_id=bid, helper_user_id="f1")
             assert e.value.code == "already_helped"
     assert cuts == bargain.allocate_cuts(9900, 3)
     with uow() as db:
         b = db.get(Bargain, bid)
         assert b is not None and (b.status, b.current_price_fen, b.helped_count) == ("completed", 0, 3)
         with pytest.raises(Conflict) as e:
-            bargain.help_bargain(db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id="f4", now=NOW)
+            bargain.help_bargain(at(db, runtime, NOW), bargain_id=bid, helper_user_id="f4")
         assert e.value.code == "bargain_completed"
 
 
 def test_expiry(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     setup(uow)
-    s = runtime.settings
     with uow() as db:
-        bid = bargain.start(db=db, settings=s, app_id=APP, campaign_id="b5", user_id="owner", now=NOW).id
+        bid = bargain.start(at(db, runtime, NOW), campaign_id="b5", user_id="owner").id
     later = NOW + timedelta(days=1)
     with pytest.raises(Conflict) as e, uow() as db:
-        bargain.help_bargain(db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id="f1", now=later)
+        bargain.help_bargain(at(db, runtime, later), bargain_id=bid, helper_user_id="f1")
     assert e.value.code == "bargain_expired"
     with uow() as db:
-        assert bargain.expire(db=db, settings=s, now=later) == 1
+        assert bargain.expire(at(db, runtime, later)) == 1
     with uow() as db:
-        assert bargain.expire(db=db, settings=s, now=later) == 0
+        assert bargain.expire(at(db, runtime, later)) == 0
 
 
 def test_concurrent_helpers_take_each_cut_once(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     setup(uow, helpers=5)
-    s = runtime.settings
     with uow() as db:
-        bid = bargain.start(db=db, settings=s, app_id=APP, campaign_id="b5", user_id="owner", now=NOW).id
+        bid = bargain.start(at(db, runtime, NOW), campaign_id="b5", user_id="owner").id
 
     def go(i: int) -> int:  # 12 friends, 3 of them twice
         with uow() as db:
-            return bargain.help_bargain(
-                db=db, settings=s, app_id=APP, bargain_id=bid, helper_user_id=f"f{i % 9}", now=NOW
-            ).seq
+            return bargain.help_bargain(at(db, runtime, NOW), bargain_id=bid, helper_user_id=f"f{i % 9}").seq
 
     results = race(12, go)
     assert sorted(r for r in results if isinstance(r, int)) == [1, 2, 3, 4, 5]

@@ -19,6 +19,7 @@ from tests.fakes.wechatpay_server import (
     fake_wechatpay,
     fake_wechatpay_server,
 )
+from tests.promotions.helpers import at
 
 from huoli.promotions import groupbuy
 from huoli.promotions.schemas import GroupCampaignIn
@@ -53,9 +54,7 @@ def test_jobs_close_a_due_group_and_refunds_pay_it_once(  # type: ignore[no-unty
     opened = datetime.now(UTC) - timedelta(days=2)
     with uow() as db:
         groupbuy.create_campaign(
-            db=db,
-            app_id="shop",
-            now=opened,
+            at(db, runtime, opened),
             spec=GroupCampaignIn(
                 id="g",
                 name="3人团",
@@ -67,15 +66,12 @@ def test_jobs_close_a_due_group_and_refunds_pay_it_once(  # type: ignore[no-unty
             ),
         )
         groupbuy.join(
-            db=db,
-            settings=runtime.settings,
-            app_id="shop",
+            at(db, runtime, opened),
             campaign_id="g",
             group_id=None,
             user_id="u1",
             out_trade_no="T9000001",
             paid_fen=80,
-            now=opened,
         )
     fake_wechatpay.add_order("T9000001", 80)
     jobs = huoli("jobs", runtime=runtime, tmp_path=tmp_path)

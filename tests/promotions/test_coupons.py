@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
-from tests.promotions.helpers import race
+from tests.promotions.helpers import at, race
 
 from huoli.errors import Conflict, HuoliError, ValidationFailed
 from huoli.events.models import OutboxEvent
@@ -26,20 +26,12 @@ def tpl(**kw):  # type: ignore[no-untyped-def]
 
 def make(uow, runtime, **kw):  # type: ignore[no-untyped-def]
     with uow() as db:
-        return coupons.create_template(db=db, app_id=APP, spec=tpl(**kw), now=NOW).id
+        return coupons.create_template(at(db, runtime, NOW), spec=tpl(**kw)).id
 
 
 def claim(uow, runtime, tid, user, key, now=NOW):  # type: ignore[no-untyped-def]
     with uow() as db:
-        c, created = coupons.claim(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
-            template_id=tid,
-            user_id=user,
-            claim_key=key,
-            now=now,
-        )
+        c, created = coupons.claim(at(db, runtime, now), template_id=tid, user_id=user, claim_key=key)
         return c.id, created
 
 
@@ -104,48 +96,36 @@ def test_claim_is_idempotent_and_limits_hold(uow, runtime) -> None:  # type: ign
 def test_lifecycle_lock_redeem_rollback_release(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     tid = make(uow, runtime, kind="threshold", amount_fen=2000, threshold_fen=10000)
     cid, _ = claim(uow, runtime, tid, "u1", "k1")
-    s = runtime.settings
     with uow() as db:
-        q = coupons.lock(
-            db=db, settings=s, app_id=APP, user_id="u1", order_id="o1", coupon_ids=[cid], cart=CART, now=NOW
-        )
+        q = coupons.lock(at(db, runtime, NOW), user_id="u1", order_id="o1", coupon_ids=[cid], cart=CART)
         assert (q.subtotal_fen, q.discount_fen, q.payable_fen) == (12000, 2000, 10000)
     with uow() as db:  # retry of the same checkout: same answer, nothing new
-        coupons.lock(
-            db=db, settings=s, app_id=APP, user_id="u1", order_id="o1", coupon_ids=[cid], cart=CART, now=NOW
-        )
+        coupons.lock(at(db, runtime, NOW), user_id="u1", order_id="o1", coupon_ids=[cid], cart=CART)
     with pytest.raises(Conflict), uow() as db:  # locked coupons can't go to another order
-        coupons.lock(
-            db=db, settings=s, app_id=APP, user_id="u1", order_id="o2", coupon_ids=[cid], cart=CART, now=NOW
-        )
+        coupons.lock(at(db, runtime, NOW), user_id="u1", order_id="o2", coupon_ids=[cid], cart=CART)
     with uow() as db:
-        assert coupons.redeem(db=db, settings=s, app_id=APP, order_id="o1", now=NOW) == [cid]
+        assert coupons.redeem(at(db, runtime, NOW), order_id="o1") == [cid]
     with uow() as db:
-        assert coupons.redeem(db=db, settings=s, app_id=APP, order_id="o1", now=NOW) == []  # retried
+        assert coupons.redeem(at(db, runtime, NOW), order_id="o1") == []  # retried
         assert db.get(Coupon, cid).status == "redeemed"  # type: ignore[union-attr]
     with uow() as db:
-        assert coupons.roll_back(db=db, settings=s, app_id=APP, order_id="o1", now=NOW) == [cid]
-        assert coupons.roll_back(db=db, settings=s, app_id=APP, order_id="o1", now=NOW) == []
+        assert coupons.roll_back(at(db, runtime, NOW), order_id="o1") == [cid]
+        assert coupons.roll_back(at(db, runtime, NOW), order_id="o1") == []
     with uow() as db:
-        coupons.lock(
-            db=db, settings=s, app_id=APP, user_id="u1", order_id="o3", coupon_ids=[cid], cart=CART, now=NOW
-        )
-        assert coupons.release(db=db, settings=s, app_id=APP, order_id="o3", now=NOW) == [cid]
+        coupons.lock(at(db, runtime, NOW), user_id="u1", order_id="o3", coupon_ids=[cid], cart=CART)
+        assert coupons.release(at(db, runtime, NOW), order_id="o3") == [cid]
         assert db.get(Coupon, cid).status == "available"  # type: ignore[union-attr]
     with pytest.raises(HuoliError) as e, uow() as db:  # threshold not met
         coupons.lock(
-            db=db,
-            settings=s,
-            app_id=APP,
+            at(db, runtime, NOW),
             user_id="u1",
             order_id="o4",
             coupon_ids=[cid],
             cart=[CartLine(item_id="x", price_fen=100)],
-            now=NOW,
         )
     assert e.value.code == "coupon_not_applicable"
     with pytest.raises(HuoliError), uow() as db:  # someone else's coupon
-        coupons.quote(db=db, user_id="u2", coupon_ids=[cid], cart=CART, now=NOW)
+        coupons.quote(at(db, runtime, NOW), user_id="u2", coupon_ids=[cid], cart=CART)
 
 
 def test_stacking_rules(uow, runtime) -> None:  # type: ignore[no-untyped-def]
@@ -156,10 +136,10 @@ def test_stacking_rules(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     cb = claim(uow, runtime, b, "u1", "kb")[0]
     cx = claim(uow, runtime, x, "u1", "kx")[0]
     with uow() as db:
-        q = coupons.quote(db=db, user_id="u1", coupon_ids=[ca, cb], cart=CART, now=NOW)
+        q = coupons.quote(at(db, runtime, NOW), user_id="u1", coupon_ids=[ca, cb], cart=CART)
         assert q.discounts == {ca: 1000, cb: 1200}
         with pytest.raises(HuoliError) as e:
-            coupons.quote(db=db, user_id="u1", coupon_ids=[ca, cx], cart=CART, now=NOW)
+            coupons.quote(at(db, runtime, NOW), user_id="u1", coupon_ids=[ca, cx], cart=CART)
         assert e.value.code == "stacking_not_allowed"
 
 
@@ -172,11 +152,11 @@ def test_validity_window_expiry_and_expiring_soon(uow, runtime) -> None:  # type
         assert coupons.expiring_soon(db=db, within=timedelta(days=1), now=NOW) == []
     later = NOW + timedelta(days=2, seconds=1)
     with pytest.raises(HuoliError), uow() as db:
-        coupons.quote(db=db, user_id="u1", coupon_ids=[cid], cart=CART, now=later)
+        coupons.quote(at(db, runtime, later), user_id="u1", coupon_ids=[cid], cart=CART)
     with uow() as db:
-        assert coupons.expire(db=db, settings=runtime.settings, now=later)["expired"] == 1
+        assert coupons.expire(at(db, runtime, later))["expired"] == 1
     with uow() as db:
-        assert coupons.expire(db=db, settings=runtime.settings, now=later)["expired"] == 0
+        assert coupons.expire(at(db, runtime, later))["expired"] == 0
         assert db.get(Coupon, cid).status == "expired"  # type: ignore[union-attr]
     with pytest.raises(HuoliError) as e:
         claim(uow, runtime, tid, "u2", "k2", now=later)
@@ -194,24 +174,12 @@ def test_targeted_issue_and_gift_pack(uow, runtime) -> None:  # type: ignore[no-
     assert e.value.code == "not_claimable"
     with uow() as db:
         r = coupons.issue_to_users(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
-            template_id=tid,
-            user_ids=["u1", "u2"],
-            batch_key="b1",
-            now=NOW,
+            at(db, runtime, NOW), template_id=tid, user_ids=["u1", "u2"], batch_key="b1"
         )
         assert r.issued == ["u1", "u2"]
     with uow() as db:
         r = coupons.issue_to_users(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
-            template_id=tid,
-            user_ids=["u1", "u3"],
-            batch_key="b1",
-            now=NOW,
+            at(db, runtime, NOW), template_id=tid, user_ids=["u1", "u3"], batch_key="b1"
         )
         assert (r.issued, r.already) == (["u3"], ["u1"])
     g1 = make(uow, runtime, id="g1", claim_trigger="new_user")
@@ -220,37 +188,28 @@ def test_targeted_issue_and_gift_pack(uow, runtime) -> None:  # type: ignore[no-
     )
     with uow() as db:
         coupons.create_gift_pack(
-            db=db, app_id=APP, spec=GiftPackIn(id="newbie", name="新人礼包", template_ids=[g1, g2]), now=NOW
+            at(db, runtime, NOW), spec=GiftPackIn(id="newbie", name="新人礼包", template_ids=[g1, g2])
         )
     for _ in range(2):
         with uow() as db:
             got = coupons.grant_gift_pack(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
-                pack_id="newbie",
-                user_id="n1",
-                user_created_at=NOW - timedelta(days=1),
-                now=NOW,
+                at(db, runtime, NOW), pack_id="newbie", user_id="n1", user_created_at=NOW - timedelta(days=1)
             )
             assert len(got) == 2
     with uow() as db:
         assert db.scalar(select(func.count()).select_from(Coupon).where(Coupon.user_id == "n1")) == 2
         with pytest.raises(HuoliError):
             coupons.grant_gift_pack(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
+                at(db, runtime, NOW),
                 pack_id="newbie",
                 user_id="old",
                 user_created_at=NOW - timedelta(days=30),
-                now=NOW,
             )
 
 
 def test_bad_template_is_refused_and_changes_nothing(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValidationFailed) as e, uow() as db:
-        coupons.create_template(db=db, app_id=APP, spec=tpl(claim_trigger="share"), now=NOW)
+        coupons.create_template(at(db, runtime, NOW), spec=tpl(claim_trigger="share"))
     assert e.value.code == "compliance_rejected"
     with uow() as db:
         assert db.scalar(select(func.count()).select_from(CouponTemplate)) == 0
@@ -285,15 +244,7 @@ def test_retried_and_concurrent_redemption_uses_the_coupon_once(uow, runtime) ->
 
     def redeem(i: int) -> list[str]:
         with uow() as db:  # half retry order o1, half try to spend it on other orders
-            return coupons.redeem(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
-                order_id=f"o{i % 2}",
-                coupon_ids=[cid],
-                now=NOW,
-                user_id="u1",
-            )
+            return coupons.redeem(at(db, runtime, NOW), order_id=f"o{i % 2}", coupon_ids=[cid], user_id="u1")
 
     results = race(10, redeem)
     with uow() as db:
@@ -314,11 +265,8 @@ def test_lock_is_one_read_one_update_and_its_event(uow, runtime) -> None:  # typ
     tid = make(uow, runtime, kind="threshold", amount_fen=2000, threshold_fen=10000, per_user_limit=2)
     first, _ = claim(uow, runtime, tid, "u1", "k1")
     second, _ = claim(uow, runtime, tid, "u1", "k2")
-    s = runtime.settings
     with uow() as db:  # loads the template's terms into the process cache
-        coupons.lock(
-            db=db, settings=s, app_id=APP, user_id="u1", order_id="o1", coupon_ids=[first], cart=CART, now=NOW
-        )
+        coupons.lock(at(db, runtime, NOW), user_id="u1", order_id="o1", coupon_ids=[first], cart=CART)
     seen: list[str] = []
 
     def count(_c, _cur, statement, *_a) -> None:  # type: ignore[no-untyped-def]
@@ -330,14 +278,7 @@ def test_lock_is_one_read_one_update_and_its_event(uow, runtime) -> None:  # typ
     try:
         with uow() as db:
             q = coupons.lock(
-                db=db,
-                settings=s,
-                app_id=APP,
-                user_id="u1",
-                order_id="o2",
-                coupon_ids=[second],
-                cart=CART,
-                now=NOW,
+                at(db, runtime, NOW), user_id="u1", order_id="o2", coupon_ids=[second], cart=CART
             )
     finally:
         event.remove(runtime.engine, "before_cursor_execute", count)

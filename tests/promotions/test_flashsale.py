@@ -10,13 +10,13 @@ import pytest
 import redis
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import OperationalError
-from tests.promotions.helpers import race
+from tests.promotions.helpers import at, race
 
 from huoli.db import single_statement, unit_of_work
 from huoli.errors import Conflict, HuoliError
 from huoli.events.models import OutboxEvent
 from huoli.events.service import server_event_id
-from huoli.promotions import flashsale, hot
+from huoli.promotions import flashsale, flows, hot
 from huoli.promotions.common import get_named
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
@@ -29,16 +29,13 @@ DURING = START + timedelta(minutes=1)
 def setup_item(uow, stock: int = 100, limit: int = 1) -> str:  # type: ignore[no-untyped-def]
     with uow() as db:
         flashsale.create_session(
-            db=db,
-            app_id=APP,
+            at(db, uow.runtime, START),
             spec=FlashSessionIn(
                 id="s1", name="10点秒杀", starts_at=START, ends_at=START + timedelta(hours=1)
             ),
-            now=START,
         )
         flashsale.create_item(
-            db=db,
-            app_id=APP,
+            at(db, uow.runtime, START),
             spec=FlashItemIn(
                 id="fi1",
                 session_id="s1",
@@ -49,15 +46,12 @@ def setup_item(uow, stock: int = 100, limit: int = 1) -> str:  # type: ignore[no
                 per_user_limit=limit,
                 pay_window_s=600,
             ),
-            now=START,
         )
     return "fi1"
 
 
 def attempt_in(db, runtime, user: str, qty: int = 1, now: datetime = DURING) -> str:  # type: ignore[no-untyped-def]
-    return flashsale.attempt(
-        db=db, settings=runtime.settings, app_id=APP, flash_item_id="fi1", user_id=user, quantity=qty, now=now
-    ).id
+    return flashsale.attempt(at(db, runtime, now), flash_item_id="fi1", user_id=user, quantity=qty).id
 
 
 def attempt(uow, runtime, user: str, qty: int = 1, now: datetime = DURING):  # type: ignore[no-untyped-def]
@@ -78,20 +72,13 @@ def totals(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
 def test_daily_sessions_at_local_ten(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     with uow() as db:
         rows = flashsale.create_daily_sessions(
-            db=db,
-            app_id=APP,
-            tz="Asia/Shanghai",
+            at(db, runtime, START),
             spec=DailySessionsIn(prefix="daily", first_day="2026-11-22", days=3, local_time=time(10, 0)),
-            now=START,
         )
         assert [r.starts_at for r in rows] == [START + timedelta(days=i) for i in range(3)]
     with uow() as db:  # rerun: nothing doubled
         again = flashsale.create_daily_sessions(
-            db=db,
-            app_id=APP,
-            tz="Asia/Shanghai",
-            spec=DailySessionsIn(prefix="daily", first_day="2026-11-22", days=3),
-            now=START,
+            at(db, runtime, START), spec=DailySessionsIn(prefix="daily", first_day="2026-11-22", days=3)
         )
         assert again == [] and db.scalar(select(func.count()).select_from(FlashSession)) == 3
 
@@ -112,21 +99,20 @@ def test_attempt_rules_and_expiry(uow, runtime) -> None:  # type: ignore[no-unty
     with pytest.raises(Conflict) as e:
         attempt(uow, runtime, "u3")
     assert e.value.code == "sold_out"
-    s = runtime.settings
     with uow() as db:
-        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=r1, order_id="o1", now=DURING)
-        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=r1, order_id="o1", now=DURING)
+        flashsale.mark_paid(at(db, runtime, DURING), reservation_id=r1, order_id="o1")
+        flashsale.mark_paid(at(db, runtime, DURING), reservation_id=r1, order_id="o1")
     late = DURING + timedelta(seconds=601)
     with uow() as db:
-        gone = flashsale.expire_unpaid(db=db, settings=s, now=late)
+        gone = flashsale.expire_unpaid(at(db, runtime, late))
         assert [g[2] for g in gone] == ["u2"]  # only the unpaid one gives its unit back
     with uow() as db:
-        assert flashsale.expire_unpaid(db=db, settings=s, now=late) == []  # idempotent
+        assert flashsale.expire_unpaid(at(db, runtime, late)) == []  # idempotent
         assert get_named(db, FlashItem, "fi1").stock == 1  # type: ignore[union-attr]
     attempt(uow, runtime, "u3", now=late)
     with pytest.raises(Conflict), uow() as db:
         res = db.scalars(select(FlashReservation).where(FlashReservation.user_id == "u2")).one()
-        flashsale.mark_paid(db=db, settings=s, app_id=APP, reservation_id=res.id, order_id="o2", now=late)
+        flashsale.mark_paid(at(db, runtime, late), reservation_id=res.id, order_id="o2")
 
 
 def test_concurrent_expiry_jobs_return_stock_once(uow, runtime) -> None:  # type: ignore[no-untyped-def]
@@ -137,22 +123,14 @@ def test_concurrent_expiry_jobs_return_stock_once(uow, runtime) -> None:  # type
 
     def job(_: int) -> int:
         with uow() as db:
-            return len(flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late))
+            return len(flashsale.expire_unpaid(at(db, runtime, late)))
 
     assert sum(race(6, job)) == 10
     assert totals(uow)[0] == 10
 
 
 def attempt_now(runtime, user: str) -> str:  # type: ignore[no-untyped-def]
-    return flashsale.attempt_now(
-        factory=runtime.sessions,
-        settings=runtime.settings,
-        app_id=APP,
-        flash_item_id="fi1",
-        user_id=user,
-        quantity=1,
-        now=DURING,
-    ).id
+    return flows.attempt_now(runtime, APP, flash_item_id="fi1", user_id=user, quantity=1, now=DURING).id
 
 
 @pytest.mark.parametrize("path", ["transaction", "attempt_now"])
@@ -237,15 +215,8 @@ def test_burst_of_2000_attempts_for_100_units_redis_gate(uow, runtime, gate) -> 
     gate.load(APP, "fi1", 100)
 
     def go(i: int) -> str:
-        return flashsale.attempt_gated(
-            factory=runtime.sessions,
-            gate=gate,
-            settings=runtime.settings,
-            app_id=APP,
-            flash_item_id="fi1",
-            user_id=f"u{i % 1600}",
-            quantity=1,
-            now=lambda: DURING,
+        return flows.attempt_gated(
+            runtime, gate, APP, flash_item_id="fi1", user_id=f"u{i % 1600}", quantity=1, clock=lambda: DURING
         ).id
 
     results = race(2000, go, threads=24)
@@ -263,15 +234,8 @@ def test_gate_gives_back_what_the_database_refuses(uow, runtime, gate) -> None: 
     for i in range(3):
         try:
             outcomes.append(
-                flashsale.attempt_gated(
-                    factory=runtime.sessions,
-                    gate=gate,
-                    settings=runtime.settings,
-                    app_id=APP,
-                    flash_item_id="fi1",
-                    user_id=f"u{i}",
-                    quantity=1,
-                    now=lambda: DURING,
+                flows.attempt_gated(
+                    runtime, gate, APP, flash_item_id="fi1", user_id=f"u{i}", quantity=1, clock=lambda: DURING
                 ).id
             )
         except Conflict as exc:
@@ -287,15 +251,7 @@ def test_another_apps_item_is_invisible_on_the_core_hot_path(uow, runtime, make_
     setup_item(uow, stock=5)
     make_app("other")
     with pytest.raises(HuoliError) as e, unit_of_work(runtime.sessions, app_id="other") as db:
-        flashsale.attempt(
-            db=db,
-            settings=runtime.settings,
-            app_id="other",
-            flash_item_id="fi1",
-            user_id="u1",
-            quantity=1,
-            now=DURING,
-        )
+        flashsale.attempt(at(db, runtime, DURING), flash_item_id="fi1", user_id="u1", quantity=1)
     assert e.value.code == "not_found"
     assert totals(uow)[0] == 5
 
@@ -343,31 +299,25 @@ def test_stock_given_back_reaches_the_gate_after_the_commit_once(uow, runtime, g
     counter = gate.keys(APP, "fi1")[0]
 
     def attempt_gated(user: str, now: datetime = DURING) -> str:
-        return flashsale.attempt_gated(
-            factory=runtime.sessions, gate=gate, settings=runtime.settings, app_id=APP,
-            flash_item_id="fi1", user_id=user, quantity=1, now=lambda: now,
-        ).id  # fmt: skip
+        return flows.attempt_gated(
+            runtime, gate, APP, flash_item_id="fi1", user_id=user, quantity=1, clock=lambda: now
+        ).id
 
     first, second = attempt_gated("u1"), attempt_gated("u2")
     assert int(gate.redis.get(counter)) == 0
     late = DURING + timedelta(minutes=11)  # past the 10-minute pay window
     # A job whose transaction rolls back gives nothing back to the gate.
-    with pytest.raises(RuntimeError), unit_of_work(runtime.sessions) as db:
-        assert len(flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late, gate=gate)) == 2
+    with pytest.raises(RuntimeError), unit_of_work(runtime.sessions, app_id=APP) as db:
+        assert len(flashsale.expire_unpaid(at(db, runtime, late), gate=gate)) == 2
         raise RuntimeError("the job's transaction fails after the flip")
     assert int(gate.redis.get(counter)) == 0
-    with unit_of_work(runtime.sessions) as db:
-        flashsale.cancel(db=db, settings=runtime.settings, reservation_id=first, now=late, gate=gate)
+    with unit_of_work(runtime.sessions, app_id=APP) as db:
+        flashsale.cancel(at(db, runtime, late), reservation_id=first, gate=gate)
         assert int(gate.redis.get(counter)) == 0  # not before the commit
     assert int(gate.redis.get(counter)) == 1
-    with unit_of_work(runtime.sessions) as db:
-        assert [
-            r[0] for r in flashsale.expire_unpaid(db=db, settings=runtime.settings, now=late, gate=gate)
-        ] == [second]
-        assert (
-            flashsale.cancel(db=db, settings=runtime.settings, reservation_id=first, now=late, gate=gate)
-            == []
-        )
+    with unit_of_work(runtime.sessions, app_id=APP) as db:
+        assert [r[0] for r in flashsale.expire_unpaid(at(db, runtime, late), gate=gate)] == [second]
+        assert flashsale.cancel(at(db, runtime, late), reservation_id=first, gate=gate) == []
     assert int(gate.redis.get(counter)) == 2  # each unit once, however often the job runs
     # The units sell again through the gate (no undersell); a user's used attempt stays used.
     with pytest.raises(Conflict) as again:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from tests.fakes.wechatpay_server import FakeWeChatPay, fake_wechatpay, fake_wechatpay_server
-from tests.promotions.helpers import race
+from tests.promotions.helpers import at, race
 
-from huoli.promotions import groupbuy
+from huoli.promotions import flows, groupbuy
 from huoli.promotions.models import Group, GroupMember, Refund
 from huoli.promotions.schemas import GroupCampaignIn
 
@@ -30,30 +30,25 @@ def campaign(uow, **kw) -> str:  # type: ignore[no-untyped-def]
         "duration_s": 3600,
     } | kw
     with uow() as db:
-        return groupbuy.create_campaign(db=db, app_id=APP, spec=GroupCampaignIn(**spec), now=NOW).id
+        return groupbuy.create_campaign(at(db, uow.runtime, NOW), spec=GroupCampaignIn(**spec)).id
 
 
 def join(uow, runtime, group_id, user, trade, fen, now=NOW):  # type: ignore[no-untyped-def]
     with uow() as db:
         m, g = groupbuy.join(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
+            at(db, runtime, now),
             campaign_id="g3",
             group_id=group_id,
             user_id=user,
             out_trade_no=trade,
             paid_fen=fen,
-            now=now,
         )
         return m.id, m.status, (g.id if g else None), (g.status if g else None)
 
 
 def pay_refunds(runtime, fake: FakeWeChatPay) -> dict[str, int]:  # type: ignore[no-untyped-def]
     with fake.client(qps=100) as pay:
-        return groupbuy.process_refunds(
-            factory=runtime.sessions, pay_for=lambda _app: pay, settings=runtime.settings, now=lambda: NOW
-        )
+        return flows.process_refunds(runtime, pay_for=lambda _app: pay, clock=lambda: NOW)
 
 
 def test_group_fills_and_succeeds(uow, runtime) -> None:  # type: ignore[no-untyped-def]
@@ -87,9 +82,9 @@ def test_deadline_fails_the_group_and_refunds_everyone_once(uow, runtime, fake_w
     fake_wechatpay.add_order("T100002", 8000)
     after = NOW + timedelta(hours=1)
     with uow() as db:
-        assert groupbuy.close_due(db=db, settings=runtime.settings, now=after) == {"failed": 1, "filled": 0}
+        assert groupbuy.close_due(at(db, runtime, after)) == {"failed": 1, "filled": 0}
     with uow() as db:
-        assert groupbuy.close_due(db=db, settings=runtime.settings, now=after) == {"failed": 0, "filled": 0}
+        assert groupbuy.close_due(at(db, runtime, after)) == {"failed": 0, "filled": 0}
     _, st, _, gst = join(uow, runtime, gid, "late", "T100003", 8000, now=after)
     assert (st, gst) == ("rejected", "failed")
     fake_wechatpay.add_order("T100003", 8000)
@@ -111,7 +106,7 @@ def test_refund_crash_after_wechat_accepted_is_not_a_double_refund(uow, runtime,
     join(uow, runtime, None, "leader", "T200001", 7000)
     fake_wechatpay.add_order("T200001", 7000)
     with uow() as db:
-        groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))
+        groupbuy.close_due(at(db, runtime, NOW + timedelta(hours=2)))
         out_refund_no = db.scalars(select(Refund.out_refund_no)).one()
     with fake_wechatpay.client() as pay:  # WeChat got it, but we "crashed" before recording it
         pay.refund(out_trade_no="T200001", out_refund_no=out_refund_no, refund_fen=7000, total_fen=7000)
@@ -126,7 +121,7 @@ def processing_refund(uow, runtime, fake: FakeWeChatPay, trade: str) -> None:  #
     fake.add_order(trade, 7000)
     fake.processing = True
     with uow() as db:
-        groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))
+        groupbuy.close_due(at(db, runtime, NOW + timedelta(hours=2)))
     assert pay_refunds(runtime, fake)["processing"] == 1
 
 
@@ -142,9 +137,7 @@ def test_fill_policy_succeeds_without_paying_fillers(uow, runtime) -> None:  # t
     _, _, gid, _ = join(uow, runtime, None, "leader", "T400001", 7000)
     join(uow, runtime, gid, "m1", "T400002", 8000)
     with uow() as db:
-        assert (
-            groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=1))["filled"] == 1
-        )
+        assert groupbuy.close_due(at(db, runtime, NOW + timedelta(hours=1)))["filled"] == 1
         g = db.get(Group, gid)
         assert g is not None and (g.status, g.member_count, g.filled_count) == ("succeeded", 2, 1)
         assert db.scalar(select(func.count()).select_from(GroupMember)) == 2  # fillers are no members
@@ -171,15 +164,12 @@ def test_concurrent_joins_at_the_deadline_have_one_outcome(uow, runtime) -> None
         campaign(uow, id=cid)
         with uow() as db:
             _, g = groupbuy.join(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
+                at(db, runtime, NOW),
                 campaign_id=cid,
                 group_id=None,
                 user_id="leader",
                 out_trade_no=f"L{round_:05d}",
                 paid_fen=7000,
-                now=NOW,
             )
             gid = g.id  # type: ignore[union-attr]
         deadline = NOW + timedelta(hours=1)
@@ -189,17 +179,14 @@ def test_concurrent_joins_at_the_deadline_have_one_outcome(uow, runtime) -> None
         ) -> object:
             with uow() as db:
                 if i == 0:
-                    return groupbuy.close_due(db=db, settings=runtime.settings, now=deadline)
+                    return groupbuy.close_due(at(db, runtime, deadline))
                 return groupbuy.join(
-                    db=db,
-                    settings=runtime.settings,
-                    app_id=APP,
+                    at(db, runtime, deadline - timedelta(milliseconds=1)),
                     campaign_id=cid,
                     group_id=gid,
                     user_id=f"m{i}",
                     out_trade_no=f"J{round_}{i:05d}",
                     paid_fen=8000,
-                    now=deadline - timedelta(milliseconds=1),
                 )[0].status
 
         results = race(6, act)

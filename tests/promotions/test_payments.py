@@ -27,10 +27,11 @@ from tests.fakes.wechatpay_server import (
     fake_wechatpay,
     fake_wechatpay_server,
 )
+from tests.promotions.helpers import at
 from tests.promotions.test_groupbuy import NOW
 
 from huoli.db import unit_of_work
-from huoli.promotions import groupbuy, payments
+from huoli.promotions import flows, groupbuy, payments
 from huoli.promotions.models import Refund, WeChatPayMerchant
 from huoli.promotions.schemas import GroupCampaignIn
 from huoli.runtime import Runtime
@@ -59,9 +60,7 @@ def owe_refund(runtime: Runtime, fake: FakeWeChatPay, app_id: str, trade: str, m
     """A lone leader's group in `app_id` fails at its deadline: its payment (to `mchid`) is owed back."""
     with unit_of_work(runtime.sessions, app_id=app_id) as db:
         groupbuy.create_campaign(
-            db=db,
-            app_id=app_id,
-            now=NOW,
+            at(db, runtime, NOW),
             spec=GroupCampaignIn(
                 id="g3",
                 name="3人拼团享8折",
@@ -74,30 +73,26 @@ def owe_refund(runtime: Runtime, fake: FakeWeChatPay, app_id: str, trade: str, m
             ),
         )
         groupbuy.join(
-            db=db,
-            settings=runtime.settings,
-            app_id=app_id,
+            at(db, runtime, NOW),
             campaign_id="g3",
             group_id=None,
             user_id="leader",
             out_trade_no=trade,
             paid_fen=7000,
-            now=NOW,
         )
     with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        groupbuy.close_due(db=db, settings=runtime.settings, now=NOW + timedelta(hours=2))
+        groupbuy.close_due(at(db, runtime, NOW + timedelta(hours=2)))
     fake.add_order(trade, 7000, mchid=mchid)
 
 
 def pay(
     runtime: Runtime, fake: FakeWeChatPay, fallback: payments.DeploymentMerchant | None = None
 ) -> dict[str, int]:
-    with payments.Merchants(runtime.sessions, fallback=fallback, base_url=fake.url) as merchants:
-        return groupbuy.process_refunds(
-            factory=runtime.sessions,
+    with flows.merchants(runtime, fallback=fallback, base_url=fake.url) as merchants:
+        return flows.process_refunds(
+            runtime,
             pay_for=merchants,
-            settings=runtime.settings,
-            now=lambda: NOW,
+            clock=lambda: NOW,
             notify_url=lambda app: f"https://huoli.example.com{payments.notify_path(app)}",
         )
 

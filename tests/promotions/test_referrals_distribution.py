@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from tests.promotions.helpers import race
+from tests.promotions.helpers import at, race
 
 from huoli.errors import Conflict, HuoliError, ValidationFailed
 from huoli.promotions import coupons, distribution, referrals
@@ -21,9 +21,7 @@ def program(uow, **kw) -> None:  # type: ignore[no-untyped-def]
     with uow() as db:
         for tid in ("ref_a", "ref_b"):
             coupons.create_template(
-                db=db,
-                app_id=APP,
-                now=NOW,
+                at(db, uow.runtime, NOW),
                 spec=CouponTemplateIn(
                     id=tid,
                     name="邀请奖励",
@@ -41,24 +39,18 @@ def program(uow, **kw) -> None:  # type: ignore[no-untyped-def]
             "invitee_template_id": "ref_b",
             "max_rewards_per_referrer": 2,
         } | kw
-        referrals.create_program(db=db, app_id=APP, spec=ReferralProgramIn(**spec), now=NOW)
+        referrals.create_program(at(db, uow.runtime, NOW), spec=ReferralProgramIn(**spec))
 
 
 def code_for(uow, user: str) -> str:  # type: ignore[no-untyped-def]
     with uow() as db:
-        return referrals.invite_code(db=db, app_id=APP, program_id="inv", user_id=user, now=NOW).code
+        return referrals.invite_code(at(db, uow.runtime, NOW), program_id="inv", user_id=user).code
 
 
 def bind(uow, runtime, code, invitee, created=NOW):  # type: ignore[no-untyped-def]
     with uow() as db:
         return referrals.bind(
-            db=db,
-            settings=runtime.settings,
-            app_id=APP,
-            code=code,
-            invitee_user_id=invitee,
-            invitee_created_at=created,
-            now=NOW,
+            at(db, runtime, NOW), code=code, invitee_user_id=invitee, invitee_created_at=created
         ).referrer_user_id
 
 
@@ -66,13 +58,7 @@ def qualify(uow, runtime, invitee, action="first_order", blocked=None):  # type:
     with uow() as db:
         return len(
             referrals.qualify(
-                db=db,
-                settings=runtime.settings,
-                app_id=APP,
-                invitee_user_id=invitee,
-                action=action,
-                now=NOW,
-                blocked_reason=blocked,
+                at(db, runtime, NOW), invitee_user_id=invitee, action=action, blocked_reason=blocked
             )
         )
 
@@ -135,7 +121,7 @@ def test_concurrent_qualifications_respect_the_referrer_cap(uow, runtime) -> Non
 def configure(uow, **kw) -> None:  # type: ignore[no-untyped-def]
     spec = {"levels": 2, "level1_bp": 1000, "level2_bp": 300, "freeze_days": 7, "min_withdraw_fen": 1000} | kw
     with uow() as db:
-        distribution.configure(db=db, app_id=APP, spec=DistributionConfigIn(**spec), now=NOW)
+        distribution.configure(at(db, uow.runtime, NOW), spec=DistributionConfigIn(**spec))
 
 
 def test_distribution_config_compliance(uow) -> None:  # type: ignore[no-untyped-def]
@@ -152,22 +138,17 @@ def test_distribution_config_compliance(uow) -> None:  # type: ignore[no-untyped
 
 def test_two_level_commission_freeze_credit_withdraw_and_reversal(uow, runtime) -> None:  # type: ignore[no-untyped-def]
     configure(uow)
-    s = runtime.settings
     with uow() as db:
-        distribution.join(db=db, settings=s, app_id=APP, user_id="top", now=NOW)
-        distribution.join(db=db, settings=s, app_id=APP, user_id="mid", now=NOW, invited_by="top")
-        distribution.bind_customer(
-            db=db, settings=s, app_id=APP, customer_user_id="buyer", distributor_user_id="mid", now=NOW
-        )
+        distribution.join(at(db, runtime, NOW), user_id="top")
+        distribution.join(at(db, runtime, NOW), user_id="mid", invited_by="top")
+        distribution.bind_customer(at(db, runtime, NOW), customer_user_id="buyer", distributor_user_id="mid")
     for _ in range(2):  # the same order reported twice
         with uow() as db:
             distribution.on_order_paid(
-                db=db, settings=s, app_id=APP, order_id="o1", buyer_user_id="buyer", paid_fen=20000, now=NOW
+                at(db, runtime, NOW), order_id="o1", buyer_user_id="buyer", paid_fen=20000
             )
     with uow() as db:
-        distribution.on_order_paid(
-            db=db, settings=s, app_id=APP, order_id="o2", buyer_user_id="buyer", paid_fen=5000, now=NOW
-        )
+        distribution.on_order_paid(at(db, runtime, NOW), order_id="o2", buyer_user_id="buyer", paid_fen=5000)
     with uow() as db:
         amounts = dict(
             db.execute(
@@ -178,39 +159,30 @@ def test_two_level_commission_freeze_credit_withdraw_and_reversal(uow, runtime) 
         )
         assert amounts == {"mid": 2500, "top": 750}
         with pytest.raises(Conflict):  # still frozen
-            distribution.withdraw(
-                db=db, settings=s, app_id=APP, user_id="mid", amount_fen=1000, request_key="w0", now=NOW
-            )
+            distribution.withdraw(at(db, runtime, NOW), user_id="mid", amount_fen=1000, request_key="w0")
     with uow() as db:  # o2 refunded inside the after-sale window: reversed from frozen
-        assert distribution.on_order_refunded(db=db, settings=s, app_id=APP, order_id="o2", now=NOW) == 2
+        assert distribution.on_order_refunded(at(db, runtime, NOW), order_id="o2") == 2
     later = NOW + timedelta(days=7)
     with uow() as db:
-        assert distribution.credit_due(db=db, settings=s, now=later) == 2
+        assert distribution.credit_due(at(db, runtime, later)) == 2
     with uow() as db:
-        assert distribution.credit_due(db=db, settings=s, now=later) == 0
+        assert distribution.credit_due(at(db, runtime, later)) == 0
         d = db.scalars(select(Distributor).where(Distributor.user_id == "mid")).one()
         assert (d.frozen_fen, d.available_fen) == (0, 2000)
     with pytest.raises(ValidationFailed), uow() as db:
-        distribution.withdraw(
-            db=db, settings=s, app_id=APP, user_id="mid", amount_fen=999, request_key="w1", now=later
-        )
+        distribution.withdraw(at(db, runtime, later), user_id="mid", amount_fen=999, request_key="w1")
     for _ in range(2):
         with uow() as db:
-            distribution.withdraw(
-                db=db, settings=s, app_id=APP, user_id="mid", amount_fen=1500, request_key="w2", now=later
-            )
+            distribution.withdraw(at(db, runtime, later), user_id="mid", amount_fen=1500, request_key="w2")
     with pytest.raises(Conflict), uow() as db:
-        distribution.withdraw(
-            db=db, settings=s, app_id=APP, user_id="mid", amount_fen=1000, request_key="w3", now=later
-        )
+        distribution.withdraw(at(db, runtime, later), user_id="mid", amount_fen=1000, request_key="w3")
     with uow() as db:  # o1 refunded after crediting: taken back from available (may go negative)
-        distribution.on_order_refunded(db=db, settings=s, app_id=APP, order_id="o1", now=later)
+        distribution.on_order_refunded(at(db, runtime, later), order_id="o1")
         d = db.scalars(select(Distributor).where(Distributor.user_id == "mid")).one()
         assert (d.available_fen, d.withdrawn_fen) == (500 - 2000, 1500)
 
 
 def test_binding_modes(uow, runtime) -> None:  # type: ignore[no-untyped-def]
-    s = runtime.settings
     for mode, expect_after_second, expect_after_expiry in (
         ("permanent", "d1", "d1"),
         ("latest", "d2", "d1"),
@@ -220,28 +192,21 @@ def test_binding_modes(uow, runtime) -> None:  # type: ignore[no-untyped-def]
         cust = f"c-{mode}"
         with uow() as db:
             for d in ("d1", "d2"):
-                distribution.join(db=db, settings=s, app_id=APP, user_id=d, now=NOW)
-            distribution.bind_customer(
-                db=db, settings=s, app_id=APP, customer_user_id=cust, distributor_user_id="d1", now=NOW
-            )
+                distribution.join(at(db, runtime, NOW), user_id=d)
+            distribution.bind_customer(at(db, runtime, NOW), customer_user_id=cust, distributor_user_id="d1")
             b = distribution.bind_customer(
-                db=db,
-                settings=s,
-                app_id=APP,
-                customer_user_id=cust,
-                distributor_user_id="d2",
-                now=NOW + timedelta(days=1),
+                at(db, runtime, NOW + timedelta(days=1)), customer_user_id=cust, distributor_user_id="d2"
             )
             assert b is not None and b.distributor_user_id == expect_after_second, mode
             later = NOW + timedelta(days=11)
             nxt = "d1" if mode == "latest" else "d2"
             b = distribution.bind_customer(
-                db=db, settings=s, app_id=APP, customer_user_id=cust, distributor_user_id=nxt, now=later
+                at(db, runtime, later), customer_user_id=cust, distributor_user_id=nxt
             )
             assert b is not None and b.distributor_user_id == expect_after_expiry, mode
             assert (
                 distribution.bind_customer(
-                    db=db, settings=s, app_id=APP, customer_user_id="d1", distributor_user_id="d1", now=NOW
+                    at(db, runtime, NOW), customer_user_id="d1", distributor_user_id="d1"
                 )
                 is None
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from tests.promotions.helpers import at
 
 from huoli.db import unit_of_work
 from huoli.promotions import flashsale
@@ -21,26 +22,16 @@ DURING = START + timedelta(minutes=1)
 def _item(runtime: Runtime, app: str) -> None:
     with unit_of_work(runtime.sessions, app_id=app) as db:
         window = {"starts_at": START, "ends_at": START + timedelta(hours=1)}
-        flashsale.create_session(
-            db=db, app_id=app, spec=FlashSessionIn(id="s1", name="秒杀", **window), now=START
-        )
+        flashsale.create_session(at(db, runtime, START), spec=FlashSessionIn(id="s1", name="秒杀", **window))
         spec = FlashItemIn(
             id="f1", session_id="s1", item_id="sku", price_fen=990, original_price_fen=5900, stock=3
         )
-        flashsale.create_item(db=db, app_id=app, spec=spec, now=START)
+        flashsale.create_item(at(db, runtime, START), spec=spec)
 
 
 def _attempt(runtime: Runtime, app: str, user: str) -> str:
     with unit_of_work(runtime.sessions, app_id=app) as db:
-        return flashsale.attempt(
-            db=db,
-            settings=runtime.settings,
-            app_id=app,
-            flash_item_id="f1",
-            user_id=user,
-            quantity=1,
-            now=DURING,
-        ).id
+        return flashsale.attempt(at(db, runtime, DURING), flash_item_id="f1", user_id=user, quantity=1).id
 
 
 def test_a_reservation_in_one_app_is_not_seen_by_the_other(runtime: Runtime, make_app) -> None:  # type: ignore[no-untyped-def]

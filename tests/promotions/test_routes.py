@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.events.helpers import dumps, signed_headers
-from tests.promotions.helpers import race, wait_for
+from tests.promotions.helpers import at, race, wait_for
 
 from huoli.apps.models import App
 from huoli.auth.service import issue_session_token
@@ -345,11 +345,8 @@ def test_velocity_limits_hold_under_concurrency(runtime: Runtime, app) -> None: 
     def go(i: int) -> bool:
         with unit_of_work(runtime.sessions, app_id=app.id) as db:
             risk.hit(
-                db=db,
-                settings=runtime.settings,
-                app_id=app.id,
+                at(db, runtime, now),
                 action="t",
-                now=now,
                 user_id=f"u{i % 3}",
                 ip="1.2.3.4",
                 limits={"user": (100, 3600), "ip": (5, 3600)},
@@ -362,13 +359,7 @@ def test_velocity_limits_hold_under_concurrency(runtime: Runtime, app) -> None: 
     # the next window starts afresh
     with unit_of_work(runtime.sessions, app_id=app.id) as db:
         risk.hit(
-            db=db,
-            settings=runtime.settings,
-            app_id=app.id,
-            action="t",
-            now=now + timedelta(hours=1),
-            ip="1.2.3.4",
-            limits={"ip": (5, 3600)},
+            at(db, runtime, now + timedelta(hours=1)), action="t", ip="1.2.3.4", limits={"ip": (5, 3600)}
         )
 
 

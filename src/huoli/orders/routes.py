@@ -1,6 +1,6 @@
 """HTTP for orders (thin): the merchant backend's signed calls, one per business fact. Each hands the checked
-call to a flow, which opens the one unit of work; a repeated call answers the stored result with
-`Idempotent-Replayed: true`."""
+call and its use case to `deps.in_signed_work` (the one unit of work, its nonce recorded first); a repeated
+call answers the stored result with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from huoli.deps import RuntimeDep, SignedCallDep
+from huoli.deps import RuntimeDep, SignedCallDep, in_signed_work
 from huoli.orders import flows
 from huoli.orders.schemas import (
     OrderCancelledIn,
@@ -43,11 +43,11 @@ async def order_paid(
 async def order_refunded(body: OrderRefundedIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """Part or all of a paid order was refunded: points and commissions reversed pro rata (coupons returned
     when nothing is left paid) and the order_refunded event — in one transaction. Once per refund_id."""
-    return _json(*await run_in_threadpool(flows.refund, runtime, call, body))
+    return _json(*await run_in_threadpool(in_signed_work, runtime, call, flows.refund, body))
 
 
 @router.post(f"{SERVER}/cancelled", response_model=OrderCancelledOut)
 async def order_cancelled(body: OrderCancelledIn, runtime: RuntimeDep, call: SignedCallDep) -> Response:
     """The order was cancelled before payment: locked coupons released, the flash reservation's stock
     returned and the order_cancelled event — in one transaction. A paid order answers 409 (refund it)."""
-    return _json(*await run_in_threadpool(flows.cancel, runtime, call, body))
+    return _json(*await run_in_threadpool(in_signed_work, runtime, call, flows.cancel, body))

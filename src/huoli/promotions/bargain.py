@@ -8,7 +8,7 @@ cut is a conditional increment of the bargain's helped_count.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance
-from huoli.promotions.common import dumps, emit, get_named, loads, new_id
+from huoli.promotions.common import dumps, event_key, get_named, loads, new_id
 from huoli.promotions.models import Bargain, BargainCampaign, BargainHelp
 from huoli.promotions.schemas import BargainCampaignIn
-from huoli.settings import Settings
+from huoli.work import Work
 
 
 def allocate_cuts(total_fen: int, helpers: int) -> list[int]:
@@ -39,13 +39,14 @@ def allocate_cuts(total_fen: int, helpers: int) -> list[int]:
     return cuts
 
 
-def create_campaign(*, db: Session, app_id: str, spec: BargainCampaignIn, now: datetime) -> BargainCampaign:
+def create_campaign(work: Work, spec: BargainCampaignIn) -> BargainCampaign:
     compliance.enforce(compliance.check_bargain(spec))
+    db = work.db
     if get_named(db, BargainCampaign, spec.id) is not None:
         raise Conflict(f"bargain campaign {spec.id!r} exists", code="exists")
     row = BargainCampaign(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         item_id=spec.item_id,
         price_fen=spec.price_fen,
@@ -54,7 +55,7 @@ def create_campaign(*, db: Session, app_id: str, spec: BargainCampaignIn, now: d
         duration_s=spec.duration_s,
         active=True,
         rules_text=compliance.rules_text("bargain", spec),
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
@@ -74,10 +75,9 @@ def campaign_rules_text(db: Session, b: Bargain) -> str:
     return c.rules_text if c else ""
 
 
-def start(
-    *, db: Session, settings: Settings, app_id: str, campaign_id: str, user_id: str, now: datetime
-) -> Bargain:
+def start(work: Work, *, campaign_id: str, user_id: str) -> Bargain:
     """Start (or return the user's existing) bargain; the cuts are fixed here, once."""
+    db, now = work.db, work.now
     existing = db.scalars(
         select(Bargain).where(Bargain.campaign_id == campaign_id, Bargain.user_id == user_id)
     ).first()
@@ -92,7 +92,7 @@ def start(
         Bargain,
         {
             "id": bid,
-            "app_id": app_id,
+            "app_id": work.app_id,
             "campaign_id": c.id,
             "user_id": user_id,
             "price_fen": c.price_fen,
@@ -108,23 +108,18 @@ def start(
     )
     row = db.scalars(select(Bargain).where(Bargain.campaign_id == c.id, Bargain.user_id == user_id)).one()
     if row.id == bid:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="bargain_started",
-            ts=now,
-            key=bid,
+        work.emit(
+            "bargain_started",
+            key=event_key("bargain_started", bid),
             user_id=user_id,
             properties={"item_id": c.item_id, "bargain_id": bid, "helpers_needed": c.helpers_needed},
         )
     return row
 
 
-def help_bargain(
-    *, db: Session, settings: Settings, app_id: str, bargain_id: str, helper_user_id: str, now: datetime
-) -> BargainHelp:
+def help_bargain(work: Work, *, bargain_id: str, helper_user_id: str) -> BargainHelp:
     """A friend helps: they take the next pre-allocated cut. Raises for self-help, repeats, done or expired."""
+    db, now = work.db, work.now
     b = db.get(Bargain, bargain_id)
     if b is None:
         raise NotFound(f"bargain {bargain_id!r} not found")
@@ -152,7 +147,7 @@ def help_bargain(
         BargainHelp,
         {
             "id": new_id("bh"),
-            "app_id": app_id,
+            "app_id": work.app_id,
             "bargain_id": b.id,
             "helper_user_id": helper_user_id,
             "seq": seq,
@@ -170,24 +165,16 @@ def help_bargain(
             **({"status": "completed"} if done else {}),
         )
     )
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="bargain_helped",
-        ts=now,
-        key=f"{b.id}:{seq}",
+    work.emit(
+        "bargain_helped",
+        key=event_key("bargain_helped", f"{b.id}:{seq}"),
         user_id=helper_user_id,
         properties={"bargain_id": b.id, "seq": seq, "cut_fen": cut, "owner_id": b.user_id},
     )
     if done:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="bargain_completed",
-            ts=now,
-            key=b.id,
+        work.emit(
+            "bargain_completed",
+            key=event_key("bargain_completed", b.id),
             user_id=b.user_id,
             properties={"bargain_id": b.id, "price_fen": b.floor_fen},
         )
@@ -195,22 +182,18 @@ def help_bargain(
     return h
 
 
-def expire(*, db: Session, settings: Settings, now: datetime) -> int:
+def expire(work: Work) -> int:
     """Job: active bargains past expiry stop taking help (the owner keeps no partial price)."""
-    rows = db.execute(
+    rows = work.db.execute(
         update(Bargain)
-        .where(Bargain.status == "active", Bargain.expires_at <= now)
+        .where(Bargain.status == "active", Bargain.expires_at <= work.now)
         .values(status="expired")
-        .returning(Bargain.id, Bargain.user_id, Bargain.app_id, Bargain.helped_count)
+        .returning(Bargain.id, Bargain.user_id, Bargain.helped_count)
     ).all()
-    for bid, uid, app, helped in rows:
-        emit(
-            db,
-            settings,
-            app_id=app,
-            name="bargain_expired",
-            ts=now,
-            key=bid,
+    for bid, uid, helped in rows:
+        work.emit(
+            "bargain_expired",
+            key=event_key("bargain_expired", bid),
             user_id=uid,
             properties={"bargain_id": bid, "helped": helped},
         )

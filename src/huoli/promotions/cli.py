@@ -8,15 +8,26 @@ from typing import Annotated, Any
 
 import typer
 
+from huoli.apps import service as apps
 from huoli.cli_support import fail, guarded, out, runtime
-from huoli.db import unit_of_work
-from huoli.promotions import compliance, groupbuy, payments, service
+from huoli.db import read_only
+from huoli.promotions import compliance, flows, payments, service
 from huoli.wechat.pay import DEFAULT_BASE_URL, rsa_signer, rsa_verifier
+from huoli.work import Caller, open_work
 
 CLI_NAME = "promotions"
 cli = typer.Typer(
     help="Coupons, flash sales, group buys, bargains, referrals, distribution.", no_args_is_help=True
 )
+
+
+def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
+    """Sum one app's sweep counts into the total (numbers, and dicts of numbers)."""
+    for k, v in part.items():
+        if isinstance(v, dict):
+            _add(total.setdefault(k, {}), v)
+        else:
+            total[k] = total.get(k, 0) + v
 
 
 def _print(obj: Any) -> None:
@@ -35,8 +46,16 @@ def jobs(
     with runtime() as rt:
 
         def run() -> dict[str, object]:
-            with unit_of_work(rt.sessions, app_id=app_id) as db:
-                return service.run_jobs(db=db, settings=rt.settings, now=rt.clock())
+            if app_id is not None:
+                ids = [app_id]
+            else:
+                with read_only(rt.sessions) as db:
+                    ids = [a.id for a in apps.list_all(db=db)]
+            total: dict[str, object] = {}
+            for one in ids:  # one unit per app, as the scheduled job runs it
+                with open_work(rt, one, Caller("cli")) as work:
+                    _add(total, service.run_jobs(work))
+            return total
 
         _print(guarded(run))
 
@@ -112,15 +131,13 @@ def refunds(
     base = notify_base_url.rstrip("/") if notify_base_url else None
     with (
         runtime() as rt,
-        payments.Merchants(rt.sessions, fallback=fallback, base_url=base_url, qps=qps) as merchants,
+        flows.merchants(rt, fallback=fallback, base_url=base_url, qps=qps) as merchants,
     ):
         _print(
             guarded(
-                lambda: groupbuy.process_refunds(
-                    factory=rt.sessions,
+                lambda: flows.process_refunds(
+                    rt,
                     pay_for=merchants,
-                    settings=rt.settings,
-                    now=rt.clock,
                     notify_url=lambda app: f"{base}{payments.notify_path(app)}" if base else None,
                 )
             )

@@ -19,21 +19,22 @@ from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.pagination import PageParams, paginate
 from huoli.promotions import compliance, hot
-from huoli.promotions.common import dumps, emit, get_named, loads, new_id
+from huoli.promotions.common import dumps, event_key, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn, Quote
-from huoli.settings import Settings
+from huoli.work import Work
 
 LOCK_TTL = timedelta(minutes=30)  # an unpaid checkout gives its coupons back after this
 
 
-def create_template(*, db: Session, app_id: str, spec: CouponTemplateIn, now: datetime) -> CouponTemplate:
+def create_template(work: Work, spec: CouponTemplateIn) -> CouponTemplate:
     compliance.enforce(compliance.check_coupon_template(spec))
+    db = work.db
     if get_named(db, CouponTemplate, spec.id) is not None:
         raise Conflict(f"coupon template {spec.id!r} exists", code="exists")
     row = CouponTemplate(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         kind=spec.kind,
         amount_fen=spec.amount_fen,
@@ -52,7 +53,7 @@ def create_template(*, db: Session, app_id: str, spec: CouponTemplateIn, now: da
         claim_trigger=spec.claim_trigger,
         active=True,
         rules_text=spec.rules_text or compliance.coupon_rules_text(spec),
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
@@ -98,17 +99,10 @@ def _validity(t: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
 
 
 def claim(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    template_id: str,
-    user_id: str,
-    claim_key: str,
-    now: datetime,
-    source: str = "claim",
+    work: Work, *, template_id: str, user_id: str, claim_key: str, source: str = "claim"
 ) -> tuple[Coupon, bool]:
     """Issue one coupon to a user; (coupon, created). The same claim_key always returns the same coupon."""
+    db, now = work.db, work.now
     existing = db.scalars(select(Coupon).where(Coupon.claim_key == claim_key)).first()
     if existing is not None:
         return existing, False
@@ -128,7 +122,7 @@ def claim(
             Coupon,
             {
                 "id": coupon_id,
-                "app_id": app_id,
+                "app_id": work.app_id,
                 "template_id": t.id,
                 "user_id": user_id,
                 "seq": seq,
@@ -164,13 +158,9 @@ def claim(
         raise Conflict("all coupons of this kind have been issued", code="sold_out")
     coupon = db.get(Coupon, coupon_id)
     assert coupon is not None
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="coupon_claimed",
-        ts=now,
-        key=coupon_id,
+    work.emit(
+        "coupon_claimed",
+        key=event_key("coupon_claimed", coupon_id),
         user_id=user_id,
         properties={"coupon_id": coupon_id, "template_id": t.id, "source": source},
     )
@@ -184,29 +174,17 @@ class IssueResult:
     failed: list[dict[str, str]] = field(default_factory=list)
 
 
-def issue_to_users(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    template_id: str,
-    user_ids: Sequence[str],
-    batch_key: str,
-    now: datetime,
-) -> IssueResult:
+def issue_to_users(work: Work, *, template_id: str, user_ids: Sequence[str], batch_key: str) -> IssueResult:
     """Targeted issuance (定向发券): one coupon per listed user; rerunning the batch issues nothing twice."""
     result = IssueResult()
     for user_id in dict.fromkeys(user_ids):
         try:
-            with db.begin_nested():
+            with work.db.begin_nested():
                 _, created = claim(
-                    db=db,
-                    settings=settings,
-                    app_id=app_id,
+                    work,
                     template_id=template_id,
                     user_id=user_id,
                     claim_key=f"batch:{batch_key}:{user_id}",
-                    now=now,
                     source="targeted",
                 )
         except HuoliError as exc:
@@ -216,50 +194,39 @@ def issue_to_users(
     return result
 
 
-def create_gift_pack(*, db: Session, app_id: str, spec: GiftPackIn, now: datetime) -> GiftPack:
+def create_gift_pack(work: Work, spec: GiftPackIn) -> GiftPack:
+    db = work.db
     for tid in spec.template_ids:
         get_template(db, tid)
     if get_named(db, GiftPack, spec.id) is not None:
         raise Conflict(f"gift pack {spec.id!r} exists", code="exists")
     row = GiftPack(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         template_ids=dumps(spec.template_ids),
         new_user_days=spec.new_user_days,
         active=True,
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
     return row
 
 
-def grant_gift_pack(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    pack_id: str,
-    user_id: str,
-    user_created_at: datetime,
-    now: datetime,
-) -> list[Coupon]:
+def grant_gift_pack(work: Work, *, pack_id: str, user_id: str, user_created_at: datetime) -> list[Coupon]:
     """新人礼包: once per user (keys per template), only within new_user_days of the first login."""
-    pack = get_named(db, GiftPack, pack_id)
+    pack = get_named(work.db, GiftPack, pack_id)
     if pack is None or not pack.active:
         raise NotFound(f"gift pack {pack_id!r} not found")
-    if now - user_created_at > timedelta(days=pack.new_user_days):
+    if work.now - user_created_at > timedelta(days=pack.new_user_days):
         raise HuoliError("the new-user gift is for new users only", code="not_new_user")
     return [
         claim(
-            db=db,
-            settings=settings,
-            app_id=app_id,
+            work,
             template_id=tid,
             user_id=user_id,
             claim_key=f"gift:{pack.id}:{tid}:{user_id}",
-            now=now,
             source="gift_pack",
         )[0]
         for tid in loads(pack.template_ids)
@@ -421,26 +388,18 @@ def _read(db: Session, app_id: str, ids: list[str], order_id: str | None) -> lis
     return list(conn.execute(_SELECTED_OR_HELD, {"app": app_id, "ids": ids, "order": order_id}))
 
 
-def _scope(db: Session) -> str:
-    app_id = db.info.get("app_id")
-    if app_id is None:  # the Core reads below filter by app themselves; they need to know which
-        raise RuntimeError("checkout needs a session scoped to one app (unit_of_work(..., app_id=...))")
-    return str(app_id)
-
-
 def quote(
+    work: Work,
     *,
-    db: Session,
     user_id: str,
     coupon_ids: Sequence[str],
     cart: Sequence[CartLine],
-    now: datetime,
     order_id: str | None = None,
 ) -> Quote:
     """Validate a coupon selection against a cart (stacking, scope, threshold, validity) without changes."""
     if not cart:
         raise ValidationFailed("empty cart", details=[{"field": "cart", "message": "at least one line"}])
-    app_id = _scope(db)
+    db, app_id, now = work.db, work.app_id, work.now
     ids = list(dict.fromkeys(coupon_ids))
     rows = {r.id: r for r in _read(db, app_id, ids, None)} if ids else {}
     return _validate(
@@ -449,15 +408,7 @@ def quote(
 
 
 def lock(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    user_id: str,
-    order_id: str,
-    coupon_ids: Sequence[str],
-    cart: Sequence[CartLine],
-    now: datetime,
+    work: Work, *, user_id: str, order_id: str, coupon_ids: Sequence[str], cart: Sequence[CartLine]
 ) -> Quote:
     """Reserve coupons for an order at checkout. Repeating the call for the order is a no-op; a new
     selection for the same order releases the coupons it no longer uses.
@@ -466,6 +417,7 @@ def lock(
     conditional `available → locked` update, the event."""
     if not cart:
         raise ValidationFailed("empty cart", details=[{"field": "cart", "message": "at least one line"}])
+    db, app_id, now = work.db, work.app_id, work.now
     ids = list(dict.fromkeys(coupon_ids))
     found = _read(db, app_id, ids, order_id)
     rows = {r.id: r for r in found}
@@ -474,66 +426,52 @@ def lock(
     )
     held = {r.id for r in found if r.order_id == order_id and r.status == "locked"}
     for cid in held - set(q.discounts):
-        _release_one(db, settings, app_id, cid, order_id, now)
+        _release_one(work, cid, order_id)
     for cid, off in q.discounts.items():
         if cid in held:
             continue
         got = run(db, _LOCK, {"cid": cid, "app": app_id, "b_order": order_id, "b_now": now, "b_off": off})
         if not got:
             raise Conflict(f"coupon {cid!r} was just used elsewhere", code="coupon_locked")
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="coupon_locked",
-            ts=now,
-            key=f"{cid}:{order_id}:{now.isoformat()}",
+        work.emit(
+            "coupon_locked",
+            key=event_key("coupon_locked", f"{cid}:{order_id}:{now.isoformat()}"),
             user_id=user_id,
             properties={"coupon_id": cid, "order_id": order_id, "discount_fen": off},
         )
     return q
 
 
-def _release_one(
-    db: Session, settings: Settings, app_id: str, cid: str, order_id: str, now: datetime
-) -> bool:
-    got = db.execute(
+def _release_one(work: Work, cid: str, order_id: str) -> bool:
+    got = work.db.execute(
         update(Coupon)
         .where(Coupon.id == cid, Coupon.status == "locked", Coupon.order_id == order_id)
         .values(status="available", order_id=None, locked_at=None, discount_fen=None)
         .returning(Coupon.user_id)
     ).first()
     if got is not None:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="coupon_released",
-            ts=now,
-            key=f"{cid}:{order_id}:{now.isoformat()}",
+        work.emit(
+            "coupon_released",
+            key=event_key("coupon_released", f"{cid}:{order_id}:{work.now.isoformat()}"),
             user_id=got[0],
             properties={"coupon_id": cid, "order_id": order_id},
         )
     return got is not None
 
 
-def release(*, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime) -> list[str]:
+def release(work: Work, *, order_id: str) -> list[str]:
     """The order was cancelled before payment: its locked coupons become available again."""
-    ids = db.scalars(select(Coupon.id).where(Coupon.order_id == order_id, Coupon.status == "locked")).all()
-    return [cid for cid in ids if _release_one(db, settings, app_id, cid, order_id, now)]
+    ids = work.db.scalars(
+        select(Coupon.id).where(Coupon.order_id == order_id, Coupon.status == "locked")
+    ).all()
+    return [cid for cid in ids if _release_one(work, cid, order_id)]
 
 
 def redeem(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    order_id: str,
-    now: datetime,
-    coupon_ids: Iterable[str] = (),
-    user_id: str | None = None,
+    work: Work, *, order_id: str, coupon_ids: Iterable[str] = (), user_id: str | None = None
 ) -> list[str]:
     """The order was paid: its locked coupons (and any listed available ones) are used. Idempotent."""
+    db, now = work.db, work.now
     redeemed: list[tuple[str, str, int | None]] = []
     rows = db.execute(
         update(Coupon)
@@ -563,63 +501,45 @@ def redeem(
         props: dict[str, object] = {"coupon_id": cid, "order_id": order_id}
         if off is not None:
             props["discount_fen"] = off
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="coupon_redeemed",
-            ts=now,
-            key=cid,
-            user_id=uid,
-            properties=props,
-        )
+        work.emit("coupon_redeemed", key=event_key("coupon_redeemed", cid), user_id=uid, properties=props)
     return [r[0] for r in redeemed]
 
 
-def roll_back(*, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime) -> list[str]:
+def roll_back(work: Work, *, order_id: str) -> list[str]:
     """The paid order was refunded: its coupons return to the user (expired if their time is up)."""
-    rows = db.execute(
+    rows = work.db.execute(
         update(Coupon)
         .where(Coupon.order_id == order_id, Coupon.status == "redeemed")
         .values(status="available", order_id=None, redeemed_at=None, locked_at=None, discount_fen=None)
         .returning(Coupon.id, Coupon.user_id)
     ).all()
     for cid, uid in rows:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="coupon_rolled_back",
-            ts=now,
-            key=f"{cid}:{order_id}:{now.isoformat()}",
+        work.emit(
+            "coupon_rolled_back",
+            key=event_key("coupon_rolled_back", f"{cid}:{order_id}:{work.now.isoformat()}"),
             user_id=uid,
             properties={"coupon_id": cid, "order_id": order_id},
         )
     return [r[0] for r in rows]
 
 
-def expire(*, db: Session, settings: Settings, now: datetime) -> dict[str, int]:
+def expire(work: Work) -> dict[str, int]:
     """Job: expire unused coupons past their validity and release checkout locks older than LOCK_TTL."""
+    db, now = work.db, work.now
     stale = db.execute(
-        select(Coupon.id, Coupon.order_id, Coupon.app_id).where(
-            Coupon.status == "locked", Coupon.locked_at < now - LOCK_TTL
-        )
+        select(Coupon.id, Coupon.order_id).where(Coupon.status == "locked", Coupon.locked_at < now - LOCK_TTL)
     ).all()
-    released = sum(_release_one(db, settings, app, cid, oid, now) for cid, oid, app in stale if oid)
+    released = sum(_release_one(work, cid, oid) for cid, oid in stale if oid)
     rows = db.execute(
         update(Coupon)
         .where(Coupon.status == "available", Coupon.valid_until <= now)
         .values(status="expired")
-        .returning(Coupon.id, Coupon.user_id, Coupon.app_id, Coupon.template_id)
+        .returning(Coupon.id, Coupon.user_id, Coupon.template_id)
     ).all()
-    for cid, uid, app, tid in rows:
-        emit(
-            db,
-            settings,
-            app_id=app,
-            name="coupon_expired",
-            ts=now,
-            key=cid,
+    for cid, uid, tid in rows:
+        work.emit(
+            "coupon_expired",
+            key=event_key("coupon_expired", cid),
             user_id=uid,
             properties={"coupon_id": cid, "template_id": tid},
         )

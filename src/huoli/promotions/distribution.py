@@ -7,7 +7,7 @@ reversed are conditional UPDATEs), so a job run twice or a refund racing the cre
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.promotions import compliance
-from huoli.promotions.common import emit, new_id
+from huoli.promotions.common import event_key, new_id
 from huoli.promotions.models import (
     Commission,
     DistributionBinding,
@@ -24,11 +24,12 @@ from huoli.promotions.models import (
     Withdrawal,
 )
 from huoli.promotions.schemas import DistributionConfigIn
-from huoli.settings import Settings
+from huoli.work import Work
 
 
-def configure(*, db: Session, app_id: str, spec: DistributionConfigIn, now: datetime) -> DistributionConfig:
+def configure(work: Work, spec: DistributionConfigIn) -> DistributionConfig:
     compliance.enforce(compliance.check_distribution(spec))
+    db, app_id = work.db, work.app_id
     row = db.get(DistributionConfig, app_id) or DistributionConfig(id=app_id, app_id=app_id)
     row.levels = spec.levels
     row.level1_bp = spec.level1_bp
@@ -38,7 +39,7 @@ def configure(*, db: Session, app_id: str, spec: DistributionConfigIn, now: date
     row.freeze_days = spec.freeze_days
     row.min_withdraw_fen = spec.min_withdraw_fen
     row.rules_text = compliance.rules_text("distribution", spec)
-    row.updated_at = now
+    row.updated_at = work.now
     db.add(row)
     db.flush()
     return row
@@ -61,16 +62,9 @@ def _distributor(db: Session, user_id: str) -> Distributor | None:
     return db.scalars(select(Distributor).where(Distributor.user_id == user_id)).first()
 
 
-def join(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    user_id: str,
-    now: datetime,
-    invited_by: str | None = None,
-) -> Distributor:
+def join(work: Work, *, user_id: str, invited_by: str | None = None) -> Distributor:
     """Become a distributor. invited_by (a distributor) becomes the parent: the only level-2 link."""
+    db, app_id, now = work.db, work.app_id, work.now
     _config(db, app_id)
     parent = None
     if invited_by and invited_by != user_id and _distributor(db, invited_by) is not None:
@@ -95,16 +89,11 @@ def join(
 
 
 def bind_customer(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    customer_user_id: str,
-    distributor_user_id: str,
-    now: datetime,
+    work: Work, *, customer_user_id: str, distributor_user_id: str
 ) -> DistributionBinding | None:
     """A customer opened a distributor's share. Mode permanent: first wins forever; window: first wins until
     it lapses; latest: the most recent distributor wins. Returns the binding in force (None: not bindable)."""
+    db, app_id, now = work.db, work.app_id, work.now
     cfg = _config(db, app_id)
     if customer_user_id == distributor_user_id or _distributor(db, distributor_user_id) is None:
         return None
@@ -142,30 +131,18 @@ def bind_customer(
         select(DistributionBinding).where(DistributionBinding.customer_user_id == customer_user_id)
     ).one()
     if changed:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="distribution_bound",
-            ts=now,
-            key=f"{row.id}:{now.isoformat()}",
+        work.emit(
+            "distribution_bound",
+            key=event_key("distribution_bound", f"{row.id}:{now.isoformat()}"),
             user_id=customer_user_id,
             properties={"sharer_id": distributor_user_id, "mode": cfg.binding_mode},
         )
     return row
 
 
-def on_order_paid(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    order_id: str,
-    buyer_user_id: str,
-    paid_fen: int,
-    now: datetime,
-) -> list[Commission]:
+def on_order_paid(work: Work, *, order_id: str, buyer_user_id: str, paid_fen: int) -> list[Commission]:
     """Create frozen commissions for a paid order (level 1: the buyer's distributor; level 2: its parent)."""
+    db, app_id, now = work.db, work.app_id, work.now
     cfg = db.get(DistributionConfig, app_id)
     if cfg is None or paid_fen <= 0:
         return []
@@ -208,13 +185,9 @@ def on_order_paid(
             .where(Distributor.user_id == who)
             .values(frozen_fen=Distributor.frozen_fen + amount)
         )
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="commission_created",
-            ts=now,
-            key=cid,
+        work.emit(
+            "commission_created",
+            key=event_key("commission_created", cid),
             user_id=who,
             properties={"order_id": order_id, "amount_fen": amount, "level": level},
         )
@@ -224,38 +197,36 @@ def on_order_paid(
     return out
 
 
-def credit_due(*, db: Session, settings: Settings, now: datetime) -> int:
+def credit_due(work: Work) -> int:
     """Job: commissions past their freeze window become withdrawable (once)."""
+    db, now = work.db, work.now
     rows = db.execute(
         update(Commission)
         .where(Commission.status == "frozen", Commission.credit_at <= now)
         .values(status="credited", closed_at=now)
-        .returning(Commission.id, Commission.distributor_user_id, Commission.amount_fen, Commission.app_id)
+        .returning(Commission.id, Commission.distributor_user_id, Commission.amount_fen)
     ).all()
-    for cid, who, amount, app in rows:
+    for cid, who, amount in rows:
         db.execute(
             update(Distributor)
-            .where(Distributor.app_id == app, Distributor.user_id == who)
+            .where(Distributor.app_id == work.app_id, Distributor.user_id == who)
             .values(
                 frozen_fen=Distributor.frozen_fen - amount, available_fen=Distributor.available_fen + amount
             )
         )
-        emit(
-            db,
-            settings,
-            app_id=app,
-            name="commission_credited",
-            ts=now,
-            key=cid,
+        work.emit(
+            "commission_credited",
+            key=event_key("commission_credited", cid),
             user_id=who,
             properties={"amount_fen": amount},
         )
     return len(rows)
 
 
-def on_order_refunded(*, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime) -> int:
+def on_order_refunded(work: Work, *, order_id: str) -> int:
     """Reverse the order's commissions: from the frozen balance, or (after the window) from the available
     one — which may go negative and is then recovered from later commissions before any withdrawal."""
+    db, now = work.db, work.now
     n = 0
     for status, column in (("frozen", "frozen_fen"), ("credited", "available_fen")):
         rows = db.execute(
@@ -267,13 +238,9 @@ def on_order_refunded(*, db: Session, settings: Settings, app_id: str, order_id:
         for cid, who, amount in rows:
             col = getattr(Distributor, column)
             db.execute(update(Distributor).where(Distributor.user_id == who).values({column: col - amount}))
-            emit(
-                db,
-                settings,
-                app_id=app_id,
-                name="commission_reversed",
-                ts=now,
-                key=cid,
+            work.emit(
+                "commission_reversed",
+                key=event_key("commission_reversed", cid),
                 user_id=who,
                 properties={"order_id": order_id, "amount_fen": amount, "from": status},
             )
@@ -282,21 +249,14 @@ def on_order_refunded(*, db: Session, settings: Settings, app_id: str, order_id:
 
 
 def on_order_partly_refunded(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    order_id: str,
-    refund_key: str,
-    remaining_before_fen: int,
-    remaining_after_fen: int,
-    now: datetime,
+    work: Work, *, order_id: str, refund_key: str, remaining_before_fen: int, remaining_after_fen: int
 ) -> int:
     """A partial refund scales the order's live commissions to what is still paid (amount × after // before);
     the cut comes off the frozen or available balance as a reversal would. The caller runs it once per refund
     (the orders domain's refund key); the full refund then reverses what is left (on_order_refunded)."""
     if remaining_before_fen <= 0 or remaining_after_fen >= remaining_before_fen:
         return 0
+    db = work.db
     rows = db.execute(
         select(Commission.id, Commission.distributor_user_id, Commission.amount_fen, Commission.status)
         .where(Commission.order_id == order_id, Commission.status.in_(("frozen", "credited")))
@@ -312,13 +272,9 @@ def on_order_partly_refunded(
         column = "frozen_fen" if status == "frozen" else "available_fen"
         col = getattr(Distributor, column)
         db.execute(update(Distributor).where(Distributor.user_id == who).values({column: col - cut}))
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="commission_reversed",
-            ts=now,
-            key=f"{cid}:{refund_key}",
+        work.emit(
+            "commission_reversed",
+            key=event_key("commission_reversed", f"{cid}:{refund_key}"),
             user_id=who,
             properties={"order_id": order_id, "amount_fen": cut, "from": status, "partial": True},
         )
@@ -326,17 +282,9 @@ def on_order_partly_refunded(
     return n
 
 
-def withdraw(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    user_id: str,
-    amount_fen: int,
-    request_key: str,
-    now: datetime,
-) -> Withdrawal:
+def withdraw(work: Work, *, user_id: str, amount_fen: int, request_key: str) -> Withdrawal:
     """Request a withdrawal of available commission. Idempotent on request_key."""
+    db, app_id, now = work.db, work.app_id, work.now
     cfg = _config(db, app_id)
     seen = db.scalars(select(Withdrawal).where(Withdrawal.request_key == request_key)).first()
     if seen is not None:
@@ -373,13 +321,9 @@ def withdraw(
     ).first()
     if taken is None:
         raise Conflict("not enough withdrawable commission", code="insufficient_balance")
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="withdrawal_requested",
-        ts=now,
-        key=wid,
+    work.emit(
+        "withdrawal_requested",
+        key=event_key("withdrawal_requested", wid),
         user_id=user_id,
         properties={"amount_fen": amount_fen},
     )

@@ -8,36 +8,34 @@ away before it reaches the database; whatever it admits is settled by the same d
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from huoli.db import insert_or_ignore, single_statement
+from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events import service as events
 from huoli.promotions import hot, repository
-from huoli.promotions.common import emit, get_named, new_id, step_event
+from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
-from huoli.settings import Settings
+from huoli.work import Work
 
 
-def create_session(*, db: Session, app_id: str, spec: FlashSessionIn, now: datetime) -> FlashSession:
+def create_session(work: Work, spec: FlashSessionIn) -> FlashSession:
+    db = work.db
     if get_named(db, FlashSession, spec.id) is not None:
         raise Conflict(f"flash session {spec.id!r} exists", code="exists")
     row = FlashSession(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         starts_at=spec.starts_at,
         ends_at=spec.ends_at,
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
@@ -67,43 +65,40 @@ def item_status(db: Session, flash_item_id: str) -> tuple[FlashItem, dict[str, i
     return item, {status: int(n) for status, n in counts}
 
 
-def create_daily_sessions(
-    *, db: Session, app_id: str, tz: str, spec: DailySessionsIn, now: datetime
-) -> list[FlashSession]:
+def create_daily_sessions(work: Work, spec: DailySessionsIn) -> list[FlashSession]:
     """每天 10:00 秒杀: one session per local day at local_time in the app's timezone (DST-safe)."""
-    zone = ZoneInfo(tz)
+    zone = work.tz
     first = date.fromisoformat(spec.first_day)
     out = []
     for i in range(spec.days):
         day = first + timedelta(days=i)
         start = datetime.combine(day, spec.local_time, tzinfo=zone)
         sid = f"{spec.prefix}-{day:%Y%m%d}"
-        if get_named(db, FlashSession, sid) is not None:
+        if get_named(work.db, FlashSession, sid) is not None:
             continue
         out.append(
             create_session(
-                db=db,
-                app_id=app_id,
-                spec=FlashSessionIn(
+                work,
+                FlashSessionIn(
                     id=sid,
                     name=f"{day:%m-%d} {spec.local_time:%H:%M} 秒杀",
                     starts_at=start,
                     ends_at=start + timedelta(minutes=spec.duration_minutes),
                 ),
-                now=now,
             )
         )
     return out
 
 
-def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -> FlashItem:
+def create_item(work: Work, spec: FlashItemIn) -> FlashItem:
+    db = work.db
     if get_named(db, FlashSession, spec.session_id) is None:
         raise NotFound(f"flash session {spec.session_id!r} not found")
     if get_named(db, FlashItem, spec.id) is not None:
         raise Conflict(f"flash item {spec.id!r} exists", code="exists")
     row = FlashItem(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         session_id=spec.session_id,
         item_id=spec.item_id,
         price_fen=spec.price_fen,
@@ -112,7 +107,7 @@ def create_item(*, db: Session, app_id: str, spec: FlashItemIn, now: datetime) -
         stock=spec.stock,
         per_user_limit=spec.per_user_limit,
         pay_window_s=spec.pay_window_s,
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
@@ -169,23 +164,16 @@ def precheck(bind: Any, *, app_id: str, flash_item_id: str, quantity: int, now: 
 
 
 def attempt(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    flash_item_id: str,
-    user_id: str,
-    quantity: int,
-    now: datetime,
-    admitted: bool = False,
+    work: Work, *, flash_item_id: str, user_id: str, quantity: int, admitted: bool = False
 ) -> FlashReservation:
     """Reserve stock for a user: raises sold_out or already_attempted; never sells a unit twice.
 
     With the item's definition cached (it never changes) a win is one statement on PostgreSQL (_PG_RESERVE)
     or three on SQLite, and a sold-out answer none: the stock the database last reported is trusted for a
     second to refuse, never to admit (hot.py). On SQLite the decrement is last, so the stock row's lock is
-    held only until the commit; on PostgreSQL run it through `attempt_now`, outside a transaction.
+    held only until the commit; on PostgreSQL run it through `flows.attempt_now`, outside a transaction.
     """
+    db, app_id, now = work.db, work.app_id, work.now
     cache = hot.for_bind(db.get_bind())
     conn = db.connection()
     d = cache.flash_item(app_id, flash_item_id)
@@ -214,15 +202,16 @@ def attempt(
         "reserved_at": now,
         "pay_by": now + timedelta(seconds=d.pay_window_s),
     }
-    reserved = step_event(
-        settings,
-        app_id=app_id,
-        name="flashsale_reserved",
-        ts=now,
-        key=res_id,
-        user_id=user_id,
-        properties={"item_id": d.sku, "flash_item_id": flash_item_id, "quantity": quantity},
-    )
+    # Built here, not through work.emit: on PostgreSQL the outbox row is part of the one reserving statement.
+    reserved: events.ServerEvent = {
+        "app_id": app_id,
+        "name": "flashsale_reserved",
+        "ts": now,
+        "idempotency_key": event_key("flashsale_reserved", res_id),
+        "user_id": user_id,
+        "properties": {"item_id": d.sku, "flash_item_id": flash_item_id, "quantity": quantity},
+        "settings": work.settings,
+    }
     bound = {"fid": flash_item_id, "app": app_id, "qty": quantity}
     if conn.dialect.name == "postgresql":
         outbox = events.outbox_row(**reserved)
@@ -260,10 +249,9 @@ def attempt(
     return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
 
 
-def mark_paid(
-    *, db: Session, settings: Settings, app_id: str, reservation_id: str, order_id: str, now: datetime
-) -> FlashReservation:
+def mark_paid(work: Work, *, reservation_id: str, order_id: str) -> FlashReservation:
     """The reservation's order was paid in time. Idempotent for the same order."""
+    db, now = work.db, work.now
     got = db.execute(
         update(FlashReservation)
         .where(FlashReservation.id == reservation_id, FlashReservation.status == "reserved")
@@ -276,13 +264,9 @@ def mark_paid(
     if got is None and not (res.status == "paid" and res.order_id == order_id):
         raise Conflict(f"reservation is {res.status}", code=f"reservation_{res.status}")
     if got is not None:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="flashsale_paid",
-            ts=now,
-            key=reservation_id,
+        work.emit(
+            "flashsale_paid",
+            key=event_key("flashsale_paid", reservation_id),
             user_id=res.user_id,
             properties={"order_id": order_id, "flash_item_id": res.flash_item_id},
         )
@@ -290,8 +274,9 @@ def mark_paid(
 
 
 def _return_stock(
-    db: Session, settings: Settings, rows: list[Any], now: datetime, reason: str, gate: RedisGate | None
+    work: Work, rows: list[Any], reason: str, gate: RedisGate | None
 ) -> list[tuple[str, str, str, int]]:
+    db = work.db
     cache = hot.for_bind(db.get_bind())
     if gate is not None and rows:
         # After the commit, not before: a rolled-back return must not reach the gate (the database, not the
@@ -306,13 +291,9 @@ def _return_stock(
     for res_id, item_id, uid, qty, app in rows:
         db.execute(update(FlashItem).where(FlashItem.id == item_id).values(stock=FlashItem.stock + qty))
         cache.stock_returned(app, item_id)  # this process sees the unit again at once, others within a second
-        emit(
-            db,
-            settings,
-            app_id=app,
-            name="flashsale_expired",
-            ts=now,
-            key=res_id,
+        work.emit(
+            "flashsale_expired",
+            key=event_key("flashsale_expired", res_id),
             user_id=uid,
             properties={"flash_item_id": item_id, "quantity": qty, "reason": reason},
         )
@@ -320,13 +301,13 @@ def _return_stock(
 
 
 def cancel(
-    *, db: Session, settings: Settings, reservation_id: str, now: datetime, gate: RedisGate | None = None
+    work: Work, *, reservation_id: str, gate: RedisGate | None = None
 ) -> list[tuple[str, str, str, int]]:
     """The order was cancelled before payment: stock goes back (once), to the gate too after the commit."""
-    rows = db.execute(
+    rows = work.db.execute(
         update(FlashReservation)
         .where(FlashReservation.id == reservation_id, FlashReservation.status == "reserved")
-        .values(status="cancelled", closed_at=now)
+        .values(status="cancelled", closed_at=work.now)
         .returning(
             FlashReservation.id,
             FlashReservation.flash_item_id,
@@ -335,14 +316,15 @@ def cancel(
             FlashReservation.app_id,
         )
     ).all()
-    return _return_stock(db, settings, list(rows), now, "cancelled", gate)
+    return _return_stock(work, list(rows), "cancelled", gate)
 
 
 def expire_unpaid(
-    *, db: Session, settings: Settings, now: datetime, limit: int = 1000, gate: RedisGate | None = None
+    work: Work, *, limit: int = 1000, gate: RedisGate | None = None
 ) -> list[tuple[str, str, str, int]]:
     """Job: reservations unpaid past pay_by give their stock back. The status flip is the idempotency key:
     a second run (or a concurrent one) finds nothing left to flip."""
+    db, now = work.db, work.now
     due = db.scalars(
         select(FlashReservation.id)
         .where(FlashReservation.status == "reserved", FlashReservation.pay_by <= now)
@@ -362,7 +344,7 @@ def expire_unpaid(
             FlashReservation.app_id,
         )
     ).all()
-    return _return_stock(db, settings, list(rows), now, "unpaid", gate)
+    return _return_stock(work, list(rows), "unpaid", gate)
 
 
 # -- Redis gate ---------------------------------------------------------------------------------------
@@ -427,83 +409,6 @@ class RedisGate:
 
     def restock(self, app_id: str, flash_item_id: str, quantity: int) -> None:
         self._restock(keys=self.keys(app_id, flash_item_id)[:1], args=[quantity])
-
-
-def attempt_now(
-    *,
-    factory: sessionmaker[Session],
-    settings: Settings,
-    app_id: str,
-    flash_item_id: str,
-    user_id: str,
-    quantity: int,
-    now: datetime,
-    admitted: bool = False,
-) -> FlashReservation:
-    """An attempt in its own unit of work: outside a transaction on PostgreSQL (db.single_statement)."""
-    with single_statement(factory, app_id=app_id) as db:
-        return attempt(
-            db=db,
-            settings=settings,
-            app_id=app_id,
-            flash_item_id=flash_item_id,
-            user_id=user_id,
-            quantity=quantity,
-            now=now,
-            admitted=admitted,
-        )
-
-
-def attempt_gated(
-    *,
-    factory: sessionmaker[Session],
-    gate: RedisGate,
-    settings: Settings,
-    app_id: str,
-    flash_item_id: str,
-    user_id: str,
-    quantity: int,
-    now: Callable[[], datetime],
-) -> FlashReservation:
-    """Gate first, then settle in the database in its own unit of work (a flow: it owns the transaction)."""
-    bind = factory.kw.get("bind")
-    if bind is not None:
-        precheck(bind, app_id=app_id, flash_item_id=flash_item_id, quantity=quantity, now=now())
-    verdict = gate.admit(app_id, flash_item_id, user_id, quantity)
-    call = partial(
-        attempt_now,
-        factory=factory,
-        settings=settings,
-        app_id=app_id,
-        flash_item_id=flash_item_id,
-        user_id=user_id,
-        quantity=quantity,
-    )
-    if verdict == -2:  # the gate doesn't know this item: the database alone decides
-        return call(now=now())
-    if verdict == 0:
-        if bind is not None:  # the gate's counter is short: later attempts here skip the round trip for 1 s
-            hot.for_bind(bind).saw_stock(app_id, flash_item_id, quantity - 1)
-        raise Conflict("sold out", code="sold_out")
-    if verdict < 0:
-        raise Conflict("one attempt per person", code="already_attempted")
-    try:
-        return call(now=now(), admitted=True)
-    except Conflict as exc:
-        if exc.code != "already_attempted":  # a DB duplicate means the unit is already held in the DB
-            _give_back(gate, bind, app_id, flash_item_id, user_id, quantity)
-        raise
-    except Exception:
-        _give_back(gate, bind, app_id, flash_item_id, user_id, quantity)
-        raise
-
-
-def _give_back(
-    gate: RedisGate, bind: Any, app_id: str, flash_item_id: str, user_id: str, quantity: int
-) -> None:
-    gate.give_back(app_id, flash_item_id, user_id, quantity)
-    if bind is not None:  # the unit is in the gate again: stop refusing from the cache here
-        hot.for_bind(bind).stock_returned(app_id, flash_item_id)
 
 
 _gates: dict[str, RedisGate] = {}

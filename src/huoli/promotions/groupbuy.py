@@ -9,29 +9,28 @@ refunded. Filler members are virtual: they are a count, never a payment or a com
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from huoli.db import unit_of_work
 from huoli.errors import Conflict, NotFound
 from huoli.promotions import compliance
-from huoli.promotions.common import emit, get_named, new_id
+from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import Group, GroupCampaign, GroupMember, Refund
 from huoli.promotions.schemas import GroupCampaignIn
-from huoli.settings import Settings
-from huoli.wechat.pay import RefundNotice, WeChatPayClient, WeChatPayError
+from huoli.wechat.pay import RefundNotice
+from huoli.work import Work
 
 
-def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: datetime) -> GroupCampaign:
+def create_campaign(work: Work, spec: GroupCampaignIn) -> GroupCampaign:
     compliance.enforce(compliance.check_group(spec))
+    db = work.db
     if get_named(db, GroupCampaign, spec.id) is not None:
         raise Conflict(f"group campaign {spec.id!r} exists", code="exists")
     row = GroupCampaign(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         item_id=spec.item_id,
         original_price_fen=spec.original_price_fen,
@@ -43,7 +42,7 @@ def create_campaign(*, db: Session, app_id: str, spec: GroupCampaignIn, now: dat
         fill_min_real=spec.fill_min_real,
         active=True,
         rules_text=compliance.rules_text("group", spec),
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
@@ -64,25 +63,17 @@ def get_group(db: Session, group_id: str) -> Group:
     return g
 
 
-def _event(
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    name: str,
-    key: str,
-    now: datetime,
-    user: str | None,
-    props: dict[str, object],
-) -> None:
-    emit(db, settings, app_id=app_id, name=name, ts=now, key=key, user_id=user, properties=props)
+def _event(work: Work, name: str, key: str, user: str | None, props: dict[str, object]) -> None:
+    work.emit(name, key=event_key(name, key), user_id=user, properties=props)
 
 
-def _owe_refund(db: Session, app_id: str, member: GroupMember, reason: str, now: datetime) -> None:
+def _owe_refund(work: Work, member: GroupMember, reason: str) -> None:
     """Record the refund owed for a member; the refund job pays it. One refund per member, ever."""
-    db.add(
+    now = work.now
+    work.db.add(
         Refund(
             id=new_id("rf"),
-            app_id=app_id,
+            app_id=work.app_id,
             out_refund_no=f"RF{member.id}",  # stable: a retried refund reuses it (WeChat Pay idempotency)
             out_trade_no=member.out_trade_no,
             refund_fen=member.paid_fen,
@@ -100,21 +91,13 @@ def _owe_refund(db: Session, app_id: str, member: GroupMember, reason: str, now:
 
 
 def join(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    campaign_id: str,
-    group_id: str | None,
-    user_id: str,
-    out_trade_no: str,
-    paid_fen: int,
-    now: datetime,
+    work: Work, *, campaign_id: str, group_id: str | None, user_id: str, out_trade_no: str, paid_fen: int
 ) -> tuple[GroupMember, Group | None]:
     """A paid join confirmed by the merchant backend (signed call). Idempotent on out_trade_no.
 
     Opens a group when group_id is None. A join that can't be honoured is recorded and refunded, not lost.
     """
+    db, app_id, now = work.db, work.app_id, work.now
     seen = db.scalars(select(GroupMember).where(GroupMember.out_trade_no == out_trade_no)).first()
     if seen is not None:
         return seen, db.get(Group, seen.group_id)
@@ -135,9 +118,7 @@ def join(
     expected = campaign.leader_price_fen if group_id is None else campaign.group_price_fen
     if group_id is None:
         if not campaign.active or paid_fen != expected:
-            return _reject(
-                db, settings, app_id, member, None, "amount_mismatch" if campaign.active else "inactive", now
-            ), None
+            return _reject(work, member, None, "amount_mismatch" if campaign.active else "inactive"), None
         group = Group(
             id=new_id("grp"),
             app_id=app_id,
@@ -155,12 +136,9 @@ def join(
         db.add(member)
         db.flush()
         _event(
-            db,
-            settings,
-            app_id,
+            work,
             "group_opened",
             group.id,
-            now,
             user_id,
             {
                 "group_id": group.id,
@@ -175,7 +153,7 @@ def join(
         raise NotFound(f"group {group_id!r} not found")
     group = found
     if paid_fen != expected:
-        return _reject(db, settings, app_id, member, group, "amount_mismatch", now), group
+        return _reject(work, member, group, "amount_mismatch"), group
     # The conditional increment is the seat: it serialises with other joins and with the deadline job.
     seat = db.execute(
         update(Group)
@@ -191,13 +169,7 @@ def join(
     db.refresh(group)
     if seat is None:
         return _reject(
-            db,
-            settings,
-            app_id,
-            member,
-            group,
-            f"group_{group.status}" if group.status != "open" else "group_full_or_late",
-            now,
+            work, member, group, f"group_{group.status}" if group.status != "open" else "group_full_or_late"
         ), group
     dup = db.scalars(
         select(GroupMember.id).where(
@@ -208,16 +180,13 @@ def join(
         # We hold the group's row lock from the UPDATE above, so giving the seat back is race-free.
         db.execute(update(Group).where(Group.id == group.id).values(member_count=Group.member_count - 1))
         db.refresh(group)
-        return _reject(db, settings, app_id, member, group, "already_member", now), group
+        return _reject(work, member, group, "already_member"), group
     db.add(member)
     db.flush()
     _event(
-        db,
-        settings,
-        app_id,
+        work,
         "group_joined",
         member.id,
-        now,
         user_id,
         {
             "group_id": group.id,
@@ -228,54 +197,38 @@ def join(
         },
     )
     if seat[0] == seat[1]:
-        _succeed(db, settings, app_id, group, now, filled=0)
+        _succeed(work, group, filled=0)
     return member, group
 
 
-def _reject(
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    member: GroupMember,
-    group: Group | None,
-    reason: str,
-    now: datetime,
-) -> GroupMember:
+def _reject(work: Work, member: GroupMember, group: Group | None, reason: str) -> GroupMember:
     member.status = "rejected"
-    db.add(member)
-    db.flush()
-    _owe_refund(db, app_id, member, reason, now)
+    work.db.add(member)
+    work.db.flush()
+    _owe_refund(work, member, reason)
     _event(
-        db,
-        settings,
-        app_id,
+        work,
         "group_join_rejected",
         member.id,
-        now,
         member.user_id,
         {"group_id": member.group_id, "order_id": member.out_trade_no, "reason": reason},
     )
     return member
 
 
-def _succeed(
-    db: Session, settings: Settings, app_id: str, group: Group, now: datetime, *, filled: int
-) -> bool:
-    got = db.execute(
+def _succeed(work: Work, group: Group, *, filled: int) -> bool:
+    got = work.db.execute(
         update(Group)
         .where(Group.id == group.id, Group.status == "open")
-        .values(status="succeeded", closed_at=now, filled_count=filled)
+        .values(status="succeeded", closed_at=work.now, filled_count=filled)
         .returning(Group.id)
     ).first()
     if got is not None:
-        db.refresh(group)
+        work.db.refresh(group)
         _event(
-            db,
-            settings,
-            app_id,
+            work,
             "group_succeeded",
             group.id,
-            now,
             group.leader_user_id,
             {
                 "group_id": group.id,
@@ -287,11 +240,12 @@ def _succeed(
     return got is not None
 
 
-def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 500) -> dict[str, int]:
+def close_due(work: Work, *, limit: int = 500) -> dict[str, int]:
     """Deadline job: every open group past its deadline succeeds by fill policy or fails (and owes refunds).
 
     Safe to run concurrently and repeatedly: each group closes through one conditional UPDATE.
     """
+    db, now = work.db, work.now
     out = {"failed": 0, "filled": 0}
     due = db.scalars(
         select(Group)
@@ -312,7 +266,7 @@ def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 50
         if current is None:
             continue
         if campaign.fill_policy == "fill" and current[0] >= campaign.fill_min_real:
-            if _succeed(db, settings, group.app_id, group, now, filled=group.size - current[0]):
+            if _succeed(work, group, filled=group.size - current[0]):
                 out["filled"] += 1
             continue
         failed = db.execute(
@@ -328,14 +282,11 @@ def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 50
             select(GroupMember).where(GroupMember.group_id == group.id, GroupMember.status == "joined")
         ).all()
         for m in members:
-            _owe_refund(db, group.app_id, m, "group_failed", now)
+            _owe_refund(work, m, "group_failed")
         _event(
-            db,
-            settings,
-            group.app_id,
+            work,
             "group_failed",
             group.id,
-            now,
             group.leader_user_id,
             {"group_id": group.id, "campaign_id": group.campaign_id, "members": len(members)},
         )
@@ -345,7 +296,7 @@ def close_due(*, db: Session, settings: Settings, now: datetime, limit: int = 50
 # -- refunds ------------------------------------------------------------------------------------------
 
 
-def _settle(db: Session, settings: Settings, row: Refund, outcome: str, refund_id: str | None) -> str:
+def settle(work: Work, row: Refund, outcome: str, refund_id: str | None) -> str:
     """Apply WeChat's word on a refund (an answer, a query or a notification); idempotent. Returns the
     counter it belongs to: succeeded, processing or failed."""
     if refund_id:
@@ -353,16 +304,13 @@ def _settle(db: Session, settings: Settings, row: Refund, outcome: str, refund_i
     if outcome == "SUCCESS":
         if row.status != "succeeded":
             row.status = "succeeded"
-            member = db.get(GroupMember, row.source)
+            member = work.db.get(GroupMember, row.source)
             if member is not None:
                 member.status = "refunded"
-            emit(
-                db,
-                settings,
-                app_id=row.app_id,
-                name="promo_refund_succeeded",
+            work.emit(
+                "promo_refund_succeeded",
+                key=event_key("promo_refund_succeeded", row.out_refund_no),
                 ts=row.updated_at,
-                key=row.out_refund_no,
                 user_id=member.user_id if member else None,
                 properties={"amount_fen": row.refund_fen, "order_id": row.out_trade_no, "reason": row.reason},
             )
@@ -377,92 +325,20 @@ def _settle(db: Session, settings: Settings, row: Refund, outcome: str, refund_i
     return "failed"
 
 
-def apply_refund_notice(
-    *, db: Session, settings: Settings, notice: RefundNotice, now: datetime
-) -> str | None:
-    """WeChat Pay's refund notification, already verified and decrypted: the same outcome as a query
-    (idempotent: WeChat may send it several times). None when no refund of ours has that out_refund_no.
-    A session scoped to an app (the notify URL naming it) finds only that app's refunds."""
+def refund_for_notice(db: Session, notice: RefundNotice) -> Refund | None:
+    """The refund a verified notification is about; None when no refund of ours has that out_refund_no (for
+    that order, amount and merchant). A session scoped to an app finds only that app's refunds."""
     row = db.scalars(select(Refund).where(Refund.out_refund_no == notice.out_refund_no)).first()
     if row is None or row.out_trade_no != notice.out_trade_no or row.refund_fen != notice.refund_fen:
         return None
     if notice.mchid and row.mch_id and notice.mchid != row.mch_id:
         return None  # another merchant's refund that happens to share the number: not this one
-    row.updated_at = now
+    return row
+
+
+def apply_refund_notice(work: Work, row: Refund, notice: RefundNotice) -> str:
+    """WeChat Pay's refund notification on its refund (refund_for_notice): the same outcome as a query
+    (idempotent: WeChat may send it several times)."""
+    row.updated_at = work.now
     row.last_error = None if notice.status == "SUCCESS" else f"notification: {notice.event_type}"
-    return _settle(db, settings, row, notice.status, notice.refund_id)
-
-
-def process_refunds(
-    *,
-    factory: sessionmaker[Session],
-    pay_for: Callable[[str], WeChatPayClient | None],
-    settings: Settings,
-    now: Callable[[], datetime],
-    notify_url: Callable[[str], str | None] = lambda _app_id: None,
-    limit: int = 1000,
-    max_attempts: int = 20,
-) -> dict[str, int]:
-    """Pay owed refunds through WeChat Pay (a flow: one short transaction per refund, the HTTP call outside).
-
-    The same out_refund_no is sent on every retry, so a crash between WeChat's answer and our commit just
-    repeats a request WeChat treats as the same refund. Pacing is the client's (shared per merchant).
-    `pay_for(app_id)` is the app's merchant (payments.Merchants); None leaves its refunds pending
-    (`not_configured`) without using up their attempts.
-    """
-    out = {"succeeded": 0, "processing": 0, "retry": 0, "failed": 0, "not_configured": 0}
-    with unit_of_work(factory) as db:
-        todo = db.execute(
-            select(
-                Refund.id,
-                Refund.app_id,
-                Refund.out_refund_no,
-                Refund.out_trade_no,
-                Refund.refund_fen,
-                Refund.total_fen,
-                Refund.reason,
-                Refund.status,
-                Refund.mch_id,
-            )
-            .where(Refund.status.in_(("pending", "processing")))
-            .order_by(Refund.created_at)
-            .limit(limit)
-        ).all()
-    for rid, app_id, out_refund_no, out_trade_no, refund_fen, total_fen, reason, status, mch_id in todo:
-        pay = pay_for(app_id)
-        # Only the merchant that took a refund can answer for it: after the app changed merchant, skip it.
-        if pay is None or (status == "processing" and mch_id and mch_id != pay.mchid):
-            out["not_configured"] += 1
-            continue
-        try:
-            result = (
-                pay.query_refund(out_refund_no)
-                if status == "processing"
-                else pay.refund(
-                    out_trade_no=out_trade_no,
-                    out_refund_no=out_refund_no,
-                    refund_fen=refund_fen,
-                    total_fen=total_fen,
-                    reason=reason,
-                    notify_url=notify_url(app_id),
-                )
-            )
-            outcome, error, refund_id = result.status, None, result.refund_id
-        except WeChatPayError as exc:
-            outcome, error, refund_id = (
-                ("RETRY" if exc.retryable else "FAILED"),
-                f"{exc.code}: {exc.message}",
-                None,
-            )
-        with unit_of_work(factory, app_id=app_id) as db:
-            row = db.get(Refund, rid)
-            assert row is not None
-            row.attempts += 1
-            row.mch_id = pay.mchid
-            row.updated_at = now()
-            row.last_error = error
-            if outcome == "RETRY" and row.attempts < max_attempts:
-                out["retry"] += 1
-                continue
-            out[_settle(db, settings, row, "FAILED" if outcome == "RETRY" else outcome, refund_id)] += 1
-    return out
+    return settle(work, row, notice.status, notice.refund_id)

@@ -4,14 +4,17 @@ payment through each app's own WeChat Pay merchant (as `huoli promotions refunds
 from __future__ import annotations
 
 from huoli.jobs.registry import JobContext, every, job
-from huoli.promotions import groupbuy, payments, service
+from huoli.promotions import flows, payments, service
+from huoli.work import Caller, work_in
 
 
 @job("promotions.sweep", schedule=every(minutes=1))
 def sweep(ctx: JobContext) -> dict[str, object]:
     """Expire coupons and unpaid flash reservations, close due group buys, expire bargains, credit
     commissions."""
-    return service.run_jobs(db=ctx.session, settings=ctx.rt.settings, now=ctx.now)
+    assert ctx.app_id is not None  # a per-app job
+    work = work_in(ctx.session, ctx.rt, ctx.rt.app_cache.get(ctx.app_id), Caller("job"), ctx.now)
+    return service.run_jobs(work)
 
 
 @job("promotions.refunds", schedule=every(minutes=5), scope="global", transaction=False)
@@ -20,13 +23,11 @@ def refunds(ctx: JobContext) -> dict[str, object]:
     without one keep theirs pending for `huoli promotions refunds` with the deployment merchant."""
     settings = ctx.rt.settings
     base = settings.wechatpay_notify_base_url.rstrip("/")
-    with payments.Merchants(ctx.rt.sessions, base_url=settings.wechatpay_base_url) as merchants:
+    with flows.merchants(ctx.rt, base_url=settings.wechatpay_base_url) as merchants:
         return dict(
-            groupbuy.process_refunds(
-                factory=ctx.rt.sessions,
+            flows.process_refunds(
+                ctx.rt,
                 pay_for=merchants,
-                settings=settings,
-                now=ctx.rt.clock,
                 notify_url=lambda app: f"{base}{payments.notify_path(app)}" if base else None,
             )
         )

@@ -19,9 +19,8 @@ from typing import Literal
 
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from huoli.db import read_only
 from huoli.promotions.models import WeChatPayMerchant
 from huoli.settings import Settings
 from huoli.wechat.pay import DEFAULT_BASE_URL, DEFAULT_QPS, Verifier, WeChatPayClient, load_public_key
@@ -122,7 +121,8 @@ def get(db: Session, app_id: str) -> WeChatPayMerchant | None:
 
 
 def put(*, db: Session, app_id: str, spec: MerchantIn, now: datetime) -> WeChatPayMerchant:
-    """Set or replace the app's merchant (the whole configuration at once: keys belong together)."""
+    """Set or replace the app's merchant (the whole configuration at once: keys belong together). Narrow
+    parameters: `huoli apps set-wechatpay` calls it too (no event, no settings)."""
     row = get(db, app_id)
     if row is None:
         row = WeChatPayMerchant(app_id=app_id)
@@ -235,21 +235,36 @@ class DeploymentMerchant:
     platform_public_key_pem: bytes
 
 
+def own_merchant(db: Session, app_id: str) -> DeploymentMerchant | None:
+    """The app's own merchant as a refund run needs it (decrypted keys), or None."""
+    row = get(db, app_id)
+    if row is None:
+        return None
+    return DeploymentMerchant(
+        row.mch_id,
+        row.merchant_serial,
+        row.private_key_pem.encode(),
+        row.platform_key_id,
+        row.platform_public_key_pem.encode(),
+    )
+
+
 class Merchants:
     """Refund clients per app for one refund run: each app's own merchant, else the deployment's, else None.
 
-    Apps of one merchant share one client, so the pacing (WeChat's limit is per merchant) is shared too."""
+    Apps of one merchant share one client, so the pacing (WeChat's limit is per merchant) is shared too.
+    `own(app_id)` reads an app's own merchant (flows.merchants gives it a unit of work of its own)."""
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        own: Callable[[str], DeploymentMerchant | None],
         *,
         fallback: DeploymentMerchant | None = None,
         base_url: str = DEFAULT_BASE_URL,
         qps: float = DEFAULT_QPS,
         make_client: Callable[..., WeChatPayClient] = WeChatPayClient,
     ) -> None:
-        self._factory = factory
+        self._own = own
         self._fallback = fallback
         self._base_url = base_url
         self._qps = qps
@@ -280,20 +295,7 @@ class Merchants:
     def __call__(self, app_id: str) -> WeChatPayClient | None:
         with self._lock:
             if app_id not in self._by_app:
-                with read_only(self._factory, app_id=app_id) as db:
-                    row = get(db, app_id)
-                    own = (
-                        None
-                        if row is None
-                        else DeploymentMerchant(
-                            row.mch_id,
-                            row.merchant_serial,
-                            row.private_key_pem.encode(),
-                            row.platform_key_id,
-                            row.platform_public_key_pem.encode(),
-                        )
-                    )
-                chosen = own or self._fallback
+                chosen = self._own(app_id) or self._fallback
                 self._by_app[app_id] = self._client(chosen) if chosen is not None else None
             return self._by_app[app_id]
 

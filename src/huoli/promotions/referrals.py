@@ -16,23 +16,24 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.promotions import compliance, coupons
-from huoli.promotions.common import emit, get_named, new_id
+from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import InviteCode, ReferralBinding, ReferralProgram
 from huoli.promotions.schemas import ReferralProgramIn
-from huoli.settings import Settings
+from huoli.work import Work
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O/1/I: codes get read aloud and typed
 
 
-def create_program(*, db: Session, app_id: str, spec: ReferralProgramIn, now: datetime) -> ReferralProgram:
+def create_program(work: Work, spec: ReferralProgramIn) -> ReferralProgram:
     compliance.enforce(compliance.check_referral(spec))
+    db = work.db
     for tid in (spec.referrer_template_id, spec.invitee_template_id):
         coupons.get_template(db, tid)
     if get_named(db, ReferralProgram, spec.id) is not None:
         raise Conflict(f"referral program {spec.id!r} exists", code="exists")
     row = ReferralProgram(
         id=spec.id,
-        app_id=app_id,
+        app_id=work.app_id,
         name=spec.name,
         qualifying_action=spec.qualifying_action,
         referrer_template_id=spec.referrer_template_id,
@@ -41,15 +42,16 @@ def create_program(*, db: Session, app_id: str, spec: ReferralProgramIn, now: da
         new_user_window_s=spec.new_user_window_s,
         active=True,
         rules_text=compliance.rules_text("referral", spec),
-        created_at=now,
+        created_at=work.now,
     )
     db.add(row)
     db.flush()
     return row
 
 
-def invite_code(*, db: Session, app_id: str, program_id: str, user_id: str, now: datetime) -> InviteCode:
+def invite_code(work: Work, *, program_id: str, user_id: str) -> InviteCode:
     """The user's code for a program (created once). Share it as `hl_campaign=ref_<code>` via the SDK."""
+    db = work.db
     program = get_named(db, ReferralProgram, program_id)
     if program is None or not program.active:
         raise NotFound(f"referral program {program_id!r} not found")
@@ -65,28 +67,20 @@ def invite_code(*, db: Session, app_id: str, program_id: str, user_id: str, now:
             InviteCode,
             {
                 "id": new_id("inv"),
-                "app_id": app_id,
+                "app_id": work.app_id,
                 "program_id": program_id,
                 "user_id": user_id,
                 "code": code,
                 "rewarded_count": 0,
-                "created_at": now,
+                "created_at": work.now,
             },
         )
     raise HuoliError("could not allocate an invite code; retry", code="code_allocation_failed")
 
 
-def bind(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    code: str,
-    invitee_user_id: str,
-    invitee_created_at: datetime,
-    now: datetime,
-) -> ReferralBinding:
+def bind(work: Work, *, code: str, invitee_user_id: str, invitee_created_at: datetime) -> ReferralBinding:
     """Bind an invitee opening the app from an invite. First binding wins; only new users bind."""
+    db, now = work.db, work.now
     inv = db.scalars(select(InviteCode).where(InviteCode.code == code.strip().upper())).first()
     if inv is None:
         raise NotFound("unknown invite code", code="unknown_code")
@@ -109,7 +103,7 @@ def bind(
         ReferralBinding,
         {
             "id": bid,
-            "app_id": app_id,
+            "app_id": work.app_id,
             "program_id": program.id,
             "invitee_user_id": invitee_user_id,
             "referrer_user_id": inv.user_id,
@@ -125,13 +119,9 @@ def bind(
         )
     ).one()
     if row.id == bid:
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="referral_bound",
-            ts=now,
-            key=bid,
+        work.emit(
+            "referral_bound",
+            key=event_key("referral_bound", bid),
             user_id=invitee_user_id,
             properties={"program_id": program.id, "sharer_id": inv.user_id},
         )
@@ -139,19 +129,13 @@ def bind(
 
 
 def qualify(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    invitee_user_id: str,
-    action: str,
-    now: datetime,
-    blocked_reason: str | None = None,
+    work: Work, *, invitee_user_id: str, action: str, blocked_reason: str | None = None
 ) -> list[ReferralBinding]:
     """The invitee did `action` (first_order | registration): reward both sides of every matching binding.
 
     `blocked_reason` (velocity or risk refusal decided by the caller) closes the binding without rewards.
     """
+    db, now = work.db, work.now
     done = []
     rows = db.scalars(
         select(ReferralBinding).where(
@@ -172,16 +156,7 @@ def qualify(
         if flipped is None or blocked_reason:
             continue
         problems: list[str] = []
-        _reward(
-            db,
-            settings,
-            app_id,
-            program.invitee_template_id,
-            invitee_user_id,
-            f"ref:{b.id}:invitee",
-            now,
-            problems,
-        )
+        _reward(work, program.invitee_template_id, invitee_user_id, f"ref:{b.id}:invitee", problems)
         # The cap slot and the referrer's coupon share a savepoint: a failed reward gives the slot back.
         capped = None
         try:
@@ -197,13 +172,10 @@ def qualify(
                 ).first()
                 if capped is not None:
                     coupons.claim(
-                        db=db,
-                        settings=settings,
-                        app_id=app_id,
+                        work,
                         template_id=program.referrer_template_id,
                         user_id=b.referrer_user_id,
                         claim_key=f"ref:{b.id}:referrer",
-                        now=now,
                         source="referral",
                     )
                     b.referrer_rewarded = True
@@ -213,13 +185,9 @@ def qualify(
         if problems:
             b.note = "; ".join(problems)[:200]
         db.flush()
-        emit(
-            db,
-            settings,
-            app_id=app_id,
-            name="referral_rewarded",
-            ts=now,
-            key=b.id,
+        work.emit(
+            "referral_rewarded",
+            key=event_key("referral_rewarded", b.id),
             user_id=invitee_user_id,
             properties={
                 "program_id": program.id,
@@ -232,30 +200,12 @@ def qualify(
     return done
 
 
-def _reward(
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    template_id: str,
-    user_id: str,
-    key: str,
-    now: datetime,
-    problems: list[str],
-) -> bool:
+def _reward(work: Work, template_id: str, user_id: str, key: str, problems: list[str]) -> bool:
     """Issue a reward coupon in a savepoint: a paused or exhausted reward template is noted on the binding,
     never allowed to fail the order payment that qualified it."""
     try:
-        with db.begin_nested():
-            coupons.claim(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                template_id=template_id,
-                user_id=user_id,
-                claim_key=key,
-                now=now,
-                source="referral",
-            )
+        with work.db.begin_nested():
+            coupons.claim(work, template_id=template_id, user_id=user_id, claim_key=key, source="referral")
         return True
     except HuoliError as exc:
         problems.append(f"{template_id}: {exc.code}")

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, UpstreamUnavailable
-from huoli.promotions.common import emit
+from huoli.promotions.common import event_key
 from huoli.promotions.models import VelocityCounter
-from huoli.settings import Settings
 from huoli.wechat.client import WeChatClient
 from huoli.wechat.errors import WeChatError
+from huoli.work import Work
 
 MAX_RISK_RANK = 2  # 0–2 pass; 3 and 4 are WeChat's high-risk ranks
 
@@ -50,18 +50,16 @@ def _window(now: datetime, seconds: int) -> datetime:
 
 
 def hit(
+    work: Work,
     *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
     action: str,
-    now: datetime,
     user_id: str | None = None,
     device_id: str | None = None,
     ip: str | None = None,
     limits: dict[str, tuple[int, int]] | None = None,
 ) -> None:
     """Count one `action` for each known subject; raise RateLimited (and roll back) when a limit is reached."""
+    db, now = work.db, work.now
     rules = limits if limits is not None else LIMITS.get(action, {})
     subjects = {"user": user_id, "device": device_id, "ip": ip}
     for kind, (limit, seconds) in rules.items():
@@ -73,7 +71,7 @@ def hit(
             db,
             VelocityCounter,
             {
-                "app_id": app_id,
+                "app_id": work.app_id,
                 "action": action,
                 "kind": kind,
                 "subject": subject,
@@ -127,16 +125,10 @@ def check_rank(rank: int | None, max_rank: int = MAX_RISK_RANK) -> None:
         raise RiskRefused("this reward is not available to this account", details={"risk_rank": rank})
 
 
-def record_block(
-    *, db: Session, settings: Settings, app_id: str, user_id: str, action: str, reason: str, now: datetime
-) -> None:
-    emit(
-        db,
-        settings,
-        app_id=app_id,
-        name="reward_blocked",
-        ts=now,
-        key=f"{action}:{user_id}:{now.isoformat()}:{reason}",
+def record_block(work: Work, *, user_id: str, action: str, reason: str) -> None:
+    work.emit(
+        "reward_blocked",
+        key=event_key("reward_blocked", f"{action}:{user_id}:{work.now.isoformat()}:{reason}"),
         user_id=user_id,
         properties={"action": action, "reason": reason},
     )

@@ -1,8 +1,9 @@
 """Use cases that span the mechanics: what an order's payment, refund or cancellation means for promotions,
 the periodic jobs, and the facts about users that the fission rules need.
 
-Each function takes the caller's session and never commits: a paid order redeems its coupons, settles its
-flash reservation, qualifies its referral and creates its commissions in one transaction.
+Each use case takes the caller's Work (its session, app and time) and never commits: a paid order redeems
+its coupons, settles its flash reservation, qualifies its referral and creates its commissions in one
+transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from huoli import caches
+from huoli.apps.models import App
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound
 from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk
@@ -38,6 +41,7 @@ from huoli.promotions.models import (
 from huoli.settings import Settings
 from huoli.users import service as users
 from huoli.wechat.client import WeChatClient
+from huoli.work import Caller, Work
 
 UserFacts = users.UserFacts
 
@@ -47,20 +51,19 @@ def user_facts(db: Session, user_id: str) -> UserFacts | None:
     return users.user_facts(db, user_id)
 
 
-def record_paid_order(
-    db: Session, *, app_id: str, order_id: str, user_id: str, paid_fen: int, now: datetime
-) -> bool:
+def record_paid_order(work: Work, *, order_id: str, user_id: str, paid_fen: int) -> bool:
     """Remember a paid order; True when it is the user's first one reported here (decided by the database)."""
+    db = work.db
     insert_or_ignore(
         db,
         PaidOrder,
         {
             "id": new_id("po"),
-            "app_id": app_id,
+            "app_id": work.app_id,
             "order_id": order_id,
             "user_id": user_id,
             "paid_fen": paid_fen,
-            "paid_at": now,
+            "paid_at": work.now,
         },
     )
     first = db.execute(
@@ -80,14 +83,11 @@ class OrderPaidResult:
 
 
 def order_paid(
+    work: Work,
     *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
     order_id: str,
     user_id: str,
     paid_fen: int,
-    now: datetime,
     coupon_ids: list[str],
     flash_reservation_id: str | None,
     referral_blocked_reason: str | None = None,
@@ -95,137 +95,75 @@ def order_paid(
 ) -> OrderPaidResult:
     """The merchant backend says the order was paid. Idempotent: reporting it again changes nothing."""
     out = OrderPaidResult()
-    first = record_paid_order(
-        db, app_id=app_id, order_id=order_id, user_id=user_id, paid_fen=paid_fen, now=now
-    )
-    out.redeemed_coupons = coupons.redeem(
-        db=db,
-        settings=settings,
-        app_id=app_id,
-        order_id=order_id,
-        now=now,
-        coupon_ids=coupon_ids,
-        user_id=user_id,
-    )
+    first = record_paid_order(work, order_id=order_id, user_id=user_id, paid_fen=paid_fen)
+    out.redeemed_coupons = coupons.redeem(work, order_id=order_id, coupon_ids=coupon_ids, user_id=user_id)
     if flash_reservation_id:
         out.flash_reservation = flashsale.mark_paid(
-            db=db,
-            settings=settings,
-            app_id=app_id,
-            reservation_id=flash_reservation_id,
-            order_id=order_id,
-            now=now,
+            work, reservation_id=flash_reservation_id, order_id=order_id
         ).id
     if first and qualify_referral:
         out.referrals_rewarded = len(
             referrals.qualify(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                invitee_user_id=user_id,
-                action="first_order",
-                now=now,
-                blocked_reason=referral_blocked_reason,
+                work, invitee_user_id=user_id, action="first_order", blocked_reason=referral_blocked_reason
             )
         )
     out.commissions = [
         {"level": c.level, "distributor_user_id": c.distributor_user_id, "amount_fen": c.amount_fen}
-        for c in distribution.on_order_paid(
-            db=db,
-            settings=settings,
-            app_id=app_id,
-            order_id=order_id,
-            buyer_user_id=user_id,
-            paid_fen=paid_fen,
-            now=now,
-        )
+        for c in distribution.on_order_paid(work, order_id=order_id, buyer_user_id=user_id, paid_fen=paid_fen)
     ]
     return out
 
 
-def order_refunded(
-    *, db: Session, settings: Settings, app_id: str, order_id: str, now: datetime
-) -> dict[str, int]:
+def order_refunded(work: Work, *, order_id: str) -> dict[str, int]:
     return {
-        "coupons_returned": len(
-            coupons.roll_back(db=db, settings=settings, app_id=app_id, order_id=order_id, now=now)
-        ),
-        "commissions_reversed": distribution.on_order_refunded(
-            db=db, settings=settings, app_id=app_id, order_id=order_id, now=now
-        ),
+        "coupons_returned": len(coupons.roll_back(work, order_id=order_id)),
+        "commissions_reversed": distribution.on_order_refunded(work, order_id=order_id),
     }
 
 
-def order_cancelled(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    order_id: str,
-    flash_reservation_id: str | None,
-    now: datetime,
-) -> dict[str, int]:
-    released = coupons.release(db=db, settings=settings, app_id=app_id, order_id=order_id, now=now)
-    gate = flashsale.gate_for(settings.redis_url)
+def order_cancelled(work: Work, *, order_id: str, flash_reservation_id: str | None) -> dict[str, int]:
+    released = coupons.release(work, order_id=order_id)
+    gate = flashsale.gate_for(work.settings.redis_url)
     stock = (
-        flashsale.cancel(db=db, settings=settings, reservation_id=flash_reservation_id, now=now, gate=gate)
-        if flash_reservation_id
-        else []
+        flashsale.cancel(work, reservation_id=flash_reservation_id, gate=gate) if flash_reservation_id else []
     )
     return {"coupons_released": len(released), "flash_units_returned": sum(r[3] for r in stock)}
 
 
 def order_partly_refunded(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    order_id: str,
-    refund_key: str,
-    remaining_before_fen: int,
-    remaining_after_fen: int,
-    now: datetime,
+    work: Work, *, order_id: str, refund_key: str, remaining_before_fen: int, remaining_after_fen: int
 ) -> dict[str, int]:
     """Part of a paid order was refunded: its commissions shrink pro rata; coupons stay redeemed until the
     order is refunded in full (order_refunded)."""
     return {
         "commissions_reduced": distribution.on_order_partly_refunded(
-            db=db,
-            settings=settings,
-            app_id=app_id,
+            work,
             order_id=order_id,
             refund_key=refund_key,
             remaining_before_fen=remaining_before_fen,
             remaining_after_fen=remaining_after_fen,
-            now=now,
         )
     }
 
 
 def join_group(
+    work: Work,
     *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
     campaign_id: str,
     group_id: str | None,
     user_id: str,
     out_trade_no: str,
     paid_fen: int,
-    now: datetime,
 ) -> dict[str, Any]:
     """A paid group-buy join (the signed groups/join call's use case); a join that can't be honoured is
     answered 'rejected' and refunded by the refunds job."""
     m, g = groupbuy.join(
-        db=db,
-        settings=settings,
-        app_id=app_id,
+        work,
         campaign_id=campaign_id,
         group_id=group_id,
         user_id=user_id,
         out_trade_no=out_trade_no,
         paid_fen=paid_fen,
-        now=now,
     )
     return {
         "member_id": m.id,
@@ -266,13 +204,9 @@ def referral_verdict(wechat: WeChatClient, *, openid: str, client_ip: str) -> Re
     return ReferralVerdict()
 
 
-def record_referral_block(
-    *, db: Session, settings: Settings, app_id: str, user_id: str, reason: str, now: datetime
-) -> None:
+def record_referral_block(work: Work, *, user_id: str, reason: str) -> None:
     """Log the refusal (reward_blocked) in the caller's transaction."""
-    risk.record_block(
-        db=db, settings=settings, app_id=app_id, user_id=user_id, action="referral", reason=reason, now=now
-    )
+    risk.record_block(work, user_id=user_id, action="referral", reason=reason)
 
 
 _RULED: dict[str, type[CouponTemplate | GroupCampaign | BargainCampaign | ReferralProgram]] = {
@@ -298,18 +232,15 @@ def rules_text(db: Session, *, app_id: str, kind: str, item_id: str) -> str:
     return row.rules_text
 
 
-def run_jobs(*, db: Session, settings: Settings, now: datetime) -> dict[str, object]:
-    """Every periodic job except refund payment (which calls WeChat Pay): safe to run often and concurrently."""
+def run_jobs(work: Work) -> dict[str, object]:
+    """Every periodic job except refund payment (which calls WeChat Pay), for the work's app: safe to run
+    often and concurrently."""
     return {
-        "coupons": coupons.expire(db=db, settings=settings, now=now),
-        "flash_expired": len(
-            flashsale.expire_unpaid(
-                db=db, settings=settings, now=now, gate=flashsale.gate_for(settings.redis_url)
-            )
-        ),
-        "groups": groupbuy.close_due(db=db, settings=settings, now=now),
-        "bargains_expired": bargain.expire(db=db, settings=settings, now=now),
-        "commissions_credited": distribution.credit_due(db=db, settings=settings, now=now),
+        "coupons": coupons.expire(work),
+        "flash_expired": len(flashsale.expire_unpaid(work, gate=flashsale.gate_for(work.settings.redis_url))),
+        "groups": groupbuy.close_due(work),
+        "bargains_expired": bargain.expire(work),
+        "commissions_credited": distribution.credit_due(work),
     }
 
 
@@ -348,16 +279,22 @@ def claim_coupon(
     source: str,
 ) -> tuple[str, bool]:
     """Issue one coupon of a template once per claim key, under the template's stock and limits (loyalty's
-    rewards and points mall): (coupon id, whether this call issued it); raises the HuoliError of a refusal."""
-    coupon, created = coupons.claim(
+    rewards and points mall): (coupon id, whether this call issued it); raises the HuoliError of a refusal.
+    Loyalty's context carries no Work yet, so one is made here on the caller's session."""
+    app = db.get(App, app_id)
+    if app is None:
+        raise NotFound(f"app {app_id!r} not found", code="unknown_app")
+    work = Work(
         db=db,
-        settings=settings,
-        app_id=app_id,
-        template_id=template_id,
-        user_id=user_id,
-        claim_key=claim_key,
+        app=app,
         now=now,
-        source=source,
+        settings=settings,
+        caller=Caller("user", user_id),
+        clock=lambda: now,
+        caches=caches.of(db),
+    )
+    coupon, created = coupons.claim(
+        work, template_id=template_id, user_id=user_id, claim_key=claim_key, source=source
     )
     return coupon.id, created
 

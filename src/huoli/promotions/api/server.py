@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from huoli.apps.models import App
-from huoli.deps import RuntimeDep, SignedAppDep, SignedDbDep
+from huoli.deps import RuntimeDep, SignedAppDep, SignedWorkDep
 from huoli.errors import ValidationFailed
 from huoli.promotions import flows, payments, service
 from huoli.promotions.schemas import (
@@ -57,49 +57,29 @@ def server_order_paid(
 
 
 @router.post(f"{SERVER}/orders/refunded", deprecated=True, response_model=OrderRefundedOut)
-def server_order_refunded(
-    body: OrderRefundedIn, runtime: RuntimeDep, app: SignedAppDep, db: SignedDbDep
-) -> OrderRefundedOut:
+def server_order_refunded(body: OrderRefundedIn, work: SignedWorkDep) -> OrderRefundedOut:
     """Deprecated alias: /v1/server/orders/refunded."""
-    r = service.order_refunded(
-        db=db, settings=runtime.settings, app_id=app.id, order_id=body.order_id, now=runtime.clock()
-    )
-    return OrderRefundedOut.model_validate(r)
+    return OrderRefundedOut.model_validate(service.order_refunded(work, order_id=body.order_id))
 
 
 @router.post(f"{SERVER}/orders/cancelled", deprecated=True, response_model=OrderCancelledOut)
-def server_order_cancelled(
-    body: OrderCancelledIn, runtime: RuntimeDep, app: SignedAppDep, db: SignedDbDep
-) -> OrderCancelledOut:
+def server_order_cancelled(body: OrderCancelledIn, work: SignedWorkDep) -> OrderCancelledOut:
     """Deprecated alias: /v1/server/orders/cancelled."""
-    r = service.order_cancelled(
-        db=db,
-        settings=runtime.settings,
-        app_id=app.id,
-        order_id=body.order_id,
-        flash_reservation_id=body.flash_reservation_id,
-        now=runtime.clock(),
-    )
+    r = service.order_cancelled(work, order_id=body.order_id, flash_reservation_id=body.flash_reservation_id)
     return OrderCancelledOut.model_validate(r)
 
 
 @router.post(f"{SERVER}/groups/join", response_model=GroupJoinOut)
-def server_group_join(
-    body: GroupJoinIn, runtime: RuntimeDep, app: SignedAppDep, db: SignedDbDep
-) -> GroupJoinOut:
+def server_group_join(body: GroupJoinIn, work: SignedWorkDep) -> GroupJoinOut:
     """A member's payment for a group buy was confirmed (WeChat Pay notify). Idempotent on out_trade_no.
     A payment that can't join (closed, full, duplicate, wrong amount) is answered 'rejected' and refunded."""
-    uid = _server_user(app, body.user_id, body.openid)
     joined = service.join_group(
-        db=db,
-        settings=runtime.settings,
-        app_id=app.id,
+        work,
         campaign_id=body.campaign_id,
         group_id=body.group_id,
-        user_id=uid,
+        user_id=_server_user(work.app, body.user_id, body.openid),
         out_trade_no=body.out_trade_no,
         paid_fen=body.paid_fen,
-        now=runtime.clock(),
     )
     return GroupJoinOut.model_validate(joined)
 
