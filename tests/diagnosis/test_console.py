@@ -5,6 +5,7 @@ errors (checked by the console fixture)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from tests.browser.fixtures import ConsoleSession, LiveServer
@@ -27,22 +28,47 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     assert {"interaction.comment_rate", "interaction.share_rate", "interaction.favorite_rate"} <= ids, ids
     card = page.locator(".finding[data-id='interaction.comment_rate']")
     assert card.get_attribute("data-severity") == "high"
-    assert "exact binomial test" in card.locator(".evidence").inner_text()
+    assert "精确二项检验" in card.locator(".evidence").inner_text()  # the test named in Chinese
     assert card.locator("li[data-playbook=loyalty_tasks]").count() == 1
+    # Words and percentages, not codes and fractions: severity 严重, rate 0.0%, "p < 0.001" (never "p = 0").
+    assert page.locator("section[data-severity=high] > h2").first.inner_text() == "严重"
+    assert "当前: 0.0%" in card.locator(".values").inner_text()
+    evidence = card.locator(".evidence").inner_text()
+    assert "p < 0.001" in evidence and "p = 0 " not in evidence, evidence
+    # A playbook links to the console page that acts on it, by the page's name; none shows an API path.
+    link = card.locator("li[data-playbook=loyalty_tasks] a")
+    assert link.get_attribute("href") == "#/loyalty-rules" and link.inner_text() == "积分规则"
+    assert "/admin/" not in page.locator("#diag-findings").inner_text()
+    assert "数据不足" not in page.locator("#diag-findings").inner_text()
     console.shot("findings")
 
     card.locator("button.drill").click()
     page.locator("#diag-drill[data-state=ready][data-finding='interaction.comment_rate']").wait_for(
         timeout=120_000
     )
+    # The drill-down opens in the card that was clicked, in view (it used to open below every finding).
+    assert card.locator("#diag-drill").count() == 1
+    top, bottom, height = page.evaluate(
+        "() => { const r = document.querySelector('#diag-drill').getBoundingClientRect();"
+        " return [r.top, r.bottom, innerHeight]; }"
+    )
+    assert 0 <= top < height and bottom > 0, (top, bottom, height)
     assert page.locator("#diag-drill-chart canvas").count() >= 1
     rows = page.locator("#diag-drill table tbody tr")
     assert rows.count() == 5  # four baseline windows and the current one, one analytics request each
     assert len(console.api_requests("/admin/analytics/interaction")) == 5
     # The current window's comment rate, fetched from analytics, is the finding's "current" value: zero.
-    assert rows.nth(4).locator("td").nth(1).inner_text() == "0"
-    assert float(rows.nth(0).locator("td").nth(1).inner_text()) > 0.01
+    assert rows.nth(4).locator("td").nth(1).inner_text() == "0.0%"
+    assert float(rows.nth(0).locator("td").nth(1).inner_text().rstrip("%")) > 1.0
     console.shot("drilldown")
+
+    # Pulse charts the daily Pulse, not the dormant users.
+    pulse = page.locator(".finding[data-id='churn.pulse']")
+    pulse.locator("button.drill").click()
+    page.locator("#diag-drill[data-state=ready][data-finding='churn.pulse']").wait_for(timeout=120_000)
+    assert pulse.locator("#diag-drill").count() == 1
+    assert "Pulse" in page.locator("#diag-drill table thead").inner_text()
+    console.shot("drilldown-pulse")
 
     # A daily-series drill-down: new users per day over the baseline and current windows (35 days).
     page.locator(".finding[data-id='churn.new_users'] button.drill").click()
@@ -52,7 +78,37 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     assert len(console.api_requests("/admin/analytics/activity")) == 1
     console.shot("drilldown-series")
 
+    # English: the same page in words of that language.
+    page.locator("#lang-toggle").click()
+    page.locator("#diag-verdict", has_text="problems found").wait_for(timeout=240_000)
+    assert page.locator("section[data-severity=high] > h2").first.inner_text() == "High"
+    card = page.locator(".finding[data-id='interaction.comment_rate']")
+    assert card.locator("li[data-playbook=loyalty_tasks] a").inner_text() == "Loyalty rules"
+    assert "exact binomial test" in card.locator(".evidence").inner_text()
+    console.shot("findings-en")
+    page.locator("#lang-toggle").click()
+    page.locator("#diag-verdict", has_text="发现").wait_for(timeout=240_000)
+
     # Re-running with an explicit end date reloads the findings for that day.
     page.locator("#diag-form input[name=end]").fill(yesterday.isoformat())
     page.locator("#diag-form button[type=submit]").click()
     page.locator(f"#page-body[data-loaded='{yesterday.isoformat()}']").wait_for(timeout=240_000)
+
+
+def test_an_empty_app_reads_not_enough_data(
+    open_console: Callable[..., ConsoleSession], live_server: LiveServer
+) -> None:
+    keys = live_server.make_app("fresh", "新店")
+    console = open_console(keys["owner"])
+    page = console.page
+    console.goto("#/diagnosis")
+    console.wait_ready()
+    page.locator("#diag-nodata").wait_for(timeout=120_000)
+    text = page.locator("#diag-nodata").inner_text()
+    assert "数据不足" in text and "14 天" in text and "没有任何事件" in text, text
+    assert page.locator("#diag-none").count() == 0  # not "no problems found"
+    console.shot("not-enough-data")
+    page.locator("#lang-toggle").click()
+    page.locator("#diag-nodata h2", has_text="Not enough data").wait_for(timeout=120_000)
+    assert "at least 14 days" in page.locator("#diag-nodata").inner_text()
+    console.shot("not-enough-data-en")

@@ -45,3 +45,19 @@ def test_not_enough_data_says_what_is_needed_and_what_there_is() -> None:
     few = {**short, "history_days": 40}
     en = text.verdict({**d, "data": few}, "en")
     assert "at least 30 users" in en and "has 3 active users" in en
+
+
+def test_every_test_name_reads_in_chinese() -> None:
+    import inspect
+
+    from huoli.diagnosis import stats
+    from huoli.diagnosis.checks import churn_outrunning_growth, root_cause
+
+    src = "".join(inspect.getsource(m) for m in (stats, root_cause, churn_outrunning_growth))
+    import re
+
+    names = set(re.findall(r'"test": "([^"]+)"', src)) | set(re.findall(r'\["test"\] = "([^"]+)"', src))
+    assert len(names) >= 9
+    for name in names:
+        assert text.test_name(name, "zh") != name, name
+        assert text.test_name(name, "en") == name

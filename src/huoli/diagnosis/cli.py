@@ -29,8 +29,18 @@ class Lang(StrEnum):
 
 
 HEAD = {
-    "zh": ["严重度", "问题", "当前", "基线", "变化", "检验", "p（BH 校正）", "受影响用户", "建议方案"],
-    "en": ["Severity", "Finding", "Current", "Baseline", "Change", "Test", "p (adj.)", "Users", "Playbooks"],
+    "zh": ["严重度", "问题", "当前", "基线", "变化", "检验", "p 值（BH 校正）", "受影响用户", "建议方案"],
+    "en": [
+        "Severity",
+        "Finding",
+        "Current",
+        "Baseline",
+        "Change",
+        "Test",
+        "p (BH-adjusted)",
+        "Users",
+        "Playbooks",
+    ],
 }
 
 
@@ -42,8 +52,8 @@ def _row(f: dict[str, Any], lang: text.Lang) -> list[str]:
         x["current"],
         x["baseline"],
         x["change"],
-        f["evidence"]["test"],
-        x["p_adjusted"].removeprefix("p(BH) "),
+        x["test"],
+        x["p_adjusted"],
         f"{f['users_affected']:,}",
         ", ".join(f["playbooks"]),
     ]

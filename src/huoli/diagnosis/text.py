@@ -17,6 +17,21 @@ SEVERITY: dict[str, dict[str, str]] = {
     "low": {"zh": "提示", "en": "Notice"},
 }
 
+# The tests' names (stats.py and the checks) in Chinese; English is the name itself.
+TESTS_ZH: dict[str, str] = {
+    "Welch t-test on daily values": "每日数值的 Welch t 检验",
+    "Welch t-test": "Welch t 检验",
+    "two-proportion z-test": "两比例 z 检验",
+    "two-proportion z-test: bounce of slow vs fast landings": "两比例 z 检验：慢页与快页的跳出率",
+    "exact binomial test vs threshold": "对阈值的精确二项检验",
+    "exact binomial test of inflow share vs Pulse threshold": "流入占比对 Pulse 阈值的精确二项检验",
+    "conditional Poisson test": "条件泊松检验",
+    "Poisson test vs threshold": "对阈值的泊松检验",
+    "one-sample t-test vs threshold": "对阈值的单样本 t 检验",
+    "exact count: no item or page first seen in the window": "精确计数：窗口内没有首次出现的商品或页面",
+    "exact count of message events": "消息事件的精确计数",
+}
+
 UNIT_SUFFIX: dict[str, dict[str, str]] = {
     "days": {"zh": " 天", "en": " days"},
     "pages": {"zh": " 页", "en": " pages"},
@@ -69,7 +84,12 @@ def finding_text(f: dict[str, Any], lang: Lang) -> dict[str, str]:
         "change": change(f.get("change")),
         "p": p_value(e.get("p_value")),
         "p_adjusted": p_value(e.get("p_adjusted")).replace("p", "p(BH)", 1),
+        "test": test_name(str(e.get("test", "")), lang),
     }
+
+
+def test_name(name: str, lang: Lang) -> str:
+    return TESTS_ZH.get(name, name) if lang == "zh" else name
 
 
 def verdict(d: dict[str, Any], lang: Lang) -> str:

@@ -154,7 +154,7 @@ export default {
     function card(f) {
       const e = f.evidence;
       const change = f.change === null ? "–" : `${f.change > 0 ? "+" : "−"}${Math.abs(f.change * 100).toFixed(1)}%`;
-      const ev = [`${e.test}`, fmtP(e.p_value), fmtP(e.p_adjusted, "p(BH)"), `n = ${fmtNum(e.n)}`];
+      const ev = [f.text[ctx.lang === "en" ? "en" : "zh"].test, fmtP(e.p_value), fmtP(e.p_adjusted, "p(BH)"), `n = ${fmtNum(e.n)}`];
       if (e.control_limits) ev.push(`3σ: ${fmtNum(e.control_limits.lower)} – ${fmtNum(e.control_limits.upper)}`);
       const books = f.playbooks.map((id) => {
         const p = catalog[id];

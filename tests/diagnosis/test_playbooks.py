@@ -1,0 +1,42 @@
+"""Every playbook either links to a console page that exists (by its route id and with a zh/en label) or,
+where no page acts on it yet, gives a plain instruction — never a raw API path shown as a link."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from huoli.diagnosis import playbooks
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "huoli"
+
+
+def _console_pages() -> dict[str, str]:
+    """Console page ids (the `#/<id>` routes) → the source of the page, from every domain's console/*.js."""
+    pages = {}
+    for js in SRC.glob("*/console/*.js"):
+        m = re.search(r'^export default \{\s*id: "([a-z0-9_-]+)"', js.read_text(), re.M)
+        if m:
+            pages[m.group(1)] = js.read_text()
+    return pages
+
+
+def test_playbook_links_are_console_pages_with_their_nav_titles() -> None:
+    pages = _console_pages()
+    assert {"promotions", "loyalty-rules", "experiments", "diagnosis"} <= set(pages)
+    for p in playbooks.CATALOG.values():
+        d = p.to_dict()
+        assert bool(d["links"]) != bool(d["instruction"]), p.id  # a link, or an instruction where none exists
+        for link in d["links"]:
+            assert link["page"] in pages, (p.id, link)
+            assert link["href"] == f"#/{link['page']}"
+            # the label is the page's own title, as the nav shows it
+            js = pages[link["page"]]
+            assert link["label"]["zh"] in js and link["label"]["en"] in js, (p.id, link)
+        if d["instruction"]:
+            assert d["instruction"]["zh"] and d["instruction"]["en"]
+            assert "/admin/" not in d["instruction"]["zh"] + d["instruction"]["en"]
+    books = playbooks.CATALOG
+    assert [k.page for k in books["coupon_redesign"].links] == ["promotions", "experiments"]
+    assert [k.page for k in books["checkin_streaks"].links] == ["loyalty-rules"]
+    assert not books["recall_campaign"].links and books["recall_campaign"].instruction
