@@ -1,15 +1,25 @@
-# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md). `make demo` installs the
+# runtime only (~0.7 GB venv); `make test` adds the test extras to the same venv (Spark, chdb, browsers, linters:
+# ~2.1 GB).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYPROJECT_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+RUNTIME_STAMP := $(VENV)/.runtime-$(PYPROJECT_HASH)
+STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)
 
-.PHONY: install demo serve test test-py test-sdk lint services bench clean
+.PHONY: install install-runtime demo serve test test-py test-sdk lint services bench clean
 
-$(STAMP): pyproject.toml
+# The runtime: what `huoli` needs to serve, import and analyse (no test extras).
+$(RUNTIME_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -U pip
+	$(PY) -m pip install -q --disable-pip-version-check -e .
+	@rm -f $(VENV)/.runtime-* && touch $(RUNTIME_STAMP)
+
+# Everything the tests, benches and linters need, on top of the runtime.
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
@@ -22,12 +32,14 @@ $(CONSOLE_STAMP): console/package-lock.json
 	elif (cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); then touch $@; \
 	else echo "warning: npm ci failed (registry unreachable?): the console runs without charts" >&2; fi
 
+install-runtime: $(RUNTIME_STAMP) $(CONSOLE_STAMP)
+
 install: $(STAMP) $(CONSOLE_STAMP)
 
-demo: install
+demo: install-runtime
 	$(VENV)/bin/huoli demo run
 
-serve: install
+serve: install-runtime
 	$(VENV)/bin/huoli serve
 
 services:
