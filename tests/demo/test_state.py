@@ -45,6 +45,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, d
 def test_history_ends_yesterday_and_the_console_opens_on_data(built: tuple[Runtime, demo.DemoState]) -> None:
     rt, state = built
     assert state.end_date == END and state.start_date == END - dt.timedelta(days=13)
+    again = demo.ensure_demo(rt, **SMALL)  # reused, and still says which days the history covers
+    assert not again.generated and (again.start_date, again.end_date) == (state.start_date, state.end_date)
     app = rt.app_cache.get(demo.DEMO_APP_ID)
     act = analytics.run(rt, app, "activity", {"start": str(END - dt.timedelta(days=6)), "end": str(END)})
     series = act["result"]["series"]

@@ -79,6 +79,17 @@ def default_end_date(rt: Runtime, tz: str) -> dt.date:
     return rt.clock().astimezone(ZoneInfo(tz)).date() - dt.timedelta(days=1)
 
 
+def history_days(rt: Runtime, tz: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last local days of the demo's client events (what the console's dates should span)."""
+    row = rt.store.query(
+        "SELECT min(ts) AS first, max(ts) AS last FROM events WHERE app_id = ? AND source = 'client'",
+        [DEMO_APP_ID],
+    ).to_pylist()[0]
+    zone = ZoneInfo(tz)
+    first, last = row["first"], row["last"]
+    return (first.astimezone(zone).date() if first else None, last.astimezone(zone).date() if last else None)
+
+
 def ensure_demo(
     rt: Runtime,
     *,
@@ -94,9 +105,19 @@ def ensure_demo(
     t0 = time.perf_counter()
     keys_file, keys = ensure_app_and_keys(rt)
     existing = rt.store.count(app_id=DEMO_APP_ID)
-    if existing:
-        return DemoState(DEMO_APP_ID, keys_file, keys, existing, generated=False, imported=None)
     app = rt.app_cache.get(DEMO_APP_ID)
+    if existing:
+        first, last = history_days(rt, app.timezone)
+        return DemoState(
+            DEMO_APP_ID,
+            keys_file,
+            keys,
+            existing,
+            generated=False,
+            imported=None,
+            start_date=first,
+            end_date=last,
+        )
     end = end_date or default_end_date(rt, app.timezone)
     spec = DemoSpec(users=users, days=days, seed=seed, end_date=end, app_id=DEMO_APP_ID, tz=app.timezone)
     directory = demo_dir(rt) / f"events-u{users}-d{days}-s{seed}-e{end.isoformat()}"

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from huoli.apps.models import App
 from huoli.backup import service as backup
 from huoli.db import unit_of_work
-from huoli.deps import SignedCall
 from huoli.errors import HuoliError
 from huoli.events.service import relay_outbox
 from huoli.flags import service as flags
@@ -52,15 +51,17 @@ from huoli.promotions.schemas import (
     ReferralProgramIn,
 )
 from huoli.runtime import Runtime
+from huoli.work import Caller, Work, open_work, work_in
 
 # Server facts of the generated history: replayed through the services instead of imported.
 REPLAYED = ("checkin", "coupon_claimed", "coupon_redeemed", "order_paid")
 
 _DAY = dt.timedelta(days=1)
-# Every buyer of the last LIVE_DAYS days (the window the orders API accepts a paid_at in) and MEMBERS check-in
+_CALLER = Caller("cli", "demo")  # the demo builder, as a CLI command would be recorded
+# Every buyer of the last LIVE_DAYS days (inside the 7 the orders API accepts a paid_at in) and MEMBERS check-in
 # regulars go through the services; the rest of the history is imported, as `huoli import` would load it.
-LIVE_DAYS = 7
-MEMBERS = 60
+LIVE_DAYS = 3
+MEMBERS = 40
 
 
 @dataclass
@@ -224,20 +225,23 @@ class _Builder:
         with unit_of_work(self.rt.sessions, app_id=self.app.id) as db:
             yield db
 
+    def w(self, db: Session, now: dt.datetime) -> Work:
+        """The unit's Work at one moment of the history (each replayed fact has its own `now`)."""
+        return work_in(db, self.rt, self.app, _CALLER, now)
+
     def ctx(self, db: Session, now: dt.datetime) -> Ctx:
         return loyalty.context_for(db, app_id=self.app.id, now=now, settings=self.settings, app=self.app)
 
     def configure(self, start: dt.datetime, end: dt.datetime, sharers: list[str]) -> None:
         with self.unit() as db:
             for spec in _templates(start, end):
-                coupons.create_template(db=db, app_id=self.app.id, spec=spec, now=start)
+                coupons.create_template(self.w(db, start), spec=spec)
             save_rules(db, self.app.id, _rules(load_rules(db, self.app.id)), start)
             ctx = self.ctx(db, start)
             for b in _BADGES:
                 badges.define(db, ctx, b)
             referrals.create_program(
-                db=db,
-                app_id=self.app.id,
+                self.w(db, start),
                 spec=ReferralProgramIn(
                     id="invite_friends",
                     name="邀请好友首单各得红包",
@@ -245,29 +249,17 @@ class _Builder:
                     invitee_template_id="ref_invitee",
                     new_user_window_s=7 * 86400,
                 ),
-                now=start,
             )
             distribution.configure(
-                db=db,
-                app_id=self.app.id,
+                self.w(db, start),
                 spec=DistributionConfigIn(levels=2, level1_bp=800, level2_bp=200, freeze_days=7),
-                now=start,
             )
             # The most active sharers are the shop's distributors (分销员) and referrers from day one.
             for i, user in enumerate(sharers):
                 parent = sharers[0] if i > 0 and i % 4 == 0 else None
-                distribution.join(
-                    db=db,
-                    settings=self.settings,
-                    app_id=self.app.id,
-                    user_id=user,
-                    now=start,
-                    invited_by=parent,
-                )
+                distribution.join(self.w(db, start), user_id=user, invited_by=parent)
                 self.distributors.add(user)
-                code = referrals.invite_code(
-                    db=db, app_id=self.app.id, program_id="invite_friends", user_id=user, now=start
-                )
+                code = referrals.invite_code(self.w(db, start), program_id="invite_friends", user_id=user)
                 self.codes[user] = code.code
 
     def batch(self, facts: list[_Fact]) -> None:
@@ -292,13 +284,7 @@ class _Builder:
             if t.valid_until is not None and f.ts >= t.valid_until:
                 template = "cpn_full_99_10"  # the 双十一 campaign is over: the banner shows the everyday one
         coupon, _ = coupons.claim(
-            db=db,
-            settings=self.settings,
-            app_id=self.app.id,
-            template_id=template,
-            user_id=f.user_id,
-            claim_key=f"demo:{f.ref}",
-            now=f.ts,
+            self.w(db, f.ts), template_id=template, user_id=f.user_id, claim_key=f"demo:{f.ref}"
         )
         self.coupon_of[f.ref] = coupon.id
         self.summary.coupons_claimed += 1
@@ -311,24 +297,16 @@ class _Builder:
         if first is not None and f.ts - first < dt.timedelta(minutes=1):  # a new user arriving on the card
             try:
                 referrals.bind(
-                    db=db,
-                    settings=self.settings,
-                    app_id=self.app.id,
+                    self.w(db, f.ts),
                     code=self.codes[sharer],
                     invitee_user_id=f.user_id,
                     invitee_created_at=first,
-                    now=f.ts,
                 )
                 self.summary.referrals_bound += 1
             except HuoliError:
                 pass  # self-referral or no longer new: the page shows the refusal, nothing is written
         if distribution.bind_customer(
-            db=db,
-            settings=self.settings,
-            app_id=self.app.id,
-            customer_user_id=f.user_id,
-            distributor_user_id=sharer,
-            now=f.ts,
+            self.w(db, f.ts), customer_user_id=f.user_id, distributor_user_id=sharer
         ):
             self.summary.distribution_bindings += 1
 
@@ -345,17 +323,19 @@ class _Builder:
             group_buy=group_buy,
             flash_reservation_id=flash,
         )
-        call = SignedCall(app=self.app, nonce=f"demo-{f.ref}", now=f.ts)
+        server = Caller(
+            "server"
+        )  # the merchant backend's signed call; one unit per order, as its route opens
         try:
-            out, _ = orders.settle_paid(self.rt, call, body, f.user_id, None)
+            with open_work(self.rt, self.app, server, now=f.ts) as work:
+                out, _ = orders.settle_paid(work, body, f.user_id, None)
         except HuoliError as exc:
             if exc.code != "coupon_unavailable":
                 raise
             # The coupon expired before the order: the shopper pays full price (the unit rolled back whole).
             body = body.model_copy(update={"coupon_ids": []})
-            out, _ = orders.settle_paid(
-                self.rt, SignedCall(app=self.app, nonce=f"demo-{f.ref}-2", now=f.ts), body, f.user_id, None
-            )
+            with open_work(self.rt, self.app, server, now=f.ts) as work:
+                out, _ = orders.settle_paid(work, body, f.user_id, None)
             self.summary.orders_without_coupon += 1
         self.summary.orders_paid += 1
         self.summary.coupons_redeemed += len(out.promotions["redeemed_coupons"])
@@ -391,23 +371,19 @@ class _Builder:
 def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> None:
     """Today's campaigns: a running flash sale with stock sold, a group buy filling up and one that failed, a
     bargain half helped, a targeted coupon batch; then the periodic jobs (expiries, commission credits)."""
-    app_id, settings = b.app.id, b.settings
     today = dt.datetime.combine(now.astimezone(tz).date(), dt.time(), tzinfo=tz)
     with b.unit() as db:
         flashsale.create_session(
-            db=db,
-            app_id=app_id,
+            b.w(db, now - _DAY),
             spec=FlashSessionIn(
                 id="flash-today",
                 name="今日10点秒杀",
                 starts_at=now - dt.timedelta(hours=1),
                 ends_at=now + dt.timedelta(hours=3),
             ),
-            now=now - _DAY,
         )
         flashsale.create_item(
-            db=db,
-            app_id=app_id,
+            b.w(db, now - _DAY),
             spec=FlashItemIn(
                 id="flash-airpods",
                 session_id="flash-today",
@@ -416,22 +392,18 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
                 original_price_fen=99_900,
                 stock=50,
             ),
-            now=now - _DAY,
         )
         flashsale.create_session(
-            db=db,
-            app_id=app_id,
+            b.w(db, now - _DAY),
             spec=FlashSessionIn(
                 id="flash-tomorrow",
                 name="明日10点秒杀",
                 starts_at=today + _DAY + dt.timedelta(hours=10),
                 ends_at=today + _DAY + dt.timedelta(hours=12),
             ),
-            now=now - _DAY,
         )
         flashsale.create_item(
-            db=db,
-            app_id=app_id,
+            b.w(db, now - _DAY),
             spec=FlashItemIn(
                 id="flash-coffee",
                 session_id="flash-tomorrow",
@@ -440,7 +412,6 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
                 original_price_fen=4_990,
                 stock=300,
             ),
-            now=now - _DAY,
         )
         for spec in (
             GroupCampaignIn(
@@ -463,22 +434,14 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
             ),
         ):
             if isinstance(spec, GroupCampaignIn):
-                groupbuy.create_campaign(db=db, app_id=app_id, spec=spec, now=now - 3 * _DAY)
+                groupbuy.create_campaign(b.w(db, now - 3 * _DAY), spec=spec)
             else:
-                bargain.create_campaign(db=db, app_id=app_id, spec=spec, now=now - 3 * _DAY)
+                bargain.create_campaign(b.w(db, now - 3 * _DAY), spec=spec)
     # Flash sale: 38 of 50 units sold in the first hour; the last winners are still in their 15-minute pay window.
     t = now - dt.timedelta(minutes=55)
     for i, user in enumerate(regulars[:38]):
         with b.unit() as db:
-            r = flashsale.attempt(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                flash_item_id="flash-airpods",
-                user_id=user,
-                quantity=1,
-                now=t,
-            )
+            r = flashsale.attempt(b.w(db, t), flash_item_id="flash-airpods", user_id=user, quantity=1)
         if i < 33:
             b.order(
                 _Fact(t + dt.timedelta(minutes=2), "order", user, ref=f"of{i:05d}", amount_fen=59_900),
@@ -503,30 +466,24 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
     # Bargain: started this morning, two of five friends helped.
     with b.unit() as db:
         br = bargain.start(
-            db=db,
-            settings=settings,
-            app_id=app_id,
-            campaign_id="bargain-kettle",
-            user_id=regulars[43],
-            now=now - dt.timedelta(hours=4),
+            b.w(db, now - dt.timedelta(hours=4)), campaign_id="bargain-kettle", user_id=regulars[43]
         )
         for k, helper in enumerate(regulars[44:46]):
             bargain.help_bargain(
-                db=db,
-                settings=settings,
-                app_id=app_id,
-                bargain_id=br.id,
-                helper_user_id=helper,
-                now=now - dt.timedelta(hours=3 - k),
+                b.w(db, now - dt.timedelta(hours=3 - k)), bargain_id=br.id, helper_user_id=helper
             )
         coupons.issue_to_users(
-            db=db,
-            settings=settings,
-            app_id=app_id,
+            b.w(db, now - dt.timedelta(hours=6)),
             template_id="cpn_full_199_30",
             user_ids=regulars[:20],
             batch_key="demo-vip-recall",
-            now=now - dt.timedelta(hours=6),
+        )
+        # Last week's free-shipping recall went mostly unused: those coupons expire at the job below.
+        coupons.issue_to_users(
+            b.w(db, now - 5 * _DAY),
+            template_id="cpn_free_ship",
+            user_ids=regulars[20:40],
+            batch_key="demo-ship-recall",
         )
         # Consents: everyone active lately authorised the privacy guide; some said yes to marketing, a few opted out.
         for i, user in enumerate(regulars):
@@ -544,7 +501,7 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
             )
     # The periodic jobs, as the scheduler would have run them by now.
     with b.unit() as db:
-        promotions.run_jobs(db=db, settings=settings, now=now)
+        promotions.run_jobs(b.w(db, now))
     with b.unit() as db:
         ctx = b.ctx(db, now)
         for job in ("tiers", "compact-boards"):
