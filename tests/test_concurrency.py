@@ -10,7 +10,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from huoli.apps.models import App
 from huoli.auth.service import sign_request, verify_signed_request
 from huoli.db import unit_of_work
 from huoli.errors import Unauthorized
@@ -20,6 +19,7 @@ from huoli.runtime import Runtime
 from huoli.users import service as users
 from huoli.users.models import User
 from huoli.wechat.client import WeChatClient
+from huoli.work import Caller, open_work
 
 WX_APPID, WX_SECRET = "wx00000000000000bb", "race-secret-0123456789"
 
@@ -51,19 +51,9 @@ def test_concurrent_first_logins_create_one_user(runtime: Runtime, make_app, fak
     client = WeChatClient(appid=WX_APPID, secret=WX_SECRET, base_url=fake_wechat.url)
 
     def login(i: int) -> users.LoginResult:
-        with unit_of_work(runtime.sessions, app_id="shop") as db:
-            app = db.get(App, "shop")
-            assert app is not None
-            return users.login_with_wechat(
-                db=db,
-                app=app,
-                code=codes[i],
-                anonymous_id=f"dev{i}",
-                wechat=client,
-                settings=runtime.settings,
-                secret_key=runtime.secret_key,
-                now=datetime.now(UTC),
-            )
+        wx = users.exchange_code(client, codes[i])
+        with open_work(runtime, "shop", Caller("user")) as work:
+            return users.record_login(work, wx=wx, anonymous_id=f"dev{i}", secret_key=runtime.secret_key)
 
     results = race(8, login)
     client.close()

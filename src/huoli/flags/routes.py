@@ -10,8 +10,15 @@ from fastapi import APIRouter, Query, Response
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import Role
-from huoli.db import unit_of_work
-from huoli.deps import AppDbDep, MiniProgramAppDep, MiniProgramUserDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.deps import (
+    AppDbDep,
+    MiniProgramAppDep,
+    MiniProgramUserDep,
+    MiniProgramWorkDep,
+    OperatorDep,
+    RuntimeDep,
+    role_at_least,
+)
 from huoli.errors import Unauthorized, ValidationFailed
 from huoli.flags import service
 from huoli.flags.loader import loader_for
@@ -92,23 +99,22 @@ async def client_flags(
 
 @router.put("/v1/preferences", response_model=PreferencesOut)
 def put_preferences(
-    body: PreferencesIn, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+    body: PreferencesIn, work: MiniProgramWorkDep, user: MiniProgramUserDep
 ) -> PreferencesOut:
     """Store the user's font size, units and theme (fields left out are kept)."""
     if user is None:
         raise Unauthorized(
             "preferences need a logged-in user (Authorization: Bearer <token>)", code="login_required"
         )
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        row = service.set_preferences(
-            db=db,
-            app_id=app.id,
-            user_id=user.user_id,
-            prefs_in=body,
-            now=runtime.clock(),
-            settings=runtime.settings,
-        )
-        return PreferencesOut(**(service.preferences_dict(row) or {}))
+    row = service.set_preferences(
+        db=work.db,
+        app_id=work.app_id,
+        user_id=user.user_id,
+        prefs_in=body,
+        now=work.now,
+        settings=work.settings,
+    )
+    return PreferencesOut(**(service.preferences_dict(row) or {}))
 
 
 @router.get("/admin/flags", response_model=Page[FlagRead], dependencies=[role_at_least(Role.analyst)])

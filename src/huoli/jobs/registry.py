@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from huoli.runtime import Runtime
     from huoli.settings import Settings
+    from huoli.work import Work
 
 Scope = Literal["app", "global"]
 # "primary": the job reads the event store, which only the process that owns it (`huoli serve`) may open.
@@ -63,6 +64,16 @@ class JobContext:
     def session(self) -> Session:
         assert self.db is not None, "a job with transaction=False opens its own units of work"
         return self.db
+
+    def work(self) -> Work:
+        """An app job's unit of work as the Work its domain's services take (caller: this job)."""
+        from huoli.work import (  # the registry is imported by every command's start: kept light
+            Caller,
+            work_in,
+        )
+
+        assert self.app_id is not None, "a global job has no app: open a Work per app with work.open_work"
+        return work_in(self.session, self.rt, self.rt.app_cache.get(self.app_id), Caller("job"), self.now)
 
 
 JobFn = Callable[[JobContext], dict[str, Any]]

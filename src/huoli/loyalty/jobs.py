@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from huoli.jobs.registry import JobContext, cron, every, job
 from huoli.loyalty import service
-from huoli.loyalty.context import make_ctx
+from huoli.loyalty.context import ctx_for
 
 
 def _run(ctx: JobContext, name: str) -> dict[str, object]:
-    assert ctx.app_id is not None
-    db = ctx.session
-    loyalty = make_ctx(db, app_id=ctx.app_id, now=ctx.now, settings=ctx.rt.settings)
-    return service.run_job(db, loyalty, job=name, store=ctx.rt.store if name == "scan-tasks" else None)
+    loyalty = ctx_for(ctx.work())
+    return service.run_job(
+        ctx.session, loyalty, job=name, store=ctx.rt.store if name == "scan-tasks" else None
+    )
 
 
 @job("loyalty.expire", schedule=cron("5 0 * * *"))

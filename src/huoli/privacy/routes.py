@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 
 from huoli.apps.schemas import Role
 from huoli.audit.service import Actor
-from huoli.auth.service import MiniProgramUser, record_nonce
-from huoli.db import read_only, unit_of_work
+from huoli.auth.service import MiniProgramUser
 from huoli.deps import (
     AppDbDep,
-    MiniProgramAppDep,
     MiniProgramUserDep,
+    MiniProgramWorkDep,
     OperatorDep,
     RuntimeDep,
-    SignedCallDep,
+    SignedWorkDep,
     role_at_least,
 )
 from huoli.errors import Unauthorized
@@ -138,17 +137,16 @@ def _recorded(
 
 
 @router.get("/v1/privacy/consents", response_model=ConsentsOut)
-def my_consents(runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep) -> ConsentsOut:
+def my_consents(work: MiniProgramWorkDep, user: MiniProgramUserDep) -> ConsentsOut:
     """The logged-in user's current decision for every purpose of the catalogue (null: never decided), with
     what applies meanwhile (`allowed`)."""
     uid = _me(user)
-    with read_only(runtime.sessions, app_id=app.id) as db:
-        return ConsentsOut(user_id=uid, consents=_states(db, uid))
+    return ConsentsOut(user_id=uid, consents=_states(work.db, uid))
 
 
 @router.post("/v1/privacy/consents", response_model=ConsentsRecordedOut)
 def record_my_consents(
-    body: ConsentsIn, request: Request, runtime: RuntimeDep, app: MiniProgramAppDep, user: MiniProgramUserDep
+    body: ConsentsIn, request: Request, work: MiniProgramWorkDep, user: MiniProgramUserDep
 ) -> ConsentsRecordedOut:
     """Record the logged-in user's decisions (the SDK after the privacy pop-up, a settings switch). A decision
     already in force appends nothing (`recorded` 0); committed before the answer."""
@@ -158,18 +156,13 @@ def record_my_consents(
         ip=request.client.host[:45] if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        return _recorded(db, uid, body, origin, runtime.clock())
+    return _recorded(work.db, uid, body, origin, work.now)
 
 
 @router.post("/v1/server/privacy/consents", response_model=ConsentsRecordedOut)
-def record_server_consents(
-    body: UserConsentsIn, runtime: RuntimeDep, call: SignedCallDep
-) -> ConsentsRecordedOut:
+def record_server_consents(body: UserConsentsIn, work: SignedWorkDep) -> ConsentsRecordedOut:
     """The merchant's backend records decisions it collected itself (its own web page, a paper form)."""
-    with unit_of_work(runtime.sessions, app_id=call.app.id) as db:
-        record_nonce(db=db, app_id=call.app.id, nonce=call.nonce, now=call.now)
-        return _recorded(db, body.user_id, body, consents.Origin("server"), call.now)
+    return _recorded(work.db, body.user_id, body, consents.Origin("server"), work.now)
 
 
 @router.post(

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Response
 from sqlalchemy import event
 
 from huoli.apps.schemas import Role
-from huoli.auth import service as auth
-from huoli.db import unit_of_work
-from huoli.deps import AppDbDep, MiniProgramAppDep, PresentedSessionDep, RuntimeDep, role_at_least
-from huoli.users import service
+from huoli.deps import MiniProgramAppDep, OperatorWorkDep, PresentedSessionDep, RuntimeDep, role_at_least
+from huoli.users import flows, service
 from huoli.users.schemas import SessionsRevokedOut, WechatLoginIn, WechatLoginOut
 
 router = APIRouter(tags=["auth"])
@@ -20,18 +18,7 @@ router = APIRouter(tags=["auth"])
 @router.post("/v1/auth/wechat", response_model=WechatLoginOut)
 def wechat_login(body: WechatLoginIn, runtime: RuntimeDep, app: MiniProgramAppDep) -> WechatLoginOut:
     """Exchange a wx.login code for a huoli session token (openid and session_key stay on the server)."""
-    client = runtime.wechat_for(app)
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        result = service.login_with_wechat(
-            db=db,
-            app=app,
-            code=body.code,
-            anonymous_id=body.anonymous_id,
-            wechat=client,
-            settings=runtime.settings,
-            secret_key=runtime.secret_key,
-            now=runtime.clock(),
-        )
+    result = flows.login(runtime, app, code=body.code, anonymous_id=body.anonymous_id)
     return WechatLoginOut(
         token=result.token, user_id=result.user_id, expires_at=result.expires_at, is_new=result.is_new
     )
@@ -41,11 +28,7 @@ def wechat_login(body: WechatLoginIn, runtime: RuntimeDep, app: MiniProgramAppDe
 def logout(runtime: RuntimeDep, app: MiniProgramAppDep, session: PresentedSessionDep) -> Response:
     """Revoke the presented session token: this process refuses it at once, every other process within
     HUOLI_REVOCATION_CACHE_TTL_S (401 revoked_token). Idempotent; an expired token needs nothing."""
-    now = runtime.clock()
-    if session.expires_at > int(now.timestamp()):
-        with unit_of_work(runtime.sessions, app_id=app.id) as db:
-            auth.revoke_token(db=db, user=session, now=now)
-        runtime.revocations.add_token(session)  # after the commit: never refuse a logout that was rolled back
+    flows.logout(runtime, app, session)
     return Response(status_code=204)
 
 
@@ -55,15 +38,13 @@ def logout(runtime: RuntimeDep, app: MiniProgramAppDep, session: PresentedSessio
     tags=["admin"],
     dependencies=[role_at_least(Role.operator)],
 )
-def revoke_sessions(user_id: str, db: AppDbDep, runtime: RuntimeDep) -> SessionsRevokedOut:
+def revoke_sessions(user_id: str, work: OperatorWorkDep, runtime: RuntimeDep) -> SessionsRevokedOut:
     """End every session of a user (a stolen phone, a banned account): tokens issued up to now are refused by
     every process within HUOLI_REVOCATION_CACHE_TTL_S; the user's next login works. Recorded in the audit trail."""
-    row = service.revoke_sessions(
-        db=db, user_id=user_id, now=runtime.clock(), ttl=runtime.settings.session_ttl
-    )
+    row = service.revoke_sessions(db=work.db, user_id=user_id, now=work.now, ttl=work.settings.session_ttl)
 
     def applied(_session: Any) -> None:
-        runtime.revocations.add(row)  # after the commit (AppDbDep commits when this function returns)
+        runtime.revocations.add(row)  # after the commit (the unit commits when this function returns)
 
-    event.listen(db, "after_commit", applied, once=True)
+    event.listen(work.db, "after_commit", applied, once=True)
     return SessionsRevokedOut(user_id=row.user_id, revoked_before=row.revoked_at)

@@ -16,11 +16,10 @@ from huoli.auth.models import SessionRevocation
 from huoli.auth.service import issue_session_token
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound, Unauthorized, UpstreamUnavailable
-from huoli.events import service as events
-from huoli.settings import Settings
 from huoli.users.models import User, WxSessionKey
-from huoli.wechat.client import WeChatClient
+from huoli.wechat.client import WeChatClient, WxSession
 from huoli.wechat.errors import WeChatError
+from huoli.work import Work
 
 
 def derive_user_id(app: App, openid: str) -> str:
@@ -37,20 +36,11 @@ class LoginResult:
     is_new: bool
 
 
-def login_with_wechat(
-    *,
-    db: Session,
-    app: App,
-    code: str,
-    anonymous_id: str | None,
-    wechat: WeChatClient,
-    settings: Settings,
-    secret_key: str,
-    now: datetime,
-) -> LoginResult:
-    """Exchange a wx.login code (jscode2session); the session_key stays in our database."""
+def exchange_code(wechat: WeChatClient, code: str) -> WxSession:
+    """Exchange a wx.login code with WeChat (jscode2session), outside any transaction: WeChat's errors
+    become ours (401 invalid_code, 503 upstream, 429 rate_limited)."""
     try:
-        wx = wechat.code2session(code)
+        return wechat.code2session(code)
     except WeChatError as exc:
         if exc.retryable:
             raise UpstreamUnavailable(
@@ -67,6 +57,11 @@ def login_with_wechat(
         raise HuoliError(
             f"WeChat refused the login: {exc.errmsg}", code="wechat_error", details={"errcode": exc.errcode}
         ) from exc
+
+
+def record_login(work: Work, *, wx: WxSession, anonymous_id: str | None, secret_key: str) -> LoginResult:
+    """The user WeChat vouched for: created on first login, its session_key kept here, a session token."""
+    db, app, now = work.db, work.app, work.now
     user_id = derive_user_id(app, wx.openid)
     # Two first logins of one user can race: the unique (app_id, openid) key decides, not a prior SELECT.
     is_new = insert_or_ignore(
@@ -104,23 +99,19 @@ def login_with_wechat(
             key.updated_at = now
     db.flush()
     # The login event links the device's anonymous id to the user, so analytics can stitch pre-login events.
-    events.emit(
-        db=db,
-        app_id=app.id,
-        name="login",
-        ts=now,
-        idempotency_key=f"login:{user.id}:{now.isoformat()}",
+    work.emit(
+        "login",
+        key=f"login:{user.id}:{now.isoformat()}",
         user_id=user.id,
         anonymous_id=anonymous_id,
         properties={"new_user": is_new},
-        settings=settings,
     )
     token, expires = issue_session_token(
         secret=secret_key,
         app_id=app.id,
         user_id=user.id,
         now=now,
-        ttl=settings.session_ttl,
+        ttl=work.settings.session_ttl,
     )
     return LoginResult(token=token, user_id=user.id, expires_at=expires, is_new=is_new)
 
