@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from tests.promotions.helpers import at
 
 from huoli.analytics import rollup
 from huoli.apps import service as apps
@@ -95,16 +96,8 @@ def populate(data_dir: Path) -> int:
                 ledger.earn(db, ctx, user_id=f"u{i}", points=10 * (i + 1), reason="admin", key=f"k{i}")
         with unit_of_work(rt.sessions, app_id="shop") as db:
             spec = CouponTemplateIn(id="t10", name="无门槛10元", kind="fixed", amount_fen=1000, valid_days=7)
-            coupons.create_template(db=db, app_id="shop", spec=spec, now=NOW)
-            coupons.claim(
-                db=db,
-                settings=rt.settings,
-                app_id="shop",
-                template_id="t10",
-                user_id="u1",
-                claim_key="c1",
-                now=NOW,
-            )
+            coupons.create_template(at(db, rt, NOW), spec=spec)
+            coupons.claim(at(db, rt, NOW), template_id="t10", user_id="u1", claim_key="c1")
         for seed, (app_id, n) in enumerate([("shop", 300), ("other", 80), ("shop", 120)]):
             assert rt.writer.append(events(app_id, n, seed=seed)).accepted == n
         relayed = relay_outbox(factory=rt.sessions, writer=rt.writer)  # the domains' own events

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from tests.promotions.helpers import at
 
 from huoli.audit.service import Actor
 from huoli.db import unit_of_work
@@ -75,43 +76,62 @@ def test_every_table_that_names_a_user_has_a_hook(runtime: Runtime, shop) -> Non
 
 
 def test_promotions_delete_participation_and_anonymise_money(runtime: Runtime, shop) -> None:  # type: ignore[no-untyped-def]
-    s, now = runtime.settings, runtime.clock()
+    now = runtime.clock()
     with uow(runtime) as db:
         distribution.configure(
-            db=db, app_id=APP, now=now,
-            spec=DistributionConfigIn(levels=2, level1_bp=1000, level2_bp=300, freeze_days=7, min_withdraw_fen=1000),
-        )  # fmt: skip
-        distribution.join(db=db, settings=s, app_id=APP, user_id="top", now=now)
-        distribution.join(db=db, settings=s, app_id=APP, user_id="mid", now=now, invited_by="top")
-        distribution.bind_customer(
-            db=db, settings=s, app_id=APP, customer_user_id="buyer", distributor_user_id="mid", now=now
+            at(db, runtime, now),
+            spec=DistributionConfigIn(
+                levels=2, level1_bp=1000, level2_bp=300, freeze_days=7, min_withdraw_fen=1000
+            ),
         )
+        distribution.join(at(db, runtime, now), user_id="top")
+        distribution.join(at(db, runtime, now), user_id="mid", invited_by="top")
+        distribution.bind_customer(at(db, runtime, now), customer_user_id="buyer", distributor_user_id="mid")
         for tid in ("ref_a", "ref_b"):
             coupons.create_template(
-                db=db, app_id=APP, now=now,
-                spec=CouponTemplateIn(id=tid, name="邀请奖励", kind="fixed", amount_fen=500, valid_days=30,
-                                      per_user_limit=100, claim_trigger="reward"),
-            )  # fmt: skip
+                at(db, runtime, now),
+                spec=CouponTemplateIn(
+                    id=tid,
+                    name="邀请奖励",
+                    kind="fixed",
+                    amount_fen=500,
+                    valid_days=30,
+                    per_user_limit=100,
+                    claim_trigger="reward",
+                ),
+            )
         referrals.create_program(
-            db=db, app_id=APP, now=now,
-            spec=ReferralProgramIn(id="inv", name="邀请有礼", referrer_template_id="ref_a",
-                                   invitee_template_id="ref_b", max_rewards_per_referrer=2),
-        )  # fmt: skip
-        code = referrals.invite_code(db=db, app_id=APP, program_id="inv", user_id="mid", now=now).code
-        referrals.bind(db=db, settings=s, app_id=APP, code=code, invitee_user_id="buyer",
-                       invitee_created_at=now, now=now)  # fmt: skip
+            at(db, runtime, now),
+            spec=ReferralProgramIn(
+                id="inv",
+                name="邀请有礼",
+                referrer_template_id="ref_a",
+                invitee_template_id="ref_b",
+                max_rewards_per_referrer=2,
+            ),
+        )
+        code = referrals.invite_code(at(db, runtime, now), program_id="inv", user_id="mid").code
+        referrals.bind(at(db, runtime, now), code=code, invitee_user_id="buyer", invitee_created_at=now)
         bargain.create_campaign(
-            db=db, app_id=APP, now=now,
-            spec=BargainCampaignIn(id="b3", name="砍价", item_id="cup", price_fen=9900, floor_fen=0,
-                                   helpers_needed=3, duration_s=86400),
-        )  # fmt: skip
-        mine = bargain.start(db=db, settings=s, app_id=APP, campaign_id="b3", user_id="mid", now=now).id
-        theirs = bargain.start(db=db, settings=s, app_id=APP, campaign_id="b3", user_id="top", now=now).id
+            at(db, runtime, now),
+            spec=BargainCampaignIn(
+                id="b3",
+                name="砍价",
+                item_id="cup",
+                price_fen=9900,
+                floor_fen=0,
+                helpers_needed=3,
+                duration_s=86400,
+            ),
+        )
+        mine = bargain.start(at(db, runtime, now), campaign_id="b3", user_id="mid").id
+        theirs = bargain.start(at(db, runtime, now), campaign_id="b3", user_id="top").id
     with uow(runtime) as db:
-        bargain.help_bargain(db=db, settings=s, app_id=APP, bargain_id=mine, helper_user_id="top", now=now)
-        bargain.help_bargain(db=db, settings=s, app_id=APP, bargain_id=theirs, helper_user_id="mid", now=now)
-        distribution.on_order_paid(db=db, settings=s, app_id=APP, order_id="o1", buyer_user_id="buyer",
-                                   paid_fen=20_000, now=now)  # fmt: skip
+        bargain.help_bargain(at(db, runtime, now), bargain_id=mine, helper_user_id="top")
+        bargain.help_bargain(at(db, runtime, now), bargain_id=theirs, helper_user_id="mid")
+        distribution.on_order_paid(
+            at(db, runtime, now), order_id="o1", buyer_user_id="buyer", paid_fen=20_000
+        )
 
     def commissions(db: Session) -> list[tuple[str, str, int]]:
         q = select(Commission.distributor_user_id, Commission.buyer_user_id, Commission.amount_fen)
