@@ -308,15 +308,7 @@ def mini_program_db(work: MiniProgramWorkDep) -> Session:
     return work.db
 
 
-def signed_db(request: Request, runtime: RuntimeDep, app: SignedAppDep) -> Iterator[Session]:
-    """A signed call's unit of work after its nonce was recorded in a transaction of its own (SignedAppDep).
-    Kept for the promotions server routes until they take SignedWorkDep (nonce in the same transaction)."""
-    with unit_of_work(runtime.sessions, app_id=app.id) as db:
-        yield db
-
-
 MiniProgramDbDep = Annotated[Session, Depends(mini_program_db)]
-SignedDbDep = Annotated[Session, Depends(signed_db, scope="function")]
 
 
 def in_work(runtime: Runtime, app: App, caller: Caller, fn: Callable[..., T], /, *args: Any) -> T:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -11,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Engine, event
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
@@ -56,30 +55,32 @@ class Ctx:
 
 
 RULES_TTL_S = 2.0
-# Per engine (tests run several databases in one process): app_id -> (monotonic expiry, value).
-_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[float, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
+CACHE = "loyalty.rules"  # in the runtime's caches: (kind, app_id) -> (monotonic expiry, value)
+
+
+def _entries(db: Session) -> dict[tuple[str, str], tuple[float, Any]]:
+    entries: dict[tuple[str, str], tuple[float, Any]] = caches_of(db).get(CACHE, dict)
+    return entries
 
 
 def cached(db: Session, kind: str, app_id: str, load: Callable[[], Any]) -> Any:
     """Rules and task definitions are read on every check-in; another process's edit shows within 2 s."""
-    per_engine = _cache.setdefault(db.get_bind().engine, {})
-    hit = per_engine.get((kind, app_id))
+    entries = _entries(db)
+    hit = entries.get((kind, app_id))
     now = monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
     value = load()
-    per_engine[(kind, app_id)] = (now + RULES_TTL_S, value)
+    entries[(kind, app_id)] = (now + RULES_TTL_S, value)
     return value
 
 
 def invalidate(db: Session, kind: str, app_id: str) -> None:
     """Forget now and again after commit: a concurrent reader may cache the old value in between."""
-    engine = db.get_bind().engine
+    entries = _entries(db)
 
     def forget(_session: Session | None = None) -> None:
-        _cache.setdefault(engine, {}).pop((kind, app_id), None)
+        entries.pop((kind, app_id), None)
 
     forget()
     event.listen(db, "after_commit", forget, once=True)
