@@ -25,6 +25,7 @@ from huoli.reports import service
 from huoli.reports.service import Mover, rank_movers
 from huoli.reports.weeks import parse_week
 from huoli.runtime import Runtime
+from huoli.work import Caller, open_work
 
 from .helpers import HOSTILE_PAGE, NOW, WEEK, seed
 
@@ -157,36 +158,31 @@ def test_experiments_and_campaigns_of_the_week(
     assert client.post("/admin/experiments/early/stop", headers=op).status_code == 200
     clock.set(dt.datetime(2026, 3, 4, 9, tzinfo=sh))
     assert client.post("/admin/experiments/live/start", headers=op).status_code == 200
-    with unit_of_work(runtime.sessions, app_id=shop.id) as db:  # on Wednesday of the week
+    # on Wednesday of the week; promotions take a Work (huoli.work) since the unit-of-work change
+    with open_work(runtime, shop.id, Caller("job"), now=clock()) as work:
         coupons.create_template(
-            db=db,
-            app_id=shop.id,
+            work,
             spec=CouponTemplateIn(
                 id="spring", name="春季满减 <b>", kind="fixed", amount_fen=500, valid_days=7
             ),
-            now=clock(),
         )
         flashsale.create_session(
-            db=db,
-            app_id=shop.id,
+            work,
             spec=FlashSessionIn(
                 id="old",
                 name="上个月的秒杀",
                 starts_at=dt.datetime(2026, 2, 1, 10, tzinfo=sh),
                 ends_at=dt.datetime(2026, 2, 1, 12, tzinfo=sh),
             ),
-            now=clock(),
         )
         flashsale.create_session(
-            db=db,
-            app_id=shop.id,
+            work,
             spec=FlashSessionIn(
                 id="sat",
                 name="周六秒杀",
                 starts_at=dt.datetime(2026, 3, 7, 20, tzinfo=sh),
                 ends_at=dt.datetime(2026, 3, 7, 22, tzinfo=sh),
             ),
-            now=clock(),
         )
     exposures = [
         (
