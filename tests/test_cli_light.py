@@ -106,6 +106,13 @@ def test_apps_and_keys_commands_run_beside_a_server(env: dict[str, str]) -> None
         for args in (("apps", "list"), ("keys", "list", "--app", "beside")):
             r = huoli(*args, env=env)
             assert r.returncode == 0 and "beside" in r.stdout + " ".join(args), r.stderr
+        # Domain commands on the operational database alone, too.
+        r = huoli("flags", "set", "dark", "--app", "beside", "--type", "bool", "--default", "false", env=env)
+        assert r.returncode == 0, r.stderr
+        r = huoli("flags", "list", "--app", "beside", env=env)
+        assert r.returncode == 0 and "dark" in r.stdout, r.stderr
+        r = huoli("privacy", "requests", "--app", "beside", env=env)
+        assert r.returncode == 0, r.stderr
         # The running server sees the app and accepts the new key (it holds the event store all along).
         got = httpx.get(
             f"http://127.0.0.1:{port}/admin/events/summary",

@@ -33,7 +33,7 @@ def parse_value(text: str, flag_type: FlagType) -> Any:
 @cli.command("list")
 def list_flags(app: AppOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every flag with its default, rule count, running experiments and kill switch."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         flags = service.list_flags(db=db)
         if as_json:
             rows = [
@@ -81,7 +81,7 @@ def set_flag(
     ] = None,
 ) -> None:
     """Create a flag, or change an existing one (only the options given change)."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         existing = service.find_flag(db=db, key=key)
         parsed_rules = guarded(lambda: [FlagRule(**r) for r in json.loads(rules)]) if rules else None
         now = rt.clock()
@@ -153,7 +153,7 @@ def evaluate(
             attributes[k] = json.loads(v)
         except json.JSONDecodeError:
             attributes[k] = v
-    with runtime() as rt:
+    with runtime(events=False) as rt:
         done = guarded(
             lambda: service.evaluate_for_user(
                 factory=rt.sessions,

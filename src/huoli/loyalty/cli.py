@@ -28,7 +28,7 @@ def ledger_cmd(
     """A member's balance and latest transfers."""
     from rich.table import Table
 
-    with runtime() as rt:
+    with runtime(events=False) as rt:
 
         def run() -> None:
             with unit_of_work(rt.sessions, app_id=app_id) as db:
@@ -82,7 +82,7 @@ def adjust_cmd(
 ) -> None:
     """Grant or deduct points by hand (recorded as reason=admin)."""
 
-    with runtime() as rt:
+    with runtime(events=False) as rt:
 
         def run() -> None:
             with unit_of_work(rt.sessions, app_id=app_id) as db:

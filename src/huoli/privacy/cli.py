@@ -102,7 +102,7 @@ def requests(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Past exports and erasures of the app, newest first."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         rows = service.requests(db, limit=limit)
         if as_json:
             typer.echo(
