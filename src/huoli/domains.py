@@ -15,7 +15,6 @@ import importlib
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from types import ModuleType
 
@@ -26,12 +25,21 @@ def domain_names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(huoli.__path__) if m.ispkg and m.name != "migrations")
 
 
+def _source(domain: str, part: str) -> Path | None:
+    """The file of ``huoli.<domain>.<part>`` if it exists, found without importing the domain's package (a
+    package's __init__ may import a lot: huoli.wechat's pulls in httpx)."""
+    for root in huoli.__path__:
+        for candidate in (Path(root) / domain / f"{part}.py", Path(root) / domain / part / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def domain_modules(part: str) -> Iterator[ModuleType]:
     """Import ``huoli.<domain>.<part>`` for every domain that has one."""
     for name in domain_names():
-        qualified = f"huoli.{name}.{part}"
-        if find_spec(qualified) is not None:
-            yield importlib.import_module(qualified)
+        if _source(name, part) is not None:
+            yield importlib.import_module(f"huoli.{name}.{part}")
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,7 @@ def domain_clis() -> list[DomainCli]:
     are not a domain's list them without importing any (a domain's cli pulls in its whole stack)."""
     found = []
     for name in domain_names():
-        path = next(
-            (Path(p) / name / "cli.py" for p in huoli.__path__ if (Path(p) / name / "cli.py").is_file()), None
-        )
+        path = _source(name, "cli")
         if path is None:
             continue
         declared = _declared(path.read_text(encoding="utf-8"))
