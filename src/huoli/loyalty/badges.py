@@ -10,6 +10,7 @@ from huoli.errors import NotFound
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import BadgeDefinition, UserBadge
 from huoli.loyalty.schemas import BadgeIn, BadgeOut
+from huoli.pagination import PageParams, paginate
 
 
 def define(db: Session, ctx: Ctx, badge: BadgeIn) -> BadgeDefinition:
@@ -79,3 +80,9 @@ def showcase(db: Session, *, user_id: str | None) -> list[BadgeOut]:
             select(BadgeDefinition).order_by(BadgeDefinition.created_at, BadgeDefinition.code)
         )
     ]
+
+
+def definitions(db: Session, page: PageParams) -> tuple[list[BadgeOut], str | None]:
+    """One page of the defined badges for operators, by code (the primary key: a new badge never shifts a page)."""
+    rows, cursor = paginate(db, select(BadgeDefinition), page, order=[BadgeDefinition.code.asc()])
+    return [BadgeOut(code=d.code, name=d.name, description=d.description, icon=d.icon) for d in rows], cursor

@@ -18,6 +18,7 @@ from huoli.loyalty import ledger
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import MallItem, MallRedemption
 from huoli.loyalty.schemas import MallItemIn, RedeemOut
+from huoli.pagination import PageParams, paginate
 from huoli.promotions import service as promotions
 
 
@@ -57,6 +58,12 @@ def items(db: Session, *, active_only: bool) -> list[MallItem]:
     if active_only:
         stmt = stmt.where(MallItem.active.is_(True))
     return list(db.scalars(stmt))
+
+
+def item_page(db: Session, page: PageParams) -> tuple[list[MallItem], str | None]:
+    """One page of every item (active or not) for operators, by id: an immutable key, so repricing an item
+    while an operator pages can't move it onto a page already read (the members' list sorts by points)."""
+    return paginate(db, select(MallItem), page, order=[MallItem.id.asc()])
 
 
 def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> RedeemOut:

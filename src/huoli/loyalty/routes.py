@@ -66,6 +66,7 @@ from huoli.loyalty.schemas import (
     TransferOut,
     UserRef,
 )
+from huoli.pagination import Page, PageDep
 from huoli.schema_types import INT64_MAX, MAX_FEN
 from huoli.users.service import derive_user_id
 from huoli.work import Caller, Work
@@ -398,9 +399,11 @@ def correct_profile(user_id: str, body: ProfileIn | None, ctx: AdminCtx) -> Prof
     )
 
 
-@router.get("/admin/loyalty/badges", response_model=list[BadgeOut], dependencies=read)
-def list_badges(db: AppDbDep) -> list[BadgeOut]:
-    return badges.showcase(db, user_id=None)
+@router.get("/admin/loyalty/badges", response_model=Page[BadgeOut], dependencies=read)
+def list_badges(db: AppDbDep, page: PageDep) -> Page[BadgeOut]:
+    """The defined badges, by code."""
+    items, cursor = badges.definitions(db, page)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post("/admin/loyalty/badges", response_model=BadgeOut, dependencies=write)
@@ -415,9 +418,11 @@ def award_badge(body: AwardIn, ctx: AdminCtx) -> dict[str, bool]:
     return {"awarded": won}
 
 
-@router.get("/admin/loyalty/tasks", response_model=list[TaskIn], dependencies=read)
-def list_tasks(db: AppDbDep) -> list[TaskIn]:
-    return tasks.active(db)
+@router.get("/admin/loyalty/tasks", response_model=Page[TaskIn], dependencies=read)
+def list_tasks(db: AppDbDep, page: PageDep) -> Page[TaskIn]:
+    """The active tasks, by code (a deactivated one is gone until defined again)."""
+    items, cursor = tasks.listing(db, page)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.post("/admin/loyalty/tasks", response_model=TaskIn, dependencies=write)
@@ -430,9 +435,11 @@ def deactivate_task(code: str, ctx: AdminCtx) -> None:
     tasks.deactivate(ctx.work.db, ctx, code)
 
 
-@router.get("/admin/loyalty/mall/items", response_model=list[MallItemOut], dependencies=read)
-def admin_items(db: AppDbDep) -> list[MallItemOut]:
-    return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=False)]
+@router.get("/admin/loyalty/mall/items", response_model=Page[MallItemOut], dependencies=read)
+def admin_items(db: AppDbDep, page: PageDep) -> Page[MallItemOut]:
+    """Every mall item, active or not, by id."""
+    rows, cursor = mall.item_page(db, page)
+    return Page(items=[MallItemOut.model_validate(i, from_attributes=True) for i in rows], next_cursor=cursor)
 
 
 @router.put("/admin/loyalty/mall/items", response_model=MallItemOut, dependencies=write)

@@ -23,6 +23,7 @@ from huoli.loyalty import rewards, tiers
 from huoli.loyalty.context import Ctx, cached, invalidate
 from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit
 from huoli.loyalty.schemas import TaskIn, TaskOut
+from huoli.pagination import PageParams, paginate
 
 SCAN_LAG = timedelta(seconds=2)  # events received this recently may still be committing: read them next time
 # Domain events reach the store through the outbox relay stamped with their emit time, so one can land behind
@@ -70,6 +71,14 @@ def active(db: Session) -> list[TaskIn]:
         return load()
     tasks: list[TaskIn] = cached(db, "tasks", app_id, load)
     return tasks
+
+
+def listing(db: Session, page: PageParams) -> tuple[list[TaskIn], str | None]:
+    """One page of the active tasks for operators, by code; read from the table, not the rules cache `active`
+    serves the hot paths from (a page is a slice of it, not worth caching)."""
+    stmt = select(TaskDefinition).where(TaskDefinition.active.is_(True))
+    rows, cursor = paginate(db, stmt, page, order=[TaskDefinition.code.asc()])
+    return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows], cursor
 
 
 def _period(task: TaskIn, day: date) -> str:
