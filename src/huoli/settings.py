@@ -26,15 +26,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUOLI_", toml_file="huoli.toml", extra="forbid")
 
-    data_dir: Path = Field(Path("var"), description="Where the embedded stores and generated secrets live.")
+    data_dir: Path = Field(
+        Path("var"),
+        description="Where the embedded stores, backups and generated secrets live; relative: to the working "
+        "directory (each checkout has its own).",
+    )
     database_url: str = Field(
         "",
         description="Operational DB. Default sqlite:///<data_dir>/huoli.db; postgresql+psycopg://… supported.",
     )
     event_store_url: str = Field(
         "",
-        description="Event store. Default duckdb:///<data_dir>/events.duckdb (duckdb:///:memory: for tests); "
-        "clickhouse://user:password@host:8123/database?secure=0 for ClickHouse (docs/events.md).",
+        description="Event store. Default duckdb:///<data_dir>/events.duckdb; read like SQLAlchemy's sqlite:// "
+        "URLs: duckdb:///relative/path (three slashes), duckdb:////absolute/path (four), duckdb:///:memory: for "
+        "tests; clickhouse://user:password@host:8123/database?secure=0 for ClickHouse (docs/events.md).",
     )
     timezone: str = Field("Asia/Shanghai", description="Default app timezone for local days.")
     duckdb_threads: int | None = Field(
@@ -262,6 +267,7 @@ class Settings(BaseSettings):
         return self.jobs_url or f"sqlite:///{self.data_dir / 'jobs.db'}"
 
     def resolved_event_store_url(self) -> str:
+        # Three slashes then the path: relative stays relative (duckdb:///var/…), absolute gets its fourth.
         return self.event_store_url or f"duckdb:///{self.data_dir / 'events.duckdb'}"
 
     def resolved_secret_key(self) -> str:
