@@ -62,7 +62,7 @@ def test_experiment_setup_errors_then_results_with_verdict(
     page.locator("[name='metrics.primary[0].event']").fill("order_paid")
     page.locator("#exp-create").click()
     page.locator("#exp-verdict").wait_for()
-    assert "Not started" in page.locator("#exp-verdict").inner_text()
+    assert "尚未开始" in page.locator("#exp-verdict").inner_text()  # the verdict in the console's language
     page.locator("#exp-start").click()
     page.locator("#exp-stop").wait_for()
 
@@ -80,10 +80,16 @@ def test_experiment_setup_errors_then_results_with_verdict(
     c.wait_ready()
     page.locator("#exp-srm").wait_for()
     assert "样本比例不匹配" in page.locator("#exp-srm").inner_text()
-    assert "Sample ratio mismatch" in page.locator("#exp-verdict").inner_text()
+    assert "样本比例不匹配（p = " in page.locator("#exp-verdict").inner_text()
     results = page.locator("table").first.inner_text()
     assert "paid" in results and "%" in results  # the lift and its interval are shown
     c.shot("experiment-results")
+    page.locator("#lang-toggle").click()
+    page.locator("#exp-verdict", has_text="Sample ratio mismatch (p = ").wait_for()
+    assert "样本" not in page.locator("#exp-verdict").inner_text()
+    c.shot("experiment-results-en")
+    page.locator("#lang-toggle").click()
+    page.locator("#exp-verdict", has_text="样本比例不匹配").wait_for()
     page.locator("button.ship[data-variant=b]").click()
     page.locator("#exp-verdict").wait_for()
     exp = live_server.api(key, "GET", "/admin/experiments/coupon-test").json()

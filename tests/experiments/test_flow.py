@@ -172,6 +172,8 @@ def test_experiment_lifecycle_results_and_verdict(client: TestClient, runtime: R
     assert "p_adjusted" in comp
     assert res["verdict"]["decision"] == "ship" and res["verdict"]["variant"] == "discount"
     assert res["verdict"]["text"].startswith("Ship 首单立减")
+    assert res["verdict"]["texts"]["en"] == res["verdict"]["text"]
+    assert res["verdict"]["texts"]["zh"].startswith("全量发布 首单立减：paid 相对 新人礼包 +")
     assert [p["date"] for p in res["timeseries"]] == ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05"]
     assert res["timeseries"][0]["users"] == res["srm"]["users"]
     # Ship: the flag serves the winner to everyone, exposures stop.
@@ -203,6 +205,10 @@ def test_srm_guardrail_and_keep_running_verdicts(client: TestClient, runtime: Ru
     clock.set(T0 + timedelta(days=1))
     res = client.get("/admin/experiments/coupon-test/results", headers=op).json()
     assert res["verdict"]["decision"] == "keep_running" and res["verdict"]["more_users"] == 160
+    assert res["verdict"]["texts"] == {
+        "en": "Keep running — about 160 more users needed before a first read (each variant needs 100).",
+        "zh": "继续运行——还需要约 160 位用户才能初步判断（每个变体至少 100 位）。",
+    }
     # A 1000/1200 split: sample ratio mismatch.
     more = [
         (
@@ -240,6 +246,7 @@ def test_guardrail_alarm(client: TestClient, runtime: Runtime, shop, clock) -> N
     refunds = next(m for m in res["metrics"] if m["key"] == "refunds")
     assert refunds["comparisons"][0]["alarm"] is True
     assert res["verdict"]["decision"] == "guardrail" and "首单立减 hurts refunds" in res["verdict"]["text"]
+    assert res["verdict"]["texts"]["zh"] == "护栏指标告警：首单立减 使 refunds 变差。不要发布这些变体。"
 
 
 def test_holdouts_use_their_own_salt_and_exclude_users_from_experiments(

@@ -413,22 +413,30 @@ def exposure_health(summary: Summary, analysed: int) -> dict[str, Any]:
     }
 
 
+def _said(decision: str, en: str, zh: str, **extra: Any) -> dict[str, Any]:
+    # `text` stays English for the readers that take it as it is (weekly report, CLI); `texts` has both
+    return {"decision": decision, "text": en, "texts": {"zh": zh, "en": en}, **extra}
+
+
 def verdict(
     exp: Experiment, metrics: list[dict[str, Any]], srm: dict[str, Any], users: list[int]
 ) -> dict[str, Any]:
-    """A plain-language decision: ship, keep running (with how many more users), no effect, or investigate."""
+    """A plain-language decision: ship, keep running (with how many more users), no effect, or investigate;
+    `text` in English, `texts` in each console language."""
     names = {v["key"]: v.get("name") or v["key"] for v in exp.variants}
     control = exp.variants[0]["key"]
     total = sum(users)
     min_users = int(exp.stats.get("min_users_per_variant", 100))
     if exp.status == "draft":
-        return {"decision": "not_started", "text": "Not started yet."}
+        return _said("not_started", "Not started yet.", "尚未开始。")
     if srm["warning"]:
-        return {
-            "decision": "investigate",
-            "text": f"Sample ratio mismatch (p = {srm['p_value']:.2g}): the split of users does not match the "
+        p = f"{srm['p_value']:.2g}"
+        return _said(
+            "investigate",
+            f"Sample ratio mismatch (p = {p}): the split of users does not match the "
             "configured weights, so the results can't be trusted. Check how the flag is evaluated.",
-        }
+            f"样本比例不匹配（p = {p}）：用户的分流与配置的权重不符，结果不可信。请检查功能开关的取值方式。",
+        )
     alarms = [
         (m["key"], c["variant"])
         for m in metrics
@@ -438,20 +446,24 @@ def verdict(
     ]
     if alarms:
         which = ", ".join(f"{names[v]} hurts {k}" for k, v in alarms)
-        return {
-            "decision": "guardrail",
-            "text": f"Guardrail alarm: {which}. Don't ship those variants.",
-            "alarms": alarms,
-        }
+        which_zh = "；".join(f"{names[v]} 使 {k} 变差" for k, v in alarms)
+        return _said(
+            "guardrail",
+            f"Guardrail alarm: {which}. Don't ship those variants.",
+            f"护栏指标告警：{which_zh}。不要发布这些变体。",
+            alarms=alarms,
+        )
     if min(users) < min_users:
-        need = min_users * len(users) - total
-        return {
-            "decision": "keep_running",
-            "text": f"Keep running — about {max(need, 1)} more users needed before a first read "
+        need = max(min_users * len(users) - total, 1)
+        return _said(
+            "keep_running",
+            f"Keep running — about {need} more users needed before a first read "
             f"(each variant needs {min_users}).",
-            "more_users": max(need, 1),
-        }
+            f"继续运行——还需要约 {need:,} 位用户才能初步判断（每个变体至少 {min_users:,} 位）。",
+            more_users=need,
+        )
     primary = next(m for m in metrics if m["role"] == "primary")
+    metric = primary["key"]
     comps = [c for c in primary["comparisons"] if c.get("available")]
     winners = [c for c in comps if c.get("better")]
     if winners:
@@ -459,29 +471,35 @@ def verdict(
             winners, key=lambda c: (1 if primary["direction"] == "increase" else -1) * c["relative"]["lift"]
         )
         lift = best["relative"]["lift"]
-        return {
-            "decision": "ship",
-            "variant": best["variant"],
-            "text": f"Ship {names[best['variant']]}: {primary['key']} {lift:+.1%} vs {names[control]}.",
-        }
+        winner, base = names[best["variant"]], names[control]
+        return _said(
+            "ship",
+            f"Ship {winner}: {metric} {lift:+.1%} vs {base}.",
+            f"全量发布 {winner}：{metric} 相对 {base} {lift:+.1%}。",
+            variant=best["variant"],
+        )
     if comps and all(c.get("worse") for c in comps):
-        return {
-            "decision": "keep_control",
-            "text": f"Keep {names[control]}: every variant did worse on {primary['key']}.",
-        }
+        base = names[control]
+        return _said(
+            "keep_control",
+            f"Keep {base}: every variant did worse on {metric}.",
+            f"保留 {base}：每个变体的 {metric} 都更差。",
+        )
     needed = [c["users_needed"] for c in comps if c.get("users_needed")]
     more = min(needed) - total if needed else 0
     if 0 < more <= 10 * max(total, 1):
-        return {
-            "decision": "keep_running",
-            "text": f"Keep running — about {more:,} more users needed to tell whether the difference in "
-            f"{primary['key']} is real.",
-            "more_users": more,
-        }
-    return {
-        "decision": "no_effect",
-        "text": f"No effect detected on {primary['key']}: any difference is too small to matter at this traffic.",
-    }
+        return _said(
+            "keep_running",
+            f"Keep running — about {more:,} more users needed to tell whether the difference in "
+            f"{metric} is real.",
+            f"继续运行——还需要约 {more:,} 位用户才能判断 {metric} 的差异是否真实。",
+            more_users=more,
+        )
+    return _said(
+        "no_effect",
+        f"No effect detected on {metric}: any difference is too small to matter at this traffic.",
+        f"未发现 {metric} 有效果：以当前流量，任何差异都小到不足为据。",
+    )
 
 
 def results(

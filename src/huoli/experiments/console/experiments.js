@@ -52,6 +52,8 @@ const T = {
   multipleTooMany: { zh: "比例过高：请检查功能开关是否按稳定的用户 ID 计算", en: "That is too many: check that the flag is evaluated with a stable user id" },
 };
 
+// The API gives the verdict in both languages (`texts`); `text` (English) is what an older server sends.
+const verdictText = (v, lang) => (v.texts && v.texts[lang]) || v.text;
 const pct = (x) => (x == null ? "–" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
 const num = (x) => (x == null ? "–" : Number(x).toPrecision(4));
 
@@ -239,7 +241,7 @@ async function resultsView(root, ctx, key) {
     exp.hypothesis ? h("p", {}, `${t(T.hypothesis)}: ${exp.hypothesis}`) : "",
     h("div", { class: "toolbar" }, ...buttons),
     h("div", { class: `card verdict verdict-${res.verdict.decision}`, id: "exp-verdict" },
-      h("strong", {}, `${t(T.verdict)}: `), res.verdict.text),
+      h("strong", {}, `${t(T.verdict)}: `), verdictText(res.verdict, ctx.lang)),
   );
   if (res.srm.warning) root.append(h("div", { class: "banner error", id: "exp-srm" }, `${t(T.srm)} (p = ${res.srm.p_value.toExponential(2)})`));
   const alarms = res.metrics.filter((m) => m.role === "guardrails").flatMap((m) => m.comparisons.filter((c) => c.alarm).map((c) => `${c.variant}: ${m.key}`));
