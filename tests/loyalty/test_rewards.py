@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 from tests.loyalty.helpers import outbox, race, set_rules, uow
+from tests.promotions.helpers import at
 
 from huoli.errors import Conflict, ValidationFailed
 from huoli.loyalty import checkin, ledger, mall
@@ -32,12 +33,15 @@ def shop(make_app):  # type: ignore[no-untyped-def]
 
 def template(runtime: Runtime, app_id: str, tid: str, **spec: object) -> None:
     body = {
-        "id": tid, "name": "满50减5", "kind": "threshold", "amount_fen": 500, "threshold_fen": 5000, "valid_days": 30,
-    }  # fmt: skip
+        "id": tid,
+        "name": "满50减5",
+        "kind": "threshold",
+        "amount_fen": 500,
+        "threshold_fen": 5000,
+        "valid_days": 30,
+    }
     with uow(runtime, app_id, T0) as (db, _):
-        coupons.create_template(
-            db=db, app_id=app_id, spec=CouponTemplateIn.model_validate(body | spec), now=T0
-        )
+        coupons.create_template(at(db, runtime, T0), spec=CouponTemplateIn.model_validate(body | spec))
 
 
 def day_one_coupon(runtime: Runtime, ref: str) -> None:
@@ -74,10 +78,7 @@ def test_a_checkin_milestone_issues_a_real_coupon_once(runtime: Runtime, shop) -
     # It is a coupon like any other: checkout can quote and lock it.
     with uow(runtime, "shop", T0) as (db, _):
         cart = [CartLine(item_id="sku", price_fen=6000, quantity=1)]
-        locked = coupons.lock(
-            db=db, settings=runtime.settings, app_id="shop", user_id="u1", order_id="o1",
-            coupon_ids=[c.id], cart=cart, now=T0,
-        )  # fmt: skip
+        locked = coupons.lock(at(db, runtime, T0), user_id="u1", order_id="o1", coupon_ids=[c.id], cart=cart)
         assert locked.discount_fen == 500
 
 
@@ -183,8 +184,12 @@ def test_tier_monthly_coupons_once_per_member_per_local_month(runtime: Runtime, 
 
     first = run(T0)
     assert first == {
-        "month": "2026-03", "issued": 1, "already_this_month": 0, "birthday_gifts": 0, "failed": {"not_found": 1},
-    }  # fmt: skip
+        "month": "2026-03",
+        "issued": 1,
+        "already_this_month": 0,
+        "birthday_gifts": 0,
+        "failed": {"not_found": 1},
+    }
     assert run(T0 + timedelta(days=20))["issued"] == 0  # the same month again: nothing new
     # 1 April 00:30 in Shanghai is still 31 March in UTC: the app's month decides.
     april = datetime(2026, 3, 31, 16, 30, tzinfo=UTC)
