@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
-from huoli.events import service as events
 from huoli.loyalty import ledger
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import MallItem, MallRedemption
@@ -119,26 +118,19 @@ def redeem(db: Session, ctx: Ctx, *, user_id: str, item_id: str, key: str) -> Re
         # per-user limit) fails the whole redemption, so the member keeps the points.
         assert item.ref is not None
         coupon_id, _ = promotions.claim_coupon(
-            db=db,
-            settings=ctx.settings,
-            app_id=ctx.app_id,
+            ctx.work,
             template_id=item.ref,
             user_id=user_id,
             claim_key=f"loyalty:{business_key}",
-            now=ctx.now,
             source="loyalty",
         )
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="mall_redeemed",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:{business_key}",
+    ctx.emit(
+        "mall_redeemed",
+        key=business_key,
         user_id=user_id,
         properties={"item_id": item_id, "points": item.points, "kind": item.kind}
         | ({"ref": item.ref} if item.ref else {})
         | ({"coupon_id": coupon_id} if coupon_id else {}),
-        settings=ctx.settings,
     )
     return RedeemOut(
         redemption_id=int(rid), item_id=item_id, points=item.points, applied=True, coupon_id=coupon_id

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError
-from huoli.events import service as events
 from huoli.loyalty import badges, ledger, tiers
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import RewardGrant
@@ -58,17 +57,13 @@ def grant(db: Session, ctx: Ctx, *, user_id: str, reward: Reward, key: str, sour
     if reward.type == "coupon":
         assert reward.ref is not None
         coupon, _ = issue_coupon(db, ctx, user_id=user_id, template_id=reward.ref, key=f"loyalty:grant:{key}")
-    events.emit(
-        db=db,
-        app_id=ctx.app_id,
-        name="loyalty_reward",
-        ts=ctx.now,
-        idempotency_key=f"loyalty:grant:{key}",
+    ctx.emit(
+        "loyalty_reward",
+        key=f"grant:{key}",
         user_id=user_id,
         properties={"reward_type": reward.type, "source": source, "amount": reward.amount}
         | ({"ref": reward.ref} if reward.ref else {})
         | coupon,
-        settings=ctx.settings,
     )
     return True
 
@@ -82,13 +77,10 @@ def issue_coupon(
     try:
         with db.begin_nested():  # the promotions domain owns coupon stock and limits
             coupon_id, created = promotions.claim_coupon(
-                db=db,
-                settings=ctx.settings,
-                app_id=ctx.app_id,
+                ctx.work,
                 template_id=template_id,
                 user_id=user_id,
                 claim_key=key,
-                now=ctx.now,
                 source="loyalty",
             )
     except HuoliError as exc:

@@ -15,8 +15,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from huoli import caches
-from huoli.apps.models import App
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound
 from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk
@@ -38,10 +36,9 @@ from huoli.promotions.models import (
     ReferralProgram,
     Refund,
 )
-from huoli.settings import Settings
 from huoli.users import service as users
 from huoli.wechat.client import WeChatClient
-from huoli.work import Caller, Work
+from huoli.work import Work
 
 UserFacts = users.UserFacts
 
@@ -268,31 +265,10 @@ def overview(*, db: Session) -> dict[str, object]:
 
 
 def claim_coupon(
-    *,
-    db: Session,
-    settings: Settings,
-    app_id: str,
-    template_id: str,
-    user_id: str,
-    claim_key: str,
-    now: datetime,
-    source: str,
+    work: Work, *, template_id: str, user_id: str, claim_key: str, source: str
 ) -> tuple[str, bool]:
     """Issue one coupon of a template once per claim key, under the template's stock and limits (loyalty's
-    rewards and points mall): (coupon id, whether this call issued it); raises the HuoliError of a refusal.
-    Loyalty's context carries no Work yet, so one is made here on the caller's session."""
-    app = db.get(App, app_id)
-    if app is None:
-        raise NotFound(f"app {app_id!r} not found", code="unknown_app")
-    work = Work(
-        db=db,
-        app=app,
-        now=now,
-        settings=settings,
-        caller=Caller("user", user_id),
-        clock=lambda: now,
-        caches=caches.of(db),
-    )
+    rewards and points mall): (coupon id, whether this call issued it); raises the HuoliError of a refusal."""
     coupon, created = coupons.claim(
         work, template_id=template_id, user_id=user_id, claim_key=claim_key, source=source
     )
