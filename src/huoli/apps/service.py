@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from huoli.apps.models import ApiKey, App
-from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
+from huoli.apps.schemas import (
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyRead,
+    AppCreate,
+    AppCreated,
+    AppRead,
+    AppUpdate,
+    ChecklistItem,
+    FirstRunStatus,
+    NewApp,
+    Role,
+    SetupChecklist,
+)
+from huoli.audit import service as audit
+from huoli.auth.models import ServerNonce
 from huoli.db import read_only, utcnow
-from huoli.errors import Conflict, Forbidden, NotFound, Unauthorized
+from huoli.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from huoli.pagination import PageParams, paginate
 
 KEY_PREFIX = "hlk_"
@@ -22,9 +42,12 @@ KEY_PREFIX = "hlk_"
 
 def create(*, db: Session, app_in: AppCreate) -> App:
     if db.get(App, app_in.id) is not None:
-        raise Conflict(f"app {app_in.id!r} already exists")
-    if app_in.wx_appid and db.scalar(select(App).where(App.wx_appid == app_in.wx_appid)):
-        raise Conflict(f"wx_appid {app_in.wx_appid!r} already belongs to another app")
+        raise Conflict(
+            f"app {app_in.id!r} already exists",
+            code="app_exists",
+            details=[{"field": "id", "message": f"app {app_in.id!r} already exists: choose another id"}],
+        )
+    _check_wx_appid_free(db, app_in.wx_appid, None)
     app = App(
         id=app_in.id,
         name=app_in.name,
@@ -46,6 +69,160 @@ def set_wx_secret(*, db: Session, app_id: str, wx_secret: str) -> App:
         {"id": app.id, "name": app.name, "wx_secret": wx_secret}
     ).wx_secret
     return app
+
+
+def _check_wx_appid_free(db: Session, wx_appid: str | None, app_id: str | None) -> None:
+    """One AppID, one app: the mini-program's events are routed by it (AppCache)."""
+    if wx_appid is None:
+        return
+    owner = db.scalar(select(App.id).where(App.wx_appid == wx_appid))
+    if owner is not None and owner != app_id:
+        raise Conflict(
+            f"wx_appid {wx_appid!r} already belongs to another app",
+            code="wx_appid_taken",
+            details=[{"field": "wx_appid", "message": "this AppID already belongs to another app here"}],
+        )
+
+
+def update(*, db: Session, app_id: str, changes: AppUpdate) -> App:
+    """Apply the fields the owner sent; the AppSecret is encrypted by its column type and never read back."""
+    app = get(db=db, app_id=app_id)
+    sent = changes.model_fields_set
+    if "name" in sent and changes.name is not None:
+        app.name = changes.name
+    if "wx_appid" in sent and changes.wx_appid is not None:
+        _check_wx_appid_free(db, changes.wx_appid, app_id)
+        app.wx_appid = changes.wx_appid
+    if "wx_secret" in sent and changes.wx_secret is not None:
+        app.wx_secret = changes.wx_secret
+    db.flush()
+    return app
+
+
+def server_secret(*, db: Session, app_id: str) -> str:
+    return get(db=db, app_id=app_id).server_secret
+
+
+def rotate_server_secret(*, db: Session, app_id: str, confirm: str) -> str:
+    """A new signing secret; the old one stops working at once, so the caller must type the app id again."""
+    if confirm != app_id:
+        raise ValidationFailed(
+            "rotation not confirmed",
+            details=[{"field": "confirm", "message": f"type the app id ({app_id}) to confirm"}],
+        )
+    app = get(db=db, app_id=app_id)
+    app.server_secret = secrets.token_urlsafe(32)
+    db.flush()
+    return app.server_secret
+
+
+@contextmanager
+def _scoped_to(db: Session, app_id: str) -> Iterator[None]:
+    """Write rows of a just-created app from its creator's unit of work: the tenancy guard checks each flush
+    against the session's app, so the scope moves to the new app for these writes and comes back after."""
+    before = db.info.get("app_id")
+    db.flush()
+    db.info["app_id"] = app_id
+    try:
+        yield
+        db.flush()
+    finally:
+        db.info["app_id"] = before
+
+
+def create_with_owner(
+    *, db: Session, app_in: NewApp, actor: audit.Actor, at: datetime, ip: str | None
+) -> tuple[App, ApiKey, str]:
+    """A new app and its first owner key, in the caller's unit of work. The new app's own audit trail starts
+    with who created it (the creator's trail records the request through its unit of work)."""
+    app = create(db=db, app_in=AppCreate(id=app_in.id, name=app_in.name, timezone=app_in.timezone))
+    with _scoped_to(db, app.id):
+        row, key = issue_key(db=db, app_id=app.id, key_in=ApiKeyCreate(name="owner", role=Role.owner))
+        audit.record(
+            db,
+            app_id=app.id,
+            actor=actor,
+            action="create app",
+            at=at,
+            target={"app_id": app.id},
+            request=app_in.model_dump(),
+            ip=ip,
+        )
+    return app, row, key
+
+
+def created(app: App, row: ApiKey, key: str) -> AppCreated:
+    return AppCreated(
+        app=AppRead.of(app), key=ApiKeyIssued(**ApiKeyRead.model_validate(row).model_dump(), key=key)
+    )
+
+
+def first_run_status(*, db: Session, local: bool) -> FirstRunStatus:
+    """Whether this request may create the first app without a key: only from this machine, only while none."""
+    if not local:
+        return FirstRunStatus(available=False, reason="not_local")
+    if db.scalar(select(func.count()).select_from(App)):
+        return FirstRunStatus(available=False, reason="apps_exist")
+    return FirstRunStatus(available=True)
+
+
+LOOPBACK_NAMES = ("localhost",)
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:  # 127.0.0.1:8000, localhost:8000
+        host = host.partition(":")[0]
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_request(
+    *, bind_host: str, server_host: str | None, client_host: str | None, headers: Mapping[str, str]
+) -> bool:
+    """A request from this machine to a server listening on loopback only. Every sign must agree: the
+    configured bind address, the socket the request came in on, its peer, its Host header, and no proxy
+    header (a proxy on the same machine would make remote callers look local)."""
+    return (
+        _loopback(bind_host)
+        and _loopback(server_host)
+        and _loopback(client_host)
+        and _loopback(headers.get("host"))
+        and not any(h in headers for h in FORWARDING_HEADERS)
+    )
+
+
+def checklist(*, db: Session, app_id: str, store: Any) -> SetupChecklist:
+    """What a new app has done so far. `store` is the event log: client events are the SDK's; a nonce is a
+    signed call in the last minutes, a server event one the backend sent (or a fact its calls logged)."""
+    app = get(db=db, app_id=app_id)
+
+    def seen(sql: str, params: list[Any]) -> bool:
+        return bool(
+            store.query(
+                f"SELECT 1 AS x FROM events WHERE app_id = ? AND {sql} LIMIT 1", [app_id, *params]
+            ).num_rows
+        )
+
+    signed = db.scalar(select(ServerNonce.id).limit(1)) is not None or seen("source = ?", ["server"])
+    done = {
+        "app": True,
+        "wx_appid": app.wx_appid is not None,
+        "wx_secret": app.wx_secret is not None,
+        "sdk_events": seen("source = ?", ["client"]),
+        "signed_calls": signed,
+        "first_checkin": seen("name = ?", ["checkin"]),
+    }
+    return SetupChecklist(items=[ChecklistItem(id=k, done=v) for k, v in done.items()])
 
 
 def get(*, db: Session, app_id: str) -> App:
@@ -100,11 +277,24 @@ def keys_page(*, db: Session, page: PageParams) -> tuple[list[ApiKey], str | Non
     return paginate(db, select(ApiKey), page, order=[ApiKey.created_at.asc(), ApiKey.id.asc()])
 
 
-def revoke_key(*, db: Session, key_id: str) -> ApiKey:
+def revoke_key(*, db: Session, key_id: str, keep_an_owner: bool = False) -> ApiKey:
+    """Revoke now. `keep_an_owner` (the API): never the app's last active owner key, or nobody could manage
+    the app from the console any more (the CLI may: it can always issue a new one)."""
     row = db.scalar(select(ApiKey).where(ApiKey.id == key_id))
     if row is None:
         raise NotFound(f"unknown key {key_id!r}")
     if row.revoked_at is None:
+        if keep_an_owner and row.role == Role.owner.value:
+            owners = db.scalar(
+                select(func.count())
+                .select_from(ApiKey)
+                .where(ApiKey.role == Role.owner.value, ApiKey.revoked_at.is_(None))
+            )
+            if (owners or 0) <= 1:
+                raise Conflict(
+                    "this is the app's last owner key: create another owner key before revoking it",
+                    code="last_owner_key",
+                )
         row.revoked_at = utcnow()
     return row
 
@@ -133,6 +323,13 @@ class AppCache:
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return hit[1]
         return None
+
+    def forget(self, app_id: str) -> None:
+        """Drop the app's entries (by id or AppID) after its settings change, so this process reads them anew;
+        other processes see the change within the TTL."""
+        with self._lock:
+            for presented in [k for k, (_, app) in self._items.items() if app.id == app_id]:
+                del self._items[presented]
 
     def get(self, app_id: str) -> App:
         """The app whose id, or else whose WeChat AppID, is `app_id`; 404 unknown_app when neither."""

@@ -1,4 +1,6 @@
-// API keys of the current app: list, create (the full key is shown once), revoke. Owner role only.
+// API keys of the current app: list, create (the full key is shown once, with a copy button), revoke (two
+// clicks; never the app's last owner key). Owner role only. The key this browser uses is marked.
+import * as store from "/console/static/lib/store.js";
 
 const ROLES = ["analyst", "operator", "owner"];
 const L = {
@@ -16,6 +18,16 @@ const L = {
   revoked: { zh: "密钥已吊销", en: "Key revoked" },
   submit: { zh: "创建", en: "Create" },
   issued: { zh: "新密钥（只显示这一次，请立即复制保存）：", en: "New key (shown only once — copy it now):" },
+  issuedNote: { zh: "把它交给使用者；本页之后只显示密钥 ID。", en: "Hand it to whoever uses it; this page shows only its id from now on." },
+  inUse: { zh: "（本浏览器正在使用）", en: " (used by this browser)" },
+  lastOwner: {
+    zh: "这是应用唯一有效的 owner 密钥，不能吊销：请先创建另一个 owner 密钥。",
+    en: "This is the app's last owner key and cannot be revoked: create another owner key first.",
+  },
+  rolesLead: {
+    zh: "分析员只能查看数据；运营还可以配置活动、积分和实验；所有者还可以管理密钥和应用设置、新建应用。",
+    en: "Analysts read data; operators also configure campaigns, points and experiments; owners also manage keys and app settings, and create apps.",
+  },
   roles: {
     analyst: { zh: "分析员（只读）", en: "Analyst (read only)" },
     operator: { zh: "运营（可操作）", en: "Operator" },
@@ -31,7 +43,7 @@ export default {
   order: 900,
   range: false,
   async render(root, ctx) {
-    const { h, clear, table, formErrors, toast } = ctx.ui;
+    const { h, clear, table, formErrors, toast, secretBox } = ctx.ui;
     const t = ctx.t;
     const listSlot = h("div", { id: "keys-table" });
     const issued = h("div", { id: "key-issued" });
@@ -61,14 +73,17 @@ export default {
           await load();
         } catch (err) {
           btn.disabled = false;
-          toast(err.message, { kind: "error" });
+          btn.dataset.armed = "";
+          btn.textContent = t(L.revoke);
+          toast(err.code === "last_owner_key" ? t(L.lastOwner) : err.message, { kind: "error" });
         }
       });
       return btn;
     }
 
+    const mine = /^hlk_([^.]+)\./.exec(store.currentKey()?.key || "")?.[1];
     const columns = [
-      { key: "name", title: t(L.name) },
+      { key: "name", title: t(L.name), format: (v, k) => [v, k.id === mine ? h("span", { class: "in-use" }, t(L.inUse)) : null] },
       { key: "role", title: t(L.role), format: (v) => t(L.roles[v] || v) },
       { key: "id", title: "ID", format: (v) => h("span", { class: "mono" }, v) },
       { key: "created_at", title: t(L.created), format: (v) => ctx.fmt.datetime(v) },
@@ -90,8 +105,7 @@ export default {
       submit.disabled = true;
       try {
         const created = await ctx.api("/admin/keys", { method: "POST", body: { name: name.value.trim(), role: role.value } });
-        clear(issued).append(h("div", { class: "secret", role: "status" },
-          h("div", {}, t(L.issued)), h("code", { id: "key-secret", class: "mono" }, created.key)));
+        clear(issued).append(secretBox(created.key, { id: "key-secret", label: L.issued, note: L.issuedNote }));
         form.reset();
         await load();
       } catch (err) {
@@ -103,7 +117,7 @@ export default {
     });
 
     root.append(
-      h("section", { class: "card" }, h("h2", {}, t(L.create)), form, issued),
+      h("section", { class: "card" }, h("h2", {}, t(L.create)), h("p", { class: "muted" }, t(L.rolesLead)), form, issued),
       h("section", { class: "card" }, h("h2", {}, t(L.list)), listSlot),
     );
     try {

@@ -182,12 +182,67 @@ function renderSignIn({ message, cancellable = false } = {}) {
       else show(String(err?.message || err));
     }
   });
-  clear(root).append(h("main", { class: "signin" }, h("div", { class: "signin-card" },
-    h("div", { class: "signin-top" }, h("h1", {}, T("brand")), langButton()),
-    h("h2", {}, T("signin.title")),
-    h("p", { class: "lead" }, T("signin.lead")),
-    form)));
+  const firstRunSlot = h("div", { id: "first-run-slot" });
+  clear(root).append(h("main", { class: "signin" }, h("div", { class: "signin-stack" }, firstRunSlot,
+    h("div", { class: "signin-card" },
+      h("div", { class: "signin-top" }, h("h1", {}, T("brand")), langButton()),
+      h("h2", {}, T("signin.title")),
+      h("p", { class: "lead" }, T("signin.lead")),
+      form))));
   input.focus();
+  if (!cancellable) offerFirstRun(firstRunSlot, state.seq);
+}
+
+// A fresh server on this machine (no app yet) offers to create the first app without a key (apps/routes.py).
+async function offerFirstRun(slot, seq) {
+  let status;
+  try {
+    status = await apiRequest(null, "/admin/setup/first-run");
+  } catch {
+    return; // an older server, or none: sign-in still works
+  }
+  if (!status?.available || seq !== state.seq) return;
+  const field = (name, label, attrs, hint) => [
+    h("label", { for: `first-run-${name}` }, T(label)),
+    h("div", { class: "field" }, h("input", { id: `first-run-${name}`, name, type: "text", autocomplete: "off", ...attrs }),
+      hint ? h("span", { class: "small muted" }, T(hint)) : null),
+  ];
+  const submit = h("button", { type: "submit", class: "primary" }, T("firstrun.submit"));
+  const form = h("form", { id: "first-run", novalidate: true },
+    h("div", { class: "form-grid" },
+      field("id", "firstrun.id", { placeholder: "my-shop", spellcheck: "false" }, "firstrun.idHint"),
+      field("name", "firstrun.name", { placeholder: "我的小店" }),
+      field("timezone", "firstrun.timezone", { value: "Asia/Shanghai", spellcheck: "false" }, "firstrun.tzHint"),
+      h("span"), h("div", {}, submit)));
+  const ui = makeUi({ t: T, lang: state.lang, charts: state.charts, echarts: null });
+  const card = h("section", { class: "signin-card first-run", id: "first-run-card" },
+    h("h2", {}, T("firstrun.title")), h("p", { class: "lead" }, T("firstrun.lead")), form);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    ui.formErrors(form, null);
+    submit.disabled = true;
+    const value = (n) => form.elements[n].value.trim();
+    try {
+      const created = await apiRequest(null, "/admin/setup/first-run", {
+        method: "POST", body: { id: value("id"), name: value("name"), timezone: value("timezone") || "Asia/Shanghai" },
+      });
+      // Kept at once, so a reload before "continue" cannot lose the only owner key.
+      store.saveKey(created.app.id, created.app.name, created.key.key);
+      document.querySelector(".signin-card:not(.first-run)")?.setAttribute("hidden", ""); // the next step is "continue"
+      clear(card).append(
+        h("h2", {}, T("firstrun.title")),
+        ui.secretBox(created.key.key, { id: "first-run-key", label: T("firstrun.created", { name: created.app.name }),
+          note: "firstrun.keyNote" }),
+        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "first-run-continue",
+          onclick: () => start() }, T("firstrun.continue"))));
+    } catch (err) {
+      submit.disabled = false;
+      if (err instanceof ApiError && err.status === 422) ui.formErrors(form, err);
+      else ui.formErrors(form, { message: err.message, details: [] });
+    }
+  });
+  clear(slot).append(card);
+  form.elements.id.focus();
 }
 
 // ---- the shell ---------------------------------------------------------------------------------------
@@ -196,9 +251,15 @@ function appSwitcher() {
   const keys = store.savedKeys();
   const select = h("select", { id: "app-switcher", "aria-label": T("app.switch") },
     keys.map((k) => h("option", { value: k.appId, selected: k.appId === state.app.id }, `${k.appName} (${k.appId})`)),
-    h("option", { value: "__add" }, T("app.add")));
+    h("option", { value: "__add" }, T("app.add")),
+    h("option", { value: "__new" }, T("app.new")));
   select.addEventListener("change", () => {
     if (select.value === "__add") return renderSignIn({ cancellable: true });
+    if (select.value === "__new") {
+      select.value = state.app.id;
+      location.hash = "#/app-new";
+      return;
+    }
     store.setCurrent(select.value);
     start();
   });

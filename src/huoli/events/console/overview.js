@@ -1,5 +1,7 @@
 // Overview: what the event log already holds, per event name and per local day of the selected range.
 // Until the analytics API serves daily series, each day is one GET /admin/events/summary call.
+// On top, the setup checklist (首次接入清单, the console domain's lib/checklist.js), folded once all done.
+import { setupChecklist } from "/console/pages/console/lib/checklist.js";
 
 const DAY_CONCURRENCY = 4;
 
@@ -33,7 +35,9 @@ export default {
     const chartEl = h("div", { class: "chart", id: "overview-chart", role: "img", "aria-label": t("overview.perDay") });
     const tableSlot = h("div", { id: "overview-table" });
     const status = h("p", { class: "muted", id: "overview-status" });
+    const checklist = h("div", { id: "overview-checklist" });
     root.append(
+      checklist,
       kpis,
       h("section", { class: "card" }, h("h2", {}, t("overview.perDay")), chartEl),
       h("section", { class: "card" }, h("h2", {}, t("overview.byName")), tableSlot),
@@ -119,6 +123,8 @@ export default {
     }
 
     ctx.onRangeChange(load);
-    await load(ctx.range);
+    // The checklist must never cost the figures: a server without it leaves the overview as it was.
+    const listed = setupChecklist(checklist, ctx).catch((err) => console.warn("huoli setup checklist", err));
+    await Promise.all([listed, load(ctx.range)]);
   },
 };

@@ -9,6 +9,15 @@ const ZH_MESSAGES = [
   [/^Input should be a valid (\w+)/, (v) => `格式不正确（应为 ${v}）`],
   [/^Input should be (.+)$/, (v) => `取值应为 ${v}`],
   [/^String should match pattern '(.+)'$/, (p) => `格式不正确（应匹配 ${p}）`],
+  // apps/schemas.py's own messages (setup: app id, AppID, AppSecret, rotation)
+  [/^a WeChat AppID is 'wx' followed by 16 hex digits/, () => "AppID 应为 wx 加 16 位十六进制字符（0-9、a-f），例如 wx0123456789abcdef"],
+  [/^2–64 characters: a lowercase letter/, () => "2–64 个字符：小写字母开头，之后为小写字母、数字、- 或 _"],
+  [/^a name is needed$/, () => "请填写名称"],
+  [/^unknown IANA timezone/, () => "未知的时区（应为 IANA 名称，如 Asia/Shanghai）"],
+  [/^the AppSecret has no spaces/, () => "AppSecret 中不应有空格：请从 mp.weixin.qq.com 重新复制"],
+  [/^this AppID already belongs to another app/, () => "这个 AppID 已属于本服务上的另一个应用"],
+  [/^app '(.+)' already exists/, (id) => `应用 ${id} 已存在，请换一个 ID`],
+  [/^type the app id \((.+)\) to confirm$/, (id) => `请输入应用 ID（${id}）以确认`],
 ];
 
 export function localMessage(lang, message) {
@@ -92,6 +101,28 @@ export function makeUi(shell) {
     return el;
   }
 
+  // A secret shown once: the value, a copy button, and a note. Copies with the Clipboard API, else selects it.
+  function secretBox(value, { id, note, label } = {}) {
+    const code = h("code", { class: "mono secret-value", id }, value);
+    const button = h("button", { type: "button", class: "copy", dataset: { copies: id || "" } }, t("copy"));
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+        button.textContent = t("copy.done");
+      } catch {
+        const range = document.createRange();
+        range.selectNodeContents(code);
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+        button.textContent = t("copy.select");
+      }
+    });
+    return h("div", { class: "secret", role: "status" },
+      label ? h("div", {}, t(label)) : null,
+      h("div", { class: "secret-row" }, code, button),
+      note ? h("p", { class: "small" }, t(note)) : null);
+  }
+
   // Draws an ECharts option into el; without ECharts installed it says so instead. Returns the instance.
   function chart(el, option) {
     if (!shell.echarts) {
@@ -119,5 +150,5 @@ export function makeUi(shell) {
     shell.charts.clear();
   }
 
-  return { h, append, clear, table, formErrors, toast, chart, disposeCharts };
+  return { h, append, clear, table, formErrors, toast, chart, disposeCharts, secretBox };
 }
