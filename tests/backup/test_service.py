@@ -386,3 +386,23 @@ def test_same_second_backups_get_distinct_names_and_out_must_be_new(small: Setti
     with pytest.raises(service.BackupError, match="not an empty directory"):
         service.create(small, out=tmp_path / "empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "small"]  # no staging left behind
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "url", "expected"),
+    [
+        ("var", None, "var/events.duckdb"),  # a relative data dir: the store under it, not /var
+        ("/srv/huoli", None, "/srv/huoli/events.duckdb"),
+        ("var", "duckdb:///elsewhere/e.duckdb", "elsewhere/e.duckdb"),
+        ("var", "duckdb:////abs/e.duckdb", "/abs/e.duckdb"),
+    ],
+)
+def test_backup_reads_the_event_store_file_the_store_opens(
+    data_dir: str, url: str | None, expected: str
+) -> None:
+    from huoli.settings import Settings
+
+    settings = Settings(data_dir=Path(data_dir), event_store_url=url or "", secret_key="k" * 32)
+    sources = service.sources(settings)
+    assert sources.duckdb == Path(expected)
+    assert sources.journal == Path(expected + ".journal")

@@ -50,7 +50,7 @@ from sqlalchemy.engine import make_url
 
 from huoli.errors import HuoliError
 from huoli.events.journal import Journal, Position
-from huoli.events.stores import DuckDBEventStore
+from huoli.events.stores import DuckDBEventStore, duckdb_path
 from huoli.events.writer import GroupCommitWriter
 from huoli.fileperms import DIR_MODE, FILE_MODE, mkdir_private
 from huoli.settings import Settings
@@ -138,11 +138,6 @@ class Restored:
 # --- where things are ---------------------------------------------------------------------------------
 
 
-def _plain(path: str) -> Path:
-    # open_store keeps the URL's path as is: "duckdb:////abs" gives "//abs", the same file as "/abs".
-    return Path("/" + path.lstrip("/")) if path.startswith("//") else Path(path)
-
-
 def sources(settings: Settings) -> Sources:
     """The files to back up, or a BackupError naming the external store and the doc for it."""
     db_url = settings.resolved_database_url()
@@ -164,10 +159,10 @@ def sources(settings: Settings) -> Sources:
             code="backup_unsupported",
         )
     sqlite_path = make_url(db_url).database or ""
-    duck_path = store_url.removeprefix("duckdb://")  # exactly as events.stores.open_store reads it
-    if sqlite_path in ("", ":memory:") or duck_path.lstrip("/") == ":memory:":
+    duck_path = duckdb_path(store_url)  # the file the store opens, read the same way
+    if sqlite_path in ("", ":memory:") or duck_path == ":memory:":
         raise BackupError("in-memory stores keep nothing on disk to back up", code="backup_unsupported")
-    duck = _plain(duck_path)
+    duck = Path(duck_path)
     return Sources(
         data_dir=settings.data_dir,
         sqlite=Path(sqlite_path),
