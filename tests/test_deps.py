@@ -199,3 +199,49 @@ def test_bodies_over_the_limit_are_refused_before_they_are_read(client: TestClie
     # an event batch keeps its own, larger cap
     r = client.post("/v1/events", content=big, headers={"X-Huoli-App-Id": app.id})
     assert r.status_code != 413, r.text
+
+
+def test_credentials_read_through_the_security_schemes_keep_their_errors(
+    client: TestClient, make_app: Any
+) -> None:
+    """/docs declares the schemes (fastapi.security, auto_error=False); the answers stay the ones clients
+    know: the code of each refusal, Authorization or X-Huoli-Key for an operator, an empty header = none."""
+    app = make_app("shop")
+    key = app.keys["analyst"]
+
+    def code(method: str, path: str, headers: dict[str, str], **kw: Any) -> tuple[int, str | None]:
+        r = client.request(method, path, headers=headers, **kw)
+        return r.status_code, r.json().get("code") if r.status_code != 200 else None
+
+    assert code("GET", "/admin/app", {}) == (401, "missing_api_key")
+    assert code("GET", "/admin/app", {"X-Huoli-Key": ""}) == (401, "missing_api_key")
+    assert code("GET", "/admin/app", {"Authorization": f"Basic {key}"}) == (401, "bad_authorization")
+    assert code("GET", "/admin/app", {"Authorization": "Bearer  "}) == (401, "bad_authorization")
+    assert code("GET", "/admin/app", {"Authorization": "Bearer hlk_nope.nope"})[0] == 401
+    assert code("GET", "/admin/app", {"Authorization": f"Bearer {key}"}) == (200, None)
+    assert code("GET", "/admin/app", {"authorization": f"bearer {key}"}) == (200, None)
+    assert code("GET", "/admin/app", {"X-Huoli-Key": key}) == (200, None)
+    # Authorization is read first: a bad one is refused even with a good X-Huoli-Key
+    assert code("GET", "/admin/app", {"Authorization": "Token x", "X-Huoli-Key": key}) == (
+        401,
+        "bad_authorization",
+    )
+    assert code("GET", "/admin/keys", {"X-Huoli-Key": key}) == (403, "forbidden")
+
+    assert code("POST", "/v1/auth/logout", {}) == (401, "missing_app_id")
+    assert code("POST", "/v1/auth/logout", {"X-Huoli-App-Id": ""}) == (401, "missing_app_id")
+    assert code("POST", "/v1/auth/logout", {"X-Huoli-App-Id": app.id}) == (401, "missing_token")
+    bad = {"X-Huoli-App-Id": app.id, "Authorization": "Basic x"}
+    assert code("POST", "/v1/auth/logout", bad) == (401, "bad_authorization")
+    assert code("GET", "/v1/promotions/coupons", bad) == (401, "bad_authorization")
+
+    r = client.post("/v1/server/events", headers={"X-Huoli-App-Id": app.id, "X-Huoli-Nonce": ""}, json=[])
+    assert (r.status_code, r.json()["code"]) == (401, "missing_signature")
+    assert [d["field"] for d in r.json()["details"]] == [
+        "X-Huoli-Timestamp",
+        "X-Huoli-Nonce",
+        "X-Huoli-Signature",
+    ]
+    signed = {"X-Huoli-App-Id": app.id, "X-Huoli-Timestamp": "12e3", "X-Huoli-Nonce": "n" * 8}
+    r = client.post("/v1/server/events", headers={**signed, "X-Huoli-Signature": "00"}, json=[])
+    assert (r.status_code, r.json()["code"]) == (401, "bad_timestamp")

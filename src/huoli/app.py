@@ -143,6 +143,37 @@ async def _relay_loop(runtime: Runtime, stop: threading.Event) -> None:
         await asyncio.sleep(runtime.settings.outbox_relay_interval_s)
 
 
+# The operator key goes in Authorization or X-Huoli-Key (either will do); every other scheme a route lists is
+# needed together (app id + session token; app id + timestamp + nonce + signature).
+_EITHER = ("OperatorKey", "OperatorKeyHeader")
+
+
+def _security_together(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI lists each security dependency as an alternative ([{A}, {B}] means A or B); rewrite each
+    operation's list so only the operator key's two headers stay alternatives and the rest are required
+    together ({A, B})."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            names = [name for requirement in operation["security"] for name in requirement]
+            together: dict[str, list[str]] = {name: [] for name in names if name not in _EITHER}
+            either = [name for name in names if name in _EITHER]
+            operation["security"] = [{**together, name: []} for name in either] if either else [together]
+    return schema
+
+
+def _with_security_together(app: FastAPI) -> None:
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _security_together(default())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the API. Pass a runtime to share it (tests); otherwise one is built from settings at startup."""
 
@@ -223,4 +254,5 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         + [r for r in domain_routes if getattr(r, "path", "").startswith("/v1/")]
         + [r for r in domain_routes if not getattr(r, "path", "").startswith("/v1/")]
     )
+    _with_security_together(app)
     return app

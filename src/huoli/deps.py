@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from huoli.apps import service as apps
 from huoli.apps.models import App
@@ -76,6 +78,70 @@ class Operator:
     role: Role
 
 
+# -- credentials: each one read through a fastapi.security scheme, so /docs shows Authorize and each route
+# its lock; auto_error=False everywhere, the errors below (codes clients rely on) stay ours.
+
+
+class _BearerHeader(HTTPBearer):
+    """HTTP bearer in the OpenAPI document; hands over the raw Authorization header, so a malformed one is
+    our 401 bad_authorization (HTTPBearer would answer None or its own 403)."""
+
+    async def __call__(self, request: HTTPConnection) -> str | None:  # type: ignore[override]
+        return request.headers.get("authorization")
+
+
+OPERATOR_KEY = _BearerHeader(
+    scheme_name="OperatorKey",
+    bearerFormat="hlk_<id>.<secret>",
+    description="Operator API key (`huoli keys create`): `Authorization: Bearer hlk_…`. `/admin/*` routes; "
+    "the key's role (analyst < operator < owner) decides what it may do.",
+    auto_error=False,
+)
+OPERATOR_KEY_HEADER = APIKeyHeader(
+    name="X-Huoli-Key",
+    scheme_name="OperatorKeyHeader",
+    description="The same operator API key in `X-Huoli-Key` instead of Authorization.",
+    auto_error=False,
+)
+APP_ID = APIKeyHeader(
+    name="X-Huoli-App-Id",
+    scheme_name="AppId",
+    description="The mini-program's app id; every /v1 call (SDK and signed server calls) sends it.",
+    auto_error=False,
+)
+SESSION_TOKEN = _BearerHeader(
+    scheme_name="SessionToken",
+    bearerFormat="JWT",
+    description="Mini-program session token from `POST /v1/auth/wechat`, with `X-Huoli-App-Id`. "
+    "Optional where anonymous calls are allowed.",
+    auto_error=False,
+)
+_SIGNED = (
+    "Signed merchant-backend call (docs/api.md): X-Huoli-App-Id, X-Huoli-Timestamp, X-Huoli-Nonce and "
+    "X-Huoli-Signature together. "
+)
+SIGNED_TIMESTAMP = APIKeyHeader(
+    name="X-Huoli-Timestamp",
+    scheme_name="SignedTimestamp",
+    description=_SIGNED + "X-Huoli-Timestamp: unix seconds, within ±5 minutes of the server clock.",
+    auto_error=False,
+)
+SIGNED_NONCE = APIKeyHeader(
+    name="X-Huoli-Nonce",
+    scheme_name="SignedNonce",
+    description=_SIGNED + "X-Huoli-Nonce: 8–64 random characters, single use (a replay is refused).",
+    auto_error=False,
+)
+SIGNATURE = APIKeyHeader(
+    name="X-Huoli-Signature",
+    scheme_name="Signature",
+    description=_SIGNED
+    + "X-Huoli-Signature: hex(HMAC-SHA256(server_secret, METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n "
+    "hex(SHA-256(body)))). It covers the body, so it is computed per request (not in this page).",
+    auto_error=False,
+)
+
+
 def _bearer(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -87,8 +153,8 @@ def _bearer(authorization: str | None) -> str | None:
 
 def operator(
     runtime: RuntimeDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_huoli_key: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Security(OPERATOR_KEY)] = None,
+    x_huoli_key: Annotated[str | None, Security(OPERATOR_KEY_HEADER)] = None,
 ) -> Operator:
     key = _bearer(authorization) or x_huoli_key
     if not key:
@@ -159,7 +225,7 @@ AppDbDep = Annotated[Session, Depends(app_db)]
 
 
 async def mini_program_app(
-    runtime: RuntimeDep, x_huoli_app_id: Annotated[str | None, Header()] = None
+    runtime: RuntimeDep, x_huoli_app_id: Annotated[str | None, Security(APP_ID)] = None
 ) -> App:
     if not x_huoli_app_id:
         raise Unauthorized("X-Huoli-App-Id header required", code="missing_app_id")
@@ -172,7 +238,9 @@ MiniProgramAppDep = Annotated[App, Depends(mini_program_app)]
 
 
 async def mini_program_user(
-    runtime: RuntimeDep, app: MiniProgramAppDep, authorization: Annotated[str | None, Header()] = None
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    authorization: Annotated[str | None, Security(SESSION_TOKEN)] = None,
 ) -> MiniProgramUser | None:
     """None for anonymous callers; a token for another app is refused, not silently ignored."""
     token = _bearer(authorization)
@@ -192,7 +260,9 @@ MiniProgramUserDep = Annotated[MiniProgramUser | None, Depends(mini_program_user
 
 
 async def presented_session(
-    runtime: RuntimeDep, app: MiniProgramAppDep, authorization: Annotated[str | None, Header()] = None
+    runtime: RuntimeDep,
+    app: MiniProgramAppDep,
+    authorization: Annotated[str | None, Security(SESSION_TOKEN)] = None,
 ) -> MiniProgramUser:
     """The session token presented, checked for signature and app only: logging out an expired or already
     revoked token is not an error."""
@@ -208,10 +278,30 @@ async def presented_session(
 PresentedSessionDep = Annotated[MiniProgramUser, Depends(presented_session)]
 
 
-async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> App:
+@dataclass(frozen=True)
+class _SignedHeaders:
+    timestamp: str | None
+    nonce: str | None
+    signature: str | None
+
+
+# async: a sync dependency would cost every signed call a hop to the threadpool for three header reads
+async def _signed_headers(
+    timestamp: Annotated[str | None, Security(SIGNED_TIMESTAMP)] = None,
+    nonce: Annotated[str | None, Security(SIGNED_NONCE)] = None,
+    signature: Annotated[str | None, Security(SIGNATURE)] = None,
+) -> _SignedHeaders:
+    return _SignedHeaders(timestamp, nonce, signature)
+
+
+SignedHeadersDep = Annotated[_SignedHeaders, Depends(_signed_headers)]
+
+
+async def signed_server_app(
+    request: Request, runtime: RuntimeDep, app: MiniProgramAppDep, h: SignedHeadersDep
+) -> App:
     """Verify a merchant-backend call; the nonce is recorded in its own short transaction."""
     body = await request.body()
-    h = request.headers
     method, path, now = request.method, request.url.path, runtime.clock()
 
     def verify() -> None:
@@ -222,9 +312,9 @@ async def signed_server_app(request: Request, runtime: RuntimeDep, app: MiniProg
                 app_id=app.id,
                 method=method,
                 path=path,
-                timestamp=h.get("x-huoli-timestamp"),
-                nonce=h.get("x-huoli-nonce"),
-                signature=h.get("x-huoli-signature"),
+                timestamp=h.timestamp,
+                nonce=h.nonce,
+                signature=h.signature,
                 body=body,
                 now=now,
                 skew=runtime.settings.signature_skew,
@@ -247,13 +337,14 @@ class SignedCall:
     now: datetime
 
 
-async def signed_call(request: Request, runtime: RuntimeDep, app: MiniProgramAppDep) -> SignedCall:
+async def signed_call(
+    request: Request, runtime: RuntimeDep, app: MiniProgramAppDep, h: SignedHeadersDep
+) -> SignedCall:
     """Like SignedAppDep, but the route records the nonce (auth.service.record_nonce) in its own unit of work:
     no second transaction (a commit, an fsync) and no thread hop per call. A route taking this dependency
     must record it before anything else; a call that fails then leaves its nonce unused, like a call that
     never arrived (the same signed body may be sent again within the window)."""
     body = await request.body()
-    h = request.headers
     now = runtime.clock()
 
     def check() -> str:
@@ -261,9 +352,9 @@ async def signed_call(request: Request, runtime: RuntimeDep, app: MiniProgramApp
             secret=app.server_secret,
             method=request.method,
             path=request.url.path,
-            timestamp=h.get("x-huoli-timestamp"),
-            nonce=h.get("x-huoli-nonce"),
-            signature=h.get("x-huoli-signature"),
+            timestamp=h.timestamp,
+            nonce=h.nonce,
+            signature=h.signature,
             body=body,
             now=now,
             skew=runtime.settings.signature_skew,
