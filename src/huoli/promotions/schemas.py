@@ -603,3 +603,115 @@ class JobsRunOut(BaseModel):
     groups: dict[str, int]
     bargains_expired: int
     commissions_credited: int
+
+
+# -- admin lists: what is configured, with live participation figures ------------------------------------
+
+
+class FlashItemAdminOut(BaseModel):
+    id: str
+    item_id: str
+    price_fen: int
+    original_price_fen: int
+    total_stock: int
+    stock: int = Field(description="units left to sell")
+    sold: int = Field(description="units paid for")
+    reserved: int = Field(description="units reserved and awaiting payment (back to stock if unpaid)")
+    per_user_limit: int
+    pay_window_s: int
+    reservations: dict[str, int] = Field(description="attempts per status: reserved, paid, expired, …")
+
+
+class FlashSessionAdminOut(BaseModel):
+    id: str
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    state: Literal["upcoming", "running", "ended"]
+    items: list[FlashItemAdminOut]
+
+
+class GroupCampaignAdminOut(BaseModel):
+    id: str
+    name: str
+    item_id: str
+    original_price_fen: int
+    group_price_fen: int
+    leader_price_fen: int
+    size: int
+    duration_s: int
+    fill_policy: str
+    fill_min_real: int
+    active: bool
+    rules_text: str
+    created_at: datetime
+    groups: dict[str, int] = Field(description="groups per status: open (forming), succeeded, failed")
+    members: int = Field(description="paid members who joined (late payments refused are not counted)")
+
+
+class BargainCampaignAdminOut(BaseModel):
+    id: str
+    name: str
+    item_id: str
+    price_fen: int
+    floor_fen: int
+    helpers_needed: int
+    duration_s: int
+    active: bool
+    rules_text: str
+    created_at: datetime
+    bargains: dict[str, int] = Field(
+        description="bargains per status: active (in progress), completed, expired"
+    )
+    helps: int
+
+
+class ReferralProgramAdminOut(BaseModel):
+    id: str
+    name: str
+    qualifying_action: str
+    referrer_template_id: str
+    invitee_template_id: str
+    max_rewards_per_referrer: int
+    new_user_window_s: int
+    active: bool
+    rules_text: str
+    created_at: datetime
+    invite_codes: int
+    bindings: dict[str, int] = Field(description="invitees per status: bound, rewarded, blocked")
+
+
+class GiftPackAdminOut(BaseModel):
+    id: str
+    name: str
+    template_ids: list[str]
+    new_user_days: int
+    active: bool
+    created_at: datetime
+
+
+class DistributionSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    levels: int
+    level1_bp: int
+    level2_bp: int
+    binding_mode: str
+    binding_days: int
+    freeze_days: int
+    min_withdraw_fen: int
+    rules_text: str
+    updated_at: datetime
+
+
+class CommissionTotalOut(BaseModel):
+    count: int
+    amount_fen: int
+
+
+class DistributionAdminOut(BaseModel):
+    """The app's distribution settings (null until set) and what they have paid out so far."""
+
+    config: DistributionSettingsOut | None
+    distributors: int
+    commissions: dict[str, CommissionTotalOut] = Field(description="per status: frozen, credited, reversed")
