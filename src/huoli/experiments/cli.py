@@ -55,7 +55,7 @@ def load_spec(path: Path) -> dict[str, Any]:
 @cli.command("list")
 def list_experiments(app: AppOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Experiments, newest first."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         exps = service.list_experiments(db=db)
         if as_json:
             rows = [
@@ -120,7 +120,7 @@ def _started_at(db: Session, app: str, text: str | None) -> datetime | None:
 @cli.command("start")
 def start(key: KeyArg, app: AppOpt, started_at: StartedAtOpt = None) -> None:
     """Start serving the variants (attaches the experiment to its flag)."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         tz = guarded(lambda: apps.get(db=db, app_id=app)).timezone
         when = _started_at(db, app, started_at)
         exp = guarded(
@@ -140,7 +140,7 @@ def stop(
     ship: Annotated[str | None, typer.Option("--ship", help="Variant to serve to everyone.")] = None,
 ) -> None:
     """Stop the experiment; with --ship, that variant's value becomes the flag's default."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         exp = guarded(
             lambda: service.stop(db=db, key=key, now=rt.clock(), settings=rt.settings, ship_variant=ship)
         )
@@ -157,7 +157,7 @@ cli.add_typer(holdouts_cli, name="holdouts")
 @holdouts_cli.command("list")
 def list_holdouts(app: AppOpt, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Holdouts of the app."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         rows: list[dict[str, Any]] = [
             {"key": h.key, "name": h.name, "scope": h.scope, "percent": h.percent}
             for h in service.list_holdouts(db=db)
@@ -180,7 +180,7 @@ def create_holdout(
     scope: Annotated[str, typer.Option("--scope", help="global (one per app) or campaign.")] = "campaign",
 ) -> None:
     """Create a holdout: its own hashing salt, so it is independent of every experiment's split."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         body = guarded(lambda: HoldoutCreate(key=key, name=name, scope=scope, percent=percent))
         h = guarded(lambda: service.create_holdout(db=db, app_id=app, holdout_in=body))
         out.print(f"created {h.scope} holdout [bold]{h.key}[/] holding out {h.percent:.1%} of users")
@@ -193,7 +193,7 @@ def check_holdout(
     app: AppOpt,
 ) -> None:
     """Is this user held out? Prints yes or no (deterministic: the same answer the API and SDK see)."""
-    with runtime() as rt, unit_of_work(rt.sessions, app_id=app) as db:
+    with runtime(events=False) as rt, unit_of_work(rt.sessions, app_id=app) as db:
         if key not in {h.key for h in service.list_holdouts(db=db)}:
             raise fail(f"unknown holdout {key!r}")
         typer.echo("yes" if service.in_holdout(db=db, app_id=app, holdout_key=key, user_id=user_id) else "no")
