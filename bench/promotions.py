@@ -290,8 +290,9 @@ def run_once(a: argparse.Namespace, url: str, scratch: Path, gate: bool) -> list
         env["HUOLI_REDIS_URL"] = os.environ.get("HUOLI_REDIS_URL", "redis://127.0.0.1:6379/0")
     else:
         env.pop("HUOLI_REDIS_URL", None)
+    # The server's data dir: both read the encryption key generated there (the app's secrets are stored encrypted).
     settings = Settings(
-        data_dir=scratch / "setup", database_url=url, event_store_url="duckdb:///:memory:", secret_key=SECRET
+        data_dir=scratch / "var", database_url=url, event_store_url="duckdb:///:memory:", secret_key=SECRET
     )
     items = 5
     # Enough distinct users that the run never runs out; stock is a tenth of them: a 秒杀 has far more
