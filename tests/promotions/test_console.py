@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
 from tests.browser.fixtures import ConsoleSession, LiveServer
+
+from huoli.db import unit_of_work
+from huoli.promotions.models import Bargain, FlashItem, FlashReservation, Group
 
 
 def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: LiveServer) -> None:
@@ -50,3 +57,186 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
     page.locator("#promo-run-jobs").click()
     page.get_by_text("任务已运行").wait_for()
     console.shot("checked")
+
+
+def test_running_campaigns_with_live_figures_in_both_languages(
+    console: ConsoleSession, live_server: LiveServer
+) -> None:
+    """Campaigns created through the admin API appear on the page (issue 23 item 9): flash stock sold / left,
+    groups formed / failed, bargains in progress, invitees, distribution; amounts in 元 with separators,
+    times in the app's timezone (Asia/Shanghai), zh and en."""
+    page = console.page
+    key = live_server.keys["shop"]["operator"]
+    start = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    calls: list[tuple[str, str, dict[str, Any]]] = [
+        (
+            "POST",
+            "/admin/promotions/flash/sessions",
+            {
+                "id": "s11",
+                "name": "双11 秒杀",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+            },
+        ),
+        (
+            "POST",
+            "/admin/promotions/flash/items",
+            {
+                "id": "f1",
+                "session_id": "s11",
+                "item_id": "tv-65",
+                "price_fen": 99900,
+                "original_price_fen": 123456,
+                "stock": 10,
+            },
+        ),
+        (
+            "POST",
+            "/admin/promotions/group-campaigns",
+            {
+                "id": "g3",
+                "name": "3人团 咖啡",
+                "item_id": "coffee",
+                "original_price_fen": 3000,
+                "group_price_fen": 1990,
+                "size": 3,
+            },
+        ),
+        (
+            "POST",
+            "/admin/promotions/bargain-campaigns",
+            {
+                "id": "b5",
+                "name": "砍价 杯子",
+                "item_id": "cup",
+                "price_fen": 5000,
+                "floor_fen": 100,
+                "helpers_needed": 5,
+            },
+        ),
+        (
+            "POST",
+            "/admin/promotions/coupon-templates",
+            {
+                "id": "ra",
+                "name": "邀请奖励",
+                "kind": "fixed",
+                "amount_fen": 500,
+                "valid_days": 30,
+                "claim_trigger": "reward",
+            },
+        ),
+        (
+            "POST",
+            "/admin/promotions/referral-programs",
+            {"id": "inv", "name": "邀请有礼", "referrer_template_id": "ra", "invitee_template_id": "ra"},
+        ),
+        (
+            "POST",
+            "/admin/promotions/gift-packs",
+            {"id": "welcome", "name": "新人礼包", "template_ids": ["ra"]},
+        ),
+        ("PUT", "/admin/promotions/distribution", {"level1_bp": 1000, "freeze_days": 7}),
+    ]
+    for method, path, body in calls:
+        r = live_server.api(key, method, path, json=body)
+        assert r.status_code in (200, 201), r.text
+    # participation as the flows leave it: 3 units paid, 2 awaiting payment; groups formed / failed / forming
+    now = datetime.now(UTC)
+    with unit_of_work(live_server.runtime.sessions, app_id="shop") as db:
+        db.execute(update(FlashItem).where(FlashItem.id == "f1").values(stock=5))
+        for i, status in enumerate(["paid"] * 3 + ["reserved"] * 2):
+            db.add(
+                FlashReservation(
+                    id=f"r{i}",
+                    app_id="shop",
+                    flash_item_id="f1",
+                    user_id=f"u{i}",
+                    quantity=1,
+                    status=status,
+                    reserved_at=now,
+                    pay_by=now + timedelta(minutes=15),
+                )
+            )
+        for i, status in enumerate(["succeeded", "succeeded", "failed", "open"]):
+            db.add(
+                Group(
+                    id=f"grp{i}",
+                    app_id="shop",
+                    campaign_id="g3",
+                    leader_user_id=f"u{i}",
+                    size=3,
+                    member_count=3,
+                    status=status,
+                    opened_at=now,
+                    deadline=now + timedelta(days=1),
+                )
+            )
+        for i, status in enumerate(["active", "active", "completed"]):
+            db.add(
+                Bargain(
+                    id=f"bg{i}",
+                    app_id="shop",
+                    campaign_id="b5",
+                    user_id=f"u{i}",
+                    price_fen=5000,
+                    floor_fen=100,
+                    helpers_needed=5,
+                    cuts="[]",
+                    current_price_fen=4000,
+                    status=status,
+                    started_at=now,
+                    expires_at=now + timedelta(days=1),
+                )
+            )
+
+    page.locator("#nav a[data-page=promotions]").click()
+    flash = page.locator("#promo-flash tbody tr", has_text="双11 秒杀")
+    flash.wait_for()
+    text = flash.inner_text()
+    assert "2026-11-11 10:00 – 2026-11-11 12:00" in text  # the app's timezone, not UTC
+    assert "¥999" in text and "¥1,234.56" in text  # 元 with separators
+    cells = {
+        c: flash.locator(f"td[data-col={c}]").inner_text() for c in ("sold", "reserved", "left", "total")
+    }
+    assert cells == {"sold": "3", "reserved": "2", "left": "5", "total": "10"}
+    group = page.locator("#promo-groups tbody tr", has_text="3人团 咖啡").inner_text()
+    assert "¥19.90 / ¥19.90 / ¥30" in group and "3 人" in group
+    cols = {
+        c: page.locator(f"#promo-groups td[data-col={c}]").inner_text()
+        for c in ("open", "succeeded", "failed")
+    }
+    assert cols == {"open": "1", "succeeded": "2", "failed": "1"}
+    bargain = page.locator("#promo-bargains tbody tr", has_text="砍价 杯子")
+    assert "¥50 → ¥1" in bargain.inner_text()
+    assert bargain.locator("td[data-col=in_progress]").inner_text() == "2"
+    assert "首单支付" in page.locator("#promo-referrals tbody tr", has_text="邀请有礼").inner_text()
+    assert "新人礼包" in page.locator("#promo-gift-packs").inner_text()
+    dist = page.locator("#promo-distribution").inner_text()
+    assert "10%" in dist and "7 天" in dist and "¥1" in dist
+    assert "Asia/Shanghai" in page.locator("#promo-running").inner_text()
+    assert "待支付 2" in page.locator("#promo-overview").inner_text()  # state names translated too
+    assert "{n}" not in page.locator("#page-body").inner_text()  # every placeholder filled
+    assert page.locator("label[for=cpn-days]").inner_text() == "领取后有效天数"
+    console.shot("running-zh")
+
+    page.locator("#lang-toggle").click()
+    page.locator("#promo-running h2", has_text="Campaigns").wait_for()
+    flash = page.locator("#promo-flash tbody tr", has_text="双11 秒杀")
+    assert (
+        "Upcoming" in flash.inner_text() or "Ended" in flash.inner_text() or "Running" in flash.inner_text()
+    )
+    assert "¥1,234.56" in flash.inner_text()
+    assert (
+        "3 people" in page.locator("#promo-groups").inner_text()
+        and "1 day" in page.locator("#promo-groups").inner_text()
+    )
+    assert "1 days" not in page.locator("#promo-running").inner_text()
+    assert "First paid order" in page.locator("#promo-referrals").inner_text()
+    assert "7 days" in page.locator("#promo-distribution").inner_text()
+    assert "reserved 2" in page.locator("#promo-overview").inner_text()
+    assert "{n}" not in page.locator("#page-body").inner_text()
+    console.shot("running-en")
+    page.locator("#lang-toggle").click()
+    page.locator("#promo-running h2", has_text="活动列表").wait_for()

@@ -1,4 +1,6 @@
-// Promotions: participation per mechanic, coupon templates (create, pause), the compliance check, jobs.
+// Promotions: participation per mechanic, what is running (flash sales, group buys, bargains, referral
+// programs, gift packs, distribution) with live figures, coupon templates (create, pause), the compliance
+// check, jobs.
 
 const L = {
   overview: { zh: "活动概况", en: "Participation" },
@@ -53,6 +55,114 @@ const L = {
     new_user: { zh: "新人礼包", en: "New-user pack" },
     reward: { zh: "邀请奖励", en: "Referral reward" },
   },
+  running: { zh: "活动列表", en: "Campaigns" },
+  runningHint: {
+    zh: "各活动的实时数据；时间为应用时区（{tz}），金额单位为元。",
+    en: "Live figures of each campaign; times in the app's timezone ({tz}), amounts in yuan.",
+  },
+  refresh: { zh: "刷新", en: "Refresh" },
+  flash: { zh: "秒杀", en: "Flash sales" },
+  groupBuys: { zh: "拼团", en: "Group buys" },
+  bargainsTitle: { zh: "砍价", en: "Bargains" },
+  referralsTitle: { zh: "邀请有礼", en: "Referral programs" },
+  giftPacks: { zh: "新人礼包", en: "New-user gift packs" },
+  distributionTitle: { zh: "分销", en: "Distribution" },
+  noFlash: { zh: "还没有秒杀场次", en: "No flash-sale sessions yet" },
+  noGroups: { zh: "还没有拼团活动", en: "No group-buy campaigns yet" },
+  noBargains: { zh: "还没有砍价活动", en: "No bargain campaigns yet" },
+  noReferrals: { zh: "还没有邀请活动", en: "No referral programs yet" },
+  noPacks: { zh: "还没有新人礼包", en: "No gift packs yet" },
+  noDistribution: { zh: "尚未设置分销规则", en: "Distribution is not set up" },
+  noItems: { zh: "（本场没有商品）", en: "(no items in this session)" },
+  session: { zh: "场次", en: "Session" },
+  time: { zh: "时间", en: "Time" },
+  item: { zh: "商品", en: "Item" },
+  flashPrice: { zh: "秒杀价 / 原价", en: "Price / was" },
+  sold: { zh: "已售", en: "Sold" },
+  awaiting: { zh: "待支付", en: "Awaiting payment" },
+  left: { zh: "剩余", en: "Left" },
+  totalStock: { zh: "总库存", en: "Stock" },
+  prices: { zh: "拼团价 / 团长价 / 原价", en: "Group / leader / list price" },
+  groupSize: { zh: "成团人数", en: "Group size" },
+  people: { zh: "{n} 人", en: "{n} people" },
+  onePerson: { zh: "1 人", en: "1 person" },
+  timeLimit: { zh: "时限", en: "Time limit" },
+  forming: { zh: "组团中", en: "Forming" },
+  formed: { zh: "已成团", en: "Formed" },
+  failed: { zh: "未成团", en: "Failed" },
+  members: { zh: "参团人数", en: "Members" },
+  priceFloor: { zh: "原价 → 底价", en: "Price → floor" },
+  helpersNeeded: { zh: "需助力", en: "Helpers needed" },
+  inProgress: { zh: "砍价中", en: "In progress" },
+  completed: { zh: "已砍成", en: "Completed" },
+  expired: { zh: "已过期", en: "Expired" },
+  helps: { zh: "助力次数", en: "Helps" },
+  qualifying: { zh: "达成条件", en: "Qualifies on" },
+  rewards: { zh: "奖励券（邀请人 / 被邀请人）", en: "Rewards (referrer / invitee)" },
+  rewardCap: { zh: "每人奖励上限", en: "Rewards per referrer" },
+  codes: { zh: "邀请码", en: "Invite codes" },
+  bound: { zh: "已绑定", en: "Bound" },
+  rewarded: { zh: "已奖励", en: "Rewarded" },
+  blocked: { zh: "已拦截", en: "Blocked" },
+  packTemplates: { zh: "包含优惠券", en: "Coupon templates" },
+  newUserDays: { zh: "注册后天数内", en: "Within days of sign-up" },
+  levels: { zh: "层级", en: "Levels" },
+  level1: { zh: "一级佣金", en: "Level-1 commission" },
+  level2: { zh: "二级佣金", en: "Level-2 commission" },
+  binding: { zh: "绑定关系", en: "Binding" },
+  freeze: { zh: "冻结期", en: "Freeze period" },
+  minWithdraw: { zh: "最低提现", en: "Minimum withdrawal" },
+  distributors: { zh: "分销员", en: "Distributors" },
+  commissionsFrozen: { zh: "佣金冻结中", en: "Commissions frozen" },
+  commissionsCredited: { zh: "佣金已入账", en: "Commissions credited" },
+  commissionsReversed: { zh: "佣金已冲回", en: "Commissions reversed" },
+  entries: { zh: "{n} 笔", en: "{n} entries" },
+  updated: { zh: "更新于", en: "Updated" },
+  nDays: { zh: "{n} 天", en: "{n} days" },
+  oneDay: { zh: "1 天", en: "1 day" },
+  hours: { zh: "{n} 小时", en: "{n} h" },
+  minutes: { zh: "{n} 分钟", en: "{n} min" },
+  stopped: { zh: "已停用", en: "Stopped" },
+  sessionStates: {
+    upcoming: { zh: "未开始", en: "Upcoming" },
+    running: { zh: "进行中", en: "Running" },
+    ended: { zh: "已结束", en: "Ended" },
+  },
+  actions: {
+    first_order: { zh: "首单支付", en: "First paid order" },
+    registration: { zh: "注册", en: "Registration" },
+  },
+  bindingModes: {
+    permanent: { zh: "永久", en: "Permanent" },
+    window: { zh: "{n} 天内有效", en: "{n} days" },
+    latest: { zh: "以最近一次为准（{n} 天）", en: "Latest wins ({n} days)" },
+  },
+  stateNames: {
+    available: { zh: "可用", en: "available" },
+    locked: { zh: "已锁定", en: "locked" },
+    redeemed: { zh: "已核销", en: "redeemed" },
+    expired: { zh: "已过期", en: "expired" },
+    reserved: { zh: "待支付", en: "reserved" },
+    paid: { zh: "已支付", en: "paid" },
+    cancelled: { zh: "已取消", en: "cancelled" },
+    open: { zh: "组团中", en: "open" },
+    succeeded: { zh: "成功", en: "succeeded" },
+    failed: { zh: "失败", en: "failed" },
+    joined: { zh: "已参团", en: "joined" },
+    rejected: { zh: "已拒绝", en: "rejected" },
+    refunding: { zh: "退款中", en: "refunding" },
+    refunded: { zh: "已退款", en: "refunded" },
+    pending: { zh: "待处理", en: "pending" },
+    processing: { zh: "处理中", en: "processing" },
+    active: { zh: "进行中", en: "active" },
+    completed: { zh: "已完成", en: "completed" },
+    bound: { zh: "已绑定", en: "bound" },
+    rewarded: { zh: "已奖励", en: "rewarded" },
+    blocked: { zh: "已拦截", en: "blocked" },
+    frozen: { zh: "冻结中", en: "frozen" },
+    credited: { zh: "已入账", en: "credited" },
+    reversed: { zh: "已冲回", en: "reversed" },
+  },
   mechanics: {
     coupons: { zh: "优惠券", en: "Coupons" },
     flash_reservations: { zh: "秒杀预订", en: "Flash-sale reservations" },
@@ -70,8 +180,14 @@ const CHECK_EXAMPLE = {
   id: "share10", name: "分享得10元券", kind: "fixed", amount_fen: 1000, valid_days: 7, claim_trigger: "share",
 };
 
-function yuan(fen) {
-  return fen % 100 === 0 ? String(fen / 100) : (fen / 100).toFixed(2);
+// Integer fen as yuan with thousands separators: 123456 → "1,234.56", 10000 → "100".
+function yuan(fen, lang) {
+  return new Intl.NumberFormat(lang === "zh" ? "zh-CN" : "en-US",
+    { minimumFractionDigits: fen % 100 === 0 ? 0 : 2, maximumFractionDigits: 2 }).format(fen / 100);
+}
+
+function stateNameIn(lang) {
+  return (s) => (L.stateNames[s] ? L.stateNames[s][lang] : s);
 }
 
 export default {
@@ -83,15 +199,16 @@ export default {
   async render(root, ctx) {
     const { h, clear, table, formErrors, toast } = ctx.ui;
     const t = ctx.t;
+    const stateName = stateNameIn(ctx.lang);
 
     function value(tpl) {
-      if (tpl.kind === "fixed") return ctx.lang === "zh" ? `减 ¥${yuan(tpl.amount_fen)}` : `¥${yuan(tpl.amount_fen)} off`;
+      if (tpl.kind === "fixed") return ctx.lang === "zh" ? `减 ¥${yuan(tpl.amount_fen, ctx.lang)}` : `¥${yuan(tpl.amount_fen, ctx.lang)} off`;
       if (tpl.kind === "threshold") {
         return ctx.lang === "zh"
-          ? `满 ¥${yuan(tpl.threshold_fen)} 减 ¥${yuan(tpl.amount_fen)}`
-          : `¥${yuan(tpl.amount_fen)} off ¥${yuan(tpl.threshold_fen)}`;
+          ? `满 ¥${yuan(tpl.threshold_fen, ctx.lang)} 减 ¥${yuan(tpl.amount_fen, ctx.lang)}`
+          : `¥${yuan(tpl.amount_fen, ctx.lang)} off ¥${yuan(tpl.threshold_fen, ctx.lang)}`;
       }
-      const cap = tpl.max_discount_fen ? ` (≤ ¥${yuan(tpl.max_discount_fen)})` : "";
+      const cap = tpl.max_discount_fen ? ` (≤ ¥${yuan(tpl.max_discount_fen, ctx.lang)})` : "";
       return ctx.lang === "zh" ? `${(100 - tpl.percent_off) / 10} 折${cap}` : `${tpl.percent_off}% off${cap}`;
     }
 
@@ -103,7 +220,7 @@ export default {
       try {
         await ctx.api("/admin/promotions/jobs/run", { method: "POST" });
         toast(L.jobsDone);
-        await loadOverview();
+        await Promise.all([loadOverview(), loadRunning()]);
       } catch (err) {
         toast(err.message, { kind: "error" });
       } finally {
@@ -115,7 +232,7 @@ export default {
       const data = await ctx.api("/admin/promotions/overview");
       const rows = Object.entries(data).map(([mechanic, states]) => ({
         mechanic,
-        states: Object.entries(states).map(([s, n]) => `${s} ${ctx.fmt.number(n)}`).join(" · "),
+        states: Object.entries(states).map(([s, n]) => `${stateName(s)} ${ctx.fmt.number(n)}`).join(" · "),
       }));
       if (ctx.isCurrent()) {
         clear(overviewSlot).append(table([
@@ -124,6 +241,162 @@ export default {
         ], rows));
       }
     }
+
+    // -- what is running, with live figures ------------------------------------------------------------
+    const money = (fen) => (fen == null ? "—" : `¥${yuan(fen, ctx.lang)}`);
+    const n = (v) => ctx.fmt.number(v ?? 0);
+    const when = (iso) => ctx.fmt.datetime(iso, { seconds: false });
+    const mono = (v) => h("span", { class: "mono" }, v);
+    const named = (v, r) => h("span", {}, h("strong", {}, r.name), " ", h("span", { class: "mono muted" }, r.id));
+    const onOff = (v) => t(v ? L.active : L.stopped);
+    const days = (v) => (v === 1 ? t(L.oneDay) : t(L.nDays, { n: v }));
+    const people = (v) => (v === 1 ? t(L.onePerson) : t(L.people, { n: v }));
+    function duration(s) {
+      if (s % 86400 === 0) return days(s / 86400);
+      if (s % 3600 === 0) return t(L.hours, { n: s / 3600 });
+      return t(L.minutes, { n: Math.round(s / 60) });
+    }
+    function bar(done, total) {
+      const share = total > 0 ? Math.min(100, Math.round((done / total) * 100)) : 0;
+      return h("span", { class: "promo-bar", title: `${share}%`,
+        style: "display:inline-block;width:64px;height:6px;border-radius:3px;background:var(--line);vertical-align:middle;margin-left:.4rem;overflow:hidden" },
+      h("span", { style: `display:block;height:100%;width:${share}%;background:var(--accent, #e8590c)` }));
+    }
+
+    const flashSlot = h("div", { id: "promo-flash" });
+    const groupSlot = h("div", { id: "promo-groups" });
+    const bargainSlot = h("div", { id: "promo-bargains" });
+    const referralSlot = h("div", { id: "promo-referrals" });
+    const packSlot = h("div", { id: "promo-gift-packs" });
+    const distributionSlot = h("div", { id: "promo-distribution" });
+
+    function drawFlash(sessions) {
+      const rows = sessions.flatMap((s) => (s.items.length ? s.items : [null]).map((it, i) => ({ s, it, first: i === 0 })));
+      clear(flashSlot).append(table([
+        { key: "session", title: t(L.session), format: (_, r) => (r.first ? named(null, r.s) : "") },
+        { key: "time", title: t(L.time), format: (_, r) => (r.first ? `${when(r.s.starts_at)} – ${when(r.s.ends_at)}` : "") },
+        { key: "state", title: t(L.status), format: (_, r) => (r.first ? h("span", { class: `promo-state promo-${r.s.state}` }, t(L.sessionStates[r.s.state])) : "") },
+        { key: "item", title: t(L.item), format: (_, r) => (r.it ? mono(r.it.item_id) : h("span", { class: "muted" }, t(L.noItems))) },
+        { key: "price", title: t(L.flashPrice), align: "right",
+          format: (_, r) => (r.it ? h("span", {}, money(r.it.price_fen), " ", h("s", { class: "muted" }, money(r.it.original_price_fen))) : "") },
+        { key: "sold", title: t(L.sold), align: "right",
+          format: (_, r) => (r.it ? h("span", {}, n(r.it.sold), bar(r.it.sold, r.it.total_stock)) : "") },
+        { key: "reserved", title: t(L.awaiting), align: "right", format: (_, r) => (r.it ? n(r.it.reserved) : "") },
+        { key: "left", title: t(L.left), align: "right", format: (_, r) => (r.it ? n(r.it.stock) : "") },
+        { key: "total", title: t(L.totalStock), align: "right", format: (_, r) => (r.it ? n(r.it.total_stock) : "") },
+      ], rows, { empty: L.noFlash }));
+    }
+
+    function drawGroups(campaigns) {
+      clear(groupSlot).append(table([
+        { key: "name", title: t(L.name), format: named },
+        { key: "item_id", title: t(L.item), format: mono },
+        { key: "prices", title: t(L.prices), align: "right",
+          format: (_, r) => `${money(r.group_price_fen)} / ${money(r.leader_price_fen)} / ${money(r.original_price_fen)}` },
+        { key: "size", title: t(L.groupSize), align: "right", format: people },
+        { key: "duration_s", title: t(L.timeLimit), align: "right", format: duration },
+        { key: "open", title: t(L.forming), align: "right", format: (_, r) => n(r.groups.open) },
+        { key: "succeeded", title: t(L.formed), align: "right", format: (_, r) => n(r.groups.succeeded) },
+        { key: "failed", title: t(L.failed), align: "right", format: (_, r) => n(r.groups.failed) },
+        { key: "members", title: t(L.members), align: "right", format: n },
+        { key: "active", title: t(L.status), format: onOff },
+      ], campaigns, { empty: L.noGroups }));
+    }
+
+    function drawBargains(campaigns) {
+      clear(bargainSlot).append(table([
+        { key: "name", title: t(L.name), format: named },
+        { key: "item_id", title: t(L.item), format: mono },
+        { key: "price", title: t(L.priceFloor), align: "right", format: (_, r) => `${money(r.price_fen)} → ${money(r.floor_fen)}` },
+        { key: "helpers_needed", title: t(L.helpersNeeded), align: "right", format: people },
+        { key: "duration_s", title: t(L.timeLimit), align: "right", format: duration },
+        { key: "in_progress", title: t(L.inProgress), align: "right", format: (_, r) => n(r.bargains.active) },
+        { key: "completed", title: t(L.completed), align: "right", format: (_, r) => n(r.bargains.completed) },
+        { key: "expired", title: t(L.expired), align: "right", format: (_, r) => n(r.bargains.expired) },
+        { key: "helps", title: t(L.helps), align: "right", format: n },
+        { key: "active", title: t(L.status), format: onOff },
+      ], campaigns, { empty: L.noBargains }));
+    }
+
+    function drawReferrals(programs) {
+      clear(referralSlot).append(table([
+        { key: "name", title: t(L.name), format: named },
+        { key: "qualifying_action", title: t(L.qualifying), format: (v) => t(L.actions[v] || { zh: v, en: v }) },
+        { key: "rewards", title: t(L.rewards), format: (_, r) => mono(`${r.referrer_template_id} / ${r.invitee_template_id}`) },
+        { key: "max_rewards_per_referrer", title: t(L.rewardCap), align: "right", format: n },
+        { key: "invite_codes", title: t(L.codes), align: "right", format: n },
+        { key: "bound", title: t(L.bound), align: "right", format: (_, r) => n(r.bindings.bound) },
+        { key: "rewarded", title: t(L.rewarded), align: "right", format: (_, r) => n(r.bindings.rewarded) },
+        { key: "blocked", title: t(L.blocked), align: "right", format: (_, r) => n(r.bindings.blocked) },
+        { key: "active", title: t(L.status), format: onOff },
+      ], programs, { empty: L.noReferrals }));
+    }
+
+    function drawPacks(packs) {
+      clear(packSlot).append(table([
+        { key: "name", title: t(L.name), format: named },
+        { key: "template_ids", title: t(L.packTemplates), format: (v) => mono(v.join(", ")) },
+        { key: "new_user_days", title: t(L.newUserDays), align: "right", format: days },
+        { key: "active", title: t(L.status), format: onOff },
+      ], packs, { empty: L.noPacks }));
+    }
+
+    function drawDistribution(d) {
+      clear(distributionSlot);
+      if (!d.config) {
+        distributionSlot.append(h("p", { class: "muted", id: "promo-distribution-empty" }, t(L.noDistribution)));
+        return;
+      }
+      const c = d.config;
+      const pctOf = (bp) => `${ctx.fmt.number(bp / 100)}%`;
+      const paid = (status) => {
+        const x = d.commissions[status] || { count: 0, amount_fen: 0 };
+        const count = t(L.entries, { n: n(x.count) });
+        return ctx.lang === "zh" ? `${money(x.amount_fen)}（${count}）` : `${money(x.amount_fen)} (${count})`;
+      };
+      const rows = [
+        [L.levels, n(c.levels)], [L.level1, pctOf(c.level1_bp)],
+        ...(c.levels > 1 ? [[L.level2, pctOf(c.level2_bp)]] : []),
+        [L.binding, t(L.bindingModes[c.binding_mode] || { zh: c.binding_mode, en: c.binding_mode }, { n: c.binding_days })],
+        [L.freeze, days(c.freeze_days)], [L.minWithdraw, money(c.min_withdraw_fen)],
+        [L.distributors, n(d.distributors)],
+        [L.commissionsFrozen, paid("frozen")], [L.commissionsCredited, paid("credited")], [L.commissionsReversed, paid("reversed")],
+        [L.rules, c.rules_text], [L.updated, when(c.updated_at)],
+      ];
+      // label / value pairs: one set of settings, not rows of a list
+      distributionSlot.append(h("dl", { class: "promo-settings",
+        style: "display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0" },
+      ...rows.flatMap(([k, v]) => [h("dt", { class: "muted" }, t(k)), h("dd", { style: "margin:0", dataset: { key: k.en } }, v)])));
+    }
+
+    async function loadRunning() {
+      const [flash, groups, bargains, referrals, packs, distribution] = await Promise.all([
+        ctx.apiAll("/admin/promotions/flash/sessions"),
+        ctx.apiAll("/admin/promotions/group-campaigns"),
+        ctx.apiAll("/admin/promotions/bargain-campaigns"),
+        ctx.apiAll("/admin/promotions/referral-programs"),
+        ctx.apiAll("/admin/promotions/gift-packs"),
+        ctx.api("/admin/promotions/distribution"),
+      ]);
+      if (!ctx.isCurrent()) return;
+      drawFlash(flash);
+      drawGroups(groups);
+      drawBargains(bargains);
+      drawReferrals(referrals);
+      drawPacks(packs);
+      drawDistribution(distribution);
+    }
+    const refresh = h("button", { type: "button", id: "promo-refresh" }, t(L.refresh));
+    refresh.addEventListener("click", async () => {
+      refresh.disabled = true;
+      try {
+        await Promise.all([loadOverview(), loadRunning()]);
+      } catch (err) {
+        toast(err.message, { kind: "error" });
+      } finally {
+        refresh.disabled = false;
+      }
+    });
 
     // -- coupon templates ---------------------------------------------------------------------------
     const templatesSlot = h("div", { id: "promo-templates" });
@@ -255,13 +528,19 @@ export default {
       }
     });
 
+    const sub = (title, slot) => [h("h3", {}, t(title)), slot];
     root.append(
       h("section", { class: "card" }, h("h2", {}, t(L.overview)), h("div", { class: "toolbar" }, runJobs), overviewSlot),
+      h("section", { class: "card", id: "promo-running" }, h("h2", {}, t(L.running)),
+        h("div", { class: "toolbar" }, refresh,
+          h("span", { class: "muted" }, t(L.runningHint, { tz: ctx.app.timezone }))),
+        ...sub(L.flash, flashSlot), ...sub(L.groupBuys, groupSlot), ...sub(L.bargainsTitle, bargainSlot),
+        ...sub(L.referralsTitle, referralSlot), ...sub(L.giftPacks, packSlot), ...sub(L.distributionTitle, distributionSlot)),
       h("section", { class: "card" }, h("h2", {}, t(L.templates)), templatesSlot),
       h("section", { class: "card" }, h("h2", {}, t(L.create)), form),
       h("section", { class: "card" }, h("h2", {}, t(L.check)), h("p", { class: "muted" }, t(L.checkHint)),
         h("div", { class: "toolbar" }, checkKind, checkButton), checkText, checkResult),
     );
-    await Promise.all([loadOverview(), loadTemplates()]);
+    await Promise.all([loadOverview(), loadRunning(), loadTemplates()]);
   },
 };
