@@ -51,9 +51,18 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test-sdk:
+# The example mini-program installs a packed copy of the SDK (and Tencent's miniprogram-simulate): reinstall
+# when the SDK changes. Unlike the console's charts, a failed install fails the tests.
+EXAMPLE_STAMP := examples/miniprogram/node_modules/.huoli-installed
+$(EXAMPLE_STAMP): examples/miniprogram/package-lock.json sdk/miniprogram/package.json $(wildcard sdk/miniprogram/dist/*)
+	cd examples/miniprogram && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The example's test drives a real `huoli serve` with the test suite's fake WeChat: it needs the test venv.
+test-sdk: $(STAMP) $(EXAMPLE_STAMP)
 	@command -v node >/dev/null || { echo "node is required for the SDK tests" >&2; exit 1; }
 	cd sdk/miniprogram && node --test test/
+	cd examples/miniprogram && node --test test/example.test.js
 
 # Tests run in parallel processes (pytest-xdist); at most 4 workers, since each may start a Spark JVM of ~1.5 GB.
 # Not --dist loadfile: with it the fuzz test's 280 generated cases reported as 2 and the rest never ran.
@@ -72,4 +81,4 @@ bench: install services
 	for b in $$(ls bench/*.py | grep -v -e '/run.py' -e '/common.py' -e '/load_ingest.py' -e '/bench_generator.py'); do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules examples/miniprogram/node_modules
