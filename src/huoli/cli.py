@@ -621,6 +621,14 @@ def demo_generate(
             "Needs --out: the demo app keeps the default."
         ),
     ] = 1.0,
+    end_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end-date",
+            formats=["%Y-%m-%d"],
+            help="Last day of the history (first run only; default: yesterday in the app's timezone).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a deterministic, realistic event history (Parquet; loaded into the demo app unless --out)."""
     from huoli.demo import service as demo
@@ -630,7 +638,14 @@ def demo_generate(
         raise fail("--activity must be in (0, 1]")
     if out_dir is None and activity != 1.0:
         raise fail("--activity needs --out (the demo app is generated with the default mix)")
-    spec = guarded(lambda: DemoSpec(users=users, days=days, seed=seed, activity=activity))
+    end = end_date.date() if end_date else None
+    spec = guarded(
+        lambda: (
+            DemoSpec(users=users, days=days, seed=seed, activity=activity)
+            if end is None
+            else DemoSpec(users=users, days=days, seed=seed, activity=activity, end_date=end)
+        )
+    )
     if out_dir is not None:
         result = write_parquet_parallel(spec, out_dir, workers=workers)
         rate = result.events / result.seconds if result.seconds else 0.0
@@ -639,7 +654,7 @@ def demo_generate(
         )
         return
     with runtime() as rt:
-        state = demo.ensure_demo(rt, users=users, days=days, seed=seed)
+        state = demo.ensure_demo(rt, users=users, days=days, seed=seed, end_date=end)
         out.print(f"demo app {state.app_id!r}: {state.events:,} events; keys in {state.keys_file}")
 
 
@@ -651,23 +666,30 @@ def demo_run(
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    end_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--end-date",
+            formats=["%Y-%m-%d"],
+            help="Last day of the history (first run only; default: yesterday in the app's timezone).",
+        ),
+    ] = None,
 ) -> None:
     """Set up the demo app (once), load its history (once), then serve on http://127.0.0.1:8000."""
     from huoli.demo import service as demo
 
     settings = load_settings()
     with runtime() as rt:
-        state = guarded(lambda: demo.ensure_demo(rt, users=users, days=days, seed=seed))
+        end = end_date.date() if end_date else None
+        state = guarded(lambda: demo.ensure_demo(rt, users=users, days=days, seed=seed, end_date=end))
         verb = "generated and loaded" if state.generated else "reused"
         out.print(f"demo app [bold]{state.app_id}[/]: {state.events:,} events ({verb})")
         out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
-        # The history ends on a fixed day (deterministic demo): point every tool at its last weeks.
+        # The history's own days (it ends yesterday unless --end-date): point every tool at its last weeks.
         import datetime as dt
 
-        from huoli.demo.generator import DemoSpec
-
-        last = DemoSpec(users=1, days=1).end_date
-        first = last - dt.timedelta(days=days - 1)
+        assert state.start_date is not None and state.end_date is not None
+        first, last = state.start_date, state.end_date
         week = f"{last.isocalendar().year}-W{last.isocalendar().week:02d}"
         out.print(
             f"the history runs {first} – {last} and stagnates in its last third; try:\n"
@@ -690,7 +712,7 @@ def demo_run(
         )
         out.print(
             f"try: curl -H 'Authorization: Bearer {state.keys['analyst']}' http://{h}:{p}/admin/events/summary"
-            "?start=2026-10-17T00:00:00%2B08:00",
+            f"?start={first}T00:00:00%2B08:00",
             soft_wrap=True,
             highlight=False,
         )
