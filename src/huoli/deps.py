@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from huoli.auth.service import (
 )
 from huoli.db import on_engine, read_only, transient_failure, unit_of_work
 from huoli.errors import Unauthorized
+from huoli.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
 from huoli.runtime import Runtime
 from huoli.work import Caller, Work, open_work
 
@@ -414,3 +415,17 @@ def in_signed_work(runtime: Runtime, call: SignedCall, fn: Callable[..., T], /, 
     with open_work(runtime, call.app, Caller("server"), now=call.now) as work:
         record_nonce(db=work.db, app_id=call.app.id, nonce=call.nonce, now=call.now)
         return fn(work, *args)
+
+
+# The shared pagination parameters (huoli.pagination), here with the other request dependencies: the
+# pagination module stays free of FastAPI, which commands that list rows need not import.
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="next_cursor of the previous page; omit for the first")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor or None)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

@@ -15,10 +15,9 @@ import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
-from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, false, literal, or_, tuple_
 from sqlalchemy.orm import Session
@@ -44,18 +43,6 @@ class Page(BaseModel, Generic[T]):
 class PageParams:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
-
-
-def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="rows per page")] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=512, description="next_cursor of the previous page; omit for the first")
-    ] = None,
-) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor or None)
-
-
-PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 @dataclass(frozen=True)

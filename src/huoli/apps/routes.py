@@ -21,8 +21,8 @@ from huoli.apps.schemas import (
     SetupChecklist,
 )
 from huoli.audit import service as audit
-from huoli.deps import AppDbDep, OperatorDep, OperatorWorkDep, RuntimeDep, role_at_least
-from huoli.pagination import Page, PageDep
+from huoli.deps import AppDbDep, OperatorDep, OperatorWorkDep, PageDep, RuntimeDep, role_at_least
+from huoli.pagination import Page
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 OWNER = [role_at_least(Role.owner)]

@@ -10,8 +10,8 @@ from pydantic import AwareDatetime, BaseModel
 
 from huoli.apps.schemas import Role
 from huoli.audit import service
-from huoli.deps import AppDbDep, role_at_least
-from huoli.pagination import Page, PageDep
+from huoli.deps import AppDbDep, PageDep, role_at_least
+from huoli.pagination import Page
 
 router = APIRouter(tags=["audit"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import Role
-from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.deps import AppDbDep, OperatorDep, PageDep, RuntimeDep, role_at_least
 from huoli.experiments import results as results_mod
 from huoli.experiments import service
 from huoli.experiments.schemas import (
@@ -19,7 +19,7 @@ from huoli.experiments.schemas import (
     ShipIn,
     StartIn,
 )
-from huoli.pagination import Page, PageDep
+from huoli.pagination import Page
 from huoli.timeutil import check_timezone
 
 router = APIRouter(prefix="/admin", tags=["experiments"])

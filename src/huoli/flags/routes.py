@@ -16,6 +16,7 @@ from huoli.deps import (
     MiniProgramUserDep,
     MiniProgramWorkDep,
     OperatorDep,
+    PageDep,
     RuntimeDep,
     role_at_least,
 )
@@ -33,7 +34,7 @@ from huoli.flags.schemas import (
     PreferencesIn,
     PreferencesOut,
 )
-from huoli.pagination import Page, PageDep
+from huoli.pagination import Page
 
 router = APIRouter(tags=["flags"])
 

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from huoli.apps.schemas import Role
-from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
+from huoli.deps import AppDbDep, OperatorDep, PageDep, RuntimeDep, role_at_least
 from huoli.errors import Forbidden
 from huoli.jobs import service
 from huoli.jobs.queue import queue_for
 from huoli.jobs.service import JobOut, JobRunOut
-from huoli.pagination import Page, PageDep
+from huoli.pagination import Page
 
 router = APIRouter(tags=["jobs"])
 

@@ -20,6 +20,7 @@ from huoli.deps import (
     MiniProgramWorkDep,
     OperatorDep,
     OperatorWorkDep,
+    PageDep,
     RuntimeDep,
     SignedCallDep,
     SignedWorkDep,
@@ -66,7 +67,7 @@ from huoli.loyalty.schemas import (
     TransferOut,
     UserRef,
 )
-from huoli.pagination import Page, PageDep
+from huoli.pagination import Page
 from huoli.schema_types import INT64_MAX, MAX_FEN
 from huoli.users.service import derive_user_id
 from huoli.work import Caller, Work

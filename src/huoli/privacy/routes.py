@@ -18,12 +18,13 @@ from huoli.deps import (
     MiniProgramUserDep,
     MiniProgramWorkDep,
     OperatorDep,
+    PageDep,
     RuntimeDep,
     SignedWorkDep,
     role_at_least,
 )
 from huoli.errors import Unauthorized
-from huoli.pagination import Page, PageDep
+from huoli.pagination import Page
 from huoli.privacy import consents, flows, service
 from huoli.privacy.schemas import (
     ConsentHistoryOut,

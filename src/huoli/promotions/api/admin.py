@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from huoli.apps.schemas import Role
-from huoli.deps import OperatorDep, OperatorWorkDep, RuntimeDep, role_at_least
-from huoli.pagination import Page, PageDep, paginate
+from huoli.deps import OperatorDep, OperatorWorkDep, PageDep, RuntimeDep, role_at_least
+from huoli.pagination import Page, paginate
 from huoli.promotions import (
     bargain,
     compliance,
