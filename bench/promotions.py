@@ -44,6 +44,7 @@ from huoli.promotions.models import FlashItem, FlashReservation
 from huoli.promotions.schemas import CouponTemplateIn, FlashItemIn, FlashSessionIn
 from huoli.runtime import build_runtime
 from huoli.settings import Settings
+from huoli.work import Caller, open_work
 from load_ingest import Connection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,11 +140,9 @@ def setup(settings: Settings, *, users: int, items: int, stock: int, coupons_nee
             ]
             for i in range(max(users, coupons_needed))
         ]
-        with unit_of_work(rt.sessions, app_id=APP) as db:
+        with open_work(rt, APP, Caller("cli"), now=now) as work:
             flashsale.create_session(
-                db=db,
-                app_id=APP,
-                now=now,
+                work,
                 spec=FlashSessionIn(
                     id="s",
                     name="bench",
@@ -153,9 +152,7 @@ def setup(settings: Settings, *, users: int, items: int, stock: int, coupons_nee
             )
             for k in range(items):
                 flashsale.create_item(
-                    db=db,
-                    app_id=APP,
-                    now=now,
+                    work,
                     spec=FlashItemIn(
                         id=f"f{k}",
                         session_id="s",
@@ -166,9 +163,7 @@ def setup(settings: Settings, *, users: int, items: int, stock: int, coupons_nee
                     ),
                 )
             coupons.create_template(
-                db=db,
-                app_id=APP,
-                now=now,
+                work,
                 spec=CouponTemplateIn(
                     id="c",
                     name="满100减20",
@@ -179,17 +174,9 @@ def setup(settings: Settings, *, users: int, items: int, stock: int, coupons_nee
                 ),
             )
         coupon_ids = []
-        with unit_of_work(rt.sessions, app_id=APP) as db:
+        with open_work(rt, APP, Caller("cli"), now=now) as work:
             for i in range(coupons_needed):
-                c, _ = coupons.claim(
-                    db=db,
-                    settings=rt.settings,
-                    app_id=APP,
-                    template_id="c",
-                    user_id=f"u{i}",
-                    claim_key=f"bench:{i}",
-                    now=now,
-                )
+                c, _ = coupons.claim(work, template_id="c", user_id=f"u{i}", claim_key=f"bench:{i}")
                 coupon_ids.append(c.id)
         return {"tokens": tokens, "coupon_ids": coupon_ids}
     finally:
