@@ -26,6 +26,8 @@ const T = {
   period: { zh: "区间", en: "Period" },
   value: { zh: "数值", en: "Value" },
   loading: { zh: "加载中…", en: "Loading…" },
+  activeUsers: { zh: "活跃用户（当前窗口）", en: "Active users (current window)" },
+  checks: { zh: "检查项", en: "Checks run" },
 };
 
 // A value at a dotted path ("result.totals.0.opens"); "a[].b" sums b over the array a.
@@ -88,9 +90,10 @@ export default {
       h("label", {}, t(T.end), " ", h("input", { type: "date", name: "end", value: ctx.params.asof || "" })),
       " ", h("button", { type: "submit" }, t(T.run)));
     const summary = h("p", { id: "diag-summary", class: "muted" });
+    const kpis = h("div", { id: "diag-kpis", class: "kpis" });
     const list = h("div", { id: "diag-findings" });
     const drill = h("div", { id: "diag-drill", class: "card", hidden: true });
-    root.append(form, summary, list, drill);
+    root.append(form, summary, kpis, list, drill);
 
     const catalog = {};
     const pb = await ctx.api("/admin/diagnosis/playbooks");
@@ -188,6 +191,14 @@ export default {
       const lines = [t(T.windows, { cur: `${d.current[0]} – ${d.current[1]}`, base: `${d.baseline[0]} – ${d.baseline[1]}` })];
       if (text.end) lines.push(text.end);
       summary.replaceChildren(...lines.flatMap((l, i) => [i ? h("br") : "", l]));
+      // The verdict at a glance: how much was looked at, and how many problems of each severity.
+      const kpi = (id, label, value) => h("div", { class: "kpi", dataset: { kpi: id } },
+        h("div", { class: "label" }, t(label)), h("div", { class: "value" }, ctx.fmt.number(value)));
+      kpis.replaceChildren(
+        kpi("active-users", T.activeUsers, d.data.active_users ?? 0),
+        kpi("checks", T.checks, d.checked.length),
+        ...SEVERITIES.map((sev) => kpi(sev, T[sev], d.findings.filter((f) => f.severity === sev).length)));
+      kpis.hidden = !d.data.enough;
       list.replaceChildren();
       drill.hidden = true;
       root.append(drill);

@@ -34,6 +34,11 @@ const L = {
   unset: { zh: "未填写", en: "Not set" },
   birthdayFix: { zh: "更正生日（MM-DD，留空为清除）", en: "Correct birthday (MM-DD, empty clears)" },
   birthdaySaved: { zh: "生日已更新", en: "Birthday updated" },
+  top: { zh: "积分排行（累计获得）", en: "Top members (points earned, all time)" },
+  topHint: { zh: "点用户 ID 查看其积分明细。", en: "Click a user id to see their points." },
+  rank: { zh: "名次", en: "Rank" },
+  earned: { zh: "累计获得积分", en: "Points earned" },
+  noMembers: { zh: "还没有会员获得积分。", en: "No member has earned points yet." },
   kinds: {
     earn: { zh: "获得", en: "Earn" }, spend: { zh: "消耗", en: "Spend" }, expire: { zh: "过期", en: "Expire" },
     reverse: { zh: "退款冲正", en: "Refund reversal" },
@@ -159,7 +164,21 @@ export default {
       }
     });
 
-    root.append(h("section", { class: "card" }, lookupForm), result);
-    if (ctx.params.user) await show(ctx.params.user);
+    // Who to look at first: the members who earned the most (the built-in "points" leaderboard).
+    const top = h("section", { class: "card", id: "member-top" }, h("h2", {}, t(L.top)));
+    root.append(h("section", { class: "card" }, lookupForm), result, top);
+    const [, board] = await Promise.all([
+      ctx.params.user ? show(ctx.params.user) : null,
+      ctx.api("/admin/loyalty/leaderboards/points", { query: { period: "all", top: 10 } }),
+    ]);
+    if (!ctx.isCurrent()) return;
+    top.append(
+      h("p", { class: "muted small" }, t(L.topHint)),
+      table([
+        { key: "rank", title: t(L.rank), align: "right" },
+        { key: "user_id", title: t(L.user), format: (v) => h("a", {
+          href: `#/loyalty-member?user=${encodeURIComponent(v)}`, class: "mono", dataset: { user: v } }, v) },
+        { key: "score", title: t(L.earned), align: "right", format: (v) => ctx.fmt.number(v) },
+      ], board.top, { empty: t(L.noMembers) }));
   },
 };
