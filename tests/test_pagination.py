@@ -85,6 +85,15 @@ def _experiments(client: TestClient, app: Any) -> None:
         assert r.status_code == 201, r.text
 
 
+def _expiring_coupons(client: TestClient, app: Any) -> None:
+    body = {"id": "soon", "name": "即将到期", "kind": "fixed", "amount_fen": 100, "valid_days": 1}
+    r = client.post("/admin/promotions/coupon-templates", json=body, headers=_auth(app.keys["operator"]))
+    assert r.status_code == 201, r.text
+    issue = {"template_id": "soon", "user_ids": [f"u{i}" for i in range(5)], "batch_key": "b1"}
+    r = client.post("/admin/promotions/coupons/issue", json=issue, headers=_auth(app.keys["operator"]))
+    assert r.status_code == 200 and r.json()["issued"] == 5, r.text
+
+
 # path, the row's identity, the seeding (several writes: the audit trail gets one entry each)
 LISTS: list[tuple[str, str, Callable[[TestClient, Any], None]]] = [
     ("/admin/keys", "id", _keys),
@@ -95,7 +104,34 @@ LISTS: list[tuple[str, str, Callable[[TestClient, Any], None]]] = [
     ("/admin/flags", "key", _flags),
     ("/admin/holdouts", "key", _holdouts),
     ("/admin/experiments", "key", _experiments),  # equal created_at (a fixed clock): the key orders them
+    ("/admin/promotions/coupons/expiring", "id", _expiring_coupons),  # equal valid_until: the id orders them
 ]
+
+# Admin lists that answer a plain array: each is bounded by something other than the app's data.
+NOT_PAGED = {
+    "/admin/analytics": "the metric catalog",
+    "/admin/events/summary": "one row per event name, aggregated",
+    "/admin/jobs": "the job registry",
+    "/admin/privacy/consents/summary": "one row per consent purpose",
+}
+
+
+def test_every_admin_list_is_paged(client: TestClient) -> None:
+    """One pagination schema for every admin list: a GET answering a JSON array must say why it is bounded."""
+    arrays = {
+        path
+        for path, item in client.get("/openapi.json").json()["paths"].items()
+        if path.startswith("/admin")
+        and "get" in item
+        and item["get"]["responses"]
+        .get("200", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+        .get("type")
+        == "array"
+    }
+    assert arrays == set(NOT_PAGED)
 
 
 @pytest.mark.parametrize(("path", "ident", "seed"), LISTS, ids=[p for p, _, _ in LISTS])

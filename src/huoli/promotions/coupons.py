@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore, run
@@ -553,15 +553,24 @@ def list_for_user(*, db: Session, user_id: str, status: str | None = None) -> li
     return list(db.scalars(stmt))
 
 
+def _expiring(within: timedelta, now: datetime) -> Select[Any]:
+    return select(Coupon).where(
+        Coupon.status == "available", Coupon.valid_until > now, Coupon.valid_until <= now + within
+    )
+
+
 def expiring_soon(
     *, db: Session, within: timedelta, now: datetime, user_id: str | None = None
 ) -> list[Coupon]:
     """Available coupons whose validity ends within `within` (for reminder messages)."""
-    stmt = (
-        select(Coupon)
-        .where(Coupon.status == "available", Coupon.valid_until > now, Coupon.valid_until <= now + within)
-        .order_by(Coupon.valid_until)
-    )
+    stmt = _expiring(within, now).order_by(Coupon.valid_until)
     if user_id is not None:
         stmt = stmt.where(Coupon.user_id == user_id)
     return list(db.scalars(stmt))
+
+
+def expiring_page(
+    *, db: Session, within: timedelta, now: datetime, page: PageParams
+) -> tuple[list[Coupon], str | None]:
+    """One page of every member's coupons ending within `within`, soonest first (the reminder feed)."""
+    return paginate(db, _expiring(within, now), page, order=[Coupon.valid_until.asc(), Coupon.id.asc()])

@@ -117,13 +117,13 @@ def admin_issue(body: IssueIn, work: OperatorWorkDep) -> IssueOut:
     return IssueOut(issued=len(r.issued), already=len(r.already), failed=r.failed)
 
 
-@router.get(f"{ADMIN}/coupons/expiring", response_model=list[CouponOut], dependencies=READ)
-def admin_expiring(work: OperatorWorkDep, days: Annotated[int, Query(ge=1, le=30)] = 3) -> list[CouponOut]:
-    """Coupons ending within `days` (feed for reminder messages)."""
-    return [
-        CouponOut.model_validate(c)
-        for c in coupons.expiring_soon(db=work.db, within=timedelta(days=days), now=work.now)
-    ]
+@router.get(f"{ADMIN}/coupons/expiring", response_model=Page[CouponOut], dependencies=READ)
+def admin_expiring(
+    work: OperatorWorkDep, page: PageDep, days: Annotated[int, Query(ge=1, le=30)] = 3
+) -> Page[CouponOut]:
+    """Coupons ending within `days`, soonest first (feed for reminder messages)."""
+    rows, cursor = coupons.expiring_page(db=work.db, within=timedelta(days=days), now=work.now, page=page)
+    return Page(items=[CouponOut.model_validate(c) for c in rows], next_cursor=cursor)
 
 
 @router.post(f"{ADMIN}/gift-packs", response_model=IdOut, status_code=201, dependencies=WRITE)
