@@ -1,7 +1,7 @@
 // Backups of the whole deployment: list with verify, back up now (owner), schedule and retention, how to restore.
 
 const L = {
-  list: { zh: "备份列表", en: "Backups" },
+  list: { zh: "备份列表", en: "Backups taken" },
   settings: { zh: "计划与保留", en: "Schedule and retention" },
   restore: { zh: "如何恢复", en: "How to restore" },
   backupNow: { zh: "立即备份", en: "Back up now" },

@@ -1,7 +1,7 @@
 // Scheduled jobs: schedule, last run, duration, outcome, next run, a run-now button (operator), recent runs.
 
 const L = {
-  jobs: { zh: "任务列表", en: "Jobs" },
+  jobs: { zh: "任务列表", en: "All jobs" },
   runs: { zh: "最近运行", en: "Recent runs" },
   name: { zh: "任务", en: "Job" },
   schedule: { zh: "计划", en: "Schedule" },
