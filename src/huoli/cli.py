@@ -677,14 +677,27 @@ def demo_run(
 ) -> None:
     """Set up the demo app (once), load its history (once), then serve on http://127.0.0.1:8000."""
     from huoli.demo import service as demo
+    from huoli.demo.wechat import DemoWeChat
 
+    # Demo only: a fake WeChat on 127.0.0.1 in this process, and this process's (and its workers') WeChat
+    # calls sent to it, so the mini-program can log in to the demo app (docs/demo.md).
+    wechat = guarded(lambda: DemoWeChat(demo.wechat_keys(load_settings())).start())
+    os.environ.update(wechat.environ())
     settings = load_settings()
     with runtime() as rt:
         end = end_date.date() if end_date else None
-        state = guarded(lambda: demo.ensure_demo(rt, users=users, days=days, seed=seed, end_date=end))
+        state = guarded(
+            lambda: demo.ensure_demo(rt, users=users, days=days, seed=seed, end_date=end, wechat=wechat)
+        )
         verb = "generated and loaded" if state.generated else "reused"
         out.print(f"demo app [bold]{state.app_id}[/]: {state.events:,} events ({verb})")
         out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
+        out.print(
+            f"demo-only WeChat (a fake at {wechat.url}, in this process): any wx.login code logs in to the "
+            "demo app as the demo shopper; the failed group's refund was paid through its WeChat Pay merchant",
+            soft_wrap=True,
+            highlight=False,
+        )
         # The history's own days (it ends yesterday unless --end-date): point every tool at its last weeks.
         import datetime as dt
 

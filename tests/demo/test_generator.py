@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -18,13 +19,16 @@ import pytest
 from huoli.demo.generator import (
     BLOCK_USERS,
     CHANNEL_FIRST_SCENES,
+    EXPERIMENTS,
     SERVER_EVENTS,
     DemoSpec,
+    experiment_window,
     generate,
     write_parquet,
     write_parquet_parallel,
 )
 from huoli.events.schema import EVENT_SCHEMA
+from huoli.flags.service import unit_hash
 
 SPEC = DemoSpec(users=6_000, days=28, seed=7)
 # Spans two internal blocks (one partial) so batching and worker splits actually cut through the data.
@@ -267,7 +271,7 @@ def test_page_views_pair_with_leaves(db: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_page_column_only_on_page_events(db: duckdb.DuckDBPyConnection) -> None:
-    app_level = "('app_launch', 'app_show', 'app_hide', 'share_open')"
+    app_level = "('app_launch', 'app_show', 'app_hide', 'share_open', 'experiment_exposure')"
     assert _one(db, f"SELECT count(*) FROM e WHERE name IN {app_level} AND page IS NOT NULL") == 0
     assert _one(db, f"SELECT count(*) FROM e WHERE name NOT IN {app_level} AND page IS NULL") == 0
     assert _one(db, "SELECT count(DISTINCT page) FROM e") == 8
@@ -348,7 +352,8 @@ def test_properties_json(db: duckdb.DuckDBPyConnection) -> None:
         _one(
             db,
             "SELECT count(*) FROM e "
-            "WHERE (properties IS NOT NULL) <> (name IN ('search', 'comment', 'coupon_claimed'))",
+            "WHERE (properties IS NOT NULL) <> "
+            "(name IN ('search', 'comment', 'coupon_claimed', 'experiment_exposure'))",
         )
         == 0
     )
@@ -359,6 +364,8 @@ def test_properties_json(db: duckdb.DuckDBPyConnection) -> None:
             assert isinstance(props["keyword"], str) and props["keyword"]
         elif name == "coupon_claimed":
             assert props["template_id"].startswith("cpn_")
+        elif name == "experiment_exposure":
+            assert set(props) == {"experiment", "variant", "flag"}
         else:
             assert isinstance(props["length"], int) and props["length"] > 0
 
@@ -561,3 +568,60 @@ def test_parallel_generation_from_the_cli_module(tmp_path: Path) -> None:
         "part-00000.parquet",
         "part-00001.parquet",
     ]
+
+
+# --- experiments ----------------------------------------------------------------------------------------
+
+
+def test_exposures_follow_the_flag_hashing_once_per_user_inside_the_window(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    tz = ZoneInfo(SPEC.tz)
+    rows = db.execute(
+        "SELECT user_id, json_extract_string(properties, '$.experiment'), "
+        "json_extract_string(properties, '$.variant'), json_extract_string(properties, '$.flag'), ts "
+        "FROM e WHERE name = 'experiment_exposure'"
+    ).fetchall()
+    assert rows
+    for exp in EXPERIMENTS:
+        window = experiment_window(SPEC.days, exp)
+        assert window is not None
+        lo, hi = (dt.datetime.combine(SPEC.start_date + dt.timedelta(days=d), dt.time(), tz) for d in window)
+        mine = [r for r in rows if r[1] == exp.key]
+        assert len({r[0] for r in mine}) == len(mine) > 100  # once per user
+        assert all(lo <= r[4] < hi and r[3] == exp.flag for r in mine)
+        # The variant is the one the flag's rule serves that user (GrowthBook hash v2, seed = experiment key).
+        keys = [v for v, _ in exp.variants]
+        for user, _, variant, _, _ in mine[:400]:
+            n = unit_hash(exp.key, user)
+            assert variant == keys[0 if n < exp.weights[0] else 1]
+        # Everyone who opened the app in the window is in it (coverage 1): exposed at their first session there.
+        opened = _one(
+            db,
+            f"SELECT count(DISTINCT user_id) FROM e WHERE name = 'app_show' "
+            f"AND ts >= TIMESTAMPTZ '{lo.isoformat()}' AND ts < TIMESTAMPTZ '{hi.isoformat()}'",
+        )
+        assert opened == len(mine)
+
+
+def test_the_winning_variant_really_converts_more_carts(db: duckdb.DuckDBPyConnection) -> None:
+    # The finished experiment's variant raises the checkout probability of its users while the test runs:
+    # paid orders per add-to-cart in the window must show it, and the control must look like everyone else.
+    exp = next(e for e in EXPERIMENTS if e.stops_back is not None)
+    window = experiment_window(SPEC.days, exp)
+    assert window is not None
+    tz = ZoneInfo(SPEC.tz)
+    lo, hi = (dt.datetime.combine(SPEC.start_date + dt.timedelta(days=d), dt.time(), tz) for d in window)
+    rows = dict(
+        db.execute(
+            f"""
+            WITH x AS (SELECT user_id, json_extract_string(properties, '$.variant') AS v FROM e
+                       WHERE name = 'experiment_exposure' AND properties LIKE '%{exp.key}%')
+            SELECT v, count(*) FILTER (WHERE name = 'order_paid') / count(*) FILTER (WHERE name = 'add_to_cart')
+            FROM e JOIN x USING (user_id)
+            WHERE ts >= TIMESTAMPTZ '{lo.isoformat()}' AND ts < TIMESTAMPTZ '{hi.isoformat()}' GROUP BY v
+            """
+        ).fetchall()
+    )
+    control, variant = (rows[k] for k, _ in exp.variants)
+    assert variant > control * 1.2

@@ -36,11 +36,16 @@ __all__ = [
     "CHANNELS",
     "CHANNEL_FIRST_SCENES",
     "EVENT_NAMES",
+    "EXPERIMENTS",
+    "GENERATOR_VERSION",
     "PAGES",
     "SERVER_EVENTS",
+    "DemoExperiment",
     "DemoSpec",
     "GenerationResult",
+    "experiment_window",
     "generate",
+    "user_hash_v2",
     "write_parquet",
     "write_parquet_parallel",
 ]
@@ -50,6 +55,9 @@ BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 U8Array = npt.NDArray[np.uint8]
 
+# Bumped whenever the same spec generates other events (2: experiment exposures and their effect), so a
+# cache of an earlier version's Parquet parts is never reused.
+GENERATOR_VERSION = 2
 # Fixed so that the random streams (and hence every event) never depend on how callers batch the work.
 BLOCK_USERS = 10_000
 # Long windows get smaller blocks so one block stays around a few million events (bounded memory).
@@ -70,6 +78,7 @@ _ACTIVITY_CELLS = 2_000_000  # user × day cells evaluated at once
 K_LAUNCH, K_SHOW, K_HIDE, K_PAGE_VIEW, K_PAGE_LEAVE, K_PERF = 0, 1, 2, 3, 4, 5
 K_VIEW_ITEM, K_FAVORITE, K_COMMENT, K_ADD_TO_CART, K_SHARE, K_SEARCH = 6, 7, 8, 9, 10, 11
 K_COUPON_CLAIMED, K_CHECKIN, K_ORDER_PAID, K_COUPON_REDEEMED, K_SHARE_OPEN = 12, 13, 14, 15, 16
+K_EXPOSURE = 17
 EVENT_NAMES = [
     "app_launch",
     "app_show",
@@ -88,8 +97,10 @@ EVENT_NAMES = [
     "order_paid",
     "coupon_redeemed",
     "share_open",
+    "experiment_exposure",
 ]
-SERVER_EVENTS = frozenset({"order_paid", "coupon_claimed", "coupon_redeemed"})
+# experiment_exposure: the server logs it when GET /v1/flags first puts a user in a running experiment.
+SERVER_EVENTS = frozenset({"order_paid", "coupon_claimed", "coupon_redeemed", "experiment_exposure"})
 _NAME_POOL = pa.array(EVENT_NAMES, pa.string())
 _SOURCE_POOL = pa.array(["client", "server"], pa.string())
 _SOURCE_OF_KIND = np.array([1 if n in SERVER_EVENTS else 0 for n in EVENT_NAMES], np.int8)
@@ -205,14 +216,125 @@ _KEYWORDS = [
     "双十一", "羽绒服", "围巾", "奶粉", "玩具", "书包", "水果", "大米", "香水", "数据线",
 ]  # fmt: skip
 _MAX_COMMENT_LEN = 200
+
+
+@dataclass(frozen=True)
+class DemoExperiment:
+    """An A/B test the history contains: who the flag put in which variant (GrowthBook hash v2, seed = key,
+    as experiments.service's rule does) and how each variant changed the chance that a cart is checked out.
+
+    It runs from `starts_back` to `stops_back` days before the local midnight that ends the history (None:
+    still running), clipped to the history; each user in it is exposed at their first session in that window.
+    """
+
+    key: str
+    name: str
+    hypothesis: str
+    flag: str
+    variants: tuple[tuple[str, str], ...]  # (variant key, flag value); the first is the control
+    weights: tuple[float, ...]
+    checkout_lift: tuple[float, ...]  # per variant: factor on the checkout probability while in the test
+    starts_back: int
+    stops_back: int | None
+    primary: str = "paid"  # key of the metric the verdict reads (state.METRICS)
+    method: str = "sequential"
+    coverage: float = 1.0
+
+
+EXPERIMENTS = (
+    DemoExperiment(
+        key="checkout-copy",
+        name="结算按钮文案：立即支付 vs 限时抢购",
+        hypothesis="An urgent checkout button turns more carts into paid orders.",
+        flag="checkout_copy",
+        variants=(("control", "立即支付"), ("urgent", "限时优惠，马上抢")),
+        weights=(0.5, 0.5),
+        checkout_lift=(1.0, 1.5),
+        starts_back=23,
+        stops_back=9,
+        primary="checkout",  # the button is on the cart page: orders per cart is what it can move
+        # Read once at its planned end, so the fixed-horizon test is the right one.
+        method="frequentist",
+    ),
+    DemoExperiment(
+        key="home-feed",
+        name="首页信息流 vs 宫格",
+        hypothesis="A feed home page leads more visitors to a paid order than the category grid.",
+        flag="home_layout",
+        variants=(("grid", "grid"), ("feed", "feed")),
+        weights=(0.5, 0.5),
+        checkout_lift=(1.0, 1.15),
+        starts_back=5,
+        stops_back=None,
+    ),
+)
+
+
+def experiment_window(days: int, exp: DemoExperiment) -> tuple[int, int] | None:
+    """The experiment's [first day, end day) as day indices of a `days`-day history, or None outside it."""
+    first = max(0, days - exp.starts_back)
+    end = days - (exp.stops_back or 0)
+    return (first, end) if end > first else None
+
+
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+_U32 = 0xFFFFFFFF
+_PRIME64, _MASK64 = np.uint64(_FNV_PRIME), np.uint64(_U32)
+U64Array = npt.NDArray[np.uint64]
+
+
+def _fnv_step(h: U64Array, byte: npt.NDArray[Any]) -> U64Array:
+    return ((h ^ byte.astype(np.uint64)) * _PRIME64) & _MASK64
+
+
+def _fnv_columns(h: U64Array, rows: U8Array) -> U64Array:
+    for col in range(rows.shape[1]):
+        h = _fnv_step(h, rows[:, col])
+    return h
+
+
+def user_hash_v2(seed: str, user_rows: U8Array) -> FloatArray:
+    """GrowthBook's hash v2 of ASCII ids (fixed-width byte rows), vectorised: fnv(str(fnv(seed + id))) % 10⁴
+    / 10⁴ with FNV-1a 32 — where flags put each user (flags.service.unit_hash, one id at a time)."""
+    h0 = _FNV_OFFSET
+    for b in seed.encode():
+        h0 = ((h0 ^ b) * _FNV_PRIME) & _U32
+    inner = _fnv_columns(np.full(user_rows.shape[0], h0, np.uint64), user_rows)
+    digits = _digits(inner.astype(np.int64), 10)  # str(inner) is these digits without the leading zeros
+    n_digits = 1 + sum((inner >= 10**k).astype(np.int64) for k in range(1, 10))
+    outer = np.full(inner.size, _FNV_OFFSET, np.uint64)
+    for col in range(10):
+        step = _fnv_step(outer, digits[:, col])
+        outer = np.where(col >= 10 - n_digits, step, outer)
+    return (outer % 10_000).astype(np.float64) / 10_000
+
+
+def _variant_of(exp: DemoExperiment, n: FloatArray) -> IntArray:
+    """GrowthBook's bucket ranges: variant i owns [Σw<i, Σw<i + coverage·w_i); -1 outside every range."""
+    out = np.full(n.size, -1, dtype=np.int64)
+    start = 0.0
+    for i, w in enumerate(exp.weights):
+        out[(n >= start) & (n < start + exp.coverage * w)] = i
+        start += w
+    return out
+
+
 # Properties JSON is precomputed once and picked by index, so no per-row JSON encoding happens.
 _PROPERTIES_POOL = pa.array(
     [json.dumps({"keyword": k}, ensure_ascii=False) for k in _KEYWORDS]
     + [json.dumps({"length": n}) for n in range(1, _MAX_COMMENT_LEN + 1)]
-    + [json.dumps({"template_id": c}) for c in _COUPONS],
+    + [json.dumps({"template_id": c}) for c in _COUPONS]
+    + [
+        json.dumps({"experiment": e.key, "variant": v, "flag": e.flag})
+        for e in EXPERIMENTS
+        for v, _ in e.variants
+    ],
     pa.string(),
 )
 _TEMPLATE_PROPS = len(_KEYWORDS) + _MAX_COMMENT_LEN  # first template entry in the properties pool
+_EXPOSURE_PROPS = _TEMPLATE_PROPS + len(_COUPONS)  # first exposure entry: experiment e, variant v
+_EXPOSURE_OFFSET = np.cumsum([0] + [len(e.variants) for e in EXPERIMENTS])
 _KEYWORD_W = 1.0 / np.arange(1, len(_KEYWORDS) + 1) ** 0.8
 # Local-time diurnal curve per hour 0..23: morning, lunch and a ~21:00 evening peak, quiet nights.
 _HOURLY_W = np.array([
@@ -537,6 +659,25 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     scene = np.where(is_acq, acq_scene, ret_scene)
     cold = is_acq | (rng.random(n_sess) < np.where(rank == 0, 0.9, 0.35))
 
+    # --- experiments: each user's variant by the flag's hash; exposed at their first session in the test ----
+    user_digits = _digits(np.arange(first_user, first_user + n_users), world.id_width)
+    user_rows = _prefixed(b"u", user_digits)
+    checkout_p = np.full(n_sess, _P_CHECKOUT)
+    expo_sess: list[IntArray] = []
+    expo_prop: list[IntArray] = []
+    for e, exp in enumerate(EXPERIMENTS):
+        window = experiment_window(spec.days, exp)
+        if window is None:
+            continue
+        variant = _variant_of(exp, user_hash_v2(exp.key, user_rows))
+        inside = np.flatnonzero((sess_day >= window[0]) & (sess_day < window[1]) & (variant[sess_user] >= 0))
+        v = variant[sess_user[inside]]
+        checkout_p[inside] *= np.asarray(exp.checkout_lift)[v]
+        _, first = np.unique(sess_user[inside], return_index=True)  # sessions are in (user, time) order
+        expo_sess.append(inside[first])
+        expo_prop.append(_EXPOSURE_PROPS + _EXPOSURE_OFFSET[e] + v[first])
+    n_expo = np.bincount(np.concatenate(expo_sess or [np.zeros(0, np.int64)]), minlength=n_sess)
+
     # --- page views: a Markov walk per session, one vectorised step at a time -----------------------------
     force_checkin = checkin_user[sess_user] & (rank == 0)
     carted = np.full(n_sess, -1, dtype=np.int64)
@@ -570,7 +711,7 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
         cont = (rng.random(n) < cont_p) & (step < _MAX_BROWSE_STEPS)
         if step == 0:
             cont |= force_checkin[live]
-        checkout = (st == 0) & ~cont & (carted[live] >= 0) & (rng.random(n) < _P_CHECKOUT)
+        checkout = (st == 0) & ~cont & (carted[live] >= 0) & (rng.random(n) < checkout_p[live])
         new_state = np.where(st == 1, 2, np.where(st == 2, 3, np.where(checkout, 1, 0))).astype(np.int8)
         keep = np.where(st == 0, cont | checkout, st == 1)
         state[live] = new_state
@@ -683,7 +824,7 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     pv_order_no = np.full(n_pv, -1, dtype=np.int64)
     pv_order_no[order_pv] = np.arange(order_pv.size)
 
-    # --- layout: [app_launch?, app_show, share_open?, (page_view, perf, extras…, page_leave)*, app_hide] -----
+    # --- layout: [app_launch?, app_show, exposure*, share_open?, (page_view, perf, extras…, page_leave)*, app_hide]
     # The SDK sends app_show on every start: after app_launch on a cold one, alone on a return from background.
     n_launch = cold.astype(np.int64)
     extras: list[tuple[int, BoolArray]] = [
@@ -702,12 +843,12 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     for _, flag in extras:
         n_extra += flag
     pv_size = 3 + n_extra
-    sess_size = 2 + n_launch + has_open + np.add.reduceat(pv_size, pv_first)
+    sess_size = 2 + n_launch + n_expo + has_open + np.add.reduceat(pv_size, pv_first)
     sess_off = _excl_cumsum(sess_size)
     n_ev = int(sess_size.sum())
     pv_within = _excl_cumsum(pv_size)
     pv_within -= pv_within[pv_first[pv_sess]]
-    pv_off = sess_off[pv_sess] + 1 + n_launch[pv_sess] + has_open[pv_sess] + pv_within
+    pv_off = sess_off[pv_sess] + 1 + n_launch[pv_sess] + n_expo[pv_sess] + has_open[pv_sess] + pv_within
 
     kind = np.empty(n_ev, dtype=np.int8)
     ts = np.empty(n_ev, dtype=np.int64)
@@ -733,7 +874,15 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
     kind[hide_pos] = K_HIDE
     ts[hide_pos] = t_hide
     duration[hide_pos] = sess_duration_ms
-    open_pos = sess_off[open_sess] + 1 + n_launch[open_sess]
+    # Exposures right after app_show: the SDK asks for its flags when the app starts.
+    expo_seen = np.zeros(n_sess, dtype=np.int64)
+    for sess, prop in zip(expo_sess, expo_prop, strict=True):
+        pos = sess_off[sess] + 1 + n_launch[sess] + expo_seen[sess]
+        kind[pos] = K_EXPOSURE
+        ts[pos] = start_us[sess]
+        props_ev[pos] = prop
+        expo_seen[sess] += 1
+    open_pos = sess_off[open_sess] + 1 + n_launch[open_sess] + n_expo[open_sess]
     kind[open_pos] = K_SHARE_OPEN
     ts[open_pos] = start_us[open_sess]
     share_ev[open_pos] = open_share
@@ -783,9 +932,6 @@ def _generate_block(spec: DemoSpec, block: int) -> _Block:
             coupon_ev[p] = pv_redeem[idx]
 
     # --- columns ----------------------------------------------------------------------------------------
-    width = world.id_width
-    user_digits = _digits(np.arange(first_user, first_user + n_users), width)
-    user_rows = _prefixed(b"u", user_digits)
     anon_rows = _prefixed(b"a", user_digits)
     sess_no = np.arange(n_sess) - _excl_cumsum(np.bincount(sess_user, minlength=n_users))[sess_user]
     sess_width = max(4, len(str(_MAX_SESSIONS * n_days)))

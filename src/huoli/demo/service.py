@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,9 +14,11 @@ from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
 from huoli.db import unit_of_work
 from huoli.demo import state
-from huoli.demo.generator import DemoSpec, write_parquet_parallel
+from huoli.demo.generator import GENERATOR_VERSION, DemoSpec, write_parquet_parallel
+from huoli.demo.wechat import DemoKeys, DemoWeChat, load_keys
 from huoli.events.importer import ImportResult, import_file, load_mapping
 from huoli.runtime import Runtime
+from huoli.settings import Settings
 
 DEMO_APP_ID = "demo"
 
@@ -37,6 +40,16 @@ class DemoState:
 
 def demo_dir(rt: Runtime) -> Path:
     return rt.settings.data_dir / "demo"
+
+
+def wechat_keys(settings: Settings) -> DemoKeys:
+    """The demo's fake WeChat credentials (<data_dir>/demo/wechat.json, made on the first run)."""
+    return load_keys(settings.data_dir / "demo" / "wechat.json")
+
+
+def _fake(rt: Runtime, wechat: DemoWeChat | None) -> AbstractContextManager[DemoWeChat]:
+    """The running fake `huoli demo run` serves with, else one just for this build."""
+    return nullcontext(wechat) if wechat is not None else DemoWeChat(wechat_keys(rt.settings))
 
 
 def ensure_app_and_keys(rt: Runtime, *, app_id: str = DEMO_APP_ID) -> tuple[Path, dict[str, str]]:
@@ -99,14 +112,20 @@ def ensure_demo(
     end_date: dt.date | None = None,
     members: int = state.MEMBERS,
     backup: bool = True,
+    wechat: DemoWeChat | None = None,
 ) -> DemoState:
     """The demo app with its history ending on `end_date` (default yesterday) and the operational state the
-    services made of it (docs/demo.md); built once: a second call finds the events and reuses everything."""
+    services made of it (docs/demo.md); built once: a second call finds the events and reuses everything.
+    The app's WeChat login and Pay merchant are the demo fake's (`wechat`, else one started for the build)."""
     t0 = time.perf_counter()
     keys_file, keys = ensure_app_and_keys(rt)
     existing = rt.store.count(app_id=DEMO_APP_ID)
     app = rt.app_cache.get(DEMO_APP_ID)
     if existing:
+        # A demo built before the fake existed gets its login and merchant, and its owed refund paid.
+        with _fake(rt, wechat) as fake:
+            state.configure_wechat(rt, DEMO_APP_ID, fake.keys, rt.clock())
+            state.pay_refunds(rt, DEMO_APP_ID, fake.url, rt.clock())
         first, last = history_days(rt, app.timezone)
         return DemoState(
             DEMO_APP_ID,
@@ -120,7 +139,7 @@ def ensure_demo(
         )
     end = end_date or default_end_date(rt, app.timezone)
     spec = DemoSpec(users=users, days=days, seed=seed, end_date=end, app_id=DEMO_APP_ID, tz=app.timezone)
-    directory = demo_dir(rt) / f"events-u{users}-d{days}-s{seed}-e{end.isoformat()}"
+    directory = demo_dir(rt) / f"events-v{GENERATOR_VERSION}-u{users}-d{days}-s{seed}-e{end.isoformat()}"
     files = generate_files(spec, directory)
     parts = str(directory / "part-*.parquet")
     tz = ZoneInfo(app.timezone)
@@ -140,15 +159,17 @@ def ensure_demo(
         if files
         else None
     )
-    inp = state.BuildInput(
-        parts=parts,
-        start=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=tz),
-        end=end_at,
-        # An explicit end date far in the past gets its "today" the morning after it, so the live state and the
-        # history stay next to each other.
-        now=min(rt.clock(), dt.datetime.combine(end + dt.timedelta(days=1), dt.time(10), tzinfo=tz)),
-    )
-    summary = state.build(rt, app, inp, facts=facts, first_seen=first_seen)
+    with _fake(rt, wechat) as fake:
+        inp = state.BuildInput(
+            parts=parts,
+            start=dt.datetime.combine(spec.start_date, dt.time(), tzinfo=tz),
+            end=end_at,
+            # An explicit end date far in the past gets its "today" the morning after it, so the live state and
+            # the history stay next to each other.
+            now=min(rt.clock(), dt.datetime.combine(end + dt.timedelta(days=1), dt.time(10), tzinfo=tz)),
+            wechat=(fake.keys, fake.url),
+        )
+        summary = state.build(rt, app, inp, facts=facts, first_seen=first_seen)
     taken = state.take_backup(rt, rt.clock()) if backup else None
     return DemoState(
         DEMO_APP_ID,

@@ -25,11 +25,17 @@ from zoneinfo import ZoneInfo
 import duckdb
 from sqlalchemy.orm import Session
 
+from huoli.apps import service as apps
 from huoli.apps.models import App
+from huoli.apps.schemas import AppUpdate
 from huoli.backup import service as backup
 from huoli.db import unit_of_work
-from huoli.errors import HuoliError
+from huoli.demo.generator import EXPERIMENTS, DemoExperiment, experiment_window
+from huoli.demo.wechat import DEMO_MCHID, DEMO_MERCHANT_SERIAL, DEMO_PLATFORM_KEY_ID, DEMO_WX_APPID, DemoKeys
+from huoli.errors import HuoliError, ValidationFailed
 from huoli.events.service import relay_outbox
+from huoli.experiments import service as experiments
+from huoli.experiments.schemas import ExperimentCreate
 from huoli.flags import service as flags
 from huoli.flags.schemas import FlagCreate
 from huoli.loyalty import badges, checkin
@@ -39,7 +45,8 @@ from huoli.loyalty.schemas import BadgeIn, LoyaltyRules
 from huoli.orders import flows as orders
 from huoli.orders.schemas import GroupBuyIn, OrderPaidIn
 from huoli.privacy import consents
-from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals
+from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, payments, referrals
+from huoli.promotions import flows as promotion_flows
 from huoli.promotions import service as promotions
 from huoli.promotions.schemas import (
     BargainCampaignIn,
@@ -74,6 +81,8 @@ class StateSummary:
     referrals_bound: int = 0
     distribution_bindings: int = 0
     events_relayed: int = 0
+    experiments: dict[str, str] = field(default_factory=dict)  # key → stopped / running / why not created
+    refunds: dict[str, int] = field(default_factory=dict)  # promotions' process_refunds outcome counts
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -508,9 +517,9 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
             loyalty.run_job(db, ctx, job=job)
 
 
-def _flags_and_experiments(b: _Builder, now: dt.datetime, tz: str) -> None:
+def _flags_and_experiments(b: _Builder, inp: BuildInput) -> None:
     """Targeted flags, a finished experiment with its verdict and a running one (on the imported history)."""
-    app_id, settings = b.app.id, b.settings
+    app_id, settings, now = b.app.id, b.settings, inp.now
     with b.unit() as db:
         flags.create_flag(
             db=db,
@@ -548,10 +557,105 @@ def _flags_and_experiments(b: _Builder, now: dt.datetime, tz: str) -> None:
                 flag_in=FlagCreate.model_validate(
                     {"key": key, "type": "string", "default_value": default, "client_visible": True}
                 ),
-                now=now - 20 * _DAY,
+                now=inp.start,
                 settings=settings,
             )
-    del tz
+    for exp in EXPERIMENTS:
+        _experiment(b, inp, exp)
+
+
+# The demo experiments' metrics, each over the user's first 7 days in the experiment.
+METRICS: dict[str, dict[str, Any]] = {
+    "paid": {"kind": "conversion", "event": "order_paid", "window_days": 7},
+    "checkout": {
+        "kind": "ratio",
+        "event": "order_paid",
+        "denominator_event": "add_to_cart",
+        "window_days": 7,
+    },
+    "cart": {"kind": "conversion", "event": "add_to_cart", "window_days": 7},
+    "revenue": {"kind": "mean", "event": "order_paid", "property": "amount_fen", "window_days": 7},
+}
+
+
+def _experiment(b: _Builder, inp: BuildInput, exp: DemoExperiment) -> None:
+    """Create, start (at its real start in the history) and, if it has ended, stop one of the generator's
+    experiments: the exposures and the effect are in the history, the verdict is the statistics' own."""
+    tz = ZoneInfo(b.app.timezone)
+    days = (inp.end.astimezone(tz).date() - inp.start.astimezone(tz).date()).days
+    window = experiment_window(days, exp)
+    if window is None:
+        b.summary.experiments[exp.key] = "outside the history"
+        return
+    start_day, stop_day = (inp.start.astimezone(tz).date() + dt.timedelta(days=d) for d in window)
+    started = dt.datetime.combine(start_day, dt.time(), tzinfo=tz)
+    stopped = dt.datetime.combine(stop_day, dt.time(), tzinfo=tz) if exp.stops_back is not None else None
+    metrics = [{"key": k, **m} for k, m in METRICS.items()]
+    spec = ExperimentCreate.model_validate(
+        {
+            "key": exp.key,
+            "name": exp.name,
+            "hypothesis": exp.hypothesis,
+            "flag": exp.flag,
+            "coverage": exp.coverage,
+            "variants": [
+                {"key": k, "value": v, "weight": w}
+                for (k, v), w in zip(exp.variants, exp.weights, strict=True)
+            ],
+            "metrics": {
+                "primary": [m for m in metrics if m["key"] == exp.primary],
+                "secondary": [m for m in metrics if m["key"] != exp.primary],
+            },
+            "stats": {"method": exp.method, "sequential_tuning": 10_000},
+            "planned_days": 14,
+        }
+    )
+    try:
+        with b.unit() as db:
+            experiments.create(
+                db=db, store=b.rt.store, app_id=b.app.id, exp_in=spec, now=started - dt.timedelta(hours=2)
+            )
+            experiments.start(db=db, key=exp.key, now=started, settings=b.settings, started_at=started)
+            if stopped is not None:
+                experiments.stop(db=db, key=exp.key, now=stopped, settings=b.settings)
+    except ValidationFailed as exc:  # a tiny demo has too few users for the traffic check: no experiment
+        b.summary.experiments[exp.key] = f"not created: {exc.details}"
+        return
+    b.summary.experiments[exp.key] = "stopped" if stopped is not None else "running"
+
+
+# --- demo only: the app's WeChat is the demo process's fake (demo/wechat.py) -----------------------------
+
+
+def configure_wechat(rt: Runtime, app_id: str, keys: DemoKeys, now: dt.datetime) -> None:
+    """The demo app logs in through the fake's jscode2session and refunds through its WeChat Pay merchant."""
+    with unit_of_work(rt.sessions) as db:
+        apps.update(
+            db=db,
+            app_id=app_id,
+            changes=AppUpdate(wx_appid=DEMO_WX_APPID, wx_secret=keys.wx_secret),
+        )
+    with unit_of_work(rt.sessions, app_id=app_id) as db:
+        row = payments.get(db, app_id)
+        if row is None or row.platform_public_key_pem != keys.platform_public_pem:
+            merchant = payments.MerchantIn(
+                mch_id=DEMO_MCHID,
+                merchant_serial=DEMO_MERCHANT_SERIAL,
+                private_key_pem=keys.merchant_private_pem,
+                api_v3_key=keys.api_v3_key,
+                platform_key_id=DEMO_PLATFORM_KEY_ID,
+                platform_public_key_pem=keys.platform_public_pem,
+            )
+            payments.put(db=db, app_id=app_id, spec=merchant, now=now)
+    rt.app_cache.forget(app_id)
+
+
+def pay_refunds(rt: Runtime, app_id: str, pay_url: str, now: dt.datetime) -> dict[str, int]:
+    """The refunds owed (the failed group's) paid as the promotions.refunds job pays them, to the fake."""
+    with promotion_flows.merchants(rt, base_url=pay_url) as merchants:
+        return promotion_flows.process_refunds(
+            rt, pay_for=lambda a: merchants(a) if a == app_id else None, clock=lambda: now
+        )
 
 
 @dataclass(frozen=True)
@@ -560,6 +664,9 @@ class BuildInput:
     start: dt.datetime  # first local midnight of the history
     end: dt.datetime  # local midnight after its last day
     now: dt.datetime
+    wechat: tuple[DemoKeys, str] | None = (
+        None  # the demo fake's keys and URL: pay the refunds owed through it
+    )
 
 
 def build(
@@ -585,7 +692,11 @@ def build(
     rest = sorted(set(first_seen) - set(active) - set(others), key=lambda u: _pick(u, 1 << 30))
     regulars = (active + others + rest)[:60]  # today's shoppers: last week's buyers first
     _live(b, inp.now, regulars, tz)
-    _flags_and_experiments(b, inp.now, app.timezone)
+    _flags_and_experiments(b, inp)
+    if inp.wechat is not None:
+        keys, url = inp.wechat
+        configure_wechat(rt, app.id, keys, inp.now)
+        summary.refunds = pay_refunds(rt, app.id, url, inp.now + dt.timedelta(minutes=1))
     summary.seconds["live"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     summary.events_relayed = relay_outbox(factory=rt.sessions, writer=rt.writer)
@@ -602,6 +713,8 @@ __all__ = [
     "BuildInput",
     "StateSummary",
     "build",
+    "configure_wechat",
+    "pay_refunds",
     "read_facts",
     "take_backup",
     "write_client_events",
