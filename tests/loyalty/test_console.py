@@ -36,6 +36,13 @@ def test_member_ledger_lookup_and_adjust(console: ConsoleSession, live_server: L
     assert "40" in page.locator("#member-adjust").inner_text()  # the refusal says what is available
     assert page.locator("#member-available").inner_text() == "40"
 
+    # A user id nobody has seen: said so, and no zero balance with an adjust form for a phantom member.
+    page.locator("#member-user").fill("u_typo")
+    page.locator("#member-lookup button[type=submit]").click()
+    page.locator("#member-unknown").wait_for()
+    assert page.locator("#member-adjust").count() == 0 and page.locator("#member-available").count() == 0
+    c.shot("member-unknown")
+
 
 def test_rules_form_saves_and_shows_field_errors(console: ConsoleSession, live_server: LiveServer) -> None:
     c, page = console, console.page

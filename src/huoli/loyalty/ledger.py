@@ -31,6 +31,7 @@ from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.loyalty import leaderboards, repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
+from huoli.users import service as users
 
 
 @dataclass(frozen=True)
@@ -678,3 +679,11 @@ def history(
 
 def lots(db: Session, *, user_id: str) -> list[PointsLot]:
     return list(db.scalars(select(PointsLot).where(PointsLot.user_id == user_id).order_by(PointsLot.id)))
+
+
+def is_known(db: Session, user_id: str) -> bool:
+    """Whether the user id names someone: a mini-program user of the app, or a member with a points history."""
+    if users.user_facts(db, user_id) is not None:
+        return True
+    account = select(PointsAccount.user_id).where(PointsAccount.user_id == user_id).limit(1)
+    return db.scalar(account) is not None

@@ -352,6 +352,7 @@ def member_ledger(
 ) -> LedgerOut:
     db = ctx.work.db
     return LedgerOut(
+        known=ledger.is_known(db, user_id),
         balance=_balance(ctx.work.db, ctx, user_id),
         transfers=[_transfer(t) for t in ledger.history(db, user_id=user_id, limit=limit)],
         lots=[

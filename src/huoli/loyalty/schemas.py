@@ -212,6 +212,9 @@ class LotOut(BaseModel):
 
 
 class LedgerOut(BaseModel):
+    # False when nothing is known of this user id: not a mini-program user, no loyalty history (a typo, a
+    # phantom): the console says so instead of showing a zero balance to adjust.
+    known: bool
     balance: BalanceOut
     transfers: list[TransferOut]
     lots: list[LotOut]

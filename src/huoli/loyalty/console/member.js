@@ -39,6 +39,10 @@ const L = {
   rank: { zh: "名次", en: "Rank" },
   earned: { zh: "累计获得积分", en: "Points earned" },
   noMembers: { zh: "还没有会员获得积分。", en: "No member has earned points yet." },
+  unknown: {
+    zh: "没有这个用户：未登录过小程序，也没有积分记录。请检查用户 ID（可从下方排行或事件中复制）。",
+    en: "No such user: never logged in to the mini-program and no points history. Check the user id (copy it from the ranking below or from events).",
+  },
   kinds: {
     earn: { zh: "获得", en: "Earn" }, spend: { zh: "消耗", en: "Spend" }, expire: { zh: "过期", en: "Expire" },
     reverse: { zh: "退款冲正", en: "Refund reversal" },
@@ -71,6 +75,12 @@ export default {
         ctx.api(`${base}/ledger`), ctx.api(`${base}/tier`), ctx.api(`${base}/profile`),
       ]);
       if (!ctx.isCurrent()) return;
+      // A user id nobody has seen (a typo): say so, with no zero balance to adjust for a phantom member.
+      if (!ledger.known) {
+        clear(result).append(h("section", { class: "card" },
+          h("p", { id: "member-unknown", class: "empty-state" }, t(L.unknown))));
+        return;
+      }
       const b = ledger.balance;
       const points = h("input", { id: "adjust-points", name: "points", type: "number", step: "1" });
       const key = h("input", { id: "adjust-key", name: "key", type: "text", autocomplete: "off",
