@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
@@ -34,6 +34,7 @@ from huoli.db import on_engine, read_only, transient_failure, unit_of_work
 from huoli.errors import Unauthorized
 from huoli.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams
 from huoli.runtime import Runtime
+from huoli.staff import service as staff
 from huoli.work import Caller, Work, open_work
 
 
@@ -75,8 +76,15 @@ async def run_hot(runtime: Runtime, fn: Callable[P, T], /, *args: P.args, **kwar
 @dataclass(frozen=True)
 class Operator:
     app_id: str
-    key_id: str
+    key_id: str  # the API key's id, or the staff member's id for a staff session
     role: Role
+    kind: Literal["api_key", "staff"] = "api_key"
+    session_id: str | None = None  # a staff session's id (its own sessions list marks it current)
+
+    @property
+    def actor(self) -> audit.Actor:
+        """Who the audit trail names: the key, or the person."""
+        return audit.Actor(kind=self.kind, id=self.key_id, role=self.role.value)
 
 
 # -- credentials: each one read through a fastapi.security scheme, so /docs shows Authorize and each route
@@ -153,6 +161,7 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def operator(
+    request: Request,
     runtime: RuntimeDep,
     authorization: Annotated[str | None, Security(OPERATOR_KEY)] = None,
     x_huoli_key: Annotated[str | None, Security(OPERATOR_KEY_HEADER)] = None,
@@ -160,12 +169,41 @@ def operator(
     key = _bearer(authorization) or x_huoli_key
     if not key:
         raise Unauthorized("admin API key required (Authorization: Bearer hlk_…)", code="missing_api_key")
+    if key.startswith(staff.SESSION_PREFIX):
+        return _staff_operator(request, runtime, key)
     with read_only(runtime.sessions) as db:  # on SQLite a key check takes no write lock
         row = apps.authenticate_key(db=db, key=key)
         return Operator(app_id=row.app_id, key_id=row.id, role=Role(row.role))
 
 
+def _staff_operator(request: Request, runtime: Runtime, token: str) -> Operator:
+    """A person's session: their role in the app the console chose (X-Huoli-App-Id; without it, their only
+    app). Read on every request, so a revoked session or a removed member is refused at once."""
+    now = runtime.clock()
+    ip = request.client.host if request.client else None
+    with read_only(runtime.sessions) as db:
+        session, member = staff.authenticate_session(db, token, now)
+        app_id, role = staff.role_in(db, member.id, request.headers.get("x-huoli-app-id") or None)
+        stale = staff.needs_touch(session, now)
+        staff_id, session_id = member.id, session.id
+    if stale:  # last-seen keeps the idle timeout and the sessions list honest, written at most once a minute
+        with unit_of_work(runtime.sessions) as db:
+            staff.touch(db, session_id, now, ip)
+    return Operator(app_id=app_id, key_id=staff_id, role=role, kind="staff", session_id=session_id)
+
+
 OperatorDep = Annotated[Operator, Depends(operator)]
+
+
+def staff_token(authorization: Annotated[str | None, Security(OPERATOR_KEY)] = None) -> str:
+    """The staff session token presented (checked by the flow it is for: logout accepts an ended one)."""
+    token = _bearer(authorization)
+    if not token or not token.startswith(staff.SESSION_PREFIX):
+        raise Unauthorized("staff session required (Authorization: Bearer hls_…)", code="missing_session")
+    return token
+
+
+StaffTokenDep = Annotated[str, Depends(staff_token)]
 
 
 def role_at_least(needed: Role) -> Any:
@@ -203,7 +241,7 @@ def operator_work(
         audit.record(
             work.db,
             app_id=op.app_id,
-            actor=audit.Actor(kind="api_key", id=op.key_id, role=op.role.value),
+            actor=op.actor,
             action=f"{request.method} {getattr(route, 'path', request.url.path)}",
             at=runtime.clock(),
             target=dict(request.path_params),

@@ -27,7 +27,7 @@ MAX_REQUEST_BYTES = 16 * 1024
 
 @dataclass(frozen=True)
 class Actor:
-    kind: str  # api_key | cli
+    kind: str  # api_key | staff | cli
     id: str
     role: str | None = None
 

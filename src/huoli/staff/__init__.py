@@ -1,0 +1,1 @@
+"""Staff accounts: people who sign in to the console (password, optional TOTP), a role per app, sessions."""
