@@ -177,13 +177,16 @@ def operator(
 
 
 def _staff_operator(request: Request, runtime: Runtime, token: str) -> Operator:
-    """A person's session: their role in the app the console chose (X-Huoli-App-Id; without it, their only
-    app). Read on every request, so a revoked session or a removed member is refused at once."""
+    """A person's session: their role in the app chosen by X-Huoli-App-Id, else by a `~<app id>` suffix on the
+    token (the console keeps one credential per app, so the choice travels with it), else their only app.
+    Read on every request, so a revoked session or a removed member is refused at once."""
     now = runtime.clock()
     ip = request.client.host if request.client else None
+    token, _, suffix = token.partition("~")
+    chosen = request.headers.get("x-huoli-app-id") or suffix or None
     with read_only(runtime.sessions) as db:
         session, member = staff.authenticate_session(db, token, now)
-        app_id, role = staff.role_in(db, member.id, request.headers.get("x-huoli-app-id") or None)
+        app_id, role = staff.role_in(db, member.id, chosen)
         stale = staff.needs_touch(session, now)
         staff_id, session_id = member.id, session.id
     if stale:  # last-seen keeps the idle timeout and the sessions list honest, written at most once a minute
@@ -200,7 +203,7 @@ def staff_token(authorization: Annotated[str | None, Security(OPERATOR_KEY)] = N
     token = _bearer(authorization)
     if not token or not token.startswith(staff.SESSION_PREFIX):
         raise Unauthorized("staff session required (Authorization: Bearer hls_…)", code="missing_session")
-    return token
+    return token.partition("~")[0]
 
 
 StaffTokenDep = Annotated[str, Depends(staff_token)]

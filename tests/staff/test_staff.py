@@ -236,6 +236,10 @@ def test_a_member_of_app_a_cannot_act_on_app_b(
     r = client.get("/admin/app", headers=_as(token))
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "X-Huoli-App-Id"
     assert client.get("/admin/app", headers=_as(token, "other")).json()["role"] == "analyst"
+    assert (
+        client.get("/admin/app", headers=_as(f"{token}~other")).json()["role"] == "analyst"
+    )  # the console's way
+    assert client.get("/admin/app", headers=_as(f"{token}~shop")).json()["role"] == "owner"
 
 
 def test_two_concurrent_accepts_make_one_account(runtime: Runtime, shop: Any) -> None:

@@ -183,14 +183,69 @@ function renderSignIn({ message, cancellable = false } = {}) {
     }
   });
   const firstRunSlot = h("div", { id: "first-run-slot" });
+  const staffForm = staffSignIn();
   clear(root).append(h("main", { class: "signin" }, h("div", { class: "signin-stack" }, firstRunSlot,
     h("div", { class: "signin-card" },
       h("div", { class: "signin-top" }, h("h1", {}, T("brand")), langButton()),
       h("h2", {}, T("signin.title")),
+      staffForm,
       h("p", { class: "lead" }, T("signin.lead")),
       form))));
   input.focus();
   if (!cancellable) offerFirstRun(firstRunSlot, state.seq);
+}
+
+// Staff sign-in (staff/routes.py): username + password (+ TOTP once enrolled). The session token is kept once
+// per app with a `~<app id>` suffix, the app choice deps.operator reads, so the app switcher works unchanged.
+const STAFF = {
+  zh: { lead: "使用员工账号登录，或在下方使用 API 密钥。", username: "用户名", password: "密码", totp: "验证码（身份验证器）",
+    invalid: "用户名或密码错误。", totpNeeded: "请输入身份验证器中的 6 位验证码。", totpWrong: "验证码错误或已使用。",
+    locked: "失败次数过多，请在 {s} 秒后重试。", noApps: "此账号还不属于任何应用。" },
+  en: { lead: "Sign in with your staff account, or with an API key below.", username: "Username", password: "Password",
+    totp: "Code (authenticator app)", invalid: "Wrong username or password.", totpNeeded: "Enter the 6-digit code from your authenticator app.",
+    totpWrong: "Wrong or already used code.", locked: "Too many failed attempts: try again in {s} s.", noApps: "This account belongs to no app yet." },
+};
+
+function staffSignIn() {
+  const S = (k, vars) => STAFF[state.lang][k].replace("{s}", vars?.s ?? "");
+  const field = (name, label, attrs) => [h("label", { for: `staff-${name}` }, S(label)),
+    h("input", { id: `staff-${name}`, name, spellcheck: "false", ...attrs })];
+  const totpRow = h("div", { id: "staff-totp-row", hidden: true },
+    field("totp", "totp", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6 }));
+  const error = h("p", { class: "form-error", id: "staff-error", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit", class: "primary", id: "staff-submit" }, T("signin.submit"));
+  const form = h("form", { id: "staff-signin", novalidate: true }, h("p", { class: "lead" }, S("lead")),
+    field("username", "username", { type: "text", autocomplete: "username" }),
+    field("password", "password", { type: "password", autocomplete: "current-password" }),
+    totpRow, error, h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const v = (n) => form.elements[n].value.trim();
+    const show = (msg) => { error.hidden = false; error.textContent = msg; };
+    if (!v("username") || !form.elements.password.value) return show(S("invalid"));
+    submit.disabled = true;
+    try {
+      const body = { username: v("username"), password: form.elements.password.value };
+      if (v("totp")) body.totp = v("totp");
+      const res = await apiRequest(null, "/v1/staff/login", { method: "POST", body });
+      if (!res.staff.apps.length) return show(S("noApps"));
+      for (const a of res.staff.apps) store.saveKey(a.app_id, a.name, `${res.token}~${a.app_id}`);
+      store.setCurrent(res.staff.apps[0].app_id);
+      await start();
+    } catch (err) {
+      const code = err instanceof ApiError ? err.code : "";
+      if (code === "totp_required" || code === "invalid_totp") {
+        totpRow.hidden = false;
+        form.elements.totp.focus();
+      }
+      show(code === "too_many_attempts" ? S("locked", { s: err.details?.retry_after_s ?? "" })
+        : code === "totp_required" ? S("totpNeeded") : code === "invalid_totp" ? S("totpWrong")
+        : err?.status === 0 ? T("signin.network") : code === "invalid_credentials" ? S("invalid") : String(err?.message || err));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
 }
 
 // A fresh server on this machine (no app yet) offers to create the first app without a key (apps/routes.py).
