@@ -20,7 +20,6 @@ from huoli.apps.schemas import (
     ServerSecretOut,
     SetupChecklist,
 )
-from huoli.audit import service as audit
 from huoli.deps import AppDbDep, OperatorDep, OperatorWorkDep, PageDep, RuntimeDep, role_at_least
 from huoli.pagination import Page
 
@@ -63,7 +62,7 @@ def rotate_server_secret(
 def create_app(body: NewApp, work: OperatorWorkDep, op: OperatorDep, request: Request) -> AppCreated:
     """Another app on this server, by an owner of an existing one; the response holds the new app's first
     owner key, once. Both apps' audit trails record it."""
-    actor = audit.Actor(kind="api_key", id=op.key_id, role=op.role.value)
+    actor = op.actor
     ip = request.client.host if request.client else None
     app, row, key = service.create_with_owner(db=work.db, app_in=body, actor=actor, at=work.now, ip=ip)
     return service.created(app, row, key)

@@ -44,7 +44,7 @@ router = APIRouter(tags=["privacy"])
 
 
 def _actor(op: OperatorDep) -> Actor:
-    return Actor(kind="api_key", id=op.key_id, role=op.role.value)
+    return op.actor
 
 
 @router.post(
