@@ -122,4 +122,4 @@ def test_only_flows_jobs_and_commands_open_units_in_a_domain() -> None:
         if p.parts[len(SRC.parts)] not in PLATFORM and p.name not in MAY_OPEN and _opens_a_unit(p)
     }
     assert opened <= KNOWN, sorted(opened - KNOWN)
-    assert KNOWN <= opened, f"no longer opens a unit, take it off the list: {sorted(KNOWN - opened)}"
+    assert opened >= KNOWN, f"no longer opens a unit, take it off the list: {sorted(KNOWN - opened)}"
