@@ -11,11 +11,13 @@ from huoli.diagnosis.checks.base import Candidate, Check, Context, series_drill,
 SIGNAL: Final = "activity_decline"
 
 
-def _per_user(ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]], int] | None:
-    """The windows' data when both the current window and the baseline have enough active users."""
+def _per_user(ctx: Context, check: Check) -> tuple[dict[str, Any], list[dict[str, Any]], int] | None:
+    """The windows' data when both the current window and the baseline have enough active users (else the
+    check is skipped)."""
     cur, base = ctx.window_data()
     users0 = sum(w["users"] for w in base)
     if cur["users"] < ctx.th.min_sample or users0 < ctx.th.min_sample:
+        check.skip(ctx, "too few active users")
         return None
     return cur, base, users0
 
@@ -29,24 +31,19 @@ class DailyActiveUsers(Check):
     def run(self, ctx: Context) -> list[Candidate]:
         c, b = ctx.split(ctx.daily_active(), "dau")
         if sum(b) / max(len(b), 1) < ctx.th.min_sample:
-            ctx.skip(self.id, "too few daily active users")
-            return []
+            return self.skip(ctx, "too few daily active users")
         mc, mb = sum(c) / len(c), sum(b) / len(b)
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "日活下降", "en": "Daily active users falling"},
-                metric="activity.series.dau",
-                current=mc,
-                baseline=mb,
-                evidence=stats.daily_series(c, b, "down"),
-                direction="down",
-                users_affected=round(mb - mc),
-                drilldown=series_drill("activity", ctx.span_request(), "result.series", "date", "dau"),
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "日活下降", "en": "Daily active users falling"},
+            metric="activity.series.dau",
+            current=mc,
+            baseline=mb,
+            evidence=stats.daily_series(c, b, "down"),
+            direction="down",
+            users_affected=round(mb - mc),
+            drilldown=series_drill("activity", ctx.span_request(), "result.series", "date", "dau"),
+        )
 
 
 class OpensPerUser(Check):
@@ -58,36 +55,26 @@ class OpensPerUser(Check):
     reads = ("activity.totals.opens", "activity.totals.active_users")
 
     def run(self, ctx: Context) -> list[Candidate]:
-        data = _per_user(ctx)
-        if data is None:
-            ctx.skip(self.id, "too few active users")
+        if (data := _per_user(ctx, self)) is None:
             return []
         cur, base, users0 = data
         m1 = cur["opens"] / cur["users"]
         m0 = sum(w["opens"] for w in base) / users0
         var0 = stats.pooled_variance(base, "opens", "opens_var", "users")
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "人均打开次数下降", "en": "Opens per user falling"},
-                metric="activity.totals.opens/active_users",
-                current=m1,
-                baseline=m0,
-                evidence=stats.welch(m1, cur["opens_var"], cur["users"], m0, var0, users0, "down"),
-                direction="down",
-                users_affected=cur["users"],
-                drilldown=window_drill(
-                    "activity", ctx.win_requests(), ["result.totals.0.opens", "result.totals.0.active_users"]
-                ),
-                detail={
-                    "windows": windows_detail(
-                        ctx.windows(), [w["opens"] / w["users"] if w["users"] else None for w in [*base, cur]]
-                    )
-                },
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "人均打开次数下降", "en": "Opens per user falling"},
+            metric="activity.totals.opens/active_users",
+            current=m1,
+            baseline=m0,
+            evidence=stats.welch(m1, cur["opens_var"], cur["users"], m0, var0, users0, "down"),
+            direction="down",
+            users_affected=cur["users"],
+            drilldown=window_drill(
+                "activity", ctx.win_requests(), ["result.totals.0.opens", "result.totals.0.active_users"]
+            ),
+            detail={"windows": ctx.per_window(lambda w: w["opens"] / w["users"] if w["users"] else None)},
+        )
 
 
 class OneTimeShare(Check):
@@ -99,38 +86,32 @@ class OneTimeShare(Check):
     reads = ("activity.opens_by(actor)", "activity.totals.active_users")
 
     def run(self, ctx: Context) -> list[Candidate]:
-        data = _per_user(ctx)
-        if data is None:
-            ctx.skip(self.id, "too few active users")
+        if (data := _per_user(ctx, self)) is None:
             return []
         cur, base, users0 = data
         k0 = sum(w["ones"] for w in base)
         p1, p0 = cur["ones"] / cur["users"], k0 / users0
         shares = [w["ones"] / w["users"] if w["users"] else None for w in [*base, cur]]
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "只打开一次的用户占比上升", "en": "More users opening only once"},
-                metric="activity.opens_per_user=1 share",
-                current=p1,
-                baseline=p0,
-                evidence=stats.two_proportions(cur["ones"], cur["users"], k0, users0, "up"),
-                direction="up",
-                users_affected=cur["ones"],
-                # The series the finding is about: the one-open share per window. Analytics has no
-                # opens-per-user distribution, so the doctor's own values are charted, beside each window's
-                # active users from analytics (the share's denominator).
-                drilldown={
-                    **window_drill("activity", ctx.win_requests(), ["result.totals.0.active_users"]),
-                    "values": shares,
-                    "label": {"zh": "只打开一次的用户占比", "en": "Share of users who opened once"},
-                    "context": {"zh": "活跃用户", "en": "Active users"},
-                },
-                detail={"windows": windows_detail(ctx.windows(), shares)},
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "只打开一次的用户占比上升", "en": "More users opening only once"},
+            metric="activity.opens_per_user=1 share",
+            current=p1,
+            baseline=p0,
+            evidence=stats.two_proportions(cur["ones"], cur["users"], k0, users0, "up"),
+            direction="up",
+            users_affected=cur["ones"],
+            # The series the finding is about: the one-open share per window. Analytics has no
+            # opens-per-user distribution, so the doctor's own values are charted, beside each window's
+            # active users from analytics (the share's denominator).
+            drilldown={
+                **window_drill("activity", ctx.win_requests(), ["result.totals.0.active_users"]),
+                "values": shares,
+                "label": {"zh": "只打开一次的用户占比", "en": "Share of users who opened once"},
+                "context": {"zh": "活跃用户", "en": "Active users"},
+            },
+            detail={"windows": windows_detail(ctx.windows(), shares)},
+        )
 
 
 class StayPerOpen(Check):
@@ -142,16 +123,13 @@ class StayPerOpen(Check):
     reads = ("activity.totals.stay_per_open_ms", "app_hide.duration_ms")
 
     def run(self, ctx: Context) -> list[Candidate]:
-        data = _per_user(ctx)
-        if data is None:
-            ctx.skip(self.id, "too few active users")
+        if (data := _per_user(ctx, self)) is None:
             return []
         cur, base, _ = data
         hides0 = sum(w["hides"] for w in base)
         opens0 = sum(w["opens"] for w in base)
         if cur["hides"] < ctx.th.min_sample or hides0 < ctx.th.min_sample or not cur["opens"] or not opens0:
-            ctx.skip(self.id, "too few sessions with a duration")
-            return []
+            return self.skip(ctx, "too few sessions with a duration")
         s1, s0 = cur["stay_ms"] / cur["opens"], sum(w["stay_ms"] for w in base) / opens0
         e = stats.welch(
             cur["stay_ms"] / cur["hides"],
@@ -162,27 +140,18 @@ class StayPerOpen(Check):
             hides0,
             "down",
         )
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "单次停留时长变短", "en": "Shorter sessions"},
-                metric="activity.totals.stay_per_open_ms",
-                current=s1,
-                baseline=s0,
-                evidence=e,
-                direction="down",
-                users_affected=cur["users"],
-                drilldown=window_drill("activity", ctx.win_requests(), ["result.totals.0.stay_per_open_ms"]),
-                detail={
-                    "windows": windows_detail(
-                        ctx.windows(),
-                        [w["stay_ms"] / w["opens"] if w["opens"] else None for w in [*base, cur]],
-                    )
-                },
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "单次停留时长变短", "en": "Shorter sessions"},
+            metric="activity.totals.stay_per_open_ms",
+            current=s1,
+            baseline=s0,
+            evidence=e,
+            direction="down",
+            users_affected=cur["users"],
+            drilldown=window_drill("activity", ctx.win_requests(), ["result.totals.0.stay_per_open_ms"]),
+            detail={"windows": ctx.per_window(lambda w: w["stay_ms"] / w["opens"] if w["opens"] else None)},
+        )
 
 
 register(DailyActiveUsers(), OpensPerUser(), OneTimeShare(), StayPerOpen())

@@ -66,6 +66,104 @@ class Check:
     def run(self, ctx: Context) -> list[Candidate]:
         raise NotImplementedError
 
+    def skip(self, ctx: Context, why: str) -> list[Candidate]:
+        """Record why the check cannot run; `run` returns this (no candidates)."""
+        ctx.skip(self.id, why)
+        return []
+
+    def candidate(
+        self,
+        *,
+        title: dict[str, str],
+        metric: str,
+        current: float,
+        baseline: float | None,
+        evidence: dict[str, Any],
+        gate: bool,
+        shortfall: float,
+        users_affected: int,
+        drilldown: dict[str, Any],
+        detail: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Candidate:
+        """A candidate under this check's id (or a family member's `id`), signal and unit."""
+        return Candidate(
+            id=id or self.id,
+            signal=self.signal,
+            unit=self.unit,
+            title=title,
+            metric=metric,
+            current=current,
+            baseline=baseline,
+            evidence=evidence,
+            gate=gate,
+            shortfall=shortfall,
+            users_affected=users_affected,
+            drilldown=drilldown,
+            detail=detail or {},
+        )
+
+    def below(
+        self,
+        *,
+        title: dict[str, str],
+        metric: str,
+        current: float,
+        threshold: float,
+        evidence: dict[str, Any],
+        users_affected: int,
+        drilldown: dict[str, Any],
+        detail: dict[str, Any],
+        baseline: float | None = None,
+        id: str | None = None,
+    ) -> Candidate:
+        """A level candidate that fires when `current` is under `threshold` (shortfall: the relative gap)."""
+        return self.candidate(
+            id=id,
+            title=title,
+            metric=metric,
+            current=current,
+            baseline=baseline,
+            evidence=evidence,
+            gate=current < threshold,
+            shortfall=(threshold - current) / threshold,
+            users_affected=users_affected,
+            drilldown=drilldown,
+            detail=detail,
+        )
+
+    def change(
+        self,
+        ctx: Context,
+        *,
+        title: dict[str, str],
+        metric: str,
+        current: float,
+        baseline: float,
+        evidence: dict[str, Any],
+        direction: stats.Direction,
+        users_affected: int,
+        drilldown: dict[str, Any],
+        detail: dict[str, Any] | None = None,
+    ) -> list[Candidate]:
+        """The check's one candidate, judged by its change against the baseline."""
+        return [
+            ctx.change_candidate(
+                id=self.id,
+                signal=self.signal,
+                unit=self.unit,
+                title=title,
+                metric=metric,
+                current=current,
+                baseline=baseline,
+                evidence=evidence,
+                direction=direction,
+                users_affected=users_affected,
+                drilldown=drilldown,
+                detail=detail,
+            )
+        ]
+
 
 def iso(d: dt.date) -> str:
     return d.isoformat()
@@ -172,10 +270,20 @@ class Context:
         self, rows: list[dict[str, Any]], key: str, date_key: str = "date"
     ) -> tuple[list[float], list[float]]:
         """A daily series' values in the current window and in the baseline windows."""
+        c, b = self.split_rows(rows, date_key)
+        return [float(r[key] or 0) for r in c], [float(r[key] or 0) for r in b]
+
+    def split_rows(
+        self, rows: list[dict[str, Any]], date_key: str = "date"
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Daily rows in the current window and in the baseline windows."""
         cur_start = iso(self.cur[0])
-        c = [float(r[key] or 0) for r in rows if r[date_key] >= cur_start]
-        b = [float(r[key] or 0) for r in rows if r[date_key] < cur_start]
-        return c, b
+        return [r for r in rows if r[date_key] >= cur_start], [r for r in rows if r[date_key] < cur_start]
+
+    def per_window(self, value: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+        """`value` of each window's aggregates (window_data), baseline windows first, with the window's dates."""
+        cur, base = self.window_data()
+        return windows_detail(self.windows(), [value(w) for w in [*base, cur]])
 
     # ---- history ----------------------------------------------------------------------------------------
     def trim_to_history(self) -> None:

@@ -10,20 +10,11 @@ from huoli.diagnosis.checks.base import (
     Candidate,
     Check,
     Context,
-    iso,
     series_drill,
     window_drill,
-    windows_detail,
 )
 
 SIGNAL: Final = "churn_outrunning_growth"
-
-
-def _lifecycle(ctx: Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The daily lifecycle rows of the current window and of the baseline."""
-    cur_start = iso(ctx.cur[0])
-    life = ctx.lifecycle_days()
-    return [r for r in life if r["period"] >= cur_start], [r for r in life if r["period"] < cur_start]
 
 
 LIFECYCLE_LABELS = {
@@ -52,23 +43,19 @@ class Pulse(Check):
 
     def run(self, ctx: Context) -> list[Candidate]:
         th = ctx.th
-        lc, lb = _lifecycle(ctx)
+        lc, lb = ctx.split_rows(ctx.lifecycle_days(), "period")
         inflow = sum(r["new"] + r["resurrecting"] for r in lc)
         outflow = sum(r["dormant"] for r in lc)
         b_in = sum(r["new"] + r["resurrecting"] for r in lb)
         b_out = sum(r["dormant"] for r in lb)
         if inflow + outflow < th.min_sample or not outflow:
-            ctx.skip(self.id, "too few lifecycle movements")
-            return []
+            return self.skip(ctx, "too few lifecycle movements")
         pulse = inflow / outflow
         # Under Pulse = 1 each flow is equally likely to be an arrival: inflow | total ~ Binomial(total, ½).
         res = stats.rate_vs_threshold(inflow, inflow + outflow, th.pulse_min / (1 + th.pulse_min), "down")
         res["test"] = "exact binomial test of inflow share vs Pulse threshold"
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.candidate(
                 title={"zh": "流失超过增长（Pulse < 1）", "en": "Churn outrunning growth (Pulse < 1)"},
                 metric="lifecycle.rows.pulse",
                 current=pulse,
@@ -94,26 +81,19 @@ class NewUsers(Check):
     def run(self, ctx: Context) -> list[Candidate]:
         c, b = ctx.split(ctx.daily_access(), "new_visitors")
         if sum(b) < ctx.th.min_sample:
-            ctx.skip(self.id, "too few new users in the baseline")
-            return []
+            return self.skip(ctx, "too few new users in the baseline")
         mc, mb = sum(c) / len(c), sum(b) / len(b)
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "新增用户减少", "en": "Fewer new users"},
-                metric="activity.series.new_visitors",
-                current=mc,
-                baseline=mb,
-                evidence=stats.daily_series(c, b, "down"),
-                direction="down",
-                users_affected=round((mb - mc) * len(c)),
-                drilldown=series_drill(
-                    "activity", ctx.span_request(), "result.series", "date", "new_visitors"
-                ),
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "新增用户减少", "en": "Fewer new users"},
+            metric="activity.series.new_visitors",
+            current=mc,
+            baseline=mb,
+            evidence=stats.daily_series(c, b, "down"),
+            direction="down",
+            users_affected=round((mb - mc) * len(c)),
+            drilldown=series_drill("activity", ctx.span_request(), "result.series", "date", "new_visitors"),
+        )
 
 
 class Dormant(Check):
@@ -125,28 +105,21 @@ class Dormant(Check):
     reads = ("lifecycle.rows.dormant",)
 
     def run(self, ctx: Context) -> list[Candidate]:
-        lc, lb = _lifecycle(ctx)
-        c = [float(r["dormant"]) for r in lc]
-        b = [float(r["dormant"]) for r in lb]
+        c, b = ctx.split(ctx.lifecycle_days(), "dormant", "period")
         if sum(b) < ctx.th.min_sample:
-            ctx.skip(self.id, "too few dormant users in the baseline")
-            return []
+            return self.skip(ctx, "too few dormant users in the baseline")
         mc, mb = sum(c) / len(c), sum(b) / len(b)
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "新沉睡用户增加", "en": "More users going dormant"},
-                metric="lifecycle.rows.dormant",
-                current=mc,
-                baseline=mb,
-                evidence=stats.daily_series(c, b, "up"),
-                direction="up",
-                users_affected=round((mc - mb) * len(c)),
-                drilldown=_lifecycle_drill(ctx, "dormant"),
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "新沉睡用户增加", "en": "More users going dormant"},
+            metric="lifecycle.rows.dormant",
+            current=mc,
+            baseline=mb,
+            evidence=stats.daily_series(c, b, "up"),
+            direction="up",
+            users_affected=round((mc - mb) * len(c)),
+            drilldown=_lifecycle_drill(ctx, "dormant"),
+        )
 
 
 class CoreUsers(Check):
@@ -162,36 +135,30 @@ class CoreUsers(Check):
         cur, base = ctx.window_data()
         b_core = sum(w["core"] for w in base)
         if th.core_min_days > th.current_days:
-            ctx.skip(self.id, "core_min_days exceeds the window length")
-            return []
+            return self.skip(ctx, "core_min_days exceeds the window length")
         if b_core < th.min_sample:
-            ctx.skip(self.id, "too few engaged users in the baseline")
-            return []
+            return self.skip(ctx, "too few engaged users in the baseline")
         mb = b_core / len(base)
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title={"zh": "核心活跃用户减少", "en": "Most engaged users shrinking"},
-                metric=f"activity.distribution.active_days>={th.core_min_days}",
-                current=float(cur["core"]),
-                baseline=mb,
-                evidence=stats.counts_ratio(cur["core"], b_core, len(base), "down"),
-                direction="down",
-                users_affected=round(mb - cur["core"]),
-                drilldown=window_drill(
-                    "activity",
-                    ctx.win_requests(),
-                    ["result.distribution"],
-                    reduce=f"active_days>={th.core_min_days}",
-                ),
-                detail={
-                    "core_min_days": th.core_min_days,
-                    "windows": windows_detail(ctx.windows(), [w["core"] for w in [*base, cur]]),
-                },
-            )
-        ]
+        return self.change(
+            ctx,
+            title={"zh": "核心活跃用户减少", "en": "Most engaged users shrinking"},
+            metric=f"activity.distribution.active_days>={th.core_min_days}",
+            current=float(cur["core"]),
+            baseline=mb,
+            evidence=stats.counts_ratio(cur["core"], b_core, len(base), "down"),
+            direction="down",
+            users_affected=round(mb - cur["core"]),
+            drilldown=window_drill(
+                "activity",
+                ctx.win_requests(),
+                ["result.distribution"],
+                reduce=f"active_days>={th.core_min_days}",
+            ),
+            detail={
+                "core_min_days": th.core_min_days,
+                "windows": ctx.per_window(lambda w: w["core"]),
+            },
+        )
 
 
 register(Pulse(), NewUsers(), Dormant(), CoreUsers())

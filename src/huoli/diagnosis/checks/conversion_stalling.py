@@ -7,7 +7,7 @@ from typing import Any, Final
 from huoli.analytics import funnels
 from huoli.diagnosis import stats
 from huoli.diagnosis.checks import register
-from huoli.diagnosis.checks.base import Candidate, Check, Context, window_drill, windows_detail
+from huoli.diagnosis.checks.base import Candidate, Check, Context, window_drill
 from huoli.errors import HuoliError
 
 SIGNAL: Final = "conversion_stalling"
@@ -37,37 +37,26 @@ class ConversionRate(Check):
         n1 = int(c[self.den_key]) if c else 0
         n0 = sum(int(w[self.den_key]) for w in bs)
         if n1 < th.min_sample or n0 < th.min_sample:
-            ctx.skip(self.id, f"too few {self.den_key.replace('_', ' ')}")
-            return []
+            return self.skip(ctx, f"too few {self.den_key.replace('_', ' ')}")
         assert c is not None  # n1 ≥ min_sample ≥ 1
         k1, k0 = self._num(c), sum(self._num(w) for w in bs)
         if k0 == 0:
-            ctx.skip(self.id, "nothing to compare with in the baseline")
-            return []
+            return self.skip(ctx, "nothing to compare with in the baseline")
         p1, p0 = k1 / n1, k0 / n0
         extra = {"promotion_events": th.promotion_events} if th.promotion_events else {}
-        return [
-            ctx.change_candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
-                title=self.title,
-                metric=f"conversion.{key}",
-                current=p1,
-                baseline=p0,
-                evidence=stats.two_proportions(k1, n1, k0, n0, "down"),
-                direction="down",
-                users_affected=round((p0 - p1) * n1) if self.num_key != "coupons_redeemed" else n1 - k1,
-                drilldown=window_drill("conversion", ctx.win_requests(extra), [f"result.0.{key}"]),
-                # Every window, empty ones as None: `bs` drops them, so it cannot be paired with windows().
-                detail={
-                    "windows": windows_detail(
-                        ctx.windows(),
-                        [w["conversion"][key] if w["conversion"] else None for w in [*base, cur]],
-                    )
-                },
-            )
-        ]
+        return self.change(
+            ctx,
+            title=self.title,
+            metric=f"conversion.{key}",
+            current=p1,
+            baseline=p0,
+            evidence=stats.two_proportions(k1, n1, k0, n0, "down"),
+            direction="down",
+            users_affected=round((p0 - p1) * n1) if self.num_key != "coupons_redeemed" else n1 - k1,
+            drilldown=window_drill("conversion", ctx.win_requests(extra), [f"result.0.{key}"]),
+            # Every window, empty ones as None: `bs` drops them, so it cannot be paired with windows().
+            detail={"windows": ctx.per_window(lambda w: w["conversion"][key] if w["conversion"] else None)},
+        )
 
 
 class FunnelSteps(Check):
@@ -84,8 +73,7 @@ class FunnelSteps(Check):
         try:
             fr = funnels.compute(ctx.frame(*ctx.cur), funnels.FunnelSpec.model_validate({"steps": steps}))
         except HuoliError as exc:
-            ctx.skip(self.id, exc.message)
-            return []
+            return self.skip(ctx, exc.message)
         rows = fr["steps"]
         out = []
         for k in range(1, len(rows)):
@@ -97,20 +85,16 @@ class FunnelSteps(Check):
             conv = now / prev
             keep = 1 - th.max_step_loss
             out.append(
-                Candidate(
+                self.below(
                     id=cid,
-                    signal=self.signal,
-                    unit=self.unit,
                     title={
                         "zh": f"核心路径第 {k + 1} 步（{rows[k]['event']}）流失过半",
                         "en": f"Core path step {k + 1} ({rows[k]['event']}) loses over half its users",
                     },
                     metric=f"funnel.steps.{k}.conversion_from_previous",
                     current=conv,
-                    baseline=None,
                     evidence=stats.rate_vs_threshold(now, prev, keep, "down"),
-                    gate=conv < keep,
-                    shortfall=(keep - conv) / keep,
+                    threshold=keep,
                     users_affected=prev - now,
                     drilldown=window_drill(
                         "funnel",

@@ -28,8 +28,7 @@ class InteractionRate(Check):
         cur, base = ctx.window_data()
         row = cur["interaction"]
         if row is None or row["active_users"] < th.min_sample:
-            ctx.skip(self.id, "too few active users")
-            return []
+            return self.skip(ctx, "too few active users")
         active = int(row["active_users"])
         users = int(row[k]["users"])
         rate = users / active
@@ -37,17 +36,13 @@ class InteractionRate(Check):
         b_users = sum(int(w["interaction"][k]["users"]) for w in base if w["interaction"])
         zh, en = NAMES[k]
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.below(
                 title={"zh": f"{zh}率接近零", "en": f"{en} rate near zero"},
                 metric=f"interaction.{k}.rate",
                 current=rate,
                 baseline=b_users / b_act if b_act else None,
                 evidence=stats.rate_vs_threshold(users, active, th.interaction_min_rate, "down"),
-                gate=rate < th.interaction_min_rate,
-                shortfall=(th.interaction_min_rate - rate) / th.interaction_min_rate,
+                threshold=th.interaction_min_rate,
                 users_affected=active - users,
                 drilldown=window_drill("interaction", ctx.win_requests(), [f"result.0.{k}.rate"]),
                 detail={"threshold": th.interaction_min_rate, "users": users, "active_users": active},
@@ -68,23 +63,18 @@ class ShareReflow(Check):
         cur, base = ctx.window_data()
         sh = cur["sharing"]
         if sh["shares"] < th.min_sample:
-            ctx.skip(self.id, "too few shares")
-            return []
+            return self.skip(ctx, "too few shares")
         reflow = sh["share_opens"] / sh["shares"]
         b_sh = sum(w["sharing"]["shares"] for w in base)
         b_op = sum(w["sharing"]["share_opens"] for w in base)
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.below(
                 title={"zh": "分享回流弱", "en": "Weak share reflow"},
                 metric="acquisition.sharing.reflow_ratio",
                 current=reflow,
                 baseline=b_op / b_sh if b_sh else None,
                 evidence=stats.poisson_vs_threshold(sh["share_opens"], sh["shares"], th.share_reflow_min),
-                gate=reflow < th.share_reflow_min,
-                shortfall=(th.share_reflow_min - reflow) / th.share_reflow_min,
+                threshold=th.share_reflow_min,
                 users_affected=sh["sharers"],
                 drilldown=window_drill("acquisition", ctx.win_requests(), ["result.sharing.reflow_ratio"]),
                 detail={

@@ -38,15 +38,11 @@ class Staleness(Check):
         rows = f.run(first.aggregate(things=first.count(), newest=first.first.max()))
         things = int(rows[0]["things"] or 0) if rows else 0
         if things == 0 or cur["users"] < th.min_sample:
-            ctx.skip(self.id, "no items or pages seen")
-            return []
+            return self.skip(ctx, "no items or pages seen")
         newest = day_date(int(rows[0]["newest"]))
         age = (ctx.end - newest).days
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.candidate(
                 title={"zh": f"{age} 天没有新内容被使用", "en": f"Nothing new used for {age} days"},
                 metric="events.first_seen(view_item.item_id, page_view.page)",
                 current=float(age),
@@ -92,17 +88,13 @@ class SlowPages(Check):
         f_n, f_b = sum(b["sessions"] for b in fast), sum(b["bounced"] for b in fast)
         total = s_n + f_n
         if total < th.min_sample or s_n == 0 or f_n < th.min_sample:
-            ctx.skip(self.id, "too few sessions with load times (or none slow)")
-            return []
+            return self.skip(ctx, "too few sessions with load times (or none slow)")
         share = s_n / total
         ev = stats.two_proportions(s_b, s_n, f_b, f_n, "up")
         ev["test"] = "two-proportion z-test: bounce of slow vs fast landings"
         slow_pages = [p for p in exp["pages"] if (p.get("p75_ms") or 0) > limit]
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.candidate(
                 title={
                     "zh": f"页面加载超过 {limit / 1000:g} 秒导致跳出",
                     "en": f"Pages loading over {limit / 1000:g} s cause bounces",
@@ -155,15 +147,11 @@ class DeepPath(Check):
         (r,) = f.run(per.aggregate(sessions=per.count(), s=per.n.sum(), sq=(per.n * per.n).sum()))
         n = int(r["sessions"] or 0)
         if n < th.min_sample:
-            ctx.skip(self.id, f"too few sessions reaching {th.core_event}")
-            return []
+            return self.skip(ctx, f"too few sessions reaching {th.core_event}")
         s = float(r["s"] or 0)
         mean = s / n
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.candidate(
                 title={
                     "zh": f"到达核心行为需要 {mean:.1f} 个页面",
                     "en": f"{mean:.1f} pages to the core action",
@@ -229,14 +217,10 @@ class Silence(Check):
         counts = _message_counts(ctx)
         msgs = sum(v for (name, _), v in counts.items() if name in th.message_events)
         if cur["users"] < th.min_sample:
-            ctx.skip(self.id, "too few active users")
-            return []
+            return self.skip(ctx, "too few active users")
         days = (ctx.span[1] - ctx.span[0]).days + 1
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.candidate(
                 title={
                     "zh": f"{days} 天未向用户发送任何消息",
                     "en": f"No messages sent to users in {days} days",
@@ -289,22 +273,16 @@ class FeedbackUnanswered(Check):
         asked = counts.get((th.feedback_event, True), 0)
         answered = counts.get((th.feedback_reply_event, True), 0)
         if asked < th.min_sample:
-            ctx.skip(self.id, "too little feedback in the window")
-            return []
+            return self.skip(ctx, "too little feedback in the window")
         answered = min(answered, asked)
         rate = answered / asked
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.below(
                 title={"zh": "用户反馈无人回复", "en": "Feedback left unanswered"},
                 metric=f"events.count({th.feedback_reply_event})/count({th.feedback_event})",
                 current=rate,
-                baseline=None,  # a level check: the threshold is in detail
                 evidence=stats.rate_vs_threshold(answered, asked, th.feedback_min_reply_rate, "down"),
-                gate=rate < th.feedback_min_reply_rate,
-                shortfall=(th.feedback_min_reply_rate - rate) / th.feedback_min_reply_rate,
+                threshold=th.feedback_min_reply_rate,
                 users_affected=asked - answered,
                 drilldown=series_drill("activity", ctx.span_request(), "result.series", "date", "dau"),
                 detail={"feedback": asked, "replies": answered, "threshold": th.feedback_min_reply_rate},
@@ -328,24 +306,18 @@ class NextDayRetention(Check):
         size = sum(r["size"] for r in res["rows"] if r["retained"][1] is not None)
         kept = sum(r["retained"][1] for r in res["rows"] if r["retained"][1] is not None)
         if size < th.min_sample:
-            ctx.skip(self.id, "too few new users with a complete next day")
-            return []
+            return self.skip(ctx, "too few new users with a complete next day")
         rate = kept / size
         return [
-            Candidate(
-                id=self.id,
-                signal=self.signal,
-                unit=self.unit,
+            self.below(
                 title={
                     "zh": f"次日留存低于 {th.next_day_retention_min:.0%}",
                     "en": f"Next-day retention below {th.next_day_retention_min:.0%}",
                 },
                 metric="retention.weighted_mean.rate[1]",
                 current=rate,
-                baseline=None,  # a level check: the threshold is in detail
                 evidence=stats.rate_vs_threshold(kept, size, th.next_day_retention_min, "down"),
-                gate=rate < th.next_day_retention_min,
-                shortfall=(th.next_day_retention_min - rate) / th.next_day_retention_min,
+                threshold=th.next_day_retention_min,
                 users_affected=size - kept,
                 drilldown=series_drill(
                     "retention",
