@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huoli.analytics import activity
+from huoli.analytics.metrics import activity
 
 from .conftest import Loader, frame
 from .fixtures import at, ev, table

@@ -16,7 +16,8 @@ from tests.fakes.clickhouse_server import FakeClickHouse
 
 from huoli.analytics.engines import ClickHouseEngine, DuckDBEngine
 from huoli.analytics.frame import Frame
-from huoli.analytics.service import METRICS, engine_for, parse
+from huoli.analytics.registry import METRICS
+from huoli.analytics.service import engine_for, parse
 from huoli.app import create_app
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role

@@ -13,11 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from huoli.analytics import activity, funnels, lifecycle, retention, value
+from huoli.analytics import value
 from huoli.analytics.engines import ChdbEngine, DuckDBEngine
 from huoli.analytics.frame import EventSelector, Frame, MetricQuery
-from huoli.analytics.funnels import FunnelSpec
-from huoli.analytics.retention import RetentionSpec
+from huoli.analytics.metrics import activity, lifecycle, retention
+from huoli.analytics.metrics import funnel as funnels
+from huoli.analytics.metrics.funnel import FunnelSpec
+from huoli.analytics.metrics.retention import RetentionSpec
 from huoli.events.catalog import CATALOG
 from huoli.events.importer import import_file, load_mapping
 from huoli.events.stores import DuckDBEventStore

@@ -12,7 +12,8 @@ import pytest
 
 from huoli.analytics.engines import ChdbEngine, DuckDBEngine, SparkEngine
 from huoli.analytics.frame import Frame
-from huoli.analytics.service import METRICS, parse
+from huoli.analytics.registry import METRICS
+from huoli.analytics.service import parse
 from huoli.demo.generator import DemoSpec, generate
 from huoli.events.catalog import CATALOG
 from huoli.events.schema import EVENT_SCHEMA

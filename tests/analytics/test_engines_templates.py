@@ -8,10 +8,12 @@ import datetime as dt
 
 import ibis
 
-from huoli.analytics import activity, engines, funnels, retention
+from huoli.analytics import engines
 from huoli.analytics.engines import DuckDBEngine, compile_sql, events_table
-from huoli.analytics.funnels import FunnelSpec
-from huoli.analytics.retention import RetentionSpec
+from huoli.analytics.metrics import activity, retention
+from huoli.analytics.metrics import funnel as funnels
+from huoli.analytics.metrics.funnel import FunnelSpec
+from huoli.analytics.metrics.retention import RetentionSpec
 
 from .conftest import frame
 from .fixtures import at, ev, table

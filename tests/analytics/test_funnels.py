@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from huoli.analytics import funnels
 from huoli.analytics.frame import EventSelector, Filter
-from huoli.analytics.funnels import Exclusion, FunnelSpec
+from huoli.analytics.metrics import funnel as funnels
+from huoli.analytics.metrics.funnel import Exclusion, FunnelSpec
 
 from .conftest import Loader, frame
 from .fixtures import at, ev, table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huoli.analytics import lifecycle
+from huoli.analytics.metrics import lifecycle
 
 from .conftest import Loader, frame
 from .fixtures import at, ev, table

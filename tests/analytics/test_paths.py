@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from huoli.analytics import paths
-from huoli.analytics.paths import PathSpec
+from huoli.analytics.metrics import paths
+from huoli.analytics.metrics.paths import PathSpec
 
 from .conftest import Loader, frame
 from .fixtures import at, ev, table

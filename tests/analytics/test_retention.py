@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from huoli.analytics import retention
-from huoli.analytics.retention import RetentionSpec
+from huoli.analytics.metrics import retention
+from huoli.analytics.metrics.retention import RetentionSpec
 
 from .conftest import Loader, frame
 from .fixtures import at, ev, table

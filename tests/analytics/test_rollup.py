@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from huoli.analytics import rollup
 from huoli.analytics.engines import DuckDBEngine
 from huoli.analytics.frame import Frame
-from huoli.analytics.service import METRICS, parse
+from huoli.analytics.registry import METRICS
+from huoli.analytics.service import parse
 from huoli.analytics.timebase import day_number
 from huoli.demo.generator import DemoSpec, generate
 from huoli.events.catalog import CATALOG

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from huoli.analytics import service
-from huoli.analytics.service import METRICS
+from huoli.analytics.registry import METRICS
 from huoli.analytics.tabulate import tabulate
 from huoli.cli_support import fail, guarded, out, runtime
 

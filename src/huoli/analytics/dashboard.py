@@ -2,8 +2,9 @@
 concurrently (DuckDB answers each query on its own cursor), each part cached while the app's event count is
 unchanged — and for at most FRESH_FOR_S once it moves, so a live app's dashboard is at most a minute old.
 
-Same definitions as the metrics (docs/metrics.md); the parts are the metrics' own functions, so a figure here
-equals the one `POST /admin/analytics/<metric>` gives for the same range."""
+Same definitions as the metrics (docs/metrics.md); the parts are the metrics' own functions, declared by each
+metric's module (`@metric(dashboard=[Part(...)])`, found through registry.py), so a figure here equals the one
+`POST /admin/analytics/<metric>` gives for the same range."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,19 +22,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from huoli.analytics import acquisition, activity, funnels, lifecycle, retention, rollup, value
+from huoli.analytics import rollup
 from huoli.analytics.engines import DuckDBEngine
 from huoli.analytics.frame import Frame, MetricQuery
-from huoli.analytics.funnels import FunnelSpec
-from huoli.analytics.retention import RetentionSpec
-from huoli.analytics.service import (
-    _Strict,
-    engine_for,
-    known_events,
-    make_frame,
-    parse_model,
-    prepare_rollup,
-)
+from huoli.analytics.registry import Part, Strict, dashboard_parts
+from huoli.analytics.service import engine_for, known_events, make_frame, parse_model, prepare_rollup
 from huoli.events.catalog import CATALOG
 from huoli.events.schema import EVENT_SCHEMA
 
@@ -48,42 +39,13 @@ log = logging.getLogger(__name__)
 DEFAULT_FUNNEL = ["app_show", "view_item", "add_to_cart", "order_paid"]
 
 
-class DashboardRequest(MetricQuery, _Strict):
+class DashboardRequest(MetricQuery, Strict):
     funnel: list[str] = Field(default_factory=lambda: list(DEFAULT_FUNNEL), min_length=2, max_length=8)
 
 
-def _funnel(frame: Frame, req: DashboardRequest) -> Any:
-    spec = FunnelSpec.model_validate({"steps": [{"event": e} for e in req.funnel]})
-    return funnels.compute(frame, spec, time_to_convert=False)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One job: `fn` fills parts[<part>]["result"] (or its `key`), also for the previous period if asked."""
-
-    fn: Callable[[Frame, DashboardRequest], Any]
-    part: str
-    key: str | None = None
-    with_previous: bool = True
-
-
-# Longest first, so the pool's workers finish together. Activity is two jobs: the trailing-30-day DAU/WAU/MAU
-# query is the single most expensive one. The dashboard draws neither activity's per-day access table, its
-# frequency or new visitors, nor new users by scene, nor the funnel's time to convert.
-PARTS: dict[str, Part] = {
-    "activity.series": Part(lambda f, r: activity.active_users(f), "activity", "series"),
-    "funnel": Part(_funnel, "funnel"),
-    "lifecycle": Part(lambda f, r: lifecycle.compute(f, "day"), "lifecycle", with_previous=False),
-    "activity.totals": Part(lambda f, r: activity.totals(f, new_visitors=False), "activity", "totals"),
-    "retention": Part(
-        lambda f, r: retention.compute(f, RetentionSpec(preset="wechat_new")),
-        "retention",
-        with_previous=False,
-    ),
-    "conversion": Part(lambda f, r: value.conversion(f), "conversion"),
-    "acquisition": Part(lambda f, r: {"new_users": acquisition.new_users(f, ("by_channel",))}, "acquisition"),
-    "interaction": Part(lambda f, r: value.interaction(f), "interaction", with_previous=False),
-}
+# Every metric's dashboard parts ("activity.series", "funnel", …; Part is registry.Part), each a job for the
+# pool: costliest first, so the pool's workers finish together.
+PARTS: dict[str, Part] = dashboard_parts()
 
 # Live apps add events every second: a part up to this old is served even when the event count moved on.
 FRESH_FOR_S = 60.0
@@ -124,8 +86,8 @@ class PartCache:
 # Shared by all requests; DuckDB already spreads one query over the cores, so one query per core at most.
 POOL_SIZE = min(4, os.cpu_count() or 1)
 _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="dashboard")
-# Per event store, and gone with it (a new runtime must never see another one's parts).
-_caches: weakref.WeakKeyDictionary[Any, PartCache] = weakref.WeakKeyDictionary()
+# In the runtime's caches (a new runtime never sees another one's parts).
+PARTS_CACHE = "analytics.dashboard_parts"
 
 
 def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +103,7 @@ def run(runtime: Runtime, app: App, body: dict[str, Any]) -> dict[str, Any]:
     # Events are only ever added, so the app's event count versions every figure ("today" is in the key
     # for the retention cells that stay null until their day is over).
     version = runtime.store.count(app_id=app.id)
-    cache = _caches.setdefault(runtime.store, PartCache())
+    cache = runtime.caches.get(PARTS_CACHE, PartCache)
     started = time.perf_counter()
     # Once per request, before the parts run concurrently: they read the rollup, never write it.
     rollup_tz = prepare_rollup(engine, app, tz)

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from huoli.analytics import dashboard, service
+from huoli.analytics.registry import METRICS
 from huoli.apps.schemas import Role
 from huoli.deps import AppDbDep, OperatorDep, RuntimeDep, role_at_least
 from huoli.schema_types import MAX_FEN
@@ -36,7 +37,7 @@ def list_metrics() -> list[dict[str, Any]]:
     """The metrics this deployment answers, with the JSON schema of each request body."""
     return [
         {"metric": name, "title": m.title, "request_schema": m.request.model_json_schema()}
-        for name, m in service.METRICS.items()
+        for name, m in METRICS.items()
     ]
 
 

@@ -1,5 +1,6 @@
-"""Runs a metric for an app: validates the request, binds it to the engine, compares with the previous
-period, caches results for closed periods. Routes and the CLI call `run`; nothing else formats."""
+"""Runs a metric for an app: finds it in the registry (registry.py: one module per metric in metrics/),
+validates the request, binds it to the engine, compares with the previous period, caches results for closed
+periods in the runtime's caches. Routes and the CLI call `run`; nothing else formats."""
 
 from __future__ import annotations
 
@@ -9,20 +10,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from huoli.analytics import acquisition, activity, funnels, lifecycle, paths, retention, rollup, value
+from huoli.analytics import rollup
 from huoli.analytics.engines import ClickHouseEngine, DuckDBEngine, Engine
 from huoli.analytics.frame import EVENT_FIELDS, USER_FIELDS, Frame, MetricQuery
-from huoli.analytics.funnels import FunnelSpec
 from huoli.analytics.models import ChannelCost
-from huoli.analytics.paths import PathSpec
-from huoli.analytics.retention import RetentionSpec
+from huoli.analytics.registry import METRICS, Metric
 from huoli.db import unit_of_work, utcnow
 from huoli.errors import ValidationFailed
 from huoli.events.catalog import CATALOG
@@ -36,98 +34,19 @@ if TYPE_CHECKING:
 Q = TypeVar("Q", bound=BaseModel)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ActivityRequest(MetricQuery, _Strict):
-    pass
-
-
-class RetentionRequest(MetricQuery, RetentionSpec, _Strict):
-    pass
-
-
-class FunnelRequest(MetricQuery, FunnelSpec, _Strict):
-    pass
-
-
-class PathsRequest(MetricQuery, PathSpec, _Strict):
-    pass
-
-
-class LifecycleRequest(MetricQuery, _Strict):
-    period: Literal["day", "week", "month"] = "day"
-
-
-class AcquisitionRequest(MetricQuery, _Strict):
-    key_event: str | None = None  # channel conversion to this event
-    within_days: int = Field(default=7, ge=1, le=90)
-
-
-class ConversionRequest(MetricQuery, _Strict):
-    promotion_events: list[str] | None = None
-
-
-class SimpleRequest(MetricQuery, _Strict):
-    pass
-
-
-@dataclass(frozen=True)
-class Metric:
-    request: type[MetricQuery]
-    run: Callable[[Frame, Any, Runtime | None], Any]
-    title: str
-
-
-def _acquisition(frame: Frame, req: AcquisitionRequest, runtime: Runtime | None) -> Any:
-    costs: dict[str, int] | None = None
-    if runtime is not None:
-        # A short read of its own: analytics must not hold the operational store's write lock (SQLite).
-        with unit_of_work(runtime.sessions, app_id=frame.app_id) as db:
-            rows = db.scalars(
-                select(ChannelCost).where(ChannelCost.day >= req.start, ChannelCost.day <= req.end)
-            ).all()
-            costs = {}
-            for c in rows:
-                costs[c.channel] = costs.get(c.channel, 0) + c.cost_fen
-    return acquisition.compute(frame, key_event=req.key_event, within_days=req.within_days, costs_fen=costs)
-
-
-def _conversion(frame: Frame, req: ConversionRequest, runtime: Runtime | None) -> Any:
-    for i, name in enumerate(req.promotion_events or []):
-        frame.check_event(name, f"promotion_events[{i}]")
-    return value.conversion(frame, req.promotion_events)
-
-
-METRICS: dict[str, Metric] = {
-    "activity": Metric(
-        ActivityRequest, lambda f, r, rt: activity.compute(f), "DAU/WAU/MAU and access metrics"
-    ),
-    "acquisition": Metric(
-        AcquisitionRequest, _acquisition, "New users by channel and scene, sharing, K factor"
-    ),
-    "retention": Metric(RetentionRequest, lambda f, r, rt: retention.compute(f, r), "Retention cohorts"),
-    "funnel": Metric(FunnelRequest, lambda f, r, rt: funnels.compute(f, r), "Funnel"),
-    "paths": Metric(PathsRequest, lambda f, r, rt: paths.compute(f, r), "Paths, entry/exit pages"),
-    "lifecycle": Metric(
-        LifecycleRequest, lambda f, r, rt: lifecycle.compute(f, r.period), "Lifecycle and Pulse"
-    ),
-    "conversion": Metric(ConversionRequest, _conversion, "Conversion and value"),
-    "interaction": Metric(
-        SimpleRequest, lambda f, r, rt: value.interaction(f), "Share, favorite, comment rates"
-    ),
-    "experience": Metric(SimpleRequest, lambda f, r, rt: value.experience(f), "Page load times and bounce"),
-}
-
-
-def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
-    if metric not in METRICS:
+def lookup(metric: str) -> Metric:
+    """The registered metric called `metric`, or a 422 naming the ones there are."""
+    m = METRICS.get(metric)
+    if m is None:
         raise ValidationFailed(
             f"unknown metric {metric!r}",
             details=[{"field": "metric", "message": f"one of {sorted(METRICS)}"}],
         )
-    return parse_model(METRICS[metric].request, body)
+    return m
+
+
+def parse(metric: str, body: dict[str, Any]) -> MetricQuery:
+    return parse_model(lookup(metric).request, body)
 
 
 def parse_model(model: type[Q], body: dict[str, Any]) -> Q:
@@ -170,8 +89,9 @@ class _Cache:
                 self._data.popitem(last=False)
 
 
-_caches: dict[int, _Cache] = {}
-_known: dict[tuple[int, str], tuple[float, frozenset[str]]] = {}
+# Both per runtime (runtime.caches), never per `id(runtime.store)`: a later runtime can be given the same id.
+RESULTS_CACHE = "analytics.results"
+KNOWN_EVENTS_CACHE = "analytics.known_events"  # app id → (time.monotonic() when read, names)
 
 
 def engine_for(runtime: Runtime) -> Engine:
@@ -185,13 +105,13 @@ def engine_for(runtime: Runtime) -> Engine:
 
 def known_events(runtime: Runtime, app_id: str) -> frozenset[str]:
     """Catalog events plus every name this app has sent (refreshed each minute)."""
-    key = (id(runtime.store), app_id)
-    hit = _known.get(key)
+    known: dict[str, tuple[float, frozenset[str]]] = runtime.caches.get(KNOWN_EVENTS_CACHE, dict)
+    hit = known.get(app_id)
     if hit and time.monotonic() - hit[0] < 60:
         return hit[1]
     rows = runtime.store.query("SELECT DISTINCT name FROM events WHERE app_id = ?", [app_id]).column(0)
     names = frozenset(CATALOG) | frozenset(rows.to_pylist())
-    _known[key] = (time.monotonic(), names)
+    known[app_id] = (time.monotonic(), names)
     return names
 
 
@@ -248,10 +168,6 @@ def make_frame(
     )
 
 
-# Metrics with parts the user-day rollup answers (docs/metrics.md#the-user-day-rollup).
-ROLLUP_METRICS = frozenset({"activity", "retention", "lifecycle", "conversion", "interaction", "acquisition"})
-
-
 def prepare_rollup(engine: Engine, app: App, tz: str) -> str | None:
     """Bring the app's user-day rollup up to date (events ingested since its watermark) and return the
     timezone it answers for; None (raw path) for another timezone than the app's or an engine without it
@@ -269,7 +185,8 @@ def run(
     *,
     engine: Engine | None = None,
 ) -> dict[str, Any]:
-    req = parse(metric, body)
+    m = lookup(metric)
+    req = parse_model(m.request, body)
     tz = req.tz or app.timezone
     now = runtime.clock()
     engine = engine or engine_for(runtime)
@@ -282,17 +199,17 @@ def run(
 
     frame = frame_for(req)
     closed_before = (now.astimezone(frame.tb.zone) - runtime.settings.event_max_age).date()
-    cacheable = req.end < closed_before and metric != "acquisition"  # costs can be re-uploaded
+    cacheable = req.end < closed_before and m.cacheable
     key = (app.id, metric, tz, json.dumps(req.model_dump(mode="json"), sort_keys=True))
     version = runtime.store.count(app_id=app.id) if cacheable else 0
-    cache = _caches.setdefault(id(runtime.store), _Cache())
+    cache = runtime.caches.get(RESULTS_CACHE, _Cache)
     if cacheable and (hit := cache.get(key, version)) is not None:
         return {**hit, "cached": True}
     started = time.perf_counter()
-    if metric in ROLLUP_METRICS:
+    if m.rollup:  # docs/metrics.md#the-user-day-rollup
         rollup_tz = prepare_rollup(engine, app, tz)
         frame = frame_for(req)
-    result = METRICS[metric].run(frame, req, runtime)
+    result = m.run(frame, req, runtime)
     out: dict[str, Any] = {
         "metric": metric,
         "app_id": app.id,
@@ -307,13 +224,24 @@ def run(
         out["previous"] = {
             "start": prev.start.isoformat(),
             "end": prev.end.isoformat(),
-            "result": METRICS[metric].run(frame_for(prev), prev, runtime),
+            "result": m.run(frame_for(prev), prev, runtime),
         }
     out["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     out["cached"] = False
     if cacheable:
         cache.put(key, version, out)
     return out
+
+
+def channel_costs(runtime: Runtime, app_id: str, start: dt.date, end: dt.date) -> dict[str, int]:
+    """Uploaded spend per channel over local days start..end, in fen (cost per acquired user reads it)."""
+    # A short read of its own: analytics must not hold the operational store's write lock (SQLite).
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        rows = db.scalars(select(ChannelCost).where(ChannelCost.day >= start, ChannelCost.day <= end)).all()
+        costs: dict[str, int] = {}
+        for c in rows:
+            costs[c.channel] = costs.get(c.channel, 0) + c.cost_fen
+    return costs
 
 
 def set_channel_costs(db: Session, app_id: str, rows: list[dict[str, Any]]) -> int:
