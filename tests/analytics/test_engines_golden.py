@@ -1,12 +1,17 @@
 """The golden test: every metric gives identical results on DuckDB, chdb (ClickHouse SQL) and Spark over
-the same generated event log (deterministic demo generator: channels, scenes, shares, orders, coupons)."""
+the same generated event log (deterministic demo generator: channels, scenes, shares, orders, coupons) — and
+over the same log with ties (events sharing an instant), where every "first" must be the same event on
+every engine and in whatever order the events are stored."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -127,3 +132,91 @@ def test_fixture_exercises_the_metrics(results: dict[str, list[Any]]) -> None:
     assert fun["steps"][0]["users"] > fun["steps"][3]["users"] > 0
     ret = results["duckdb"][4]
     assert sum(r["size"] for r in ret["rows"]) > 50
+
+
+# ---- ties: events at the same instant -------------------------------------------------------------------
+# Breakdowns that read a "first" event: first touch (user.*, acquisition), a cohort's first start event,
+# funnel steps' attribution (first and last touch, strict order), the drop-off's next event, landing loads.
+TIE_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("acquisition", {"key_event": "order_paid"}),
+    ("activity", {"breakdown": "user.first_channel"}),
+    ("retention", {"periods": 7, "breakdown": "user.first_scene"}),
+    ("retention", {"periods": 7, "breakdown": "channel", "cohort": "recurring"}),
+    ("funnel", {"steps": FUNNEL, "breakdown": "channel"}),
+    ("funnel", {"steps": FUNNEL, "breakdown": "channel", "attribution": "last_touch", "dropoff_step": 1}),
+    ("funnel", {"steps": FUNNEL[:2], "breakdown": "page", "order": "strict"}),
+    ("conversion", {"breakdown": "user.first_page"}),
+    ("experience", {}),
+]
+SPARK_TIE_CASES = [0, 2, 5]
+
+
+def _with_ties(log: pa.Table) -> pa.Table:
+    """The log plus a twin at the same instant of every person's first event and of every fourth event:
+    another id, channel, scene, page and load time."""
+    df = log.to_pandas()
+    actor = df.user_id.fillna(df.anonymous_id)
+    picked = sorted(set(df.ts.groupby(actor).idxmin()) | set(df.index[::4]))
+    twins = df.loc[picked].copy()
+    twins["event_id"] = [str(uuid.uuid5(uuid.NAMESPACE_OID, i)) for i in twins.event_id]
+    twins["channel"] = "twin"
+    twins["scene"] = 1089
+    twins["page"] = twins.page.where(twins.page.isna(), "p/twin")
+    twins["load_ms"] = twins.load_ms + 1500
+    both = pa.Table.from_pandas(pd.concat([df, twins]), schema=EVENT_SCHEMA, preserve_index=False)
+    return both.take(pa.array(np.random.default_rng(3).permutation(both.num_rows)))  # twins anywhere
+
+
+def _tie_results(engine: Any, only: list[int] | None = None) -> list[Any]:
+    out: list[Any] = []
+    for i, (metric, extra) in enumerate(TIE_CASES):
+        if only is not None and i not in only:
+            out.append(None)
+            continue
+        req = parse(metric, {**RANGE, **extra})
+        frame = Frame(
+            engine=engine,
+            app_id="app1",
+            query=req,
+            tz="Asia/Shanghai",
+            now=dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
+            known_events=frozenset(CATALOG),
+        )
+        out.append(METRICS[metric].run(frame, req, None))
+    return out
+
+
+@pytest.fixture(scope="module")
+def tie_results(log: pa.Table, chdb_engine: ChdbEngine, spark_engine: SparkEngine) -> dict[str, list[Any]]:
+    tied = _with_ties(log)
+    duck = _tie_results(DuckDBEngine.from_arrow(tied))
+    reversed_order = _tie_results(
+        DuckDBEngine.from_arrow(tied.take(pa.array(range(tied.num_rows - 1, -1, -1))))
+    )
+    chdb_engine.session.query("TRUNCATE TABLE events")
+    chdb_engine.load_arrow(tied)
+    ch = _tie_results(chdb_engine)
+    spark_engine.spark.createDataFrame(tied.to_pandas()).createOrReplaceTempView("events")
+    sp = _tie_results(spark_engine, SPARK_TIE_CASES)
+    return {"duckdb": duck, "duckdb_reversed": reversed_order, "chdb": ch, "spark": sp}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", range(len(TIE_CASES)), ids=[f"{m}-{i}" for i, (m, _) in enumerate(TIE_CASES)]
+)
+def test_ties_give_the_same_numbers_on_every_engine(tie_results: dict[str, list[Any]], case: int) -> None:
+    duck = tie_results["duckdb"][case]
+    assert duck, "the fixture must produce a non-empty result"
+    _same(duck, tie_results["duckdb_reversed"][case], "duckdb, events stored in reverse")
+    _same(duck, tie_results["chdb"][case], "chdb")
+    if case in SPARK_TIE_CASES:
+        _same(duck, tie_results["spark"][case], "spark")
+
+
+def test_tie_fixture_has_ties_to_break(tie_results: dict[str, list[Any]]) -> None:
+    """Guard against a vacuous tie test: first touches fall on both sides of the ties."""
+    by_channel = {
+        r["value"]: r["users"] for r in tie_results["duckdb"][0]["new_users"]["by_channel"]["totals"]
+    }
+    assert by_channel.get("twin", 0) > 20 and sum(n for c, n in by_channel.items() if c != "twin") > 20

@@ -123,6 +123,15 @@ def scene_group_expr(scene: ibis.IntegerValue) -> ibis.StringValue:
     return ibis.cases(*cases, else_="other")
 
 
+def first_order(t: ibis.Table) -> ibis.StructValue:
+    """The total order in which events come first: time, then event id. Events often share a timestamp (a
+    batch stamped by one clock read, imports at second precision), and an argmin over time alone then picks
+    any of them — a different one per run or engine. Every "first …" (first touch, a cohort's or funnel
+    step's breakdown value, a session's landing event) is `x.argmin(first_order(t))`. The id compares as
+    text on every engine (DuckDB's UUID column sorts like its text)."""
+    return ibis.struct({"ts": t.ts, "id": t.event_id})
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     """a ÷ b, or None when either is missing or b is zero (a rate over nobody is unknown, not zero)."""
     return a / b if a is not None and b else None
@@ -376,11 +385,12 @@ class Frame:
         t = events_table()
         t = t.filter(t.app_id == self.app_id, t.ts < self.utc(last + 1))
         t = t.mutate(actor=ibis.coalesce(t.user_id, t.anonymous_id)).filter(lambda x: x.actor.notnull())
+        first = first_order(t)  # one event: a tie at the first instant never mixes two events' properties
         u = t.group_by("actor").aggregate(
             first_ts=t.ts.min(),
-            first_channel=t.channel.argmin(t.ts),
-            first_scene=t.scene.argmin(t.ts),
-            first_page=t.page.argmin(t.ts),
+            first_channel=t.channel.argmin(first),
+            first_scene=t.scene.argmin(first),
+            first_page=t.page.argmin(first),
         )
         lo = dt.date(1970, 1, 1) + dt.timedelta(days=self.start_day - 4000)
         return u.mutate(

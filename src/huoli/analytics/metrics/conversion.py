@@ -50,7 +50,8 @@ def conversion(frame: Frame, promotion_events: list[str] | None = None) -> list[
     reps = {r["bd"]: int(r["repeat"] or 0) for r in frame.run(rep)}
     coups = {r["bd"]: r for r in frame.run(coup)}
     out = []
-    for r in sorted(frame.run(base), key=lambda r: -int(r["active"])):
+    # Ties by name: engines return groups in any order, and the same events must give the same answer.
+    for r in sorted(frame.run(base), key=lambda r: (-int(r["active"]), str(r["bd"]))):
         bd = r["bd"]
         active, orders, gmv = int(r["active"]), orders_by_bd.get(bd, 0), int(r["gmv"] or 0)
         order_users = int(r["order_users"] or 0)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from huoli.analytics.frame import Frame, ratio
+from huoli.analytics.frame import Frame, first_order, ratio
 from huoli.analytics.registry import SimpleRequest, metric
 from huoli.analytics.tabulate import rows_table
 
@@ -40,7 +40,7 @@ def experience(frame: Frame, quantiles: tuple[float, ...] = (0.5, 0.75, 0.9, 0.9
     land = (
         s.filter(s.name == "perf", s.load_ms.notnull())
         .group_by("session_id")
-        .aggregate(load=lambda x: x.load_ms.argmin(x.ts))
+        .aggregate(load=lambda x: x.load_ms.argmin(first_order(x)))
     )
     views = s.filter(s.name == "page_view").group_by("session_id").aggregate(views=lambda x: x.count())
     j = land.join(views, "session_id")

@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.operations as ops
 from pydantic import BaseModel, Field, model_validator
 
-from huoli.analytics.frame import EventSelector, Frame, MetricQuery
+from huoli.analytics.frame import EventSelector, Frame, MetricQuery, first_order
 from huoli.analytics.registry import Part, Strict, metric
 from huoli.analytics.tabulate import rows_table
 from huoli.analytics.timebase import epoch_s
@@ -109,14 +109,16 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         return _wide_lists(frame, spec, ev)
 
     def firsts(t: ibis.Table, k: int, rn: ibis.Value | None) -> dict[str, Any]:
-        """Step k's event: the earliest of `t` (its time, and the id, bd, rn later use needs)."""
+        """Step k's event: the earliest of `t` (its time, and the id, bd, rn later use needs). Earliest by
+        time, then event id (first_order; in strict order the rank, which follows the same order)."""
         cols: dict[str, Any] = {"t": t.ts.min()}
+        first = rn if rn is not None else first_order(t) if need_id[k - 1] or need_bd[k - 1] else None
         if need_id[k - 1]:
-            cols["id"] = t.event_id.argmin(t.ts)
+            cols["id"] = t.event_id.argmin(first)
         if need_bd[k - 1]:
-            cols["bd"] = t.bd.argmin(t.ts)
+            cols["bd"] = t.bd.argmin(first)
         if rn is not None:
-            cols["rn"] = rn.argmin(t.ts)
+            cols["rn"] = rn.min()
         return cols
 
     in_range = ev.day <= frame.end_day
@@ -128,7 +130,12 @@ def _wide(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
         cand = ev.filter(ev[f"m{k}"])
         # Only the columns this step reads: a narrower join also compiles faster (Ibis time grows with it).
         keep = [
-            c for c, used in [("event_id", need_id[k - 2] or need_id[k - 1]), ("bd", need_bd[k - 1])] if used
+            c
+            for c, used in [
+                ("event_id", not strict and (need_id[k - 2] or need_id[k - 1] or need_bd[k - 1])),
+                ("bd", need_bd[k - 1]),
+            ]
+            if used
         ]
         cand = cand.select("actor", "ts", *keep, *(["rn"] if strict else []))
         j = frontier.drop(*(["bd"] if "bd" in frontier.columns else [])).join(cand, "actor")
@@ -164,7 +171,7 @@ def _wide_lists(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     join per step and 1.6 s for ClickHouse's windowFunnel, in the same runs."""
     n = len(spec.steps)
     s1 = ev.filter(ev.m1, ev.day <= frame.end_day)
-    first = s1.group_by("actor").aggregate(t1=s1.ts.min(), bd1=s1.bd.argmin(s1.ts))
+    first = s1.group_by("actor").aggregate(t1=s1.ts.min(), bd1=s1.bd.argmin(first_order(s1)))
     first = first.mutate(deadline=first.t1 + ibis.interval(seconds=spec.window_seconds))
     later = ev.filter(ibis.or_(*[ev[f"m{k}"] for k in range(2, n + 1)]))
     later = later.select("actor", "ts", *[f"m{k}" for k in range(2, n + 1)])
@@ -195,7 +202,7 @@ def _wide_any(frame: Frame, spec: FunnelSpec, ev: ibis.Table) -> ibis.Table:
     ]
     hits = ibis.union(*parts, distinct=False)
     first = hits.filter(hits.day <= frame.end_day)
-    anchor = first.group_by("actor").aggregate(t1=first.ts.min(), bd1=first.bd.argmin(first.ts))
+    anchor = first.group_by("actor").aggregate(t1=first.ts.min(), bd1=first.bd.argmin(first_order(first)))
     j = anchor.join(hits, "actor").filter(
         lambda r: (r.ts >= r.t1) & (r.ts <= r.t1 + ibis.interval(seconds=spec.window_seconds))
     )
@@ -295,7 +302,7 @@ def _dropoff(frame: Frame, spec: FunnelSpec, ev: ibis.Table, wide: ibis.Table, t
     ids = [r["actor"] for r in frame.run(dropped.select("actor").order_by("actor").limit(spec.dropoff_limit))]
     after = dropped.join(ev, "actor").filter(lambda r: r.ts > r.tk)
     label = ibis.ifelse(after.name == "page_view", "page_view " + after.page.fill_null(""), after.name)
-    nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(x.ts))
+    nxt = after.mutate(label=label).group_by("actor").aggregate(next=lambda x: x.label.argmin(first_order(x)))
     dest = nxt.group_by("next").aggregate(users=lambda x: x.count())
     rows = sorted(((r["next"], int(r["users"])) for r in frame.run(dest)), key=lambda x: (-x[1], x[0]))
     went = sum(u for _, u in rows)

@@ -22,7 +22,8 @@ def interaction(frame: Frame) -> list[dict[str, Any]]:
         {f"{k}_events": c for k, c in counters.items()},
     )
     out = []
-    for r in sorted(frame.run(agg), key=lambda r: -int(r["active"])):
+    # Ties by name: engines return groups in any order, and the same events must give the same answer.
+    for r in sorted(frame.run(agg), key=lambda r: (-int(r["active"]), str(r["bd"]))):
         active = int(r["active"])
         row: dict[str, Any] = {"breakdown": r["bd"], "active_users": active}
         for k in ("share", "favorite", "comment"):

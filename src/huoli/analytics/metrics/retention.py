@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ibis
 from pydantic import BaseModel, Field, model_validator
 
-from huoli.analytics.frame import EventSelector, Frame, MetricQuery
+from huoli.analytics.frame import EventSelector, Frame, MetricQuery, first_order
 from huoli.analytics.registry import Part, Strict, metric
 from huoli.analytics.rollup import OPEN_EVENTS  # an open on a day: either start event
 from huoli.analytics.timebase import (
@@ -147,7 +147,7 @@ def compute(frame: Frame, spec: RetentionSpec) -> dict[str, Any]:
             starts = starts.mutate(p=_period_of_day(starts.day, period, frame, starts.ts))
         bd_src = frame.breakdown_of(starts.filter((starts.p >= p_first) & (starts.p <= p_last)))
         key = ["actor"] if spec.cohort == "first_time" else ["actor", "p"]
-        bd = bd_src.group_by(key).aggregate(bd=bd_src.bd.argmin(bd_src.ts))
+        bd = bd_src.group_by(key).aggregate(bd=bd_src.bd.argmin(first_order(bd_src)))
         if spec.cohort != "first_time":
             bd = bd.rename(cp="p")
         coh = coh.left_join(bd, ["actor", "cp"] if spec.cohort != "first_time" else ["actor"]).select(
