@@ -5,17 +5,26 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from huoli.analytics import service
 from huoli.analytics.registry import METRICS
 from huoli.analytics.tabulate import tabulate
 from huoli.cli_support import fail, guarded, out, runtime
+from huoli.errors import HuoliError
+
+if TYPE_CHECKING:
+    from huoli.apps.models import App
+    from huoli.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 CLI_NAME = "metrics"
 cli = typer.Typer(help="Analytics: activity, acquisition, retention, funnel, paths, lifecycle, conversion, …")
@@ -29,6 +38,31 @@ class Format(StrEnum):
 
 def _default_start() -> str:
     return (dt.date.today() - dt.timedelta(days=30)).isoformat()
+
+
+def _read_spec(path: str) -> str:
+    try:
+        return Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise fail(f"--spec @{path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise fail(f"--spec @{path}: not UTF-8 text") from None
+
+
+def _run(rt: Runtime, app: App, metric: str, body: dict[str, Any]) -> dict[str, Any]:
+    """service.run; a bad request is a HuoliError (guarded prints it). Anything else failed in huoli or its
+    engine: one clear line on stderr and a non-zero exit as well, the traceback only in the debug log."""
+    try:
+        return service.run(rt, app, metric, body)
+    except (HuoliError, ValidationError):
+        raise
+    except Exception as exc:
+        log.debug("metric %s failed", metric, exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise fail(
+            f"{metric} failed: {type(exc).__name__}: {first}",
+            "if the request is valid, this is a bug in huoli: please report it with the command",
+        ) from None
 
 
 def run_metric(
@@ -47,7 +81,7 @@ def run_metric(
 
     body: dict[str, Any] = {}
     if spec:
-        text = Path(spec[1:]).read_text("utf-8") if spec.startswith("@") else spec
+        text = _read_spec(spec[1:]) if spec.startswith("@") else spec
         try:
             body = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -63,7 +97,7 @@ def run_metric(
         body["compare"] = True
     with runtime() as rt:
         app = guarded(lambda: rt.app_cache.get(app_id))
-        result = guarded(lambda: service.run(rt, app, metric, body))
+        result = guarded(lambda: _run(rt, app, metric, body))
     if fmt is Format.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
         return

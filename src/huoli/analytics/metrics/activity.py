@@ -251,13 +251,20 @@ def compute(frame: Frame) -> dict[str, Any]:
     return {"series": series, "totals": totals(frame), **frequency(frame)}
 
 
+def _table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The per-day series; broken down, the per-breakdown totals (the part a breakdown changes)."""
+    if any(t["breakdown"] != "(all)" for t in result["totals"]):
+        return rows_table(result["totals"])
+    return rows_table(result["series"])
+
+
 @metric(
     "activity",
     request=ActivityRequest,
     title="DAU/WAU/MAU and access metrics",
     order=10,
     rollup=True,
-    table=lambda result: rows_table(result["series"]),
+    table=_table,
     # The dashboard draws neither the per-day access columns, the frequency nor new visitors. Two parts: the
     # trailing-30-day DAU/WAU/MAU query is the dashboard's single most expensive one.
     dashboard=[
