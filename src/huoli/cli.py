@@ -6,6 +6,7 @@ them runs (`DomainGroup`), so `huoli --help` and the light commands start withou
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -692,6 +693,12 @@ def demo_run(
         verb = "generated and loaded" if state.generated else "reused"
         out.print(f"demo app [bold]{state.app_id}[/]: {state.events:,} events ({verb})")
         out.print(f"API keys (owner / operator / analyst) are in {state.keys_file}")
+        staff_file = state.keys_file.parent / "staff.json"
+        if staff_file.exists():
+            out.print(
+                f"or sign in to the console as a person: {json.loads(staff_file.read_text())['username']}"
+                f" (password in {staff_file})"
+            )
         out.print(
             f"demo-only WeChat (a fake at {wechat.url}, in this process): any wx.login code logs in to the "
             "demo app as the demo shopper; the failed group's refund was paid through its WeChat Pay merchant",

@@ -42,27 +42,9 @@ EMPTY_OK: dict[str, str] = {
     "app-new": "a create form: nothing exists until the operator fills it in",
     "loyalty-rules": "the rules editor: its inputs hold the app's current rules, which are the data here",
 }
-_NO_EXPERIMENT = (
-    "src/huoli/demo/state.py _flags_and_experiments promises a finished and a running experiment but creates"
-    " none: create them on checkout_copy / home_layout, and a holdout (demo owner)"
-)
-_NO_AUDIT = (
-    "src/huoli/demo/service.py ensure_app_and_keys makes the app and its keys without an audit entry: record"
-    " them with audit.Actor.cli() as apps.create_with_owner and cli._audited do (demo owner)"
-)
-_NO_PRIVACY_REQUEST = (
-    "the demo records consents but no data request: file one export for a demo user through the privacy"
-    " flows, so the request history has a row (demo owner)"
-)
-# Found by the walk and reported to the owner of the file that must change (see the report in each entry).
-# Strict: once a problem is gone the walk fails until its entry is removed, so this list cannot go stale.
-PENDING: dict[tuple[str, str], str] = {
-    ("experiments", "empty state on the first screen"): _NO_EXPERIMENT,
-    ("experiments", "no data on the first screen"): _NO_EXPERIMENT,
-    ("audit", "empty state on the first screen"): _NO_AUDIT,
-    ("audit", "no data on the first screen"): _NO_AUDIT,
-    ("privacy", "empty state on the first screen"): _NO_PRIVACY_REQUEST,
-}
+# Found by the walk and reported to the owner of the file that must change (page, problem) -> what must
+# change. Strict: once a problem is gone the walk fails until its entry is removed, so this list cannot go stale.
+PENDING: dict[tuple[str, str], str] = {}
 # A page has settled when no request has been in flight for this long (the overview polls every 3 s).
 QUIET_MS = 400
 # ECharts animates after drawing; the screenshot waits until every chart is still, at most this long.

@@ -30,7 +30,8 @@ OWNER = [role_at_least(Role.owner)]
 @router.get("/app", response_model=CurrentApp, dependencies=[role_at_least(Role.analyst)])
 def current_app(db: AppDbDep, op: OperatorDep) -> CurrentApp:
     """The app the key belongs to (whether an AppSecret is set, never the secret) and the key's role."""
-    return CurrentApp(**AppRead.of(service.get(db=db, app_id=op.app_id)).model_dump(), role=op.role)
+    app = AppRead.of(service.get(db=db, app_id=op.app_id)).model_dump()
+    return CurrentApp(**app, role=op.role, credential=op.kind)
 
 
 @router.patch("/app", response_model=AppRead, dependencies=OWNER)

@@ -141,6 +141,8 @@ class CurrentApp(AppRead):
     """GET /admin/app: the app, and the role of the key that asked (the console hides what it may not do)."""
 
     role: Role
+    # What signed in: a machine's API key or a person's staff session (only a person has sessions to list).
+    credential: Literal["api_key", "staff"] = "api_key"
 
 
 class ApiKeyCreate(BaseModel):

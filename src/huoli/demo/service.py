@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from huoli.apps import service as apps
 from huoli.apps.schemas import ApiKeyCreate, AppCreate, Role
+from huoli.audit import service as audit
 from huoli.db import unit_of_work
 from huoli.demo import state
 from huoli.demo.generator import GENERATOR_VERSION, DemoSpec, write_parquet_parallel
@@ -19,6 +21,7 @@ from huoli.demo.wechat import DemoKeys, DemoWeChat, load_keys
 from huoli.events.importer import ImportResult, import_file, load_mapping
 from huoli.runtime import Runtime
 from huoli.settings import Settings
+from huoli.staff import service as staff
 
 DEMO_APP_ID = "demo"
 
@@ -60,19 +63,71 @@ def ensure_app_and_keys(rt: Runtime, *, app_id: str = DEMO_APP_ID) -> tuple[Path
             apps.create(
                 db=db, app_in=AppCreate(id=app_id, name="Demo shop 活力小铺", timezone=rt.settings.timezone)
             )
+            # The audit trail starts with who set the app up, as `huoli apps create` records it.
+            audit.record(
+                db,
+                app_id=app_id,
+                actor=audit.Actor.cli(),
+                action="create app",
+                at=rt.clock(),
+                target={"app_id": app_id},
+                request={"source": "huoli demo run"},
+            )
     if keys_file.exists():
+        ensure_staff_owner(rt, app_id=app_id)
         return keys_file, dict(json.loads(keys_file.read_text()))
     keys: dict[str, str] = {}
     with unit_of_work(rt.sessions, app_id=app_id) as db:
         for role in Role:
-            _, key = apps.issue_key(
+            row, key = apps.issue_key(
                 db=db, app_id=app_id, key_in=ApiKeyCreate(name=f"demo-{role.value}", role=role)
             )
             keys[role.value] = key
+            audit.record(
+                db,
+                app_id=app_id,
+                actor=audit.Actor.cli(),
+                action="create key",
+                at=rt.clock(),
+                target={"key_id": row.id, "role": role.value},
+                request={"source": "huoli demo run"},
+            )
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=2))
     keys_file.chmod(0o600)
+    ensure_staff_owner(rt, app_id=app_id)
     return keys_file, keys
+
+
+DEMO_STAFF = "demo-owner"
+
+
+def ensure_staff_owner(rt: Runtime, *, app_id: str = DEMO_APP_ID) -> Path:
+    """A person who owns the demo app, to sign in with a password (and see the Team page with someone on it);
+    the password is made once and kept in <data_dir>/demo/staff.json (mode 600)."""
+    staff_file = demo_dir(rt) / "staff.json"
+    if staff_file.exists():
+        return staff_file
+    password = secrets.token_urlsafe(12)
+    now = rt.clock()
+    with unit_of_work(rt.sessions, app_id=app_id) as db:
+        owner = staff.add_member(
+            db, app_id=app_id, username=DEMO_STAFF, password=password, role=Role.owner, now=now
+        )
+        # An invitation not yet accepted, as a shop inviting its store manager would leave one.
+        staff.invite(db, role=Role.operator, note="店长小王 / store manager", by=owner.id, now=now)
+        audit.record(
+            db,
+            app_id=app_id,
+            actor=audit.Actor.cli(),
+            action="create staff owner",
+            at=now,
+            request={"username": DEMO_STAFF, "source": "huoli demo run"},
+        )
+    staff_file.parent.mkdir(parents=True, exist_ok=True)
+    staff_file.write_text(json.dumps({"username": DEMO_STAFF, "password": password}, indent=2))
+    staff_file.chmod(0o600)
+    return staff_file
 
 
 def generate_files(spec: DemoSpec, directory: Path, *, workers: int | None = None) -> list[Path]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from huoli.apps import service as apps
 from huoli.apps.models import App
 from huoli.apps.schemas import AppUpdate
+from huoli.audit import service as audit
 from huoli.backup import service as backup
 from huoli.db import unit_of_work
 from huoli.demo.generator import EXPERIMENTS, DemoExperiment, experiment_window
@@ -35,7 +36,7 @@ from huoli.demo.wechat import DEMO_MCHID, DEMO_MERCHANT_SERIAL, DEMO_PLATFORM_KE
 from huoli.errors import HuoliError, ValidationFailed
 from huoli.events.service import relay_outbox
 from huoli.experiments import service as experiments
-from huoli.experiments.schemas import ExperimentCreate
+from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate
 from huoli.flags import service as flags
 from huoli.flags.schemas import FlagCreate
 from huoli.loyalty import badges, checkin
@@ -45,6 +46,7 @@ from huoli.loyalty.schemas import BadgeIn, LoyaltyRules
 from huoli.orders import flows as orders
 from huoli.orders.schemas import GroupBuyIn, OrderPaidIn
 from huoli.privacy import consents
+from huoli.privacy import flows as privacy_flows
 from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, payments, referrals
 from huoli.promotions import flows as promotion_flows
 from huoli.promotions import service as promotions
@@ -624,6 +626,22 @@ def _experiment(b: _Builder, inp: BuildInput, exp: DemoExperiment) -> None:
     b.summary.experiments[exp.key] = "stopped" if stopped is not None else "running"
 
 
+def _holdout_and_privacy(b: _Builder, inp: BuildInput, regulars: list[str]) -> None:
+    """A campaign holdout (who later campaigns leave out, to measure their uplift) and one member's data
+    export (a PIPL request answered the way the console's button answers it)."""
+    with b.unit() as db:
+        experiments.create_holdout(
+            db=db,
+            app_id=b.app.id,
+            holdout_in=HoldoutCreate(
+                key="campaigns-5pct", name="营销活动留存组 5%", scope="campaign", percent=0.05
+            ),
+        )
+    if regulars:
+        with b.unit() as db:
+            privacy_flows.export_in(db, b.rt, app_id=b.app.id, user_id=regulars[0], actor=audit.Actor.cli())
+
+
 # --- demo only: the app's WeChat is the demo process's fake (demo/wechat.py) -----------------------------
 
 
@@ -693,6 +711,7 @@ def build(
     regulars = (active + others + rest)[:60]  # today's shoppers: last week's buyers first
     _live(b, inp.now, regulars, tz)
     _flags_and_experiments(b, inp)
+    _holdout_and_privacy(b, inp, regulars)
     if inp.wechat is not None:
         keys, url = inp.wechat
         configure_wechat(rt, app.id, keys, inp.now)

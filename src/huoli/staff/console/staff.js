@@ -122,6 +122,8 @@ export default {
     }
 
     async function sessions() {
+      // An API key is a machine's credential: it has no personal sessions to list (the API answers 403).
+      if (ctx.app.credential !== "staff") return clear(sessionsSlot).append(h("p", { class: "muted" }, t(L.keyNoSessions)));
       let rows;
       try {
         rows = await ctx.api("/admin/staff/sessions");
