@@ -18,6 +18,7 @@ from huoli.models import Base
 from huoli.promotions.models import WeChatPayMerchant
 from huoli.runtime import Runtime, build_runtime
 from huoli.settings import Settings
+from huoli.staff.models import StaffMember
 from huoli.users.models import WxSessionKey
 
 WX_SECRET = "wx-app-secret-0123456789abcdef"
@@ -96,6 +97,7 @@ def test_each_engine_uses_its_own_keys(runtime: Runtime, make_app, database_url:
         bare.dispose()
 
 
+STAFF_COLUMNS = ("staff_members.totp_secret", "staff_members.totp_pending")
 MERCHANT_COLUMNS = ("promo_wechatpay_merchants.private_key_pem", "promo_wechatpay_merchants.api_v3_key")
 
 
@@ -118,7 +120,8 @@ def test_rotation_moves_every_value_to_the_newest_key(database_url: str) -> None
         assert before["apps.wx_secret"] == {old_ring.current_id: 4, "plaintext": 1}
         assert before["apps.server_secret"] == {old_ring.current_id: 5}
         done = crypto.rotate(engine, both, Base.metadata, batch=2)  # several batches
-        no_merchants = dict.fromkeys(MERCHANT_COLUMNS, 0)  # no app has a WeChat Pay merchant here
+        # no app has a WeChat Pay merchant here, and no staff member a TOTP secret
+        no_merchants = dict.fromkeys([*MERCHANT_COLUMNS, *STAFF_COLUMNS], 0)
         assert done == {
             "apps.wx_secret": 5,
             "apps.server_secret": 5,
@@ -130,7 +133,7 @@ def test_rotation_moves_every_value_to_the_newest_key(database_url: str) -> None
             "apps.wx_secret": {both.current_id: 5},
             "apps.server_secret": {both.current_id: 5},
             "wx_session_keys.session_key": {both.current_id: 1},
-            **{c: {} for c in MERCHANT_COLUMNS},
+            **{c: {} for c in (*MERCHANT_COLUMNS, *STAFF_COLUMNS)},
         }
         assert crypto.rotate(engine, both, Base.metadata) == dict.fromkeys(after, 0)  # nothing left to do
     finally:
@@ -224,6 +227,16 @@ def test_start_check_covers_every_encrypted_column(database_url: str, settings: 
     with unit_of_work(make_session_factory(engine), app_id="shop") as db:
         db.add(WxSessionKey(app_id="shop", user_id="u1", session_key="SESSION-KEY-1"))
         db.add(
+            StaffMember(
+                id="s1",
+                username="boss",
+                password_hash="argon2-hash",
+                totp_secret="JBSWY3DPEHPK3PXP",
+                totp_pending="KRSXG5CTMVRXEZLU",
+                created_at=now,
+            )
+        )
+        db.add(
             WeChatPayMerchant(
                 app_id="shop",
                 mch_id="1900000109",
@@ -241,6 +254,7 @@ def test_start_check_covers_every_encrypted_column(database_url: str, settings: 
         "apps.server_secret",
         "wx_session_keys.session_key",
         *MERCHANT_COLUMNS,
+        *STAFF_COLUMNS,
     }
     try:
         crypto.check_keys(engine, Base.metadata, ring)  # everything under a configured key

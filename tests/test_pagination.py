@@ -113,6 +113,7 @@ NOT_PAGED = {
     "/admin/events/summary": "one row per event name, aggregated",
     "/admin/jobs": "the job registry",
     "/admin/privacy/consents/summary": "one row per consent purpose",
+    "/admin/staff/sessions": "the signed-in person's own sessions (12 h each, revoked ones left out)",
 }
 
 

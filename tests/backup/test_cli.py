@@ -40,6 +40,9 @@ def refused(r: subprocess.CompletedProcess[str], *needles: str) -> None:
 def test_create_list_verify_restore_prune(env: dict[str, str], tmp_path: Path) -> None:
     ok(huoli("apps", "create", "shop", "--name", "我的小店", env=env))
     ok(huoli("keys", "create", "--app", "shop", "--role", "owner", env=env))
+    # apps and keys commands use the operational database alone; the full runtime (as `huoli serve` opens it)
+    # makes the event store and the session secret, which a backup then carries.
+    ok(huoli("events", "relay", env=env))
     first = ok(huoli("backup", "create", env=env))
     assert "backup written to" in first and "secret key: file" in first
     ok(huoli("backup", "create", "--out", str(tmp_path / "extra"), env=env))

@@ -260,7 +260,12 @@ def _version() -> str:
 def _open_store(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection that also holds DuckDB's lock on the file until closed."""
     if not path.exists():
-        raise BackupError(f"no event store at {path}: nothing to back up (has huoli run on this data dir?)")
+        if not path.parent.is_dir():
+            raise BackupError(
+                f"no event store at {path}: nothing to back up (has huoli run on this data dir?)"
+            )
+        # Apps and keys commands work on the operational database alone: no event yet is an empty store.
+        DuckDBEventStore(str(path)).close()
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.ConnectionException:  # this very process has the file open (a runtime still running)

@@ -30,7 +30,7 @@ from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.loyalty import leaderboards, repository
 from huoli.loyalty.context import Ctx
-from huoli.loyalty.models import PointsAccount, PointsLot, PointsLotUse, PointsTransfer
+from huoli.loyalty.models import MemberProfile, PointsAccount, PointsLot, PointsLotUse, PointsTransfer
 from huoli.users import service as users
 
 
@@ -682,8 +682,11 @@ def lots(db: Session, *, user_id: str) -> list[PointsLot]:
 
 
 def is_known(db: Session, user_id: str) -> bool:
-    """Whether the user id names someone: a mini-program user of the app, or a member with a points history."""
+    """Whether the user id names someone: a mini-program user of the app, or a member with a points history
+    or a profile (a birthday an operator recorded)."""
     if users.user_facts(db, user_id) is not None:
         return True
-    account = select(PointsAccount.user_id).where(PointsAccount.user_id == user_id).limit(1)
-    return db.scalar(account) is not None
+    for column in (PointsAccount.user_id, MemberProfile.user_id):
+        if db.scalar(select(column).where(column == user_id).limit(1)) is not None:
+            return True
+    return False
