@@ -9,7 +9,7 @@ PYPROJECT_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.runtime-$(PYPROJECT_HASH)
 STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)
 
-.PHONY: install install-runtime demo serve test test-py test-sdk lint services bench clean
+.PHONY: console install install-runtime demo serve test test-py test-sdk lint services bench clean
 
 # The runtime: what `huoli` needs to serve, import and analyse (no test extras).
 $(RUNTIME_STAMP): pyproject.toml
@@ -23,18 +23,25 @@ $(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# The console's browser libraries (ECharts) from the npm registry. Offline, this warns and the console runs
-# without charts; the next `make install` with the registry reachable fills them in.
+# The console: Vue 3 + Element Plus and the other libraries from the npm registry (console/package-lock.json),
+# built by Vite into console/dist from console/src and every domain's src/huoli/<domain>/console/ (~3 s).
+# Rebuilt when any of those files changes. Node.js (npm) is required, as for the SDK's tests.
 CONSOLE_STAMP := console/node_modules/.huoli-installed
 $(CONSOLE_STAMP): console/package-lock.json
-	@if ! command -v npm >/dev/null; then \
-	  echo "warning: npm not found: the console runs without charts (install Node.js, then make install)" >&2; \
-	elif (cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error); then touch $@; \
-	else echo "warning: npm ci failed (registry unreachable?): the console runs without charts" >&2; fi
+	@command -v npm >/dev/null || { echo "npm is required to build the console (install Node.js 20+)" >&2; exit 1; }
+	cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@
 
-install-runtime: $(RUNTIME_STAMP) $(CONSOLE_STAMP)
+CONSOLE_SOURCES := console/index.html console/vite.config.mjs $(shell find console/src src/huoli -path '*/console/*' -type f \( -name '*.vue' -o -name '*.js' -o -name '*.json' -o -name '*.css' \) 2>/dev/null)
+CONSOLE_BUILD := console/dist/index.html
+$(CONSOLE_BUILD): $(CONSOLE_STAMP) $(CONSOLE_SOURCES)
+	cd console && npx vite build --logLevel warn
 
-install: $(STAMP) $(CONSOLE_STAMP)
+console: $(CONSOLE_BUILD)
+
+install-runtime: $(RUNTIME_STAMP) $(CONSOLE_BUILD)
+
+install: $(STAMP) $(CONSOLE_BUILD)
 
 demo: install-runtime
 	$(VENV)/bin/huoli demo run
@@ -52,7 +59,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 # The example mini-program installs a packed copy of the SDK (and Tencent's miniprogram-simulate): reinstall
-# when the SDK changes. Unlike the console's charts, a failed install fails the tests.
+# when the SDK changes. A failed install fails the tests.
 EXAMPLE_STAMP := examples/miniprogram/node_modules/.huoli-installed
 $(EXAMPLE_STAMP): examples/miniprogram/package-lock.json sdk/miniprogram/package.json $(wildcard sdk/miniprogram/dist/*)
 	cd examples/miniprogram && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
@@ -81,4 +88,4 @@ bench: install services
 	for b in $$(ls bench/*.py | grep -v -e '/run.py' -e '/common.py' -e '/load_ingest.py' -e '/bench_generator.py'); do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules examples/miniprogram/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules console/dist examples/miniprogram/node_modules

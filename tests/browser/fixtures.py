@@ -123,7 +123,7 @@ def client_event(name: str, at: datetime, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    """huoli on a free port. Indirect parametrisation passes Settings overrides (e.g. console_node_modules)."""
+    """huoli on a free port. Indirect parametrisation passes Settings overrides (e.g. console_dist)."""
     overrides: dict[str, Any] = dict(getattr(request, "param", {}) or {})
     settings = Settings(
         data_dir=tmp_path / "var",
@@ -198,6 +198,20 @@ class ConsoleSession:
 
     def wait_ready(self) -> None:
         self.page.locator("#page-root[data-state=ready]").wait_for()
+
+    def choose(self, select: str, option: str) -> None:
+        """Picks `option` (its visible text, exact) in the Element Plus select whose input matches `select`.
+
+        el-select is no native <select>: it opens a popper list teleported to <body>; the visible one is
+        the list just opened.
+        """
+        self.page.locator(select).click()
+        dropdown = self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
+        dropdown.locator(".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")).first.click()
+
+    def confirm(self) -> None:
+        """Accepts the open confirmation box (a destructive action asks first)."""
+        self.page.locator(".el-message-box .el-button--primary, .el-message-box .el-button--danger").last.click()
 
     def shot(self, name: str) -> Path:
         self._shots += 1

@@ -1,4 +1,4 @@
-"""The shell's date-range math (static/lib/range.js) under node's test runner: offsets, DST, presets."""
+"""The shell's date-range math (console/src/lib/range.js) under node's test runner: offsets, DST, presets."""
 
 from __future__ import annotations
 

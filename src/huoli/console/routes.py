@@ -1,4 +1,4 @@
-"""The operations console: a static shell at /console plus the page modules each domain ships.
+"""The operations console: the built Vue app at /console (index.html, hashed assets) and the icon.
 
 Nothing here reads credentials: the browser sends the operator's key to the /admin API itself.
 """
@@ -6,11 +6,9 @@ Nothing here reads credentials: the browser sends the operator's key to the /adm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from huoli.console import service
 from huoli.deps import RuntimeDep
@@ -18,29 +16,35 @@ from huoli.errors import NotFound
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 
-# Only this origin: no CDN, no inline script. Inline style *attributes* are allowed because ECharts writes
-# them into its tooltip markup; <style> elements and external styles stay refused.
+# Only this origin: no CDN, no inline script, no eval (templates are compiled at build time). Inline style
+# *attributes* are allowed because Element Plus and ECharts position popups and tooltips with them.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    # A new release must not run old shell code against a new API; files are small, revalidate each time.
-    "Cache-Control": "no-cache",
 }
+# index.html names the current build's assets: revalidate it on every load, so a new release is picked up.
+REVALIDATE = {**HEADERS, "Cache-Control": "no-cache"}
+# An asset's name carries its content hash: it never changes, so the browser keeps it.
+IMMUTABLE = {**HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
 
 
-def _file(path: Path, request: Request) -> Response:
-    # Revalidated on every load (no-cache), so an ETag keeps reloads cheap: ECharts alone is ~1 MB.
+def _file(path: Path, request: Request, headers: dict[str, str]) -> Response:
     st = path.stat()
     etag = f'"{st.st_mtime_ns:x}-{st.st_size:x}"'
-    headers = {**HEADERS, "ETag": etag}
+    headers = {**headers, "ETag": etag, "Vary": "Accept-Encoding"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    # The build writes each asset's .gz beside it (console/vite.config.mjs): sent as is to browsers taking gzip.
+    gz = path.with_name(path.name + ".gz")
+    if "gzip" in request.headers.get("accept-encoding", "") and gz.is_file():
+        headers["Content-Encoding"] = "gzip"
+        return Response(gz.read_bytes(), media_type=service.content_type(path), headers=headers)
     return Response(path.read_bytes(), media_type=service.content_type(path), headers=headers)
 
 
@@ -50,19 +54,23 @@ def _missing(what: str) -> NotFound:
 
 @router.api_route("", methods=["GET", "HEAD"])
 def console_root() -> RedirectResponse:
-    return RedirectResponse("/console/", status_code=307, headers=HEADERS)
+    return RedirectResponse("/console/", status_code=307, headers=REVALIDATE)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def console_index(request: Request) -> Response:
-    return _file(service.STATIC_DIR / "index.html", request)
+def console_index(request: Request, runtime: RuntimeDep) -> Response:
+    path = service.index_file(service.dist_root(runtime.settings))
+    if path is None:
+        return HTMLResponse(service.NOT_BUILT, status_code=503, headers=REVALIDATE)
+    return _file(path, request, REVALIDATE)
 
 
-@router.api_route("/pages.json", methods=["GET", "HEAD"])
-def pages(runtime: RuntimeDep) -> Response:
-    """The page modules found in src/huoli/<domain>/console/, and which vendor libraries are installed."""
-    body: dict[str, Any] = service.manifest(service.vendor_root(runtime.settings))
-    return Response(orjson.dumps(body), media_type="application/json", headers=HEADERS)
+@router.api_route("/assets/{name:path}", methods=["GET", "HEAD"])
+def asset(name: str, request: Request, runtime: RuntimeDep) -> Response:
+    path = service.asset_file(service.dist_root(runtime.settings), name)
+    if path is None:
+        raise _missing(f"assets/{name}")
+    return _file(path, request, IMMUTABLE)
 
 
 @router.api_route("/static/{name:path}", methods=["GET", "HEAD"])
@@ -70,20 +78,4 @@ def static(name: str, request: Request) -> Response:
     path = service.static_file(name)
     if path is None:
         raise _missing(name)
-    return _file(path, request)
-
-
-@router.api_route("/pages/{domain}/{name:path}", methods=["GET", "HEAD"])
-def page_file(domain: str, name: str, request: Request) -> Response:
-    path = service.page_file(domain, name)
-    if path is None:
-        raise _missing(f"{domain}/{name}")
-    return _file(path, request)
-
-
-@router.api_route("/vendor/{package}/{name:path}", methods=["GET", "HEAD"])
-def vendor(package: str, name: str, request: Request, runtime: RuntimeDep) -> Response:
-    path = service.vendor_file(service.vendor_root(runtime.settings), package, name)
-    if path is None:
-        raise _missing(f"vendor/{package}/{name}")
-    return _file(path, request)
+    return _file(path, request, REVALIDATE)

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 // Loaded as a data: URL so node treats the browser module as ESM whatever its version (no package.json here).
-const source = readFileSync(new URL("../../../src/huoli/console/static/lib/range.js", import.meta.url), "utf8");
+const source = readFileSync(new URL("../../../console/src/lib/range.js", import.meta.url), "utf8");
 const {
   addDays, isDate, makeRange, midnight, presetRange, rangeFromParams, rangeParams, today,
 } = await import(`data:text/javascript,${encodeURIComponent(source)}`);

@@ -1,9 +1,36 @@
-// The shell's own strings. Pages bring theirs as {zh, en} objects or in their domain's i18n.json.
+// Translations: vue-i18n holds the language and every message — the shell's own (below) and each domain's
+// src/huoli/<domain>/console/i18n.json under the domain's name. Pages call t(key) or t({zh, en}).
+import { createI18n } from "vue-i18n";
 
 export const LANGS = ["zh", "en"];
 
 export const SHELL = {
   zh: {
+    retry: "重试",
+    "nav.open": "打开菜单",
+    "range.to": "至",
+    "state.loading": "加载中…",
+    "table.csv": "导出 CSV",
+    "table.prev": "上一页",
+    "table.next": "下一页",
+    "table.page": "第 {n} 页",
+    "form.save": "保存",
+    "confirm.title": "请确认",
+    "confirm.ok": "确定",
+    "confirm.cancel": "取消",
+    "picker.datetime": "选择日期时间",
+    "picker.time": "选择时间",
+    "picker.search": "输入搜索",
+    "unit.yuan": "元",
+    "staff.lead": "使用员工账号登录，或在下方使用 API 密钥。",
+    "staff.username": "用户名",
+    "staff.password": "密码",
+    "staff.totp": "验证码（身份验证器）",
+    "staff.invalid": "用户名或密码错误。",
+    "staff.totpNeeded": "请输入身份验证器中的 6 位验证码。",
+    "staff.totpWrong": "验证码错误或已使用。",
+    "staff.locked": "失败次数过多，请在 {s} 秒后重试。",
+    "staff.noApps": "此账号还不属于任何应用。",
     brand: "活力 huoli 控制台",
     "signin.title": "登录控制台",
     "signin.lead": "使用运营 API 密钥登录（由应用的所有者在「API 密钥」页创建，或运行 huoli keys create）。密钥只保存在本浏览器。",
@@ -62,6 +89,31 @@ export const SHELL = {
     "group.settings": "设置",
   },
   en: {
+    retry: "Retry",
+    "nav.open": "Open menu",
+    "range.to": "to",
+    "state.loading": "Loading…",
+    "table.csv": "Export CSV",
+    "table.prev": "Previous",
+    "table.next": "Next",
+    "table.page": "Page {n}",
+    "form.save": "Save",
+    "confirm.title": "Please confirm",
+    "confirm.ok": "Confirm",
+    "confirm.cancel": "Cancel",
+    "picker.datetime": "Pick date and time",
+    "picker.time": "Pick a time",
+    "picker.search": "Type to search",
+    "unit.yuan": "yuan",
+    "staff.lead": "Sign in with your staff account, or with an API key below.",
+    "staff.username": "Username",
+    "staff.password": "Password",
+    "staff.totp": "Code (authenticator app)",
+    "staff.invalid": "Wrong username or password.",
+    "staff.totpNeeded": "Enter the 6-digit code from your authenticator app.",
+    "staff.totpWrong": "Wrong or already used code.",
+    "staff.locked": "Too many failed attempts: try again in {s} s.",
+    "staff.noApps": "This account belongs to no app yet.",
     brand: "huoli console",
     "signin.title": "Sign in",
     "signin.lead": "Sign in with an operator API key (an app owner creates one on the API keys page, or run huoli keys create). The key stays in this browser.",
@@ -121,21 +173,49 @@ export const SHELL = {
   },
 };
 
-// t(x): x is {zh, en} (picked by lang) or a key looked up in the given dictionaries, else shown as is.
-// vars fill "{name}" placeholders.
-export function translate(lang, dicts, x, vars) {
-  let s;
-  if (x && typeof x === "object") s = x[lang] ?? x.zh ?? x.en ?? "";
-  else {
-    s = String(x ?? "");
-    for (const d of dicts) {
-      const v = d?.[lang]?.[s] ?? d?.zh?.[s];
-      if (v !== undefined) {
-        s = v;
-        break;
-      }
-    }
+// Messages are plain text with {name} placeholders; the custom compiler keeps them so (vue-i18n's own syntax
+// would read "@" and "|" in operators' text as links and plurals) and needs no eval under the console's CSP.
+function compile(message) {
+  const text = String(message);
+  return (ctx) => text.replace(/\{(\w+)\}/g, (m, k) => {
+    const v = ctx.named(k);
+    return v === undefined ? m : String(v);
+  });
+}
+
+export function makeI18n(lang, domainMessages) {
+  const messages = { zh: { ...SHELL.zh }, en: { ...SHELL.en } };
+  for (const [domain, dict] of Object.entries(domainMessages)) {
+    for (const l of LANGS) messages[l][domain] = { ...(dict?.zh || {}), ...(dict?.[l] || {}) };
   }
-  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
-  return s;
+  return createI18n({
+    legacy: false,
+    locale: lang,
+    fallbackLocale: "zh",
+    messages,
+    messageCompiler: compile,
+    missingWarn: false,
+    fallbackWarn: false,
+    warnHtmlMessage: false,
+  });
+}
+
+function fill(s, vars) {
+  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+}
+
+// t(x, vars) for a domain's pages: x is {zh, en} (picked by language) or a key looked up in the domain's
+// dictionary, then the shell's; an unknown key shows as itself (the untranslated-text walk catches it).
+export function translator(i18n, domain) {
+  const g = i18n.global;
+  return (x, vars) => {
+    const lang = g.locale.value;
+    if (x && typeof x === "object") return fill(String(x[lang] ?? x.zh ?? x.en ?? ""), vars);
+    const key = String(x ?? "");
+    const dict = g.getLocaleMessage(lang);
+    const own = domain ? dict[domain]?.[key] : undefined;
+    if (own !== undefined) return fill(own, vars);
+    if (dict[key] !== undefined && typeof dict[key] === "string") return fill(dict[key], vars);
+    return fill(key, vars);
+  };
 }

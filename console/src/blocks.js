@@ -1,0 +1,21 @@
+// What pages import: `import { HTable, useConsole, useLoad, … } from "@console/blocks.js"` (docs/console.md).
+export { default as ConfirmButton } from "./components/ConfirmButton.vue";
+export { default as DateRangePicker } from "./components/DateRangePicker.vue";
+export { default as DateTimePicker } from "./components/DateTimePicker.vue";
+export { default as FlowCanvas } from "./components/FlowCanvas.vue";
+export { default as HChart } from "./components/HChart.vue";
+export { default as HField } from "./components/HField.vue";
+export { default as HForm } from "./components/HForm.vue";
+export { default as HState } from "./components/HState.vue";
+export { default as HTable } from "./components/HTable.vue";
+export { default as ItemPicker } from "./components/ItemPicker.vue";
+export { default as MoneyInput } from "./components/MoneyInput.vue";
+export { default as RemotePicker } from "./components/RemotePicker.vue";
+export { default as SecretBox } from "./components/SecretBox.vue";
+export { default as StatCards } from "./components/StatCards.vue";
+export { default as TimePicker } from "./components/TimePicker.vue";
+export { default as UserPicker } from "./components/UserPicker.vue";
+export { ApiError, state, useConsole, useLoad } from "./lib/console.js";
+export { useForm } from "./lib/form.js";
+export * as format from "./lib/format.js";
+export { toCsv, download } from "./lib/csv.js";

@@ -1,0 +1,36 @@
+// Every page the console has: each domain's src/huoli/<domain>/console/index.js lists its pages, and its
+// i18n.json holds its strings. Adding a page is a change in that one folder (see docs/console.md).
+const defs = import.meta.glob("../../src/huoli/*/console/index.js", { eager: true });
+const dicts = import.meta.glob("../../src/huoli/*/console/i18n.json", { eager: true, import: "default" });
+
+const domainOf = (path) => path.split("/").at(-3);
+const ID = /^[a-z0-9][a-z0-9_-]*$/;
+
+export const messages = Object.fromEntries(Object.entries(dicts).map(([p, d]) => [domainOf(p), d]));
+
+export const problems = [];
+
+function collect() {
+  const pages = [];
+  const seen = new Set();
+  for (const [path, mod] of Object.entries(defs)) {
+    const domain = domainOf(path);
+    const list = Array.isArray(mod.default) ? mod.default : [];
+    if (!list.length) problems.push(`${domain}/console/index.js: default export is not a list of pages`);
+    for (const p of list) {
+      if (!p || !ID.test(p.id || "") || typeof p.component !== "function" || !p.title) {
+        problems.push(`${domain}/console/index.js: a page needs id, title and component`);
+        continue;
+      }
+      if (seen.has(p.id)) {
+        problems.push(`${domain}/console/index.js: duplicate page id "${p.id}"`);
+        continue;
+      }
+      seen.add(p.id);
+      pages.push({ ...p, domain });
+    }
+  }
+  return pages.sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.id.localeCompare(b.id));
+}
+
+export const pages = collect();

@@ -1,0 +1,62 @@
+// Builds the console into console/dist: the shell in console/src, the pages every domain ships in
+// src/huoli/<domain>/console/ (found by import.meta.glob in src/pages.js). `make install` runs it.
+import { fileURLToPath } from "node:url";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { gzipSync } from "node:zlib";
+import vue from "@vitejs/plugin-vue";
+import { defineConfig } from "vite";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "..");
+const domains = path.join(repo, "src", "huoli");
+
+// Page files live outside this folder, where Node's lookup would not find console/node_modules: a bare
+// import from them ("vue", "element-plus") resolves as if the shell had written it.
+function pagesUseConsoleModules() {
+  const anchor = path.join(here, "src", "main.js");
+  return {
+    name: "huoli-pages-resolve",
+    enforce: "pre",
+    async resolveId(source, importer, options) {
+      if (!importer || !importer.startsWith(domains) || source.startsWith(".") || source.startsWith("/")
+          || source.startsWith("@console") || source.startsWith("\0") || path.isAbsolute(source)) return null;
+      return this.resolve(source, anchor, { ...options, skipSelf: true });
+    },
+  };
+}
+
+// Each asset also as .gz, written once here so the server sends it compressed without spending CPU per request.
+function precompress(outDir) {
+  return {
+    name: "huoli-precompress",
+    apply: "build",
+    closeBundle() {
+      const dir = path.join(outDir, "assets");
+      for (const name of readdirSync(dir)) {
+        if (!/\.(js|css|svg)$/.test(name)) continue;
+        const file = path.join(dir, name);
+        writeFileSync(`${file}.gz`, gzipSync(readFileSync(file), { level: 9 }));
+      }
+    },
+  };
+}
+
+const outDir = path.join(here, "dist");
+
+export default defineConfig({
+  root: here,
+  base: "/console/",
+  plugins: [pagesUseConsoleModules(), vue(), precompress(outDir)],
+  resolve: { alias: { "@console": path.join(here, "src") } },
+  server: { fs: { allow: [repo] } },
+  build: {
+    outDir,
+    emptyOutDir: true,
+    // No inline scripts: the console's CSP allows only files from this origin.
+    modulePreload: { polyfill: false },
+    assetsInlineLimit: 0,
+    chunkSizeWarningLimit: 1500,
+    reportCompressedSize: false,
+  },
+});
