@@ -1,12 +1,19 @@
 // Every page the console has: each domain's src/huoli/<domain>/console/index.js lists its pages, and its
 // i18n.json holds its strings. Adding a page is a change in that one folder (see docs/console.md).
 const defs = import.meta.glob("../../src/huoli/*/console/index.js", { eager: true });
-const dicts = import.meta.glob("../../src/huoli/*/console/i18n.json", { eager: true, import: "default" });
+// i18n.json and any <name>.i18n.json (a page's own strings) merge into the domain's dictionary.
+const dicts = import.meta.glob(["../../src/huoli/*/console/i18n.json", "../../src/huoli/*/console/*.i18n.json"],
+  { eager: true, import: "default" });
 
 const domainOf = (path) => path.split("/").at(-3);
 const ID = /^[a-z0-9][a-z0-9_-]*$/;
 
-export const messages = Object.fromEntries(Object.entries(dicts).map(([p, d]) => [domainOf(p), d]));
+export const messages = {};
+for (const [path, dict] of Object.entries(dicts).sort(([a], [b]) => a.localeCompare(b))) {
+  const domain = domainOf(path);
+  const into = (messages[domain] ??= { zh: {}, en: {} });
+  for (const lang of ["zh", "en"]) Object.assign(into[lang], dict?.[lang] || {});
+}
 
 export const problems = [];
 
