@@ -70,6 +70,11 @@ export function setRange(next) {
   replaceParams(ranges.rangeParams(next), { drop: RANGE_KEYS });
 }
 
+let onRestart = () => {};
+export function whenRestart(fn) {
+  onRestart = fn;
+}
+
 let onExpired = () => {};
 export function whenExpired(fn) {
   onExpired = fn;
@@ -129,6 +134,9 @@ export function useConsole() {
       return fmt.value;
     },
     setParams: (values) => replaceParams(values),
+    // After a page signed someone in (saved a key or session with store.saveKey): the shell starts over.
+    signedIn: () => onRestart(),
+    store,
     navigate(hash) {
       location.hash = String(hash).replace(/^#/, "");
     },
