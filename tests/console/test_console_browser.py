@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-import pytest
 from tests.browser.fixtures import ConsoleSession, LiveServer, client_event
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -69,24 +68,32 @@ def test_sign_in_bad_key_then_good_key(console_anon: ConsoleSession, live_server
     assert page.locator("#app-name").inner_text() == "小店"
 
 
+def switcher_options(c: ConsoleSession) -> list[str]:
+    """The app switcher's entries, read from its open list (then closed again)."""
+    c.page.locator(".el-select__wrapper", has=c.page.locator("#app-switcher")).click()
+    items = c.page.locator(".el-select-dropdown:visible .el-select-dropdown__item")
+    items.first.wait_for()
+    texts = [t.strip() for t in items.all_inner_texts()]
+    c.page.keyboard.press("Escape")
+    return texts
+
+
 def test_switch_between_two_apps(console: ConsoleSession, live_server: LiveServer) -> None:
     page = console.page
     cafe = live_server.make_app("cafe", "咖啡馆")
     shop_key = live_server.keys["shop"]["owner"]
 
-    page.locator("#app-switcher").select_option("__add")
+    console.choose("#app-switcher", "＋ 添加应用（另一个密钥）")
     page.locator("#signin-key").wait_for()
     console.sign_in(cafe["analyst"])
     assert page.locator("#app-name").inner_text() == "咖啡馆"
-    options = page.locator("#app-switcher option").all_inner_texts()
-    assert options[:2] == ["咖啡馆 (cafe)", "小店 (shop)"]
+    assert switcher_options(console)[:2] == ["咖啡馆 (cafe)", "小店 (shop)"]
     console.shot("cafe")
 
     mark = len(console.requests)
-    page.locator("#app-switcher").select_option("shop")
+    console.choose("#app-switcher", "小店 (shop)")
     page.locator("#app-name").get_by_text("小店").wait_for()
     console.wait_ready()
-    page.locator("#page-body[data-loaded]:not([data-loaded=''])").wait_for()
     after = [r for r in console.requests[mark:] if "/admin/" in r.url]
     assert after and all(r.headers["authorization"] == f"Bearer {shop_key}" for r in after)
     console.shot("shop")
@@ -96,7 +103,7 @@ def test_switch_between_two_apps(console: ConsoleSession, live_server: LiveServe
     page.locator("#app-name").get_by_text("小店").wait_for()
     page.locator("#sign-out").click()
     page.locator("#app-name").get_by_text("咖啡馆").wait_for()
-    assert page.locator("#app-switcher option").all_inner_texts()[0] == "咖啡馆 (cafe)"
+    assert switcher_options(console)[0] == "咖啡馆 (cafe)"
     page.locator("#sign-out").click()
     page.locator("#signin-key").wait_for()
     assert json.loads(page.evaluate("localStorage.getItem('huoli.console.keys')")) == []
@@ -131,7 +138,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
 
     page.reload()
     console.wait_ready()
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
+    page.locator(f"[data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
     assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "5"
     # the chart is a real ECharts canvas, one bar per day
     assert page.locator("#overview-chart canvas").count() >= 1
@@ -139,7 +146,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
 
     mark = len(console.requests)
     page.locator("#range .preset[data-days='30']").click()
-    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
+    page.locator(f"[data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
     path, params = hash_params(page.url)
     assert (path, params) == ("/overview", {"start": days_ago(29), "end": local_today()})
     assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "9"
@@ -150,21 +157,16 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     console.shot("30-days")
 
     page.locator("#range-compare").check()
-    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
+    page.locator(f"[data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
     assert hash_params(page.url)[1]["compare"] == "1"
     assert "上一周期" in page.locator("#overview-table thead").inner_text()
     console.shot("compare")
 
-    # custom dates; an inverted range is refused next to the control and changes nothing
-    page.locator("#range-start").fill(days_ago(1))
-    page.locator("#range-end").fill(days_ago(3))
-    page.locator("#range button[type=submit]").click()
-    assert page.locator("#range-error").is_visible()
-    assert hash_params(page.url)[1]["start"] == days_ago(29)
+    # custom dates, typed into the range picker (Element Plus puts an inverted pair in order)
     page.locator("#range-start").fill(days_ago(6))
     page.locator("#range-end").fill(days_ago(4))
-    page.locator("#range button[type=submit]").click()
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    page.locator("#range-end").press("Enter")
+    page.locator(f"[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
     assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "2"
 
     # the range travels with navigation and survives a reload
@@ -172,7 +174,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     console.wait_ready()
     assert hash_params(page.url)[1]["start"] == days_ago(6)
     page.go_back()
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    page.locator(f"[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
 
 
 def test_events_page_lists_and_filters(console: ConsoleSession, live_server: LiveServer) -> None:
@@ -205,19 +207,6 @@ def test_markup_in_names_is_text(live_server: LiveServer, open_console) -> None:
     assert c.page.locator("#app-name").inner_text() == '<img src=x onerror="window.__pwned=1">小店'
     assert c.page.evaluate("window.__pwned === undefined")
     assert c.page.locator("header img").count() == 0
-
-
-@pytest.mark.parametrize(
-    "live_server", [{"console_node_modules": "/nonexistent/node_modules"}], indirect=True
-)
-def test_without_node_modules_the_console_works_and_says_why(console: ConsoleSession) -> None:
-    page = console.page
-    banner = page.locator("#vendor-missing")
-    assert "make install" in banner.inner_text()
-    page.locator("#overview-chart .chart-missing").wait_for()
-    assert "make install" in page.locator("#overview-chart").inner_text()
-    assert page.locator("#overview-kpis .kpi").count() == 3
-    console.shot("no-vendor")
 
 
 def test_a_revoked_key_sends_the_operator_back_to_sign_in(

@@ -1,8 +1,10 @@
-"""/console static serving and page discovery: content types, CSP, and nothing outside the allowed folders."""
+"""/console serving: the built console (index.html, hashed assets, precompressed), CSP, caching, and
+nothing outside the allowed folders."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,32 +19,36 @@ from huoli.console import service
 from huoli.runtime import build_runtime
 from huoli.settings import Settings
 
-ECHARTS = "/console/vendor/echarts/echarts.esm.min.mjs"
+JS = "/console/assets/index-abc123.js"
+INDEX = """<!doctype html><html><head><script type="module" crossorigin src="/console/assets/index-abc123.js">
+</script><link rel="stylesheet" crossorigin href="/console/assets/index-abc123.css"></head><body></body></html>
+"""
 
 
 @pytest.fixture
-def fake_node_modules(tmp_path: Path) -> Path:
-    """A node_modules with just the file the shell imports, so these tests don't depend on `npm ci`."""
-    root = tmp_path / "node_modules"
-    dist = root / "echarts" / "dist"
-    dist.mkdir(parents=True)
-    (dist / "echarts.esm.min.mjs").write_text("export const version = 'test';\n")
-    (dist / "echarts.esm.min.mjs.map").write_text("{}")
-    (root / "echarts" / "package.json").write_text('{"name": "echarts"}')
+def fake_dist(tmp_path: Path) -> Path:
+    """A console/dist as Vite writes it, so these tests don't depend on the build."""
+    dist = tmp_path / "dist"
+    assets = dist / "assets"
+    assets.mkdir(parents=True)
+    (dist / "index.html").write_text(INDEX)
+    (assets / "index-abc123.js").write_text("export const version = 'test';\n" * 50)
+    (assets / "index-abc123.js.gz").write_bytes(gzip.compress(b"export const version = 'test';\n" * 50))
+    (assets / "index-abc123.css").write_text("body{margin:0}")
+    (assets / "font.woff2").write_bytes(b"wOF2")
     (tmp_path / "outside.js").write_text("secret")
-    (dist / "link.js").symlink_to(tmp_path / "outside.js")
-    return root
+    (assets / "link.js").symlink_to(tmp_path / "outside.js")
+    (assets / "map.js.map").write_text("{}")  # source maps are not served
+    return dist
 
 
-@pytest.fixture
-def console_client(tmp_path: Path, fake_node_modules: Path) -> Iterator[TestClient]:
-    # Static files need no operational database beyond the one the runtime always opens: SQLite only.
+def _client(tmp_path: Path, dist: Path) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=tmp_path / "var",
         database_url=f"sqlite:///{tmp_path / 'huoli.db'}",
         event_store_url=f"duckdb:///{tmp_path / 'events.duckdb'}",
         secret_key="console-test-secret",
-        console_node_modules=fake_node_modules,
+        console_dist=dist,
     )
     rt = build_runtime(settings)
     try:
@@ -52,52 +58,65 @@ def console_client(tmp_path: Path, fake_node_modules: Path) -> Iterator[TestClie
         rt.close()
 
 
+@pytest.fixture
+def console_client(tmp_path: Path, fake_dist: Path) -> Iterator[TestClient]:
+    yield from _client(tmp_path, fake_dist)
+
+
 @pytest.mark.parametrize(
-    ("path", "content_type"),
+    ("path", "content_type", "cache"),
     [
-        ("/console/", "text/html; charset=utf-8"),
-        ("/console/static/app.js", "text/javascript; charset=utf-8"),
-        ("/console/static/lib/range.js", "text/javascript; charset=utf-8"),
-        ("/console/static/style.css", "text/css; charset=utf-8"),
-        ("/console/static/icon.svg", "image/svg+xml"),
-        ("/console/pages/events/overview.js", "text/javascript; charset=utf-8"),
-        ("/console/pages/events/i18n.json", "application/json"),
-        ("/console/pages/console/keys.js", "text/javascript; charset=utf-8"),
-        (ECHARTS, "text/javascript; charset=utf-8"),
-        (ECHARTS + ".map", "application/json"),
-        ("/console/pages.json", "application/json"),
+        ("/console/", "text/html; charset=utf-8", "no-cache"),
+        (JS, "text/javascript; charset=utf-8", "immutable"),
+        ("/console/assets/index-abc123.css", "text/css; charset=utf-8", "immutable"),
+        ("/console/assets/font.woff2", "font/woff2", "immutable"),
+        ("/console/static/icon.svg", "image/svg+xml", "no-cache"),
     ],
 )
-def test_files_are_served_with_their_type_and_csp(
-    console_client: TestClient, path: str, content_type: str
+def test_files_are_served_with_their_type_csp_and_caching(
+    console_client: TestClient, path: str, content_type: str, cache: str
 ) -> None:
     r = console_client.get(path)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == content_type
+    assert cache in r.headers["cache-control"]
     csp = r.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self';" in csp and "connect-src 'self'" in csp
+    # templates are compiled at build time: the console needs no eval
     assert "unsafe-eval" not in csp and "http" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
     assert console_client.head(path).status_code == 200
 
 
-def test_unchanged_files_revalidate_with_304(console_client: TestClient, fake_node_modules: Path) -> None:
-    first = console_client.get(ECHARTS)
+def test_assets_go_out_gzipped_to_browsers_that_take_it(console_client: TestClient) -> None:
+    r = console_client.get(JS, headers={"Accept-Encoding": "gzip, br"})
+    assert r.headers["content-encoding"] == "gzip" and "accept-encoding" in r.headers["vary"].lower()
+    assert r.text.startswith("export const version")  # the client decoded it: a valid gzip of the file
+    plain = console_client.get(JS, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.text == r.text
+    # a file without a .gz is sent as is
+    css = console_client.get("/console/assets/index-abc123.css", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in css.headers and css.text == "body{margin:0}"
+
+
+def test_unchanged_files_revalidate_with_304(console_client: TestClient, fake_dist: Path) -> None:
+    first = console_client.get("/console/")
     etag = first.headers["etag"]
-    again = console_client.get(ECHARTS, headers={"If-None-Match": etag})
+    again = console_client.get("/console/", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
-    (fake_node_modules / "echarts" / "dist" / "echarts.esm.min.mjs").write_text(
-        "export const version = 'v2';\n"
-    )
-    changed = console_client.get(ECHARTS, headers={"If-None-Match": etag})
-    assert changed.status_code == 200 and b"v2" in changed.content and changed.headers["etag"] != etag
+    (fake_dist / "index.html").write_text(INDEX.replace("abc123", "def456"))
+    changed = console_client.get("/console/", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and b"def456" in changed.content and changed.headers["etag"] != etag
 
 
-def test_shell_has_no_inline_script_or_outside_url(console_client: TestClient) -> None:
-    html = console_client.get("/console/").text
-    assert '<script type="module" src="/console/static/app.js"></script>' in html
+def test_the_built_shell_has_no_inline_script_or_outside_url() -> None:
+    """The real build (make install): one module script from this origin, nothing inline, no CDN."""
+    index = service.index_file(service.DEFAULT_DIST)
+    assert index is not None, "console/dist is missing: run make install"
+    html = index.read_text()
     assert "http://" not in html and "https://" not in html
-    assert html.count("<script") == 1
+    assert html.count("<script") == 1 and 'type="module"' in html and 'src="/console/assets/' in html
+    assert "<style" not in html
 
 
 def test_console_redirects_to_the_shell(console_client: TestClient) -> None:
@@ -105,31 +124,13 @@ def test_console_redirects_to_the_shell(console_client: TestClient) -> None:
     assert r.status_code == 307 and r.headers["location"] == "/console/"
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/console/pages/../../settings.py",
-        "/console/pages/events/../../settings.py",
-        "/console/pages/events/..%2F..%2Fsettings.py",
-        "/console/pages/events/%2e%2e/routes.py",
-        "/console/pages/console/../routes.py",
-        "/console/pages/events/../../../../pyproject.toml",
-        "/console/static/../routes.py",
-        "/console/static/..%2Froutes.py",
-        "/console/static/%2Fetc%2Fpasswd",
-        "/console/static//etc/passwd",
-        "/console/static/lib",
-        "/console/pages/events/routes.py",  # a domain's Python is not a page file
-        "/console/pages/nosuchdomain/overview.js",
-        "/console/pages/migrations/env.py",
-        "/console/pages/events/.hidden.js",
-        "/console/pages/events/missing.js",
-        "/console/vendor/zrender/zrender.js",  # only listed packages
-        "/console/vendor/echarts/../package.json",
-        "/console/vendor/echarts/..%2Fpackage.json",
-        "/console/vendor/echarts/link.js",  # a symlink pointing outside the folder
-    ],
-)
+def test_an_unbuilt_console_says_how_to_build_it(tmp_path: Path) -> None:
+    for client in _client(tmp_path, tmp_path / "no-dist"):
+        r = client.get("/console/")
+        assert r.status_code == 503 and "make install" in r.text
+        assert "script" not in r.text
+
+
 def raw_get(app: Any, raw_path: str) -> tuple[int, bytes]:
     """GET a path byte for byte at the ASGI level, the way uvicorn hands it over (path = unquoted raw path).
 
@@ -169,35 +170,32 @@ def raw_get(app: Any, raw_path: str) -> tuple[int, bytes]:
 
 def test_raw_get_reaches_files(console_client: TestClient) -> None:
     # the helper itself works: the same route with a clean path answers 200
-    assert raw_get(console_client.app, "/console/pages/events/overview.js")[0] == 200
-    assert raw_get(console_client.app, "/console/static/lib/api.js")[0] == 200
+    assert raw_get(console_client.app, JS)[0] == 200
+    assert raw_get(console_client.app, "/console/static/icon.svg")[0] == 200
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        "/console/pages/../../settings.py",
-        "/console/pages/events/../../settings.py",
-        "/console/pages/events/..%2F..%2Fsettings.py",
-        "/console/pages/events/%2e%2e/routes.py",
-        "/console/pages/console/../routes.py",
-        "/console/pages/events/../../../../pyproject.toml",
-        "/console/pages/events/lib/../overview.js",
+        "/console/assets/../index.html",
+        "/console/assets/..%2Findex.html",
+        "/console/assets/%2e%2e/index.html",
+        "/console/assets/../../outside.js",
+        "/console/assets/../../../../pyproject.toml",
+        "/console/assets/link.js",  # a symlink pointing outside the folder
+        "/console/assets/map.js.map",  # not a served type
+        "/console/assets/index-abc123.js.gz",  # only as the encoding of its file
+        "/console/assets/.hidden.js",
+        "/console/assets/missing.js",
+        "/console/assets/%2Fetc%2Fpasswd",
+        "/console/assets//etc/passwd",
         "/console/static/../routes.py",
         "/console/static/..%2Froutes.py",
-        "/console/static/lib/../app.js",
         "/console/static/%2Fetc%2Fpasswd",
         "/console/static//etc/passwd",
-        "/console/static/lib",
-        "/console/pages/events/routes.py",  # a domain's Python is not a page file
-        "/console/pages/nosuchdomain/overview.js",
-        "/console/pages/migrations/env.py",
-        "/console/pages/events/.hidden.js",
-        "/console/pages/events/missing.js",
-        "/console/vendor/zrender/zrender.js",  # only listed packages
-        "/console/vendor/echarts/../package.json",
-        "/console/vendor/echarts/..%2Fpackage.json",
-        "/console/vendor/echarts/link.js",  # a symlink pointing outside the folder
+        "/console/static/app.js",  # the old shell is gone; static/ holds the icon only
+        "/console/pages.json",
+        "/console/pages/events/i18n.json",
     ],
 )
 def test_anything_outside_the_folders_is_404(console_client: TestClient, path: str) -> None:
@@ -206,59 +204,17 @@ def test_anything_outside_the_folders_is_404(console_client: TestClient, path: s
     assert b"secret" not in body and b"SECRET" not in body
 
 
-def test_pages_json_lists_every_domain_page(console_client: TestClient, fake_node_modules: Path) -> None:
-    body = console_client.get("/console/pages.json").json()
-    modules = [p["module"] for p in body["pages"]]
-    assert {
-        "/console/pages/console/keys.js",
-        "/console/pages/events/events.js",
-        "/console/pages/events/overview.js",
-    } <= set(modules)
-    assert modules == sorted(modules)
-    assert all(
-        p["module"] == f"/console/pages/{p['domain']}/{p['module'].rsplit('/', 1)[1]}" for p in body["pages"]
-    )
-    assert body["i18n"]["events"] == "/console/pages/events/i18n.json"
-    assert body["vendor"] == {"echarts": ECHARTS}
-    # every listed module is actually served
-    for m in modules:
-        assert console_client.get(m).status_code == 200
+def test_every_domain_page_is_in_the_build() -> None:
+    """Each domain's console/index.js lists .vue files that exist; the build bundled a chunk for each."""
+    import re
 
-
-def test_pages_json_without_node_modules_says_so(console_client: TestClient, fake_node_modules: Path) -> None:
-    (fake_node_modules / "echarts" / "dist" / "echarts.esm.min.mjs").unlink()
-    assert console_client.get("/console/pages.json").json()["vendor"] == {"echarts": None}
-    assert console_client.get(ECHARTS).status_code == 404
-
-
-def test_discovery_rules(tmp_path: Path) -> None:
-    """Top-level *.js in <domain>/console/ are pages; other files, subfolders and odd names are not."""
-    pkg = tmp_path / "huoli"
-    (pkg / "shop" / "console" / "lib").mkdir(parents=True)
-    (pkg / "shop" / "console" / "b.js").write_text("")
-    (pkg / "shop" / "console" / "a-list.js").write_text("")
-    (pkg / "shop" / "console" / "i18n.json").write_text("{}")
-    (pkg / "shop" / "console" / "lib" / "helper.js").write_text("")  # importable, but not a page
-    (pkg / "shop" / "console" / ".draft.js").write_text("")
-    (pkg / "shop" / "console" / "notes.md").write_text("")
-    (pkg / "shop" / "console" / "x.js.bak").write_text("")
-    (pkg / "plain" / "console").mkdir(parents=True)
-    (pkg / "plain" / "console" / "page.js").write_text("")
-    (pkg / "nopages").mkdir()
-    out = service.manifest(tmp_path / "nm", package_dir=pkg, domains=["nopages", "plain", "shop"])
-    assert out == {
-        "pages": [
-            {"domain": "plain", "module": "/console/pages/plain/page.js"},
-            {"domain": "shop", "module": "/console/pages/shop/a-list.js"},
-            {"domain": "shop", "module": "/console/pages/shop/b.js"},
-        ],
-        "i18n": {"shop": "/console/pages/shop/i18n.json"},
-        "vendor": {"echarts": None},
-    }
-
-
-def test_a_domain_page_may_import_its_own_helper_modules(console_client: TestClient, tmp_path: Path) -> None:
-    # page_file serves nested files of a domain's console folder (e.g. lib/helper.js) with the same checks
-    assert service.page_file("events", "overview.js") == (service.PACKAGE_DIR / "events/console/overview.js")
-    assert service.page_file("events", "lib/../overview.js") is None
-    assert service.page_file("events", "") is None
+    listed = 0
+    for index in sorted(service.PACKAGE_DIR.glob("*/console/index.js")):
+        for module in re.findall(r'import\("\./([A-Za-z0-9_]+)\.vue"\)', index.read_text()):
+            assert (index.parent / f"{module}.vue").is_file(), (index, module)
+            chunks = list((service.DEFAULT_DIST / "assets").glob(f"{module}-*.js"))
+            assert chunks, f"{module}.vue is not in console/dist: run make install"
+            listed += 1
+    assert listed >= 2
+    # no page is left as an old plain-JS module nobody loads
+    assert not [p for p in service.PACKAGE_DIR.glob("*/console/*.js") if p.name != "index.js"]
