@@ -9,7 +9,8 @@ import { defineConfig } from "vite";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
-const domains = path.join(repo, "src", "huoli");
+// Where the domains' console folders are: src/huoli, or (the demo walk's probe pages) another folder.
+const domains = process.env.HUOLI_CONSOLE_DOMAINS ? path.resolve(process.env.HUOLI_CONSOLE_DOMAINS) : path.join(repo, "src", "huoli");
 
 // Page files live outside this folder, where Node's lookup would not find console/node_modules: a bare
 // import from them ("vue", "element-plus") resolves as if the shell had written it.
@@ -42,14 +43,14 @@ function precompress(outDir) {
   };
 }
 
-const outDir = path.join(here, "dist");
+const outDir = process.env.HUOLI_CONSOLE_OUT ? path.resolve(process.env.HUOLI_CONSOLE_OUT) : path.join(here, "dist");
 
 export default defineConfig({
   root: here,
   base: "/console/",
   plugins: [pagesUseConsoleModules(), vue(), precompress(outDir)],
-  resolve: { alias: { "@console": path.join(here, "src") } },
-  server: { fs: { allow: [repo] } },
+  resolve: { alias: { "@console": path.join(here, "src"), "@domains": domains } },
+  server: { fs: { allow: [repo, domains] } },
   build: {
     outDir,
     emptyOutDir: true,

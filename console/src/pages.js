@@ -1,8 +1,9 @@
 // Every page the console has: each domain's src/huoli/<domain>/console/index.js lists its pages, and its
 // i18n.json holds its strings. Adding a page is a change in that one folder (see docs/console.md).
-const defs = import.meta.glob("../../src/huoli/*/console/index.js", { eager: true });
+// @domains is src/huoli (console/vite.config.mjs).
+const defs = import.meta.glob("@domains/*/console/index.js", { eager: true });
 // i18n.json and any <name>.i18n.json (a page's own strings) merge into the domain's dictionary.
-const dicts = import.meta.glob(["../../src/huoli/*/console/i18n.json", "../../src/huoli/*/console/*.i18n.json"],
+const dicts = import.meta.glob(["@domains/*/console/i18n.json", "@domains/*/console/*.i18n.json"],
   { eager: true, import: "default" });
 
 const domainOf = (path) => path.split("/").at(-3);

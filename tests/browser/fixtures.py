@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,10 +122,9 @@ def client_event(name: str, at: datetime, **fields: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.fixture
-def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    """huoli on a free port. Indirect parametrisation passes Settings overrides (e.g. console_dist)."""
-    overrides: dict[str, Any] = dict(getattr(request, "param", {}) or {})
+@contextmanager
+def serve_live(tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """huoli on a free port in a thread (SQLite + DuckDB under tmp_path), with Settings overrides."""
     settings = Settings(
         data_dir=tmp_path / "var",
         database_url=f"sqlite:///{tmp_path / 'huoli.db'}",
@@ -155,6 +155,15 @@ def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live
         server.should_exit = True
         thread.join(timeout=30)
         runtime.close()
+
+
+@pytest.fixture
+def live_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    """huoli on a free port. Indirect parametrisation passes Settings overrides (e.g. console_dist)."""
+    overrides: dict[str, Any] = dict(getattr(request, "param", {}) or {})
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    with serve_live(tmp_path, **overrides) as server:
+        yield server
 
 
 class ConsoleSession:
@@ -208,11 +217,15 @@ class ConsoleSession:
         # the input sits under the select's wrapper (placeholder, tags), which takes the click
         self.page.locator(".el-select__wrapper", has=self.page.locator(select)).click()
         dropdown = self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
-        dropdown.locator(".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")).first.click()
+        dropdown.locator(
+            ".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")
+        ).first.click()
 
     def confirm(self) -> None:
         """Accepts the open confirmation box (a destructive action asks first)."""
-        self.page.locator(".el-message-box .el-button--primary, .el-message-box .el-button--danger").last.click()
+        self.page.locator(
+            ".el-message-box .el-button--primary, .el-message-box .el-button--danger"
+        ).last.click()
 
     def shot(self, name: str) -> Path:
         self._shots += 1
