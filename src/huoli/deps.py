@@ -465,8 +465,15 @@ def page_params(
     cursor: Annotated[
         str | None, Query(max_length=512, description="next_cursor of the previous page; omit for the first")
     ] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            pattern=r"^-?[a-z][a-z0-9_]{0,40}$",
+            description="a sortable column of this list, `-` first for descending (lists say which)",
+        ),
+    ] = None,
 ) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor or None)
+    return PageParams(limit=limit, cursor=cursor or None, sort=sort or None)
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]

@@ -6,13 +6,17 @@ to clients: base64url of the last row's sort key, and the next page is the rows 
 pagination), so a page costs an index range scan however deep it is, and rows inserted meanwhile neither
 shift nor repeat the rows already seen. Offsets would do both. No `total`: a COUNT over a large table is not
 cheap, and no console page needs it.
+
+A list may let the client sort it: `sort=<name>` (ascending) or `sort=-<name>` over the columns it names in
+`sortable`; the list's own order then breaks ties, so rows stay in one total order and keyset pages still hold
+each row once. A cursor carries the sort it was made for: another sort's cursor is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -43,6 +47,7 @@ class Page(BaseModel, Generic[T]):
 class PageParams:
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+    sort: str | None = None  # "<name>" or "-<name>", one of the list's sortable columns
 
 
 @dataclass(frozen=True)
@@ -70,16 +75,22 @@ def _bad_cursor(reason: str) -> ValidationFailed:
     )
 
 
-def _encode(values: Sequence[Any]) -> str:
+def _encode(values: Sequence[Any], sort: str | None) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(orjson.dumps(plain)).decode().rstrip("=")
+    # a sorted list's cursor starts with its sort, so a cursor made for another order cannot be replayed
+    payload = [sort, *plain] if sort else plain
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: list[_Key]) -> list[Any]:
+def _decode(cursor: str, keys: list[_Key], sort: str | None) -> list[Any]:
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         raise _bad_cursor("not a cursor this list gave") from None
+    if sort is not None:
+        if not isinstance(raw, list) or not raw or raw[0] != sort:
+            raise _bad_cursor("not a cursor for this sort")
+        raw = raw[1:]
     if not isinstance(raw, list) or len(raw) != len(keys):
         raise _bad_cursor("not a cursor this list gave")
     values: list[Any] = []
@@ -124,18 +135,42 @@ def _after(keys: list[_Key], values: list[Any]) -> ColumnElement[bool]:
     return or_(false(), *clauses)
 
 
+def _sorted(
+    page: PageParams, order: Sequence[UnaryExpression[Any]], sortable: Mapping[str, Any] | None
+) -> list[UnaryExpression[Any]]:
+    if not page.sort:
+        return list(order)
+    name = page.sort.removeprefix("-")
+    if not sortable or name not in sortable:
+        allowed = ", ".join(sorted(sortable or {})) or "none"
+        message = f"this list sorts by: {allowed}"
+        raise ValidationFailed(message, details=[{"field": "sort", "message": message}])
+    column = sortable[name]
+    # keyset pages compare values: a NULL compares as unknown and would drop rows
+    if getattr(getattr(column, "expression", column), "nullable", False):
+        raise TypeError(f"sort column {name} must be NOT NULL")
+    return [column.desc() if page.sort.startswith("-") else column.asc(), *order]
+
+
 def paginate(
-    db: Session, stmt: Select[Any], page: PageParams, *, order: Sequence[UnaryExpression[Any]]
+    db: Session,
+    stmt: Select[Any],
+    page: PageParams,
+    *,
+    order: Sequence[UnaryExpression[Any]],
+    sortable: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], str | None]:
     """Run `stmt` (selecting one ORM entity) for one page ordered by `order`, which must be unique per row
-    (end it with the primary key). Returns the rows and the next page's cursor (None after the last row).
-    A cursor that this order did not produce answers 422 on the field `cursor`."""
+    (end it with the primary key). `sortable` names the NOT NULL columns a client may sort by first
+    (`page.sort`; unknown names answer 422 on `sort`). Returns the rows and the next page's cursor (None after
+    the last row). A cursor that this order did not produce answers 422 on the field `cursor`."""
+    order = _sorted(page, order, sortable)
     keys = _keys(order)
     if page.cursor is not None:
-        stmt = stmt.where(_after(keys, _decode(page.cursor, keys)))
+        stmt = stmt.where(_after(keys, _decode(page.cursor, keys, page.sort)))
     rows = list(db.scalars(stmt.order_by(*order).limit(page.limit + 1)))
     if len(rows) <= page.limit:
         return rows, None
     rows = rows[: page.limit]
     last = rows[-1]
-    return rows, _encode([getattr(last, k.attribute) for k in keys])
+    return rows, _encode([getattr(last, k.attribute) for k in keys], page.sort)

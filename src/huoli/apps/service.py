@@ -273,8 +273,11 @@ def list_keys(*, db: Session) -> list[ApiKey]:
 
 
 def keys_page(*, db: Session, page: PageParams) -> tuple[list[ApiKey], str | None]:
-    """One page of the app's keys, oldest first."""
-    return paginate(db, select(ApiKey), page, order=[ApiKey.created_at.asc(), ApiKey.id.asc()])
+    """One page of the app's keys, oldest first (or by name / role / created_at: `sort`)."""
+    sortable = {"name": ApiKey.name, "role": ApiKey.role, "created_at": ApiKey.created_at}
+    return paginate(
+        db, select(ApiKey), page, order=[ApiKey.created_at.asc(), ApiKey.id.asc()], sortable=sortable
+    )
 
 
 def revoke_key(*, db: Session, key_id: str, keep_an_owner: bool = False) -> ApiKey:

@@ -238,7 +238,14 @@ def list_experiments(*, db: Session) -> list[Experiment]:
 
 def experiments_page(*, db: Session, page: PageParams) -> tuple[list[Experiment], str | None]:
     """One page of the app's experiments, newest first (key, unique per app, orders equal times)."""
-    return paginate(db, select(Experiment), page, order=[Experiment.created_at.desc(), Experiment.key.asc()])
+    order = [Experiment.created_at.desc(), Experiment.key.asc()]
+    sortable = {
+        "key": Experiment.key,
+        "name": Experiment.name,
+        "status": Experiment.status,
+        "created_at": Experiment.created_at,
+    }
+    return paginate(db, select(Experiment), page, order=order, sortable=sortable)
 
 
 def delete_draft(*, db: Session, key: str) -> Experiment:

@@ -89,7 +89,8 @@ def list_flags(*, db: Session) -> list[Flag]:
 
 def flags_page(*, db: Session, page: PageParams) -> tuple[list[Flag], str | None]:
     """One page of the app's flags, by key (unique per app)."""
-    return paginate(db, select(Flag), page, order=[Flag.key.asc()])
+    sortable = {"key": Flag.key, "updated_at": Flag.updated_at}
+    return paginate(db, select(Flag), page, order=[Flag.key.asc()], sortable=sortable)
 
 
 def _changed(db: Session, flag: Flag, *, action: str, now: datetime, settings: Settings) -> None:

@@ -77,7 +77,12 @@ def set_template_active(db: Session, template_id: str, active: bool) -> CouponTe
 
 def templates_page(db: Session, page: PageParams) -> tuple[list[CouponTemplate], str | None]:
     """One page of the app's templates, in name order."""
-    return paginate(db, select(CouponTemplate), page, order=[CouponTemplate.id.asc()])
+    sortable = {
+        "id": CouponTemplate.id,
+        "name": CouponTemplate.name,
+        "kind": CouponTemplate.kind,
+    }
+    return paginate(db, select(CouponTemplate), page, order=[CouponTemplate.id.asc()], sortable=sortable)
 
 
 def claimable_templates(db: Session) -> list[CouponTemplate]:
