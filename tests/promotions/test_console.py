@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,51 +13,82 @@ from huoli.db import unit_of_work
 from huoli.promotions.models import Bargain, FlashItem, FlashReservation, Group
 
 
+def choose(console: ConsoleSession, select: str, option: str) -> None:
+    """choose(console, ) through the select's visible box: a non-filterable el-select keeps its input (which
+    carries the id) behind the shown value, so a click on the input itself never lands."""
+    console.page.locator(f".el-select__wrapper:has({select})").click()
+    dropdown = console.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
+    dropdown.locator(".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")).first.click()
+
+
 def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: LiveServer) -> None:
     page = console.page
     console.allow_console_error(r"status of 422")  # the threshold coupon without a threshold, on purpose
+    console.allow_console_error(r"status of 409")  # the same id twice, on purpose
     owner = live_server.keys["shop"]["owner"]
     page.locator("#nav a[data-page=promotions]").click()
     page.locator("#promo-overview table").wait_for()
+    console.wait_ready()
     assert page.locator(".page-title").inner_text() == "营销活动"
 
     page.locator("#cpn-id").fill("m100")
     page.locator("#cpn-name").fill("满100减20 <b>")
-    page.locator("#cpn-kind").select_option("threshold")
-    page.locator("#cpn-amount").fill("2000")
+    choose(console, "#cpn-kind", "满减券")
+    page.locator("#cpn-amount").fill("20")  # 元: the API gets 2000 fen
     page.locator("#cpn-total").fill("500")
     page.locator("#coupon-create button[type=submit]").click()
-    page.locator(".field-error[data-field=threshold_fen]").wait_for()  # 满X减Y needs X > Y: refused, shown
+    error = page.locator(".field-error[data-field=threshold_fen]")  # 满X减Y needs X > Y: refused, shown
+    error.wait_for()
+    assert "门槛须大于减免金额" in error.inner_text()  # the domain's own validator message, in Chinese
+    assert page.locator("#cpn-threshold").get_attribute("aria-invalid") == "true"
     assert live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"] == []
     console.shot("field-error")
 
-    page.locator("#cpn-threshold").fill("10000")
+    page.locator("#cpn-threshold").fill("100")
     page.locator("#coupon-create button[type=submit]").click()
-    row = page.locator("#promo-templates tr", has_text="满100减20 <b>")
+    row = page.locator("#promo-templates tbody tr", has_text="满100减20 <b>")
     row.wait_for()
-    assert "满 ¥100 减 ¥20" in row.inner_text() and "0 / 500" in row.inner_text()
+    assert "满 ¥100.00 减 ¥20.00" in row.inner_text() and "0 / 500" in row.inner_text()
     assert "满100元减20元" in row.inner_text()  # the generated rule text users see
+    assert "满减券" in row.inner_text() and "用户领取" in row.inner_text()  # codes as words
+    listed = live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"]
+    assert [(t["amount_fen"], t["threshold_fen"], t["total_limit"]) for t in listed] == [(2000, 10000, 500)]
     console.shot("created")
 
-    row.locator("button.toggle").click()
-    page.locator("#promo-templates tr", has_text="已暂停").wait_for()
+    page.locator("#cpn-id").fill("m100")  # the same id again: said at the id
+    page.locator("#cpn-name").fill("again")
+    page.locator("#coupon-create button[type=submit]").click()
+    page.locator(".field-error[data-field=id]", has_text="已被使用").wait_for()
+
+    row.locator("button.toggle").click()  # pausing a running coupon asks first
+    page.locator(".el-message-box", has_text="暂停").wait_for()
+    console.confirm()
+    page.locator("#promo-templates tbody tr", has_text="已暂停").wait_for()
     listed = live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"]
     assert [(t["id"], t["active"]) for t in listed] == [("m100", False)]
 
     page.locator("#check-run").click()  # the prefilled example rewards sharing
-    page.locator("#check-violations li").first.wait_for()
-    assert "claim_trigger" in page.locator("#check-violations").inner_text()
-    page.locator("#check-config").fill(
-        '{"id": "b", "name": "邀请3人砍价", "item_id": "cup", "price_fen": 3000, "floor_fen": 0, "helpers_needed": 3}'
-    )
-    page.locator("#check-kind").select_option("bargain")
+    violation = page.locator("#check-violations li[data-field=claim_trigger]")
+    violation.wait_for()
+    assert "发放方式" in violation.inner_text() and "分享" in violation.inner_text()
+    assert "claim_trigger" not in page.locator("#check-result").inner_text()  # field names in words
+    assert page.locator("#check-form .field-error[data-field=claim_trigger]").count() == 1
+    choose(console, "#check-kind", "砍价")
+    page.locator("#check-name").fill("邀请3人砍价")
+    page.locator("#check-item_id").fill("cup")
+    page.locator("#check-price_fen").fill("30")
+    page.locator("#check-floor_fen").fill("0")
+    page.locator("#check-helpers_needed").fill("3")
     page.locator("#check-run").click()
     page.locator("#check-rules").wait_for()
-    assert "邀请3位好友助力" in page.locator("#check-rules").inner_text()
+    assert "原价30元，邀请3位好友助力即可以0元购买" in page.locator("#check-rules").inner_text()
+    page.locator("#check-floor_fen").fill("40")  # a floor above the price: refused, in Chinese
+    page.locator("#check-run").click()
+    page.locator("#check-violations li", has_text="底价须低于原价").wait_for()
+    console.shot("checked")
 
     page.locator("#promo-run-jobs").click()
     page.get_by_text("任务已运行").wait_for()
-    console.shot("checked")
 
 
 def test_running_campaigns_with_live_figures_in_both_languages(
@@ -197,24 +229,26 @@ def test_running_campaigns_with_live_figures_in_both_languages(
     text = flash.inner_text()
     assert "2026-11-11 10:00 – 2026-11-11 12:00" in text  # the app's timezone, not UTC
     assert "¥999" in text and "¥1,234.56" in text  # 元 with separators
-    cells = {
-        c: flash.locator(f"td[data-col={c}]").inner_text() for c in ("sold", "reserved", "left", "total")
-    }
+    cells = {c: flash.locator(f"td.col-{c}").inner_text() for c in ("sold", "reserved", "left", "total")}
     assert cells == {"sold": "3", "reserved": "2", "left": "5", "total": "10"}
     group = page.locator("#promo-groups tbody tr", has_text="3人团 咖啡").inner_text()
-    assert "¥19.90 / ¥19.90 / ¥30" in group and "3 人" in group
+    assert "¥19.90 / ¥19.90 / ¥30.00" in group and "3 人" in group and "1 天" in group
     cols = {
-        c: page.locator(f"#promo-groups td[data-col={c}]").inner_text()
-        for c in ("open", "succeeded", "failed")
+        c: page.locator(f"#promo-groups td.col-{c}").inner_text() for c in ("open", "succeeded", "failed")
     }
     assert cols == {"open": "1", "succeeded": "2", "failed": "1"}
     bargain = page.locator("#promo-bargains tbody tr", has_text="砍价 杯子")
-    assert "¥50 → ¥1" in bargain.inner_text()
-    assert bargain.locator("td[data-col=in_progress]").inner_text() == "2"
+    assert "¥50.00 → ¥1.00" in bargain.inner_text()
+    assert bargain.locator("td.col-in_progress").inner_text() == "2"
     assert "首单支付" in page.locator("#promo-referrals tbody tr", has_text="邀请有礼").inner_text()
     assert "新人礼包" in page.locator("#promo-gift-packs").inner_text()
     dist = page.locator("#promo-distribution").inner_text()
-    assert "10%" in dist and "7 天" in dist and "¥1" in dist
+    assert "10%" in dist and "7 天" in dist and "¥1.00" in dist
+    assert page.locator("#promo-distribution dd[data-key=freeze]").inner_text() == "7 天"
+    kpis = page.locator("#promo-kpis").inner_text()
+    assert "秒杀已支付" in kpis and "已成团" in kpis  # headline figures
+    assert page.locator("#promo-kpis [data-stat=flash] .stat-value").inner_text() == "3"
+    assert page.locator("#promo-kpis [data-stat=groups] .stat-value").inner_text() == "2"
     assert "Asia/Shanghai" in page.locator("#promo-running").inner_text()
     assert "待支付 2" in page.locator("#promo-overview").inner_text()  # state names translated too
     assert "{n}" not in page.locator("#page-body").inner_text()  # every placeholder filled

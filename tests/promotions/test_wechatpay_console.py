@@ -1,7 +1,7 @@
 """The WeChat Pay merchant console page in Chromium, in Chinese and English: a bad PEM is refused next to its
 field and nothing is saved; a good merchant (private key from a file read in the browser, platform key pasted)
-shows ids, serials and fingerprints, never a secret; clearing goes back to none; other roles are told it is for
-owners only."""
+shows ids, serials and fingerprints, never a secret; clearing (after a confirmation) goes back to none; other
+roles are told it is for owners only."""
 
 from __future__ import annotations
 
@@ -131,11 +131,10 @@ def test_set_replace_and_clear_the_merchant(
     assert "6–32 digits" in page.locator("#wechatpay-form .field-error[data-field=mch_id]").inner_text()
     _shot(console, "wechatpay-en-configured")
 
-    clear = page.locator("#wechatpay-clear")
-    clear.click()
-    assert "Click again" in clear.inner_text()
+    page.locator("#wechatpay-clear").click()  # clearing asks first
+    page.locator(".el-message-box", has_text="cannot be undone").wait_for()
     assert all(r.method != "DELETE" for r in console.api_requests("/admin/promotions/wechatpay"))
-    clear.click()
+    console.confirm()
     page.locator("#wechatpay-source[data-source=none]").wait_for()
     assert _stored(live_server) == []
     assert page.locator("#wechatpay-clear").count() == 0
@@ -154,7 +153,7 @@ def test_other_roles_are_told_it_is_for_owners(
         session = open_console(keys[role])
         session.allow_console_error("403")
         session.page.locator("#nav a[data-page=wechatpay]").click()
-        session.page.locator("#wechatpay-forbidden").get_by_text("只有所有者（owner）").wait_for()
+        session.page.locator("#wechatpay-forbidden").get_by_text("只有所有者角色的密钥").wait_for()
         assert session.page.locator("#wechatpay-form").count() == 0
     session.page.locator("#lang-toggle").click()
     session.page.locator("#wechatpay-forbidden").get_by_text("Only an owner key").wait_for()

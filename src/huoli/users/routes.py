@@ -1,16 +1,25 @@
-"""Mini-program login and logout; an operator ends a user's sessions."""
+"""Mini-program login and logout; operators find members and end a user's sessions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import event
 
 from huoli.apps.schemas import Role
-from huoli.deps import MiniProgramAppDep, OperatorWorkDep, PresentedSessionDep, RuntimeDep, role_at_least
+from huoli.deps import (
+    AppDbDep,
+    MiniProgramAppDep,
+    OperatorWorkDep,
+    PageDep,
+    PresentedSessionDep,
+    RuntimeDep,
+    role_at_least,
+)
+from huoli.pagination import Page
 from huoli.users import flows, service
-from huoli.users.schemas import SessionsRevokedOut, WechatLoginIn, WechatLoginOut
+from huoli.users.schemas import SessionsRevokedOut, UserOut, WechatLoginIn, WechatLoginOut
 
 router = APIRouter(tags=["auth"])
 
@@ -30,6 +39,20 @@ def logout(runtime: RuntimeDep, app: MiniProgramAppDep, session: PresentedSessio
     HUOLI_REVOCATION_CACHE_TTL_S (401 revoked_token). Idempotent; an expired token needs nothing."""
     flows.logout(runtime, app, session)
     return Response(status_code=204)
+
+
+@router.get(
+    "/admin/users", response_model=Page[UserOut], tags=["admin"], dependencies=[role_at_least(Role.analyst)]
+)
+def list_users(
+    db: AppDbDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=128, description="user id or openid prefix")] = None,
+) -> Page[UserOut]:
+    """The app's mini-program members, newest first (first login), or those whose user id or openid starts
+    with `q`: how the console finds a member."""
+    rows, cursor = service.search(db, page, q.strip() if q else None)
+    return Page(items=[UserOut.model_validate(u, from_attributes=True) for u in rows], next_cursor=cursor)
 
 
 @router.post(

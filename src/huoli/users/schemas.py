@@ -1,4 +1,4 @@
-"""API shapes for mini-program login."""
+"""API shapes for mini-program login and the operators' list of members."""
 
 from __future__ import annotations
 
@@ -34,3 +34,12 @@ class SessionsRevokedOut(BaseModel):
         description="Session tokens issued up to this second are refused (401 revoked_token) by every process "
         "within HUOLI_REVOCATION_CACHE_TTL_S; the user logs in again."
     )
+
+
+class UserOut(BaseModel):
+    """A member as operators see them: the ids and login times, never the session key or unionid."""
+
+    id: str = Field(description="The pseudonymous user id written on events.")
+    openid: str = Field(description="The WeChat openid (how the merchant's own systems name the member).")
+    created_at: datetime = Field(description="First login.")
+    last_login_at: datetime

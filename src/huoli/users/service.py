@@ -7,7 +7,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
@@ -16,6 +16,7 @@ from huoli.auth.models import SessionRevocation
 from huoli.auth.service import issue_session_token
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound, Unauthorized, UpstreamUnavailable
+from huoli.pagination import PageParams, paginate
 from huoli.users.models import User, WxSessionKey
 from huoli.wechat.client import WeChatClient, WxSession
 from huoli.wechat.errors import WeChatError
@@ -127,6 +128,17 @@ def user_facts(db: Session, user_id: str) -> UserFacts | None:
     session's app, or None for an unknown one."""
     row = db.execute(select(User.openid, User.created_at).where(User.id == user_id)).first()
     return UserFacts(openid=row[0], created_at=row[1]) if row else None
+
+
+def search(db: Session, page: PageParams, q: str | None = None) -> tuple[list[User], str | None]:
+    """One page of the session's app's members, newest first: those whose user id or openid starts with `q`
+    (literally: `_` and `%` in an id match themselves), or all."""
+    stmt = select(User)
+    if q:
+        stmt = stmt.where(
+            or_(User.id.startswith(q, autoescape=True), User.openid.startswith(q, autoescape=True))
+        )
+    return paginate(db, stmt, page, order=[User.created_at.desc(), User.id.desc()])
 
 
 def revoke_sessions(*, db: Session, user_id: str, now: datetime, ttl: timedelta) -> SessionRevocation:
