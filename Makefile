@@ -9,7 +9,7 @@ PYPROJECT_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.runtime-$(PYPROJECT_HASH)
 STAMP := $(VENV)/.installed-$(PYPROJECT_HASH)
 
-.PHONY: console install install-runtime demo serve test test-py test-sdk lint services bench clean
+.PHONY: console docs-shots install install-runtime demo serve test test-py test-sdk lint services bench clean
 
 # The runtime: what `huoli` needs to serve, import and analyse (no test extras).
 $(RUNTIME_STAMP): pyproject.toml
@@ -86,6 +86,10 @@ test: install services lint test-sdk test-py
 bench: install services
 	$(PY) bench/run.py
 	for b in $$(ls bench/*.py | grep -v -e '/run.py' -e '/common.py' -e '/load_ingest.py' -e '/bench_generator.py'); do $(PY) $$b || exit 1; done
+
+# The console's screenshots in docs/console.md, from the demo walk (first screen of every page, zh and en).
+docs-shots: install services
+	HUOLI_DOCS_SHOTS=$(CURDIR)/docs/console $(PY) -m pytest -q tests/console/test_demo_walk.py -k every_console_page
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache console/node_modules console/dist examples/miniprogram/node_modules

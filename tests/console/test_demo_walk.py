@@ -328,6 +328,7 @@ def walk_console(
     only: Callable[[str], bool] = lambda _id: True,
     prepare: Callable[[Any], None] | None = None,
     phone: bool = True,
+    docs: Path | None = None,
 ) -> Walk:
     """Sign in, then open every page of the shell's nav in each language; returns the problems found."""
     walk = Walk()
@@ -372,6 +373,9 @@ def walk_console(
                     page.wait_for_timeout(100)
                 path = shots / f"{lang}-{n:02d}-{page_id}.png"
                 page.screenshot(path=str(path), full_page=True)
+                if docs is not None:
+                    # docs/console.md's picture of the page: its first screen, small enough to keep in git
+                    page.screenshot(path=str(docs / f"{page_id}-{lang}.jpg"), type="jpeg", quality=70)
                 walk.shots.append(path)
                 for e in watch.take():
                     walk.add(where, e)
@@ -454,7 +458,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.mark.timeout(280)
 def test_every_console_page_shows_the_demo(browser: Any, demo: Demo) -> None:
-    walk = walk_console(browser, demo.url, demo.keys["owner"], shots=SHOTS, empty_ok=EMPTY_OK)
+    # HUOLI_DOCS_SHOTS=docs/console refreshes the screenshots docs/console.md shows (make docs-shots)
+    docs = Path(os.environ["HUOLI_DOCS_SHOTS"]) if os.environ.get("HUOLI_DOCS_SHOTS") else None
+    if docs is not None:
+        docs.mkdir(parents=True, exist_ok=True)
+    walk = walk_console(browser, demo.url, demo.keys["owner"], shots=SHOTS, empty_ok=EMPTY_OK, docs=docs)
     assert len(walk.pages) >= 10, f"the nav listed only {walk.pages}"
     assert len(walk.shots) == 3 * len(walk.pages)
 
