@@ -32,7 +32,7 @@ $(CONSOLE_STAMP): console/package-lock.json
 	cd console && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 	@touch $@
 
-CONSOLE_SOURCES := console/index.html console/vite.config.mjs $(shell find console/src src/huoli -path '*/console/*' -type f \( -name '*.vue' -o -name '*.js' -o -name '*.json' -o -name '*.css' \) 2>/dev/null)
+CONSOLE_SOURCES := console/index.html console/vite.config.mjs $(shell find console/src -type f 2>/dev/null) $(shell find src/huoli -path '*/console/*' -type f \( -name '*.vue' -o -name '*.js' -o -name '*.json' -o -name '*.css' \) 2>/dev/null)
 CONSOLE_BUILD := console/dist/index.html
 $(CONSOLE_BUILD): $(CONSOLE_STAMP) $(CONSOLE_SOURCES)
 	cd console && npx vite build --logLevel warn
