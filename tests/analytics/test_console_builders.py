@@ -235,6 +235,7 @@ def test_funnel_field_errors(shop: ConsoleSession) -> None:
     assert "no_such_event" in err.inner_text()
     assert steps.nth(1).locator(".f-event input").get_attribute("aria-invalid") == "true"
     assert page.locator("#page-body .builder").get_attribute("data-loaded") == "error"
+    assert page.locator("#page-body .builder .results.stale").count() == 1  # the last result, faded
     c.shot("funnel-unknown-event")
 
     # a whole-request rule (exclusion steps out of order) lands next to the exclusion's input
@@ -376,6 +377,24 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     assert page.locator("#p-form input[name=anchor]").input_value() == "pages/cart/cart"
     assert _shown(c, "#p-direction") == "Before"
     c.shot("paths-english")
+
+
+def test_builders_at_phone_width(shop: ConsoleSession) -> None:
+    """At 390 px the forms stack and the tables scroll inside themselves: nothing makes the page wider."""
+    c, page = shop, shop.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for lang in ("zh", "en"):
+        if lang == "en":
+            page.locator("#lang-toggle").click()
+        for hash_ in ("#/retention", "#/funnel", "#/paths"):
+            _open(c, hash_)
+            wide = page.evaluate(
+                """() => [document.documentElement.scrollWidth, window.innerWidth,
+                    ...[...document.querySelectorAll('#page-body .card, #page-body .stat-card')]
+                        .map((el) => Math.ceil(el.getBoundingClientRect().right))]"""
+            )
+            assert max(wide[0], *wide[2:]) <= wide[1], f"{hash_} ({lang}) wider than the screen: {wide}"
+            c.shot(f"{lang}-{hash_[2:]}-phone")
 
 
 def test_vocabulary(live_server: LiveServer) -> None:
