@@ -233,6 +233,7 @@ def test_funnel_field_errors(shop: ConsoleSession) -> None:
     err = page.locator(".field-error[data-field='steps.1.event']")
     err.wait_for()
     assert "no_such_event" in err.inner_text()
+    assert "未知事件" in err.inner_text()  # the API's English, said in the operator's language
     assert steps.nth(1).locator(".f-event input").get_attribute("aria-invalid") == "true"
     assert page.locator("#page-body .builder").get_attribute("data-loaded") == "error"
     assert page.locator("#page-body .builder .results.stale").count() == 1  # the last result, faded
@@ -255,6 +256,15 @@ def test_funnel_field_errors(shop: ConsoleSession) -> None:
     page.locator("#f-run").click()
     page.locator(".field-error[data-field='window_seconds']").wait_for()
     c.shot("funnel-window-error")
+
+    # attribution to a given step without the step: a whole-request rule, next to the attribution step input
+    _type(c, "#f-window", "7")
+    _choose(c, "#f-attribution", "指定步骤")
+    page.locator("#f-run").click()
+    err = page.locator(".field-error[data-field='attribution_step']")
+    err.wait_for()
+    assert "1–4" in err.inner_text()
+    assert page.locator(".field-error[data-field='window_seconds']").count() == 0
 
 
 def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
