@@ -34,38 +34,63 @@ def test_dashboard(console: ConsoleSession, live_server: LiveServer) -> None:
     today = datetime.now(TZ).date()
     start = (today - timedelta(days=6)).isoformat()
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
-    assert page.locator("#dash-kpis [data-kpi='dash.newUsers'] .value").inner_text() == "3"
+    assert page.locator("#dash-kpis [data-stat='dash.newUsers'] .stat-value").inner_text() == "3"
     assert page.locator("#dash-activity-chart canvas").count() >= 1
     assert page.locator("#dash-funnel-chart canvas").count() >= 1
     assert page.locator("#dash-retention table tbody tr").count() >= 1
     # the heatmap: the weighted-mean row first, D0 of every (complete) cohort shaded
-    assert page.locator("#dash-retention tbody tr.ret-mean").count() == 1
-    assert page.locator("#dash-retention tbody td[data-col='c0'] .ret-cell[style]").count() >= 2
+    assert page.locator("#dash-retention-heatmap tbody tr:has(.ret-mean)").count() == 1
+    assert page.locator("#dash-retention-heatmap tbody tr").first.locator(".ret-mean").count() == 1
+    assert page.locator("#dash-retention-heatmap tbody td.col-period_0 .ret-cell[style]").count() >= 2
     assert page.locator("#dash-lifecycle-chart canvas").count() >= 1
     assert page.locator("#dash-channel-chart canvas").count() >= 1
     # one batch request for every figure
     assert len(console.api_requests("/admin/analytics/dashboard")) == 1
     console.shot("dashboard-7d")
-    page.locator("#range-compare").check()
+    page.locator("label.el-checkbox:has(#range-compare)").click()  # Element Plus hides the input itself
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
-    assert page.locator("#dash-kpis .kpi").count() == 8
+    assert page.locator("#dash-kpis .stat-card").count() == 8
     # the range with compare, then the previous range's batch (lifecycle, retention, interaction before it)
     assert len(console.api_requests("/admin/analytics/dashboard")) == 3
     console.shot("dashboard-compare")
+    # a phone: cards stack, tables scroll inside themselves, nothing widens the page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#dash-rates").scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    console.shot("dashboard-phone")
+
+
+# The option the page gave the chart (HChart's `option` prop), found through Vue's component tree from the
+# app's root: ECharts is bundled into the console, so no module of it can be imported from outside.
+CHART_OPTION_JS = """(sel) => {
+  const target = document.querySelector(sel);
+  const seen = new Set();
+  const find = (v) => {
+    if (!v || typeof v !== 'object' || seen.has(v)) return null;
+    seen.add(v);
+    const c = v.component;
+    if (c) {
+      const inside = v.el && target && (v.el === target || target.contains(v.el));
+      if (c.props && c.props.option && inside) return c.props.option;
+      const inner = find(c.subTree);
+      if (inner) return inner;
+    }
+    if (v.suspense) { const s = find(v.suspense.activeBranch); if (s) return s; }
+    for (const child of Array.isArray(v.children) ? v.children : []) { const f = find(child); if (f) return f; }
+    return null;
+  };
+  const opt = find(document.querySelector('#app')._vnode);
+  if (!opt || !target.querySelector('canvas')) return null;
+  return opt.series.map((s) => ({ name: s.name, type: s.type, dashed: (s.lineStyle || {}).type === 'dashed'
+    || (s.itemStyle || {}).borderType === 'dashed', data: s.data }));
+}"""
 
 
 def _chart_series(c: ConsoleSession, selector: str) -> list[dict[str, Any]]:
-    """The series ECharts holds for the chart in `selector` (the shell's own ECharts module)."""
-    series: list[dict[str, Any]] = c.page.evaluate(
-        """async (sel) => {
-            const manifest = await (await fetch('/console/pages.json')).json();
-            const echarts = await import(manifest.vendor.echarts);
-            const opt = echarts.getInstanceByDom(document.querySelector(sel)).getOption();
-            return opt.series.map((s) => ({ name: s.name, type: s.type, dashed: (s.lineStyle || {}).type === 'dashed'
-              || (s.itemStyle || {}).borderType === 'dashed', data: s.data }));
-        }""",
-        selector,
-    )
+    """The series of the chart in `selector`, once ECharts drew it (a canvas is there)."""
+    c.page.locator(f"{selector} canvas").first.wait_for()
+    series: list[dict[str, Any]] | None = c.page.evaluate(CHART_OPTION_JS, selector)
+    assert series is not None, f"{selector}: no chart option found"
     return series
 
 
@@ -98,14 +123,15 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
     console.wait_ready()
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
 
-    bounce = page.locator("#dash-kpis [data-kpi='dash.bounce'] .delta")
-    assert bounce.get_attribute("data-trend") == "down" and "good" in (bounce.get_attribute("class") or "")
+    bounce = page.locator("#dash-kpis [data-stat='dash.bounce'] .stat-delta")
+    bounce_class = bounce.get_attribute("class") or ""
+    assert "trend-down" in bounce_class and "good" in bounce_class
     assert bounce.inner_text().startswith("▼")
     assert bounce.evaluate("el => getComputedStyle(el).color") == "rgb(26, 127, 55)"  # green
-    new_users = page.locator("#dash-kpis [data-kpi='dash.newUsers'] .delta")  # 3 now against 5 before: red
-    assert new_users.get_attribute("data-trend") == "down" and "bad" in (
-        new_users.get_attribute("class") or ""
-    )
+    new_users = page.locator("#dash-kpis [data-stat='dash.newUsers'] .stat-delta")  # 3 now against 5 before
+    new_class = new_users.get_attribute("class") or ""
+    assert "trend-down" in new_class and "bad" in new_class
+    assert new_users.evaluate("el => getComputedStyle(el).color") == "rgb(207, 34, 46)"  # red
 
     for chart in (
         "#dash-activity-chart",
@@ -116,27 +142,28 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
         dashed = [s for s in _chart_series(console, chart) if s["dashed"]]
         assert dashed, f"{chart}: no previous-period series"
     activity = {s["name"]: s for s in _chart_series(console, "#dash-activity-chart")}
-    assert activity["DAU（上一周期）"]["dashed"] and not activity["DAU"]["dashed"]
-    assert len(activity["DAU（上一周期）"]["data"]) == 7
+    assert activity["日活 DAU（上一周期）"]["dashed"] and not activity["日活 DAU"]["dashed"]
+    assert len(activity["日活 DAU（上一周期）"]["data"]) == 7
     funnel = {s["name"]: s for s in _chart_series(console, "#dash-funnel-chart")}
     assert funnel["上一周期"]["data"][0] == 5 and funnel["本期"]["data"][0] == 3
 
-    head = page.locator("#dash-rates thead").inner_text()
+    head = page.locator("#dash-rates thead").first.inner_text()
     assert "上一周期" in head and "Δ" in head
     assert page.locator("#dash-rates tbody tr").count() == 9
     assert page.locator("#dash-retention-compare tbody tr").count() >= 1
-    assert "Δ" in page.locator("#dash-retention-compare thead").inner_text()
+    assert "Δ" in page.locator("#dash-retention-compare thead").first.inner_text()
     console.shot("dashboard-compare-zh")
 
     page.locator("#lang-toggle").click()
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
-    page.locator("#dash-rates thead", has_text="Previous period").wait_for()
-    assert "vs previous" in page.locator("#dash-kpis [data-kpi='dash.bounce']").inner_text()
+    page.locator("#dash-rates thead", has_text="Previous period").first.wait_for()
+    assert "vs previous" in page.locator("#dash-kpis [data-stat='dash.bounce']").inner_text()
     assert "DAU (previous)" in {s["name"] for s in _chart_series(console, "#dash-activity-chart")}
     console.shot("dashboard-compare-en")
 
-    page.locator("#range-compare").uncheck()  # compare off: no previous series, no Δ column
+    # compare off: no previous series, no Δ column
+    page.locator("label.el-checkbox:has(#range-compare)").click()
     page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
     assert not [s for s in _chart_series(console, "#dash-activity-chart") if s["dashed"]]
-    assert "Δ" not in page.locator("#dash-rates thead").inner_text()
+    assert "Δ" not in page.locator("#dash-rates thead").first.inner_text()
     assert page.locator("#dash-retention-compare").count() == 0

@@ -76,7 +76,7 @@ def _open(c: ConsoleSession, hash_: str) -> None:
 
 
 def _loaded(c: ConsoleSession) -> None:
-    c.page.locator(f"#page-body[data-loaded='{START}..{END}']").wait_for(timeout=60_000)
+    c.page.locator(f"#page-body .builder[data-loaded='{START}..{END}']").wait_for(timeout=60_000)
 
 
 def _cells(c: ConsoleSession, table: str) -> list[list[str]]:
@@ -84,18 +84,59 @@ def _cells(c: ConsoleSession, table: str) -> list[list[str]]:
     return [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
 
 
+# The option ECharts holds for the chart drawn inside `selector`: the console bundles ECharts, so the chart
+# is found through Vue's own tree (the app's root vnode, kept on its container) — vue-echarts exposes the
+# ECharts instance of each chart it drew.
+CHART_OPTION_JS = """(sel) => {
+    const box = document.querySelector(sel);
+    const found = [];
+    const walk = (v, depth) => {
+        if (!v || typeof v !== 'object' || depth > 400) return;
+        if (Array.isArray(v)) { for (const x of v) walk(x, depth + 1); return; }
+        const inst = v.component;
+        if (inst) {
+            const chart = inst.exposed && inst.exposed.chart;
+            const root = inst.exposed && inst.exposed.root;
+            if (chart && root && box && box.contains(root)) found.push(chart);
+            walk(inst.subTree, depth + 1);
+        }
+        if (v.suspense) walk(v.suspense.activeBranch, depth + 1);
+        if (Array.isArray(v.children)) walk(v.children, depth + 1);
+    };
+    walk(document.getElementById('app')._vnode, 0);
+    if (found.length !== 1) return {__found: found.length};
+    const opt = found[0].getOption();
+    return JSON.parse(JSON.stringify(opt, (k, v) => (typeof v === 'function' ? undefined : v)));
+}"""
+
+
 def _chart_option(c: ConsoleSession, selector: str) -> dict[str, Any]:
-    """The option ECharts holds for the chart drawn in `selector` (the shell's own ECharts module)."""
-    option: dict[str, Any] = c.page.evaluate(
-        """async (sel) => {
-            const manifest = await (await fetch('/console/pages.json')).json();
-            const echarts = await import(manifest.vendor.echarts);
-            const opt = echarts.getInstanceByDom(document.querySelector(sel)).getOption();
-            return JSON.parse(JSON.stringify(opt, (k, v) => (typeof v === 'function' ? undefined : v)));
-        }""",
-        selector,
-    )
+    """The option ECharts holds for the chart drawn in `selector` (after it was drawn)."""
+    c.page.locator(f"{selector} canvas").first.wait_for()
+    option: dict[str, Any] = c.page.evaluate(CHART_OPTION_JS, selector)
+    assert "__found" not in option, f"{option['__found']} charts under {selector}"
     return option
+
+
+def _type(c: ConsoleSession, selector: str, text: str) -> None:
+    """Types into an input; leaving it closes a picker's suggestions so they cover nothing the test clicks next."""
+    box = c.page.locator(selector)
+    box.fill(text)
+    box.blur()
+
+
+def _choose(c: ConsoleSession, select: str, option: str) -> None:
+    """console.choose on the select's box: the input that carries the id sits under the chosen label."""
+    c.choose(f".el-select:has({select})", option)
+
+
+def _shown(c: ConsoleSession, select: str) -> str:
+    """The option an Element Plus select shows as chosen (its input is `select`)."""
+    return (
+        c.page.locator(".el-select", has=c.page.locator(select))
+        .locator(".el-select__placeholder")
+        .inner_text()
+    )
 
 
 def _hash_query(url: str) -> dict[str, str]:
@@ -114,18 +155,18 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
     assert steps.count() == 4  # the default app_show → view_item → add_to_cart → order_paid
     steps.nth(3).locator(".f-remove").click()  # drop order_paid
     page.locator("#f-add-step").click()
-    steps.nth(3).locator(".f-event").fill("page_view")
-    steps.nth(3).locator(".f-field").fill("page")
-    steps.nth(3).locator(".f-value").fill("pages/index/index")
+    _type(c, "#f-steps .f-step:nth-child(4) .f-event input", "page_view")
+    _type(c, "#f-steps .f-step:nth-child(4) .f-field input", "page")
+    _type(c, "#f-steps .f-step:nth-child(4) .f-value input", "pages/index/index")
     steps.nth(3).locator(".f-up").click()
     steps.nth(2).locator(".f-up").click()  # page_view is now step 2
-    assert [steps.nth(i).locator(".f-event").input_value() for i in range(4)] == [
+    assert [steps.nth(i).locator(".f-event input").input_value() for i in range(4)] == [
         "app_show",
         "page_view",
         "view_item",
         "add_to_cart",
     ]
-    page.locator("#f-dropoff-step").select_option("3")
+    _choose(c, "#f-dropoff-step", "第 3 步 → 第 4 步")
     page.locator("#f-run").click()
     _loaded(c)
     c.shot("funnel")
@@ -148,7 +189,9 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
     drop = api["dropoff"]
     assert drop["users"] == 2
     assert f"{drop['users']}" in page.locator("#f-dropoff-count").inner_text()
-    assert _cells(c, "#f-dropoff") == [[n["next"], str(n["users"])] for n in drop["next"]]
+    said = {"(no further event)": "之后没有再发生事件"}  # the API's placeholder, as the page says it
+    went = [[said.get(n["next"], n["next"]), str(n["users"])] for n in drop["next"]]
+    assert _cells(c, "#f-dropoff") == went
     ttc = _chart_option(c, "#f-ttc-chart")
     assert ttc["series"][0]["data"] == [b["users"] for b in api["time_to_convert"]["buckets"]]
 
@@ -160,13 +203,15 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
     c.wait_ready()
     _loaded(c)
     assert _cells(c, "#f-table") == table_before
-    assert page.locator("#f-steps .f-step").nth(1).locator(".f-value").input_value() == "pages/index/index"
-    assert page.locator("#f-dropoff-step").input_value() == "3"
+    assert (
+        page.locator("#f-steps .f-step").nth(1).locator(".f-value input").input_value() == "pages/index/index"
+    )
+    assert _shown(c, "#f-dropoff-step") == "第 3 步 → 第 4 步"
     c.shot("funnel-reloaded")
 
     # breakdown by channel, attributed to the last step reached: one row per channel, as the API says
-    page.locator("#f-form input[name=breakdown]").fill("channel")
-    page.locator("#f-form select[name=attribution]").select_option("last_touch")
+    _type(c, "#f-form input[name=breakdown]", "channel")
+    _choose(c, "#f-attribution", "最后到达的步骤")
     page.locator("#f-run").click()
     _loaded(c)
     body = {"steps": spec_steps, "dropoff_step": 3, "breakdown": "channel", "attribution": "last_touch"}
@@ -183,32 +228,43 @@ def test_funnel_field_errors(shop: ConsoleSession) -> None:
     c.allow_console_error(r"status of 422")
     _open(c, "#/funnel")
     steps = page.locator("#f-steps .f-step")
-    steps.nth(1).locator(".f-event").fill("no_such_event")
+    _type(c, "#f-steps .f-step:nth-child(2) .f-event input", "no_such_event")
     page.locator("#f-run").click()
     err = page.locator(".field-error[data-field='steps.1.event']")
     err.wait_for()
     assert "no_such_event" in err.inner_text()
-    assert steps.nth(1).locator(".f-event").get_attribute("aria-invalid") == "true"
-    assert page.locator("#page-body").get_attribute("data-loaded") == "error"
+    assert "未知事件" in err.inner_text()  # the API's English, said in the operator's language
+    assert steps.nth(1).locator(".f-event input").get_attribute("aria-invalid") == "true"
+    assert page.locator("#page-body .builder").get_attribute("data-loaded") == "error"
+    assert page.locator("#page-body .builder .results.stale").count() == 1  # the last result, faded
     c.shot("funnel-unknown-event")
 
     # a whole-request rule (exclusion steps out of order) lands next to the exclusion's input
-    steps.nth(1).locator(".f-event").fill("view_item")
+    _type(c, "#f-steps .f-step:nth-child(2) .f-event input", "view_item")
     page.locator("#f-add-excl").click()
     excl = page.locator("#f-exclusions .f-excl").first
-    excl.locator("input[name='exclusions.0.event.event']").fill("page_view")
-    excl.locator("input[name='exclusions.0.from_step']").fill("3")
-    excl.locator("input[name='exclusions.0.to_step']").fill("2")
+    _type(c, "#f-exclusions input[name='exclusions.0.event.event']", "page_view")
+    _type(c, "#f-exclusions input[name='exclusions.0.from_step']", "3")
+    _type(c, "#f-exclusions input[name='exclusions.0.to_step']", "2")
     page.locator("#f-run").click()
     page.locator(".field-error[data-field='exclusions.0.from_step']").wait_for()
     assert page.locator(".field-error[data-field='steps.1.event']").count() == 0
 
     # a bad window: the pydantic bound, next to the window input
     excl.locator(".f-excl-remove").click()
-    page.locator("#f-window").fill("0")
+    _type(c, "#f-window", "0")
     page.locator("#f-run").click()
     page.locator(".field-error[data-field='window_seconds']").wait_for()
     c.shot("funnel-window-error")
+
+    # attribution to a given step without the step: a whole-request rule, next to the attribution step input
+    _type(c, "#f-window", "7")
+    _choose(c, "#f-attribution", "指定步骤")
+    page.locator("#f-run").click()
+    err = page.locator(".field-error[data-field='attribution_step']")
+    err.wait_for()
+    assert "1–4" in err.inner_text()
+    assert page.locator(".field-error[data-field='window_seconds']").count() == 0
 
 
 def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
@@ -228,8 +284,8 @@ def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> Non
     c.shot("retention")
 
     # breakdown by channel, on-or-after: one weighted-mean row per channel
-    page.locator("#ret-form select[name=criterion]").select_option("on_or_after")
-    page.locator("#ret-form input[name=breakdown]").fill("channel")
+    _choose(c, "#ret-criterion", "当期及以后")
+    _type(c, "#ret-form input[name=breakdown]", "channel")
     page.locator("#ret-run").click()
     _loaded(c)
     api = _api(
@@ -250,8 +306,8 @@ def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> Non
     c.shot("retention-by-channel")
 
     # the WeChat preset: its columns, and the link reproduces the view after a reload
-    page.locator("#ret-form select[name=preset]").select_option("wechat_new")
-    assert page.locator("#ret-form select[name=cohort]").is_disabled()
+    _choose(c, "#ret-preset", "微信新增留存")
+    assert page.locator("#ret-cohort").is_disabled()
     page.locator("#ret-run").click()
     _loaded(c)
     heads = page.locator("#ret-heatmap thead th").all_inner_texts()
@@ -260,7 +316,8 @@ def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> Non
     page.reload()
     c.wait_ready()
     _loaded(c)
-    assert page.locator("#ret-form select[name=preset]").input_value() == "wechat_new"
+    assert json.loads(_hash_query(page.url)["q"])["preset"] == "wechat_new"
+    assert _shown(c, "#ret-preset") == "微信新增留存"
     assert _cells(c, "#ret-heatmap") == before
 
 
@@ -268,8 +325,8 @@ def test_retention_bracket_error(shop: ConsoleSession) -> None:
     c, page = shop, shop.page
     c.allow_console_error(r"status of 422")
     _open(c, "#/retention")
-    page.locator("#ret-form select[name=criterion]").select_option("bracket")
-    page.locator("#ret-form input[name=brackets]").fill("8-2")
+    _choose(c, "#ret-criterion", "区间")
+    _type(c, "#ret-form input[name=brackets]", "8-2")
     page.locator("#ret-run").click()
     err = page.locator(".field-error[data-field='brackets']")
     err.wait_for()
@@ -279,8 +336,8 @@ def test_retention_bracket_error(shop: ConsoleSession) -> None:
 def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     c, page = shop, shop.page
     _open(c, "#/paths")
-    page.locator("#p-form input[name=anchor]").fill("pages/index/index")
-    page.locator("#p-form input[name=top]").fill("1")
+    _type(c, "#p-form input[name=anchor]", "pages/index/index")
+    _type(c, "#p-form input[name=top]", "1")
     page.locator("#p-run").click()
     _loaded(c)
     api = _api(
@@ -308,8 +365,8 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     c.shot("paths")
 
     # before the cart page: the path into it; the link reproduces it
-    page.locator("#p-form select[name=direction]").select_option("before")
-    page.locator("#p-form input[name=anchor]").fill("pages/cart/cart")
+    _choose(c, "#p-direction", "之前")
+    _type(c, "#p-form input[name=anchor]", "pages/cart/cart")
     page.locator("#p-run").click()
     _loaded(c)
     option = _chart_option(c, "#p-chart")
@@ -318,7 +375,7 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     c.wait_ready()
     _loaded(c)
     assert page.locator("#p-form input[name=anchor]").input_value() == "pages/cart/cart"
-    assert page.locator("#p-form select[name=direction]").input_value() == "before"
+    assert _shown(c, "#p-direction") == "之前"
     c.shot("paths-before-cart")
 
     # English: the same builder state, English labels
@@ -328,7 +385,26 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     assert page.locator("#p-run").inner_text() == "Run"
     assert page.locator(".page-title").inner_text() == "Paths"
     assert page.locator("#p-form input[name=anchor]").input_value() == "pages/cart/cart"
+    assert _shown(c, "#p-direction") == "Before"
     c.shot("paths-english")
+
+
+def test_builders_at_phone_width(shop: ConsoleSession) -> None:
+    """At 390 px the forms stack and the tables scroll inside themselves: nothing makes the page wider."""
+    c, page = shop, shop.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    for lang in ("zh", "en"):
+        if lang == "en":
+            page.locator("#lang-toggle").click()
+        for hash_ in ("#/retention", "#/funnel", "#/paths"):
+            _open(c, hash_)
+            wide = page.evaluate(
+                """() => [document.documentElement.scrollWidth, window.innerWidth,
+                    ...[...document.querySelectorAll('#page-body .card, #page-body .stat-card')]
+                        .map((el) => Math.ceil(el.getBoundingClientRect().right))]"""
+            )
+            assert max(wide[0], *wide[2:]) <= wide[1], f"{hash_} ({lang}) wider than the screen: {wide}"
+            c.shot(f"{lang}-{hash_[2:]}-phone")
 
 
 def test_vocabulary(live_server: LiveServer) -> None:

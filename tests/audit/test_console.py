@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.browser.fixtures import ConsoleSession, LiveServer
 
 
@@ -19,23 +21,52 @@ def test_audit_page_lists_actions_with_their_changes(
     assert live_server.api(owner, "POST", "/admin/loyalty/members/u-9/adjust", json=adjust).status_code == 200
     page = console.page
     page.locator("#nav a[data-page=audit]").click()
-    rows = page.locator("#audit-table table:not(.audit-changes) > tbody > tr")
+    console.wait_ready()
+    rows = page.locator("#audit-table .el-table__body > tbody > tr")
     rows.first.wait_for()
     assert rows.count() == 2
     first = rows.nth(0)
-    assert "/admin/loyalty/members/{user_id}/adjust" in first.inner_text()
-    assert "所有者" in first.inner_text() and "客诉补偿" in first.inner_text()
+    text = first.inner_text()
+    # the action by name (its route in the tooltip), who by role and key name, the request field by field
+    assert "调整会员积分" in text and "/admin/" not in text
+    assert first.locator("[title='POST /admin/loyalty/members/{user_id}/adjust']").count() == 1
+    assert "所有者" in text and "owner" in text  # the owner key's name
+    assert "note: 客诉补偿" in text and "用户: u-9" in text
     keys_row = rows.nth(1)
+    assert "新建 API 密钥" in keys_row.inner_text()
     keys_row.locator("summary").click()
-    assert "运营小王" in keys_row.locator("table.audit-changes").inner_text()
-    assert '"***"' in keys_row.locator("table.audit-changes").inner_text()  # the key's hash never shows
+    changes = keys_row.locator("table.audit-changes")
+    assert "新增" in changes.inner_text() and "运营小王" in changes.inner_text()
+    # the key's hash never shows: the server redacts it, the page says so
+    assert changes.locator("tr[data-field=secret_hash] td.after").inner_text() == "（已隐藏）"
     console.shot("audit-zh")
 
-    page.locator("#audit-action").fill("/keys")
+    console.choose("#audit-action", "新建 API 密钥")
     page.locator("#audit-filter button[type=submit]").click()
     rows.nth(1).wait_for(state="detached")  # the CSP allows no eval: wait on the locator, not a JS string
+    assert "新建 API 密钥" in rows.first.inner_text()
+    assert "action=POST+%2Fadmin%2Fkeys&" in console.api_requests("/admin/audit")[-1].url
+    assert "action=" in page.url  # the filter is in the address, for a link or a reload
+
+    page.locator("#audit-action").fill("nothing-like-this")
+    page.locator("#audit-action").press("Enter")
+    page.locator("#audit-filter button[type=submit]").click()
+    page.locator("#audit-table .empty").get_by_text("没有符合条件的操作记录").wait_for()
+
     page.locator("#lang-toggle").click()
     page.locator("#nav a[data-page=audit]").get_by_text("Audit trail").wait_for()
-    page.locator("#audit-table table:not(.audit-changes) > tbody > tr").first.wait_for()
     assert page.locator(".page-title").inner_text() == "Audit trail"
+    page.locator("#audit-filter").get_by_role("button", name="Clear").click()
+    page.locator("#audit-table .el-table__body > tbody > tr").nth(1).wait_for()
+    assert "Adjust a member's points" in page.locator("#audit-table").inner_text()
     console.shot("audit-en")
+
+
+def test_audit_page_says_analysts_may_not_read_it(
+    live_server: LiveServer, open_console: Callable[..., ConsoleSession]
+) -> None:
+    keys = live_server.make_app("shop", "小店")
+    analyst = open_console(keys["analyst"])
+    analyst.page.locator("#nav a[data-page=audit]").click()
+    analyst.page.locator("#audit-forbidden").get_by_text("只有运营或所有者").wait_for()
+    assert not analyst.api_requests("/admin/audit")

@@ -35,6 +35,7 @@ def test_backups_page_backs_up_now_verifies_and_explains_restore(
     page.locator("#backup-settings dl").wait_for()
     assert "还没有备份" in page.locator("#backups-table").inner_text()
     settings = page.locator("#backup-settings").inner_text()
+    assert "每天 03:00" in settings and "最新 7 份" in settings
     assert "0 3 * * *" in settings and "Asia/Shanghai" in settings and "7" in settings
     assert "huoli backup restore" in page.locator("#backup-restore").inner_text()
     assert "var/backups/<备份名> --data-dir" in page.locator("#backup-restore-cmd").inner_text()
@@ -54,6 +55,8 @@ def test_backups_page_backs_up_now_verifies_and_explains_restore(
     row.locator(f"button[data-verify='{name}']").click()
     page.locator("#backup-result").get_by_text("校验失败").wait_for()
     page.locator("#backups-table [data-verified=bad]").wait_for()
+    # the server's problem list, in Chinese: which file, its size against the manifest's
+    assert "大小为 7 字节" in page.locator("#backup-result").inner_text()
     shot(console, "zh")
 
     page.locator("#lang-toggle").click()
@@ -62,6 +65,7 @@ def test_backups_page_backs_up_now_verifies_and_explains_restore(
     assert page.locator(".page-title").inner_text() == "Backups"
     assert "Back up now" in page.locator("#backup-now").inner_text()
     assert "damaged" in page.locator("#backups-table").inner_text()
+    assert "Daily at 03:00" in page.locator("#backup-settings").inner_text()
     assert "How to restore" in page.locator("#backup-restore").inner_text()
     shot(console, "en")
     console.check()
@@ -76,6 +80,7 @@ def test_operators_see_the_list_but_cannot_back_up(
     page.locator("#nav a[data-page=backups]").click()
     page.locator("#backup-settings dl").wait_for()
     assert page.locator("#backup-now").is_disabled()
+    assert "只有所有者" in page.locator("#backup-owner-only").inner_text()
     assert "未开启" in page.locator("#backup-settings").inner_text()
     shot(console, "operator-zh")
     console.check()

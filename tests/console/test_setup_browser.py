@@ -33,7 +33,10 @@ TEXT = {
         "secret_unset": "未设置",
         "confirm_error": "请输入应用 ID（shop）以确认",
         "rotate_warn": "旧密钥立即失效",
-        "last_owner": "唯一有效的 owner 密钥",
+        "last_owner": "唯一有效的所有者密钥",
+        "analyst": "分析师（只读）",
+        "new_app": "＋ 新建应用",
+        "revoke_ask": "吊销密钥「owner」？",
         "checklist": "首次接入清单",
         "all_done": "全部完成",
         "copied": "已复制",
@@ -49,6 +52,9 @@ TEXT = {
         "confirm_error": "type the app id (shop) to confirm",
         "rotate_warn": "ends the old secret at once",
         "last_owner": "last owner key",
+        "analyst": "Analyst (read only)",
+        "new_app": "+ Create an app",
+        "revoke_ask": "Revoke the key “owner”?",
         "checklist": "Setup checklist",
         "all_done": "all done",
         "copied": "Copied",
@@ -101,7 +107,10 @@ def test_setup_from_the_console(lang: str, live_server: LiveServer, open_console
     page.locator("#first-run button[type=submit]").click()
     page.locator(".field-error[data-field=id]").get_by_text(text["id_error"]).wait_for()
     assert page.locator(".field-error[data-field=name]").inner_text() == text["name_error"]
-    assert page.evaluate("document.querySelector('#first-run-id').nextElementSibling.dataset.field") == "id"
+    # under its own input, which says it is invalid
+    id_field = page.locator(".hfield", has=page.locator("#first-run-id"))
+    assert id_field.locator(".field-error[data-field=id]").count() == 1
+    assert page.locator("#first-run-id").get_attribute("aria-invalid") == "true"
     c.shot("first-run-field-errors")
     page.locator("#first-run-id").fill("shop")
     page.locator("#first-run-name").fill("小店")
@@ -172,10 +181,12 @@ def test_setup_from_the_console(lang: str, live_server: LiveServer, open_console
     mine = page.locator("#keys-table tr", has_text=text["in_use"])
     mine.wait_for()
     mine.locator("button.revoke").click()
-    mine.locator("button.revoke").click()
-    page.locator(".toast-error", has_text=text["last_owner"]).wait_for()
+    page.locator(".el-message-box").get_by_text(text["revoke_ask"]).wait_for()
+    c.confirm()
+    page.locator(".el-message--error", has_text=text["last_owner"]).wait_for()
+    assert live_server.api(owner_key, "GET", "/admin/app").status_code == 200
     page.locator("#key-name").fill("BI")
-    page.locator("#key-role").select_option("analyst")
+    c.choose(".el-select:has(#key-role)", text["analyst"])
     page.locator("#key-create button[type=submit]").click()
     analyst_key = page.locator("#key-secret").inner_text()
     assert live_server.api(analyst_key, "GET", "/admin/app").json()["role"] == "analyst"
@@ -205,7 +216,7 @@ def test_setup_from_the_console(lang: str, live_server: LiveServer, open_console
     c.shot("checklist-done")
 
     # 7. A second app, by this owner: its owner key once, then switch to it.
-    page.locator("#app-switcher").select_option("__new")
+    c.choose(".el-select:has(#app-switcher)", text["new_app"])
     page.locator("#page-root[data-page=app-new][data-state=ready]").wait_for()
     page.locator("#new-app-id").fill("shop")
     page.locator("#new-app-name").fill("奥莱店")

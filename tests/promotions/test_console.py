@@ -84,7 +84,8 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
     assert "原价30元，邀请3位好友助力即可以0元购买" in page.locator("#check-rules").inner_text()
     page.locator("#check-floor_fen").fill("40")  # a floor above the price: refused, in Chinese
     page.locator("#check-run").click()
-    page.locator("#check-violations li", has_text="底价须低于原价").wait_for()
+    page.locator("#check-violations li[data-field=floor_fen]", has_text="底价须低于原价").wait_for()
+    assert "底价" in page.locator("#check-form .field-error[data-field=floor_fen]").inner_text()
     console.shot("checked")
 
     page.locator("#promo-run-jobs").click()

@@ -143,6 +143,10 @@ def test_set_replace_and_clear_the_merchant(
     page.locator("#lang-toggle").click()
     page.locator("#wechatpay-source[data-source=none]").wait_for()
     assert "未配置" in page.locator("#wechatpay-facts").inner_text()
+    # the refusals still on the form are said again in Chinese
+    assert (
+        page.locator("#wechatpay-form .field-error[data-field=mch_id]").inner_text() == "商户号为 6–32 位数字"
+    )
 
 
 def test_other_roles_are_told_it_is_for_owners(

@@ -1,3 +1,5 @@
+import { watch } from "vue";
+
 // How the promotions pages say amounts, counts, spans and the API's codes, in the operator's language.
 export function promoFormat(ctx) {
   const { t } = ctx;
@@ -31,4 +33,42 @@ export function promoFormat(ctx) {
     return t("tpl.validWindow", { from: when(tpl.valid_from), until: when(tpl.valid_until) });
   }
   return { label, money, n, days, people, span, when, zhe, couponValue, validity };
+}
+
+// A refusal of the whole configuration (pydantic's model validators give no field) names its fields in the
+// message ("floor_fen must be below price_fen"): the first one the form has is where it shows.
+export function fieldOf(message, fields) {
+  for (const word of String(message ?? "").match(/[a-z][a-z0-9]*(?:_[a-z0-9]+)+/g) || []) {
+    if (fields.includes(word)) return word;
+  }
+  return "";
+}
+
+// The API's details with a field for each refusal that names one; the others stay for the form's top.
+export function placeErrors(err, fields) {
+  if (Array.isArray(err?.details)) {
+    err.details = err.details.map((d) => (d?.field ? d : { ...d, field: fieldOf(d?.message, fields) }));
+  }
+  return err;
+}
+
+// useForm shows messages translated once; after a language switch, the last refusal is shown again, prepared
+// afresh from what the API said. `prepare(err)` → [err for form.show, its known fields].
+export function keepRefusal(ctx, form, prepare) {
+  let last = null; // {err, details}
+  watch(() => ctx.lang, () => {
+    if (last && (form.top.value || Object.keys(form.errors).length)) form.show(...prepare(copy(last)));
+  });
+  const copy = ({ err, details }) => Object.assign(Object.create(Object.getPrototypeOf(err)), err, { details });
+  return {
+    // In the submit function's catch: remembers err and returns it prepared, to throw.
+    failed(err) {
+      last = { err, details: err?.details };
+      const [prepared] = prepare(copy(last));
+      return prepared;
+    },
+    forget() {
+      last = null;
+    },
+  };
 }

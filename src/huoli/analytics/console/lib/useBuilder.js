@@ -5,7 +5,9 @@ import { reactive, ref, shallowRef } from "vue";
 import { useForm, useLoad } from "@console/blocks.js";
 import { placeErrors, runMetric, specFromParams } from "./builder.js";
 
-export function useBuilder(ctx, { metric, defaults, body, fields }) {
+// `messages`: {field: i18n key} for API messages about a field that read better said the form's way
+// (the window is typed in days, the API counts seconds).
+export function useBuilder(ctx, { metric, defaults, body, fields, messages = {} }) {
   const form = useForm(ctx.t);
   const spec = reactive(specFromParams(ctx.params, defaults) || structuredClone(defaults));
   const response = shallowRef(null); // {result, elapsed_ms}
@@ -21,7 +23,10 @@ export function useBuilder(ctx, { metric, defaults, body, fields }) {
       try {
         return await runMetric(ctx, metric, body(current));
       } catch (err) {
-        if (err instanceof ctx.ApiError && err.status === 422) throw placeErrors(err, fields(current), ctx.t);
+        if (err instanceof ctx.ApiError && err.status === 422) {
+          placeErrors(err, fields(current), ctx.t);
+          for (const d of err.details) if (messages[d.field]) d.message = ctx.t(messages[d.field]);
+        }
         throw err;
       }
     }, fields(current));
