@@ -138,26 +138,26 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
 
     page.reload()
     console.wait_ready()
-    page.locator(f"[data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
-    assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "5"
+    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
+    assert page.locator("#overview-kpis .stat-value").first.inner_text() == "5"
     # the chart is a real ECharts canvas, one bar per day
     assert page.locator("#overview-chart canvas").count() >= 1
     console.shot("7-days")
 
     mark = len(console.requests)
     page.locator("#range .preset[data-days='30']").click()
-    page.locator(f"[data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
+    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
     path, params = hash_params(page.url)
     assert (path, params) == ("/overview", {"start": days_ago(29), "end": local_today()})
-    assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "9"
+    assert page.locator("#overview-kpis .stat-value").first.inner_text() == "9"
     refetched = [r for r in console.requests[mark:] if "/admin/events/summary" in r.url]
     assert len(refetched) == 1 + 30  # the whole range, then one call per local day
     assert any(f"start={days_ago(29)}T00%3A00%3A00%2B08%3A00" in r.url for r in refetched)
     assert page.locator("#range .preset[data-days='30']").get_attribute("aria-pressed") == "true"
     console.shot("30-days")
 
-    page.locator("#range-compare").check()
-    page.locator(f"[data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
+    page.locator("label.el-checkbox:has(#range-compare)").click()  # Element Plus hides the input itself
+    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
     assert hash_params(page.url)[1]["compare"] == "1"
     assert "上一周期" in page.locator("#overview-table thead").inner_text()
     console.shot("compare")
@@ -166,15 +166,15 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     page.locator("#range-start").fill(days_ago(6))
     page.locator("#range-end").fill(days_ago(4))
     page.locator("#range-end").press("Enter")
-    page.locator(f"[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
-    assert page.locator("#overview-kpis .kpi .value").first.inner_text() == "2"
+    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    assert page.locator("#overview-kpis .stat-value").first.inner_text() == "2"
 
     # the range travels with navigation and survives a reload
     page.locator("#nav a[data-page=events]").click()
     console.wait_ready()
     assert hash_params(page.url)[1]["start"] == days_ago(6)
     page.go_back()
-    page.locator(f"[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
 
 
 def test_events_page_lists_and_filters(console: ConsoleSession, live_server: LiveServer) -> None:
