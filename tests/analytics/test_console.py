@@ -30,10 +30,11 @@ def test_dashboard(console: ConsoleSession, live_server: LiveServer) -> None:
         ]
     live_server.post_events("shop", events)
     console.goto("#/dashboard")
-    console.wait_ready()
+    # a cold dashboard on a busy machine takes longer than wait_ready()'s default
+    page.locator("#page-root[data-state=ready]").wait_for(timeout=120_000)
     today = datetime.now(TZ).date()
     start = (today - timedelta(days=6)).isoformat()
-    page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
     assert page.locator("#dash-kpis [data-stat='dash.newUsers'] .stat-value").inner_text() == "3"
     assert page.locator("#dash-activity-chart canvas").count() >= 1
     assert page.locator("#dash-funnel-chart canvas").count() >= 1
@@ -48,7 +49,7 @@ def test_dashboard(console: ConsoleSession, live_server: LiveServer) -> None:
     assert len(console.api_requests("/admin/analytics/dashboard")) == 1
     console.shot("dashboard-7d")
     page.locator("label.el-checkbox:has(#range-compare)").click()  # Element Plus hides the input itself
-    page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
     assert page.locator("#dash-kpis .stat-card").count() == 8
     # the range with compare, then the previous range's batch (lifecycle, retention, interaction before it)
     assert len(console.api_requests("/admin/analytics/dashboard")) == 3
@@ -120,8 +121,9 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
     today = datetime.now(TZ).date()
     start = (today - timedelta(days=6)).isoformat()
     console.goto(f"#/dashboard?start={start}&end={today.isoformat()}&compare=1")
-    console.wait_ready()
-    page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
+    # a cold dashboard on a busy machine takes longer than wait_ready()'s default
+    page.locator("#page-root[data-state=ready]").wait_for(timeout=120_000)
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
 
     bounce = page.locator("#dash-kpis [data-stat='dash.bounce'] .stat-delta")
     bounce_class = bounce.get_attribute("class") or ""
@@ -155,7 +157,7 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
     console.shot("dashboard-compare-zh")
 
     page.locator("#lang-toggle").click()
-    page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}+compare']").wait_for(timeout=120_000)
     page.locator("#dash-rates thead", has_text="Previous period").first.wait_for()
     assert "vs previous" in page.locator("#dash-kpis [data-stat='dash.bounce']").inner_text()
     assert "DAU (previous)" in {s["name"] for s in _chart_series(console, "#dash-activity-chart")}
@@ -163,7 +165,7 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
 
     # compare off: no previous series, no Δ column
     page.locator("label.el-checkbox:has(#range-compare)").click()
-    page.locator(f"#page-body[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
     assert not [s for s in _chart_series(console, "#dash-activity-chart") if s["dashed"]]
     assert "Δ" not in page.locator("#dash-rates thead").first.inner_text()
     assert page.locator("#dash-retention-compare").count() == 0

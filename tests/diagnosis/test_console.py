@@ -5,6 +5,7 @@ errors (checked by the console fixture)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     page.set_default_timeout(60_000)  # the diagnosis runs ~20 analytics queries; CI machines are shared
     console.goto("#/diagnosis")
     console.wait_ready()
-    page.locator(f"#page-body[data-loaded='{yesterday.isoformat()}']").wait_for(timeout=240_000)
+    page.locator(f"#diag[data-loaded='{yesterday.isoformat()}']").wait_for(timeout=240_000)
     assert page.locator("#nav a[data-page=diagnosis]").count() == 1
     findings = page.locator("#diag-findings .finding")
     ids = {findings.nth(i).get_attribute("data-id") for i in range(findings.count())}
@@ -32,7 +33,11 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     assert card.locator("li[data-playbook=loyalty_tasks]").count() == 1
     # Words and percentages, not codes and fractions: severity 严重, rate 0.0%, "p < 0.001" (never "p = 0").
     assert page.locator("section[data-severity=high] > h2").first.inner_text() == "严重"
-    assert "当前: 0.0%" in card.locator(".values").inner_text()
+    assert card.locator(".values dd[data-k=current]").inner_text() == "0.0%"
+    assert "当前" in card.locator(".values").inner_text()
+    # Headline counts: the checks run and the findings by severity.
+    high = page.locator("#diag-kpis .stat-card[data-stat=high] .stat-value").inner_text()
+    assert int(high) == page.locator("section[data-severity=high] .finding").count() >= 1
     evidence = card.locator(".evidence").inner_text()
     assert "p < 0.001" in evidence and "p = 0 " not in evidence, evidence
     # A playbook links to the console page that acts on it, by the page's name; none shows an API path.
@@ -85,14 +90,23 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     card = page.locator(".finding[data-id='interaction.comment_rate']")
     assert card.locator("li[data-playbook=loyalty_tasks] a").inner_text() == "Loyalty rules"
     assert "exact binomial test" in card.locator(".evidence").inner_text()
+    # The open drill-down follows the language too: no Chinese left in its heading or table head.
+    drill = page.locator("#diag-drill")
+    assert drill.get_attribute("data-finding") == "churn.new_users"
+    for part in (drill.locator("h4"), drill.locator("table thead").first, page.locator("#diag-form")):
+        assert not re.search(r"[\u4e00-\u9fff]", part.inner_text()), part.inner_text()
     console.shot("findings-en")
     page.locator("#lang-toggle").click()
     page.locator("#diag-verdict", has_text="发现").wait_for(timeout=240_000)
 
     # Re-running with an explicit end date reloads the findings for that day.
-    page.locator("#diag-form input[name=end]").fill(yesterday.isoformat())
+    earlier = (yesterday - dt.timedelta(days=1)).isoformat()
+    page.locator("#diag-form input[name=end]").fill(earlier)
+    page.locator("#diag-form input[name=end]").press("Enter")
     page.locator("#diag-form button[type=submit]").click()
-    page.locator(f"#page-body[data-loaded='{yesterday.isoformat()}']").wait_for(timeout=240_000)
+    page.locator(f"#diag[data-loaded='{earlier}']").wait_for(timeout=240_000)
+    assert f"asof={earlier}" in page.url
+    assert page.locator("#diag-drill").count() == 0
 
 
 def test_an_empty_app_reads_not_enough_data(
@@ -101,6 +115,7 @@ def test_an_empty_app_reads_not_enough_data(
     keys = live_server.make_app("fresh", "新店")
     console = open_console(keys["owner"])
     page = console.page
+    page.set_default_timeout(60_000)  # the page is ready once the diagnosis answered; CI machines are shared
     console.goto("#/diagnosis")
     console.wait_ready()
     page.locator("#diag-nodata").wait_for(timeout=120_000)

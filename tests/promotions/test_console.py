@@ -45,6 +45,9 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
     console.shot("field-error")
 
     page.locator("#cpn-threshold").fill("100")
+    page.locator("#cpn-preview").click()  # the rule text users will see, before creating
+    assert "满100元减20元" in page.locator("#cpn-preview-text").inner_text()
+    assert page.locator(".field-error").count() == 0
     page.locator("#coupon-create button[type=submit]").click()
     row = page.locator("#promo-templates tbody tr", has_text="满100减20 <b>")
     row.wait_for()
@@ -90,6 +93,50 @@ def test_create_pause_and_check_coupons(console: ConsoleSession, live_server: Li
 
     page.locator("#promo-run-jobs").click()
     page.get_by_text("任务已运行").wait_for()
+
+
+def test_a_percent_coupon_with_a_window_in_the_app_timezone(
+    console: ConsoleSession, live_server: LiveServer
+) -> None:
+    page = console.page
+    console.allow_console_error(r"status of 422")  # an id with a space, on purpose
+    owner = live_server.keys["shop"]["owner"]
+    page.locator("#nav a[data-page=promotions]").click()
+    console.wait_ready()
+    page.locator("#cpn-id").fill("p 85")
+    page.locator("#cpn-name").fill("85折券")
+    choose(console, "#cpn-kind", "折扣券")
+    page.locator("#cpn-percent").fill("15")
+    page.locator("#cpn-cap").fill("50")
+    page.get_by_text("固定时间段").click()
+    for picker, wall in (("#cpn-from", "2026-12-01 00:00"), ("#cpn-until", "2026-12-31 23:59")):
+        page.locator(picker).fill(wall)
+        page.locator(picker).press("Enter")
+        page.keyboard.press("Escape")
+    page.locator("#coupon-create button[type=submit]").click()
+    error = page.locator(".field-error[data-field=id]")
+    error.wait_for()
+    assert error.inner_text() == "编号为 1–64 位字母、数字、- 或 _"  # not the API's pattern
+    page.locator("#cpn-id").fill("p85")
+    page.locator("#coupon-create button[type=submit]").click()
+    row = page.locator("#promo-templates tbody tr", has_text="85折券")
+    row.wait_for()
+    assert "8.5 折（最多优惠 ¥50.00）" in row.inner_text()
+    assert "2026-12-01 00:00 至 2026-12-31 23:59" in row.inner_text()  # shown in the app's timezone
+    (tpl,) = live_server.api(owner, "GET", "/admin/promotions/coupon-templates").json()["items"]
+    # typed as Shanghai wall-clock time: 2026-12-01 00:00 +08:00 is 2026-11-30 16:00 UTC
+    assert datetime.fromisoformat(tpl["valid_from"]) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
+    assert (tpl["kind"], tpl["percent_off"], tpl["max_discount_fen"], tpl["valid_days"]) == (
+        "percent",
+        15,
+        5000,
+        None,
+    )
+    page.locator("#lang-toggle").click()
+    row = page.locator("#promo-templates tbody tr", has_text="85折券")
+    row.get_by_text("15% off (at most ¥50.00)").wait_for()
+    assert "2026-12-01 00:00 to 2026-12-31 23:59" in row.inner_text() and "Percent off" in row.inner_text()
+    console.shot("percent-window-en")
 
 
 def test_running_campaigns_with_live_figures_in_both_languages(
