@@ -138,7 +138,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
 
     page.reload()
     console.wait_ready()
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
+    page.locator(f"#page-body [data-loaded='{days_ago(6)}..{local_today()}']").wait_for()
     assert page.locator("#overview-kpis .stat-value").first.inner_text() == "5"
     # the chart is a real ECharts canvas, one bar per day
     assert page.locator("#overview-chart canvas").count() >= 1
@@ -146,7 +146,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
 
     mark = len(console.requests)
     page.locator("#range .preset[data-days='30']").click()
-    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
+    page.locator(f"#page-body [data-loaded='{days_ago(29)}..{local_today()}']").wait_for()
     path, params = hash_params(page.url)
     assert (path, params) == ("/overview", {"start": days_ago(29), "end": local_today()})
     assert page.locator("#overview-kpis .stat-value").first.inner_text() == "9"
@@ -157,7 +157,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     console.shot("30-days")
 
     page.locator("label.el-checkbox:has(#range-compare)").click()  # Element Plus hides the input itself
-    page.locator(f"#page-body[data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
+    page.locator(f"#page-body [data-loaded='{days_ago(29)}..{local_today()}+compare']").wait_for()
     assert hash_params(page.url)[1]["compare"] == "1"
     assert "上一周期" in page.locator("#overview-table thead").inner_text()
     console.shot("compare")
@@ -166,7 +166,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     page.locator("#range-start").fill(days_ago(6))
     page.locator("#range-end").fill(days_ago(4))
     page.locator("#range-end").press("Enter")
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    page.locator(f"#page-body [data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
     assert page.locator("#overview-kpis .stat-value").first.inner_text() == "2"
 
     # the range travels with navigation and survives a reload
@@ -174,7 +174,7 @@ def test_range_change_updates_hash_and_refetches(console: ConsoleSession, live_s
     console.wait_ready()
     assert hash_params(page.url)[1]["start"] == days_ago(6)
     page.go_back()
-    page.locator(f"#page-body[data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
+    page.locator(f"#page-body [data-loaded='{days_ago(6)}..{days_ago(4)}+compare']").wait_for()
 
 
 def test_events_page_lists_and_filters(console: ConsoleSession, live_server: LiveServer) -> None:
