@@ -30,15 +30,21 @@ def test_audit_page_lists_actions_with_their_changes(
     # the action by name (its route in the tooltip), who by role and key name, the request field by field
     assert "调整会员积分" in text and "/admin/" not in text
     assert first.locator("[title='POST /admin/loyalty/members/{user_id}/adjust']").count() == 1
-    assert "所有者" in text and "owner" in text  # the owner key's name
+    assert "所有者 · owner" in text  # the role and the owner key's name (its id in the tooltip)
     assert "note: 客诉补偿" in text and "用户: u-9" in text
     keys_row = rows.nth(1)
     assert "新建 API 密钥" in keys_row.inner_text()
-    keys_row.locator("summary").click()
-    changes = keys_row.locator("table.audit-changes")
-    assert "新增" in changes.inner_text() and "运营小王" in changes.inner_text()
+    keys_row.locator(".changes-open").click()
+    drawer = page.locator(".audit-drawer")
+    changes = drawer.locator("table.audit-changes")
+    changes.wait_for()
+    assert "新增 · api_keys" in drawer.inner_text() and "运营小王" in changes.inner_text()
     # the key's hash never shows: the server redacts it, the page says so
     assert changes.locator("tr[data-field=secret_hash] td.after").inner_text() == "（已隐藏）"
+    assert "POST /admin/keys" in drawer.locator(".facts").inner_text()
+    console.shot("audit-changes-zh")
+    page.keyboard.press("Escape")
+    drawer.wait_for(state="hidden")
     console.shot("audit-zh")
 
     console.choose("#audit-action", "新建 API 密钥")
@@ -70,3 +76,17 @@ def test_audit_page_says_analysts_may_not_read_it(
     analyst.page.locator("#nav a[data-page=audit]").click()
     analyst.page.locator("#audit-forbidden").get_by_text("只有运营或所有者").wait_for()
     assert not analyst.api_requests("/admin/audit")
+
+
+def test_audit_page_fits_a_phone(console: ConsoleSession, live_server: LiveServer) -> None:
+    owner = live_server.keys["shop"]["owner"]
+    adjust = {"points": 5, "key": "k-2", "note": "生日礼"}
+    assert live_server.api(owner, "POST", "/admin/loyalty/members/u-7/adjust", json=adjust).status_code == 200
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    console.goto("#/audit")
+    console.wait_ready()
+    page.locator("#audit-table .el-table__body tbody tr").first.wait_for()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways: {width}px"
+    console.shot("audit-phone")

@@ -66,6 +66,7 @@ def test_backups_page_backs_up_now_verifies_and_explains_restore(
     assert "Back up now" in page.locator("#backup-now").inner_text()
     assert "damaged" in page.locator("#backups-table").inner_text()
     assert "Daily at 03:00" in page.locator("#backup-settings").inner_text()
+    assert "7 bytes, the manifest says" in page.locator("#backup-result").inner_text()
     assert "How to restore" in page.locator("#backup-restore").inner_text()
     shot(console, "en")
     console.check()
@@ -84,3 +85,14 @@ def test_operators_see_the_list_but_cannot_back_up(
     assert "未开启" in page.locator("#backup-settings").inner_text()
     shot(console, "operator-zh")
     console.check()
+
+
+def test_backups_page_fits_a_phone(console: ConsoleSession) -> None:
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    console.goto("#/backups")
+    console.wait_ready()
+    page.locator("#backup-settings dl").first.wait_for()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways: {width}px"
+    console.shot("backups-phone")

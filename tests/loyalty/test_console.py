@@ -140,11 +140,6 @@ def test_member_birthday_shown_and_corrected(console: ConsoleSession, live_serve
     assert got == {"user_id": "u_bd", "birthday": "02-29", "birthday_locked": True}
 
 
-def _choose(c: ConsoleSession, select_id: str, option: str) -> None:
-    # the select's wrapper, not its input: the selected label drawn over the input takes the click
-    c.choose(f".el-select:has(#{select_id}) .el-select__wrapper", option)
-
-
 def _tab(c: ConsoleSession, section: str) -> None:
     c.page.locator(f"#rules-form .el-tabs__item [data-tab={section}]").click()
 
@@ -165,7 +160,7 @@ def test_rules_form_edits_every_section(console: ConsoleSession, live_server: Li
     field = page.locator("[name='points.points_per_yuan']")
     assert field.input_value() == "1"
     _number(c, "points.points_per_yuan", "3")
-    _choose(c, "rule-points-expiry", "次年年底")
+    c.choose("#rule-points-expiry", "次年年底")
     page.locator("[name='points.fen_per_point']").fill("0.05")
     _number(c, "points.max_order_ratio", "30")
     page.locator("#rules-actions .row-add").click()
@@ -174,14 +169,19 @@ def test_rules_form_edits_every_section(console: ConsoleSession, live_server: Li
     c.shot("rules-points")
 
     _tab(c, "checkin")
-    _choose(c, "rule-checkin-reset", "每周一重置")
+    c.choose("#rule-checkin-reset", "每周一重置")
     page.locator("#rules-streak_rewards .row-add").click()
     _number(c, "checkin.streak_rewards.2.day", "14")
     _number(c, "checkin.streak_rewards.2.reward.amount", "50")
+    # the day-7 coupon becomes a badge, typed (badges need not be defined first)
+    c.choose("#checkin-streak_rewards-0-reward-type", "勋章")
+    page.locator("#checkin-streak_rewards-0-reward-ref").fill("early_bird")
+    dropdown = page.locator(".el-select-dropdown:visible").last
+    dropdown.locator(".el-select-dropdown__item", has_text=re.compile("^early_bird$")).click()
     c.shot("rules-checkin")
 
     _tab(c, "tiers")
-    _choose(c, "rule-tiers-downgrade", "每次重算按成长值定级")
+    c.choose("#rule-tiers-downgrade", "每次重算按成长值定级")
     page.locator("[name='tiers.levels.1.name']").fill("白银")
     _number(c, "tiers.levels.1.discount_rate", "9.5")  # 9.5 折
     c.shot("rules-tiers")
@@ -199,6 +199,10 @@ def test_rules_form_edits_every_section(console: ConsoleSession, live_server: Li
     assert points["actions"]["photo_review"] == {"points": 15, "daily_cap": None}
     assert points["actions"]["review"] == {"points": 10, "daily_cap": 30}  # untouched rows kept
     assert rules["checkin"]["reset"] == "weekly"
+    assert rules["checkin"]["streak_rewards"][0] == {
+        "day": 7,
+        "reward": {"type": "badge", "amount": 0, "ref": "early_bird"},
+    }
     assert rules["checkin"]["streak_rewards"][2] == {
         "day": 14,
         "reward": {"type": "points", "amount": 50, "ref": None},
@@ -252,10 +256,21 @@ def test_rules_form_shows_field_errors(console: ConsoleSession, live_server: Liv
     assert live_server.api(owner, "GET", "/admin/loyalty/rules").json() == before
     c.shot("rules-errors")
 
-    # A rule on the whole list (thresholds strictly increasing) lands on the level that breaks it.
+    # A reward's own rule (a coupon reward names its template) lands on the missing field.
     page.locator("[name='tiers.levels.2.code']").fill("gold")
     _tab(c, "points")
     page.locator("[name='points.fen_per_point']").fill("0.10")
+    _tab(c, "checkin")
+    page.locator("#rules-total_rewards .row-add").click()
+    c.choose("#checkin-total_rewards-0-reward-type", "优惠券")
+    page.locator("#rules-save").click()
+    ref_error = page.locator(".field-error[data-field='checkin.total_rewards.0.reward.ref']")
+    ref_error.wait_for()
+    assert ref_error.inner_text() == "请选择优惠券模板"
+    assert live_server.api(owner, "GET", "/admin/loyalty/rules").json() == before
+    page.locator("#rules-total_rewards .row-remove").click()
+
+    # A rule on the whole list (thresholds strictly increasing) lands on the level that breaks it.
     _tab(c, "tiers")
     _number(c, "tiers.levels.2.min_growth", "500")
     page.locator("#rules-save").click()
@@ -300,3 +315,26 @@ def test_loyalty_pages_in_english(console: ConsoleSession, live_server: LiveServ
         c.shot(f"rules-{section}-en")
     visible = page.locator("#page-root").inner_text()
     assert not re.search(r"[\u4e00-\u9fff]", re.sub("普通|银卡|金卡|黑金", "", visible)), visible
+
+
+def test_loyalty_pages_fit_a_phone(console: ConsoleSession, live_server: LiveServer) -> None:
+    """At 390 px nothing makes the page scroll sideways: tables scroll inside themselves, fields stack."""
+    c, page = console, console.page
+    owner = live_server.keys["shop"]["owner"]
+    r = live_server.api(
+        owner, "POST", "/admin/loyalty/members/u_phone/adjust", json={"points": 9, "key": "k"}
+    )
+    assert r.status_code == 200, r.text
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    c.goto("#/loyalty-member?user=u_phone")
+    c.wait_ready()
+    page.locator("#member-kpis [data-stat=available]").wait_for()
+    assert page.evaluate(overflow) <= 0
+    c.shot("member-phone")
+    c.goto("#/loyalty-rules")
+    c.wait_ready()
+    for section in ("points", "checkin", "tiers", "leaderboards"):
+        _tab(c, section)
+        assert page.evaluate(overflow) <= 0, section
+        c.shot(f"rules-{section}-phone")

@@ -96,6 +96,7 @@ def test_export_downloads_and_erase_asks_first(
     assert re.search(r"\d+ 条事件", page.locator("#privacy-result").inner_text())
     rows.nth(1).wait_for()
     assert "删除" in rows.first.inner_text() and "已完成" in rows.first.inner_text()
+    assert "所有者 · owner (" in rows.first.inner_text()  # who asked: the role and the key's name
     assert live_server.runtime.store.count(app_id="shop") == 0
     console.shot("privacy-zh")
 
@@ -104,6 +105,7 @@ def test_export_downloads_and_erase_asks_first(
     page.locator("#privacy-table .el-table__body tbody tr").nth(1).wait_for()
     assert page.locator(".page-title").inner_text() == "Privacy requests"
     assert "Erasure" in page.locator("#privacy-table .el-table__body tbody tr").first.inner_text()
+    assert re.search(r"Erased: u_demo01 — \d+ events", page.locator("#privacy-result").inner_text())
     console.shot("privacy-en")
 
     # An operator exports but cannot erase (the button says why); an analyst sees why the page is closed to them.

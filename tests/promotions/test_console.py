@@ -139,6 +139,54 @@ def test_a_percent_coupon_with_a_window_in_the_app_timezone(
     console.shot("percent-window-en")
 
 
+def test_the_compliance_check_for_each_kind(console: ConsoleSession) -> None:
+    """Every kind has real fields; refusals are said in words next to their fields, and again after a
+    language switch."""
+    page = console.page
+    page.locator("#nav a[data-page=promotions]").click()
+    console.wait_ready()
+    result = page.locator("#check-result")
+
+    choose(console, "#check-kind", "分销")
+    page.locator("#check-levels").fill("3")
+    page.locator("#check-run").click()
+    page.locator("#check-violations li[data-field=levels]", has_text="分销最多 2 级").wait_for()
+    assert "分销层级" in result.inner_text()
+    assert page.locator("#check-form .field-error[data-field=levels]").inner_text() == "分销最多 2 级"
+    page.locator("#check-levels").fill("2")
+    page.locator("#check-level2_bp").fill("5")
+    page.locator("#check-run").click()
+    page.locator("#check-rules").wait_for()
+    assert "一级佣金10%，二级佣金5%" in page.locator("#check-rules").inner_text()
+
+    choose(console, "#check-kind", "拼团")
+    page.locator("#check-name").fill("3人团")
+    page.locator("#check-item_id").fill("coffee")
+    page.locator("#check-original_price_fen").fill("30")
+    page.locator("#check-group_price_fen").fill("40")
+    page.locator("#check-run").click()
+    page.locator("#check-violations li[data-field=group_price_fen]", has_text="拼团价不能高于原价").wait_for()
+    page.locator("#check-group_price_fen").fill("19.9")
+    page.locator("#check-run").click()
+    page.locator("#check-rules").wait_for()
+    assert "3人成团，拼团价19.90元（原价30元）" in page.locator("#check-rules").inner_text()
+
+    choose(console, "#check-kind", "邀请有礼")
+    page.locator("#check-name").fill("邀请有礼")
+    choose(console, "#check-qualifying_action", "分享（平台禁止）")
+    page.locator("#check-run").click()  # no reward coupons yet: said as required, in words
+    page.locator("#check-violations li[data-field=referrer_template_id]", has_text="必填").wait_for()
+    assert "邀请人奖励券" in result.inner_text() and "referrer_template_id" not in result.inner_text()
+    console.shot("check-referral-zh")
+
+    page.locator("#lang-toggle").click()
+    page.locator(
+        "#check-violations li[data-field=referrer_template_id]", has_text="Field required"
+    ).wait_for()
+    assert "Referrer's reward coupon" in result.inner_text()
+    console.shot("check-referral-en")
+
+
 def test_running_campaigns_with_live_figures_in_both_languages(
     console: ConsoleSession, live_server: LiveServer
 ) -> None:
