@@ -1,7 +1,7 @@
 // Builds the console into console/dist: the shell in console/src, the pages every domain ships in
 // src/huoli/<domain>/console/ (found by import.meta.glob in src/pages.js). `make install` runs it.
 import { fileURLToPath } from "node:url";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import vue from "@vitejs/plugin-vue";
@@ -34,6 +34,7 @@ function precompress(outDir) {
     apply: "build",
     closeBundle() {
       const dir = path.join(outDir, "assets");
+      if (!existsSync(dir)) return; // a failed build: let its own error be the one reported
       for (const name of readdirSync(dir)) {
         if (!/\.(js|css|svg)$/.test(name)) continue;
         const file = path.join(dir, name);

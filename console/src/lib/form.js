@@ -1,6 +1,6 @@
 // useForm(): a form's busy flag and the API's field errors ({details: [{field, message}]}) by field name,
 // in the operator's language; whatever names no field shows at the form's top.
-import { reactive, ref } from "vue";
+import { reactive, ref, watch } from "vue";
 import { ApiError } from "./api.js";
 import { shellT, state } from "./console.js";
 import { localMessage } from "./messages.js";
@@ -9,8 +9,14 @@ export function useForm(t = shellT) {
   const errors = reactive({});
   const top = ref("");
   const busy = ref(false);
+  // The last refusal, so a language switch says it again in the new language.
+  let last = null;
+  watch(() => state.lang, () => {
+    if (last) show(last.err, last.known);
+  });
 
   function clear() {
+    last = null;
     for (const k of Object.keys(errors)) delete errors[k];
     top.value = "";
   }
@@ -18,6 +24,7 @@ export function useForm(t = shellT) {
   // Shows err's details next to their fields. `known` lists the fields this form has (others go on top).
   function show(err, known) {
     clear();
+    last = { err, known };
     const details = Array.isArray(err?.details) ? err.details : [];
     const loose = [];
     for (const d of details) {
