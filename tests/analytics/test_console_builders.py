@@ -84,37 +84,16 @@ def _cells(c: ConsoleSession, table: str) -> list[list[str]]:
     return [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
 
 
-# The option ECharts holds for the chart drawn inside `selector`: the console bundles ECharts, so the chart
-# is found through Vue's own tree (the app's root vnode, kept on its container) — vue-echarts exposes the
-# ECharts instance of each chart it drew.
-CHART_OPTION_JS = """(sel) => {
-    const box = document.querySelector(sel);
-    const found = [];
-    const walk = (v, depth) => {
-        if (!v || typeof v !== 'object' || depth > 400) return;
-        if (Array.isArray(v)) { for (const x of v) walk(x, depth + 1); return; }
-        const inst = v.component;
-        if (inst) {
-            const chart = inst.exposed && inst.exposed.chart;
-            const root = inst.exposed && inst.exposed.root;
-            if (chart && root && box && box.contains(root)) found.push(chart);
-            walk(inst.subTree, depth + 1);
-        }
-        if (v.suspense) walk(v.suspense.activeBranch, depth + 1);
-        if (Array.isArray(v.children)) walk(v.children, depth + 1);
-    };
-    walk(document.getElementById('app')._vnode, 0);
-    if (found.length !== 1) return {__found: found.length};
-    const opt = found[0].getOption();
-    return JSON.parse(JSON.stringify(opt, (k, v) => (typeof v === 'function' ? undefined : v)));
-}"""
-
-
 def _chart_option(c: ConsoleSession, selector: str) -> dict[str, Any]:
-    """The option ECharts holds for the chart drawn in `selector` (after it was drawn)."""
+    """The option ECharts holds for the chart drawn in `selector` (the console's own ECharts, via the shell's hook)."""
     c.page.locator(f"{selector} canvas").first.wait_for()
-    option: dict[str, Any] = c.page.evaluate(CHART_OPTION_JS, selector)
-    assert "__found" not in option, f"{option['__found']} charts under {selector}"
+    option: dict[str, Any] = c.page.evaluate(
+        """(sel) => {
+            const inst = window.__huoli.chartOf(document.querySelector(`${sel} [_echarts_instance_]`));
+            return JSON.parse(JSON.stringify(inst.getOption(), (k, v) => (typeof v === 'function' ? undefined : v)));
+        }""",
+        selector,
+    )
     return option
 
 
@@ -123,11 +102,6 @@ def _type(c: ConsoleSession, selector: str, text: str) -> None:
     box = c.page.locator(selector)
     box.fill(text)
     box.blur()
-
-
-def _choose(c: ConsoleSession, select: str, option: str) -> None:
-    """console.choose on the select's box: the input that carries the id sits under the chosen label."""
-    c.choose(f".el-select:has({select})", option)
 
 
 def _shown(c: ConsoleSession, select: str) -> str:
@@ -166,7 +140,7 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
         "view_item",
         "add_to_cart",
     ]
-    _choose(c, "#f-dropoff-step", "第 3 步 → 第 4 步")
+    c.choose("#f-dropoff-step", "第 3 步 → 第 4 步")
     page.locator("#f-run").click()
     _loaded(c)
     c.shot("funnel")
@@ -211,7 +185,7 @@ def test_build_a_funnel(shop: ConsoleSession, live_server: LiveServer) -> None:
 
     # breakdown by channel, attributed to the last step reached: one row per channel, as the API says
     _type(c, "#f-form input[name=breakdown]", "channel")
-    _choose(c, "#f-attribution", "最后到达的步骤")
+    c.choose("#f-attribution", "最后到达的步骤")
     page.locator("#f-run").click()
     _loaded(c)
     body = {"steps": spec_steps, "dropoff_step": 3, "breakdown": "channel", "attribution": "last_touch"}
@@ -259,7 +233,7 @@ def test_funnel_field_errors(shop: ConsoleSession) -> None:
 
     # attribution to a given step without the step: a whole-request rule, next to the attribution step input
     _type(c, "#f-window", "7")
-    _choose(c, "#f-attribution", "指定步骤")
+    c.choose("#f-attribution", "指定步骤")
     page.locator("#f-run").click()
     err = page.locator(".field-error[data-field='attribution_step']")
     err.wait_for()
@@ -284,7 +258,7 @@ def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> Non
     c.shot("retention")
 
     # breakdown by channel, on-or-after: one weighted-mean row per channel
-    _choose(c, "#ret-criterion", "当期及以后")
+    c.choose("#ret-criterion", "当期及以后")
     _type(c, "#ret-form input[name=breakdown]", "channel")
     page.locator("#ret-run").click()
     _loaded(c)
@@ -306,7 +280,7 @@ def test_retention_builder(shop: ConsoleSession, live_server: LiveServer) -> Non
     c.shot("retention-by-channel")
 
     # the WeChat preset: its columns, and the link reproduces the view after a reload
-    _choose(c, "#ret-preset", "微信新增留存")
+    c.choose("#ret-preset", "微信新增留存")
     assert page.locator("#ret-cohort").is_disabled()
     page.locator("#ret-run").click()
     _loaded(c)
@@ -325,7 +299,7 @@ def test_retention_bracket_error(shop: ConsoleSession) -> None:
     c, page = shop, shop.page
     c.allow_console_error(r"status of 422")
     _open(c, "#/retention")
-    _choose(c, "#ret-criterion", "区间")
+    c.choose("#ret-criterion", "区间")
     _type(c, "#ret-form input[name=brackets]", "8-2")
     page.locator("#ret-run").click()
     err = page.locator(".field-error[data-field='brackets']")
@@ -365,7 +339,7 @@ def test_paths_builder(shop: ConsoleSession, live_server: LiveServer) -> None:
     c.shot("paths")
 
     # before the cart page: the path into it; the link reproduces it
-    _choose(c, "#p-direction", "之前")
+    c.choose("#p-direction", "之前")
     _type(c, "#p-form input[name=anchor]", "pages/cart/cart")
     page.locator("#p-run").click()
     _loaded(c)
