@@ -114,3 +114,46 @@ def test_a_rule_built_in_the_form_is_the_condition_stored(
     for code in ("$in", "$vgte", "number", "[{"):
         assert code not in text, code
     c.shot("flags-list")
+
+
+def test_a_condition_the_rows_cannot_say_is_edited_as_checked_json(
+    console: ConsoleSession, live_server: LiveServer
+) -> None:
+    c, page = console, console.page
+    key = live_server.keys["shop"]["owner"]
+    nested = {
+        "$or": [{"$and": [{"city": "上海"}, {"logged_in": True}]}, {"tags": {"$elemMatch": {"$eq": "vip"}}}]
+    }
+    flag = {
+        "key": "dark_mode",
+        "type": "bool",
+        "default_value": False,
+        "rules": [{"id": "mixed", "condition": nested, "value": True}],
+    }
+    assert live_server.api(key, "POST", "/admin/flags", json=flag).status_code == 201
+    c.goto("#/flags")
+    page.locator("button.flag-edit[data-flag=dark_mode]").click()
+    box = page.locator(".rule[data-index='0'] textarea[name='rules[0].condition']")
+    box.wait_for()
+    assert "$elemMatch" in box.input_value()
+    box.fill('{"city": "上海",')  # not JSON: refused before it is sent, under the rule's conditions
+    page.locator("#flag-save").click()
+    err = page.locator(".field-error[data-field='rules[0].condition']")
+    err.wait_for()
+    assert "JSON" in err.inner_text() and box.get_attribute("aria-invalid") == "true"
+    box.fill('{"city": {"$in": ["上海", "杭州"]}, "tags": {"$size": 2}}')
+    page.locator("#flag-save").click()
+    page.locator("#flag-form-title", has_text="新建开关").wait_for()
+    stored = live_server.api(key, "GET", "/admin/flags/dark_mode").json()["rules"][0]
+    assert stored["condition"] == {"city": {"$in": ["上海", "杭州"]}, "tags": {"$size": 2}}
+    assert stored["value"] is True
+    # "Clear and use rows" drops the JSON for condition rows.
+    page.locator("button.flag-edit[data-flag=dark_mode]").click()
+    page.locator(".rule[data-index='0'] .cond-rows").click()
+    page.locator(".rule[data-index='0'] .cond-add").click()
+    page.locator("#rule-0-c0-attr").fill("city")
+    page.locator("#rule-0-c0-value").fill("上海")
+    page.locator("#flag-save").click()
+    page.locator("#flag-form-title", has_text="新建开关").wait_for()
+    stored = live_server.api(key, "GET", "/admin/flags/dark_mode").json()["rules"][0]
+    assert stored["condition"] == {"city": "上海"}
