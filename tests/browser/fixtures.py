@@ -214,8 +214,12 @@ class ConsoleSession:
         el-select is no native <select>: it opens a popper list teleported to <body>; the visible one is
         the list just opened.
         """
-        # the input sits under the select's wrapper (placeholder, tags), which takes the click
-        self.page.locator(".el-select__wrapper", has=self.page.locator(select)).click()
+        # the input sits under the select's wrapper (placeholder, tags), which takes the click; `select` may
+        # name the input (its id) or the el-select itself
+        root = self.page.locator(select).locator(
+            "xpath=ancestor-or-self::div[contains(concat(' ', normalize-space(@class), ' '), ' el-select ')][1]"
+        )
+        root.locator(".el-select__wrapper").first.click()
         dropdown = self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
         dropdown.locator(
             ".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")
