@@ -67,7 +67,7 @@ def test_staff_sign_in_and_team_page_zh_en(console_anon: ConsoleSession, live_se
     assert rows.nth(0).locator(".me").inner_text() == "我"  # my own row is marked
     # roles translated; an owner changes them in place
     assert page.locator(".el-select[data-username='li.na'] .el-select__placeholder").inner_text() == "分析师"
-    console.choose(".el-select[data-username='li.na']", "运营")
+    console.choose("#role-li_na", "运营")
     page.locator(".el-message--success", has_text="已将 li.na 的角色改为「运营」").wait_for()
     owner = live_server.keys["shop"]["owner"]
     listed = {m["username"]: m for m in live_server.api(owner, "GET", "/admin/staff").json()["items"]}
@@ -126,7 +126,7 @@ def test_invitation_accepted_through_its_link(
     page = console.page
     _member(live_server, "shop", "mei", Role.owner)
     _team(console)
-    console.choose(".el-select:has(#staff-invite-role)", "分析师")
+    console.choose("#staff-invite-role", "分析师")
     page.locator("#staff-invite-note").fill("新同事小李")
     page.locator("#staff-invite-form button[type=submit]").click()
     link = page.locator("#staff-invite-link").inner_text()
