@@ -169,3 +169,18 @@ def test_compare_colours_by_what_is_good_and_reaches_charts_and_tables(
     assert not [s for s in _chart_series(console, "#dash-activity-chart") if s["dashed"]]
     assert "Δ" not in page.locator("#dash-rates thead").first.inner_text()
     assert page.locator("#dash-retention-compare").count() == 0
+
+
+def test_dashboard_without_events_says_where_data_comes_from(console: ConsoleSession) -> None:
+    page = console.page
+    today = datetime.now(TZ).date()
+    start = (today - timedelta(days=6)).isoformat()
+    console.goto("#/dashboard")
+    page.locator(f"#dashboard[data-loaded='{start}..{today.isoformat()}']").wait_for(timeout=120_000)
+    empty = page.locator("#dash-empty.empty")
+    assert "没有活跃用户" in empty.inner_text() and "make demo" in empty.inner_text()
+    assert empty.locator("a[href='#/events']").count() == 1
+    assert page.locator("#dash-kpis").count() == 0  # no page of zero charts
+    page.locator("#lang-toggle").click()
+    empty.get_by_text("No active users in this range.").wait_for()
+    console.shot("empty-en")

@@ -90,3 +90,35 @@ def test_audit_page_fits_a_phone(console: ConsoleSession, live_server: LiveServe
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways: {width}px"
     console.shot("audit-phone")
+
+
+def test_audit_trail_pages_on_the_server_and_exports_csv(
+    console: ConsoleSession, live_server: LiveServer
+) -> None:
+    owner = live_server.keys["shop"]["owner"]
+    for i in range(52):
+        body = {"points": 1, "key": f"k-{i}", "note": f"第 {i} 次"}
+        assert (
+            live_server.api(owner, "POST", "/admin/loyalty/members/u-1/adjust", json=body).status_code == 200
+        )
+    page = console.page
+    console.goto("#/audit")
+    console.wait_ready()
+    rows = page.locator("#audit-table .el-table__body > tbody > tr")
+    rows.nth(49).wait_for()
+    assert rows.count() == 50  # a page of 50, newest first
+    assert "第 51 次" in rows.first.inner_text()
+    page.locator("#audit-table .htable-pager .next").click()
+    rows.nth(2).wait_for(state="detached")
+    assert rows.count() == 2 and "第 0 次" in rows.last.inner_text()
+    assert "cursor=" in console.api_requests("/admin/audit")[-1].url
+    page.locator("#audit-table .htable-pager .prev").click()
+    rows.nth(49).wait_for()
+
+    with page.expect_download() as download:
+        page.locator("#audit-table .csv").click()
+    text = open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 + 52  # every entry, following the cursors
+    assert lines[0].startswith("时间,操作者,操作")
+    assert "调整会员积分 (POST /admin/loyalty/members/{user_id}/adjust) · 用户: u-1" in lines[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tests.browser.fixtures import ConsoleSession, LiveServer
 from tests.jobs.helpers import drain
 
@@ -55,3 +57,18 @@ def test_jobs_page_fits_a_phone(console: ConsoleSession) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways: {width}px"
     console.shot("jobs-phone")
+
+
+def test_analysts_see_the_jobs_but_cannot_run_them(
+    live_server: LiveServer, open_console: Callable[..., ConsoleSession]
+) -> None:
+    keys = live_server.make_app("shop", "小店")
+    analyst = open_console(keys["analyst"])
+    page = analyst.page
+    page.locator("#nav a[data-page=jobs]").click()
+    analyst.wait_ready()
+    button = page.locator("#jobs-table button[data-job='loyalty.expire']")
+    button.wait_for()
+    assert button.is_disabled()
+    assert "只有运营或所有者" in page.locator("#jobs-forbidden-run").inner_text()
+    assert not analyst.api_requests("/admin/jobs/loyalty.expire/run")
