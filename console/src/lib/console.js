@@ -80,9 +80,12 @@ export function whenExpired(fn) {
   onExpired = fn;
 }
 
-export async function api(path, opts) {
+// opts.auth === false: a call made for no one (accepting an invitation): no key sent, a 401 is the call's own.
+export async function api(path, opts = {}) {
+  const { auth = true, ...rest } = opts;
+  if (!auth) return apiRequest(null, path, rest);
   try {
-    return await apiRequest(state.session?.key, path, opts);
+    return await apiRequest(state.session?.key, path, rest);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401 && state.session) setTimeout(() => onExpired(), 0);
     throw err;

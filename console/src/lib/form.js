@@ -59,7 +59,8 @@ export function useForm(t = shellT) {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) throw err;
+      // a 401 that names fields is the form's answer (a taken username); a bare one means signed out
+      if (err instanceof ApiError && err.status === 401 && !(Array.isArray(err.details) && err.details.length)) throw err;
       show(err, known);
       return undefined;
     } finally {
