@@ -373,9 +373,9 @@ def walk_console(
                     page.wait_for_timeout(100)
                 path = shots / f"{lang}-{n:02d}-{page_id}.png"
                 page.screenshot(path=str(path), full_page=True)
-                if docs is not None:
+                if docs is not None and lang == "zh":
                     # docs/console.md's picture of the page: its first screen, small enough to keep in git
-                    page.screenshot(path=str(docs / f"{page_id}-{lang}.jpg"), type="jpeg", quality=70)
+                    page.screenshot(path=str(docs / f"{page_id}-{lang}.jpg"), type="jpeg", quality=60)
                 walk.shots.append(path)
                 for e in watch.take():
                     walk.add(where, e)
