@@ -61,37 +61,22 @@ def test_dashboard(console: ConsoleSession, live_server: LiveServer) -> None:
     console.shot("dashboard-phone")
 
 
-# The option the page gave the chart (HChart's `option` prop), found through Vue's component tree from the
-# app's root: ECharts is bundled into the console, so no module of it can be imported from outside.
-CHART_OPTION_JS = """(sel) => {
-  const target = document.querySelector(sel);
-  const seen = new Set();
-  const find = (v) => {
-    if (!v || typeof v !== 'object' || seen.has(v)) return null;
-    seen.add(v);
-    const c = v.component;
-    if (c) {
-      const inside = v.el && target && (v.el === target || target.contains(v.el));
-      if (c.props && c.props.option && inside) return c.props.option;
-      const inner = find(c.subTree);
-      if (inner) return inner;
-    }
-    if (v.suspense) { const s = find(v.suspense.activeBranch); if (s) return s; }
-    for (const child of Array.isArray(v.children) ? v.children : []) { const f = find(child); if (f) return f; }
-    return null;
-  };
-  const opt = find(document.querySelector('#app')._vnode);
-  if (!opt || !target.querySelector('canvas')) return null;
-  return opt.series.map((s) => ({ name: s.name, type: s.type, dashed: (s.lineStyle || {}).type === 'dashed'
-    || (s.itemStyle || {}).borderType === 'dashed', data: s.data }));
+# The series ECharts holds for the chart in `sel`, through the console's test hook (ECharts is bundled into
+# the console, so no module of it can be imported from outside).
+CHART_SERIES_JS = """(sel) => {
+  const el = document.querySelector(`${sel} [_echarts_instance_]`);
+  const inst = el && window.__huoli && window.__huoli.chartOf && window.__huoli.chartOf(el);
+  if (!inst) return null;
+  return inst.getOption().series.map((s) => ({ name: s.name, type: s.type,
+    dashed: (s.lineStyle || {}).type === 'dashed' || (s.itemStyle || {}).borderType === 'dashed', data: s.data }));
 }"""
 
 
 def _chart_series(c: ConsoleSession, selector: str) -> list[dict[str, Any]]:
     """The series of the chart in `selector`, once ECharts drew it (a canvas is there)."""
     c.page.locator(f"{selector} canvas").first.wait_for()
-    series: list[dict[str, Any]] | None = c.page.evaluate(CHART_OPTION_JS, selector)
-    assert series is not None, f"{selector}: no chart option found"
+    series: list[dict[str, Any]] | None = c.page.evaluate(CHART_SERIES_JS, selector)
+    assert series is not None, f"{selector}: no ECharts instance"
     return series
 
 
