@@ -58,6 +58,9 @@ def test_member_ledger_lookup_and_adjust(console: ConsoleSession, live_server: L
     page.locator("#member-kpis [data-stat=available] .stat-value").get_by_text("40", exact=True).wait_for()
     ledger = live_server.api(owner, "GET", "/admin/loyalty/members/u_42/ledger").json()
     assert [t["points"] for t in ledger["transfers"]][:1] == [-10]
+    assert ledger["transfers"][0]["note"] == "客诉补偿撤回"  # the reason is kept with the transfer
+    # and shown in the member's history beside it
+    page.locator("#member-transfers td.col-note", has_text="客诉补偿撤回").wait_for()
 
     c.allow_console_error(r"status of 409")
     page.locator("#adjust-points").fill("-999")

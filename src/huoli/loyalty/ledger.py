@@ -415,6 +415,12 @@ def _note(t: PointsTransfer) -> dict[str, Any]:
     return orjson.loads(t.note) if t.note else {}
 
 
+def operator_note(t: PointsTransfer) -> str | None:
+    """The reason an operator gave for a manual adjustment (the note also holds the ledger's own figures)."""
+    value = _note(t).get("note")
+    return value if isinstance(value, str) else None
+
+
 def reverse_for_refund(
     db: Session, ctx: Ctx, *, user_id: str, order_id: str, refund_id: str, amount_fen: int
 ) -> Reversal:

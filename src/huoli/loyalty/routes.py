@@ -36,6 +36,7 @@ from huoli.loyalty.leaderboards import Period
 from huoli.loyalty.schemas import (
     ActionEarnIn,
     AdjustIn,
+    AdminTransferOut,
     AwardIn,
     BadgeIn,
     BadgeOut,
@@ -354,7 +355,10 @@ def member_ledger(
     return LedgerOut(
         known=ledger.is_known(db, user_id),
         balance=_balance(ctx.work.db, ctx, user_id),
-        transfers=[_transfer(t) for t in ledger.history(db, user_id=user_id, limit=limit)],
+        transfers=[
+            AdminTransferOut(**_transfer(t).model_dump(), note=ledger.operator_note(t))
+            for t in ledger.history(db, user_id=user_id, limit=limit)
+        ],
         lots=[
             LotOut(
                 id=lot.id,

@@ -203,6 +203,11 @@ class TransferOut(BaseModel):
     created_at: datetime
 
 
+class AdminTransferOut(TransferOut):
+    # the operator's reason for a manual adjustment: shown to staff, not in the member's own history
+    note: str | None = None
+
+
 class LotOut(BaseModel):
     id: int
     points: int
@@ -216,7 +221,7 @@ class LedgerOut(BaseModel):
     # phantom): the console says so instead of showing a zero balance to adjust.
     known: bool
     balance: BalanceOut
-    transfers: list[TransferOut]
+    transfers: list[AdminTransferOut]
     lots: list[LotOut]
 
 
