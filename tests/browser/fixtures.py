@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -120,6 +121,38 @@ def client_event(name: str, at: datetime, **fields: Any) -> dict[str, Any]:
         body["properties"] = {"share_id": "card-1"}
     body.update(fields)
     return body
+
+
+CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
+
+
+def build_console(tmp_path: Path, pages: dict[str, tuple[str, str, str]]) -> Path:
+    """A console built (Vite, the real shell and blocks) with only `pages`: id → (zh title, en title, the .vue
+    source). Returns its dist folder, for `serve_live(…, console_dist=…)`. Pages that test the shell or the
+    shared blocks live here, not in src/huoli."""
+    folder = tmp_path / "domains" / "probe" / "console"
+    folder.mkdir(parents=True)
+    entries = []
+    for page_id, (zh, en, sfc) in pages.items():
+        name = "".join(part.title() for part in page_id.split("-"))
+        (folder / f"{name}.vue").write_text(sfc)
+        entries.append(
+            f'  {{ id: "{page_id}", title: {{ zh: "{zh}", en: "{en}" }}, group: "probes", range: false, '
+            f'component: () => import("./{name}.vue") }},'
+        )
+    (folder / "index.js").write_text("export default [\n" + "\n".join(entries) + "\n];\n")
+    out = tmp_path / "dist"
+    env = {**os.environ, "HUOLI_CONSOLE_DOMAINS": str(tmp_path / "domains"), "HUOLI_CONSOLE_OUT": str(out)}
+    r = subprocess.run(
+        ["npx", "vite", "build", "--logLevel", "warn"],
+        cwd=CONSOLE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return out
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.browser.fixtures import ARTIFACTS, serve_live
+from tests.browser.fixtures import ARTIFACTS, build_console, serve_live
 
 pytestmark = pytest.mark.slow
 
@@ -542,36 +542,10 @@ const option = { xAxis: { type: "category", data: ["a", "b"] }, yAxis: {}, serie
 }
 
 
-def _name(page_id: str) -> str:
-    return "".join(part.title() for part in page_id.split("-"))
-
-
 @pytest.fixture
 def probe_dist(tmp_path: Path) -> Path:
-    folder = tmp_path / "domains" / "walkprobe" / "console"
-    folder.mkdir(parents=True)
-    entries = []
-    for page_id, sfc in PROBES.items():
-        (folder / f"{_name(page_id)}.vue").write_text(sfc)
-        entries.append(
-            f'  {{ id: "{page_id}", title: {{ zh: "探针 {page_id[11:]}", en: "{page_id}" }}, group: "probes", '
-            "range: false, "
-            f'component: () => import("./{_name(page_id)}.vue") }},'
-        )
-    (folder / "index.js").write_text("export default [\n" + "\n".join(entries) + "\n];\n")
-    out = tmp_path / "dist"
-    console_dir = Path(__file__).resolve().parents[2] / "console"
-    env = {**os.environ, "HUOLI_CONSOLE_DOMAINS": str(tmp_path / "domains"), "HUOLI_CONSOLE_OUT": str(out)}
-    r = subprocess.run(
-        ["npx", "vite", "build", "--logLevel", "warn"],
-        cwd=console_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    return out
+    pages = {page_id: (f"探针 {page_id[11:]}", page_id, sfc) for page_id, sfc in PROBES.items()}
+    return build_console(tmp_path, pages)
 
 
 def test_the_walk_catches_broken_pages(browser: Any, probe_dist: Path, tmp_path: Path) -> None:
