@@ -176,7 +176,8 @@ class Settings(BaseSettings):
     group_commit_linger_ms: float = Field(2.0, ge=0, le=1000, description="Wait for more batches per commit.")
     outbox_relay_interval_s: float = Field(1.0, gt=0)
     console_dist: Path | None = Field(
-        None, description="The built console (Vite's output; default: console/dist, which `make install` builds)."
+        None,
+        description="The built console (Vite's output; default: console/dist, which `make install` builds).",
     )
     wechatpay_api_v3_key: str = Field(
         "", description="WeChat Pay APIv3 key (32 bytes): decrypts refund notifications (docs/promotions.md)."

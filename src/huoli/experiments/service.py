@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import UnaryExpression
 
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.events import service as events
@@ -238,7 +239,7 @@ def list_experiments(*, db: Session) -> list[Experiment]:
 
 def experiments_page(*, db: Session, page: PageParams) -> tuple[list[Experiment], str | None]:
     """One page of the app's experiments, newest first (key, unique per app, orders equal times)."""
-    order = [Experiment.created_at.desc(), Experiment.key.asc()]
+    order: list[UnaryExpression[Any]] = [Experiment.created_at.desc(), Experiment.key.asc()]
     sortable = {
         "key": Experiment.key,
         "name": Experiment.name,
