@@ -12,12 +12,14 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "huoli"
 
 
 def _console_pages() -> dict[str, str]:
-    """Console page ids (the `#/<id>` routes) → the source of the page, from every domain's console/*.js."""
+    """Console page ids (the `#/<id>` routes) → the page's entry in its domain's console/index.js (the registry
+    the console is built from: id, title {zh, en}, group)."""
     pages = {}
-    for js in SRC.glob("*/console/*.js"):
-        m = re.search(r'^export default \{\s*id: "([a-z0-9_-]+)"', js.read_text(), re.M)
-        if m:
-            pages[m.group(1)] = js.read_text()
+    for index in SRC.glob("*/console/index.js"):
+        for entry in re.findall(r"^\s*\{ id: .*$", index.read_text(), re.M):
+            m = re.match(r'\s*\{ id: "([a-z0-9_-]+)"', entry)
+            if m:
+                pages[m.group(1)] = entry
     return pages
 
 
