@@ -7,11 +7,6 @@ from __future__ import annotations
 from tests.browser.fixtures import ConsoleSession, LiveServer
 
 
-def choose(c: ConsoleSession, select_id: str, option: str) -> None:
-    # The select's placeholder covers the input that carries the id: click the select around it.
-    c.choose(f".el-select:has({select_id})", option)
-
-
 def test_a_rule_built_in_the_form_is_the_condition_stored(
     console: ConsoleSession, live_server: LiveServer
 ) -> None:
@@ -22,18 +17,18 @@ def test_a_rule_built_in_the_form_is_the_condition_stored(
     c.wait_ready()
     page.locator("#flags-table").get_by_text("还没有功能开关").wait_for()
     page.locator("#flag-key").fill("max_columns")
-    choose(c, "#flag-type", "数字")
+    c.choose("#flag-type", "数字")
     page.locator("#flag-default").fill("2")
 
     # Rule 1: VIPs on version 2.3.0 or later, half of them, get 4 columns.
     page.locator("#flag-add-rule").click()
     page.locator("#rule-0-id").fill("vip")
     page.locator("#rule-0-c0-attr").fill("segment")
-    choose(c, "#rule-0-c0-op", "是其中之一")
+    c.choose("#rule-0-c0-op", "是其中之一")
     page.locator("#rule-0-c0-value").fill("vip, svip")
     page.locator(".rule[data-index='0'] .cond-add").click()
     page.locator("#rule-0-c1-attr").fill("app_version")
-    choose(c, "#rule-0-c1-op", "版本不低于")
+    c.choose("#rule-0-c1-op", "版本不低于")
     page.locator("#rule-0-c1-value").fill("2.3.0")
     page.locator("#rule-0-value").fill("4")
     page.locator("#rule-0-rollout").fill("50")
@@ -41,7 +36,7 @@ def test_a_rule_built_in_the_form_is_the_condition_stored(
     page.locator("#flag-add-rule").click()
     page.locator("#rule-1-id").fill("vip")
     page.locator("#rule-1-c0-attr").fill("logged_in")
-    choose(c, "#rule-1-c0-type", "是 / 否")
+    c.choose("#rule-1-c0-type", "是 / 否")
     page.locator(".el-switch:has(#rule-1-c0-value)").click()  # the switch: yes
     page.locator(".rule[data-index='1'] .cond-add").click()
     page.locator("#rule-1-c1-attr").fill("city")
@@ -59,13 +54,13 @@ def test_a_rule_built_in_the_form_is_the_condition_stored(
 
     # A condition value no JavaScript client can read exactly: the API's error sits under rule 2's conditions.
     page.locator("#rule-1-id").fill("members")
-    choose(c, "#rule-1-c1-type", "数字")
+    c.choose("#rule-1-c1-type", "数字")
     page.locator("#rule-1-c1-value").fill("99999999999999999999")
     page.locator("#flag-save").click()
     cond_err = page.locator(".field-error[data-field='rules[1].condition']")
     cond_err.wait_for()
     assert "超出范围" in cond_err.inner_text(), cond_err.inner_text()
-    choose(c, "#rule-1-c1-type", "文本")
+    c.choose("#rule-1-c1-type", "文本")
     page.locator("#rule-1-c1-value").fill("北京")
 
     # The second rule goes first.
