@@ -1,0 +1,1 @@
+"""Product catalog: items, SKUs, categories synced from the merchant backend (docs/catalog.md)."""

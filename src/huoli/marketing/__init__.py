@@ -1,0 +1,1 @@
+"""Marketing calendar and activity results: every scheduled activity on one view, festival plans (docs/marketing.md)."""
