@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound
-from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk
+from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk, schemas
 from huoli.promotions import models as tables
 from huoli.promotions.common import get_named, new_id
 from huoli.promotions.models import (
@@ -313,3 +313,54 @@ def live_campaigns(db: Session, *, start: datetime, end: datetime) -> list[dict[
             if c.active and c.created_at < end:
                 out.append({"mechanic": mech, "id": c.id, "name": c.name})
     return out
+
+
+# --- for marketing's festival plans: an activity from the create body the admin API takes ---------------
+
+PLAN_KINDS = (
+    "coupon-templates",
+    "gift-packs",
+    "flash-sessions",
+    "flash-daily",
+    "flash-items",
+    "group-campaigns",
+    "bargain-campaigns",
+    "referral-programs",
+)
+
+
+def validate_activity(kind: str, body: dict[str, Any]) -> Any:
+    """The create body of `kind` checked by the schema its admin route uses; raises pydantic's ValidationError
+    (the caller names the field) or KeyError for an unknown kind."""
+    shapes: dict[str, Any] = {
+        "coupon-templates": schemas.CouponTemplateIn,
+        "gift-packs": schemas.GiftPackIn,
+        "flash-sessions": schemas.FlashSessionIn,
+        "flash-daily": schemas.DailySessionsIn,
+        "flash-items": schemas.FlashItemIn,
+        "group-campaigns": schemas.GroupCampaignIn,
+        "bargain-campaigns": schemas.BargainCampaignIn,
+        "referral-programs": schemas.ReferralProgramIn,
+    }
+    return shapes[kind].model_validate(body)
+
+
+def create_activity(work: Work, kind: str, body: dict[str, Any]) -> list[str]:
+    """Create one activity as its admin route would (same schema, same rules): the ids created. Raises the
+    schema's ValidationError or the mechanic's HuoliError; never commits (a plan is one unit of work)."""
+    spec = validate_activity(kind, body)
+    if kind == "coupon-templates":
+        return [coupons.create_template(work, spec).id]
+    if kind == "gift-packs":
+        return [coupons.create_gift_pack(work, spec).id]
+    if kind == "flash-sessions":
+        return [flashsale.create_session(work, spec).id]
+    if kind == "flash-daily":
+        return [s.id for s in flashsale.create_daily_sessions(work, spec)]
+    if kind == "flash-items":
+        return [flashsale.create_item(work, spec).id]
+    if kind == "group-campaigns":
+        return [groupbuy.create_campaign(work, spec).id]
+    if kind == "bargain-campaigns":
+        return [bargain.create_campaign(work, spec).id]
+    return [referrals.create_program(work, spec).id]
