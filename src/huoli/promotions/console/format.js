@@ -72,3 +72,16 @@ export function keepRefusal(ctx, form, prepare) {
     },
   };
 }
+
+// An activity's state (contract C1: scheduled | running | paused | ended). Rows from before the lifecycle API
+// say it their own way (a flash session's upcoming, a campaign's active flag): read those the same.
+export function activityState(row) {
+  const s = row?.state;
+  if (["scheduled", "running", "paused", "ended"].includes(s)) return s;
+  if (s === "upcoming") return "scheduled";
+  if (row && row.active === false) return "paused";
+  return "running";
+}
+
+// The console's link to an activity's results page (the marketing domain's #/activity-results).
+export const resultsHash = (kind, id) => `#/activity-results?kind=${encodeURIComponent(kind)}&id=${encodeURIComponent(id)}`;
