@@ -220,6 +220,16 @@ CATALOG: dict[str, EventSpec] = {
     "reward_blocked": EventSpec(
         "A fission reward was refused by a velocity limit or the WeChat risk rank.", server_only=True
     ),
+    # catalog (docs/catalog.md): written in the sync's transaction when an item's availability flips
+    "catalog_item_unavailable": EventSpec(
+        "A catalog item went off the shelf or out of stock (reason: off_shelf | out_of_stock).",
+        required={"item_id": str},
+        optional={"reason": str},
+        server_only=True,
+    ),
+    "catalog_item_available": EventSpec(
+        "A catalog item is on sale with stock again.", required={"item_id": str}, server_only=True
+    ),
 }
 
 # Custom events: same name rules, any properties, never a reserved name.
