@@ -175,3 +175,7 @@ def test_admin_list_searches_filters_sorts_and_pages(client: TestClient, make_ap
     cup = client.get("/admin/catalog/items/cup-2", headers=h).json()
     assert [(s["id"], s["stock"]) for s in cup["skus"]] == [("cup-2-red", 4), ("cup-2-blue", 0)]
     assert isinstance(cup["references"], list)
+    summary = client.get("/admin/catalog/summary", headers=h).json()
+    assert {k: summary[k] for k in ("items", "on_sale", "out_of_stock", "off_shelf", "categories")} == {
+        "items": 4, "on_sale": 3, "out_of_stock": 1, "off_shelf": 1, "categories": 1
+    }  # fmt: skip

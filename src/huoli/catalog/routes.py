@@ -18,6 +18,7 @@ from huoli.catalog.schemas import (
     ItemsBatchIn,
     ItemStatus,
     StockBatchIn,
+    SummaryOut,
     SyncOut,
 )
 from huoli.deps import OperatorWorkDep, PageDep, SignedWorkDep, role_at_least
@@ -63,6 +64,12 @@ def list_items(
         work, page, q=q, category_id=category_id or None, status=status, available=available
     )
     return Page(items=rows, next_cursor=cursor)
+
+
+@router.get(f"{ADMIN}/summary", response_model=SummaryOut, dependencies=READ)
+def get_summary(work: OperatorWorkDep) -> SummaryOut:
+    """Items on sale, out of stock and off the shelf; categories; when the catalog last changed."""
+    return service.summary(work)
 
 
 @router.get(f"{ADMIN}/items/{{item_id}}", response_model=ItemDetailOut, dependencies=READ)

@@ -153,6 +153,17 @@ class ItemDetailOut(ItemOut):
     references: list[ReferenceOut]
 
 
+class SummaryOut(BaseModel):
+    """The catalog at a glance: the console's figures and its empty state."""
+
+    items: int
+    on_sale: int
+    out_of_stock: int = Field(description="on sale with no stock left")
+    off_shelf: int
+    categories: int
+    last_synced_at: datetime | None = Field(description="the latest change of any item")
+
+
 class CategoryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -32,6 +32,7 @@ from huoli.catalog.schemas import (
     ReferenceOut,
     SkuOut,
     StockBatchIn,
+    SummaryOut,
     SyncOut,
 )
 from huoli.domains import domain_modules
@@ -39,8 +40,12 @@ from huoli.errors import NotFound, ValidationFailed
 from huoli.pagination import PageParams, paginate
 from huoli.work import Work
 
-__all__ = [
+__all__ = [  # the request shapes too: other domains (the demo) build sync bodies through this module only
+    "CategoriesBatchIn",
     "ItemView",
+    "ItemsBatchIn",
+    "StockBatchIn",
+    "SyncOut",
     "categories_page",
     "edit_item",
     "get_items",
@@ -48,6 +53,7 @@ __all__ = [
     "items_page",
     "references",
     "search",
+    "summary",
     "sync_categories",
     "sync_items",
     "update_stock",
@@ -440,6 +446,24 @@ def item_detail(work: Work, item_id: str) -> ItemDetailOut:
         raise NotFound(f"no item {item_id}", code="item_not_found")
     out = _out(work.db, [row])[0]
     return ItemDetailOut(**out.model_dump(), references=references(work, [item_id]))
+
+
+def summary(work: Work) -> SummaryOut:
+    stmt = select(
+        CatalogItem.status, CatalogItem.available, func.count(), func.max(CatalogItem.updated_at)
+    ).group_by(CatalogItem.status, CatalogItem.available)
+    counts = {"items": 0, "on_sale": 0, "out_of_stock": 0, "off_shelf": 0}
+    last = None
+    for status, available, n, latest in work.db.execute(stmt):
+        counts["items"] += n
+        if status != ItemStatus.on_sale:
+            counts["off_shelf"] += n
+        else:
+            counts["on_sale"] += n
+            counts["out_of_stock"] += 0 if available else n
+        last = latest if last is None or (latest is not None and latest > last) else last
+    categories = int(work.db.scalar(select(func.count()).select_from(CatalogCategory)) or 0)
+    return SummaryOut(**counts, categories=categories, last_synced_at=last)
 
 
 def categories_page(work: Work, page: PageParams) -> tuple[list[CategoryOut], str | None]:

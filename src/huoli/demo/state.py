@@ -31,6 +31,7 @@ from huoli.apps.schemas import AppUpdate
 from huoli.audit import service as audit
 from huoli.backup import service as backup
 from huoli.db import unit_of_work
+from huoli.demo import catalog as demo_catalog
 from huoli.demo.generator import EXPERIMENTS, DemoExperiment, experiment_window
 from huoli.demo.wechat import DEMO_MCHID, DEMO_MERCHANT_SERIAL, DEMO_PLATFORM_KEY_ID, DEMO_WX_APPID, DemoKeys
 from huoli.errors import HuoliError, ValidationFailed
@@ -701,6 +702,8 @@ def build(
             share_count[f.ref] = share_count.get(f.ref, 0) + 1
     sharers = sorted(share_count, key=lambda u: (-share_count[u], u))[:30]
     b.configure(inp.start, inp.end, sharers)
+    with b.unit() as db:  # the shop's catalog, synced by its backend this morning
+        demo_catalog.sync(b.w(db, inp.now - dt.timedelta(hours=2)))
     b.replay(facts)
     summary.seconds["replay"] = time.perf_counter() - t0
     t0 = time.perf_counter()
