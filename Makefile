@@ -74,7 +74,8 @@ test-sdk: $(STAMP) $(EXAMPLE_STAMP)
 # Tests run in parallel processes (pytest-xdist); at most 4 workers, since each may start a Spark JVM of ~1.5 GB.
 # Not --dist loadfile: with it the fuzz test's 280 generated cases reported as 2 and the rest never ran.
 PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
-PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist load
+# --durations: every run names its slowest tests, so the 30-minute budget is kept with numbers, not guesses.
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist load --durations=40
 
 # pytest exits 5 when it collected nothing: that must fail loudly, not pass.
 test-py: install services
