@@ -49,6 +49,7 @@ def test_every_campaign_created_through_the_api_is_listed_with_its_figures(
     for path in LISTS:
         assert listed(client, analyst, path) == {"items": [], "next_cursor": None}
     assert listed(client, analyst, "/admin/promotions/distribution") == {
+        "state": None,
         "config": None,
         "distributors": 0,
         "commissions": {},
@@ -162,7 +163,7 @@ def test_every_campaign_created_through_the_api_is_listed_with_its_figures(
 
     sessions = listed(client, analyst, "/admin/promotions/flash/sessions")
     assert [(s["id"], s["state"]) for s in sessions["items"]] == [
-        ("s-later", "upcoming"),
+        ("s-later", "scheduled"),
         ("s-now", "running"),
     ]
     f1, f2 = sessions["items"][1]["items"]

@@ -87,7 +87,11 @@ def test_attempt_rules_and_expiry(uow, runtime) -> None:  # type: ignore[no-unty
     setup_item(uow, stock=2, limit=1)
     with pytest.raises(HuoliError) as e:
         attempt(uow, runtime, "u0", now=START - timedelta(seconds=1))
-    assert e.value.code == "not_started"
+    assert (e.value.code, e.value.status_code, e.value.details["state"]) == (
+        "activity_not_running",
+        409,
+        "scheduled",
+    )
     with pytest.raises(HuoliError) as e:
         attempt(uow, runtime, "u0", qty=2)
     assert e.value.code == "over_limit"

@@ -223,7 +223,7 @@ def test_a_paused_reward_never_fails_the_qualifying_order(uow, runtime) -> None:
     assert (coupons_of(uow, "alice"), coupons_of(uow, "b1")) == (0, 1)
     with uow() as db:
         b = db.scalars(select(ReferralBinding).where(ReferralBinding.invitee_user_id == "b1")).one()
-        assert b.status == "rewarded" and not b.referrer_rewarded and "coupon_inactive" in (b.note or "")
+        assert b.status == "rewarded" and not b.referrer_rewarded and "activity_not_running" in (b.note or "")
         coupons.get_template(db, "ref_a").active = True
     assert qualify(uow, runtime, "b2") == 1  # the cap slot was given back: alice still gets her one reward
     assert coupons_of(uow, "alice") == 1

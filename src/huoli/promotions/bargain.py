@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
-from huoli.promotions import compliance
+from huoli.promotions import compliance, lifecycle
 from huoli.promotions.common import dumps, event_key, get_named, loads, new_id
 from huoli.promotions.models import Bargain, BargainCampaign, BargainHelp
 from huoli.promotions.schemas import BargainCampaignIn
@@ -54,6 +54,8 @@ def create_campaign(work: Work, spec: BargainCampaignIn) -> BargainCampaign:
         helpers_needed=spec.helpers_needed,
         duration_s=spec.duration_s,
         active=True,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
         rules_text=compliance.rules_text("bargain", spec),
         created_at=work.now,
     )
@@ -84,8 +86,9 @@ def start(work: Work, *, campaign_id: str, user_id: str) -> Bargain:
     if existing is not None:
         return existing
     c = get_named(db, BargainCampaign, campaign_id)
-    if c is None or not c.active:
+    if c is None:
         raise NotFound(f"bargain campaign {campaign_id!r} not found")
+    lifecycle.require_running(c, "bargain-campaigns", now)
     bid = new_id("brg")
     insert_or_ignore(
         db,
@@ -125,6 +128,9 @@ def help_bargain(work: Work, *, bargain_id: str, helper_user_id: str) -> Bargain
         raise NotFound(f"bargain {bargain_id!r} not found")
     if b.user_id == helper_user_id:
         raise HuoliError("you can't help your own bargain", code="self_help")
+    campaign = get_named(db, BargainCampaign, b.campaign_id)
+    if campaign is not None:  # a paused or ended campaign takes no more help
+        lifecycle.require_running(campaign, "bargain-campaigns", now)
     seat = db.execute(
         update(Bargain)
         .where(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.pagination import PageParams, paginate
-from huoli.promotions import compliance, hot
+from huoli.promotions import compliance, hot, lifecycle
 from huoli.promotions.common import dumps, event_key, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn, Quote
@@ -112,8 +112,8 @@ def claim(
     if existing is not None:
         return existing, False
     t = get_template(db, template_id)
-    if not t.active:
-        raise HuoliError("this coupon is not available", code="coupon_inactive")
+    # claiming ahead of the validity window (预领) is allowed; paused or ended templates issue nothing
+    lifecycle.require_running(t, "coupon-templates", now, allow_scheduled=True)
     if source == "claim" and t.claim_trigger != "user_claim":
         raise HuoliError("this coupon cannot be claimed directly", code="not_claimable")
     valid_from, valid_until = _validity(t, now)
@@ -211,6 +211,8 @@ def create_gift_pack(work: Work, spec: GiftPackIn) -> GiftPack:
         name=spec.name,
         template_ids=dumps(spec.template_ids),
         new_user_days=spec.new_user_days,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
         active=True,
         created_at=work.now,
     )
@@ -222,8 +224,9 @@ def create_gift_pack(work: Work, spec: GiftPackIn) -> GiftPack:
 def grant_gift_pack(work: Work, *, pack_id: str, user_id: str, user_created_at: datetime) -> list[Coupon]:
     """新人礼包: once per user (keys per template), only within new_user_days of the first login."""
     pack = get_named(work.db, GiftPack, pack_id)
-    if pack is None or not pack.active:
+    if pack is None:
         raise NotFound(f"gift pack {pack_id!r} not found")
+    lifecycle.require_running(pack, "gift-packs", work.now)
     if work.now - user_created_at > timedelta(days=pack.new_user_days):
         raise HuoliError("the new-user gift is for new users only", code="not_new_user")
     return [

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
+from huoli.pagination import PageParams, paginate
 from huoli.promotions import compliance
 from huoli.promotions.common import event_key, new_id
 from huoli.promotions.models import (
@@ -95,6 +96,8 @@ def bind_customer(
     it lapses; latest: the most recent distributor wins. Returns the binding in force (None: not bindable)."""
     db, app_id, now = work.db, work.app_id, work.now
     cfg = _config(db, app_id)
+    if not cfg.active:  # paused: shares bind no one
+        return None
     if customer_user_id == distributor_user_id or _distributor(db, distributor_user_id) is None:
         return None
     expires = now + timedelta(days=cfg.binding_days) if cfg.binding_mode == "window" else None
@@ -144,7 +147,7 @@ def on_order_paid(work: Work, *, order_id: str, buyer_user_id: str, paid_fen: in
     """Create frozen commissions for a paid order (level 1: the buyer's distributor; level 2: its parent)."""
     db, app_id, now = work.db, work.app_id, work.now
     cfg = db.get(DistributionConfig, app_id)
-    if cfg is None or paid_fen <= 0:
+    if cfg is None or not cfg.active or paid_fen <= 0:  # paused: no new commissions
         return []
     binding = db.scalars(
         select(DistributionBinding).where(DistributionBinding.customer_user_id == buyer_user_id)
@@ -337,3 +340,79 @@ def balance(*, db: Session, user_id: str) -> Distributor:
     if d is None:
         raise HuoliError("not a distributor", code="not_distributor")
     return d
+
+
+# -- the console's views ------------------------------------------------------------------------------------
+
+
+def set_active(work: Work, active: bool) -> DistributionConfig:
+    """Pause (no new bindings, no new commissions) or resume 分销; what was earned stays."""
+    cfg = _config(work.db, work.app_id)
+    if cfg.active != active:  # audited by the operator's unit of work
+        cfg.active = active
+        work.db.flush()
+    return cfg
+
+
+def summary(db: Session) -> tuple[DistributionConfig | None, int, dict[str, tuple[int, int]]]:
+    """(config, distributors, commissions per status as (count, fen))."""
+    cfg = db.scalars(select(DistributionConfig).limit(1)).first()
+    commissions = {
+        status: (int(n), int(amount))
+        for status, n, amount in db.execute(
+            select(
+                Commission.status, func.count(), func.coalesce(func.sum(Commission.amount_fen), 0)
+            ).group_by(Commission.status)
+        )
+    }
+    return cfg, int(db.scalar(select(func.count()).select_from(Distributor)) or 0), commissions
+
+
+def distributors_page(db: Session, page: PageParams) -> tuple[list[dict[str, object]], str | None]:
+    """Distributors, newest first, with bound customers and commissions frozen / credited."""
+    rows, cursor = paginate(
+        db, select(Distributor), page, order=[Distributor.joined_at.desc(), Distributor.id.desc()]
+    )
+    ids = [d.user_id for d in rows]
+    customers: dict[str, int] = dict.fromkeys(ids, 0)
+    earned: dict[tuple[str, str], int] = {}
+    if ids:
+        for who, n in db.execute(
+            select(DistributionBinding.distributor_user_id, func.count())
+            .where(DistributionBinding.distributor_user_id.in_(ids))
+            .group_by(DistributionBinding.distributor_user_id)
+        ):
+            customers[who] = int(n)
+        for who, status, fen in db.execute(
+            select(
+                Commission.distributor_user_id,
+                Commission.status,
+                func.coalesce(func.sum(Commission.amount_fen), 0),
+            )
+            .where(Commission.distributor_user_id.in_(ids))
+            .group_by(Commission.distributor_user_id, Commission.status)
+        ):
+            earned[(who, status)] = int(fen)
+    return [
+        {
+            "user_id": d.user_id,
+            "level": 2 if d.parent_user_id else 1,
+            "parent_user_id": d.parent_user_id,
+            "joined_at": d.joined_at,
+            "customers": customers[d.user_id],
+            "frozen_fen": earned.get((d.user_id, "frozen"), 0),
+            "credited_fen": earned.get((d.user_id, "credited"), 0),
+            "withdrawn_fen": int(d.withdrawn_fen),
+        }
+        for d in rows
+    ], cursor
+
+
+def commissions_page(
+    db: Session, page: PageParams, status: str | None
+) -> tuple[list[Commission], str | None]:
+    """Commissions, newest first, optionally of one status (frozen, credited, reversed)."""
+    stmt = select(Commission)
+    if status is not None:
+        stmt = stmt.where(Commission.status == status)
+    return paginate(db, stmt, page, order=[Commission.created_at.desc(), Commission.id.desc()])

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events import service as events
-from huoli.promotions import hot, repository
+from huoli.promotions import hot, lifecycle, repository
 from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
@@ -127,6 +127,7 @@ _DEFINITION = (
         _SESSIONS.c.starts_at,
         _SESSIONS.c.ends_at,
         _ITEMS.c.stock,
+        _ITEMS.c.session_id,
     )
     .join(_SESSIONS, (_SESSIONS.c.id == _ITEMS.c.session_id) & (_SESSIONS.c.app_id == _ITEMS.c.app_id))
     .where(_ITEMS.c.id == bindparam("fid"), _ITEMS.c.app_id == bindparam("app"))
@@ -137,17 +138,24 @@ _DECREMENT = (
         _ITEMS.c.id == bindparam("fid"),
         _ITEMS.c.app_id == bindparam("app"),
         _ITEMS.c.stock >= bindparam("qty"),
+        _ITEMS.c.stopped.is_(False),
+        _ITEMS.c.halted_reason.is_(None),
     )
     .values(stock=_ITEMS.c.stock - bindparam("qty"))
     .returning(_ITEMS.c.stock)
 )
 
 
+_BLOCKED = select(_ITEMS.c.stopped, _ITEMS.c.halted_reason, _ITEMS.c.session_id).where(
+    _ITEMS.c.id == bindparam("fid"), _ITEMS.c.app_id == bindparam("app")
+)
+
+
 def _check_window(d: hot.FlashItemDef, quantity: int, now: datetime) -> None:
     if now < d.starts_at:
-        raise HuoliError("the flash sale has not started", code="not_started")
+        raise lifecycle.not_running("flash-sessions", d.session_id, "scheduled")
     if now >= d.ends_at:
-        raise HuoliError("the flash sale has ended", code="ended")
+        raise lifecycle.not_running("flash-sessions", d.session_id, "ended")
     if quantity > d.per_user_limit:
         raise HuoliError(f"at most {d.per_user_limit} per person", code="over_limit")
 
@@ -182,7 +190,12 @@ def attempt(
         if row is None:
             raise NotFound(f"flash item {flash_item_id!r} not found")
         d = hot.FlashItemDef(
-            sku=row[0], per_user_limit=row[1], pay_window_s=row[2], starts_at=row[3], ends_at=row[4]
+            sku=row[0],
+            per_user_limit=row[1],
+            pay_window_s=row[2],
+            starts_at=row[3],
+            ends_at=row[4],
+            session_id=row[6],
         )
         cache.put_flash_item(app_id, flash_item_id, d)
         cache.saw_stock(app_id, flash_item_id, row[5])
@@ -216,7 +229,7 @@ def attempt(
     if conn.dialect.name == "postgresql":
         outbox = events.outbox_row(**reserved)
         try:
-            left, attempted = repository.reserve_flash_pg(
+            left, attempted, blocked = repository.reserve_flash_pg(
                 db,
                 app_id,
                 {
@@ -242,11 +255,27 @@ def attempt(
         # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
         row = conn.execute(_DECREMENT, bound).first()
         left = None if row is None else row[0]
+        blocked = None
+        if left is None:
+            why = conn.execute(_BLOCKED, {"fid": flash_item_id, "app": app_id}).first()
+            if why is not None:
+                blocked = why[1] or ("stopped" if why[0] else None)
+    if left is None and blocked is not None:
+        _refuse_blocked(db, app_id, d, blocked, now)
     if left is None:
         cache.saw_stock(app_id, flash_item_id, quantity - 1)  # fewer than asked for: the next ones stop here
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
     cache.saw_stock(app_id, flash_item_id, left)
     return FlashReservation(**values, order_id=None, closed_at=None)  # detached: the row as inserted
+
+
+def _refuse_blocked(db: Session, app_id: str, d: hot.FlashItemDef, blocked: str, now: datetime) -> None:
+    """The item is not selling: halted by the catalog, or its session paused or ended by an operator."""
+    if blocked != "stopped":
+        raise Conflict("this item is unavailable", code=blocked, details={"session_id": d.session_id})
+    session = get_named(db, FlashSession, d.session_id, app_id=app_id)
+    st = lifecycle.state(session, now) if session is not None else "ended"
+    raise lifecycle.not_running("flash-sessions", d.session_id, "ended" if st == "running" else st)
 
 
 def mark_paid(work: Work, *, reservation_id: str, order_id: str) -> FlashReservation:

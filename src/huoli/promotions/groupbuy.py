@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from huoli.errors import Conflict, NotFound
-from huoli.promotions import compliance
+from huoli.promotions import compliance, lifecycle
 from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import Group, GroupCampaign, GroupMember, Refund
 from huoli.promotions.schemas import GroupCampaignIn
@@ -41,6 +41,8 @@ def create_campaign(work: Work, spec: GroupCampaignIn) -> GroupCampaign:
         fill_policy=spec.fill_policy,
         fill_min_real=spec.fill_min_real,
         active=True,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
         rules_text=compliance.rules_text("group", spec),
         created_at=work.now,
     )
@@ -117,8 +119,10 @@ def join(
     )
     expected = campaign.leader_price_fen if group_id is None else campaign.group_price_fen
     if group_id is None:
-        if not campaign.active or paid_fen != expected:
-            return _reject(work, member, None, "amount_mismatch" if campaign.active else "inactive"), None
+        # a new group only while the campaign runs; groups already forming may still fill
+        running = lifecycle.state(campaign, now) == "running"
+        if not running or paid_fen != expected:
+            return _reject(work, member, None, "amount_mismatch" if running else "activity_not_running"), None
         group = Group(
             id=new_id("grp"),
             app_id=app_id,

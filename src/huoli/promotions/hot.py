@@ -33,6 +33,7 @@ class FlashItemDef:
     pay_window_s: int
     starts_at: datetime
     ends_at: datetime
+    session_id: str = ""
 
 
 @dataclass(frozen=True)

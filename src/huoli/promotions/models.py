@@ -45,6 +45,11 @@ class CouponTemplate(AppScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     rules_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # lifecycle: the window is valid_from/valid_until; `active` False = paused; ended_at = ended for good
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # written by catalog_hooks: scoped items that are unavailable, read with the terms at lock time
+    unavailable_item_ids: Mapped[str] = mapped_column(Text, default="[]")
+    halted_reason: Mapped[str | None] = mapped_column(String(32))  # item_unavailable: whole scope gone
 
 
 class Coupon(AppScoped, Base):
@@ -85,6 +90,10 @@ class GiftPack(AppScoped, Base):
     new_user_days: Mapped[int] = mapped_column(Integer, default=7)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # lifecycle (docs/promotions.md "Lifecycle"): `active` False = paused; ended_at set = ended for good
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # -- flash sales ------------------------------------------------------------------------------------
@@ -100,6 +109,8 @@ class FlashSession(AppScoped, Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # False = paused
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ended early by an operator
 
 
 class FlashItem(AppScoped, Base):
@@ -117,6 +128,10 @@ class FlashItem(AppScoped, Base):
     per_user_limit: Mapped[int] = mapped_column(Integer, default=1)  # units per attempt
     pay_window_s: Mapped[int] = mapped_column(Integer, default=900)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # On the row the attempt's conditional UPDATE locks, so pausing or ending the session (which sets it in
+    # its own transaction) and an attempt serialise: no unit is sold once the pause has committed.
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    halted_reason: Mapped[str | None] = mapped_column(String(32))  # item_unavailable (catalog_hooks)
 
 
 class FlashReservation(AppScoped, Base):
@@ -159,6 +174,10 @@ class GroupCampaign(AppScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     rules_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # lifecycle (docs/promotions.md "Lifecycle"): `active` False = paused; ended_at set = ended for good
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Group(AppScoped, Base):
@@ -233,6 +252,10 @@ class BargainCampaign(AppScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     rules_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # lifecycle (docs/promotions.md "Lifecycle"): `active` False = paused; ended_at set = ended for good
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Bargain(AppScoped, Base):
@@ -288,6 +311,10 @@ class ReferralProgram(AppScoped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     rules_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # lifecycle (docs/promotions.md "Lifecycle"): `active` False = paused; ended_at set = ended for good
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class InviteCode(AppScoped, Base):
@@ -341,6 +368,7 @@ class DistributionConfig(AppScoped, Base):
     min_withdraw_fen: Mapped[int] = mapped_column(Integer, default=100)
     rules_text: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # paused: no new bindings or commissions
 
 
 class Distributor(AppScoped, Base):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
-from huoli.promotions import compliance, coupons
+from huoli.pagination import PageParams, paginate
+from huoli.promotions import compliance, coupons, lifecycle
 from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import InviteCode, ReferralBinding, ReferralProgram
 from huoli.promotions.schemas import ReferralProgramIn
@@ -41,6 +42,8 @@ def create_program(work: Work, spec: ReferralProgramIn) -> ReferralProgram:
         max_rewards_per_referrer=spec.max_rewards_per_referrer,
         new_user_window_s=spec.new_user_window_s,
         active=True,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
         rules_text=compliance.rules_text("referral", spec),
         created_at=work.now,
     )
@@ -53,8 +56,9 @@ def invite_code(work: Work, *, program_id: str, user_id: str) -> InviteCode:
     """The user's code for a program (created once). Share it as `hl_campaign=ref_<code>` via the SDK."""
     db = work.db
     program = get_named(db, ReferralProgram, program_id)
-    if program is None or not program.active:
+    if program is None:
         raise NotFound(f"referral program {program_id!r} not found")
+    lifecycle.require_running(program, "referral-programs", work.now)
     for _ in range(5):
         existing = db.scalars(
             select(InviteCode).where(InviteCode.program_id == program_id, InviteCode.user_id == user_id)
@@ -88,6 +92,7 @@ def bind(work: Work, *, code: str, invitee_user_id: str, invitee_created_at: dat
     assert program is not None
     if inv.user_id == invitee_user_id:
         raise HuoliError("you can't invite yourself", code="self_referral")
+    lifecycle.require_running(program, "referral-programs", now)
     existing = db.scalars(
         select(ReferralBinding).where(
             ReferralBinding.program_id == program.id, ReferralBinding.invitee_user_id == invitee_user_id
@@ -226,3 +231,36 @@ def has_pending_binding(db: Session, invitee_user_id: str) -> bool:
         ).first()
         is not None
     )
+
+
+def referrers_page(
+    db: Session, program_id: str, page: PageParams
+) -> tuple[list[dict[str, object]], str | None]:
+    """A program's referrers, most rewarded first, with their invitees per status."""
+    if get_named(db, ReferralProgram, program_id) is None:
+        raise NotFound(f"referral program {program_id!r} not found")
+    rows, cursor = paginate(
+        db,
+        select(InviteCode).where(InviteCode.program_id == program_id),
+        page,
+        order=[InviteCode.rewarded_count.desc(), InviteCode.created_at.asc(), InviteCode.id.asc()],
+    )
+    ids = [r.user_id for r in rows]
+    invitees: dict[str, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        for who, status, n in db.execute(
+            select(ReferralBinding.referrer_user_id, ReferralBinding.status, func.count())
+            .where(ReferralBinding.program_id == program_id, ReferralBinding.referrer_user_id.in_(ids))
+            .group_by(ReferralBinding.referrer_user_id, ReferralBinding.status)
+        ):
+            invitees[who][status] = int(n)
+    return [
+        {
+            "user_id": r.user_id,
+            "code": r.code,
+            "rewarded": r.rewarded_count,
+            "invitees": invitees[r.user_id],
+            "created_at": r.created_at,
+        }
+        for r in rows
+    ], cursor

@@ -16,9 +16,13 @@ from huoli.tenancy import CrossAppWrite, bind_app, scoped_sql
 # as the statement, not until a commit that waits for this thread's turn at the GIL (measured: 454–634 →
 # 642–866 attempts/s while stock lasted on 5 items). A repeat is refused before the decrement; a concurrent
 # twin of the same user passes that check on its snapshot, and the unique key then fails the whole statement.
+# A stopped (session paused or ended) or halted (catalog item unavailable) item sells nothing: the flags are on
+# the row the UPDATE locks, so a pause committed first makes the waiting UPDATE re-check them and refuse, and
+# a pause that comes second waits for this statement (docs/promotions.md "Lifecycle").
 _RESERVE_PG = scoped_sql(
     "WITH dec AS (UPDATE promo_flash_items SET stock = stock - :qty WHERE id = :fid AND app_id = :app "
-    "AND stock >= :qty AND NOT EXISTS (SELECT 1 FROM promo_flash_reservations WHERE app_id = :app "
+    "AND stock >= :qty AND NOT stopped AND halted_reason IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM promo_flash_reservations WHERE app_id = :app "
     "AND flash_item_id = :fid AND user_id = :uid) RETURNING stock), "
     "ins AS (INSERT INTO promo_flash_reservations "
     "(id, app_id, flash_item_id, user_id, quantity, status, reserved_at, pay_by) "
@@ -26,7 +30,9 @@ _RESERVE_PG = scoped_sql(
     "ev AS (INSERT INTO event_outbox (event_id, payload, created_at, app_id) "
     "SELECT :e_id, :e_payload, :e_created, :app FROM ins ON CONFLICT (event_id) DO NOTHING) "
     "SELECT (SELECT stock FROM dec), EXISTS (SELECT 1 FROM promo_flash_reservations "
-    "WHERE app_id = :app AND flash_item_id = :fid AND user_id = :uid)"
+    "WHERE app_id = :app AND flash_item_id = :fid AND user_id = :uid), "
+    "(SELECT CASE WHEN halted_reason IS NOT NULL THEN halted_reason WHEN stopped THEN 'stopped' END "
+    "FROM promo_flash_items WHERE id = :fid AND app_id = :app)"
 ).bindparams(
     bindparam("reserved_at", type_=UTCDateTime()),
     bindparam("pay_by", type_=UTCDateTime()),
@@ -34,11 +40,12 @@ _RESERVE_PG = scoped_sql(
 )
 
 
-def reserve_flash_pg(db: Session, app_id: str, params: dict[str, Any]) -> tuple[int | None, bool]:
+def reserve_flash_pg(db: Session, app_id: str, params: dict[str, Any]) -> tuple[int | None, bool, str | None]:
     """Decrement the item's stock, reserve and queue the event in one statement; (stock left or None when
-    it did not take stock, whether the user holds a reservation of the item)."""
+    it did not take stock, whether the user holds a reservation of the item, why the item is not selling:
+    'stopped', a halted reason, or None)."""
     scope = db.info.get("app_id")
     if scope is not None and scope != app_id:
         raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
-    left, attempted = run(db, _RESERVE_PG, bind_app(app_id, _RESERVE_PG, params))[0]
-    return left, bool(attempted)
+    left, attempted, blocked = run(db, _RESERVE_PG, bind_app(app_id, _RESERVE_PG, params))[0]
+    return left, bool(attempted), blocked

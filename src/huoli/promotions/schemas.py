@@ -28,6 +28,14 @@ Id = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
 FEN_MAX = INT32_MAX  # ¥21,474,836.47
 
 
+def _after_start(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """An activity window's end: after its start (a field error, so the console shows it at the field)."""
+    start = info.data.get("starts_at")
+    if value is not None and start is not None and value <= start:
+        raise ValueError("ends_at must be after starts_at")
+    return value
+
+
 class CouponTemplateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -119,6 +127,13 @@ class GiftPackIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     template_ids: list[str] = Field(min_length=1, max_length=20)
     new_user_days: int = Field(7, ge=1, le=90)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after_start(value, info)
 
 
 class CartLine(BaseModel):
@@ -272,6 +287,13 @@ class GroupCampaignIn(BaseModel):
     fill_min_real: int = Field(0, ge=0, le=100)
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after_start(value, info)
 
     @model_validator(mode="after")
     def _prices(self) -> GroupCampaignIn:
@@ -311,6 +333,13 @@ class BargainCampaignIn(BaseModel):
     random_cuts: bool = False  # refused by compliance: outcomes must be stated up front
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after_start(value, info)
 
     @model_validator(mode="after")
     def _floor(self) -> BargainCampaignIn:
@@ -336,6 +365,13 @@ class ReferralProgramIn(BaseModel):
     new_user_window_s: int = Field(86400, ge=60, le=INT32_MAX)
     show_rules: bool = True
     rules_text: str | None = Field(None, max_length=2000)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _after_start(value, info)
 
 
 class DistributionConfigIn(BaseModel):
@@ -607,6 +643,114 @@ class JobsRunOut(BaseModel):
 
 # -- admin lists: what is configured, with live participation figures ------------------------------------
 
+ActivityState = Literal["scheduled", "running", "paused", "ended"]
+ActivityKind = Literal[
+    "coupon-templates",
+    "gift-packs",
+    "flash-sessions",
+    "group-campaigns",
+    "bargain-campaigns",
+    "referral-programs",
+]
+
+
+class FiguresOut(BaseModel):
+    """An activity's live figures (docs/promotions.md "Figures" says what each means per mechanic)."""
+
+    participants: int
+    orders: int
+    gmv_fen: int
+    discount_fen: int
+    refunds: int
+    new_users_shared: int
+    stock_left: int | None = Field(description="null when the activity is not stock-based")
+
+
+class LifecycleOut(BaseModel):
+    """What every activity's list row carries (C1)."""
+
+    state: ActivityState
+    starts_at: datetime | None
+    ends_at: datetime | None
+    ended_at: datetime | None = None
+    halted_reason: str | None = None
+    item_ids: list[str] = Field(default_factory=list, description="catalog items the activity is about")
+    item_titles: dict[str, str] = Field(default_factory=dict, description="catalog titles, when known")
+    figures: FiguresOut
+
+
+class ActivityOut(BaseModel):
+    kind: ActivityKind
+    id: str
+    name: str
+    state: ActivityState
+    starts_at: datetime | None
+    ends_at: datetime | None
+    halted_reason: str | None = None
+    item_ids: list[str]
+    figures: FiguresOut
+
+
+class FunnelOut(BaseModel):
+    participants: int
+    converted: int = Field(description="participants with at least one order")
+    orders: int
+    gmv_fen: int
+
+
+class CostOut(BaseModel):
+    discount_fen: int
+    commission_fen: int
+    points: int
+
+
+class SharingOut(BaseModel):
+    sharers: int
+    share_opens: int
+    new_users: int
+    k_factor: float = Field(description="new users through sharing / participants")
+
+
+class PreviousOut(BaseModel):
+    """The same counts over the equal-length period just before the activity, mechanic-wide."""
+
+    start: datetime
+    end: datetime
+    funnel: FunnelOut
+    sharing: SharingOut
+
+
+class DayOut(BaseModel):
+    day: date
+    participants: int
+    orders: int
+    gmv_fen: int
+
+
+class ActivityResultsOut(BaseModel):
+    kind: ActivityKind
+    id: str
+    name: str
+    state: ActivityState
+    starts_at: datetime | None
+    ends_at: datetime | None
+    period_start: datetime
+    period_end: datetime
+    funnel: FunnelOut
+    cost: CostOut
+    sharing: SharingOut
+    previous: PreviousOut
+    daily: list[DayOut]
+
+
+class CouponTemplateAdminOut(LifecycleOut, CouponTemplateOut):
+    scope_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("scope_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
 
 class FlashItemAdminOut(BaseModel):
     id: str
@@ -620,18 +764,16 @@ class FlashItemAdminOut(BaseModel):
     per_user_limit: int
     pay_window_s: int
     reservations: dict[str, int] = Field(description="attempts per status: reserved, paid, expired, …")
+    halted_reason: str | None = Field(None, description="item_unavailable: the catalog item is off sale")
 
 
-class FlashSessionAdminOut(BaseModel):
+class FlashSessionAdminOut(LifecycleOut):
     id: str
     name: str
-    starts_at: datetime
-    ends_at: datetime
-    state: Literal["upcoming", "running", "ended"]
     items: list[FlashItemAdminOut]
 
 
-class GroupCampaignAdminOut(BaseModel):
+class GroupCampaignAdminOut(LifecycleOut):
     id: str
     name: str
     item_id: str
@@ -649,7 +791,7 @@ class GroupCampaignAdminOut(BaseModel):
     members: int = Field(description="paid members who joined (late payments refused are not counted)")
 
 
-class BargainCampaignAdminOut(BaseModel):
+class BargainCampaignAdminOut(LifecycleOut):
     id: str
     name: str
     item_id: str
@@ -666,7 +808,7 @@ class BargainCampaignAdminOut(BaseModel):
     helps: int
 
 
-class ReferralProgramAdminOut(BaseModel):
+class ReferralProgramAdminOut(LifecycleOut):
     id: str
     name: str
     qualifying_action: str
@@ -681,13 +823,14 @@ class ReferralProgramAdminOut(BaseModel):
     bindings: dict[str, int] = Field(description="invitees per status: bound, rewarded, blocked")
 
 
-class GiftPackAdminOut(BaseModel):
+class GiftPackAdminOut(LifecycleOut):
     id: str
     name: str
     template_ids: list[str]
     new_user_days: int
     active: bool
     created_at: datetime
+    recipients: int = Field(description="users granted the pack")
 
 
 class DistributionSettingsOut(BaseModel):
@@ -709,9 +852,45 @@ class CommissionTotalOut(BaseModel):
     amount_fen: int
 
 
+class DistributorAdminOut(BaseModel):
+    user_id: str
+    level: int = Field(description="1: recruited no one above them; 2: joined through a level-1 distributor")
+    parent_user_id: str | None
+    joined_at: datetime
+    customers: int = Field(description="customers bound to this distributor now")
+    frozen_fen: int = Field(description="commissions frozen (within the return window)")
+    credited_fen: int = Field(description="commissions credited (withdrawable or withdrawn)")
+    withdrawn_fen: int
+
+
+class CommissionAdminOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    order_id: str
+    level: int
+    distributor_user_id: str
+    buyer_user_id: str
+    order_fen: int
+    amount_fen: int
+    status: str
+    created_at: datetime
+    credit_at: datetime
+    closed_at: datetime | None
+
+
+class ReferrerAdminOut(BaseModel):
+    user_id: str
+    code: str
+    rewarded: int = Field(description="referrer rewards granted (capped at max_rewards_per_referrer)")
+    invitees: dict[str, int] = Field(description="invitees per status: bound, rewarded, blocked")
+    created_at: datetime
+
+
 class DistributionAdminOut(BaseModel):
     """The app's distribution settings (null until set) and what they have paid out so far."""
 
+    state: Literal["running", "paused"] | None = Field(None, description="null until configured")
     config: DistributionSettingsOut | None
     distributors: int
     commissions: dict[str, CommissionTotalOut] = Field(description="per status: frozen, credited, reversed")

@@ -9,7 +9,7 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,7 +17,19 @@ from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import HuoliError, NotFound
-from huoli.promotions import bargain, coupons, distribution, flashsale, groupbuy, referrals, risk, schemas
+from huoli.promotions import (
+    bargain,
+    coupons,
+    distribution,
+    figures,
+    flashsale,
+    groupbuy,
+    lifecycle,
+    lists,
+    referrals,
+    risk,
+    schemas,
+)
 from huoli.promotions import models as tables
 from huoli.promotions.common import get_named, new_id
 from huoli.promotions.models import (
@@ -36,6 +48,7 @@ from huoli.promotions.models import (
     ReferralProgram,
     Refund,
 )
+from huoli.promotions.schemas import ActivityOut, ActivityResultsOut
 from huoli.users import service as users
 from huoli.wechat.client import WeChatClient
 from huoli.work import Work
@@ -313,6 +326,34 @@ def live_campaigns(db: Session, *, start: datetime, end: datetime) -> list[dict[
             if c.active and c.created_at < end:
                 out.append({"mechanic": mech, "id": c.id, "name": c.name})
     return out
+
+
+# --- activities (C1): the calendar's and the results page's view of every promotion ----------------------
+
+
+def activities(work: Work, start: date, end: date, state: str | None = None) -> list[ActivityOut]:
+    """Every promotion activity overlapping the local days [start, end] in the app's timezone, with its state
+    and live figures; an activity without a window counts from its creation and shows null dates."""
+    lo = datetime.combine(start, time(0), tzinfo=work.tz)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=work.tz)
+    out: list[ActivityOut] = []
+    for kind, model in lifecycle.MODELS.items():
+        rows = []
+        for r in work.db.scalars(select(model).order_by(model.created_at, model.id)):
+            starts_at, ends_at = lifecycle.window(r)
+            begin = starts_at or r.created_at
+            stops = [t for t in (ends_at, r.ended_at) if t is not None]
+            if begin < hi and (not stops or min(stops) > lo):
+                rows.append(r)
+        out += [a for a in lists.activities(work, kind, rows) if state is None or a.state == state]
+    out.sort(key=lambda a: (a.starts_at is not None, a.starts_at or lo, a.kind, a.id))
+    return out
+
+
+def activity_results(work: Work, kind: str, activity_id: str) -> ActivityResultsOut:
+    """An activity's funnel, cost, sharing and daily figures, and the mechanic's baseline just before it."""
+    row = lifecycle.get(work.db, kind, activity_id)
+    return ActivityResultsOut.model_validate(figures.results(work, kind, row))
 
 
 # --- for marketing's festival plans: an activity from the create body the admin API takes ---------------

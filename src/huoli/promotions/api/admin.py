@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import select
 
 from huoli.apps.schemas import Role
 from huoli.deps import OperatorDep, OperatorWorkDep, PageDep, RuntimeDep, role_at_least
+from huoli.errors import ValidationFailed
 from huoli.pagination import Page, paginate
 from huoli.promotions import (
     bargain,
@@ -23,36 +21,32 @@ from huoli.promotions import (
     flashsale,
     flows,
     groupbuy,
+    lifecycle,
+    lists,
     payments,
     referrals,
     service,
 )
 from huoli.promotions.models import (
-    Bargain,
     BargainCampaign,
-    BargainHelp,
-    Commission,
-    DistributionConfig,
-    Distributor,
-    FlashItem,
-    FlashReservation,
     FlashSession,
     GiftPack,
-    Group,
     GroupCampaign,
-    GroupMember,
-    InviteCode,
-    ReferralBinding,
     ReferralProgram,
 )
 from huoli.promotions.schemas import (
+    ActivityOut,
+    ActivityResultsOut,
+    ActivityState,
     BargainCampaignAdminOut,
     BargainCampaignIn,
     BargainCampaignOut,
+    CommissionAdminOut,
     CommissionTotalOut,
     ComplianceIn,
     ComplianceOut,
     CouponOut,
+    CouponTemplateAdminOut,
     CouponTemplateIn,
     CouponTemplateOut,
     CreatedOut,
@@ -60,7 +54,7 @@ from huoli.promotions.schemas import (
     DistributionAdminOut,
     DistributionConfigIn,
     DistributionSettingsOut,
-    FlashItemAdminOut,
+    DistributorAdminOut,
     FlashItemIn,
     FlashItemStatusOut,
     FlashSessionAdminOut,
@@ -77,9 +71,10 @@ from huoli.promotions.schemas import (
     OverviewOut,
     ReferralProgramAdminOut,
     ReferralProgramIn,
+    ReferrerAdminOut,
     RulesTextOut,
 )
-from huoli.work import Caller
+from huoli.work import Caller, Work
 
 router = APIRouter(tags=["promotions"])
 ADMIN = "/admin/promotions"
@@ -95,10 +90,10 @@ def admin_create_template(body: CouponTemplateIn, work: OperatorWorkDep) -> Coup
     return CouponTemplateOut.model_validate(coupons.create_template(work, body))
 
 
-@router.get(f"{ADMIN}/coupon-templates", response_model=Page[CouponTemplateOut], dependencies=READ)
-def admin_list_templates(work: OperatorWorkDep, page: PageDep) -> Page[CouponTemplateOut]:
+@router.get(f"{ADMIN}/coupon-templates", response_model=Page[CouponTemplateAdminOut], dependencies=READ)
+def admin_list_templates(work: OperatorWorkDep, page: PageDep) -> Page[CouponTemplateAdminOut]:
     rows, cursor = coupons.templates_page(work.db, page)
-    return Page(items=[CouponTemplateOut.model_validate(t) for t in rows], next_cursor=cursor)
+    return Page(items=lists.coupon_templates(work, rows, titles(work)), next_cursor=cursor)
 
 
 @router.patch(
@@ -133,20 +128,9 @@ def admin_gift_pack(body: GiftPackIn, work: OperatorWorkDep) -> IdOut:
 
 @router.get(f"{ADMIN}/gift-packs", response_model=Page[GiftPackAdminOut], dependencies=READ)
 def admin_list_gift_packs(work: OperatorWorkDep, page: PageDep) -> Page[GiftPackAdminOut]:
-    """新人礼包, newest first."""
-    rows, cursor = paginate(work.db, select(GiftPack), page, order=_newest_first(GiftPack))
-    items = [
-        GiftPackAdminOut(
-            id=p.id,
-            name=p.name,
-            template_ids=json.loads(p.template_ids),
-            new_user_days=p.new_user_days,
-            active=p.active,
-            created_at=p.created_at,
-        )
-        for p in rows
-    ]
-    return Page(items=items, next_cursor=cursor)
+    """新人礼包, newest first, with their recipients."""
+    rows, cursor = paginate(work.db, select(GiftPack), page, order=lists.newest_first(GiftPack))
+    return Page(items=lists.gift_packs(work, rows), next_cursor=cursor)
 
 
 @router.post(f"{ADMIN}/flash/sessions", response_model=IdOut, status_code=201, dependencies=WRITE)
@@ -158,59 +142,10 @@ def admin_flash_session(body: FlashSessionIn, work: OperatorWorkDep) -> IdOut:
 def admin_list_flash_sessions(work: OperatorWorkDep, page: PageDep) -> Page[FlashSessionAdminOut]:
     """Flash-sale sessions, latest start first, each with its items' stock: sold (paid), reserved (awaiting
     payment) and left."""
-    db = work.db
     rows, cursor = paginate(
-        db, select(FlashSession), page, order=[FlashSession.starts_at.desc(), FlashSession.id.desc()]
+        work.db, select(FlashSession), page, order=[FlashSession.starts_at.desc(), FlashSession.id.desc()]
     )
-    ids = [r.id for r in rows]
-    items: dict[str, list[FlashItem]] = {i: [] for i in ids}
-    if ids:
-        for item in db.scalars(select(FlashItem).where(FlashItem.session_id.in_(ids)).order_by(FlashItem.id)):
-            items[item.session_id].append(item)
-    item_ids = [i.id for its in items.values() for i in its]
-    attempts: dict[str, dict[str, int]] = {i: {} for i in item_ids}
-    units: dict[str, dict[str, int]] = {i: {} for i in item_ids}
-    if item_ids:
-        counted = db.execute(
-            select(
-                FlashReservation.flash_item_id,
-                FlashReservation.status,
-                func.count(),
-                func.coalesce(func.sum(FlashReservation.quantity), 0),
-            )
-            .where(FlashReservation.flash_item_id.in_(item_ids))
-            .group_by(FlashReservation.flash_item_id, FlashReservation.status)
-        )
-        for item_id, status, n, qty in counted:
-            attempts[item_id][status] = int(n)
-            units[item_id][status] = int(qty)
-    out = [
-        FlashSessionAdminOut(
-            id=r.id,
-            name=r.name,
-            starts_at=r.starts_at,
-            ends_at=r.ends_at,
-            state=_state(work.now, r.starts_at, r.ends_at),
-            items=[
-                FlashItemAdminOut(
-                    id=i.id,
-                    item_id=i.item_id,
-                    price_fen=i.price_fen,
-                    original_price_fen=i.original_price_fen,
-                    total_stock=i.total_stock,
-                    stock=i.stock,
-                    sold=units[i.id].get("paid", 0),
-                    reserved=units[i.id].get("reserved", 0),
-                    per_user_limit=i.per_user_limit,
-                    pay_window_s=i.pay_window_s,
-                    reservations=attempts[i.id],
-                )
-                for i in items[r.id]
-            ],
-        )
-        for r in rows
-    ]
-    return Page(items=out, next_cursor=cursor)
+    return Page(items=lists.flash_sessions(work, rows, titles(work)), next_cursor=cursor)
 
 
 @router.post(f"{ADMIN}/flash/sessions/daily", response_model=CreatedOut, status_code=201, dependencies=WRITE)
@@ -243,39 +178,8 @@ def admin_group_campaign(body: GroupCampaignIn, work: OperatorWorkDep) -> IdRule
 @router.get(f"{ADMIN}/group-campaigns", response_model=Page[GroupCampaignAdminOut], dependencies=READ)
 def admin_list_group_campaigns(work: OperatorWorkDep, page: PageDep) -> Page[GroupCampaignAdminOut]:
     """拼团 campaigns, newest first, with their groups per status (forming, formed, failed) and members."""
-    db = work.db
-    rows, cursor = paginate(db, select(GroupCampaign), page, order=_newest_first(GroupCampaign))
-    ids = [r.id for r in rows]
-    groups = _per_status(db, Group.campaign_id, Group.status, ids)
-    members = _totals(
-        db,
-        select(Group.campaign_id, func.count())
-        .join(GroupMember, GroupMember.group_id == Group.id)
-        .where(Group.campaign_id.in_(ids), GroupMember.status != "rejected")
-        .group_by(Group.campaign_id),
-        ids,
-    )
-    items = [
-        GroupCampaignAdminOut(
-            id=c.id,
-            name=c.name,
-            item_id=c.item_id,
-            original_price_fen=c.original_price_fen,
-            group_price_fen=c.group_price_fen,
-            leader_price_fen=c.leader_price_fen,
-            size=c.size,
-            duration_s=c.duration_s,
-            fill_policy=c.fill_policy,
-            fill_min_real=c.fill_min_real,
-            active=c.active,
-            rules_text=c.rules_text,
-            created_at=c.created_at,
-            groups=groups[c.id],
-            members=members[c.id],
-        )
-        for c in rows
-    ]
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = paginate(work.db, select(GroupCampaign), page, order=lists.newest_first(GroupCampaign))
+    return Page(items=lists.group_campaigns(work, rows, titles(work)), next_cursor=cursor)
 
 
 @router.post(
@@ -293,36 +197,8 @@ def admin_bargain_campaign(body: BargainCampaignIn, work: OperatorWorkDep) -> Ba
 @router.get(f"{ADMIN}/bargain-campaigns", response_model=Page[BargainCampaignAdminOut], dependencies=READ)
 def admin_list_bargain_campaigns(work: OperatorWorkDep, page: PageDep) -> Page[BargainCampaignAdminOut]:
     """砍价 campaigns, newest first, with their bargains per status (in progress, completed, expired)."""
-    db = work.db
-    rows, cursor = paginate(db, select(BargainCampaign), page, order=_newest_first(BargainCampaign))
-    ids = [r.id for r in rows]
-    bargains = _per_status(db, Bargain.campaign_id, Bargain.status, ids)
-    helps = _totals(
-        db,
-        select(Bargain.campaign_id, func.count())
-        .join(BargainHelp, BargainHelp.bargain_id == Bargain.id)
-        .where(Bargain.campaign_id.in_(ids))
-        .group_by(Bargain.campaign_id),
-        ids,
-    )
-    items = [
-        BargainCampaignAdminOut(
-            id=c.id,
-            name=c.name,
-            item_id=c.item_id,
-            price_fen=c.price_fen,
-            floor_fen=c.floor_fen,
-            helpers_needed=c.helpers_needed,
-            duration_s=c.duration_s,
-            active=c.active,
-            rules_text=c.rules_text,
-            created_at=c.created_at,
-            bargains=bargains[c.id],
-            helps=helps[c.id],
-        )
-        for c in rows
-    ]
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = paginate(work.db, select(BargainCampaign), page, order=lists.newest_first(BargainCampaign))
+    return Page(items=lists.bargain_campaigns(work, rows, titles(work)), next_cursor=cursor)
 
 
 @router.post(f"{ADMIN}/referral-programs", response_model=IdRulesOut, status_code=201, dependencies=WRITE)
@@ -334,35 +210,8 @@ def admin_referral_program(body: ReferralProgramIn, work: OperatorWorkDep) -> Id
 @router.get(f"{ADMIN}/referral-programs", response_model=Page[ReferralProgramAdminOut], dependencies=READ)
 def admin_list_referral_programs(work: OperatorWorkDep, page: PageDep) -> Page[ReferralProgramAdminOut]:
     """Referral programs, newest first, with invite codes handed out and invitees per status."""
-    db = work.db
-    rows, cursor = paginate(db, select(ReferralProgram), page, order=_newest_first(ReferralProgram))
-    ids = [r.id for r in rows]
-    bindings = _per_status(db, ReferralBinding.program_id, ReferralBinding.status, ids)
-    codes = _totals(
-        db,
-        select(InviteCode.program_id, func.count())
-        .where(InviteCode.program_id.in_(ids))
-        .group_by(InviteCode.program_id),
-        ids,
-    )
-    items = [
-        ReferralProgramAdminOut(
-            id=p.id,
-            name=p.name,
-            qualifying_action=p.qualifying_action,
-            referrer_template_id=p.referrer_template_id,
-            invitee_template_id=p.invitee_template_id,
-            max_rewards_per_referrer=p.max_rewards_per_referrer,
-            new_user_window_s=p.new_user_window_s,
-            active=p.active,
-            rules_text=p.rules_text,
-            created_at=p.created_at,
-            invite_codes=codes[p.id],
-            bindings=bindings[p.id],
-        )
-        for p in rows
-    ]
-    return Page(items=items, next_cursor=cursor)
+    rows, cursor = paginate(work.db, select(ReferralProgram), page, order=lists.newest_first(ReferralProgram))
+    return Page(items=lists.referral_programs(work, rows), next_cursor=cursor)
 
 
 @router.put(f"{ADMIN}/distribution", response_model=RulesTextOut, dependencies=WRITE)
@@ -374,21 +223,119 @@ def admin_distribution(body: DistributionConfigIn, work: OperatorWorkDep) -> Rul
 @router.get(f"{ADMIN}/distribution", response_model=DistributionAdminOut, dependencies=READ)
 def admin_get_distribution(work: OperatorWorkDep) -> DistributionAdminOut:
     """The app's 分销 settings (config null until PUT) with distributors and commissions per status."""
-    db = work.db
-    cfg = db.scalars(select(DistributionConfig).limit(1)).first()
-    commissions = {
-        status: CommissionTotalOut(count=int(n), amount_fen=int(amount))
-        for status, n, amount in db.execute(
-            select(
-                Commission.status, func.count(), func.coalesce(func.sum(Commission.amount_fen), 0)
-            ).group_by(Commission.status)
-        )
-    }
+    cfg, distributors, commissions = distribution.summary(work.db)
     return DistributionAdminOut(
+        state=None if cfg is None else "running" if cfg.active else "paused",
         config=DistributionSettingsOut.model_validate(cfg) if cfg is not None else None,
-        distributors=int(db.scalar(select(func.count()).select_from(Distributor)) or 0),
-        commissions=commissions,
+        distributors=distributors,
+        commissions={k: CommissionTotalOut(count=n, amount_fen=fen) for k, (n, fen) in commissions.items()},
     )
+
+
+@router.post(f"{ADMIN}/distribution/pause", response_model=DistributionAdminOut, dependencies=WRITE)
+def admin_pause_distribution(work: OperatorWorkDep) -> DistributionAdminOut:
+    """Paused: shares bind no new customers and paid orders earn no new commissions."""
+    distribution.set_active(work, False)
+    return admin_get_distribution(work)
+
+
+@router.post(f"{ADMIN}/distribution/resume", response_model=DistributionAdminOut, dependencies=WRITE)
+def admin_resume_distribution(work: OperatorWorkDep) -> DistributionAdminOut:
+    distribution.set_active(work, True)
+    return admin_get_distribution(work)
+
+
+@router.get(f"{ADMIN}/distribution/distributors", response_model=Page[DistributorAdminOut], dependencies=READ)
+def admin_distributors(work: OperatorWorkDep, page: PageDep) -> Page[DistributorAdminOut]:
+    """Distributors, newest first: level, parent, bound customers, commissions frozen / credited."""
+    rows, cursor = distribution.distributors_page(work.db, page)
+    return Page(items=[DistributorAdminOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(f"{ADMIN}/distribution/commissions", response_model=Page[CommissionAdminOut], dependencies=READ)
+def admin_commissions(
+    work: OperatorWorkDep,
+    page: PageDep,
+    status: Literal["frozen", "credited", "reversed"] | None = None,
+) -> Page[CommissionAdminOut]:
+    """Commissions, newest first, optionally of one status."""
+    rows, cursor = distribution.commissions_page(work.db, page, status)
+    return Page(items=[CommissionAdminOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    f"{ADMIN}/referral-programs/{{program_id}}/referrers",
+    response_model=Page[ReferrerAdminOut],
+    dependencies=READ,
+)
+def admin_referrers(program_id: str, work: OperatorWorkDep, page: PageDep) -> Page[ReferrerAdminOut]:
+    """A program's referrers, most rewarded first, with their invitees per status."""
+    rows, cursor = referrals.referrers_page(work.db, program_id, page)
+    return Page(items=[ReferrerAdminOut.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+# -- every activity: lifecycle, the calendar's list, results (C1) -----------------------------------------
+
+
+@router.get(f"{ADMIN}/activities", response_model=Page[ActivityOut], dependencies=READ)
+def admin_activities(
+    work: OperatorWorkDep,
+    start: Annotated[date, Query(description="first local day (app timezone)")],
+    end: Annotated[date, Query(description="last local day, inclusive")],
+    state: ActivityState | None = None,
+) -> Page[ActivityOut]:
+    """Every promotion activity overlapping [start, end] (always-on ones with null dates), one page."""
+    if end < start:
+        raise ValidationFailed("end before start", details=[{"field": "end", "message": "must be ≥ start"}])
+    if (end - start).days > 400:
+        raise ValidationFailed("range too long", details=[{"field": "end", "message": "at most 400 days"}])
+    return Page(items=service.activities(work, start, end, state), next_cursor=None)
+
+
+def _lifecycle_routes(kind: str) -> None:
+    """POST …/{kind}/{id}/pause | resume | end → the activity's list row; results → its results."""
+    out = lists.ROW_MODELS[kind]
+
+    def pause(activity_id: str, work: OperatorWorkDep) -> Any:
+        return lists.row(work, kind, lifecycle.pause(work, kind, activity_id), titles(work))
+
+    def resume(activity_id: str, work: OperatorWorkDep) -> Any:
+        return lists.row(work, kind, lifecycle.resume(work, kind, activity_id), titles(work))
+
+    def end(activity_id: str, work: OperatorWorkDep) -> Any:
+        return lists.row(work, kind, lifecycle.end(work, kind, activity_id), titles(work))
+
+    def results(activity_id: str, work: OperatorWorkDep) -> ActivityResultsOut:
+        return service.activity_results(work, kind, activity_id)
+
+    for verb, fn in (("pause", pause), ("resume", resume), ("end", end)):
+        router.add_api_route(
+            f"{ADMIN}/{kind}/{{activity_id}}/{verb}",
+            fn,
+            methods=["POST"],
+            response_model=out,
+            dependencies=WRITE,
+            name=f"admin_{verb}_{kind.replace('-', '_')}",
+            summary=f"{verb.capitalize()} a {kind[:-1].replace('-', ' ')}",
+        )
+    router.add_api_route(
+        f"{ADMIN}/{kind}/{{activity_id}}/results",
+        results,
+        methods=["GET"],
+        response_model=ActivityResultsOut,
+        dependencies=READ,
+        name=f"admin_results_{kind.replace('-', '_')}",
+        summary=f"Results of a {kind[:-1].replace('-', ' ')}",
+    )
+
+
+for _kind in lifecycle.KINDS:
+    _lifecycle_routes(_kind)
+
+
+def titles(work: Work) -> lists.TitleLookup | None:
+    """Catalog titles of the items rows name (None until the catalog domain serves them)."""
+    return None
 
 
 @router.post(f"{ADMIN}/compliance/check", response_model=ComplianceOut, dependencies=READ)
@@ -428,32 +375,3 @@ def admin_clear_wechatpay(work: OperatorWorkDep) -> payments.MerchantOut:
     """Remove the app's merchant: it falls back to the deployment's HUOLI_WECHATPAY_* settings."""
     payments.clear(db=work.db, app_id=work.app_id)
     return payments.view(None, work.settings, work.app_id)
-
-
-# -- the lists' figures: one grouped count per figure for the page's rows -------------------------------
-
-
-def _newest_first(model: Any) -> list[Any]:
-    return [model.created_at.desc(), model.id.desc()]
-
-
-def _state(now: datetime, starts_at: datetime, ends_at: datetime) -> Literal["upcoming", "running", "ended"]:
-    return "upcoming" if now < starts_at else "ended" if now >= ends_at else "running"
-
-
-def _per_status(
-    db: Session, key: InstrumentedAttribute[str], status: InstrumentedAttribute[str], ids: Iterable[str]
-) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {i: {} for i in ids}
-    if out:
-        rows = db.execute(select(key, status, func.count()).where(key.in_(out)).group_by(key, status))
-        for k, s, n in rows:
-            out[k][s] = int(n)
-    return out
-
-
-def _totals(db: Session, stmt: Any, ids: Iterable[str]) -> dict[str, int]:
-    out = dict.fromkeys(ids, 0)
-    if out:
-        out.update({k: int(n) for k, n in db.execute(stmt)})
-    return out
