@@ -40,10 +40,10 @@ from huoli.experiments import service as experiments
 from huoli.experiments.schemas import ExperimentCreate, HoldoutCreate
 from huoli.flags import service as flags
 from huoli.flags.schemas import FlagCreate
-from huoli.loyalty import badges, checkin
+from huoli.loyalty import badges, checkin, mall, members, tasks
 from huoli.loyalty import service as loyalty
 from huoli.loyalty.context import Ctx, load_rules, save_rules
-from huoli.loyalty.schemas import BadgeIn, LoyaltyRules
+from huoli.loyalty.schemas import BadgeIn, LoyaltyRules, MallItemIn, Reward, TaskIn
 from huoli.orders import flows as orders
 from huoli.orders.schemas import GroupBuyIn, OrderPaidIn
 from huoli.privacy import consents
@@ -209,7 +209,36 @@ def _rules(rules: LoyaltyRules) -> LoyaltyRules:
     doc = rules.model_dump()
     for level, growth in zip(doc["tiers"]["levels"], (0, 150, 600, 2000), strict=False):
         level["min_growth"] = growth
+    # 会员日: the 8th of each month, order points doubled
+    doc["tiers"].update(member_day=8, member_day_multiplier=2.0, member_day_note="全场会员价再享 95 折")
     return LoyaltyRules.model_validate(doc)
+
+
+# The tasks members see from day one (sharing itself is never a task: the invite task counts the invitee's order).
+_TASKS = [
+    TaskIn(
+        code="daily_checkin",
+        name="每日签到",
+        kind="daily",
+        event="checkin",
+        rewards=[Reward(type="points", amount=2)],
+    ),
+    TaskIn(
+        code="first_order",
+        name="完成首单",
+        kind="newcomer",
+        event="order_paid",
+        rewards=[Reward(type="points", amount=50), Reward(type="badge", ref="first_order")],
+    ),
+    TaskIn(
+        code="invite_first_order",
+        name="邀请好友完成首单",
+        kind="achievement",
+        event="order_paid",
+        credit="inviter",
+        rewards=[Reward(type="coupon", ref="ref_referrer")],
+    ),
+]
 
 
 _BADGES = [
@@ -252,6 +281,8 @@ class _Builder:
             ctx = self.ctx(db, start)
             for b in _BADGES:
                 badges.define(db, ctx, b)
+            for task in _TASKS:
+                tasks.define(db, ctx, task)
             referrals.create_program(
                 self.w(db, start),
                 spec=ReferralProgramIn(
@@ -520,6 +551,69 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
             loyalty.run_job(db, ctx, job=job)
 
 
+def _mall_items(now: dt.datetime) -> list[MallItemIn]:
+    return [
+        MallItemIn(
+            id="mall_cpn_99_10",
+            name="满99减10券",
+            kind="coupon",
+            ref="cpn_full_99_10",
+            points=200,
+            stock=500,
+            per_user_limit=2,
+            starts_at=now - 20 * _DAY,
+        ),
+        MallItemIn(
+            id="mall_tote",
+            name="品牌帆布袋",
+            kind="goods",
+            ref="sku_00042",
+            points=1500,
+            stock=50,
+            per_user_limit=1,
+        ),
+        MallItemIn(id="mall_vip_service", name="专属客服 30 天", kind="privilege", points=800, active=False),
+        MallItemIn(
+            id="mall_1212",
+            name="双12 满199减30券",
+            kind="coupon",
+            ref="cpn_full_199_30",
+            points=600,
+            stock=200,
+            per_user_limit=1,
+            starts_at=now + 4 * _DAY,
+            ends_at=now + 6 * _DAY,
+        ),
+    ]
+
+
+def _loyalty_mall(b: _Builder, now: dt.datetime) -> None:
+    """积分商城 items, the biggest spenders redeeming what their points buy, and a few operator changes to members
+    (a tier set by hand, a badge awarded), each with its reason."""
+    spenders = sorted(b.spent, key=lambda u: (-b.spent[u], u))
+    with b.unit() as db:
+        ctx = b.ctx(db, now - 25 * _DAY)
+        for item in _mall_items(now):
+            mall.upsert_item(db, ctx, item)
+    for i, user in enumerate(spenders[:40]):
+        item_id = "mall_tote" if i % 5 == 0 else "mall_cpn_99_10"
+        try:
+            with b.unit() as db:
+                at = now - (i % 7 + 1) * _DAY
+                mall.redeem(db, b.ctx(db, at), user_id=user, item_id=item_id, key=f"demo-{i}")
+        except HuoliError:
+            pass  # not enough points, or the limit: the member keeps the points, nothing is written
+    with b.unit() as db:
+        ctx = b.ctx(db, now - 2 * _DAY)
+        if spenders:
+            members.set_tier(
+                db, ctx, user_id=spenders[0], tier="black", until=now + 60 * _DAY, reason="大客户专享"
+            )
+            members.award_badge(
+                db, ctx, user_id=spenders[0], code="checkin_30", key="demo-top", reason="线下签到打卡活动冠军"
+            )
+
+
 def _flags_and_experiments(b: _Builder, inp: BuildInput) -> None:
     """Targeted flags, a finished experiment with its verdict and a running one (on the imported history)."""
     app_id, settings, now = b.app.id, b.settings, inp.now
@@ -713,6 +807,7 @@ def build(
     rest = sorted(set(first_seen) - set(active) - set(others), key=lambda u: _pick(u, 1 << 30))
     regulars = (active + others + rest)[:60]  # today's shoppers: last week's buyers first
     _live(b, inp.now, regulars, tz)
+    _loyalty_mall(b, inp.now)
     _flags_and_experiments(b, inp)
     _holdout_and_privacy(b, inp, regulars)
     if inp.wechat is not None:

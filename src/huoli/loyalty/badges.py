@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import NotFound
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import BadgeDefinition, UserBadge
-from huoli.loyalty.schemas import BadgeIn, BadgeOut
+from huoli.loyalty.schemas import BadgeAdminOut, BadgeHolderOut, BadgeIn, BadgeOut
 from huoli.pagination import PageParams, paginate
 
 
@@ -86,3 +86,29 @@ def definitions(db: Session, page: PageParams) -> tuple[list[BadgeOut], str | No
     """One page of the defined badges for operators, by code (the primary key: a new badge never shifts a page)."""
     rows, cursor = paginate(db, select(BadgeDefinition), page, order=[BadgeDefinition.code.asc()])
     return [BadgeOut(code=d.code, name=d.name, description=d.description, icon=d.icon) for d in rows], cursor
+
+
+def admin_page(db: Session, page: PageParams) -> tuple[list[BadgeAdminOut], str | None]:
+    """`definitions` with how many members hold each badge."""
+    rows, cursor = paginate(db, select(BadgeDefinition), page, order=[BadgeDefinition.code.asc()])
+    held = dict(
+        db.execute(
+            select(UserBadge.badge_code, func.count())
+            .where(UserBadge.badge_code.in_([d.code for d in rows]))
+            .group_by(UserBadge.badge_code)
+        ).all()
+    )
+    items = [
+        BadgeAdminOut(
+            code=d.code, name=d.name, description=d.description, icon=d.icon, holders=int(held.get(d.code, 0))
+        )
+        for d in rows
+    ]
+    return items, cursor
+
+
+def holders(db: Session, code: str, page: PageParams) -> tuple[list[BadgeHolderOut], str | None]:
+    """One page of a badge's holders, most recent first."""
+    stmt = select(UserBadge).where(UserBadge.badge_code == code)
+    rows, cursor = paginate(db, stmt, page, order=[UserBadge.awarded_at.desc(), UserBadge.user_id.asc()])
+    return [BadgeHolderOut(user_id=r.user_id, source=r.source, awarded_at=r.awarded_at) for r in rows], cursor

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, ValidationFailed
 from huoli.loyalty import leaderboards, ledger, repository, rewards, tasks, tiers
 from huoli.loyalty.context import Ctx
-from huoli.loyalty.models import Checkin
-from huoli.loyalty.schemas import CalendarDay, CalendarOut, CheckinOut, Reward
+from huoli.loyalty.models import Checkin, RewardGrant
+from huoli.loyalty.schemas import (
+    CalendarDay,
+    CalendarOut,
+    CheckinDay,
+    CheckinOut,
+    CheckinSummaryOut,
+    Reward,
+    RewardCount,
+    StreakBucket,
+)
 
 
 def _starts_cycle(ctx: Ctx, day: date) -> bool:
@@ -243,4 +252,63 @@ def calendar(db: Session, ctx: Ctx, *, user_id: str, month: str | None) -> Calen
         makeup_cost=ctx.rules.checkin.makeup_cost,
         makeup_window_days=ctx.rules.checkin.makeup_window_days,
         reset=ctx.rules.checkin.reset,
+    )
+
+
+# Streak lengths operators read at a glance: new, building, a week or more, a month or more.
+STREAK_BUCKETS = ((1, 1), (2, 6), (7, 29), (30, None))
+
+
+def summary(db: Session, ctx: Ctx) -> CheckinSummaryOut:
+    """Today's check-ins, the last 7 local days, the live streaks by length and the milestone rewards granted
+    in the last 7 days."""
+    today = ctx.today
+    first = today - timedelta(days=6)
+    per_day = {
+        day: (int(n), int(makeups or 0))
+        for day, n, makeups in db.execute(
+            select(Checkin.local_date, func.count(), func.sum(func.cast(Checkin.makeup, Integer())))
+            .where(Checkin.local_date >= first, Checkin.local_date <= today)
+            .group_by(Checkin.local_date)
+        )
+    }
+    days = [
+        CheckinDay(local_date=d, checkins=per_day.get(d, (0, 0))[0], makeups=per_day.get(d, (0, 0))[1])
+        for d in (first + timedelta(days=i) for i in range(7))
+    ]
+    # A run is alive while its member checked in today or yesterday (today's row, when there is one, is newer).
+    alive: dict[str, tuple[date, int]] = {}
+    for user_id, day, streak in db.execute(
+        select(Checkin.user_id, Checkin.local_date, Checkin.streak).where(
+            Checkin.local_date >= today - timedelta(days=1), Checkin.local_date <= today
+        )
+    ):
+        if user_id not in alive or alive[user_id][0] < day:
+            alive[user_id] = (day, streak)
+    streaks = [
+        StreakBucket(
+            min_days=lo,
+            max_days=hi,
+            members=sum(1 for _, s in alive.values() if s >= lo and (hi is None or s <= hi)),
+        )
+        for lo, hi in STREAK_BUCKETS
+    ]
+    grants = db.execute(
+        select(RewardGrant.source, RewardGrant.reward_type, RewardGrant.ref, RewardGrant.amount, func.count())
+        .where(
+            RewardGrant.source.in_(("checkin_streak", "checkin_total")),
+            RewardGrant.created_at >= ctx.midnight(first),
+        )
+        .group_by(RewardGrant.source, RewardGrant.reward_type, RewardGrant.ref, RewardGrant.amount)
+        .order_by(func.count().desc())
+    )
+    return CheckinSummaryOut(
+        today=today,
+        checked_in_today=days[-1].checkins,
+        days=days,
+        streaks=streaks,
+        rewards=[
+            RewardCount(source=src, reward_type=kind, ref=ref, amount=int(amount), grants=int(n))
+            for src, kind, ref, amount, n in grants
+        ],
     )

@@ -30,7 +30,16 @@ from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, NotFound, ValidationFailed
 from huoli.loyalty import leaderboards, repository
 from huoli.loyalty.context import Ctx
-from huoli.loyalty.models import MemberProfile, PointsAccount, PointsLot, PointsLotUse, PointsTransfer
+from huoli.loyalty.models import (
+    Checkin,
+    MemberProfile,
+    MemberTier,
+    PointsAccount,
+    PointsLot,
+    PointsLotUse,
+    PointsTransfer,
+    UserBadge,
+)
 from huoli.users import service as users
 
 
@@ -361,11 +370,17 @@ def order_spend_key(order_id: str) -> str:
 
 def earn_for_order(db: Session, ctx: Ctx, *, user_id: str, order_id: str, amount_fen: int) -> Earned:
     rule = ctx.rules.points
+    points = amount_fen // 100 * rule.points_per_yuan
+    member_day = ctx.rules.tiers.member_day
+    if member_day is not None and ctx.today.day == member_day:
+        points = int(
+            points * ctx.rules.tiers.member_day_multiplier
+        )  # 会员日 n 倍积分 (a refund claws back pro rata)
     return earn(
         db,
         ctx,
         user_id=user_id,
-        points=amount_fen // 100 * rule.points_per_yuan,
+        points=points,
         reason="order",
         key=order_key(order_id),
         ref=order_id,
@@ -689,10 +704,16 @@ def lots(db: Session, *, user_id: str) -> list[PointsLot]:
 
 def is_known(db: Session, user_id: str) -> bool:
     """Whether the user id names someone: a mini-program user of the app, or a member with a points history
-    or a profile (a birthday an operator recorded)."""
+    or a profile (a birthday an operator recorded), a tier, a badge or a check-in."""
     if users.user_facts(db, user_id) is not None:
         return True
-    for column in (PointsAccount.user_id, MemberProfile.user_id):
+    for column in (
+        PointsAccount.user_id,
+        MemberProfile.user_id,
+        MemberTier.user_id,
+        UserBadge.user_id,
+        Checkin.user_id,
+    ):
         if db.scalar(select(column).where(column == user_id).limit(1)) is not None:
             return True
     return False

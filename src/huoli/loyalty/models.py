@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from huoli.db import Base, UTCDateTime, utcnow
@@ -154,7 +154,9 @@ class TaskDefinition(AppScoped, Base):
     app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     definition: Mapped[str] = mapped_column(Text)  # schemas.TaskIn as JSON
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: deleted by an operator
+    # paused: kept and listed, counts nothing meanwhile
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -250,6 +252,10 @@ class MemberTier(AppScoped, Base):
     tier: Mapped[str] = mapped_column(String(32))
     tier_since: Mapped[datetime] = mapped_column(UTCDateTime)
     qualified_at: Mapped[datetime] = mapped_column(UTCDateTime)  # last time growth met the tier's threshold
+    # Set by an operator: the job never downgrades it before manual_until (None = until changed again).
+    # a column default too: the growth statement (repository.py) inserts members by hand
+    manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    manual_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MemberProfile(AppScoped, Base):
@@ -276,7 +282,11 @@ class MallItem(AppScoped, Base):
     stock: Mapped[int | None] = mapped_column(BigInteger)  # None = unlimited
     per_user_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    ref: Mapped[str | None] = mapped_column(String(200))  # e.g. the coupon template to issue
+    ref: Mapped[str | None] = mapped_column(String(200))  # coupon: the template to issue; goods: catalog item
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # on sale from (None = at once)
+    ends_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime
+    )  # off sale at (exclusive; None = open-ended)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -294,4 +304,23 @@ class MallRedemption(AppScoped, Base):
     item_id: Mapped[str] = mapped_column(String(64))
     points: Mapped[int] = mapped_column(BigInteger)
     business_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberNote(AppScoped, Base):
+    """An operator's change to one member outside the ledger (tier set, coupon issued, badge awarded), with the
+    reason they gave: the member's history on the console (the audit trail keeps who and the request)."""
+
+    __tablename__ = "loyalty_member_notes"
+    __table_args__ = (Index("ix_loyalty_member_notes_user", "app_id", "user_id", "id"),)
+
+    # no single-column app_id index: every query here uses the composite index led by app_id
+    app_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # tier | coupon | badge
+    ref: Mapped[str | None] = mapped_column(String(200))  # the tier code, coupon template, badge code
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON: from_tier, until, coupon_id, …
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

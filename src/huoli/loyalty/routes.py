@@ -30,7 +30,7 @@ from huoli.deps import (
     run_hot,
 )
 from huoli.errors import Unauthorized
-from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, profile, service, tasks, tiers
+from huoli.loyalty import badges, checkin, leaderboards, ledger, mall, members, profile, service, tasks, tiers
 from huoli.loyalty.context import Ctx, ctx_for, load_rules, save_rules
 from huoli.loyalty.leaderboards import Period
 from huoli.loyalty.schemas import (
@@ -38,19 +38,26 @@ from huoli.loyalty.schemas import (
     AdjustIn,
     AdminTransferOut,
     AwardIn,
+    BadgeAdminOut,
+    BadgeHolderOut,
     BadgeIn,
     BadgeOut,
     BalanceOut,
     BoardOut,
     CalendarOut,
     CheckinOut,
+    CheckinSummaryOut,
     EarnOut,
     LedgerOut,
     LotOut,
     LoyaltyRules,
     MakeupIn,
+    MallItemAdminOut,
     MallItemIn,
     MallItemOut,
+    MemberCouponIn,
+    MemberCouponOut,
+    MemberNoteOut,
     OrderPaidIn,
     OrderRefundIn,
     OrderSpendIn,
@@ -62,9 +69,12 @@ from huoli.loyalty.schemas import (
     ReverseOut,
     ScoreIn,
     SpendOut,
+    TaskAdminOut,
     TaskIn,
     TaskOut,
     TierOut,
+    TierSetIn,
+    TiersSummaryOut,
     TransferOut,
     UserRef,
 )
@@ -243,8 +253,7 @@ def set_my_profile(body: ProfileIn, ctx: MemberCtx, user: MiniProgramUserDep) ->
 
 @router.get("/v1/loyalty/mall/items", response_model=list[MallItemOut])
 def mall_items(ctx: MemberCtx) -> list[MallItemOut]:
-    db = ctx.work.db
-    return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.items(db, active_only=True)]
+    return [MallItemOut.model_validate(i, from_attributes=True) for i in mall.on_sale(ctx)]
 
 
 @router.post("/v1/loyalty/mall/items/{item_id}/redeem", response_model=RedeemOut)
@@ -405,10 +414,17 @@ def correct_profile(user_id: str, body: ProfileIn | None, ctx: AdminCtx) -> Prof
     )
 
 
-@router.get("/admin/loyalty/badges", response_model=Page[BadgeOut], dependencies=read)
-def list_badges(db: AppDbDep, page: PageDep) -> Page[BadgeOut]:
-    """The defined badges, by code."""
-    items, cursor = badges.definitions(db, page)
+@router.get("/admin/loyalty/badges", response_model=Page[BadgeAdminOut], dependencies=read)
+def list_badges(db: AppDbDep, page: PageDep) -> Page[BadgeAdminOut]:
+    """The defined badges, by code, with how many members hold each."""
+    items, cursor = badges.admin_page(db, page)
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/admin/loyalty/badges/{code}/holders", response_model=Page[BadgeHolderOut], dependencies=read)
+def badge_holders(code: str, db: AppDbDep, page: PageDep) -> Page[BadgeHolderOut]:
+    """Who holds a badge, most recent first."""
+    items, cursor = badges.holders(db, code, page)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -420,14 +436,17 @@ def define_badge(body: BadgeIn, ctx: AdminCtx) -> BadgeOut:
 
 @router.post("/admin/loyalty/badges/award", dependencies=write)
 def award_badge(body: AwardIn, ctx: AdminCtx) -> dict[str, bool]:
-    won = badges.award(ctx.work.db, ctx, user_id=body.user_id, code=body.badge, source=f"admin:{body.key}")
+    """Award a badge to a member once; the reason (if given) goes to the member's history."""
+    won = members.award_badge(
+        ctx.work.db, ctx, user_id=body.user_id, code=body.badge, key=body.key, reason=body.reason
+    )
     return {"awarded": won}
 
 
-@router.get("/admin/loyalty/tasks", response_model=Page[TaskIn], dependencies=read)
-def list_tasks(db: AppDbDep, page: PageDep) -> Page[TaskIn]:
-    """The active tasks, by code (a deactivated one is gone until defined again)."""
-    items, cursor = tasks.listing(db, page)
+@router.get("/admin/loyalty/tasks", response_model=Page[TaskAdminOut], dependencies=read)
+def list_tasks(ctx: AdminCtx, page: PageDep) -> Page[TaskAdminOut]:
+    """The tasks not deleted (running, paused, scheduled, ended), by code, with their live figures."""
+    items, cursor = tasks.admin_page(ctx.work.db, ctx, page)
     return Page(items=items, next_cursor=cursor)
 
 
@@ -436,22 +455,81 @@ def define_task(body: TaskIn, ctx: AdminCtx) -> TaskIn:
     return tasks.define(ctx.work.db, ctx, body)
 
 
+@router.post("/admin/loyalty/tasks/{code}/pause", status_code=204, dependencies=write)
+def pause_task(code: str, ctx: AdminCtx) -> None:
+    tasks.set_paused(ctx.work.db, ctx, code, paused=True)
+
+
+@router.post("/admin/loyalty/tasks/{code}/resume", status_code=204, dependencies=write)
+def resume_task(code: str, ctx: AdminCtx) -> None:
+    tasks.set_paused(ctx.work.db, ctx, code, paused=False)
+
+
 @router.delete("/admin/loyalty/tasks/{code}", status_code=204, dependencies=write)
 def deactivate_task(code: str, ctx: AdminCtx) -> None:
+    """Delete a task: gone from every list (progress rows stay; defining the code again resumes them)."""
     tasks.deactivate(ctx.work.db, ctx, code)
 
 
-@router.get("/admin/loyalty/mall/items", response_model=Page[MallItemOut], dependencies=read)
-def admin_items(db: AppDbDep, page: PageDep) -> Page[MallItemOut]:
-    """Every mall item, active or not, by id."""
-    rows, cursor = mall.item_page(db, page)
-    return Page(items=[MallItemOut.model_validate(i, from_attributes=True) for i in rows], next_cursor=cursor)
+@router.get("/admin/loyalty/mall/items", response_model=Page[MallItemAdminOut], dependencies=read)
+def admin_items(ctx: AdminCtx, page: PageDep) -> Page[MallItemAdminOut]:
+    """Every mall item, active or not, by id, with redemptions, redeemers and points spent."""
+    items, cursor = mall.admin_page(ctx.work.db, ctx, page)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.put("/admin/loyalty/mall/items", response_model=MallItemOut, dependencies=write)
 def put_item(body: MallItemIn, ctx: AdminCtx) -> MallItemOut:
     row = mall.upsert_item(ctx.work.db, ctx, body)
     return MallItemOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/admin/loyalty/mall/items/{item_id}/pause", response_model=MallItemOut, dependencies=write)
+def pause_item(item_id: str, ctx: AdminCtx) -> MallItemOut:
+    row = mall.set_active(ctx.work.db, ctx, item_id, active=False)
+    return MallItemOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/admin/loyalty/mall/items/{item_id}/resume", response_model=MallItemOut, dependencies=write)
+def resume_item(item_id: str, ctx: AdminCtx) -> MallItemOut:
+    row = mall.set_active(ctx.work.db, ctx, item_id, active=True)
+    return MallItemOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/admin/loyalty/tiers/summary", response_model=TiersSummaryOut, dependencies=read)
+def tiers_summary(ctx: AdminCtx) -> TiersSummaryOut:
+    """Members per tier now, the member day and its next dates."""
+    return tiers.summary(ctx.work.db, ctx)
+
+
+@router.get("/admin/loyalty/checkin/summary", response_model=CheckinSummaryOut, dependencies=read)
+def checkin_summary(ctx: AdminCtx) -> CheckinSummaryOut:
+    """Today's check-ins, the last 7 days, live streaks by length, milestone rewards of the last 7 days."""
+    return checkin.summary(ctx.work.db, ctx)
+
+
+@router.post("/admin/loyalty/members/{user_id}/tier", response_model=TierOut, dependencies=write)
+def set_member_tier(user_id: str, body: TierSetIn, ctx: AdminCtx) -> TierOut:
+    """Put a member on a tier by hand (a reason is required; optional expiry), kept in the member's history."""
+    members.set_tier(
+        ctx.work.db, ctx, user_id=user_id, tier=body.tier, until=body.expires_at, reason=body.reason
+    )
+    return tiers.status(ctx.work.db, ctx, user_id)
+
+
+@router.post("/admin/loyalty/members/{user_id}/coupons", response_model=MemberCouponOut, dependencies=write)
+def issue_member_coupon(user_id: str, body: MemberCouponIn, ctx: AdminCtx) -> MemberCouponOut:
+    """Issue one coupon to a member (a reason is required), through the promotions domain; once per key."""
+    return members.issue_coupon(
+        ctx.work.db, ctx, user_id=user_id, template_id=body.template_id, key=body.key, reason=body.reason
+    )
+
+
+@router.get("/admin/loyalty/members/{user_id}/history", response_model=Page[MemberNoteOut], dependencies=read)
+def member_history(user_id: str, db: AppDbDep, page: PageDep) -> Page[MemberNoteOut]:
+    """The operators' changes to a member outside the ledger (tier, coupons, badges) with their reasons."""
+    items, cursor = members.history(db, user_id, page)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.get("/admin/loyalty/leaderboards/{board}", response_model=BoardOut, dependencies=read)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from huoli.schema_types import INT32_MAX, MAX_FEN, MAX_POINTS, MAX_RATE, check_json_numbers
 
@@ -124,6 +132,10 @@ class TierRules(BaseModel):
     downgrade: Literal["never", "after_days", "periodic"] = "after_days"
     downgrade_after_days: int = Field(90, ge=1, le=MAX_DAYS)
     member_day: int | None = Field(8, ge=1, le=28, description="会员日: day of month, local time")
+    member_day_multiplier: float = Field(
+        1.0, ge=1, le=10, description="order points on the member day are multiplied by this (2 = double)"
+    )
+    member_day_note: str = Field("", max_length=200, description="what else the member day gives, as shown")
     levels: list[TierLevel] = Field(
         default_factory=lambda: [
             TierLevel(code="normal", name="普通", min_growth=0),
@@ -356,9 +368,10 @@ class BadgeOut(BaseModel):
 class AwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
     badge: str = Code
     key: str = Field(min_length=1, max_length=150)
+    reason: str | None = Field(None, max_length=500, description="kept in the member's history")
 
 
 class TaskIn(BaseModel):
@@ -378,6 +391,15 @@ class TaskIn(BaseModel):
     credit: Literal["actor", "inviter"] = Field("actor", description="inviter: credit properties.inviter_id")
     limit: int = Field(1, ge=1, le=10_000, description="completions per user per period")
     rewards: list[Reward] = Field(default_factory=list)
+    starts_at: AwareDatetime | None = Field(None, description="counts events from (None = at once)")
+    ends_at: AwareDatetime | None = Field(
+        None, description="counts events until (exclusive; None = open-ended)"
+    )
+
+    @field_validator("ends_at")
+    @classmethod
+    def _after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _window(info.data.get("starts_at"), value)
 
     @field_validator("where")
     @classmethod
@@ -445,6 +467,9 @@ class TierOut(BaseModel):
     benefits: TierLevel
     member_day: int | None
     is_member_day: bool
+    member_day_multiplier: float = 1.0
+    manual_until: datetime | None = None
+    manual: bool = False
 
 
 class MallItemIn(BaseModel):
@@ -457,11 +482,166 @@ class MallItemIn(BaseModel):
     stock: int | None = Field(None, ge=0, le=INT32_MAX)
     per_user_limit: int | None = Field(None, ge=1, le=INT32_MAX)
     active: bool = True
-    ref: str | None = Field(None, max_length=200)
+    ref: str | None = Field(
+        None, max_length=200, description="coupon: the coupon template issued; goods: the catalog item given"
+    )
+    starts_at: AwareDatetime | None = Field(None, description="redeemable from (None = at once)")
+    ends_at: AwareDatetime | None = Field(None, description="redeemable until (exclusive; None = open-ended)")
+
+    @field_validator("ends_at")
+    @classmethod
+    def _after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        return _window(info.data.get("starts_at"), value)
 
 
 class MallItemOut(MallItemIn):
     pass
+
+
+ActivityState = Literal["scheduled", "running", "paused", "ended"]
+
+
+class MallItemAdminOut(MallItemOut):
+    """An item with its live figures, for operators."""
+
+    state: ActivityState
+    catalog_unavailable: bool = Field(
+        False, description="goods whose catalog item is off the shelf or sold out"
+    )
+    redemptions: int
+    redeemers: int
+    points_spent: int
+    created_at: datetime
+
+
+class TaskAdminOut(TaskIn):
+    """A task with its live figures: members part-way in the current period, members who completed it at least
+    once, rewards granted."""
+
+    paused: bool
+    state: ActivityState
+    in_progress: int
+    completed_users: int
+    rewards_granted: int
+
+
+class BadgeAdminOut(BadgeOut):
+    holders: int
+
+
+class BadgeHolderOut(BaseModel):
+    user_id: str
+    source: str
+    awarded_at: datetime
+
+
+class TierCount(BaseModel):
+    code: str
+    name: str
+    min_growth: int
+    members: int
+    manual: int = Field(description="of them, on a tier an operator set")
+
+
+class TiersSummaryOut(BaseModel):
+    levels: list[TierCount]
+    member_day: int | None
+    member_day_multiplier: float
+    is_member_day: bool
+    next_member_days: list[date]
+
+
+class CheckinDay(BaseModel):
+    local_date: date
+    checkins: int
+    makeups: int
+
+
+class StreakBucket(BaseModel):
+    min_days: int
+    max_days: int | None
+    members: int
+
+
+class RewardCount(BaseModel):
+    source: str
+    reward_type: str
+    ref: str | None
+    amount: int
+    grants: int
+
+
+class CheckinSummaryOut(BaseModel):
+    today: date
+    checked_in_today: int
+    days: list[CheckinDay] = Field(description="the last 7 local days, oldest first")
+    streaks: list[StreakBucket] = Field(description="members whose current run is still alive, by length")
+    rewards: list[RewardCount] = Field(description="check-in milestone rewards granted in the last 7 days")
+
+
+class TierSetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str = Code
+    reason: str = Field(min_length=1, max_length=500)
+    expires_at: AwareDatetime | None = Field(None, description="back to the tier growth supports after this")
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        return _reason(value)
+
+
+class MemberCouponIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    key: str = Field(min_length=1, max_length=150, description="idempotency key: one coupon per key")
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        return _reason(value)
+
+
+class MemberCouponOut(BaseModel):
+    coupon_id: str
+    issued: bool = Field(description="false when this key already issued it (a retry)")
+
+
+class MemberNoteOut(BaseModel):
+    id: int
+    kind: str
+    ref: str | None
+    detail: dict[str, object]
+    reason: str
+    actor: str | None
+    created_at: datetime
+
+
+class ScheduledActivity(TypedDict):
+    """One loyalty activity on the marketing calendar (contract C4)."""
+
+    kind: Literal["member-day", "points-mall", "task", "checkin"]
+    id: str
+    name: str
+    state: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    item_ids: list[str]
+
+
+def _window(starts_at: datetime | None, ends_at: datetime | None) -> datetime | None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise ValueError("the end must be after the start")
+    return ends_at
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise ValueError("give a reason")
+    return value.strip()
 
 
 class RedeemIn(BaseModel):

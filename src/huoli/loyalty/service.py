@@ -6,17 +6,21 @@ holds the use cases that span several of them, such as a paid order (points + gr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from huoli.apps.models import App
 from huoli.errors import NotFound
 from huoli.events.stores import EventStore
-from huoli.loyalty import leaderboards, ledger, rewards, tasks, tiers
-from huoli.loyalty.context import Ctx, make_ctx
-from huoli.loyalty.schemas import EarnOut, ReverseOut
+from huoli.loyalty import leaderboards, ledger, mall, rewards, tasks, tiers
+from huoli.loyalty.context import Ctx, ctx_for, make_ctx
+from huoli.loyalty.models import MallItem, TaskDefinition
+from huoli.loyalty.schemas import EarnOut, ReverseOut, ScheduledActivity, TaskIn
 from huoli.settings import Settings
+from huoli.work import Work
 
 
 def context_for(
@@ -122,3 +126,83 @@ def run_job(db: Session, ctx: Ctx, *, job: str, store: EventStore | None = None)
 
 
 JOBS = ("expire", "warn-expiring", "tiers", "tier-benefits", "scan-tasks", "compact-boards")
+
+
+# --- the marketing calendar (contract C4) ------------------------------------------------------------------
+
+
+def member_days(work: Work, start: date, end: date) -> list[date]:
+    """The app's monthly member days (会员日) from `start` to `end`, both included (local days)."""
+    return tiers.member_days(ctx_for(work), start, end)
+
+
+def _overlaps(starts_at: datetime | None, ends_at: datetime | None, lo: datetime, hi: datetime) -> bool:
+    return (starts_at is None or starts_at < hi) and (ends_at is None or ends_at > lo)
+
+
+def scheduled_activities(work: Work, start: date, end: date) -> list[ScheduledActivity]:
+    """Every loyalty activity live at some time from `start` to `end` (local days, both included): each member
+    day, mall items and tasks whose window overlaps (no window = always on), and the daily check-in. States are
+    as of now (scheduled, running, paused, ended); deleted tasks are left out."""
+    ctx = ctx_for(work)
+    db = work.db
+    lo, hi = ctx.midnight(start), ctx.midnight(end + timedelta(days=1))
+    multiplier = ctx.rules.tiers.member_day_multiplier
+    out: list[ScheduledActivity] = []
+    for day in tiers.member_days(ctx, start, end):
+        begins, ends = ctx.midnight(day), ctx.midnight(day + timedelta(days=1))
+        state = "ended" if ctx.now >= ends else "running" if ctx.now >= begins else "scheduled"
+        name = "会员日" if multiplier == 1 else f"会员日 · {multiplier:g} 倍积分"
+        out.append(
+            ScheduledActivity(
+                kind="member-day",
+                id=f"member-day:{day.isoformat()}",
+                name=name,
+                state=state,
+                starts_at=begins,
+                ends_at=ends,
+                item_ids=[],
+            )
+        )
+    for item in db.scalars(select(MallItem).order_by(MallItem.id)):
+        if _overlaps(item.starts_at, item.ends_at, lo, hi):
+            out.append(
+                ScheduledActivity(
+                    kind="points-mall",
+                    id=item.id,
+                    name=item.name,
+                    state=mall.state_of(item.active, item.starts_at, item.ends_at, ctx.now),
+                    starts_at=item.starts_at,
+                    ends_at=item.ends_at,
+                    item_ids=[item.ref] if item.kind == "goods" and item.ref else [],
+                )
+            )
+    for row in db.scalars(
+        select(TaskDefinition).where(TaskDefinition.active.is_(True)).order_by(TaskDefinition.code)
+    ):
+        task = TaskIn.model_validate(orjson.loads(row.definition))
+        if _overlaps(task.starts_at, task.ends_at, lo, hi):
+            on_item = task.where.get("item_id")
+            out.append(
+                ScheduledActivity(
+                    kind="task",
+                    id=task.code,
+                    name=task.name,
+                    state=tasks.state_of(task, row.paused, ctx.now),
+                    starts_at=task.starts_at,
+                    ends_at=task.ends_at,
+                    item_ids=[str(on_item)] if on_item is not None else [],
+                )
+            )
+    out.append(
+        ScheduledActivity(
+            kind="checkin",
+            id="checkin",
+            name="每日签到",
+            state="running",
+            starts_at=None,
+            ends_at=None,
+            item_ids=[],
+        )
+    )
+    return out

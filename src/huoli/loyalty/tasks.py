@@ -9,11 +9,11 @@ an invite counts for the inviter only on the invitee's own server-reported actio
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
@@ -21,8 +21,8 @@ from huoli.errors import NotFound
 from huoli.events.stores import EventStore
 from huoli.loyalty import rewards, tiers
 from huoli.loyalty.context import Ctx, cached, invalidate
-from huoli.loyalty.models import ScanCursor, TaskDefinition, TaskProgress, TaskUnit
-from huoli.loyalty.schemas import TaskIn, TaskOut
+from huoli.loyalty.models import RewardGrant, ScanCursor, TaskDefinition, TaskProgress, TaskUnit
+from huoli.loyalty.schemas import ActivityState, TaskAdminOut, TaskIn, TaskOut
 from huoli.pagination import PageParams, paginate
 
 SCAN_LAG = timedelta(seconds=2)  # events received this recently may still be committing: read them next time
@@ -44,10 +44,21 @@ def define(db: Session, ctx: Ctx, task: TaskIn) -> TaskIn:
             )
         )
     else:
+        # editing keeps a pause: resuming is its own decision
         row.definition, row.active = task.model_dump_json(), True
     db.flush()
     invalidate(db, "tasks", ctx.app_id)
     return task
+
+
+def set_paused(db: Session, ctx: Ctx, code: str, *, paused: bool) -> None:
+    """A paused task keeps its progress and is listed for operators; members neither see nor advance it."""
+    row = db.get(TaskDefinition, (ctx.app_id, code))
+    if row is None or not row.active:
+        raise NotFound(f"no task {code!r}", code="task_not_found")
+    row.paused = paused
+    db.flush()
+    invalidate(db, "tasks", ctx.app_id)
 
 
 def deactivate(db: Session, ctx: Ctx, code: str) -> None:
@@ -62,7 +73,9 @@ def deactivate(db: Session, ctx: Ctx, code: str) -> None:
 def active(db: Session) -> list[TaskIn]:
     def load() -> list[TaskIn]:
         rows = db.scalars(
-            select(TaskDefinition).where(TaskDefinition.active.is_(True)).order_by(TaskDefinition.code)
+            select(TaskDefinition)
+            .where(TaskDefinition.active.is_(True), TaskDefinition.paused.is_(False))
+            .order_by(TaskDefinition.code)
         )
         return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows]
 
@@ -74,11 +87,65 @@ def active(db: Session) -> list[TaskIn]:
 
 
 def listing(db: Session, page: PageParams) -> tuple[list[TaskIn], str | None]:
-    """One page of the active tasks for operators, by code; read from the table, not the rules cache `active`
-    serves the hot paths from (a page is a slice of it, not worth caching)."""
+    """One page of the tasks not deleted (running or paused) for operators, by code; read from the table, not
+    the rules cache `active` serves the hot paths from (a page is a slice of it, not worth caching)."""
     stmt = select(TaskDefinition).where(TaskDefinition.active.is_(True))
     rows, cursor = paginate(db, stmt, page, order=[TaskDefinition.code.asc()])
     return [TaskIn.model_validate(orjson.loads(r.definition)) for r in rows], cursor
+
+
+def state_of(task: TaskIn, paused: bool, now: datetime) -> ActivityState:
+    if task.ends_at is not None and now >= task.ends_at:
+        return "ended"
+    if paused:
+        return "paused"
+    if task.starts_at is not None and now < task.starts_at:
+        return "scheduled"
+    return "running"
+
+
+def admin_page(db: Session, ctx: Ctx, page: PageParams) -> tuple[list[TaskAdminOut], str | None]:
+    """`listing` with live figures per task: members part-way in the current period (daily: today), members
+    who completed it at least once, and the rewards its completions granted."""
+    stmt = select(TaskDefinition).where(TaskDefinition.active.is_(True))
+    rows, cursor = paginate(db, stmt, page, order=[TaskDefinition.code.asc()])
+    out = []
+    for r in rows:
+        task = TaskIn.model_validate(orjson.loads(r.definition))
+        mine = TaskProgress.task_code == task.code
+        in_progress = db.scalar(
+            select(func.count())
+            .select_from(TaskProgress)
+            .where(
+                mine,
+                TaskProgress.period == _period(task, ctx.today),
+                TaskProgress.progress > 0,
+                TaskProgress.completions < task.limit,
+            )
+        )
+        completed = db.scalar(
+            select(func.count(TaskProgress.user_id.distinct())).where(mine, TaskProgress.completions > 0)
+        )
+        granted = db.scalar(
+            select(func.count())
+            .select_from(RewardGrant)
+            .where(RewardGrant.source == "task", RewardGrant.grant_key.startswith(f"task:{task.code}:"))
+        )
+        out.append(
+            TaskAdminOut(
+                **task.model_dump(),
+                paused=r.paused,
+                state=state_of(task, r.paused, ctx.now),
+                in_progress=int(in_progress or 0),
+                completed_users=int(completed or 0),
+                rewards_granted=int(granted or 0),
+            )
+        )
+    return out, cursor
+
+
+def _open(task: TaskIn, at: datetime) -> bool:
+    return (task.starts_at is None or at >= task.starts_at) and (task.ends_at is None or at < task.ends_at)
 
 
 def _period(task: TaskIn, day: date) -> str:
@@ -100,12 +167,14 @@ def consume(
     day: date | None = None,
     server: bool = True,
     tasks: list[TaskIn] | None = None,
+    at: datetime | None = None,
 ) -> list[str]:
-    """Count one event toward every matching task; returns the codes of tasks completed by it."""
+    """Count one event (which happened `at`, default now) toward every matching task open at that time;
+    returns the codes of tasks completed by it."""
     props = properties or {}
     done: list[str] = []
     for task in tasks if tasks is not None else active(db):
-        if task.event != event or not _matches(task, props):
+        if task.event != event or not _matches(task, props) or not _open(task, at or ctx.now):
             continue
         target_user = user_id
         if task.credit == "inviter":
@@ -175,6 +244,8 @@ def _count(
 def board(db: Session, ctx: Ctx, *, user_id: str) -> list[TaskOut]:
     out = []
     for task in active(db):
+        if not _open(task, ctx.now):
+            continue
         row = db.get(TaskProgress, (ctx.app_id, user_id, task.code, _period(task, ctx.today)))
         progress = row.progress if row else 0
         completions = row.completions if row else 0
@@ -241,6 +312,7 @@ def scan_events(db: Session, ctx: Ctx, *, store: EventStore, limit: int = 10_000
             day=ctx.local_date(ts),
             server=server,
             tasks=tasks,
+            at=ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC),
         )
         inviter = props.get("inviter_id")
         if server and isinstance(inviter, str) and inviter != r["user_id"]:

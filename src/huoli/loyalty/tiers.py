@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, func, select, update
 from sqlalchemy.orm import Session
 
 from huoli.db import insert_or_ignore
+from huoli.errors import ValidationFailed
 from huoli.loyalty import repository
 from huoli.loyalty.context import Ctx
 from huoli.loyalty.models import GrowthEntry, MemberProfile, MemberTier
-from huoli.loyalty.schemas import TierLevel, TierOut
+from huoli.loyalty.schemas import TierCount, TierLevel, TierOut, TiersSummaryOut
 
 # Downgrades count in days: refreshing "last qualified" at most hourly spares a write on most growth entries.
 QUALIFIED_REFRESH = timedelta(hours=1)
@@ -55,7 +56,8 @@ def _set(db: Session, user_id: str, **values: Any) -> None:
 
 
 def _change(db: Session, ctx: Ctx, user_id: str, before: str, to: str) -> None:
-    _set(db, user_id, tier=to, tier_since=ctx.now, qualified_at=ctx.now)
+    # any change by growth or the job ends an operator's manual tier (growth took the member past it, or it ran out)
+    _set(db, user_id, tier=to, tier_since=ctx.now, qualified_at=ctx.now, manual=False, manual_until=None)
     ctx.emit(
         "tier_changed",
         key=f"tier:{user_id}:{before}:{to}:{ctx.now.isoformat()}",
@@ -169,10 +171,93 @@ def _apply(
 
 
 def evaluate(db: Session, ctx: Ctx, *, user_id: str, job: bool) -> str:
-    """Apply upgrade (always) and downgrade (per policy; only from the job unless policy allows)."""
+    """Apply upgrade (always) and downgrade (per policy; only from the job unless policy allows). A tier an
+    operator set is never downgraded before its expiry; once expired the member goes to the tier growth
+    supports at once (the policy's grace period was the operator's to give)."""
     _insert_member(db, ctx, user_id)
     tier, qualified_at, value = _state(db, ctx, user_id)
+    if job:
+        member = db.get(MemberTier, (ctx.app_id, user_id))
+        if member is not None and member.manual:
+            if member.manual_until is None or ctx.now < member.manual_until:
+                job = False
+            else:
+                target = level_for(ctx, value).code
+                if target == tier:
+                    _set(db, user_id, manual=False, manual_until=None, qualified_at=ctx.now)
+                    return tier
+                _change(db, ctx, user_id, tier, target)
+                return target
     return _apply(db, ctx, user_id, tier, qualified_at, value, job=job)
+
+
+def set_manual(db: Session, ctx: Ctx, *, user_id: str, tier: str, until: datetime | None) -> tuple[str, str]:
+    """An operator puts a member on a tier (until `until`, or until changed); returns (from, to). Growth may
+    still lift the member higher; the job won't lower them before `until`."""
+    codes = [lv.code for lv in ctx.rules.tiers.levels]
+    if tier not in codes:
+        raise ValidationFailed(
+            f"no tier {tier!r} in the rules",
+            details=[{"field": "tier", "message": f"one of {', '.join(codes)}"}],
+        )
+    if until is not None and until <= ctx.now:
+        raise ValidationFailed(
+            "the expiry has passed", details=[{"field": "expires_at", "message": "must be in the future"}]
+        )
+    _insert_member(db, ctx, user_id)
+    before = db.execute(select(MemberTier.tier).where(MemberTier.user_id == user_id)).scalar_one()
+    _set(db, user_id, tier=tier, tier_since=ctx.now, qualified_at=ctx.now, manual=True, manual_until=until)
+    ctx.emit(
+        "tier_changed",
+        key=f"tier:{user_id}:{before}:{tier}:{ctx.now.isoformat()}",
+        user_id=user_id,
+        properties={"from_tier": before, "to_tier": tier, "source": "admin"},
+    )
+    return before, tier
+
+
+def summary(db: Session, ctx: Ctx) -> TiersSummaryOut:
+    """Members per tier now (and how many of them an operator set), the member day and its next dates."""
+    counts = {
+        code: (int(n), int(manual or 0))
+        for code, n, manual in db.execute(
+            select(MemberTier.tier, func.count(), func.sum(func.cast(MemberTier.manual, Integer()))).group_by(
+                MemberTier.tier
+            )
+        )
+    }
+    rules = ctx.rules.tiers
+    return TiersSummaryOut(
+        levels=[
+            TierCount(
+                code=lv.code,
+                name=lv.name,
+                min_growth=lv.min_growth,
+                members=counts.get(lv.code, (0, 0))[0],
+                manual=counts.get(lv.code, (0, 0))[1],
+            )
+            for lv in rules.levels
+        ],
+        member_day=rules.member_day,
+        member_day_multiplier=rules.member_day_multiplier,
+        is_member_day=is_member_day(ctx),
+        next_member_days=member_days(ctx, ctx.today, ctx.today + timedelta(days=120))[:3],
+    )
+
+
+def member_days(ctx: Ctx, start: date, end: date) -> list[date]:
+    """The member days from `start` to `end`, both included (local days)."""
+    md = ctx.rules.tiers.member_day
+    if md is None or end < start:
+        return []
+    out = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        day = date(year, month, md)  # member_day <= 28: every month has it
+        if start <= day <= end:
+            out.append(day)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
 
 
 def reevaluate_all(db: Session, ctx: Ctx) -> dict[str, int]:
@@ -264,6 +349,9 @@ def status(db: Session, ctx: Ctx, user_id: str) -> TierOut:
         benefits=level,
         member_day=ctx.rules.tiers.member_day,
         is_member_day=is_member_day(ctx),
+        member_day_multiplier=ctx.rules.tiers.member_day_multiplier,
+        manual=member.manual if member is not None else False,
+        manual_until=member.manual_until if member is not None else None,
     )
 
 
