@@ -1,4 +1,5 @@
 import { watch } from "vue";
+import { format as cf } from "@console/blocks.js";
 
 // How the promotions pages say amounts, counts, spans and the API's codes, in the operator's language.
 export function promoFormat(ctx) {
@@ -32,7 +33,12 @@ export function promoFormat(ctx) {
     if (tpl.valid_days) return t("tpl.validDays", { n: tpl.valid_days });
     return t("tpl.validWindow", { from: when(tpl.valid_from), until: when(tpl.valid_until) });
   }
-  return { label, money, n, days, people, span, when, zhe, couponValue, validity };
+  // When an activity runs (contract C1's starts_at / ends_at): "always on" when it has no window.
+  function window(row) {
+    if (!row?.starts_at && !row?.ends_at) return t("pf.always");
+    return t("pf.window", { from: row.starts_at ? when(row.starts_at) : t("pf.now"), until: row.ends_at ? when(row.ends_at) : t("pf.noEnd") });
+  }
+  return { label, money, n, days, people, span, when, zhe, couponValue, validity, window, state: activityState };
 }
 
 // A refusal of the whole configuration (pydantic's model validators give no field) names its fields in the
@@ -85,3 +91,49 @@ export function activityState(row) {
 
 // The console's link to an activity's results page (the marketing domain's #/activity-results).
 export const resultsHash = (kind, id) => `#/activity-results?kind=${encodeURIComponent(kind)}&id=${encodeURIComponent(id)}`;
+
+// A fresh id an operator may keep or change (the API wants one; 营销中心 forms never make them type it):
+// prefix + the local day and time + two random letters, e.g. "cpn-1207-1030-kq".
+export function newId(prefix) {
+  const d = new Date();
+  const two = (n) => String(n).padStart(2, "0");
+  const rand = Math.random().toString(36).replace(/[^a-z]/g, "").slice(0, 2).padEnd(2, "x");
+  return `${prefix}-${two(d.getMonth() + 1)}${two(d.getDate())}-${two(d.getHours())}${two(d.getMinutes())}-${rand}`;
+}
+
+// Whether the console has a page (another helper's page may not be there yet: never link to nothing).
+export const hasPage = (id) => (window.__huoli?.pages || []).some((p) => p.id === id);
+
+// Default times for a new activity, as ISO instants with the app timezone's offset: the next full hour (plus
+// `hours`), and a local day (today plus `days`, "YYYY-MM-DD").
+export function nextHour(tz, hours = 1) {
+  const top = `${cf.isoToWall(new Date().toISOString(), tz).slice(0, 13)}:00:00`;
+  const at = new Date(new Date(cf.wallToIso(top, tz)).getTime() + hours * 3600e3);
+  return cf.wallToIso(cf.isoToWall(at.toISOString(), tz), tz);
+}
+export const localDay = (tz, days = 0) => cf.isoToWall(new Date(Date.now() + days * 86400e3).toISOString(), tz).slice(0, 10);
+
+// A catalog item (contract C2) or null when the catalog does not know it (or this server has no catalog). Asked
+// through the list's search (an id typed from its start), so an unknown id is an empty answer, not a 404.
+export async function catalogItem(ctx, id) {
+  if (!id) return null;
+  try {
+    const page = await ctx.api("/admin/catalog/items", { query: { q: id, limit: 50 } });
+    return (page.items || []).find((x) => x.id === id) || null;
+  } catch {
+    return null;
+  }
+}
+
+// Catalog titles for item ids, one GET per id not seen yet (kept for the session); ids the catalog does not know
+// stay ids. Resolves {id: title}.
+const titles = new Map();
+export async function itemTitles(ctx, ids) {
+  const missing = [...new Set(ids)].filter((id) => id && !titles.has(id));
+  await Promise.all(missing.map(async (id) => titles.set(id, (await catalogItem(ctx, id))?.title || null)));
+  return Object.fromEntries(ids.map((id) => [id, titles.get(id) || null]));
+}
+
+// The state / actions column stays in view at the right of a wide table; on a phone it scrolls with the rest
+// (a pinned column would leave no room for the names).
+export const pinRight = () => (window.matchMedia?.("(max-width: 760px)").matches ? undefined : "right");
