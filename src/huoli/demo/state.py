@@ -33,6 +33,7 @@ from huoli.backup import service as backup
 from huoli.db import unit_of_work
 from huoli.demo import catalog as demo_catalog
 from huoli.demo.generator import EXPERIMENTS, DemoExperiment, experiment_window
+from huoli.demo.marketing import plan_calendar
 from huoli.demo.wechat import DEMO_MCHID, DEMO_MERCHANT_SERIAL, DEMO_PLATFORM_KEY_ID, DEMO_WX_APPID, DemoKeys
 from huoli.errors import HuoliError, ValidationFailed
 from huoli.events.service import relay_outbox
@@ -815,6 +816,7 @@ def build(
         configure_wechat(rt, app.id, keys, inp.now)
         summary.refunds = pay_refunds(rt, app.id, url, inp.now + dt.timedelta(minutes=1))
     summary.seconds["live"] = time.perf_counter() - t0
+    plan_calendar(b.unit, b.w, inp.now)
     t0 = time.perf_counter()
     summary.events_relayed = relay_outbox(factory=rt.sessions, writer=rt.writer)
     summary.seconds["relay"] = time.perf_counter() - t0

@@ -405,3 +405,16 @@ def create_activity(work: Work, kind: str, body: dict[str, Any]) -> list[str]:
     if kind == "bargain-campaigns":
         return [bargain.create_campaign(work, spec).id]
     return [referrals.create_program(work, spec).id]
+
+
+def coupon_thresholds(db: Session, template_ids: list[str]) -> dict[str, int]:
+    """The 满 threshold (fen) of each threshold coupon template among `template_ids` (the calendar's
+    same-threshold warning)."""
+    if not template_ids:
+        return {}
+    rows = db.execute(
+        select(tables.CouponTemplate.id, tables.CouponTemplate.threshold_fen).where(
+            tables.CouponTemplate.id.in_(template_ids), tables.CouponTemplate.kind == "threshold"
+        )
+    )
+    return {tid: int(fen) for tid, fen in rows}

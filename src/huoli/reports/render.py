@@ -63,6 +63,32 @@ TEXT: dict[str, dict[str, str]] = {
     "events": {"zh": "事件", "en": "Events"},
     "campaigns": {"zh": "本周上线的活动", "en": "Campaigns live this week"},
     "no_campaigns": {"zh": "本周没有上线的活动。", "en": "No campaign was live this week."},
+    "activities": {"zh": "本周活动效果", "en": "Activity results this week"},
+    "activities_note": {
+        "zh": "本周进行过的活动，按 GMV 排序；数据为活动至今的累计，对比为活动开始前等长时段的同类活动。",
+        "en": "Activities live this week, by GMV; figures since each began, compared with the same kind over "
+        "the equal period before.",
+    },
+    "no_activities": {"zh": "本周没有进行中的活动。", "en": "No activity was live this week."},
+    "activities_more": {"zh": "另有 {n} 个活动未列出", "en": "{n} more not listed"},
+    "activity": {"zh": "活动", "en": "Activity"},
+    "state": {"zh": "状态", "en": "State"},
+    "buyers": {"zh": "下单用户", "en": "Buyers"},
+    "orders": {"zh": "订单", "en": "Orders"},
+    "discounts": {"zh": "优惠", "en": "Discounts"},
+    "new_users_shared": {"zh": "分享新客", "en": "New users via sharing"},
+    "k_factor": {"zh": "K 因子", "en": "K factor"},
+    "vs_before": {"zh": "GMV 对比前期", "en": "GMV vs before"},
+    "kind.coupon-templates": {"zh": "优惠券", "en": "coupon"},
+    "kind.gift-packs": {"zh": "礼包", "en": "gift pack"},
+    "kind.flash-sessions": {"zh": "秒杀", "en": "flash sale"},
+    "kind.group-campaigns": {"zh": "拼团", "en": "group buy"},
+    "kind.bargain-campaigns": {"zh": "砍价", "en": "bargain"},
+    "kind.referral-programs": {"zh": "邀请有礼", "en": "referral"},
+    "state.scheduled": {"zh": "未开始", "en": "scheduled"},
+    "state.running": {"zh": "进行中", "en": "running"},
+    "state.paused": {"zh": "已暂停", "en": "paused"},
+    "state.ended": {"zh": "已结束", "en": "ended"},
     "generated": {"zh": "生成于", "en": "Generated"},
     "timezone": {"zh": "时区", "en": "Time zone"},
     "weekdays": {"zh": "一,二,三,四,五,六,日", "en": "Mon,Tue,Wed,Thu,Fri,Sat,Sun"},
@@ -129,7 +155,15 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["value"] = fmt_value
+    env.filters["vs"] = fmt_vs
     return env
+
+
+def fmt_vs(now: int, before: int) -> str:
+    """An activity's figure against the period before it: relative when there was one, else the new amount."""
+    if not before:
+        return "–" if not now else f"+{fmt_value(now, 'fen')}"
+    return f"{(now - before) / before:+.1%}"
 
 
 def _charts(report: WeeklyReport, t: Texts) -> dict[str, Any]:

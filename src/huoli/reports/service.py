@@ -26,6 +26,7 @@ from huoli.errors import ValidationFailed
 from huoli.experiments import service as experiments
 from huoli.promotions import service as promotions
 from huoli.reports.weeks import IsoWeek, week_bounds_utc
+from huoli.work import Caller, work_in
 
 if TYPE_CHECKING:
     from huoli.apps.models import App
@@ -115,6 +116,8 @@ class WeeklyReport:
     promotions: dict[str, Any]
     findings: dict[str, Any]  # the doctor's diagnosis (Diagnosis.to_dict()) of the window ending on Sunday
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # the week's promotion activities with their results (promotions.activity_results), biggest GMV first
+    activities: dict[str, Any] = field(default_factory=lambda: {"rows": [], "more": 0})
 
     def kpi(self, key: str) -> Kpi:
         return next(k for k in self.kpis if k.key == key)
@@ -467,6 +470,43 @@ def _promotions(runtime: Runtime, app: App, tz: str, week: IsoWeek) -> dict[str,
     return {"mechanics": mechanics, "campaigns": campaigns}
 
 
+ACTIVITIES_TOP = 20  # the table's rows; a month of daily 秒杀 sessions would drown the rest
+
+
+def _activities(runtime: Runtime, app: App, week: IsoWeek) -> dict[str, Any]:
+    """Every promotion activity live during the week with its funnel, cost and sharing as of now, and the
+    equal period before it (what the activity-results page shows), biggest GMV first."""
+    rows: list[dict[str, Any]] = []
+    with read_only(runtime.sessions, app_id=app.id) as db:
+        work = work_in(db, runtime, app, Caller("job", "weekly-report"))
+        for a in promotions.activities(work, week.monday, week.sunday):
+            r = promotions.activity_results(work, a.kind, a.id)
+            fu, prev = r.funnel, r.previous.funnel
+            rows.append(
+                {
+                    "kind": a.kind,
+                    "id": a.id,
+                    "name": a.name,
+                    "state": a.state,
+                    "starts_at": a.starts_at.isoformat() if a.starts_at else None,
+                    "ends_at": a.ends_at.isoformat() if a.ends_at else None,
+                    "participants": fu.participants,
+                    "converted": fu.converted,
+                    "orders": fu.orders,
+                    "gmv_fen": fu.gmv_fen,
+                    "discount_fen": r.cost.discount_fen,
+                    "commission_fen": r.cost.commission_fen,
+                    "points": r.cost.points,
+                    "new_users": r.sharing.new_users,
+                    "k_factor": r.sharing.k_factor,
+                    "previous_participants": prev.participants,
+                    "previous_gmv_fen": prev.gmv_fen,
+                }
+            )
+    rows.sort(key=lambda x: (-x["gmv_fen"], -x["participants"], x["kind"], x["id"]))
+    return {"rows": rows[:ACTIVITIES_TOP], "more": max(0, len(rows) - ACTIVITIES_TOP)}
+
+
 # ---- findings -----------------------------------------------------------------------------------------
 
 
@@ -514,6 +554,7 @@ def build(runtime: Runtime, app: App, week: IsoWeek, *, tz: str | None = None) -
         promotions=timed("promotions", lambda: _promotions(runtime, app, tz, week)),
         findings=timed("findings", lambda: _findings(runtime, app, tz, week)),
         timings_ms=timings,
+        activities=timed("activities", lambda: _activities(runtime, app, week)),
     )
     timings["total"] = round((time.perf_counter() - started) * 1000, 1)
     return report
