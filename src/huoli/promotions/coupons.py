@@ -85,15 +85,17 @@ def templates_page(db: Session, page: PageParams) -> tuple[list[CouponTemplate],
     return paginate(db, select(CouponTemplate), page, order=[CouponTemplate.id.asc()], sortable=sortable)
 
 
-def claimable_templates(db: Session) -> list[CouponTemplate]:
-    """Active templates users may claim themselves, in name order."""
-    return list(
-        db.scalars(
-            select(CouponTemplate)
-            .where(CouponTemplate.active.is_(True), CouponTemplate.claim_trigger == "user_claim")
-            .order_by(CouponTemplate.id)
-        )
+def claimable_templates(db: Session, now: datetime | None = None) -> list[CouponTemplate]:
+    """Templates users may claim themselves now (not paused, ended or halted), in name order."""
+    stmt = select(CouponTemplate).where(
+        CouponTemplate.active.is_(True),
+        CouponTemplate.claim_trigger == "user_claim",
+        CouponTemplate.ended_at.is_(None),
+        CouponTemplate.halted_reason.is_(None),
     )
+    if now is not None:
+        stmt = stmt.where(or_(CouponTemplate.valid_until.is_(None), CouponTemplate.valid_until > now))
+    return list(db.scalars(stmt.order_by(CouponTemplate.id)))
 
 
 def _validity(t: CouponTemplate, now: datetime) -> tuple[datetime, datetime]:
@@ -248,7 +250,10 @@ def _in_scope(t: CouponTemplate | hot.TemplateTerms, line: CartLine) -> bool:
     if t.scope == "all":
         return True
     ids = t.scope_ids if isinstance(t.scope_ids, frozenset) else set(loads(t.scope_ids))
-    return (line.category_id in ids) if t.scope == "category" else (line.item_id in ids)
+    if t.scope == "category":
+        return line.category_id in ids
+    gone = t.unavailable if isinstance(t, hot.TemplateTerms) else set(loads(t.unavailable_item_ids or "[]"))
+    return line.item_id in ids and line.item_id not in gone
 
 
 def discount_for(t: CouponTemplate | hot.TemplateTerms, cart: Sequence[CartLine]) -> int:
@@ -296,6 +301,7 @@ _TERMS = select(
     _TEMPLATES.c.scope,
     _TEMPLATES.c.scope_ids,
     _TEMPLATES.c.stackable,
+    _TEMPLATES.c.unavailable_item_ids,
 ).where(_TEMPLATES.c.app_id == bindparam("app"), _TEMPLATES.c.id.in_(bindparam("ids", expanding=True)))
 _LOCK = (
     update(_COUPONS)
@@ -337,6 +343,7 @@ def _terms(db: Session, app_id: str, template_ids: set[str]) -> dict[str, hot.Te
                 scope=r[6],
                 scope_ids=frozenset(loads(r[7])),
                 stackable=r[8],
+                unavailable=frozenset(loads(r[9])),
             )
             cache.put_terms(app_id, t)
             out[t.id] = t

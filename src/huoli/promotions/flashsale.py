@@ -45,9 +45,12 @@ def create_session(work: Work, spec: FlashSessionIn) -> FlashSession:
 def upcoming_sessions(
     db: Session, *, now: datetime, limit: int = 20
 ) -> list[tuple[FlashSession, list[FlashItem]]]:
-    """Sessions not yet ended, soonest first, each with its items."""
+    """Sessions not yet ended (nor paused or ended by an operator), soonest first, each with its items."""
     sessions = db.scalars(
-        select(FlashSession).where(FlashSession.ends_at > now).order_by(FlashSession.starts_at).limit(limit)
+        select(FlashSession)
+        .where(FlashSession.ends_at > now, FlashSession.ended_at.is_(None), FlashSession.active.is_(True))
+        .order_by(FlashSession.starts_at)
+        .limit(limit)
     ).all()
     return [(s, list(db.scalars(select(FlashItem).where(FlashItem.session_id == s.id)))) for s in sessions]
 
@@ -229,7 +232,7 @@ def attempt(
     if conn.dialect.name == "postgresql":
         outbox = events.outbox_row(**reserved)
         try:
-            left, attempted, blocked = repository.reserve_flash_pg(
+            left, attempted = repository.reserve_flash_pg(
                 db,
                 app_id,
                 {
@@ -255,14 +258,12 @@ def attempt(
         # Last statement of the transaction, so the row lock it takes is held as briefly as possible.
         row = conn.execute(_DECREMENT, bound).first()
         left = None if row is None else row[0]
-        blocked = None
-        if left is None:
-            why = conn.execute(_BLOCKED, {"fid": flash_item_id, "app": app_id}).first()
-            if why is not None:
-                blocked = why[1] or ("stopped" if why[0] else None)
-    if left is None and blocked is not None:
-        _refuse_blocked(db, app_id, d, blocked, now)
     if left is None:
+        # Refused: stopped or halted, or sold out. Read in a statement of its own: on PostgreSQL the
+        # reservation's snapshot predates a pause it waited for.
+        why = conn.execute(_BLOCKED, {"fid": flash_item_id, "app": app_id}).first()
+        if why is not None and (why[0] or why[1]):
+            _refuse_blocked(db, app_id, d, why[1] or "stopped", now)
         cache.saw_stock(app_id, flash_item_id, quantity - 1)  # fewer than asked for: the next ones stop here
         raise Conflict("sold out", code="sold_out")  # rolls back the reservation and the event
     cache.saw_stock(app_id, flash_item_id, left)

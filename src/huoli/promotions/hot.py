@@ -38,7 +38,8 @@ class FlashItemDef:
 
 @dataclass(frozen=True)
 class TemplateTerms:
-    """A coupon template's discount terms (fixed at creation; only `active` is ever changed)."""
+    """A coupon template's discount terms (fixed at creation but for the scope's unavailable items, which
+    catalog_hooks changes and drops from this process's cache; other processes see it within the TTL)."""
 
     id: str
     kind: str
@@ -49,6 +50,7 @@ class TemplateTerms:
     scope: str
     scope_ids: frozenset[str]
     stackable: bool
+    unavailable: frozenset[str] = frozenset()  # scoped items the catalog says can't be sold (catalog_hooks)
 
 
 class HotCache:

@@ -30,9 +30,7 @@ _RESERVE_PG = scoped_sql(
     "ev AS (INSERT INTO event_outbox (event_id, payload, created_at, app_id) "
     "SELECT :e_id, :e_payload, :e_created, :app FROM ins ON CONFLICT (event_id) DO NOTHING) "
     "SELECT (SELECT stock FROM dec), EXISTS (SELECT 1 FROM promo_flash_reservations "
-    "WHERE app_id = :app AND flash_item_id = :fid AND user_id = :uid), "
-    "(SELECT CASE WHEN halted_reason IS NOT NULL THEN halted_reason WHEN stopped THEN 'stopped' END "
-    "FROM promo_flash_items WHERE id = :fid AND app_id = :app)"
+    "WHERE app_id = :app AND flash_item_id = :fid AND user_id = :uid)"
 ).bindparams(
     bindparam("reserved_at", type_=UTCDateTime()),
     bindparam("pay_by", type_=UTCDateTime()),
@@ -40,12 +38,11 @@ _RESERVE_PG = scoped_sql(
 )
 
 
-def reserve_flash_pg(db: Session, app_id: str, params: dict[str, Any]) -> tuple[int | None, bool, str | None]:
+def reserve_flash_pg(db: Session, app_id: str, params: dict[str, Any]) -> tuple[int | None, bool]:
     """Decrement the item's stock, reserve and queue the event in one statement; (stock left or None when
-    it did not take stock, whether the user holds a reservation of the item, why the item is not selling:
-    'stopped', a halted reason, or None)."""
+    it did not take stock, whether the user holds a reservation of the item)."""
     scope = db.info.get("app_id")
     if scope is not None and scope != app_id:
         raise CrossAppWrite(f"flash reservation of app {app_id!r} in a session scoped to {scope!r}")
-    left, attempted, blocked = run(db, _RESERVE_PG, bind_app(app_id, _RESERVE_PG, params))[0]
-    return left, bool(attempted), blocked
+    left, attempted = run(db, _RESERVE_PG, bind_app(app_id, _RESERVE_PG, params))[0]
+    return left, bool(attempted)

@@ -435,6 +435,9 @@ class FlashItemView(BaseModel):
     stock: int
     total_stock: int
     per_user_limit: int
+    available: bool = (
+        True  # false while the shop's item is off sale or out of stock (attempts: item_unavailable)
+    )
 
 
 class FlashSessionView(BaseModel):

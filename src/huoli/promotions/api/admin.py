@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from huoli.apps.schemas import Role
+from huoli.catalog import service as catalog
 from huoli.deps import OperatorDep, OperatorWorkDep, PageDep, RuntimeDep, role_at_least
 from huoli.errors import ValidationFailed
 from huoli.pagination import Page, paginate
@@ -333,9 +334,13 @@ for _kind in lifecycle.KINDS:
     _lifecycle_routes(_kind)
 
 
-def titles(work: Work) -> lists.TitleLookup | None:
-    """Catalog titles of the items rows name (None until the catalog domain serves them)."""
-    return None
+def titles(work: Work) -> lists.TitleLookup:
+    """Catalog titles of the items the rows name (items the catalog has not synced are left out)."""
+
+    def lookup(ids: list[str]) -> dict[str, str]:
+        return {i: v.title for i, v in catalog.get_items(work, ids).items()}
+
+    return lookup
 
 
 @router.post(f"{ADMIN}/compliance/check", response_model=ComplianceOut, dependencies=READ)

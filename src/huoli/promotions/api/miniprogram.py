@@ -92,7 +92,7 @@ def _velocity(work: Work, action: str, uid: str, device: str | None, request: Re
 @router.get(f"{V1}/coupon-templates", response_model=list[CouponTemplateOut])
 def claimable_templates(work: MiniProgramWorkDep) -> list[CouponTemplateOut]:
     """Coupons a user can claim, each with the rule text to display."""
-    return [CouponTemplateOut.model_validate(t) for t in coupons.claimable_templates(work.db)]
+    return [CouponTemplateOut.model_validate(t) for t in coupons.claimable_templates(work.db, work.now)]
 
 
 @router.post(f"{V1}/coupons/claim", response_model=CouponOut)
@@ -186,6 +186,7 @@ def flash_sessions(work: MiniProgramWorkDep) -> list[FlashSessionView]:
                     stock=i.stock,
                     total_stock=i.total_stock,
                     per_user_limit=i.per_user_limit,
+                    available=i.halted_reason is None,
                 )
                 for i in items
             ],
