@@ -70,10 +70,13 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[i : i + _CHUNK]
 
 
-def _items(db: Session, ids: Sequence[str]) -> dict[str, CatalogItem]:
+def _items(db: Session, ids: Sequence[str], *, lock: bool = False) -> dict[str, CatalogItem]:
+    """`lock`: the writes take the rows in id order (PostgreSQL), so two calls flipping the same item
+    serialise — its flip count and event are decided once — and never deadlock each other."""
     found: dict[str, CatalogItem] = {}
-    for part in _chunks(list(dict.fromkeys(ids))):
-        found.update({i.id: i for i in db.scalars(select(CatalogItem).where(CatalogItem.id.in_(part)))})
+    for part in _chunks(sorted(set(ids))):
+        stmt = select(CatalogItem).where(CatalogItem.id.in_(part)).order_by(CatalogItem.id)
+        found.update({i.id: i for i in db.scalars(stmt.with_for_update() if lock else stmt)})
     return found
 
 
@@ -182,7 +185,7 @@ def sync_items(work: Work, body: ItemsBatchIn) -> SyncOut:
     _check_items(work.db, body)
     db = work.db
     ids = [i.id for i in body.items]
-    rows = _items(db, ids)
+    rows = _items(db, ids, lock=True)
     skus = _skus(db, list(rows)) if rows else {}
     before = {i: r.available for i, r in rows.items()}
     created = updated = 0
@@ -248,7 +251,7 @@ def update_stock(work: Work, body: StockBatchIn) -> SyncOut:
     """Set stock per item or per SKU (POST /v1/server/catalog/stock): an unknown item or SKU answers 422 on
     its field and nothing is written. An item with SKUs takes their total."""
     db = work.db
-    rows = _items(db, [u.item_id for u in body.updates])
+    rows = _items(db, [u.item_id for u in body.updates], lock=True)
     skus = _skus(db, list(rows))
     errors: list[dict[str, str]] = []
     seen: set[tuple[str, str | None]] = set()
@@ -340,7 +343,7 @@ def edit_item(work: Work, item_id: str, body: ItemEditIn) -> ItemDetailOut:
     """An operator takes an item off the shelf, puts it back or corrects its stock (PUT /admin/catalog/items/{id});
     the same flips and hooks as a sync. The merchant's next sync of the item overrides it."""
     db = work.db
-    row = _items(db, [item_id]).get(item_id)
+    row = _items(db, [item_id], lock=True).get(item_id)
     if row is None:
         raise NotFound(f"no item {item_id}", code="item_not_found")
     skus = _skus(db, [item_id]).get(item_id, [])
