@@ -37,7 +37,9 @@ def plan_calendar(
         festival = next(
             f for f in rows if f["kind"] == "festival" and dt.date.fromisoformat(f["end"]) >= today
         )
-        drafts = [dict(d, body=dict(d["body"])) for d in festival["plan"]]
+        # the daily 秒杀 below covers the festival's days: its own daily sessions are left out, as an operator
+        # unticks them in the plan drawer
+        drafts = [dict(d, body=dict(d["body"])) for d in festival["plan"] if d["kind"] != "flash-daily"]
         for d in drafts:
             if d["kind"] == "group-campaigns":
                 d["body"]["item_id"] = GROUP_ITEM

@@ -33,10 +33,10 @@ PAGES = {
     "group-campaigns": "promo-groupbuy",
     "bargain-campaigns": "promo-bargain",
     "referral-programs": "promo-referral",
-    "member-day": "loyalty-rules",
-    "points-mall": "loyalty-rules",
-    "task": "loyalty-rules",
-    "checkin": "loyalty-rules",
+    "member-day": "loyalty-tiers",
+    "points-mall": "loyalty-mall",
+    "task": "loyalty-tasks",
+    "checkin": "loyalty-checkin",
 }
 # Kinds that lower an item's price: two of them on one item at once stack or fight over the same margin.
 DISCOUNTING = frozenset({"coupon-templates", "flash-sessions", "group-campaigns", "bargain-campaigns"})
@@ -133,7 +133,8 @@ def find_warnings(
             if clash:
                 out.append(_warning("flash_during_member_day", [a], clash, {}))
         end = a.get("ends_at")
-        if end is not None:
+        # a flash session is one hour of a series (the next one is tomorrow): its end is no campaign's end
+        if end is not None and a["kind"] != "flash-sessions":
             last = (end - timedelta(microseconds=1)).astimezone(tz).date()
             # it stops while the festival's traffic is still to come: its next day is a festival day (ending
             # on a festival's last day is the plan, not a clash)
@@ -213,7 +214,7 @@ def _by_id(entries: list[dict[str, Any]], values: dict[str, int]) -> list[tuple[
 
 def _entry(row: dict[str, Any]) -> dict[str, Any]:
     kind = row["kind"]
-    entry = {
+    return {
         "kind": kind,
         "id": row["id"],
         "name": row.get("name") or row["id"],
@@ -224,7 +225,6 @@ def _entry(row: dict[str, Any]) -> dict[str, Any]:
         "figures": row.get("figures"),
         "link": {"page": PAGES.get(kind, "promotions"), "params": {"id": row["id"]}},
     }
-    return entry
 
 
 # -- festivals and plans -----------------------------------------------------------------------------------
