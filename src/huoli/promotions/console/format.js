@@ -137,3 +137,14 @@ export async function itemTitles(ctx, ids) {
 // The state / actions column stays in view at the right of a wide table; on a phone it scrolls with the rest
 // (a pinned column would leave no room for the names).
 export const pinRight = () => (window.matchMedia?.("(max-width: 760px)").matches ? undefined : "right");
+
+// A field's error goes once the operator changes that field (`alias` maps a value's key to the field the API
+// names, e.g. hours → duration_s); the rest stay until the next submit.
+export function clearOnEdit(form, values, alias = {}) {
+  watch(() => ({ ...values }), (now, before) => {
+    for (const k of Object.keys(now)) {
+      if (JSON.stringify(now[k]) !== JSON.stringify(before[k])) delete form.errors[alias[k] || k];
+    }
+    if (!Object.keys(form.errors).length && form.top.value) form.top.value = "";
+  });
+}
