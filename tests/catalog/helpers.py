@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from tests.events.helpers import signed_headers
+from tests.loyalty.helpers import mp_headers
 
-from huoli.db import unit_of_work
+from huoli.db import insert_or_ignore, unit_of_work
 from huoli.events.models import OutboxEvent
 from huoli.runtime import Runtime
+from huoli.users.models import User
 
 ITEMS, STOCK, CATEGORIES = (
     "/v1/server/catalog/items/batch",
@@ -45,3 +48,12 @@ def logged(runtime: Runtime, app_id: str, name: str) -> int:
             return runtime.store.count(app_id=app_id, name=name)
         assert time.monotonic() < deadline, f"{name}: still in the outbox"
         time.sleep(0.02)
+
+
+def member(runtime: Runtime, app_id: str, user_id: str) -> dict[str, str]:
+    """A logged-in mini-program user's headers (and the users row promotions' rules read)."""
+    now = datetime.now(UTC)
+    row = {"id": user_id, "app_id": app_id, "openid": f"o_{user_id}", "created_at": now, "last_login_at": now}
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        insert_or_ignore(db, User, row, ["id"])
+    return mp_headers(runtime, app_id, user_id)
