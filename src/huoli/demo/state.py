@@ -466,6 +466,9 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
                 group_price_fen=8_800,
                 size=3,
                 duration_s=2 * 86400,
+                # this week's 拼团: opened three days ago, runs to the end of the week
+                starts_at=now - 3 * _DAY,
+                ends_at=today + 4 * _DAY,
             ),
             BargainCampaignIn(
                 id="bargain-kettle",
@@ -475,12 +478,25 @@ def _live(b: _Builder, now: dt.datetime, regulars: list[str], tz: ZoneInfo) -> N
                 floor_fen=0,
                 helpers_needed=5,
                 duration_s=2 * 86400,
+                starts_at=now - 3 * _DAY,
+                ends_at=today + 7 * _DAY,
+            ),
+            # last week's 砍价, over: the calendar and the list show it ended
+            BargainCampaignIn(
+                id="bargain-teaset",
+                name="砍价0元拿·旅行茶具",
+                item_id="sku_00031",
+                price_fen=15_900,
+                floor_fen=0,
+                helpers_needed=8,
+                starts_at=today - 10 * _DAY,
+                ends_at=today - 3 * _DAY,
             ),
         ):
             if isinstance(spec, GroupCampaignIn):
                 groupbuy.create_campaign(b.w(db, now - 3 * _DAY), spec=spec)
             else:
-                bargain.create_campaign(b.w(db, now - 3 * _DAY), spec=spec)
+                bargain.create_campaign(b.w(db, min(now - 3 * _DAY, spec.starts_at or now)), spec=spec)
     # Flash sale: 38 of 50 units sold in the first hour; the last winners are still in their 15-minute pay window.
     t = now - dt.timedelta(minutes=55)
     for i, user in enumerate(regulars[:38]):

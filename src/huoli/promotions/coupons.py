@@ -67,14 +67,6 @@ def get_template(db: Session, template_id: str) -> CouponTemplate:
     return row
 
 
-def set_template_active(db: Session, template_id: str, active: bool) -> CouponTemplate:
-    """Pause or resume claiming and issuing from a template; coupons already issued stay valid."""
-    row = get_template(db, template_id)
-    row.active = active
-    db.flush()
-    return row
-
-
 def templates_page(db: Session, page: PageParams) -> tuple[list[CouponTemplate], str | None]:
     """One page of the app's templates, in name order."""
     sortable = {

@@ -498,8 +498,7 @@ def results(work: Any, kind: str, row: Any) -> dict[str, Any]:
     db, now = work.db, work.now
     start, end = period(row, now)
     mine = within(facts(db, kind, [row])[row.id], start, end)
-    length = max(end - start, timedelta(days=1))
-    p_start, p_end = start - length, start
+    p_start, p_end = start - (end - start), start
     model = lifecycle.MODELS[kind]
     everyone = list(db.scalars(select(model)))
     before = Facts()

@@ -80,8 +80,9 @@ def state(row: Activity, now: datetime) -> State:
 
 def not_running(kind: str, activity_id: str, st: str) -> Conflict:
     """The mini-program's refusal of an activity that is paused, ended or not started yet."""
+    # one fixed message (the console translates it: console/api.i18n.json); what and why are in details
     return Conflict(
-        f"{kind} {activity_id!r} is {st}, not running",
+        "this activity is not running",
         code="activity_not_running",
         details={"kind": kind, "id": activity_id, "state": st},
     )
@@ -114,7 +115,9 @@ def pause(work: Work, kind: str, activity_id: str) -> Activity:
     """Stop taking part until resumed (what was already granted stays: issued coupons, open groups…)."""
     row = get(work.db, kind, activity_id)
     if state(row, work.now) == "ended":
-        raise Conflict(f"{kind} {activity_id!r} has ended", code="activity_ended")
+        raise Conflict(
+            "this activity has ended", code="activity_ended", details={"kind": kind, "id": activity_id}
+        )
     if row.active:
         row.active = False
         if isinstance(row, FlashSession):
@@ -126,7 +129,9 @@ def pause(work: Work, kind: str, activity_id: str) -> Activity:
 def resume(work: Work, kind: str, activity_id: str) -> Activity:
     row = get(work.db, kind, activity_id)
     if state(row, work.now) == "ended":
-        raise Conflict(f"{kind} {activity_id!r} has ended", code="activity_ended")
+        raise Conflict(
+            "this activity has ended", code="activity_ended", details={"kind": kind, "id": activity_id}
+        )
     if not row.active:
         row.active = True
         if isinstance(row, FlashSession):

@@ -101,7 +101,9 @@ def admin_list_templates(work: OperatorWorkDep, page: PageDep) -> Page[CouponTem
     f"{ADMIN}/coupon-templates/{{template_id}}", response_model=CouponTemplateOut, dependencies=WRITE
 )
 def admin_pause_template(template_id: str, active: bool, work: OperatorWorkDep) -> CouponTemplateOut:
-    return CouponTemplateOut.model_validate(coupons.set_template_active(work.db, template_id, active))
+    """The older pause / resume (`?active=`): the same as …/pause and …/resume (an ended template: 409)."""
+    change = lifecycle.resume if active else lifecycle.pause
+    return CouponTemplateOut.model_validate(change(work, "coupon-templates", template_id))
 
 
 @router.post(f"{ADMIN}/coupons/issue", response_model=IssueOut, dependencies=WRITE)
