@@ -152,8 +152,8 @@ def test_bargain_refused_then_created_and_ended(console: ConsoleSession, server:
     with unit_of_work(server.runtime.sessions, app_id="shop") as db:
         started = bargain.start(at(db, server.runtime, None), campaign_id=c.id, user_id="u-bargainer").id
     page.locator("#bg-refresh").click()
-    row.locator(".col-in_progress", has_text="1").wait_for()
-    assert row.locator(".col-fig_participants").inner_text().strip() == "1"
+    row.locator(".col-bargains [data-status=active] b", has_text="1").wait_for()  # in progress: 1
+    assert row.locator(".col-figures [data-fig=participants] b").inner_text() == "1"
     assert page.locator("#bg-kpis [data-stat=participants] .stat-value").inner_text() == "1"
     [event] = _events(server, "bargain_started")
     assert (event["user_id"], event["item_id"], _props(event).get("bargain_id")) == (
