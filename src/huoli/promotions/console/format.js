@@ -134,10 +134,6 @@ export async function itemTitles(ctx, ids) {
   return Object.fromEntries(ids.map((id) => [id, titles.get(id) || null]));
 }
 
-// The state / actions column stays in view at the right of a wide table; on a phone it scrolls with the rest
-// (a pinned column would leave no room for the names).
-export const pinRight = () => (window.matchMedia?.("(max-width: 760px)").matches ? undefined : "right");
-
 // A field's error goes once the operator changes that field (`alias` maps a value's key to the field the API
 // names, e.g. hours → duration_s); the rest stay until the next submit.
 export function clearOnEdit(form, values, alias = {}) {
