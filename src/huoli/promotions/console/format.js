@@ -144,3 +144,7 @@ export function clearOnEdit(form, values, alias = {}) {
     if (!Object.keys(form.errors).length && form.top.value) form.top.value = "";
   });
 }
+
+// A column pinned at the right of a wide table (the state / actions column of a list), not on a phone, where a
+// pinned column would leave no room for the names. The bargain and referral pages use it.
+export const pinRight = () => (window.matchMedia?.("(max-width: 760px)").matches ? undefined : "right");
