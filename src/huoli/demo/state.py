@@ -212,6 +212,13 @@ def _rules(rules: LoyaltyRules) -> LoyaltyRules:
         level["min_growth"] = growth
     # 会员日: the 8th of each month, order points doubled
     doc["tiers"].update(member_day=8, member_day_multiplier=2.0, member_day_note="全场会员价再享 95 折")
+    # tier coupons from the demo's own templates (the defaults name templates a new shop creates first)
+    for level, monthly in zip(
+        doc["tiers"]["levels"], ([], [], ["cpn_free_ship"], ["cpn_free_ship", "cpn_full_99_10"]), strict=False
+    ):
+        level.update(monthly_coupons=monthly, birthday_gift=None)
+    # a first rung members reach in their first week, before the 7-day coupon
+    doc["checkin"]["streak_rewards"].insert(0, {"day": 3, "reward": {"type": "points", "amount": 10}})
     return LoyaltyRules.model_validate(doc)
 
 
