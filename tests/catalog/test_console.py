@@ -80,7 +80,7 @@ def test_catalog_page_walk(console: ConsoleSession, live_server: LiveServer) -> 
     tea = _rows(console).filter(has_text="tea-1")
     assert "¥128.00" in tea.inner_text() and "¥168.00" in tea.inner_text() and "在售" in tea.inner_text()
     nuts = _rows(console).filter(has_text="nuts-4")
-    assert nuts.locator(".stock-zero").inner_text() == "0"  # red
+    assert nuts.locator("td.col-stock .stock-zero").inner_text() == "0"  # red
     assert nuts.locator(".state-tag").inner_text() == "缺货"
     assert "不限" in _rows(console).filter(has_text="bag-3").inner_text()  # stock not tracked
     assert "2 个规格" in _rows(console).filter(has_text="cup-2").inner_text()
@@ -157,3 +157,7 @@ def test_catalog_page_walk(console: ConsoleSession, live_server: LiveServer) -> 
     page.keyboard.press("Escape")
     drawer.wait_for(state="hidden")
     console.shot("catalog-en")
+    # on a phone the price, stock and status read under the title (their columns are a scroll away)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert "¥128.00 · 0 · Out of stock" in tea.inner_text()
+    console.shot("catalog-phone-en")
