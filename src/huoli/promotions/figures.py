@@ -464,19 +464,9 @@ def local_days(start: datetime, end: datetime, tz: Any, limit: int = 366) -> lis
     return out
 
 
-def item_ids(kind: str, row: Any, items: dict[str, list[str]] | None = None) -> list[str]:
-    """The catalog items an activity is about (a coupon template's item scope; a 秒杀 session's items)."""
-    if kind == "coupon-templates":
-        return list(loads(row.scope_ids)) if row.scope == "items" else []
-    if kind in ("group-campaigns", "bargain-campaigns"):
-        return [row.item_id]
-    if kind == "flash-sessions":
-        return (items or {}).get(row.id, [])
-    return []
-
-
-def state(kind: str, row: Any, now: datetime) -> str:
-    return lifecycle.state(row, now)
+def scope_items(t: CouponTemplate) -> list[str]:
+    """The catalog items a coupon template is about: its item scope (none for category or all scopes)."""
+    return list(loads(t.scope_ids)) if t.scope == "items" else []
 
 
 # -- results of one activity -------------------------------------------------------------------------------
@@ -500,7 +490,7 @@ def results(work: Any, kind: str, row: Any) -> dict[str, Any]:
     mine = within(facts(db, kind, [row])[row.id], start, end)
     p_start, p_end = start - (end - start), start
     model = lifecycle.MODELS[kind]
-    everyone = list(db.scalars(select(model)))
+    everyone = [r for r in db.scalars(select(model)) if lifecycle.overlaps(r, p_start, p_end)]
     before = Facts()
     for f in facts(db, kind, everyone).values():
         w = within(f, p_start, p_end)

@@ -73,6 +73,14 @@ def state_of(
     return "running"
 
 
+def overlaps(row: Activity, lo: datetime, hi: datetime) -> bool:
+    """Whether the activity ran at some time in [lo, hi): from its start (its creation without one) to its
+    end (an operator's end cutting it short)."""
+    starts_at, ends_at = window(row)
+    stops = [t for t in (ends_at, row.ended_at) if t is not None]
+    return (starts_at or row.created_at) < hi and (not stops or min(stops) > lo)
+
+
 def state(row: Activity, now: datetime) -> State:
     starts_at, ends_at = window(row)
     return state_of(now, active=row.active, ended_at=row.ended_at, starts_at=starts_at, ends_at=ends_at)

@@ -98,7 +98,7 @@ def coupon_templates(
     work: Work, rows: Sequence[CouponTemplate], lookup: TitleLookup | None = None
 ) -> list[CouponTemplateAdminOut]:
     figs = figures.figures_for(work.db, "coupon-templates", rows, work.now)
-    items = {t.id: figures.item_ids("coupon-templates", t) for t in rows}
+    items = {t.id: figures.scope_items(t) for t in rows}
     titles = _titles(lookup, [i for v in items.values() for i in v])
     return [
         CouponTemplateAdminOut(

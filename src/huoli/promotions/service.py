@@ -338,13 +338,11 @@ def activities(work: Work, start: date, end: date, state: str | None = None) -> 
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=work.tz)
     out: list[ActivityOut] = []
     for kind, model in lifecycle.MODELS.items():
-        rows = []
-        for r in work.db.scalars(select(model).order_by(model.created_at, model.id)):
-            starts_at, ends_at = lifecycle.window(r)
-            begin = starts_at or r.created_at
-            stops = [t for t in (ends_at, r.ended_at) if t is not None]
-            if begin < hi and (not stops or min(stops) > lo):
-                rows.append(r)
+        rows = [
+            r
+            for r in work.db.scalars(select(model).order_by(model.created_at, model.id))
+            if lifecycle.overlaps(r, lo, hi)
+        ]
         out += [a for a in lists.activities(work, kind, rows) if state is None or a.state == state]
     out.sort(key=lambda a: (a.starts_at is not None, a.starts_at or lo, a.kind, a.id))
     return out
