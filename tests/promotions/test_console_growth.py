@@ -196,7 +196,7 @@ def test_referral_from_two_templates(console: ConsoleSession, server: LiveServer
         )
         assert r.status_code == 201, r.text
     _open(console, "promo-referral")
-    assert page.locator("#rf-form .rules-preview").count() == 1
+    assert page.locator("#rf-rules-waiting").is_visible()  # checked live once both rewards are picked
     page.locator("#rf-form button[type=submit]").click()  # no coupons picked: said at both pickers
     page.locator(".field-error[data-field=referrer_template_id]", has_text="请选择奖励券").wait_for()
     assert page.locator(".field-error[data-field=invitee_template_id]").count() == 1
