@@ -301,7 +301,7 @@ def expected(db: Any) -> dict[tuple[str, str], dict[str, Any]]:
         "gmv_fen": sum(o.paid_fen for o in orders),
         "discount_fen": int(reward_off),
         "refunds": 0,
-        "new_users_shared": new_users(db, invitees, T0, window_end),
+        "new_users_shared": len(invitees),  # bindings: a program binds only new users
         "stock_left": None,
     }
     return out

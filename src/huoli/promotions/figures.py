@@ -69,6 +69,9 @@ class Share:
     sharer_id: str
     user_id: str
     at: datetime
+    new: bool = (
+        False  # new by the mechanic's own rule (a referral binds only new users); else first seen decides
+    )
 
 
 @dataclass
@@ -289,7 +292,7 @@ def referral_program_facts(db: Session, rows: Sequence[ReferralProgram]) -> dict
         ).all()
     invitees: dict[str, list[tuple[str, datetime]]] = defaultdict(list)
     for pid, _bid, referrer, invitee, at in bindings:
-        out[pid].shares.append(Share(referrer, invitee, at))
+        out[pid].shares.append(Share(referrer, invitee, at, new=True))
         invitees[invitee].append((pid, at))
     # orders: what bound invitees paid after binding; discount: the reward coupons redeemed
     for part in _chunks(list(invitees)):
@@ -353,9 +356,12 @@ def new_users(f: Facts, seen: dict[str, datetime], start: datetime | None, end: 
         {
             s.user_id
             for s in f.shares
-            if s.user_id in seen
-            and (start is None or seen[s.user_id] >= start)
-            and (end is None or seen[s.user_id] < end)
+            if s.new
+            or (
+                s.user_id in seen
+                and (start is None or seen[s.user_id] >= start)
+                and (end is None or seen[s.user_id] < end)
+            )
         }
     )
 
@@ -380,7 +386,7 @@ def list_figures(f: Facts, seen: dict[str, datetime], now: datetime) -> dict[str
 def figures_for(db: Session, kind: str, rows: Sequence[Any], now: datetime) -> dict[str, dict[str, Any]]:
     """`figures` of each row of one admin list page."""
     got = facts(db, kind, rows)
-    seen = first_seen(db, [s.user_id for f in got.values() for s in f.shares])
+    seen = first_seen(db, [s.user_id for f in got.values() for s in f.shares if not s.new])
     return {i: list_figures(f, seen, now) for i, f in got.items()}
 
 
@@ -497,7 +503,7 @@ def results(work: Any, kind: str, row: Any) -> dict[str, Any]:
         before.parts += w.parts
         before.orders += w.orders
         before.shares += w.shares
-    seen = first_seen(db, [s.user_id for s in mine.shares + before.shares])
+    seen = first_seen(db, [s.user_id for s in mine.shares + before.shares if not s.new])
     starts_at, ends_at = lifecycle.window(row)
     return {
         "kind": kind,
