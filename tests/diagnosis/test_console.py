@@ -41,8 +41,9 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     evidence = card.locator(".evidence").inner_text()
     assert "p < 0.001" in evidence and "p = 0 " not in evidence, evidence
     # A playbook links to the console page that acts on it, by the page's name; none shows an API path.
-    link = card.locator("li[data-playbook=loyalty_tasks] a")
-    assert link.get_attribute("href") == "#/loyalty-rules" and link.inner_text() == "积分规则"
+    links = card.locator("li[data-playbook=loyalty_tasks] a")
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == ["#/loyalty-tasks", "#/loyalty-badges"]
+    assert links.first.inner_text() == "任务中心"
     assert "/admin/" not in page.locator("#diag-findings").inner_text()
     assert "数据不足" not in page.locator("#diag-findings").inner_text()
     console.shot("findings")
@@ -88,7 +89,7 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     page.locator("#diag-verdict", has_text="problems found").wait_for(timeout=240_000)
     assert page.locator("section[data-severity=high] > h2").first.inner_text() == "High"
     card = page.locator(".finding[data-id='interaction.comment_rate']")
-    assert card.locator("li[data-playbook=loyalty_tasks] a").inner_text() == "Loyalty rules"
+    assert card.locator("li[data-playbook=loyalty_tasks] a").first.inner_text() == "Member tasks"
     assert "exact binomial test" in card.locator(".evidence").inner_text()
     # The open drill-down follows the language too: no Chinese left in its heading or table head.
     drill = page.locator("#diag-drill")

@@ -25,7 +25,7 @@ def _console_pages() -> dict[str, str]:
 
 def test_playbook_links_are_console_pages_with_their_nav_titles() -> None:
     pages = _console_pages()
-    assert {"promotions", "loyalty-rules", "experiments", "diagnosis"} <= set(pages)
+    assert {"promotions", "promo-coupons", "loyalty-checkin", "experiments", "diagnosis"} <= set(pages)
     for p in playbooks.CATALOG.values():
         d = p.to_dict()
         assert bool(d["links"]) != bool(d["instruction"]), p.id  # a link, or an instruction where none exists
@@ -39,6 +39,9 @@ def test_playbook_links_are_console_pages_with_their_nav_titles() -> None:
             assert d["instruction"]["zh"] and d["instruction"]["en"]
             assert "/admin/" not in d["instruction"]["zh"] + d["instruction"]["en"]
     books = playbooks.CATALOG
-    assert [k.page for k in books["coupon_redesign"].links] == ["promotions", "experiments"]
-    assert [k.page for k in books["checkin_streaks"].links] == ["loyalty-rules"]
+    assert [k.page for k in books["coupon_redesign"].links] == ["promo-coupons", "experiments"]
+    assert [k.page for k in books["checkin_streaks"].links] == ["loyalty-checkin"]
+    # the mechanics that once had only an instruction now have their pages
+    assert [k.page for k in books["group_buying"].links] == ["promo-groupbuy", "promo-bargain"]
+    assert [k.page for k in books["referral_rewards"].links] == ["promo-referral"]
     assert not books["recall_campaign"].links and books["recall_campaign"].instruction

@@ -36,9 +36,9 @@ def test_an_empty_app_is_not_enough_data_in_the_api(
     books = client.get("/admin/diagnosis/playbooks", headers=auth).json()["playbooks"]
     coupon = next(p for p in books if p["id"] == "coupon_redesign")
     assert coupon["links"][0] == {
-        "page": "promotions",
-        "href": "#/promotions",
-        "label": {"zh": "营销活动", "en": "Promotions"},
+        "page": "promo-coupons",
+        "href": "#/promo-coupons",
+        "label": {"zh": "优惠券与礼包", "en": "Coupons & gift packs"},
     }
 
 

@@ -19,8 +19,17 @@ class Link:
 
 
 # The console pages a playbook can send an operator to (their ids and nav titles, in each domain's console/).
-PROMOTIONS = Link("promotions", {"zh": "营销活动", "en": "Promotions"})
-LOYALTY_RULES = Link("loyalty-rules", {"zh": "积分规则", "en": "Loyalty rules"})
+PROMOTIONS = Link("promotions", {"zh": "营销中心", "en": "Marketing center"})
+COUPONS = Link("promo-coupons", {"zh": "优惠券与礼包", "en": "Coupons & gift packs"})
+FLASH = Link("promo-flash", {"zh": "限时秒杀", "en": "Flash sales"})
+GROUPBUY = Link("promo-groupbuy", {"zh": "拼团", "en": "Group buys"})
+BARGAIN = Link("promo-bargain", {"zh": "砍价", "en": "Bargains"})
+REFERRAL = Link("promo-referral", {"zh": "邀请有礼", "en": "Referrals"})
+CALENDAR = Link("marketing-calendar", {"zh": "营销日历", "en": "Marketing calendar"})
+CHECKIN = Link("loyalty-checkin", {"zh": "签到奖励", "en": "Check-in rewards"})
+TASKS = Link("loyalty-tasks", {"zh": "任务中心", "en": "Member tasks"})
+BADGES = Link("loyalty-badges", {"zh": "勋章", "en": "Badges"})
+CATALOG = Link("catalog", {"zh": "商品库", "en": "Product catalog"})
 EXPERIMENTS = Link("experiments", {"zh": "实验", "en": "Experiments"})
 FLAGS = Link("flags", {"zh": "功能开关", "en": "Flags"})
 FUNNEL = Link("funnel", {"zh": "漏斗分析", "en": "Funnels"})
@@ -57,9 +66,9 @@ CATALOG: dict[str, Playbook] = {
             "messaging domain (planned, not built yet); meanwhile promotions coupons + experiments holdouts",
             available=False,
             instruction={
-                "zh": "消息功能尚未上线：暂时可在「营销活动」页新建召回优惠券，并在「实验」页留出对照组衡量效果。",
-                "en": "Messaging is not built yet: for now create a recall coupon on the Promotions page and keep "
-                "a holdout on the Experiments page to measure the lift.",
+                "zh": "消息功能尚未上线：暂时可在「优惠券与礼包」页新建召回优惠券，并在「实验」页留出对照组衡量效果。",
+                "en": "Messaging is not built yet: for now create a recall coupon on the Coupons & gift packs page "
+                "and keep a holdout on the Experiments page to measure the lift.",
             },
         ),
         Playbook(
@@ -69,8 +78,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "开启每日签到与连续签到奖励，给用户每天回来的理由。",
                 "en": "Turn on daily check-in with streak rewards so users have a reason to come back daily.",
             },
-            "loyalty: check-in rules (PUT /admin/loyalty/rules, console #/loyalty)",
-            links=(LOYALTY_RULES,),
+            "loyalty: check-in rules (PUT /admin/loyalty/rules, console #/loyalty-checkin)",
+            links=(CHECKIN,),
         ),
         Playbook(
             "loyalty_tasks",
@@ -79,8 +88,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "把评论、分享、收藏设为积分任务，奖励勋章，提升互动。",
                 "en": "Make comment, share and favorite points tasks with badges to lift interaction.",
             },
-            "loyalty: tasks and badges (PUT /admin/loyalty/rules)",
-            links=(LOYALTY_RULES,),
+            "loyalty: tasks and badges (/admin/loyalty/tasks, /admin/loyalty/badges)",
+            links=(TASKS, BADGES),
         ),
         Playbook(
             "group_buying",
@@ -89,12 +98,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "上线拼团或砍价活动，借社交分享拉新并提高分享回流。",
                 "en": "Run a group-buy (拼团) or bargain (砍价) so sharing brings friends back in.",
             },
-            "promotions: group buys and bargains (/admin/promotions/*, console #/promotions)",
-            instruction={
-                "zh": "控制台还没有拼团 / 砍价页面：请开发同事通过管理接口创建活动（见 docs/promotions.md）。",
-                "en": "The console has no group-buy or bargain page yet: ask a developer to create one through the "
-                "admin API (docs/promotions.md).",
-            },
+            "promotions: group buys and bargains (console #/promo-groupbuy, #/promo-bargain)",
+            links=(GROUPBUY, BARGAIN),
         ),
         Playbook(
             "referral_rewards",
@@ -103,12 +108,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "为邀请新用户设置奖励，提升新增。",
                 "en": "Reward invitations that bring new users.",
             },
-            "promotions: referrals (/admin/promotions/referrals)",
-            instruction={
-                "zh": "控制台还没有邀请有礼页面：请开发同事通过管理接口配置邀请奖励（见 docs/promotions.md）。",
-                "en": "The console has no referral page yet: ask a developer to set up referral rewards through "
-                "the admin API (docs/promotions.md).",
-            },
+            "promotions: referrals (console #/promo-referral)",
+            links=(REFERRAL,),
         ),
         Playbook(
             "coupon_redesign",
@@ -117,8 +118,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "检查门槛、面额与有效期；用实验比较方案，提高核销率。",
                 "en": "Revisit threshold, value and validity; A/B test variants to raise redemption.",
             },
-            "promotions: coupons + experiments (/admin/promotions/coupons, /admin/experiments)",
-            links=(PROMOTIONS, EXPERIMENTS),
+            "promotions: coupons + experiments (/admin/promotions/coupon-templates, /admin/experiments)",
+            links=(COUPONS, EXPERIMENTS),
         ),
         Playbook(
             "promotion_calendar",
@@ -127,8 +128,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "安排秒杀、满减等固定节奏的活动，提升活动参与。",
                 "en": "Schedule flash sales and other promotions on a steady rhythm to lift participation.",
             },
-            "promotions: flash sales and coupons (console #/promotions)",
-            links=(PROMOTIONS,),
+            "promotions: flash sales and coupons on the marketing calendar (console #/marketing-calendar)",
+            links=(CALENDAR, FLASH),
         ),
         Playbook(
             "funnel_step_redesign",
@@ -172,8 +173,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "定期上新或更新内容，并用功能开关灰度发布新玩法。",
                 "en": "Add new items or content regularly; roll out new features with flags.",
             },
-            "flags & remote config (/admin/flags) for new features; the merchant's own catalog",
-            links=(FLAGS,),
+            "flags & remote config (/admin/flags) for new features; new items in the catalog (/admin/catalog/items)",
+            links=(CATALOG, FLAGS),
         ),
         Playbook(
             "feedback_drive",
@@ -197,8 +198,8 @@ CATALOG: dict[str, Playbook] = {
                 "zh": "为新用户提供新人券、首日任务，提升次日留存。",
                 "en": "Give new users a welcome coupon and day-one tasks to lift next-day retention.",
             },
-            "promotions coupons + loyalty tasks",
-            links=(PROMOTIONS, LOYALTY_RULES),
+            "promotions coupons and gift packs + loyalty tasks",
+            links=(COUPONS, TASKS),
         ),
     ]
 }
