@@ -42,7 +42,10 @@ def test_diagnosis_page(console: ConsoleSession, live_server: LiveServer) -> Non
     assert "p < 0.001" in evidence and "p = 0 " not in evidence, evidence
     # A playbook links to the console page that acts on it, by the page's name; none shows an API path.
     links = card.locator("li[data-playbook=loyalty_tasks] a")
-    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == ["#/loyalty-tasks", "#/loyalty-badges"]
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+        "#/loyalty-tasks",
+        "#/loyalty-badges",
+    ]
     assert links.first.inner_text() == "任务中心"
     assert "/admin/" not in page.locator("#diag-findings").inner_text()
     assert "数据不足" not in page.locator("#diag-findings").inner_text()
