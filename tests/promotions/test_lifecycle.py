@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.promotions.test_routes import WX_APPID, WX_SECRET, admin, signed, user
+from tests.promotions.test_routes import IDS, WX_APPID, WX_SECRET, admin, signed, user
 
 from huoli.runtime import Runtime
 
@@ -174,11 +174,13 @@ def test_pause_resume_end_for_every_kind(
     WECHAT[:] = [fake_wechat]
     setup(client, app)
     n = 0
+    took_part: dict[str, list[int]] = {}  # per kind, the users whose call went through
     for kind, aid, act in KINDS:
         base = f"/admin/promotions/{kind}/{aid}"
         n += 1
         ok = act(client, runtime, app, n)
         assert ok.status_code == 200 and not refused(ok), (kind, ok.text)
+        took_part[kind] = [n]
 
         paused = post(client, app, f"{base}/pause")
         assert paused.status_code == 200, (kind, paused.text)
@@ -195,6 +197,7 @@ def test_pause_resume_end_for_every_kind(
         assert post(client, app, f"{base}/resume").json()["state"] == "running"
         n += 1
         assert not refused(act(client, runtime, app, n)), kind
+        took_part[kind].append(n)
 
         ended = post(client, app, f"{base}/end")
         assert ended.status_code == 200 and ended.json()["state"] == "ended"
@@ -217,6 +220,15 @@ def test_pause_resume_end_for_every_kind(
     for kind, aid, _ in KINDS:
         r = client.get(f"/admin/promotions/{kind}/{aid}/results", headers=admin(app))
         assert r.status_code == 200 and r.json()["state"] == "ended", r.text
+    # the program's referrers: the users who took a code while it ran, none rewarded yet
+    referrers = client.get("/admin/promotions/referral-programs/rp/referrers", headers=admin(app)).json()
+    expected = sorted(IDS[f"i{k}"] for k in took_part["referral-programs"])
+    assert sorted(r["user_id"] for r in referrers["items"]) == expected
+    assert all(r["rewarded"] == 0 and r["invitees"] == {} for r in referrers["items"])
+    assert (
+        client.get("/admin/promotions/referral-programs/nope/referrers", headers=admin(app)).status_code
+        == 404
+    )
 
 
 def test_a_scheduled_activity_is_refused_until_its_window_opens(
@@ -278,8 +290,6 @@ def test_paused_distribution_binds_no_one_and_earns_nothing(
     assert r.status_code == 200, r.text
     seller, buyer, other = (user(runtime, app.id, a, f"o{a}") for a in ("seller", "buyer", "other"))
     assert client.post("/v1/promotions/distribution/join", headers=seller).status_code == 200
-    from tests.promotions.test_routes import IDS
-
     assert post(client, app, "/admin/promotions/distribution/pause").json()["state"] == "paused"
     bound = client.post(
         f"/v1/promotions/distribution/bind?distributor_user_id={IDS['seller']}", headers=buyer
@@ -303,3 +313,20 @@ def test_paused_distribution_binds_no_one_and_earns_nothing(
     )
     view = client.get("/admin/promotions/distribution", headers=admin(app)).json()
     assert view["commissions"] == {"frozen": {"count": 1, "amount_fen": 1000}}
+    # the console's lists: distributors with their customers and commissions, commissions by status
+    (seller,) = client.get("/admin/promotions/distribution/distributors", headers=admin(app)).json()["items"]
+    assert {k: seller[k] for k in ("user_id", "level", "customers", "frozen_fen", "credited_fen")} == {
+        "user_id": IDS["seller"],
+        "level": 1,
+        "customers": 1,
+        "frozen_fen": view["commissions"]["frozen"]["amount_fen"],
+        "credited_fen": 0,
+    }
+    listed = client.get("/admin/promotions/distribution/commissions?status=frozen", headers=admin(app)).json()
+    assert [(c["order_id"], c["buyer_user_id"], c["amount_fen"]) for c in listed["items"]] == [
+        ("o-2", IDS["buyer"], 1000)
+    ]
+    credited = client.get("/admin/promotions/distribution/commissions?status=credited", headers=admin(app))
+    assert credited.json()["items"] == []
+    bad = client.get("/admin/promotions/distribution/commissions?status=nope", headers=admin(app))
+    assert bad.status_code == 422
