@@ -51,6 +51,7 @@ NAMED: dict[str, tuple[str, str, int]] = {
     "sku_00011": ("food", "明前龙井 特级 250g", 12_800),
     "sku_00023": ("home", "不锈钢保温杯 500ml · 砍价款", 9_900),
     "sku_00042": ("digital", "无线降噪蓝牙耳机 Pro", 99_900),
+    "sku_00063": ("apparel", "品牌帆布袋 · 积分兑换款", 3_900),  # the points mall's goods
 }
 
 

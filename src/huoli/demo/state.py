@@ -591,7 +591,7 @@ def _mall_items(now: dt.datetime) -> list[MallItemIn]:
             id="mall_tote",
             name="品牌帆布袋",
             kind="goods",
-            ref="sku_00042",
+            ref="sku_00063",
             points=1500,
             stock=50,
             per_user_limit=1,
