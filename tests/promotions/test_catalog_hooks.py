@@ -130,3 +130,42 @@ def test_stock_at_zero_halts_flash_and_shrinks_coupon_scope_then_restores(
     assert won["flash_item_id"] == "f-tea"
     session = row(client, app, "/admin/promotions/flash/sessions", "s")
     assert session["halted_reason"] is None and session["items"][0]["stock"] == flash["stock"] - 1
+
+
+def test_an_activity_created_for_an_unavailable_item_starts_halted_and_resumes_with_it(
+    client: TestClient, runtime: Runtime, app: Any
+) -> None:
+    now = datetime.now(UTC)
+    goods = [
+        {"id": "pot", "title": "紫砂壶", "price_fen": 30000, "stock": 0, "status": "on_sale"},
+        {"id": "mug", "title": "马克杯", "price_fen": 3000, "stock": 9, "status": "on_sale"},
+    ]
+    ok(catalog_signed(client, app, ITEMS, {"items": goods}))
+    window = {
+        "starts_at": (now - timedelta(minutes=5)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    session = {"id": "s2", "name": "秒杀", **window}
+    ok(client.post("/admin/promotions/flash/sessions", headers=admin(app), json=session), 201)
+    flash = {"session_id": "s2", "price_fen": 9900, "original_price_fen": 30000, "stock": 2}
+    for fid, item in (("f-pot", "pot"), ("f-mug", "mug")):
+        body = {"id": fid, "item_id": item, **flash}
+        ok(client.post("/admin/promotions/flash/items", headers=admin(app), json=body), 201)
+    percent = {"kind": "percent", "percent_off": 10, "valid_days": 7, "scope": "items"}
+    for tid, scope in (("pot-only", ["pot"]), ("pot-mug", ["pot", "mug"])):
+        body = {"id": tid, "name": tid, "scope_ids": scope, **percent}
+        ok(client.post("/admin/promotions/coupon-templates", headers=admin(app), json=body), 201)
+
+    buyer = user(runtime, app.id, "buyer2", "obuyer2")
+    r = client.post("/v1/promotions/flash/items/f-pot/attempt", headers=buyer, json={})
+    assert (r.status_code, r.json()["code"]) == (409, "item_unavailable")
+    items = {i["id"]: i for i in row(client, app, "/admin/promotions/flash/sessions", "s2")["items"]}
+    assert (items["f-pot"]["halted_reason"], items["f-mug"]["halted_reason"]) == ("item_unavailable", None)
+    templates = "/admin/promotions/coupon-templates"
+    assert row(client, app, templates, "pot-only")["halted_reason"] == "item_unavailable"
+    assert row(client, app, templates, "pot-mug")["halted_reason"] is None  # the mug still sells
+
+    ok(catalog_signed(client, app, STOCK, {"updates": [{"item_id": "pot", "stock": 3}]}))
+    won = ok(client.post("/v1/promotions/flash/items/f-pot/attempt", headers=buyer, json={}))
+    assert won["flash_item_id"] == "f-pot"
+    assert row(client, app, templates, "pot-only")["halted_reason"] is None

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from huoli.catalog import service as catalog
 from huoli.promotions import hot, lifecycle
 from huoli.promotions.common import dumps, loads
 from huoli.promotions.models import (
@@ -27,6 +28,12 @@ from huoli.promotions.models import (
 from huoli.work import Work
 
 HALTED = "item_unavailable"
+
+
+def unavailable(work: Work, item_ids: list[str]) -> set[str]:
+    """Which of `item_ids` the catalog has as unavailable now (an id never synced counts as available): an
+    activity created for such an item starts halted, as if the hook had just run."""
+    return {i for i, v in catalog.get_items(work, item_ids).items() if not v.available}
 
 
 def _item_scoped(work: Work, item_ids: set[str]) -> list[tuple[CouponTemplate, set[str]]]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore, run
 from huoli.errors import Conflict, HuoliError, NotFound, ValidationFailed
 from huoli.pagination import PageParams, paginate
-from huoli.promotions import compliance, hot, lifecycle
+from huoli.promotions import catalog_hooks, compliance, hot, lifecycle
 from huoli.promotions.common import dumps, event_key, get_named, loads, new_id
 from huoli.promotions.models import Coupon, CouponTemplate, GiftPack
 from huoli.promotions.schemas import CartLine, CouponTemplateIn, GiftPackIn, Quote
@@ -55,6 +55,10 @@ def create_template(work: Work, spec: CouponTemplateIn) -> CouponTemplate:
         rules_text=spec.rules_text or compliance.coupon_rules_text(spec),
         created_at=work.now,
     )
+    if spec.scope == "items" and spec.scope_ids:
+        gone = catalog_hooks.unavailable(work, list(spec.scope_ids))
+        row.unavailable_item_ids = dumps(sorted(gone))
+        row.halted_reason = catalog_hooks.HALTED if gone >= set(spec.scope_ids) else None
     db.add(row)
     db.flush()
     return row

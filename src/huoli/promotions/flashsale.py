@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from huoli.db import insert_or_ignore
 from huoli.errors import Conflict, HuoliError, NotFound
 from huoli.events import service as events
-from huoli.promotions import hot, lifecycle, repository
+from huoli.promotions import catalog_hooks, hot, lifecycle, repository
 from huoli.promotions.common import event_key, get_named, new_id
 from huoli.promotions.models import FlashItem, FlashReservation, FlashSession
 from huoli.promotions.schemas import DailySessionsIn, FlashItemIn, FlashSessionIn
@@ -111,6 +111,7 @@ def create_item(work: Work, spec: FlashItemIn) -> FlashItem:
         per_user_limit=spec.per_user_limit,
         pay_window_s=spec.pay_window_s,
         created_at=work.now,
+        halted_reason=catalog_hooks.HALTED if catalog_hooks.unavailable(work, [spec.item_id]) else None,
     )
     db.add(row)
     db.flush()
