@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from huoli.catalog import service as catalog
 from huoli.marketing import service as marketing
 from huoli.work import Work
 
@@ -19,6 +20,16 @@ from huoli.work import Work
 # sells, which the calendar warns about.
 GROUP_ITEM = "sku_00011"
 DAILY_FLASH_DAYS = 14
+# What each day's 10:00 秒杀 sells, in turn (an operator fills a session with a couple of catalog items).
+DAILY_FLASH_ITEMS = [
+    "sku_00003",
+    "sku_00015",
+    "sku_00027",
+    "sku_00038",
+    "sku_00051",
+    "sku_00066",
+    "sku_00074",
+]
 
 
 def plan_calendar(
@@ -49,5 +60,23 @@ def plan_calendar(
                 body = dict(d["body"])
                 if d["kind"] == "flash-daily":
                     body["days"] = DAILY_FLASH_DAYS
+                    # tomorrow's 10:00 already has its session (明日10点秒杀): the series starts the day after
+                    body["first_day"] = (today + dt.timedelta(days=2)).isoformat()
                 drafts.append(dict(d, body=body))
-        return marketing.apply_plan(work, drafts)
+        created = marketing.apply_plan(work, drafts)
+        sessions = [sid for c in created if c["kind"] == "flash-daily" for sid in c["ids"]]
+        goods = catalog.get_items(work, DAILY_FLASH_ITEMS)
+        items: list[dict[str, Any]] = []
+        for n, session_id in enumerate(sessions):
+            for k in range(2):
+                item = goods[DAILY_FLASH_ITEMS[(2 * n + k) % len(DAILY_FLASH_ITEMS)]]
+                body = {
+                    "id": f"{session_id}-{k + 1}",
+                    "session_id": session_id,
+                    "item_id": item.id,
+                    "price_fen": item.price_fen * 7 // 10 // 100 * 100 + 90,  # about 7折, priced ¥x.90
+                    "original_price_fen": item.price_fen,
+                    "stock": 30 + 10 * k,
+                }
+                items.append({"kind": "flash-items", "body": body})
+        return created + marketing.apply_plan(work, items)
