@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 from tests.events.helpers import signed_headers
 from tests.loyalty.helpers import mp_headers
 
 from huoli.db import insert_or_ignore, unit_of_work
-from huoli.events.models import OutboxEvent
 from huoli.runtime import Runtime
 from huoli.users.models import User
 
@@ -31,23 +28,6 @@ def signed(client: TestClient, app: Any, path: str, body: dict[str, Any]) -> Any
 
 def admin(app: Any, role: str = "operator") -> dict[str, str]:
     return {"Authorization": f"Bearer {app.keys[role]}"}
-
-
-def count(runtime: Runtime, app_id: str, model: Any, *where: Any) -> int:
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def logged(runtime: Runtime, app_id: str, name: str) -> int:
-    """`name` events written, once the relay (running under the TestClient) has moved them to the store."""
-    deadline = time.monotonic() + 5
-    while True:
-        with unit_of_work(runtime.sessions, app_id=app_id) as db:
-            pending = sum(orjson.loads(p)["name"] == name for p in db.scalars(select(OutboxEvent.payload)))
-        if not pending:
-            return runtime.store.count(app_id=app_id, name=name)
-        assert time.monotonic() < deadline, f"{name}: still in the outbox"
-        time.sleep(0.02)
 
 
 def member(runtime: Runtime, app_id: str, user_id: str) -> dict[str, str]:

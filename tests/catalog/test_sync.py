@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.catalog.helpers import CATEGORIES, ITEMS, STOCK, admin, count, logged, signed
+from tests.catalog.helpers import CATEGORIES, ITEMS, STOCK, admin, signed
+from tests.events.helpers import count, logged
 
 from huoli.catalog.models import CatalogCategory, CatalogItem, CatalogSku
 from huoli.db import unit_of_work

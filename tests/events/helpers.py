@@ -1,4 +1,5 @@
-"""Builders for event payloads and signed requests, shared by the event tests."""
+"""Builders for event payloads and signed requests, and reads of what a test wrote (rows, logged events),
+shared by the event, orders and catalog tests."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import func, select
 
 from huoli.auth.service import sign_request
+from huoli.db import unit_of_work
+from huoli.events.models import OutboxEvent
+from huoli.runtime import Runtime
 
 
 def ms(dt: datetime) -> int:
@@ -53,3 +58,20 @@ def signed_headers(
 
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
+
+
+def count(runtime: Runtime, app_id: str, model: Any, *where: Any) -> int:
+    with unit_of_work(runtime.sessions, app_id=app_id) as db:
+        return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def logged(runtime: Runtime, app_id: str, name: str) -> int:
+    """`name` events written, once the relay (running under the TestClient) has moved them to the store."""
+    deadline = time.monotonic() + 5
+    while True:
+        with unit_of_work(runtime.sessions, app_id=app_id) as db:
+            pending = sum(orjson.loads(p)["name"] == name for p in db.scalars(select(OutboxEvent.payload)))
+        if not pending:
+            return runtime.store.count(app_id=app_id, name=name)
+        assert time.monotonic() < deadline, f"{name}: still in the outbox"
+        time.sleep(0.02)

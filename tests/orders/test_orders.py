@@ -11,14 +11,13 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
-from tests.events.helpers import signed_headers
+from sqlalchemy import select
+from tests.events.helpers import count, logged, signed_headers
 from tests.loyalty.helpers import mp_headers, race
 from tests.promotions.helpers import at
 
 from huoli.app import create_app
 from huoli.db import insert_or_ignore, unit_of_work
-from huoli.events.models import OutboxEvent
 from huoli.loyalty.models import PointsTransfer
 from huoli.orders.models import Order, OrderRefund
 from huoli.promotions import distribution
@@ -109,23 +108,6 @@ def frozen(runtime: Runtime, app_id: str, user_id: str) -> int:
     with unit_of_work(runtime.sessions, app_id=app_id) as db:
         d = db.scalars(select(Distributor).where(Distributor.user_id == user_id)).one()
         return d.frozen_fen
-
-
-def count(runtime: Runtime, app_id: str, model: Any, *where: Any) -> int:
-    with unit_of_work(runtime.sessions, app_id=app_id) as db:
-        return int(db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
-def logged(runtime: Runtime, app_id: str, name: str) -> int:
-    """`name` events written, once the relay (running under the TestClient) has moved them to the store."""
-    deadline = time.monotonic() + 5
-    while True:
-        with unit_of_work(runtime.sessions, app_id=app_id) as db:
-            pending = sum(orjson.loads(p)["name"] == name for p in db.scalars(select(OutboxEvent.payload)))
-        if not pending:
-            return runtime.store.count(app_id=app_id, name=name)
-        assert time.monotonic() < deadline, f"{name}: still in the outbox"
-        time.sleep(0.02)
 
 
 def wait_logged(runtime: Runtime, app_id: str, name: str, n: int) -> None:
