@@ -254,9 +254,20 @@ class ConsoleSession:
         )
         root.locator(".el-select__wrapper").first.click()
         dropdown = self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
-        dropdown.locator(
+        item = dropdown.locator(
             ".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")
-        ).first.click()
+        ).first
+        # a long list in a popper opened upward hides its lower options inside el-scrollbar: scroll there first,
+        # as a person scrolls the list
+        item.evaluate("el => el.scrollIntoView({block: 'nearest'})")
+        try:
+            item.click(timeout=3_000)
+        except Exception as exc:  # playwright's TimeoutError (imported lazily: the browser tests may be skipped)
+            if type(exc).__name__ != "TimeoutError":
+                raise
+            # the popper's zoom-in transition can stall in headless Chromium (seen on the flags rule builder's
+            # second condition: its options keep a zero height): the list is open, so send the option its click
+            item.dispatch_event("click")
 
     def confirm(self) -> None:
         """Accepts the open confirmation box (a destructive action asks first)."""

@@ -23,6 +23,7 @@ from huoli.loyalty.models import (
     LeaderboardCount,
     LeaderboardScore,
     MallRedemption,
+    MemberNote,
     MemberProfile,
     MemberTier,
     PointsAccount,
@@ -53,6 +54,7 @@ _BY_USER: tuple[Any, ...] = (
     MemberTier,
     MemberProfile,
     MallRedemption,
+    MemberNote,  # operators' changes with their reasons: about the member, so theirs to see and to erase
 )
 REDIS_TABLE = "redis_leaderboards"
 

@@ -20,6 +20,9 @@ from zoneinfo import ZoneInfo
 import holidays
 
 FESTIVAL_KINDS = ("festival", "rhythm")
+# The years whose statutory breaks the holidays package knows in full: 中秋 and 端午 became public holidays in
+# 2008, and its lunar tables end in 2100.
+FIRST_YEAR, LAST_YEAR = 2008, 2100
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from huoli.apps.schemas import Role
 from huoli.deps import OperatorWorkDep, role_at_least
 from huoli.marketing import service
+from huoli.marketing.festivals import FIRST_YEAR, LAST_YEAR
 from huoli.marketing.schemas import ApplyIn, ApplyOut, CalendarOut, FestivalsOut
 
 router = APIRouter(tags=["marketing"])
@@ -29,7 +30,7 @@ def marketing_calendar(
 
 @router.get("/admin/marketing/festivals", response_model=FestivalsOut, dependencies=READ)
 def marketing_festivals(
-    work: OperatorWorkDep, year: Annotated[int | None, Query(ge=2000, le=2999)] = None
+    work: OperatorWorkDep, year: Annotated[int | None, Query(ge=FIRST_YEAR, le=LAST_YEAR)] = None
 ) -> FestivalsOut:
     """The year's festival templates (dates from the holidays package) and rhythm templates, with plans."""
     y = year or work.today.year

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from huoli.marketing.festivals import FIRST_YEAR, LAST_YEAR
+
 
 class Link(BaseModel):
     page: str  # the console page id that shows the activity
@@ -79,7 +81,7 @@ class FestivalsOut(BaseModel):
 
 class ApplyIn(BaseModel):
     festival: str = Field(min_length=1, max_length=40)
-    year: int = Field(ge=2000, le=2999)
+    year: int = Field(ge=FIRST_YEAR, le=LAST_YEAR)
     drafts: list[Draft] = Field(min_length=1, max_length=50)
 
 
