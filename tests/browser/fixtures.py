@@ -262,7 +262,9 @@ class ConsoleSession:
         item.evaluate("el => el.scrollIntoView({block: 'nearest'})")
         try:
             item.click(timeout=3_000)
-        except Exception as exc:  # playwright's TimeoutError (imported lazily: the browser tests may be skipped)
+        except (
+            Exception
+        ) as exc:  # playwright's TimeoutError (imported lazily: the browser tests may be skipped)
             if type(exc).__name__ != "TimeoutError":
                 raise
             # the popper's zoom-in transition can stall in headless Chromium (seen on the flags rule builder's
