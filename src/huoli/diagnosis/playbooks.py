@@ -29,7 +29,7 @@ CALENDAR = Link("marketing-calendar", {"zh": "营销日历", "en": "Marketing ca
 CHECKIN = Link("loyalty-checkin", {"zh": "签到奖励", "en": "Check-in rewards"})
 TASKS = Link("loyalty-tasks", {"zh": "任务中心", "en": "Member tasks"})
 BADGES = Link("loyalty-badges", {"zh": "勋章", "en": "Badges"})
-CATALOG = Link("catalog", {"zh": "商品库", "en": "Product catalog"})
+PRODUCTS = Link("catalog", {"zh": "商品库", "en": "Product catalog"})
 EXPERIMENTS = Link("experiments", {"zh": "实验", "en": "Experiments"})
 FLAGS = Link("flags", {"zh": "功能开关", "en": "Flags"})
 FUNNEL = Link("funnel", {"zh": "漏斗分析", "en": "Funnels"})
@@ -174,7 +174,7 @@ CATALOG: dict[str, Playbook] = {
                 "en": "Add new items or content regularly; roll out new features with flags.",
             },
             "flags & remote config (/admin/flags) for new features; new items in the catalog (/admin/catalog/items)",
-            links=(CATALOG, FLAGS),
+            links=(PRODUCTS, FLAGS),
         ),
         Playbook(
             "feedback_drive",
