@@ -171,8 +171,11 @@ def _labels(page: Any, select: str) -> list[str]:
         "xpath=ancestor-or-self::div[contains(concat(' ', normalize-space(@class), ' '), ' el-select ')][1]"
     )
     root.locator(".el-select__wrapper").first.click()
-    items = page.locator(".el-select-dropdown:visible .el-select-dropdown__item")
-    items.first.wait_for()
-    out: list[str] = items.all_inner_texts()
+    # this select's own list (its input names it in aria-controls): another list still closing (the year's)
+    # may be visible too, and which popper comes last in <body> depends on when each was first opened
+    listbox = root.locator("input").first.get_attribute("aria-controls")
+    items = page.locator(f"[id='{listbox}'] .el-select-dropdown__item")
+    items.first.wait_for(state="attached")
+    out: list[str] = items.all_text_contents()
     page.keyboard.press("Escape")
     return out
