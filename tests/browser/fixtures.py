@@ -253,7 +253,14 @@ class ConsoleSession:
             "xpath=ancestor-or-self::div[contains(concat(' ', normalize-space(@class), ' '), ' el-select ')][1]"
         )
         root.locator(".el-select__wrapper").first.click()
-        dropdown = self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
+        # this select's own list (its input names it in aria-controls): another list still closing may be
+        # visible too, and which popper comes last in <body> depends on when each was first opened
+        listbox = root.locator("input").first.get_attribute("aria-controls")
+        dropdown = (
+            self.page.locator(f"[id='{listbox}']")
+            if listbox
+            else self.page.locator(".el-select-dropdown:visible, .el-select__popper:visible").last
+        )
         item = dropdown.locator(
             ".el-select-dropdown__item", has_text=re.compile(f"^{re.escape(option)}$")
         ).first
